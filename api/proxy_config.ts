@@ -1,0 +1,135 @@
+/**
+ * The configuration the control plane pushes to each proxy: the contract
+ * between `control/` (which generates it) and `proxy/` (which runs it).
+ *
+ * Names follow Envoy's where they have one: a proxy has virtual hosts (matched
+ * by `Host`), whose routes pick weighted clusters, whose endpoints it balances
+ * over. Cluster names use Istio's form `outbound|<port>|<subset>|<host>`.
+ *
+ * @example
+ * ```ts
+ * const cluster = clusterName(9080, "v1", "reviews.default.svc.cluster.local");
+ * // "outbound|9080|v1|reviews.default.svc.cluster.local"
+ * ```
+ * @module
+ */
+
+/** One of exact, prefix or regex (a full match, as Envoy's safe_regex). */
+export interface StringMatch {
+  exact?: string;
+  prefix?: string;
+  regex?: string;
+}
+
+/** Conditions that must all hold (AND) for a route to match. */
+export interface RouteMatch {
+  uri?: StringMatch;
+  /** Header name (lowercase) to condition. */
+  headers?: Record<string, StringMatch>;
+  method?: StringMatch;
+  authority?: StringMatch;
+  /** The destination port the request was addressed to. */
+  port?: number;
+}
+
+/** A cluster picked with a relative weight. */
+export interface WeightedCluster {
+  cluster: string;
+  weight: number;
+}
+
+/** An HTTP route: any of `match` (OR; none means every request) sends to `destinations`. */
+export interface Route {
+  /** `<namespace>/<VirtualService name>` or `default` for the implicit route. */
+  source: string;
+  name?: string;
+  match: RouteMatch[];
+  destinations: WeightedCluster[];
+}
+
+/** Routes for a set of domains (`host` or `host:port`, or wildcards like `*.example.com`, `*`). */
+export interface VirtualHost {
+  name: string;
+  domains: string[];
+  routes: Route[];
+}
+
+/** A backend address of a cluster. */
+export interface Endpoint {
+  address: string;
+  port: number;
+  /** Connect with mesh mTLS (to a peer's inbound port). */
+  mtls: boolean;
+  /** The SPIFFE ID the peer must present when `mtls`. */
+  identity?: string;
+  labels: Record<string, string>;
+}
+
+/** A concrete backend: a service port, optionally narrowed to a subset. */
+export interface Cluster {
+  name: string;
+  host: string;
+  port: number;
+  subset?: string;
+  lb: "ROUND_ROBIN" | "RANDOM";
+  endpoints: Endpoint[];
+}
+
+/** A gateway's listener, from a Gateway server. */
+export interface GatewayListener {
+  /** `<namespace>/<Gateway name>` of the first server on this port. */
+  name: string;
+  port: number;
+  protocol: "HTTP";
+  virtualHosts: VirtualHost[];
+}
+
+/** All a proxy needs; replaced whole on each push. */
+export interface ProxyConfig {
+  /** The control plane's snapshot revision this was generated from. */
+  version: string;
+  trustDomain: string;
+  /** Trusted roots, PEM bundle. */
+  roots: string;
+  /** What to do with traffic for hosts that aren't in the mesh's registry. */
+  outboundTrafficPolicy: "ALLOW_ANY" | "REGISTRY_ONLY";
+  /** Outbound (sidecar) virtual hosts. Empty for gateways. */
+  virtualHosts: VirtualHost[];
+  /** Gateway listeners. Empty for sidecars. */
+  listeners: GatewayListener[];
+  clusters: Record<string, Cluster>;
+}
+
+/** Istio's cluster name for a service port and subset. */
+export function clusterName(port: number, subset: string | undefined, host: string): string {
+  return `outbound|${port}|${subset ?? ""}|${host}`;
+}
+
+/** What a proxy tells the control plane about itself when it opens the push stream. */
+export interface NodeInfo {
+  /** Unique per proxy process, e.g. `sidecar~127.0.0.1~reviews-v1-1a2b.default`. */
+  id: string;
+  mode: "sidecar" | "gateway";
+  namespace: string;
+  serviceAccount: string;
+  labels: Record<string, string>;
+  /** The address peers reach this workload at. */
+  address: string;
+  /** Port of the mTLS inbound listener (sidecars). */
+  inboundPort?: number;
+  /** Port the application listens on (sidecars). */
+  appPort?: number;
+  /** Workload name for auto-registration; defaults to the node id. */
+  workloadName?: string;
+}
+
+/** A message on the push stream, control → proxy, one JSON object per line. */
+export type PushMessage =
+  | { type: "config"; config: ProxyConfig }
+  | { type: "error"; message: string };
+
+/** A message on the push stream, proxy → control, one JSON object per line. */
+export type ProxyMessage =
+  | { type: "hello"; node: NodeInfo }
+  | { type: "ack"; version: string }
+  | { type: "nack"; version: string; error: string };

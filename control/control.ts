@@ -1,0 +1,182 @@
+/**
+ * The control plane process: config dir → snapshot → per-proxy push, the CA,
+ * and the bootstrap token issuer, wired together.
+ *
+ * @example
+ * ```ts
+ * const control = await startControl({ configDir: "./config", dataDir: "./data", listen: "127.0.0.1:15012" });
+ * await control.close();
+ * ```
+ * @module
+ */
+import { Hono } from "hono";
+import { CertificateAuthority } from "../ca/ca.ts";
+import { TokenIssuer } from "../ca/token.ts";
+import { generateKey } from "../ca/pem.ts";
+import { spiffeId } from "../ca/spiffe.ts";
+import { ConfigDir } from "./config_dir.ts";
+import { PushHub } from "./push.ts";
+import { buildSnapshot, type MeshSettings, type Snapshot } from "./snapshot.ts";
+import { startControlServer } from "./server.ts";
+import { formatDiagnostic } from "../api/diagnostic.ts";
+import { logger } from "../util/log.ts";
+
+const log = logger("control");
+
+/** Settings of the control plane. */
+export interface ControlOptions {
+  configDir: string;
+  dataDir: string;
+  /** `host:port` of the TLS port. */
+  listen: string;
+  /** Port of the plain-HTTP debug listener on 127.0.0.1 (0 picks one; -1 disables). */
+  adminPort?: number;
+  trustDomain?: string;
+  /** Workload certificate lifetime, milliseconds. */
+  workloadTtlMs?: number;
+  outboundTrafficPolicy?: MeshSettings["outboundTrafficPolicy"];
+  /** Extra DNS names or IPs for the serving certificate. */
+  sans?: string[];
+}
+
+/** A running control plane. */
+export interface Control {
+  port: number;
+  adminPort?: number;
+  ca: CertificateAuthority;
+  snapshot(): Snapshot | undefined;
+  close(): Promise<void>;
+}
+
+/** Debounce between a change and the push it causes. */
+export const PUSH_DEBOUNCE_MS = 50;
+
+function splitListen(listen: string): { host: string; port: number } {
+  const i = listen.lastIndexOf(":");
+  const host = listen.slice(0, i).replace(/^\[|\]$/g, "") || "127.0.0.1";
+  return { host, port: Number(listen.slice(i + 1)) };
+}
+
+/** Starts the control plane. */
+export async function startControl(opts: ControlOptions): Promise<Control> {
+  const trustDomain = opts.trustDomain ?? "cluster.local";
+  try {
+    const st = await Deno.stat(opts.configDir);
+    if (!st.isDirectory) throw new Error(`--config-dir ${opts.configDir} is not a directory`);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) {
+      throw new Error(
+        `--config-dir ${opts.configDir} does not exist; create it or point to your Istio YAML`,
+      );
+    }
+    throw err;
+  }
+  await Deno.mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
+  const ca = await CertificateAuthority.loadOrCreate(`${opts.dataDir}/ca`, {
+    trustDomain,
+    workloadTtlMs: opts.workloadTtlMs,
+  });
+  const tokens = await TokenIssuer.loadOrCreate(opts.dataDir);
+  const { host, port } = splitListen(opts.listen);
+
+  // The serving certificate: issued by our own CA, never written to disk.
+  const serving = await generateKey();
+  const isIp = (s: string) => /^[\d.]+$/.test(s) || s.includes(":");
+  const names = [...new Set(["localhost", "127.0.0.1", "::1", host, ...(opts.sans ?? [])])]
+    .filter((n) => n && n !== "0.0.0.0" && n !== "::");
+  const servingCert = await ca.issueServing(serving.keys.publicKey, {
+    dns: names.filter((n) => !isIp(n)),
+    ips: names.filter(isIp),
+    spiffeId: spiffeId(trustDomain, "istio-system", "istiod"),
+  });
+
+  const mesh: MeshSettings = {
+    trustDomain,
+    outboundTrafficPolicy: opts.outboundTrafficPolicy ?? "ALLOW_ANY",
+  };
+  const configDir = new ConfigDir(opts.configDir);
+  let revision = 0;
+  let current: Snapshot | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const rebuild = () => {
+    const state = configDir.state.get();
+    current = buildSnapshot({
+      revision: ++revision,
+      resources: state.resources,
+      workloads: hub.workloads(),
+      mesh,
+      roots: ca.rootPem,
+    });
+    hub.push(current);
+  };
+  const schedule = () => {
+    clearTimeout(timer);
+    timer = setTimeout(rebuild, PUSH_DEBOUNCE_MS);
+  };
+  const hub = new PushHub(schedule);
+  await configDir.reload();
+  rebuild();
+  configDir.state.subscribe(schedule);
+  const stopWatch = configDir.watch();
+
+  const server = await startControlServer({
+    host,
+    port,
+    keyPem: serving.keyPem,
+    certPem: servingCert.certChainPem,
+    ca,
+    tokens,
+    hub,
+  });
+  log.info("control plane listening", { address: `${host}:${server.port}`, trustDomain });
+
+  let admin: Deno.HttpServer | undefined;
+  if ((opts.adminPort ?? -1) >= 0) {
+    const app = new Hono();
+    app.get("/ready", (c) => c.text("ready\n"));
+    app.get("/debug/syncz", (c) =>
+      c.json(
+        hub.connections().map((conn) => ({
+          node: conn.node.id,
+          mode: conn.node.mode,
+          identity: `${conn.identity.namespace}/${conn.identity.serviceAccount}`,
+          sent: conn.sentVersion,
+          acked: conn.ackedVersion,
+          lastNack: conn.lastNack,
+          connectedAt: conn.connectedAt.toISOString(),
+        })),
+      ));
+    app.get("/debug/configz", (c) => {
+      const s = configDir.state.get();
+      return c.json({
+        revision: current?.revision,
+        resources: s.resources.map((r) => ({
+          kind: r.kind,
+          namespace: r.metadata.namespace,
+          name: r.metadata.name,
+          file: r.source.file,
+        })),
+        diagnostics: s.diagnostics.map(formatDiagnostic),
+        workloads: current?.workloads,
+      });
+    });
+    admin = Deno.serve({
+      hostname: "127.0.0.1",
+      port: opts.adminPort,
+      onListen: () => {},
+    }, app.fetch);
+  }
+
+  return {
+    port: server.port,
+    adminPort: (admin?.addr as Deno.NetAddr | undefined)?.port,
+    ca,
+    snapshot: () => current,
+    async close() {
+      clearTimeout(timer);
+      stopWatch();
+      await server.close();
+      await admin?.shutdown();
+    },
+  };
+}

@@ -1,0 +1,73 @@
+/**
+ * Gateways → listeners. A gateway proxy gets a listener for each server port
+ * of every Gateway whose selector its labels match, routed by the
+ * VirtualServices bound to that Gateway.
+ * @module
+ */
+import type { GatewayListener, VirtualHost } from "../api/proxy_config.ts";
+import { hostsIntersect } from "../api/host.ts";
+import type { Gateway, VirtualService } from "../api/resources.ts";
+import { labelsMatch, type ServiceRegistry } from "./registry.ts";
+import { translateRoutes } from "./routes.ts";
+
+/** Whether `vs` names `gw` in its gateways (as `ns/name`, or `name` in its own namespace). */
+export function boundToGateway(vs: VirtualService, gw: Gateway): boolean {
+  const full = `${gw.metadata.namespace}/${gw.metadata.name}`;
+  return (vs.spec.gateways ?? []).some((g) =>
+    g === full || (g === gw.metadata.name && vs.metadata.namespace === gw.metadata.namespace)
+  );
+}
+
+/** Strips the `ns/` part of a Gateway server host, checking it admits `namespace`. */
+function serverHostFor(serverHost: string, namespace: string): string | undefined {
+  const i = serverHost.indexOf("/");
+  if (i < 0) return serverHost;
+  const ns = serverHost.slice(0, i);
+  return ns === "*" || ns === "." || ns === namespace ? serverHost.slice(i + 1) : undefined;
+}
+
+/** The listeners of a gateway proxy with `labels`. */
+export function gatewayListeners(
+  gateways: readonly Gateway[],
+  virtualServices: readonly VirtualService[],
+  registry: ServiceRegistry,
+  labels: Record<string, string>,
+): GatewayListener[] {
+  const byPort = new Map<number, GatewayListener>();
+  for (const gw of gateways) {
+    if (!labelsMatch(gw.spec.selector ?? {}, labels)) continue;
+    const bound = virtualServices.filter((vs) => boundToGateway(vs, gw));
+    for (const server of gw.spec.servers) {
+      if ((server.port.protocol ?? "HTTP").toUpperCase() !== "HTTP") continue;
+      let listener = byPort.get(server.port.number);
+      if (!listener) {
+        listener = {
+          name: `${gw.metadata.namespace}/${gw.metadata.name}`,
+          port: server.port.number,
+          protocol: "HTTP",
+          virtualHosts: [],
+        };
+        byPort.set(server.port.number, listener);
+      }
+      const vhosts = new Map<string, VirtualHost>(listener.virtualHosts.map((v) => [v.name, v]));
+      for (const vs of bound) {
+        for (const host of vs.spec.hosts) {
+          const h = host.toLowerCase();
+          const admitted = server.hosts.some((sh) => {
+            const s = serverHostFor(sh.toLowerCase(), vs.metadata.namespace);
+            return s !== undefined && hostsIntersect(s, h);
+          });
+          if (!admitted) continue;
+          let vh = vhosts.get(h);
+          if (!vh) {
+            vh = { name: h, domains: [h], routes: [] };
+            vhosts.set(h, vh);
+            listener.virtualHosts.push(vh);
+          }
+          vh.routes.push(...translateRoutes(vs, undefined, registry));
+        }
+      }
+    }
+  }
+  return [...byPort.values()].sort((a, b) => a.port - b.port);
+}

@@ -1,0 +1,40 @@
+/**
+ * Per-proxy config: the snapshot seen from one proxy. Pure: the same snapshot
+ * and node always give the same config, so it is tested without I/O.
+ *
+ * @example
+ * ```ts
+ * const cfg = generateProxyConfig(snapshot, node);
+ * cfg.virtualHosts.map((v) => v.name); // ["reviews.default.svc.cluster.local:9080", ...]
+ * ```
+ * @module
+ */
+import type { NodeInfo, ProxyConfig } from "../api/proxy_config.ts";
+import type { Snapshot } from "./snapshot.ts";
+import { ServiceRegistry } from "./registry.ts";
+import { sidecarVirtualHosts } from "./routes.ts";
+import { buildClusters } from "./clusters.ts";
+import { gatewayListeners } from "./gateways.ts";
+
+/** Generates the config of `node` from `snapshot`. Pass `registry` to share it across proxies. */
+export function generateProxyConfig(
+  snapshot: Snapshot,
+  node: NodeInfo,
+  registry: ServiceRegistry = new ServiceRegistry(snapshot),
+  clusters = buildClusters(registry),
+): ProxyConfig {
+  const gateway = node.mode === "gateway";
+  return {
+    version: String(snapshot.revision),
+    trustDomain: snapshot.mesh.trustDomain,
+    roots: snapshot.roots,
+    outboundTrafficPolicy: snapshot.mesh.outboundTrafficPolicy,
+    virtualHosts: gateway
+      ? []
+      : sidecarVirtualHosts(registry, snapshot.virtualServices, node.namespace),
+    listeners: gateway
+      ? gatewayListeners(snapshot.gateways, snapshot.virtualServices, registry, node.labels)
+      : [],
+    clusters,
+  };
+}

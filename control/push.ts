@@ -1,0 +1,146 @@
+/**
+ * The push side of the control plane: connected proxies, each with a push
+ * queue that only ever holds the latest config (a slow proxy skips versions,
+ * never reads stale ones), and the workloads they auto-register.
+ *
+ * @example
+ * ```ts
+ * const hub = new PushHub(() => rebuild());
+ * const conn = hub.connect(node, identity, (line) => stream.write(line), () => stream.end());
+ * hub.push(snapshot);
+ * ```
+ * @module
+ */
+import type { NodeInfo, ProxyConfig, PushMessage } from "../api/proxy_config.ts";
+import type { RegisteredWorkload, Snapshot } from "./snapshot.ts";
+import { generateProxyConfig } from "./generate.ts";
+import { ServiceRegistry } from "./registry.ts";
+import { buildClusters } from "./clusters.ts";
+import { logger } from "../util/log.ts";
+
+const log = logger("push");
+
+/** Writes a line to the proxy; returns false when the transport buffer is full. */
+export type LineWriter = (line: string) => boolean;
+
+/** One connected proxy. */
+export class ProxyConnection {
+  readonly node: NodeInfo;
+  readonly identity: { namespace: string; serviceAccount: string };
+  readonly connectedAt = new Date();
+  sentVersion?: string;
+  ackedVersion?: string;
+  lastNack?: string;
+  #lastJson?: string;
+  #pending?: string;
+  #blocked = false;
+  #write: LineWriter;
+
+  constructor(
+    node: NodeInfo,
+    identity: { namespace: string; serviceAccount: string },
+    write: LineWriter,
+  ) {
+    this.node = node;
+    this.identity = identity;
+    this.#write = write;
+  }
+
+  /** Queues `config`, replacing anything not yet written. Returns whether it differed from the last one. */
+  offer(config: ProxyConfig): boolean {
+    const { version: _, ...body } = config;
+    const json = JSON.stringify(body);
+    if (json === this.#lastJson) return false;
+    this.#lastJson = json;
+    const msg: PushMessage = { type: "config", config };
+    this.#pending = JSON.stringify(msg) + "\n";
+    this.sentVersion = config.version;
+    this.#flush();
+    return true;
+  }
+
+  /** Called by the transport when its buffer has room again. */
+  drained(): void {
+    this.#blocked = false;
+    this.#flush();
+  }
+
+  #flush(): void {
+    if (this.#blocked || this.#pending === undefined) return;
+    const line = this.#pending;
+    this.#pending = undefined;
+    if (!this.#write(line)) this.#blocked = true;
+  }
+}
+
+/** All connected proxies, and the workloads they register. */
+export class PushHub {
+  #conns = new Set<ProxyConnection>();
+  #onMembership: () => void;
+  #snapshot?: Snapshot;
+
+  /** `onMembership` runs when the set of registered workloads changes. */
+  constructor(onMembership: () => void) {
+    this.#onMembership = onMembership;
+  }
+
+  /** Registers a proxy; it receives the current snapshot at once when there is one. */
+  connect(
+    node: NodeInfo,
+    identity: { namespace: string; serviceAccount: string },
+    write: LineWriter,
+  ): ProxyConnection {
+    const conn = new ProxyConnection(node, identity, write);
+    this.#conns.add(conn);
+    log.info("proxy connected", {
+      node: node.id,
+      identity: `${identity.namespace}/${identity.serviceAccount}`,
+    });
+    if (this.#snapshot) conn.offer(generateProxyConfig(this.#snapshot, node));
+    if (node.mode === "sidecar" && node.inboundPort) this.#onMembership();
+    return conn;
+  }
+
+  /** Forgets a proxy whose stream closed. */
+  disconnect(conn: ProxyConnection): void {
+    if (!this.#conns.delete(conn)) return;
+    log.info("proxy disconnected", { node: conn.node.id });
+    if (conn.node.mode === "sidecar" && conn.node.inboundPort) this.#onMembership();
+  }
+
+  /** Connected proxies. */
+  connections(): ProxyConnection[] {
+    return [...this.#conns];
+  }
+
+  /** Workloads auto-registered by connected sidecars. */
+  workloads(): RegisteredWorkload[] {
+    const out: RegisteredWorkload[] = [];
+    for (const c of this.#conns) {
+      const n = c.node;
+      if (n.mode !== "sidecar" || !n.inboundPort) continue;
+      out.push({
+        name: n.workloadName ?? n.id,
+        namespace: c.identity.namespace,
+        serviceAccount: c.identity.serviceAccount,
+        labels: n.labels,
+        address: n.address,
+        inboundPort: n.inboundPort,
+        nodeId: n.id,
+      });
+    }
+    return out;
+  }
+
+  /** Generates and queues config for every proxy from `snapshot`. */
+  push(snapshot: Snapshot): void {
+    this.#snapshot = snapshot;
+    const registry = new ServiceRegistry(snapshot);
+    const clusters = buildClusters(registry);
+    let pushed = 0;
+    for (const c of this.#conns) {
+      if (c.offer(generateProxyConfig(snapshot, c.node, registry, clusters))) pushed++;
+    }
+    log.info("push", { revision: snapshot.revision, proxies: this.#conns.size, changed: pushed });
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * The service registry: services from ServiceEntries and their endpoints from
+ * inline endpoints, WorkloadEntries and auto-registered workloads, selected by
+ * labels as Kubernetes Services select pods.
+ *
+ * @example
+ * ```ts
+ * const reg = new ServiceRegistry(snapshot);
+ * reg.service("reviews.default.svc.cluster.local")?.ports; // [{ number: 9080, name: "http", ... }]
+ * ```
+ * @module
+ */
+import type { Snapshot } from "./snapshot.ts";
+import { spiffeId } from "../ca/spiffe.ts";
+import { hostMatches } from "../api/host.ts";
+import type { DestinationRule } from "../api/resources.ts";
+
+/** A service port. */
+export interface ServicePort {
+  number: number;
+  name: string;
+  protocol: string;
+  targetPort?: number;
+}
+
+/** A service known to the mesh. */
+export interface Service {
+  host: string;
+  namespace: string;
+  ports: ServicePort[];
+  /** `<namespace>/<ServiceEntry name>` */
+  source: string;
+}
+
+/** An endpoint before port resolution: where a workload lives and how to reach it. */
+export interface WorkloadInstance {
+  address: string;
+  labels: Record<string, string>;
+  /** Named ports of a WorkloadEntry (port name → number). */
+  ports?: Record<string, number>;
+  /** Set for auto-registered sidecars: connect here with mTLS. */
+  inboundPort?: number;
+  identity?: string;
+}
+
+/** Whether `labels` carry every key/value of `selector`. */
+export function labelsMatch(
+  selector: Record<string, string> | undefined,
+  labels: Record<string, string>,
+): boolean {
+  if (!selector) return true;
+  for (const [k, v] of Object.entries(selector)) if (labels[k] !== v) return false;
+  return true;
+}
+
+/** Services and endpoints derived from one snapshot. */
+export class ServiceRegistry {
+  readonly services = new Map<string, Service>();
+  #instances = new Map<string, WorkloadInstance[]>();
+  #snapshot: Snapshot;
+
+  constructor(snapshot: Snapshot) {
+    this.#snapshot = snapshot;
+    for (const se of snapshot.serviceEntries) {
+      const ns = se.metadata.namespace;
+      const ports: ServicePort[] = (se.spec.ports ?? []).map((p) => ({
+        number: p.number,
+        name: p.name ?? `port-${p.number}`,
+        protocol: (p.protocol ?? "HTTP").toUpperCase(),
+        targetPort: p.targetPort,
+      }));
+      const instances: WorkloadInstance[] = [];
+      for (const ep of se.spec.endpoints ?? []) {
+        if (!ep.address) continue;
+        instances.push({ address: ep.address, labels: ep.labels ?? {}, ports: ep.ports });
+      }
+      const selector = se.spec.workloadSelector?.labels;
+      if (selector) {
+        for (const we of snapshot.workloadEntries) {
+          if (we.metadata.namespace !== ns || !we.spec.address) continue;
+          const labels = { ...(we.metadata.labels ?? {}), ...(we.spec.labels ?? {}) };
+          if (labelsMatch(selector, labels)) {
+            instances.push({ address: we.spec.address, labels, ports: we.spec.ports });
+          }
+        }
+        for (const w of snapshot.workloads) {
+          if (w.namespace !== ns || !labelsMatch(selector, w.labels)) continue;
+          instances.push({
+            address: w.address,
+            labels: w.labels,
+            inboundPort: w.inboundPort,
+            identity: spiffeId(snapshot.mesh.trustDomain, w.namespace, w.serviceAccount),
+          });
+        }
+      }
+      for (const host of se.spec.hosts) {
+        const h = host.toLowerCase();
+        if (this.services.has(h)) continue; // first by namespace/name wins
+        this.services.set(h, {
+          host: h,
+          namespace: ns,
+          ports,
+          source: `${ns}/${se.metadata.name}`,
+        });
+        this.#instances.set(h, instances);
+      }
+    }
+  }
+
+  /** The service with this exact host. */
+  service(host: string): Service | undefined {
+    return this.services.get(host);
+  }
+
+  /** Workload instances of a service. */
+  instances(host: string): WorkloadInstance[] {
+    return this.#instances.get(host) ?? [];
+  }
+
+  /** The DestinationRule that applies to `host` (exact host first, then the longest wildcard). */
+  destinationRule(
+    host: string,
+    fqdnOf: (h: string, ns: string) => string,
+  ): DestinationRule | undefined {
+    let best: DestinationRule | undefined;
+    let bestLen = -1;
+    for (const dr of this.#snapshot.destinationRules) {
+      const pattern = fqdnOf(dr.spec.host, dr.metadata.namespace);
+      if (pattern === host) return dr;
+      if (hostMatches(pattern, host) && pattern.length > bestLen) {
+        best = dr;
+        bestLen = pattern.length;
+      }
+    }
+    return best;
+  }
+}

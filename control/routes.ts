@@ -1,0 +1,120 @@
+/**
+ * VirtualService → routes. Translates Istio HTTP routes into the pushed
+ * {@linkcode Route} form, resolving short hosts, ports and subsets to cluster names.
+ * @module
+ */
+import type { Route, RouteMatch, VirtualHost } from "../api/proxy_config.ts";
+import { clusterName } from "../api/proxy_config.ts";
+import { fqdn, hostAliases, hostMatches } from "../api/host.ts";
+import type { HTTPMatchRequest, HTTPRoute, VirtualService } from "../api/resources.ts";
+import type { Service, ServiceRegistry } from "./registry.ts";
+
+/** Translates one Istio match into the pushed form. */
+export function translateMatch(m: HTTPMatchRequest): RouteMatch {
+  const out: RouteMatch = {};
+  if (m.uri) out.uri = { ...m.uri };
+  if (m.method) out.method = { ...m.method };
+  if (m.authority) out.authority = { ...m.authority };
+  if (m.port !== undefined) out.port = m.port;
+  if (m.headers) {
+    out.headers = {};
+    for (const [k, v] of Object.entries(m.headers)) out.headers[k.toLowerCase()] = { ...v };
+  }
+  return out;
+}
+
+/**
+ * Translates the HTTP routes of `vs` for requests addressed to `port`
+ * (`undefined` on gateways, where any port goes). Routes whose every match
+ * names another port are left out, as Istio does.
+ */
+export function translateRoutes(
+  vs: VirtualService,
+  port: number | undefined,
+  registry: ServiceRegistry,
+  selfHost?: string,
+): Route[] {
+  const ns = vs.metadata.namespace;
+  const source = `${ns}/${vs.metadata.name}`;
+  const routes: Route[] = [];
+  for (const [i, http] of (vs.spec.http ?? []).entries()) {
+    const matches = (http.match ?? []).filter((m) =>
+      port === undefined || m.port === undefined || m.port === port
+    );
+    if ((http.match ?? []).length > 0 && matches.length === 0) continue;
+    const destinations = destinationsOf(http, ns, port, registry, selfHost);
+    if (destinations.length === 0) continue;
+    routes.push({
+      source,
+      name: http.name ?? `${vs.metadata.name}.${i}`,
+      match: matches.map(translateMatch),
+      destinations,
+    });
+  }
+  return routes;
+}
+
+function destinationsOf(
+  http: HTTPRoute,
+  ns: string,
+  port: number | undefined,
+  registry: ServiceRegistry,
+  selfHost: string | undefined,
+): { cluster: string; weight: number }[] {
+  const out: { cluster: string; weight: number }[] = [];
+  const list = http.route ?? [];
+  for (const d of list) {
+    const host = fqdn(d.destination.host, ns);
+    const svc = registry.service(host);
+    const p = d.destination.port?.number ??
+      (svc?.ports.length === 1 ? svc.ports[0].number : undefined) ??
+      (host === selfHost ? port : undefined) ?? svc?.ports[0]?.number ?? port ?? 80;
+    const weight = d.weight ?? (list.length === 1 ? 100 : 0);
+    if (weight <= 0 && list.length > 1) continue;
+    out.push({ cluster: clusterName(p, d.destination.subset, host), weight: weight || 100 });
+  }
+  return out;
+}
+
+/** The implicit route of a service without a VirtualService: all its endpoints. */
+export function defaultRoute(svc: Service, port: number): Route {
+  return {
+    source: "default",
+    name: "default",
+    match: [],
+    destinations: [{ cluster: clusterName(port, undefined, svc.host), weight: 100 }],
+  };
+}
+
+/** Whether a VirtualService applies to sidecars (the reserved `mesh` gateway). */
+export function boundToMesh(vs: VirtualService): boolean {
+  const gws = vs.spec.gateways;
+  return !gws || gws.length === 0 || gws.includes("mesh");
+}
+
+/**
+ * The outbound virtual hosts of a sidecar in `clientNamespace`: one per
+ * service port, with domains for every name the client may use.
+ */
+export function sidecarVirtualHosts(
+  registry: ServiceRegistry,
+  virtualServices: readonly VirtualService[],
+  clientNamespace: string,
+): VirtualHost[] {
+  const meshVs = virtualServices.filter(boundToMesh);
+  const out: VirtualHost[] = [];
+  for (const svc of registry.services.values()) {
+    const vs = meshVs.find((v) =>
+      v.spec.hosts.some((h) => hostMatches(fqdn(h, v.metadata.namespace), svc.host))
+    );
+    const aliases = hostAliases(svc.host, clientNamespace);
+    for (const p of svc.ports) {
+      const domains = aliases.map((a) => `${a}:${p.number}`);
+      if (p.number === 80) domains.push(...aliases);
+      let routes = vs ? translateRoutes(vs, p.number, registry, svc.host) : [];
+      if (!vs) routes = [defaultRoute(svc, p.number)];
+      out.push({ name: `${svc.host}:${p.number}`, domains, routes });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,77 @@
+/**
+ * An immutable snapshot of everything the control plane knows: validated
+ * resources, registered workloads, mesh settings and trust roots. Generators
+ * read snapshots; nothing mutates one.
+ * @module
+ */
+import type {
+  DestinationRule,
+  Gateway,
+  Resource,
+  ServiceEntry,
+  VirtualService,
+  WorkloadEntry,
+} from "../api/resources.ts";
+
+/** A workload that registered itself by opening a push stream (Istio's WorkloadGroup auto-registration). */
+export interface RegisteredWorkload {
+  name: string;
+  namespace: string;
+  serviceAccount: string;
+  labels: Record<string, string>;
+  address: string;
+  /** The sidecar's mTLS inbound port. */
+  inboundPort: number;
+  /** The node id of the proxy that registered it. */
+  nodeId: string;
+}
+
+/** Mesh-wide settings (Istio's MeshConfig subset that this slice honours). */
+export interface MeshSettings {
+  trustDomain: string;
+  outboundTrafficPolicy: "ALLOW_ANY" | "REGISTRY_ONLY";
+}
+
+/** Everything generators need, frozen at one revision. */
+export interface Snapshot {
+  readonly revision: number;
+  readonly virtualServices: readonly VirtualService[];
+  readonly destinationRules: readonly DestinationRule[];
+  readonly gateways: readonly Gateway[];
+  readonly serviceEntries: readonly ServiceEntry[];
+  readonly workloadEntries: readonly WorkloadEntry[];
+  readonly workloads: readonly RegisteredWorkload[];
+  readonly mesh: MeshSettings;
+  readonly roots: string;
+}
+
+function byKey<T extends Resource>(a: T, b: T): number {
+  const ka = `${a.metadata.namespace}/${a.metadata.name}`;
+  const kb = `${b.metadata.namespace}/${b.metadata.name}`;
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
+}
+
+/** Builds a frozen snapshot from resources (sorted by namespace/name for stable output). */
+export function buildSnapshot(input: {
+  revision: number;
+  resources: readonly Resource[];
+  workloads: readonly RegisteredWorkload[];
+  mesh: MeshSettings;
+  roots: string;
+}): Snapshot {
+  const of = <K extends Resource["kind"]>(kind: K) =>
+    Object.freeze(
+      input.resources.filter((r) => r.kind === kind).sort(byKey) as Resource<K>[],
+    );
+  return Object.freeze({
+    revision: input.revision,
+    virtualServices: of("VirtualService"),
+    destinationRules: of("DestinationRule"),
+    gateways: of("Gateway"),
+    serviceEntries: of("ServiceEntry"),
+    workloadEntries: of("WorkloadEntry"),
+    workloads: Object.freeze([...input.workloads].sort((a, b) => a.name < b.name ? -1 : 1)),
+    mesh: input.mesh,
+    roots: input.roots,
+  });
+}

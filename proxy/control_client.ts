@@ -1,0 +1,346 @@
+/**
+ * The proxy's side of the control plane: trust bootstrap (a root file, or the
+ * root pinned by the bootstrap token), its certificate (key made here, CSR
+ * signed there, renewed at half its lifetime), and the push stream whose
+ * configs arrive as a watched latest value. A lost control plane leaves the
+ * last config serving while the client reconnects with backoff.
+ * @module
+ */
+import http2 from "node:http2";
+import { createCsr } from "../ca/csr.ts";
+import { splitPem, x509 } from "../ca/pem.ts";
+import { peekClaims } from "../ca/token.ts";
+import { Backoff, sleep } from "../util/backoff.ts";
+import { Watched } from "../util/watch.ts";
+import { logger } from "../util/log.ts";
+import type { NodeInfo, ProxyConfig, PushMessage } from "../api/proxy_config.ts";
+
+const log = logger("control-client");
+
+/** The proxy's TLS identity. */
+export interface Credentials {
+  keyPem: string;
+  certChainPem: string;
+  rootsPem: string;
+  notBefore: Date;
+  notAfter: Date;
+  spiffeId: string;
+}
+
+/** Settings of the client. */
+export interface ControlClientOptions {
+  /** `https://host:port` of the control plane. */
+  url: string;
+  tokenFile: string;
+  /** PEM file with the mesh root; when absent, the token's `root_sha256` pin is used. */
+  rootCertFile?: string;
+  namespace: string;
+  serviceAccount: string;
+  trustDomain: string;
+  /** Checks a pushed config before it is applied; returns an error message to NACK it. */
+  validate?: (config: ProxyConfig) => string | undefined;
+}
+
+/** Thrown for problems that retrying won't fix without the user's help. */
+export class BootstrapError extends Error {
+  override name = "BootstrapError";
+}
+
+interface Reply {
+  status: number;
+  body: string;
+}
+
+function request(
+  session: http2.ClientHttp2Session,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+  body?: string,
+): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = session.request({ ":method": method, ":path": path, ...headers });
+    let status = 0;
+    let data = "";
+    req.setEncoding("utf8");
+    req.on("response", (h) => status = Number(h[":status"]));
+    req.on("data", (c: string) => data += c);
+    req.on("end", () => resolve({ status, body: data }));
+    req.on("error", reject);
+    req.setTimeout(10_000, () => req.close(http2.constants.NGHTTP2_CANCEL));
+    req.end(body);
+  });
+}
+
+function connect(
+  url: string,
+  tls: http2.SecureClientSessionOptions,
+): Promise<http2.ClientHttp2Session> {
+  return new Promise((resolve, reject) => {
+    const s = http2.connect(url, tls);
+    const onError = (err: Error) => {
+      s.destroy();
+      reject(err);
+    };
+    s.once("error", onError);
+    s.once("connect", () => {
+      s.off("error", onError);
+      s.on("error", (err) => log.debug("control session error", { error: err }));
+      resolve(s);
+    });
+  });
+}
+
+async function sha256Hex(der: ArrayBuffer): Promise<string> {
+  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", der));
+  return Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Talks to the control plane on behalf of one proxy. */
+export class ControlClient {
+  readonly credentials = new Watched<Credentials | undefined>(undefined);
+  readonly config = new Watched<ProxyConfig | undefined>(undefined);
+  /** Whether the push stream is up now. */
+  connected = false;
+  #opts: ControlClientOptions;
+  #roots?: string;
+  #abort = new AbortController();
+  #session?: http2.ClientHttp2Session;
+
+  constructor(opts: ControlClientOptions) {
+    this.#opts = opts;
+  }
+
+  get #spiffe(): string {
+    return `spiffe://${this.#opts.trustDomain}/ns/${this.#opts.namespace}/sa/${this.#opts.serviceAccount}`;
+  }
+
+  async #readToken(): Promise<string> {
+    try {
+      return (await Deno.readTextFile(this.#opts.tokenFile)).trim();
+    } catch (err) {
+      throw new BootstrapError(
+        `can't read --token-file ${this.#opts.tokenFile}: ${(err as Error).message}; ` +
+          "create a token with `mesh token create` and write it there",
+      );
+    }
+  }
+
+  async #trustRoots(token: string): Promise<string> {
+    if (this.#roots) return this.#roots;
+    if (this.#opts.rootCertFile) {
+      this.#roots = await Deno.readTextFile(this.#opts.rootCertFile);
+      return this.#roots;
+    }
+    const pin = peekClaims(token)?.root_sha256;
+    if (typeof pin !== "string") {
+      throw new BootstrapError(
+        "the token carries no root pin (root_sha256) and no --root-cert was given; " +
+          "pass --root-cert with the mesh root, or create the token with `mesh token create`",
+      );
+    }
+    // Fetch the bundle over an unverified connection, then accept it only if it holds the pinned root.
+    const s = await connect(this.#opts.url, { rejectUnauthorized: false });
+    try {
+      const reply = await request(s, "GET", "/v1/root");
+      if (reply.status !== 200) throw new Error(`GET /v1/root answered ${reply.status}`);
+      for (const pem of splitPem(reply.body)) {
+        const der = new x509.X509Certificate(pem).rawData;
+        if ((await sha256Hex(der)) === pin) {
+          this.#roots = reply.body;
+          return reply.body;
+        }
+      }
+      throw new BootstrapError(
+        `the control plane at ${this.#opts.url} does not hold the root pinned by the token; ` +
+          "check --control, or create a new token",
+      );
+    } finally {
+      s.close();
+    }
+  }
+
+  /** Obtains a certificate, with the token or (renewal) the current certificate. */
+  async #obtain(useCert: Credentials | undefined): Promise<Credentials> {
+    const token = useCert ? undefined : await this.#readToken();
+    const roots = this.#roots ?? await this.#trustRoots(token ?? await this.#readToken());
+    const { keyPem, csrPem } = await createCsr(this.#spiffe);
+    const tls: http2.SecureClientSessionOptions = { ca: roots };
+    if (useCert) Object.assign(tls, { key: useCert.keyPem, cert: useCert.certChainPem });
+    const s = await connect(this.#opts.url, tls);
+    try {
+      const headers: Record<string, string> = { "content-type": "application/json" };
+      if (token) headers.authorization = `Bearer ${token}`;
+      const reply = await request(
+        s,
+        "POST",
+        "/v1/certificates",
+        headers,
+        JSON.stringify({ csr: csrPem }),
+      );
+      if (reply.status !== 200) {
+        let msg = reply.body;
+        try {
+          msg = JSON.parse(reply.body).error ?? msg;
+        } catch { /* not JSON */ }
+        throw new Error(`certificate request refused (${reply.status}): ${msg}`);
+      }
+      const { certChain, roots: newRoots } = JSON.parse(reply.body);
+      const leaf = new x509.X509Certificate(splitPem(certChain)[0]);
+      this.#roots = newRoots;
+      return {
+        keyPem,
+        certChainPem: certChain,
+        rootsPem: newRoots,
+        notBefore: leaf.notBefore,
+        notAfter: leaf.notAfter,
+        spiffeId: this.#spiffe,
+      };
+    } finally {
+      s.close();
+    }
+  }
+
+  /** Gets the first certificate, retrying with backoff; resolves when it has one (or on close). */
+  async bootstrap(): Promise<void> {
+    const backoff = new Backoff();
+    while (!this.#abort.signal.aborted) {
+      try {
+        const creds = await this.#obtain(undefined);
+        this.credentials.set(creds);
+        log.info("certificate issued", {
+          identity: creds.spiffeId,
+          expires: creds.notAfter.toISOString(),
+        });
+        this.#renewLoop();
+        return;
+      } catch (err) {
+        const delay = backoff.next();
+        log.error("can't get a certificate; retrying", { error: err, retryInMs: delay });
+        if (!(await sleep(delay, this.#abort.signal))) return;
+      }
+    }
+  }
+
+  async #renewLoop(): Promise<void> {
+    const backoff = new Backoff(1000);
+    while (!this.#abort.signal.aborted) {
+      const c = this.credentials.get()!;
+      const half = c.notBefore.getTime() + (c.notAfter.getTime() - c.notBefore.getTime()) / 2;
+      if (!(await sleep(Math.max(0, half - Date.now()), this.#abort.signal))) return;
+      while (!this.#abort.signal.aborted) {
+        const cur = this.credentials.get()!;
+        try {
+          const expired = cur.notAfter.getTime() <= Date.now();
+          const next = await this.#obtain(expired ? undefined : cur);
+          this.credentials.set(next);
+          backoff.reset();
+          log.info("certificate renewed", { expires: next.notAfter.toISOString() });
+          break;
+        } catch (err) {
+          const delay = backoff.next();
+          log.error("certificate renewal failed; retrying", { error: err, retryInMs: delay });
+          if (!(await sleep(delay, this.#abort.signal))) return;
+        }
+      }
+    }
+  }
+
+  /** Keeps the push stream open (reconnecting with backoff) until {@linkcode close}. */
+  async run(node: () => NodeInfo): Promise<void> {
+    const backoff = new Backoff();
+    while (!this.#abort.signal.aborted) {
+      try {
+        await this.#stream(node(), () => backoff.reset());
+      } catch (err) {
+        if (this.#abort.signal.aborted) return;
+        log.warn("push stream lost; serving the last config while reconnecting", { error: err });
+      }
+      this.connected = false;
+      if (!(await backoff.wait(this.#abort.signal))) return;
+    }
+  }
+
+  #stream(node: NodeInfo, onUp: () => void): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const creds = this.credentials.get();
+      if (!creds) return reject(new Error("no certificate yet"));
+      connect(this.#opts.url, { ca: this.#roots, key: creds.keyPem, cert: creds.certChainPem })
+        .then((s) => {
+          this.#session = s;
+          const ping = setInterval(() => {
+            try {
+              s.ping((err) => err && s.destroy());
+            } catch { /* closing */ }
+          }, 15_000);
+          const finish = (err?: Error) => {
+            clearInterval(ping);
+            s.destroy();
+            this.#session = undefined;
+            err ? reject(err) : resolve();
+          };
+          const req = s.request({
+            ":method": "POST",
+            ":path": "/v1/stream",
+            "content-type": "application/x-ndjson",
+          });
+          req.write(JSON.stringify({ type: "hello", node }) + "\n");
+          req.setEncoding("utf8");
+          let buf = "";
+          req.on("response", (h) => {
+            const status = Number(h[":status"]);
+            if (status !== 200) {
+              return finish(new Error(`push stream refused with status ${status}`));
+            }
+            this.connected = true;
+            onUp();
+            log.info("push stream open", { control: this.#opts.url });
+          });
+          req.on("data", (chunk: string) => {
+            buf += chunk;
+            let nl: number;
+            while ((nl = buf.indexOf("\n")) >= 0) {
+              const line = buf.slice(0, nl);
+              buf = buf.slice(nl + 1);
+              if (line.trim()) this.#onMessage(line, (l) => req.write(l));
+            }
+          });
+          req.on("end", () => finish(new Error("control plane closed the stream")));
+          req.on("error", (err) => finish(err));
+          s.on("close", () => finish(new Error("connection closed")));
+        }, reject);
+    });
+  }
+
+  #onMessage(line: string, reply: (line: string) => void): void {
+    let msg: PushMessage;
+    try {
+      msg = JSON.parse(line);
+    } catch {
+      log.warn("ignoring a push line that is not JSON");
+      return;
+    }
+    if (msg.type === "error") {
+      log.error("control plane reported an error", { message: msg.message });
+      return;
+    }
+    if (msg.type !== "config") return;
+    const err = this.#opts.validate?.(msg.config);
+    if (err) {
+      log.error("rejected pushed config; keeping the current one", {
+        version: msg.config.version,
+        error: err,
+      });
+      reply(JSON.stringify({ type: "nack", version: msg.config.version, error: err }) + "\n");
+      return;
+    }
+    this.config.set(msg.config);
+    reply(JSON.stringify({ type: "ack", version: msg.config.version }) + "\n");
+  }
+
+  /** Stops streaming and renewing. */
+  close(): void {
+    this.#abort.abort();
+    this.#session?.destroy();
+  }
+}

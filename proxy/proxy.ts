@@ -1,0 +1,234 @@
+/**
+ * The proxy process (sidecar or gateway): bootstrap identity, open the push
+ * stream, and serve inbound, outbound, gateway and admin listeners from the
+ * latest config. New config replaces the runtime atomically; listeners stay up.
+ *
+ * @example
+ * ```ts
+ * const proxy = await startProxy({ mode: "sidecar", control: "https://127.0.0.1:15012", tokenFile: "token", ... });
+ * await proxy.close();
+ * ```
+ * @module
+ */
+import http from "node:http";
+import type https from "node:https";
+import { ControlClient } from "./control_client.ts";
+import { Runtime } from "./runtime.ts";
+import { Upstreams } from "./forward.ts";
+import { type RoutedContext, routedHandler } from "./outbound.ts";
+import { rotateInbound, startInbound } from "./inbound.ts";
+import { adminApp } from "./admin.ts";
+import { Stats } from "./stats.ts";
+import { fqdn } from "../api/host.ts";
+import type { NodeInfo } from "../api/proxy_config.ts";
+import { logger } from "../util/log.ts";
+
+const log = logger("proxy");
+
+/** Settings of a proxy. */
+export interface ProxyOptions {
+  mode: "sidecar" | "gateway";
+  control: string;
+  tokenFile: string;
+  rootCertFile?: string;
+  namespace: string;
+  serviceAccount: string;
+  trustDomain?: string;
+  labels: Record<string, string>;
+  /** Address peers reach this workload at; the inbound listener binds to it. */
+  address: string;
+  /** Workload name for auto-registration and metrics. */
+  workloadName?: string;
+  appPort?: number;
+  inboundPort: number;
+  outboundPort: number;
+  adminPort: number;
+  /** Address gateway listeners bind to. */
+  gatewayAddress?: string;
+}
+
+/** A running proxy. */
+export interface Proxy {
+  ports: { inbound?: number; outbound?: number; admin: number };
+  client: ControlClient;
+  close(): Promise<void>;
+}
+
+function listen(server: http.Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      const a = server.address();
+      resolve(typeof a === "object" && a ? a.port : port);
+    });
+  });
+}
+
+function closeServer(s: http.Server | https.Server): Promise<void> {
+  return new Promise((resolve) => {
+    s.close(() => resolve());
+    (s as http.Server).closeAllConnections?.();
+  });
+}
+
+/** Starts a proxy; resolves once its admin listener is up and it has its certificate. */
+export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
+  const trustDomain = opts.trustDomain ?? "cluster.local";
+  const workload = opts.workloadName ??
+    (opts.labels.app
+      ? `${opts.labels.app}${opts.labels.version ? "-" + opts.labels.version : ""}`
+      : opts.serviceAccount);
+  const principal = `spiffe://${trustDomain}/ns/${opts.namespace}/sa/${opts.serviceAccount}`;
+  const stats = new Stats({ namespace: opts.namespace, workload, principal });
+  const upstreams = new Upstreams();
+  let runtime: Runtime | undefined;
+  const client = new ControlClient({
+    url: opts.control,
+    tokenFile: opts.tokenFile,
+    rootCertFile: opts.rootCertFile,
+    namespace: opts.namespace,
+    serviceAccount: opts.serviceAccount,
+    trustDomain,
+    validate: (config) => {
+      try {
+        runtime = Runtime.compile(config);
+        return undefined;
+      } catch (err) {
+        return (err as Error).message;
+      }
+    },
+  });
+  client.config.subscribe((cfg) => {
+    if (cfg) {
+      log.info("config applied", {
+        version: cfg.version,
+        clusters: Object.keys(cfg.clusters).length,
+      });
+    }
+  });
+
+  const node: NodeInfo = {
+    id: `${opts.mode}~${opts.address}~${workload}-${
+      crypto.randomUUID().slice(0, 8)
+    }.${opts.namespace}`,
+    mode: opts.mode,
+    namespace: opts.namespace,
+    serviceAccount: opts.serviceAccount,
+    labels: opts.labels,
+    address: opts.address,
+    appPort: opts.appPort,
+    workloadName: workload,
+  };
+
+  // Admin first, so /ready can say what we're waiting for.
+  const admin = Deno.serve(
+    { hostname: "127.0.0.1", port: opts.adminPort, onListen: () => {} },
+    adminApp({
+      ready: () => {
+        if (!client.credentials.get()) return { ok: false, reason: "no certificate yet" };
+        if (!client.config.get()) {
+          return { ok: false, reason: "no config from the control plane yet" };
+        }
+        return { ok: true };
+      },
+      config: () => client.config.get(),
+      credentials: () => client.credentials.get(),
+      connected: () => client.connected,
+      stats,
+      node,
+    }).fetch,
+  );
+
+  await client.bootstrap();
+  const creds = client.credentials.get();
+  if (!creds) {
+    await admin.shutdown();
+    throw new Error("proxy stopped before it got a certificate");
+  }
+  upstreams.setCredentials(creds);
+
+  const ctx: RoutedContext = { runtime: () => runtime, upstreams, stats };
+  const servers: (http.Server | https.Server)[] = [];
+  let inbound: https.Server | undefined;
+  let inboundPort: number | undefined;
+  let outboundPort: number | undefined;
+  if (opts.mode === "sidecar") {
+    if (opts.appPort) {
+      const service = opts.labels.app ? fqdn(opts.labels.app, opts.namespace) : "unknown";
+      inbound = await startInbound({
+        address: opts.address,
+        port: opts.inboundPort,
+        appPort: opts.appPort,
+        service,
+        credentials: creds,
+        upstreams,
+        stats,
+      });
+      servers.push(inbound);
+      const a = inbound.address();
+      inboundPort = typeof a === "object" && a ? a.port : opts.inboundPort;
+      node.inboundPort = inboundPort;
+    }
+    const outbound = http.createServer(routedHandler(ctx, (rt) => rt.outbound, 80, true));
+    outbound.keepAliveTimeout = 60_000;
+    outboundPort = await listen(outbound, opts.outboundPort, "127.0.0.1");
+    servers.push(outbound);
+  }
+
+  client.credentials.subscribe((c) => {
+    if (!c) return;
+    upstreams.setCredentials(c);
+    if (inbound) rotateInbound(inbound, c);
+  });
+
+  // Gateway listeners follow the config: opened and closed as Gateway servers come and go.
+  const gatewayServers = new Map<number, http.Server>();
+  const reconcileGateway = async () => {
+    const wanted = new Set((runtime?.config.listeners ?? []).map((l) => l.port));
+    for (const [port, s] of gatewayServers) {
+      if (!wanted.has(port)) {
+        gatewayServers.delete(port);
+        await closeServer(s);
+        log.info("gateway listener closed", { port });
+      }
+    }
+    for (const port of wanted) {
+      if (gatewayServers.has(port)) continue;
+      const s = http.createServer(routedHandler(ctx, (rt) => rt.gateway.get(port), port, false));
+      s.keepAliveTimeout = 60_000;
+      gatewayServers.set(port, s);
+      try {
+        await listen(s, port, opts.gatewayAddress ?? "0.0.0.0");
+        log.info("gateway listener open", {
+          address: `${opts.gatewayAddress ?? "0.0.0.0"}:${port}`,
+        });
+      } catch (err) {
+        gatewayServers.delete(port);
+        log.error("can't open gateway listener; is the port in use?", { port, error: err });
+      }
+    }
+  };
+  if (opts.mode === "gateway") client.config.subscribe(() => void reconcileGateway());
+
+  const streaming = client.run(() => node);
+  log.info("proxy started", {
+    mode: opts.mode,
+    identity: creds.spiffeId,
+    inbound: inboundPort,
+    outbound: outboundPort,
+    admin: admin.addr.port,
+  });
+
+  return {
+    ports: { inbound: inboundPort, outbound: outboundPort, admin: admin.addr.port },
+    client,
+    async close() {
+      client.close();
+      await streaming;
+      await Promise.all([...servers, ...gatewayServers.values()].map(closeServer));
+      upstreams.close();
+      await admin.shutdown();
+    },
+  };
+}

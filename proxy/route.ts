@@ -1,0 +1,191 @@
+/**
+ * Pure route matching: a {@linkcode RouteTable} is compiled once when config
+ * arrives, then answers "which cluster?" for each request without I/O and
+ * without per-request allocation beyond the result.
+ *
+ * @example
+ * ```ts
+ * const table = new RouteTable(config.virtualHosts);
+ * const hit = table.match({ authority: "reviews:9080", port: 9080, method: "GET", path: "/", header: () => undefined });
+ * hit?.cluster; // "outbound|9080|v1|reviews.default.svc.cluster.local"
+ * ```
+ * @module
+ */
+import type { Route, RouteMatch, StringMatch, VirtualHost } from "../api/proxy_config.ts";
+import { splitHostPort } from "../api/host.ts";
+
+/** What route matching reads of a request. */
+export interface RequestView {
+  method: string;
+  /** The request target's path, with query. */
+  path: string;
+  /** Host header or absolute-form authority, as sent. */
+  authority: string;
+  /** The destination port the client addressed (from the authority, or the listener's default). */
+  port: number;
+  /** A request header by lowercase name. */
+  header(name: string): string | undefined;
+}
+
+/** The result of matching: the virtual host, the route and the picked cluster. */
+export interface RouteHit {
+  virtualHost: VirtualHost;
+  route: Route;
+  cluster: string;
+}
+
+type Pred = (req: RequestView) => boolean;
+
+/** Compiles a StringMatch into a predicate over a possibly-missing value. */
+export function compileStringMatch(m: StringMatch): (value: string | undefined) => boolean {
+  if (m.exact !== undefined) {
+    const e = m.exact;
+    return (v) => v === e;
+  }
+  if (m.prefix !== undefined) {
+    const p = m.prefix;
+    return (v) => v !== undefined && v.startsWith(p);
+  }
+  if (m.regex !== undefined) {
+    const re = new RegExp(`^(?:${m.regex})$`);
+    return (v) => v !== undefined && re.test(v);
+  }
+  // An empty StringMatch matches presence, as Istio's header match with no value.
+  return (v) => v !== undefined;
+}
+
+function stripQuery(path: string): string {
+  const q = path.indexOf("?");
+  return q < 0 ? path : path.slice(0, q);
+}
+
+function compileMatch(m: RouteMatch): Pred {
+  const preds: Pred[] = [];
+  if (m.uri) {
+    const f = compileStringMatch(m.uri);
+    // Envoy matches exact and regex paths without the query string, prefixes on the whole path.
+    preds.push(m.uri.prefix !== undefined ? (r) => f(r.path) : (r) => f(stripQuery(r.path)));
+  }
+  if (m.method) {
+    const f = compileStringMatch(m.method);
+    preds.push((r) => f(r.method));
+  }
+  if (m.authority) {
+    const f = compileStringMatch(m.authority);
+    preds.push((r) => f(r.authority));
+  }
+  if (m.port !== undefined) {
+    const port = m.port;
+    preds.push((r) => r.port === port);
+  }
+  for (const [name, sm] of Object.entries(m.headers ?? {})) {
+    const f = compileStringMatch(sm);
+    const lname = name.toLowerCase();
+    preds.push((r) => f(r.header(lname)));
+  }
+  if (preds.length === 0) return () => true;
+  if (preds.length === 1) return preds[0];
+  return (r) => {
+    for (const p of preds) if (!p(r)) return false;
+    return true;
+  };
+}
+
+/** Picks a destination by weight given a number in [0, 1). */
+export function pickWeighted(dests: { cluster: string; weight: number }[], rand: number): string {
+  if (dests.length === 1) return dests[0].cluster;
+  let total = 0;
+  for (const d of dests) total += d.weight;
+  let x = rand * total;
+  for (const d of dests) {
+    if (x < d.weight) return d.cluster;
+    x -= d.weight;
+  }
+  return dests[dests.length - 1].cluster;
+}
+
+interface CompiledRoute {
+  route: Route;
+  match: Pred;
+}
+
+interface CompiledHost {
+  vh: VirtualHost;
+  routes: CompiledRoute[];
+}
+
+/** Virtual hosts indexed by domain, with their routes compiled. */
+export class RouteTable {
+  #exact = new Map<string, CompiledHost>();
+  #wildcards: Array<{ suffix: string; withPort: boolean; host: CompiledHost }> = [];
+  #catchAll?: CompiledHost;
+
+  constructor(virtualHosts: VirtualHost[]) {
+    for (const vh of virtualHosts) {
+      const compiled: CompiledHost = {
+        vh,
+        routes: vh.routes.map((route) => ({
+          route,
+          match: route.match.length === 0
+            ? () => true
+            : route.match.length === 1
+            ? compileMatch(route.match[0])
+            : ((ps: Pred[]) => (r: RequestView) => ps.some((p) => p(r)))(
+              route.match.map(compileMatch),
+            ),
+        })),
+      };
+      for (const d of vh.domains) {
+        const domain = d.toLowerCase();
+        if (domain === "*") {
+          this.#catchAll ??= compiled;
+        } else if (domain.startsWith("*")) {
+          this.#wildcards.push({
+            suffix: domain.slice(1),
+            withPort: domain.includes(":"),
+            host: compiled,
+          });
+        } else if (!this.#exact.has(domain)) {
+          this.#exact.set(domain, compiled);
+        }
+      }
+    }
+    // Longest wildcard suffix first, as Envoy's most specific match.
+    this.#wildcards.sort((a, b) => b.suffix.length - a.suffix.length);
+  }
+
+  #findHost(authority: string, port: number): CompiledHost | undefined {
+    const { host } = splitHostPort(authority);
+    const withPort = `${host}:${port}`;
+    const hit = this.#exact.get(withPort) ?? this.#exact.get(host);
+    if (hit) return hit;
+    for (const w of this.#wildcards) {
+      if ((w.withPort ? withPort : host).endsWith(w.suffix)) return w.host;
+    }
+    return this.#catchAll;
+  }
+
+  /** The virtual host for an authority, if any. */
+  virtualHost(authority: string, port: number): VirtualHost | undefined {
+    return this.#findHost(authority, port)?.vh;
+  }
+
+  /**
+   * Matches a request: `undefined` when no virtual host takes its authority,
+   * `null` when one does but none of its routes match (a 404).
+   */
+  match(req: RequestView, rand: number = Math.random()): RouteHit | null | undefined {
+    const h = this.#findHost(req.authority, req.port);
+    if (!h) return undefined;
+    for (const cr of h.routes) {
+      if (cr.match(req)) {
+        return {
+          virtualHost: h.vh,
+          route: cr.route,
+          cluster: pickWeighted(cr.route.destinations, rand),
+        };
+      }
+    }
+    return null;
+  }
+}

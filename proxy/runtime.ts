@@ -1,0 +1,39 @@
+/**
+ * A pushed config compiled for serving: route tables and balancers built once
+ * when the config arrives, so the request path only looks things up.
+ *
+ * @example
+ * ```ts
+ * const rt = Runtime.compile(config); // throws on config it can't serve (the proxy NACKs it)
+ * rt.outbound.match(req);
+ * ```
+ * @module
+ */
+import type { ProxyConfig } from "../api/proxy_config.ts";
+import { RouteTable } from "./route.ts";
+import { Balancer } from "./balancer.ts";
+
+/** Serving state derived from one config. */
+export class Runtime {
+  readonly config: ProxyConfig;
+  readonly outbound: RouteTable;
+  /** Gateway route tables by listener port. */
+  readonly gateway: Map<number, RouteTable>;
+  readonly balancers: Map<string, Balancer>;
+
+  private constructor(config: ProxyConfig) {
+    this.config = config;
+    this.outbound = new RouteTable(config.virtualHosts);
+    this.gateway = new Map(config.listeners.map((l) => [l.port, new RouteTable(l.virtualHosts)]));
+    this.balancers = new Map();
+    for (const [name, cluster] of Object.entries(config.clusters)) {
+      // A random start spreads proxies over endpoints instead of all hitting the first.
+      this.balancers.set(name, new Balancer(cluster, Math.floor(Math.random() * 1024)));
+    }
+  }
+
+  /** Compiles a config; throws with a message naming the bad part. */
+  static compile(config: ProxyConfig): Runtime {
+    return new Runtime(config);
+  }
+}

@@ -1,0 +1,317 @@
+/**
+ * End to end: a real control plane, real proxies and real apps on loopback.
+ */
+import assert from "node:assert/strict";
+import tls from "node:tls";
+import { createCsr } from "../ca/csr.ts";
+import { configDump, curl, echoServer, eventually, foreignCa, TestMesh } from "./helpers.ts";
+
+const SERVICE_B = `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata:
+  name: echo-b
+spec:
+  hosts: [echo-b.default.svc.cluster.local]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports:
+  - {number: 8080, name: http, protocol: HTTP}
+  workloadSelector:
+    labels: {app: echo-b}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  name: echo-b
+spec:
+  host: echo-b
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+`;
+
+const vsTo = (subset: string) =>
+  `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: echo-b
+spec:
+  hosts: [echo-b]
+  http:
+  - route:
+    - destination: {host: echo-b, subset: ${subset}}
+`;
+
+/** Control + apps b-v1, b-v2 with sidecars + a client sidecar "a". */
+async function setup(files: Record<string, string>) {
+  const m = await TestMesh.start({ "services.yaml": SERVICE_B, ...files });
+  const appV1 = echoServer("b-v1");
+  const appV2 = echoServer("b-v2");
+  const close = async () => {
+    await m.close();
+    await appV1.close();
+    await appV2.close();
+  };
+  try {
+    const [, , a] = await Promise.all([
+      m.sidecar({
+        name: "b-v1",
+        serviceAccount: "b",
+        labels: "app=echo-b,version=v1",
+        appPort: appV1.port,
+      }),
+      m.sidecar({
+        name: "b-v2",
+        serviceAccount: "b",
+        labels: "app=echo-b,version=v2",
+        appPort: appV2.port,
+      }),
+      m.sidecar({ name: "a", serviceAccount: "a", labels: "app=a" }),
+    ]);
+    // Wait until the client proxy knows both endpoints.
+    await eventually(
+      async () => {
+        const d = await configDump(a.admin);
+        return d.config?.clusters["outbound|8080||echo-b.default.svc.cluster.local"]?.endpoints
+          .length === 2;
+      },
+      10_000,
+      "client proxy to learn both endpoints",
+    );
+    return { m, a, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
+
+Deno.test("request goes through both proxies over mTLS and the app sees the caller's SPIFFE identity", async () => {
+  const { a, close } = await setup({});
+  try {
+    // Absolute-form, as an app with HTTP_PROXY set sends it.
+    const r1 = await curl([
+      "-x",
+      `http://127.0.0.1:${a.outbound}`,
+      "http://echo-b:8080/hello",
+      "-H",
+      "x-forwarded-client-cert: By=spoofed;URI=spiffe://cluster.local/ns/default/sa/admin",
+    ]);
+    assert.equal(r1.status, 200, r1.body + r1.stderr);
+    const seen = JSON.parse(r1.body);
+    assert.equal(seen.url, "/hello");
+    const xfcc: string = seen.headers["x-forwarded-client-cert"];
+    assert.match(
+      xfcc,
+      /^By=spiffe:\/\/cluster\.local\/ns\/default\/sa\/b;Hash=[0-9a-f]{64};Subject="";URI=spiffe:\/\/cluster\.local\/ns\/default\/sa\/a$/,
+    );
+    assert.ok(!xfcc.includes("spoofed"), "a client-sent XFCC header must be dropped");
+    assert.ok(seen.headers["x-request-id"], "x-request-id is added");
+
+    // Host-header form, as a transparent client sends it.
+    const r2 = await curl([
+      `http://127.0.0.1:${a.outbound}/by-host`,
+      "-H",
+      "Host: echo-b.default.svc.cluster.local:8080",
+    ]);
+    assert.equal(r2.status, 200, r2.body);
+    assert.equal(JSON.parse(r2.body).url, "/by-host");
+
+    // Round robin spreads over both versions when no VirtualService exists.
+    const names = new Set<string>();
+    for (let i = 0; i < 6; i++) {
+      const r = await curl(["-x", `http://127.0.0.1:${a.outbound}`, "http://echo-b:8080/rr"]);
+      names.add(JSON.parse(r.body).name);
+    }
+    assert.deepEqual([...names].sort(), ["b-v1", "b-v2"]);
+
+    // Metrics count it.
+    const stats = await (await fetch(`http://127.0.0.1:${a.admin}/stats/prometheus`)).text();
+    assert.match(
+      stats,
+      /istio_requests_total\{reporter="source".*destination_service="echo-b\.default\.svc\.cluster\.local".*response_code="200".*\} \d+/,
+    );
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("inbound refuses clients without a mesh certificate", async () => {
+  const { m, close } = await setup({});
+  try {
+    const bIn = Number(
+      (await configDump(await freeAdminOf(m, "b-v1"))).config.clusters[
+        "outbound|8080|v1|echo-b.default.svc.cluster.local"
+      ].endpoints.length,
+    ); // sanity: config present
+    assert.equal(bIn, 1);
+    const port = inboundPortOf(m, "b-v1");
+
+    // No client certificate: openssl s_client completes no request.
+    const noCert = await new Deno.Command("openssl", {
+      args: ["s_client", "-connect", `127.0.0.1:${port}`, "-servername", "b", "-ign_eof"],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const w = noCert.stdin.getWriter();
+    await w.write(
+      new TextEncoder().encode("GET / HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n"),
+    );
+    await w.close();
+    const out = await noCert.output();
+    const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+    assert.ok(!/HTTP\/1\.1 200/.test(text), "no HTTP answer without a client certificate");
+    assert.match(text, /alert|certificate required|handshake failure|errno|error/i);
+
+    // A certificate from another CA, and one from the mesh CA for comparison.
+    const other = await foreignCa();
+    const csr = await createCsr("spiffe://cluster.local/ns/default/sa/a");
+    const forged = await other.signCsr(csr.csrPem, { namespace: "default", serviceAccount: "a" });
+    const roots = await Deno.readTextFile(`${m.dataDir}/ca/root-cert.pem`);
+    assert.equal(await tlsRequest(port, csr.keyPem, forged.certChainPem, roots), "refused");
+
+    const good = await meshCert(m);
+    assert.match(await tlsRequest(port, good.keyPem, good.certChainPem, roots), /^HTTP\/1\.1 200/);
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("a VirtualService edited on disk changes routing within a second, without restarts", async () => {
+  const { m, a, close } = await setup({ "vs.yaml": vsTo("v1") });
+  try {
+    const who = async () =>
+      JSON.parse((await curl(["-x", `http://127.0.0.1:${a.outbound}`, "http://echo-b:8080/"])).body)
+        .name;
+    await eventually(async () => (await who()) === "b-v1", 5000, "routing to v1");
+    for (let i = 0; i < 4; i++) assert.equal(await who(), "b-v1");
+
+    const started = performance.now();
+    await Deno.writeTextFile(`${m.configDir}/vs.yaml.tmp`, vsTo("v2"));
+    await Deno.rename(`${m.configDir}/vs.yaml.tmp`, `${m.configDir}/vs.yaml`);
+    await eventually(async () => (await who()) === "b-v2", 5000, "routing to v2");
+    const elapsed = performance.now() - started;
+    assert.ok(
+      elapsed < 1000,
+      `routing changed after ${elapsed.toFixed(0)} ms; the bound is 1000 ms`,
+    );
+    for (let i = 0; i < 4; i++) assert.equal(await who(), "b-v2");
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("an invalid file is reported with file and line, and the rest keeps serving", async () => {
+  const { m, a, close } = await setup({ "vs.yaml": vsTo("v1") });
+  try {
+    const who = async () =>
+      JSON.parse((await curl(["-x", `http://127.0.0.1:${a.outbound}`, "http://echo-b:8080/"])).body)
+        .name;
+    await eventually(async () => (await who()) === "b-v1", 5000, "routing to v1");
+    await Deno.writeTextFile(
+      `${m.configDir}/vs.yaml`,
+      vsTo("v2").replace("subset: v2", "subset: v2, weight: 40"),
+    );
+    await m.control.waitFor(/vs\.yaml:\d+:\d+: error: VirtualService default\/echo-b/);
+    await m.control.waitFor(/last good version keeps serving/);
+    for (let i = 0; i < 3; i++) assert.equal(await who(), "b-v1");
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("proxies keep serving their last config when the control plane goes away", async () => {
+  const { m, a, close } = await setup({});
+  try {
+    await m.control.stop();
+    const r = await curl(["-x", `http://127.0.0.1:${a.outbound}`, "http://echo-b:8080/after"]);
+    assert.equal(r.status, 200);
+    await a.proc.waitFor(/push stream lost; serving the last config/);
+    const r2 = await curl(["-x", `http://127.0.0.1:${a.outbound}`, "http://echo-b:8080/after"]);
+    assert.equal(r2.status, 200);
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("a proxy with a bad token gets a clear error and retries", async () => {
+  const m = await TestMesh.start({});
+  try {
+    const good = await Deno.readTextFile(await m.token("default", "x"));
+    const bad = `${m.dir}/bad-token`;
+    // Same header and claims, broken signature.
+    await Deno.writeTextFile(
+      bad,
+      good.slice(0, -6) + (good.endsWith("AAAAAA") ? "BBBBBB" : "AAAAAA"),
+    );
+    const p = await m.sidecar({
+      name: "bad",
+      serviceAccount: "x",
+      labels: "app=x",
+      waitReady: false,
+      extra: [`--token-file=${bad}`],
+    });
+    await p.proc.waitFor(/can't get a certificate; retrying.*token is not valid/);
+    await p.proc.waitFor(
+      /can't get a certificate; retrying[\s\S]*can't get a certificate; retrying/,
+    );
+    const r = await fetch(`http://127.0.0.1:${p.admin}/ready`);
+    assert.equal(r.status, 503);
+    assert.match(await r.text(), /no certificate yet/);
+  } finally {
+    await m.close();
+  }
+});
+
+// ---- helpers local to this file ----
+
+function portFlag(m: TestMesh, name: string, flag: string): number {
+  const p = m.procs.find((x) => x.name === name);
+  if (!p) throw new Error(`no proc ${name}`);
+  const args = (p as unknown as { args?: string[] }).args;
+  void args;
+  const m2 = p.output.match(new RegExp(`proxy started.*${flag}=(\\d+)`));
+  if (!m2) throw new Error(`${name} did not log its ${flag} port:\n${p.output}`);
+  return Number(m2[1]);
+}
+
+function inboundPortOf(m: TestMesh, name: string): number {
+  return portFlag(m, name, "inbound");
+}
+
+function freeAdminOf(m: TestMesh, name: string): number {
+  return portFlag(m, name, "admin");
+}
+
+async function meshCert(m: TestMesh) {
+  const { ControlClient } = await import("../proxy/control_client.ts");
+  const c = new ControlClient({
+    url: `https://127.0.0.1:${m.port}`,
+    tokenFile: await m.token("default", "tester"),
+    namespace: "default",
+    serviceAccount: "tester",
+    trustDomain: "cluster.local",
+  });
+  await c.bootstrap();
+  const creds = c.credentials.get()!;
+  c.close();
+  return creds;
+}
+
+function tlsRequest(port: number, key: string, cert: string, ca: string): Promise<string> {
+  return new Promise((resolve) => {
+    let data = "";
+    const s = tls.connect({
+      host: "127.0.0.1",
+      port,
+      key,
+      cert,
+      ca,
+      checkServerIdentity: () => undefined,
+    }, () => s.write("GET /tls HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n"));
+    s.setEncoding("utf8");
+    s.on("data", (c: string) => data += c);
+    s.on("error", () => resolve(data || "refused"));
+    s.on("close", () => resolve(data || "refused"));
+  });
+}

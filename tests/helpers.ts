@@ -1,0 +1,295 @@
+/**
+ * Test helpers: start real `mesh` processes on ephemeral loopback ports, wait
+ * on readiness (never fixed sleeps), and clean everything up.
+ * @module
+ */
+import { CertificateAuthority } from "../ca/ca.ts";
+
+/** Repository root, for spawning main.ts. */
+export const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
+/** Istio's sample files, kept beside the repository. */
+export const SAMPLES = `${ROOT}/../shared/istio-samples/bookinfo`;
+
+/** A free TCP port on 127.0.0.1 (bound and released). */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** Polls `fn` until it returns a truthy value or `timeoutMs` passes. */
+export async function eventually<T>(
+  fn: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 10_000,
+  what = "condition",
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let delay = 10;
+  let lastErr: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      lastErr = err;
+    }
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 2, 200);
+  }
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}${lastErr ? `: ${lastErr}` : ""}`,
+  );
+}
+
+/** A child process with its output captured. */
+export class Proc {
+  readonly child: Deno.ChildProcess;
+  readonly name: string;
+  output = "";
+  #done: Promise<Deno.CommandStatus>;
+  #listeners: Array<() => void> = [];
+
+  constructor(name: string, cmd: string, args: string[], env: Record<string, string> = {}) {
+    this.name = name;
+    this.child = new Deno.Command(cmd, {
+      args,
+      env: { MESH_LOG_LEVEL: Deno.env.get("MESH_LOG_LEVEL") ?? "info", NO_COLOR: "1", ...env },
+      stdout: "piped",
+      stderr: "piped",
+      stdin: "null",
+    }).spawn();
+    const pump = async (s: ReadableStream<Uint8Array>) => {
+      const dec = new TextDecoder();
+      for await (const chunk of s) {
+        this.output += dec.decode(chunk, { stream: true });
+        for (const l of this.#listeners) l();
+      }
+    };
+    const p1 = pump(this.child.stdout);
+    const p2 = pump(this.child.stderr);
+    this.#done = Promise.all([p1, p2]).then(() => this.child.status);
+  }
+
+  /** Waits for `re` to appear in the output. */
+  waitFor(re: RegExp, timeoutMs = 15_000): Promise<RegExpMatchArray> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const m = this.output.match(re);
+        if (m) {
+          cleanup();
+          resolve(m);
+        }
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(
+          new Error(`${this.name}: timed out waiting for ${re}\n--- output ---\n${this.output}`),
+        );
+      }, timeoutMs);
+      const cleanup = () => {
+        clearTimeout(timer);
+        this.#listeners = this.#listeners.filter((l) => l !== check);
+      };
+      this.#listeners.push(check);
+      check();
+    });
+  }
+
+  /** Sends SIGTERM (then SIGKILL after 5 s) and waits for exit. */
+  async stop(): Promise<Deno.CommandStatus> {
+    try {
+      this.child.kill("SIGTERM");
+    } catch { /* already gone */ }
+    const t = setTimeout(() => {
+      try {
+        this.child.kill("SIGKILL");
+      } catch { /* gone */ }
+    }, 5000);
+    const s = await this.#done;
+    clearTimeout(t);
+    return s;
+  }
+
+  /** Resolves when the process exits. */
+  get status(): Promise<Deno.CommandStatus> {
+    return this.#done;
+  }
+}
+
+/** Runs `mesh` (main.ts) as a child process. */
+export function mesh(name: string, args: string[], env: Record<string, string> = {}): Proc {
+  return new Proc(name, Deno.execPath(), ["run", "-A", `${ROOT}/main.ts`, ...args], env);
+}
+
+/** Runs `mesh` to completion; returns exit code and output. */
+export async function meshRun(
+  args: string[],
+  opts: { stdin?: string; env?: Record<string, string> } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}/main.ts`, ...args],
+    env: { NO_COLOR: "1", ...(opts.env ?? {}) },
+    stdin: opts.stdin !== undefined ? "piped" : "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (opts.stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(opts.stdin));
+    await w.close();
+  }
+  const out = await child.output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** HTTP GET through curl (a real client); returns status and body. */
+export async function curl(
+  args: string[],
+): Promise<{ status: number; body: string; stderr: string }> {
+  const out = await new Deno.Command("curl", {
+    args: ["-sS", "--max-time", "10", "-o", "-", "-w", "\n%{http_code}", ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  const i = text.lastIndexOf("\n");
+  return {
+    status: Number(text.slice(i + 1)),
+    body: text.slice(0, i),
+    stderr: new TextDecoder().decode(out.stderr),
+  };
+}
+
+/** A control plane started for a test, with helpers to make proxies. */
+export class TestMesh {
+  readonly dir: string;
+  readonly configDir: string;
+  readonly dataDir: string;
+  readonly port: number;
+  readonly adminPort: number;
+  readonly procs: Proc[] = [];
+  control!: Proc;
+
+  private constructor(dir: string) {
+    this.dir = dir;
+    this.configDir = `${dir}/config`;
+    this.dataDir = `${dir}/data`;
+    this.port = freePort();
+    this.adminPort = freePort();
+  }
+
+  /** Creates a temp dir with `files` in its config dir and starts the control plane. */
+  static async start(files: Record<string, string> = {}, extra: string[] = []): Promise<TestMesh> {
+    const m = new TestMesh(await Deno.makeTempDir({ prefix: "mesh-test-" }));
+    await Deno.mkdir(m.configDir);
+    for (const [name, text] of Object.entries(files)) {
+      await Deno.writeTextFile(`${m.configDir}/${name}`, text);
+    }
+    m.control = mesh("control", [
+      "start",
+      "--mode=control",
+      `--config-dir=${m.configDir}`,
+      `--data-dir=${m.dataDir}`,
+      `--listen=127.0.0.1:${m.port}`,
+      `--admin-port=${m.adminPort}`,
+      ...extra,
+    ]);
+    m.procs.push(m.control);
+    await m.control.waitFor(/control plane listening/);
+    return m;
+  }
+
+  /** Writes a bootstrap token file for an identity; returns its path. */
+  async token(namespace: string, serviceAccount: string, ttl = "1h"): Promise<string> {
+    const r = await meshRun([
+      "token",
+      "create",
+      `--data-dir=${this.dataDir}`,
+      `--namespace=${namespace}`,
+      `--service-account=${serviceAccount}`,
+      `--ttl=${ttl}`,
+    ]);
+    if (r.code !== 0) throw new Error(`token create failed: ${r.stderr}`);
+    const path = `${this.dir}/token-${namespace}-${serviceAccount}-${
+      crypto.randomUUID().slice(0, 6)
+    }`;
+    await Deno.writeTextFile(path, r.stdout.trim());
+    return path;
+  }
+
+  /** Starts a sidecar; resolves once its admin says ready. */
+  async sidecar(opts: {
+    name: string;
+    namespace?: string;
+    serviceAccount: string;
+    labels: string;
+    appPort?: number;
+    mode?: "proxy" | "gateway";
+    extra?: string[];
+    waitReady?: boolean;
+  }): Promise<{ proc: Proc; inbound: number; outbound: number; admin: number }> {
+    const ns = opts.namespace ?? "default";
+    const tokenFile = await this.token(ns, opts.serviceAccount);
+    const ports = { inbound: freePort(), outbound: freePort(), admin: freePort() };
+    const proc = mesh(opts.name, [
+      "start",
+      `--mode=${opts.mode ?? "proxy"}`,
+      `--control=https://127.0.0.1:${this.port}`,
+      `--token-file=${tokenFile}`,
+      `--namespace=${ns}`,
+      `--service-account=${opts.serviceAccount}`,
+      `--labels=${opts.labels}`,
+      `--app-port=${opts.appPort ?? 0}`,
+      `--inbound-port=${ports.inbound}`,
+      `--outbound-port=${ports.outbound}`,
+      `--admin-port=${ports.admin}`,
+      ...(opts.extra ?? []),
+    ]);
+    this.procs.push(proc);
+    if (opts.waitReady !== false) {
+      await eventually(
+        async () => {
+          const r = await fetch(`http://127.0.0.1:${ports.admin}/ready`).catch(() => undefined);
+          await r?.body?.cancel();
+          return r?.ok;
+        },
+        20_000,
+        `${opts.name} ready`,
+      ).catch((err) => {
+        throw new Error(`${err.message}\n--- ${opts.name} output ---\n${proc.output}`);
+      });
+    }
+    return { proc, ...ports };
+  }
+
+  /** Stops every process and removes the temp dir. */
+  async close(): Promise<void> {
+    await Promise.all(this.procs.map((p) => p.stop()));
+    await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/** A JSON config dump from a proxy's admin port. */
+export async function configDump(adminPort: number): Promise<
+  { version: string; config: { clusters: Record<string, { endpoints: unknown[] }> } }
+> {
+  const r = await fetch(`http://127.0.0.1:${adminPort}/config_dump`);
+  return await r.json();
+}
+
+/** An HTTP server on 127.0.0.1:0 that answers with the request it saw as JSON. */
+export function echoServer(name: string): { port: number; close: () => Promise<void> } {
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+    const headers: Record<string, string> = {};
+    req.headers.forEach((v, k) => headers[k] = v);
+    return Response.json({ name, method: req.method, url: new URL(req.url).pathname, headers });
+  });
+  return { port: server.addr.port, close: () => server.shutdown() };
+}
+
+/** A CA that isn't the mesh's, for negative tests. */
+export function foreignCa(): Promise<CertificateAuthority> {
+  return CertificateAuthority.create({ trustDomain: "cluster.local" });
+}
