@@ -1,0 +1,84 @@
+import assert from "node:assert/strict";
+import type { Cluster, Endpoint } from "../api/proxy_config.ts";
+import { Balancer } from "./balancer.ts";
+
+function ep(port: number): Endpoint {
+  return { address: "127.0.0.1", port, mtls: false, labels: {} };
+}
+
+function cluster(ports: number[], lb: Cluster["lb"] = "ROUND_ROBIN"): Cluster {
+  return {
+    name: "outbound|9080||reviews.default.svc.cluster.local",
+    host: "reviews.default.svc.cluster.local",
+    port: 9080,
+    lb,
+    endpoints: ports.map(ep),
+  };
+}
+
+function picks(lb: Balancer, n: number, rand?: number): (number | undefined)[] {
+  return Array.from({ length: n }, () => lb.pick(rand)?.port);
+}
+
+Deno.test("Balancer: round robin visits endpoints in order and wraps", () => {
+  const lb = new Balancer(cluster([1, 2, 3]));
+  assert.deepEqual(picks(lb, 7), [1, 2, 3, 1, 2, 3, 1]);
+});
+
+Deno.test("Balancer: round robin ignores rand", () => {
+  const lb = new Balancer(cluster([1, 2, 3]));
+  assert.deepEqual(picks(lb, 3, 0.99), [1, 2, 3]);
+});
+
+Deno.test("Balancer: round robin with one endpoint always picks it", () => {
+  const lb = new Balancer(cluster([7]), 5);
+  assert.deepEqual(picks(lb, 3), [7, 7, 7]);
+});
+
+Deno.test("Balancer: start offset begins the rotation there", () => {
+  assert.deepEqual(picks(new Balancer(cluster([1, 2, 3]), 1), 4), [2, 3, 1, 2]);
+  assert.deepEqual(picks(new Balancer(cluster([1, 2, 3]), 2), 4), [3, 1, 2, 3]);
+});
+
+Deno.test("Balancer: start offset wraps modulo the endpoint count", () => {
+  assert.deepEqual(picks(new Balancer(cluster([1, 2, 3]), 3), 3), [1, 2, 3]);
+  assert.deepEqual(picks(new Balancer(cluster([1, 2, 3]), 1024), 3), [2, 3, 1]);
+});
+
+Deno.test("Balancer: any start offset still visits every endpoint once per round", () => {
+  for (let start = 0; start < 10; start++) {
+    const got = picks(new Balancer(cluster([1, 2, 3, 4]), start), 4);
+    assert.deepEqual([...got].sort(), [1, 2, 3, 4], `start ${start}`);
+  }
+});
+
+Deno.test("Balancer: RANDOM picks the endpoint rand points at", () => {
+  const lb = new Balancer(cluster([1, 2, 3, 4], "RANDOM"));
+  assert.equal(lb.pick(0)?.port, 1);
+  assert.equal(lb.pick(0.24)?.port, 1);
+  assert.equal(lb.pick(0.25)?.port, 2);
+  assert.equal(lb.pick(0.49)?.port, 2);
+  assert.equal(lb.pick(0.5)?.port, 3);
+  assert.equal(lb.pick(0.99)?.port, 4);
+  // Same rand, same endpoint: no hidden cursor.
+  assert.deepEqual(picks(lb, 3, 0.5), [3, 3, 3]);
+});
+
+Deno.test("Balancer: RANDOM without rand returns an endpoint of the cluster", () => {
+  const lb = new Balancer(cluster([1, 2, 3], "RANDOM"));
+  for (let i = 0; i < 20; i++) assert.ok([1, 2, 3].includes(lb.pick()!.port));
+});
+
+Deno.test("Balancer: an empty cluster gives undefined", () => {
+  assert.equal(new Balancer(cluster([])).pick(), undefined);
+  assert.equal(new Balancer(cluster([]), 5).pick(), undefined);
+  assert.equal(new Balancer(cluster([], "RANDOM")).pick(0.5), undefined);
+});
+
+Deno.test("Balancer: returns the cluster's own endpoint objects", () => {
+  const c = cluster([1, 2]);
+  const lb = new Balancer(c);
+  assert.equal(lb.cluster, c);
+  assert.equal(lb.pick(), c.endpoints[0]);
+  assert.equal(lb.pick(), c.endpoints[1]);
+});

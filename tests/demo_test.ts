@@ -1,0 +1,82 @@
+/**
+ * The demo as a user runs it: `deno task demo`, then the product page through
+ * the ingress gateway, then Istio's routing samples copied into its config dir.
+ */
+import assert from "node:assert/strict";
+import { eventually, Proc, ROOT, SAMPLES } from "./helpers.ts";
+
+const PAGE = "http://127.0.0.1:8080/productpage";
+
+async function page(headers: Record<string, string> = {}): Promise<string> {
+  const r = await fetch(PAGE, { headers, signal: AbortSignal.timeout(5000) });
+  const body = await r.text();
+  assert.equal(r.status, 200, body);
+  return body;
+}
+
+const servedBy = (body: string) => body.match(/Reviews served by: (reviews-v\d)/)?.[1];
+
+/** True when `n` pages in a row were served by `version` (round robin would show others). */
+async function steadily(version: string, headers: Record<string, string> = {}, n = 6) {
+  for (let i = 0; i < n; i++) if (servedBy(await page(headers)) !== version) return false;
+  return true;
+}
+
+/** Copies a sample into the config dir atomically, as a config management tool would. */
+async function apply(sample: string, configDir: string) {
+  const tmp = `${configDir}/.${sample}.tmp`;
+  await Deno.copyFile(`${SAMPLES}/networking/${sample}`, tmp);
+  await Deno.rename(tmp, `${configDir}/${sample}`);
+}
+
+Deno.test("deno task demo serves Bookinfo through the gateway and follows Istio's routing samples", async () => {
+  const demo = new Proc("demo", Deno.execPath(), ["task", "--cwd", ROOT, "demo"]);
+  try {
+    const m = await demo.waitFor(
+      /config: (\S+)\s+logs: \S+\nready: http:\/\/127\.0\.0\.1:8080\/productpage/,
+      60_000,
+    );
+    const configDir = m[1];
+
+    const body = await page();
+    assert.match(body, /The Comedy of Errors/);
+    assert.match(body, /Paperback|paperback/);
+    assert.ok(servedBy(body), "the page shows which reviews version served it");
+    assert.ok(!body.includes("currently unavailable"), "details and reviews both answered");
+
+    // Istio's virtual-service-all-v1.yaml: every page shows reviews v1 (no stars).
+    await apply("virtual-service-all-v1.yaml", configDir);
+    await eventually(() => steadily("reviews-v1"), 5000, "reviews v1 everywhere");
+    for (let i = 0; i < 5; i++) {
+      const b = await page();
+      assert.equal(servedBy(b), "reviews-v1");
+      assert.ok(!/glyphicon-star/.test(b), "v1 shows no stars");
+    }
+
+    // Istio's virtual-service-reviews-test-v2.yaml: jason sees v2, everyone else v1.
+    await apply("virtual-service-reviews-test-v2.yaml", configDir);
+    await eventually(() => steadily("reviews-v2", { "end-user": "jason" }), 5000, "jason to v2");
+    for (let i = 0; i < 3; i++) {
+      const j = await page({ "end-user": "jason" });
+      assert.equal(servedBy(j), "reviews-v2");
+      assert.match(j, /glyphicon-star black/);
+      assert.equal(servedBy(await page()), "reviews-v1");
+    }
+  } finally {
+    const status = await demo.stop();
+    assert.equal(status.code, 0, "the demo exits cleanly on SIGTERM");
+  }
+  // Every process the demo started is gone: the gateway port is free again.
+  await eventually(
+    () => {
+      try {
+        Deno.listen({ hostname: "127.0.0.1", port: 8080 }).close();
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    10_000,
+    "port 8080 to be released",
+  );
+});
