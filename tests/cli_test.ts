@@ -11,7 +11,9 @@ Deno.test("mesh version and help", async () => {
   assert.match(v.stdout, /^mesh \d+\.\d+\.\d+/);
   const h = await meshRun(["--help"]);
   assert.equal(h.code, 0);
-  for (const cmd of ["start", "validate", "token create", "version"]) assert.ok(h.stdout.includes(cmd));
+  for (const cmd of ["start", "validate", "token create", "version"]) {
+    assert.ok(h.stdout.includes(cmd));
+  }
   const hs = await meshRun(["help", "start"]);
   assert.equal(hs.code, 0);
   assert.match(hs.stdout, /--config-dir/);
@@ -25,24 +27,42 @@ Deno.test("usage errors print one line naming the problem and exit 2", async () 
   const cases: [string[], RegExp][] = [
     [["start", "--mode=control", "--config-dir=/tmp", "--bogus=1"], /unknown flag --bogus/],
     [["start", "--mode=sideways"], /--mode "sideways": must be one of control, proxy, gateway/],
-    [["start", "--mode=proxy", "--token-file=t", "--admin-port=70000"], /--admin-port "70000": must be a port/],
-    [["start", "--mode=proxy", "--token-file=t", "--labels=app"], /--labels "app": must be key=value/],
-    [["start", "--mode=control", "--config-dir=/tmp", "--cert-ttl=soon"], /--cert-ttl "soon": must be a duration/],
+    [
+      ["start", "--mode=proxy", "--token-file=t", "--admin-port=70000"],
+      /--admin-port "70000": must be a port/,
+    ],
+    [
+      ["start", "--mode=proxy", "--token-file=t", "--labels=app"],
+      /--labels "app": must be key=value/,
+    ],
+    [
+      ["start", "--mode=control", "--config-dir=/tmp", "--cert-ttl=soon"],
+      /--cert-ttl "soon": must be a duration/,
+    ],
     [["start", "--mode=proxy"], /missing --token-file \(or MESH_TOKEN_FILE\)/],
     [["frobnicate"], /unknown command "frobnicate"/],
     [["validate"], /needs at least one FILE/],
-    [["token", "create", "--namespace=Bad_NS", "--service-account=x"], /--namespace "Bad_NS" is not a DNS label/],
+    [
+      ["token", "create", "--namespace=Bad_NS", "--service-account=x"],
+      /--namespace "Bad_NS" is not a DNS label/,
+    ],
   ];
   for (const [args, re] of cases) {
     const r = await meshRun(args);
     assert.equal(r.code, 2, `${args.join(" ")} → ${r.code}: ${r.stderr}`);
     assert.match(r.stderr, re, args.join(" "));
-    assert.equal(r.stderr.trim().split("\n").length, 1, `one line for ${args.join(" ")}: ${r.stderr}`);
+    assert.equal(
+      r.stderr.trim().split("\n").length,
+      1,
+      `one line for ${args.join(" ")}: ${r.stderr}`,
+    );
   }
 });
 
 Deno.test("flags come from MESH_* environment variables too", async () => {
-  const r = await meshRun(["start", "--mode=proxy", "--token-file=t"], { env: { MESH_ADMIN_PORT: "nope" } });
+  const r = await meshRun(["start", "--mode=proxy", "--token-file=t"], {
+    env: { MESH_ADMIN_PORT: "nope" },
+  });
   assert.equal(r.code, 2);
   assert.match(r.stderr, /MESH_ADMIN_PORT "nope": must be a port/);
   const missing = await meshRun(["start"], { env: { MESH_MODE: "control" } });
@@ -71,7 +91,10 @@ spec:
 `;
   const r = await meshRun(["validate", "-"], { stdin: bad });
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /<stdin>:\d+:\d+: error: VirtualService default\/reviews: spec\.http\[0\]\.route/);
+  assert.match(
+    r.stderr,
+    /<stdin>:\d+:\d+: error: VirtualService default\/reviews: spec\.http\[0\]\.route/,
+  );
 
   const missing = await meshRun(["validate", "/nonexistent/file.yaml"]);
   assert.equal(missing.code, 2);
@@ -81,7 +104,13 @@ spec:
 Deno.test("mesh token create explains a missing CA", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    const r = await meshRun(["token", "create", `--data-dir=${dir}`, "--namespace=default", "--service-account=x"]);
+    const r = await meshRun([
+      "token",
+      "create",
+      `--data-dir=${dir}`,
+      "--namespace=default",
+      "--service-account=x",
+    ]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /no CA in .*start the control plane with --data-dir/);
   } finally {

@@ -315,3 +315,35 @@ function tlsRequest(port: number, key: string, cert: string, ca: string): Promis
     s.on("close", () => resolve(data || "refused"));
   });
 }
+
+Deno.test("the control plane survives proxies killed abruptly and drops their endpoints", async () => {
+  const m = await TestMesh.start({ "services.yaml": SERVICE_B });
+  try {
+    const watcher = await m.sidecar({ name: "watcher", serviceAccount: "a", labels: "app=a" });
+    const endpoints = async () =>
+      (await configDump(watcher.admin)).config
+        .clusters["outbound|8080||echo-b.default.svc.cluster.local"]
+        .endpoints.length;
+    for (let round = 0; round < 3; round++) {
+      const ps = await Promise.all(
+        [0, 1].map((i) =>
+          m.sidecar({
+            name: `b-${round}-${i}`,
+            serviceAccount: "b",
+            labels: "app=echo-b,version=v1",
+            appPort: 9,
+          })
+        ),
+      );
+      await eventually(async () => (await endpoints()) === 2, 5000, "two endpoints registered");
+      for (const p of ps) p.proc.child.kill("SIGKILL");
+      await Promise.all(ps.map((p) => p.proc.status));
+      await eventually(async () => (await endpoints()) === 0, 5000, "endpoints dropped");
+    }
+    const r = await fetch(`http://127.0.0.1:${m.adminPort}/ready`);
+    assert.equal(r.status, 200);
+    await r.body?.cancel();
+  } finally {
+    await m.close();
+  }
+});
