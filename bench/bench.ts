@@ -39,6 +39,7 @@ const USAGE = `usage: deno task bench [--quick] [--duration=Ns] [--rounds=N]
 
 /** Benchmark settings from the command line. */
 export interface Options {
+  help: boolean;
   durationS: number;
   rounds: number;
 }
@@ -48,8 +49,10 @@ export function parseOptions(args: string[]): Options {
   let durationS = 10;
   let explicitDuration: number | undefined;
   let rounds = 2;
+  let help = false;
   for (const a of args) {
-    if (a === "--quick") durationS = 3;
+    if (a === "--help" || a === "-h") help = true;
+    else if (a === "--quick") durationS = 3;
     else if (a.startsWith("--duration=")) {
       const m = a.slice(11).match(/^(\d+)s?$/);
       const n = m ? Number(m[1]) : NaN;
@@ -61,7 +64,7 @@ export function parseOptions(args: string[]): Options {
       rounds = n;
     } else throw new Error(`unknown argument ${a}`);
   }
-  return { durationS: explicitDuration ?? durationS, rounds };
+  return { help, durationS: explicitDuration ?? durationS, rounds };
 }
 
 // ---------------------------------------------------------------- wrk
@@ -189,6 +192,19 @@ function cpuSeconds(pid: number): number {
   return ticks / clockTicks;
 }
 
+/** The kernel's count of TCP connections opened from this machine (all processes). */
+function tcpActiveOpens(): number {
+  try {
+    const lines = Deno.readTextFileSync("/proc/net/snmp").split("\n").filter((l) =>
+      l.startsWith("Tcp:")
+    );
+    const names = lines[0].split(/\s+/);
+    return Number(lines[1].split(/\s+/)[names.indexOf("ActiveOpens")]) || 0;
+  } catch {
+    return 0;
+  }
+}
+
 /** Resident memory in MB of `pid` and its descendants. */
 function rssMb(pid: number): number {
   let kb = 0;
@@ -228,7 +244,13 @@ function errorsOf(r: WrkResult): number {
 // ---------------------------------------------------------------- main
 
 type ProxyName = "proxy-a" | "proxy-b";
-type Run = WrkResult & { round: number; proxy_cpu_s?: Record<ProxyName, number> };
+type Run = WrkResult & {
+  round: number;
+  /** New TCP connections opened on the whole machine during the run, per request. */
+  machine_tcp_opens_per_req: number;
+  /** CPU seconds each proxy used during the run (idle during a direct run). */
+  proxy_cpu_s: Record<ProxyName, number>;
+};
 
 async function main(): Promise<number> {
   let opts: Options;
@@ -237,6 +259,10 @@ async function main(): Promise<number> {
   } catch (err) {
     console.error(`bench: ${(err as Error).message}\n\n${USAGE}`);
     return 2;
+  }
+  if (opts.help) {
+    console.log(USAGE);
+    return 0;
   }
   if (!(await haveTool("wrk", ["--version"]))) {
     console.error(`bench: wrk not found; ${INSTALL_HINT}`);
@@ -318,22 +344,34 @@ async function main(): Promise<number> {
       "proxy-a": a.proc.child.pid,
       "proxy-b": b.proc.child.pid,
     };
-    const runs: Record<"direct" | "mesh", Run[]> = { direct: [], mesh: [] };
-    for (let i = 1; i <= opts.rounds; i++) {
-      console.error(`bench: round ${i}/${opts.rounds}: direct`);
-      runs.direct.push({ round: i, ...(await wrk(directUrl, opts.durationS)) });
-
-      console.error(`bench: round ${i}/${opts.rounds}: mesh`);
-      const before = {
+    const rssBefore = {
+      "proxy-a": rssMb(proxies["proxy-a"]),
+      "proxy-b": rssMb(proxies["proxy-b"]),
+    };
+    const measure = async (i: number, url: string, headers: string[]): Promise<Run> => {
+      const opens = tcpActiveOpens();
+      const cpu = {
         "proxy-a": cpuSeconds(proxies["proxy-a"]),
         "proxy-b": cpuSeconds(proxies["proxy-b"]),
       };
-      const r = await wrk(meshUrl, opts.durationS, [`Host: ${HOST_HEADER}`]);
-      const proxyCpu = {
-        "proxy-a": round(cpuSeconds(proxies["proxy-a"]) - before["proxy-a"], 2),
-        "proxy-b": round(cpuSeconds(proxies["proxy-b"]) - before["proxy-b"], 2),
+      const r = await wrk(url, opts.durationS, headers);
+      const opened = tcpActiveOpens() - opens;
+      return {
+        round: i,
+        ...r,
+        machine_tcp_opens_per_req: r.requests ? round(opened / r.requests) : 0,
+        proxy_cpu_s: {
+          "proxy-a": round(cpuSeconds(proxies["proxy-a"]) - cpu["proxy-a"], 2),
+          "proxy-b": round(cpuSeconds(proxies["proxy-b"]) - cpu["proxy-b"], 2),
+        },
       };
-      runs.mesh.push({ round: i, ...r, proxy_cpu_s: proxyCpu });
+    };
+    const runs: Record<"direct" | "mesh", Run[]> = { direct: [], mesh: [] };
+    for (let i = 1; i <= opts.rounds; i++) {
+      console.error(`bench: round ${i}/${opts.rounds}: direct`);
+      runs.direct.push(await measure(i, directUrl, []));
+      console.error(`bench: round ${i}/${opts.rounds}: mesh`);
+      runs.mesh.push(await measure(i, meshUrl, [`Host: ${HOST_HEADER}`]));
     }
 
     const summary = (rs: Run[]) => ({
@@ -344,15 +382,17 @@ async function main(): Promise<number> {
     const direct = summary(runs.direct);
     const mesh = summary(runs.mesh);
     const meshRequests = runs.mesh.reduce((n, r) => n + r.requests, 0);
-    const proxyStats = Object.fromEntries(
-      (Object.keys(proxies) as ProxyName[]).map((name) => {
-        const cpu = runs.mesh.reduce((s, r) => s + (r.proxy_cpu_s?.[name] ?? 0), 0);
-        return [name, {
-          cpu_s_per_1k_req: meshRequests ? round((cpu / meshRequests) * 1000, 4) : null,
-          rss_mb: round(rssMb(proxies[name]), 1),
-        }];
-      }),
-    ) as Record<ProxyName, { cpu_s_per_1k_req: number | null; rss_mb: number }>;
+    const proxyStat = (name: ProxyName) => {
+      const cpu = runs.mesh.reduce((s, r) => s + r.proxy_cpu_s[name], 0);
+      return {
+        pid: proxies[name],
+        cpu_s: round(cpu, 2),
+        cpu_s_per_1k_req: meshRequests ? round((cpu / meshRequests) * 1000, 4) : null,
+        rss_mb: round(rssMb(proxies[name]), 1),
+        rss_mb_before: round(rssBefore[name], 1),
+      };
+    };
+    const proxyStats = { "proxy-a": proxyStat("proxy-a"), "proxy-b": proxyStat("proxy-b") };
     const added = {
       added_p50_ms: round(mesh.p50_ms - direct.p50_ms),
       added_p99_ms: round(mesh.p99_ms - direct.p99_ms),
@@ -390,11 +430,19 @@ async function main(): Promise<number> {
       `| mesh | ${f(mesh.rps, 0)} | ${f(mesh.p50_ms)} | ${f(mesh.p99_ms)} | ` +
         `${sign(added.added_p50_ms)} | ${sign(added.added_p99_ms)} |`,
     );
-    console.log("\n| proxy | CPU s / 1k req | RSS MB after |");
+    console.log("\n| mesh proxy | CPU s / 1k req | RSS MB before → after |");
     console.log("|---|---:|---:|");
     for (const [name, s] of Object.entries(proxyStats)) {
-      console.log(`| ${name} | ${s.cpu_s_per_1k_req?.toFixed(3) ?? "n/a"} | ${f(s.rss_mb, 1)} |`);
+      console.log(
+        `| ${name} | ${s.cpu_s_per_1k_req?.toFixed(3) ?? "n/a"} | ` +
+          `${f(s.rss_mb_before, 1)} → ${f(s.rss_mb, 1)} |`,
+      );
     }
+    const opens = (rs: Run[]) => f(median(rs.map((r) => r.machine_tcp_opens_per_req)));
+    console.log(
+      `\nnew TCP connections per request (machine-wide, median): direct ${opens(runs.direct)}, ` +
+        `mesh ${opens(runs.mesh)}`,
+    );
     console.log(
       `\nmachine: ${result.machine.cpus} CPUs, deno ${result.machine.deno}; ` +
         `results: bench/results/latest.json`,

@@ -1,0 +1,536 @@
+/**
+ * Simulation tests in the spirit of Istio pilot's: Istio's own bookinfo samples go through the
+ * whole config pipeline (parse → snapshot → per-proxy config → compiled runtime), then described
+ * requests are routed and balanced without any I/O.
+ */
+import assert from "node:assert/strict";
+import { parseResources, type Resource } from "../api/resources.ts";
+import { formatDiagnostic } from "../api/diagnostic.ts";
+import { splitHostPort } from "../api/host.ts";
+import type { Endpoint, NodeInfo, ProxyConfig } from "../api/proxy_config.ts";
+import { Runtime } from "../proxy/runtime.ts";
+import { buildSnapshot, type RegisteredWorkload, type Snapshot } from "./snapshot.ts";
+import { generateProxyConfig } from "./generate.ts";
+
+const NETWORKING = new URL("../../shared/istio-samples/bookinfo/networking/", import.meta.url);
+const SERVICES_YAML = new URL("./testdata/bookinfo-services.yaml", import.meta.url);
+
+const HOST = (name: string) => `${name}.default.svc.cluster.local`;
+const CLUSTER = (name: string, subset = "") => `outbound|9080|${subset}|${HOST(name)}`;
+
+function parseFile(url: URL): Resource[] {
+  const name = url.pathname.split("/").pop()!;
+  const { resources, diagnostics } = parseResources(Deno.readTextFileSync(url), name);
+  const errors = diagnostics.filter((d) => d.severity === "error");
+  assert.deepEqual(errors, [], errors.map(formatDiagnostic).join("\n"));
+  assert.ok(resources.length > 0, `${name} has no resources`);
+  return resources;
+}
+
+const SERVICES = parseFile(SERVICES_YAML);
+
+/** Inbound ports identify the workloads in these tests. */
+const PORTS = {
+  "productpage-v1": 15101,
+  "details-v1": 15102,
+  "ratings-v1": 15103,
+  "reviews-v1": 15104,
+  "reviews-v2": 15105,
+  "reviews-v3": 15106,
+} as const;
+type WorkloadName = keyof typeof PORTS;
+
+function workload(name: WorkloadName, i: number): RegisteredWorkload {
+  const [app, version] = name.split("-");
+  return {
+    name,
+    namespace: "default",
+    serviceAccount: `bookinfo-${app}`,
+    labels: { app, version },
+    address: `127.0.0.${10 + i}`,
+    inboundPort: PORTS[name],
+    nodeId: `sidecar~127.0.0.${10 + i}~${name}.default`,
+  };
+}
+
+const WORKLOADS = (Object.keys(PORTS) as WorkloadName[]).map(workload);
+
+function sidecar(namespace = "default"): NodeInfo {
+  return {
+    id: `sidecar~127.0.0.10~productpage-v1.${namespace}`,
+    mode: "sidecar",
+    namespace,
+    serviceAccount: "bookinfo-productpage",
+    labels: { app: "productpage", version: "v1" },
+    address: "127.0.0.10",
+    inboundPort: 15101,
+    appPort: 9080,
+  };
+}
+
+function ingressGateway(labels: Record<string, string> = { istio: "ingressgateway" }): NodeInfo {
+  return {
+    id: "gateway~127.0.0.2~ingress.istio-system",
+    mode: "gateway",
+    namespace: "istio-system",
+    serviceAccount: "istio-ingressgateway",
+    labels,
+    address: "127.0.0.2",
+  };
+}
+
+function snapshotOf(
+  files: string[],
+  workloads: RegisteredWorkload[] = WORKLOADS,
+  extra: Resource[] = [],
+): Snapshot {
+  return buildSnapshot({
+    revision: 7,
+    resources: [...SERVICES, ...files.flatMap((f) => parseFile(new URL(f, NETWORKING))), ...extra],
+    workloads,
+    mesh: { trustDomain: "cluster.local", outboundTrafficPolicy: "ALLOW_ANY" },
+    roots: "-----BEGIN CERTIFICATE-----\nroots\n-----END CERTIFICATE-----\n",
+  });
+}
+
+function configOf(files: string[], node: NodeInfo = sidecar()): ProxyConfig {
+  return generateProxyConfig(snapshotOf(files), node);
+}
+
+function runtimeOf(files: string[], node: NodeInfo = sidecar()): Runtime {
+  return Runtime.compile(configOf(files, node));
+}
+
+interface Sent {
+  cluster: string;
+  endpoint: Endpoint | undefined;
+}
+
+/** Routes one described request through a sidecar's outbound table and its balancer. */
+function send(
+  rt: Runtime,
+  authority: string,
+  opts: { path?: string; method?: string; headers?: Record<string, string>; rand?: number } = {},
+): Sent | null | undefined {
+  const headers = opts.headers ?? {};
+  const hit = rt.outbound.match({
+    authority,
+    port: splitHostPort(authority).port ?? 80,
+    method: opts.method ?? "GET",
+    path: opts.path ?? "/",
+    header: (name) => headers[name],
+  }, opts.rand ?? 0.5);
+  if (!hit) return hit;
+  return { cluster: hit.cluster, endpoint: rt.balancers.get(hit.cluster)?.pick() };
+}
+
+/** The workload an endpoint belongs to, by its inbound port. */
+function workloadAt(ep: Endpoint | undefined): string | undefined {
+  return Object.entries(PORTS).find(([, port]) => port === ep?.port)?.[0];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Without VirtualServices
+
+Deno.test("sim: without a VirtualService, reviews is one cluster of all three versions", () => {
+  const rt = runtimeOf([]);
+  const cluster = rt.config.clusters[CLUSTER("reviews")];
+  assert.ok(cluster);
+  assert.equal(cluster.lb, "ROUND_ROBIN");
+  assert.deepEqual(cluster.endpoints.map(workloadAt).sort(), [
+    "reviews-v1",
+    "reviews-v2",
+    "reviews-v3",
+  ]);
+  const seen = new Set<string | undefined>();
+  for (let i = 0; i < 3; i++) {
+    const sent = send(rt, "reviews:9080");
+    assert.equal(sent?.cluster, CLUSTER("reviews"));
+    seen.add(workloadAt(sent.endpoint));
+  }
+  // Round robin visits each once per round.
+  assert.deepEqual([...seen].sort(), ["reviews-v1", "reviews-v2", "reviews-v3"]);
+});
+
+Deno.test("sim: without a VirtualService, each service routes to its default cluster", () => {
+  const rt = runtimeOf([]);
+  for (const name of ["productpage", "details", "ratings"] as const) {
+    const sent = send(rt, `${name}:9080`, { path: "/anything?x=1", method: "POST" });
+    assert.equal(sent?.cluster, CLUSTER(name));
+    assert.equal(workloadAt(sent.endpoint), `${name}-v1`);
+  }
+});
+
+Deno.test("sim: auto-registered endpoints are mTLS to the inbound port with a SPIFFE identity", () => {
+  const cfg = configOf(["destination-rule-all.yaml"]);
+  for (const w of WORKLOADS) {
+    const app = w.labels.app;
+    const eps = cfg.clusters[CLUSTER(app)].endpoints.filter((e) => e.port === w.inboundPort);
+    assert.equal(eps.length, 1, w.name);
+    assert.deepEqual(eps[0], {
+      address: w.address,
+      port: w.inboundPort,
+      mtls: true,
+      identity: `spiffe://cluster.local/ns/default/sa/bookinfo-${app}`,
+      labels: { app, version: w.labels.version },
+    });
+  }
+});
+
+Deno.test("sim: the sidecar config carries the snapshot's settings and no listeners", () => {
+  const cfg = configOf([]);
+  assert.equal(cfg.version, "7");
+  assert.equal(cfg.trustDomain, "cluster.local");
+  assert.match(cfg.roots, /BEGIN CERTIFICATE/);
+  assert.equal(cfg.outboundTrafficPolicy, "ALLOW_ANY");
+  assert.deepEqual(cfg.listeners, []);
+  assert.deepEqual(cfg.virtualHosts.map((v) => v.name).sort(), [
+    `${HOST("details")}:9080`,
+    `${HOST("productpage")}:9080`,
+    `${HOST("ratings")}:9080`,
+    `${HOST("reviews")}:9080`,
+  ]);
+  const reviews = cfg.virtualHosts.find((v) => v.name === `${HOST("reviews")}:9080`)!;
+  assert.deepEqual(reviews.domains, [
+    "reviews.default.svc.cluster.local:9080",
+    "reviews.default.svc:9080",
+    "reviews.default:9080",
+    "reviews:9080",
+  ]);
+});
+
+Deno.test("sim: generation is deterministic", () => {
+  const files = ["destination-rule-all.yaml", "virtual-service-reviews-80-20.yaml"];
+  assert.deepEqual(configOf(files), configOf(files));
+  // Workload registration order doesn't matter either.
+  const a = generateProxyConfig(snapshotOf(files, WORKLOADS), sidecar());
+  const b = generateProxyConfig(snapshotOf(files, [...WORKLOADS].reverse()), sidecar());
+  assert.deepEqual(a, b);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Names a client may use
+
+Deno.test("sim: short, namespaced and full names all route from the same namespace", () => {
+  const rt = runtimeOf(["destination-rule-all.yaml", "virtual-service-all-v1.yaml"]);
+  for (
+    const authority of [
+      "reviews:9080",
+      "reviews.default:9080",
+      "reviews.default.svc:9080",
+      "reviews.default.svc.cluster.local:9080",
+      "REVIEWS.Default:9080",
+    ]
+  ) {
+    const sent = send(rt, authority);
+    assert.equal(sent?.cluster, CLUSTER("reviews", "v1"), authority);
+    assert.equal(workloadAt(sent.endpoint), "reviews-v1", authority);
+  }
+});
+
+Deno.test("sim: a name without the service port has no virtual host", () => {
+  const rt = runtimeOf([]);
+  assert.equal(send(rt, "reviews"), undefined); // port 80
+  assert.equal(send(rt, "reviews:9081"), undefined);
+  assert.equal(send(rt, "www.example.com"), undefined);
+});
+
+Deno.test("sim: a client in another namespace can't use the bare name", () => {
+  const rt = runtimeOf(
+    ["destination-rule-all.yaml", "virtual-service-all-v1.yaml"],
+    sidecar("other"),
+  );
+  assert.equal(send(rt, "reviews:9080"), undefined);
+  for (
+    const authority of [
+      "reviews.default:9080",
+      "reviews.default.svc:9080",
+      "reviews.default.svc.cluster.local:9080",
+    ]
+  ) {
+    const sent = send(rt, authority);
+    assert.equal(sent?.cluster, CLUSTER("reviews", "v1"), authority);
+    assert.equal(workloadAt(sent.endpoint), "reviews-v1", authority);
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// Istio's traffic-management tasks
+
+Deno.test("sim: destination-rule-all + virtual-service-all-v1 send every request to v1", () => {
+  const rt = runtimeOf(["destination-rule-all.yaml", "virtual-service-all-v1.yaml"]);
+  const users = [undefined, "jason", "alice"];
+  for (const [i, user] of users.entries()) {
+    for (const rand of [0, 0.49, 0.5, 0.99]) {
+      const sent = send(rt, "reviews:9080", {
+        path: `/reviews/${i}`,
+        headers: user ? { "end-user": user } : {},
+        rand,
+      });
+      assert.equal(sent?.cluster, CLUSTER("reviews", "v1"));
+      assert.equal(workloadAt(sent.endpoint), "reviews-v1");
+    }
+  }
+  for (const name of ["productpage", "details", "ratings"]) {
+    const sent = send(rt, `${name}:9080`);
+    assert.equal(sent?.cluster, CLUSTER(name, "v1"));
+    assert.equal(workloadAt(sent.endpoint), `${name}-v1`);
+  }
+});
+
+Deno.test("sim: destination-rule-all makes one cluster per subset, selected by labels", () => {
+  const cfg = configOf(["destination-rule-all.yaml"]);
+  for (const v of ["v1", "v2", "v3"]) {
+    const c = cfg.clusters[CLUSTER("reviews", v)];
+    assert.equal(c.subset, v);
+    assert.equal(c.host, HOST("reviews"));
+    assert.equal(c.port, 9080);
+    assert.deepEqual(c.endpoints.map(workloadAt), [`reviews-${v}`]);
+  }
+  // Subsets with no workloads are clusters without endpoints.
+  for (const [name, subset] of [["ratings", "v2"], ["ratings", "v2-mysql"], ["details", "v2"]]) {
+    assert.deepEqual(cfg.clusters[CLUSTER(name, subset)].endpoints, [], `${name} ${subset}`);
+  }
+});
+
+Deno.test("sim: a route to a subset without endpoints finds no upstream", () => {
+  const rt = runtimeOf(["destination-rule-all.yaml", "virtual-service-details-v2.yaml"]);
+  const sent = send(rt, "details:9080");
+  assert.equal(sent?.cluster, CLUSTER("details", "v2"));
+  assert.equal(sent.endpoint, undefined);
+});
+
+Deno.test("sim: reviews-test-v2 sends jason to v2 and everyone else to v1", () => {
+  const rt = runtimeOf(["destination-rule-all.yaml", "virtual-service-reviews-test-v2.yaml"]);
+  for (let i = 0; i < 5; i++) {
+    const jason = send(rt, "reviews:9080", { headers: { "end-user": "jason" }, rand: i / 5 });
+    assert.equal(jason?.cluster, CLUSTER("reviews", "v2"));
+    assert.equal(workloadAt(jason.endpoint), "reviews-v2");
+  }
+  const others: Record<string, string>[] = [
+    {},
+    { "end-user": "alice" },
+    { "end-user": "Jason" },
+    { "x-user": "jason" },
+  ];
+  for (const headers of others) {
+    const other = send(rt, "reviews:9080", { headers });
+    assert.equal(other?.cluster, CLUSTER("reviews", "v1"), JSON.stringify(headers));
+    assert.equal(workloadAt(other.endpoint), "reviews-v1");
+  }
+  // Only reviews is affected.
+  assert.equal(
+    send(rt, "ratings:9080", { headers: { "end-user": "jason" } })?.cluster,
+    CLUSTER("ratings"),
+  );
+});
+
+Deno.test("sim: reviews-jason-v2-v3 sends jason to v2 and everyone else to v3", () => {
+  const rt = runtimeOf(["destination-rule-all.yaml", "virtual-service-reviews-jason-v2-v3.yaml"]);
+  assert.equal(
+    workloadAt(send(rt, "reviews:9080", { headers: { "end-user": "jason" } })?.endpoint),
+    "reviews-v2",
+  );
+  assert.equal(workloadAt(send(rt, "reviews:9080")?.endpoint), "reviews-v3");
+});
+
+Deno.test("sim: reviews-80-20 splits by weight: rand 0.1 → v1, 0.9 → v2", () => {
+  const rt = runtimeOf(["destination-rule-all.yaml", "virtual-service-reviews-80-20.yaml"]);
+  const at = (rand: number) => send(rt, "reviews:9080", { rand });
+  assert.equal(at(0.1)?.cluster, CLUSTER("reviews", "v1"));
+  assert.equal(workloadAt(at(0.1)?.endpoint), "reviews-v1");
+  assert.equal(at(0.9)?.cluster, CLUSTER("reviews", "v2"));
+  assert.equal(workloadAt(at(0.9)?.endpoint), "reviews-v2");
+  // The boundary sits at 80%.
+  assert.equal(at(0)?.cluster, CLUSTER("reviews", "v1"));
+  assert.equal(at(0.79)?.cluster, CLUSTER("reviews", "v1"));
+  assert.equal(at(0.8)?.cluster, CLUSTER("reviews", "v2"));
+  assert.equal(at(0.99)?.cluster, CLUSTER("reviews", "v2"));
+  const counts: Record<string, number> = {};
+  for (let i = 0; i < 100; i++) {
+    const c = at(i / 100)!.cluster;
+    counts[c] = (counts[c] ?? 0) + 1;
+  }
+  assert.deepEqual(counts, { [CLUSTER("reviews", "v1")]: 80, [CLUSTER("reviews", "v2")]: 20 });
+});
+
+Deno.test("sim: reviews-50-v3 splits evenly between v1 and v3", () => {
+  const rt = runtimeOf(["destination-rule-all.yaml", "virtual-service-reviews-50-v3.yaml"]);
+  assert.equal(send(rt, "reviews:9080", { rand: 0.49 })?.cluster, CLUSTER("reviews", "v1"));
+  assert.equal(send(rt, "reviews:9080", { rand: 0.5 })?.cluster, CLUSTER("reviews", "v3"));
+});
+
+Deno.test("sim: the route's weights reach the pushed config", () => {
+  const cfg = configOf(["destination-rule-all.yaml", "virtual-service-reviews-80-20.yaml"]);
+  const vh = cfg.virtualHosts.find((v) => v.name === `${HOST("reviews")}:9080`)!;
+  assert.equal(vh.routes.length, 1);
+  assert.equal(vh.routes[0].source, "default/reviews");
+  assert.deepEqual(vh.routes[0].match, []);
+  assert.deepEqual(vh.routes[0].destinations, [
+    { cluster: CLUSTER("reviews", "v1"), weight: 80 },
+    { cluster: CLUSTER("reviews", "v2"), weight: 20 },
+  ]);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Ingress gateway
+
+Deno.test("sim: bookinfo-gateway gives the ingress gateway a listener on 8080", () => {
+  const rt = runtimeOf(["bookinfo-gateway.yaml"], ingressGateway());
+  assert.deepEqual(rt.config.virtualHosts, []);
+  assert.deepEqual(rt.config.listeners.map((l) => [l.name, l.port, l.protocol]), [
+    ["default/bookinfo-gateway", 8080, "HTTP"],
+  ]);
+  const table = rt.gateway.get(8080);
+  assert.ok(table);
+  const route = (path: string, authority = "bookinfo.example.com:8080") =>
+    table.match({ authority, port: 8080, method: "GET", path, header: () => undefined }, 0.5);
+  for (
+    const path of [
+      "/productpage",
+      "/productpage?u=normal",
+      "/static/x",
+      "/static",
+      "/login",
+      "/logout",
+      "/api/v1/products",
+      "/api/v1/products/0/reviews",
+    ]
+  ) {
+    const hit = route(path);
+    assert.equal(hit?.cluster, CLUSTER("productpage"), path);
+    const ep = rt.balancers.get(hit.cluster)?.pick();
+    assert.equal(workloadAt(ep), "productpage-v1", path);
+  }
+  for (const path of ["/other", "/", "/productpage/x", "/login/x"]) {
+    assert.equal(route(path), null, path);
+  }
+  // The gateway's host is "*": any authority is taken.
+  assert.equal(route("/productpage", "10.0.0.1")?.cluster, CLUSTER("productpage"));
+});
+
+Deno.test("sim: a gateway whose labels the selector doesn't match gets no listener", () => {
+  const cfg = configOf(["bookinfo-gateway.yaml"], ingressGateway({ istio: "egressgateway" }));
+  assert.deepEqual(cfg.listeners, []);
+  assert.deepEqual(cfg.virtualHosts, []);
+});
+
+Deno.test("sim: a VirtualService bound to a gateway doesn't route sidecar traffic", () => {
+  const rt = runtimeOf(["bookinfo-gateway.yaml"]);
+  assert.deepEqual(rt.config.listeners, []);
+  assert.equal(rt.gateway.size, 0);
+  // The sidecar keeps the default route; the gateway's "/productpage only" rules don't apply.
+  assert.equal(send(rt, "productpage:9080", { path: "/other" })?.cluster, CLUSTER("productpage"));
+  assert.equal(send(rt, "anything.example.com:8080"), undefined);
+});
+
+Deno.test("sim: gateway and mesh rules together", () => {
+  const files = [
+    "bookinfo-gateway.yaml",
+    "destination-rule-all.yaml",
+    "virtual-service-all-v1.yaml",
+  ];
+  const gw = runtimeOf(files, ingressGateway());
+  const hit = gw.gateway.get(8080)!.match(
+    { authority: "x", port: 8080, method: "GET", path: "/productpage", header: () => undefined },
+  );
+  // The gateway's VirtualService names no subset: the whole productpage service.
+  assert.equal(hit?.cluster, CLUSTER("productpage"));
+  const sc = runtimeOf(files);
+  assert.equal(send(sc, "productpage:9080")?.cluster, CLUSTER("productpage", "v1"));
+});
+
+// ---------------------------------------------------------------------------------------------
+// Gateway server hosts and VirtualService namespaces
+
+function inline(text: string): Resource[] {
+  const { resources, diagnostics } = parseResources(text, "inline.yaml");
+  const errors = diagnostics.filter((d) => d.severity === "error");
+  assert.deepEqual(errors, [], errors.map(formatDiagnostic).join("\n"));
+  return resources;
+}
+
+/** A Gateway in `default` on port 8080 with `hosts`, and a VirtualService per namespace in `vsNamespaces` bound to it. */
+function gatewayScenario(hosts: string[], vsNamespaces: string[], vsHost = "*"): Resource[] {
+  const gw = `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata:
+  name: gw
+  namespace: default
+spec:
+  selector:
+    istio: ingressgateway
+  servers:
+  - port: {number: 8080, name: http, protocol: HTTP}
+    hosts: ${JSON.stringify(hosts)}
+`;
+  const vsOf = (ns: string) =>
+    `---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: from-${ns}
+  namespace: ${ns}
+spec:
+  hosts: [${JSON.stringify(vsHost)}]
+  gateways: [default/gw]
+  http:
+  - match: [{uri: {prefix: /${ns}}}]
+    route:
+    - destination:
+        host: ${ns === "default" ? "productpage" : "reviews.default.svc.cluster.local"}
+        port: {number: 9080}
+`;
+  return inline(gw + vsNamespaces.map(vsOf).join(""));
+}
+
+/** The cluster the ingress gateway routes `path` on `authority` to. */
+function viaGateway(resources: Resource[], path: string, authority = "bookinfo.example.com") {
+  const snapshot = snapshotOf([], WORKLOADS, resources);
+  const rt = Runtime.compile(generateProxyConfig(snapshot, ingressGateway()));
+  const table = rt.gateway.get(8080);
+  if (!table) return "no listener";
+  const hit = table.match({ authority, port: 8080, method: "GET", path, header: () => undefined });
+  return hit ? hit.cluster : hit;
+}
+
+Deno.test("sim: gateway server hosts '*/*' and '*' admit VirtualServices from any namespace", () => {
+  for (const hosts of [["*"], ["*/*"]]) {
+    const r = gatewayScenario(hosts, ["default", "other"]);
+    assert.equal(viaGateway(r, "/default/x"), CLUSTER("productpage"), hosts[0]);
+    assert.equal(viaGateway(r, "/other/x"), CLUSTER("reviews"), hosts[0]);
+    assert.equal(viaGateway(r, "/else"), null, hosts[0]);
+  }
+});
+
+Deno.test("sim: gateway server host 'ns/*' admits only VirtualServices of that namespace", () => {
+  const r = gatewayScenario(["other/*"], ["default", "other"]);
+  assert.equal(viaGateway(r, "/default/x"), null);
+  assert.equal(viaGateway(r, "/other/x"), CLUSTER("reviews"));
+});
+
+Deno.test("sim: a gateway server host admits only the VirtualService hosts it matches", () => {
+  const r = gatewayScenario(["*.example.com"], ["default"], "bookinfo.example.com");
+  assert.equal(viaGateway(r, "/default/x", "bookinfo.example.com"), CLUSTER("productpage"));
+  assert.equal(viaGateway(r, "/default/x", "bookinfo.example.com:8080"), CLUSTER("productpage"));
+  // The virtual host is the VirtualService's host: other names get no virtual host.
+  assert.equal(viaGateway(r, "/default/x", "other.example.com"), undefined);
+  // A VirtualService host the server doesn't expose gets no route at all.
+  const none = gatewayScenario(["*.example.org"], ["default"], "bookinfo.example.com");
+  assert.equal(viaGateway(none, "/default/x"), undefined);
+});
+
+// BUG: control/gateways.ts serverHostFor (line 27) takes a server host's "./" prefix as "any
+// namespace", but in Istio "." is the Gateway's own namespace (Istio rewrites "./host" to
+// "<gateway ns>/host" when merging gateways). With Gateway default/gw exposing "./*", a
+// VirtualService in namespace "other" bound to default/gw gets its routes on the gateway:
+// "/other/x" routes to outbound|9080||reviews.default.svc.cluster.local instead of null.
+Deno.test({
+  name: "sim: gateway server host './*' admits only VirtualServices of the Gateway's namespace",
+  ignore: true,
+  fn() {
+    const r = gatewayScenario(["./*"], ["default", "other"]);
+    assert.equal(viaGateway(r, "/default/x"), CLUSTER("productpage"));
+    assert.equal(viaGateway(r, "/other/x"), null);
+  },
+});
