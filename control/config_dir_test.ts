@@ -352,7 +352,7 @@ Deno.test("ConfigDir: same name in another namespace or kind is not a duplicate"
   });
 });
 
-// BUG: control/config_dir.ts #reload (lines 125-140) resolves duplicates in the insertion order
+// BUG: control/config_dir.ts #reload (lines 124-135) resolves duplicates in the insertion order
 // of the #files Map, not in file order: a file added (or deleted and re-created) while running is
 // appended to the Map, so it wins over a file that sorts after it. Here 10-first.yaml, created
 // after 20-second.yaml was loaded, wins (subset v1), while a fresh start with the same two files

@@ -450,7 +450,10 @@ function inline(text: string): Resource[] {
   return resources;
 }
 
-/** A Gateway in `default` on port 8080 with `hosts`, and a VirtualService per namespace in `vsNamespaces` bound to it. */
+/**
+ * A Gateway `default/gw` on port 8080 exposing `hosts`, and for each of `vsNamespaces` a
+ * VirtualService of that namespace bound to it, routing `/<namespace>` somewhere.
+ */
 function gatewayScenario(hosts: string[], vsNamespaces: string[], vsHost = "*"): Resource[] {
   const gw = `apiVersion: networking.istio.io/v1
 kind: Gateway
@@ -520,7 +523,7 @@ Deno.test("sim: a gateway server host admits only the VirtualService hosts it ma
   assert.equal(viaGateway(none, "/default/x"), undefined);
 });
 
-// BUG: control/gateways.ts serverHostFor (line 27) takes a server host's "./" prefix as "any
+// BUG: control/gateways.ts serverHostFor (line 26) takes a server host's "./" prefix as "any
 // namespace", but in Istio "." is the Gateway's own namespace (Istio rewrites "./host" to
 // "<gateway ns>/host" when merging gateways). With Gateway default/gw exposing "./*", a
 // VirtualService in namespace "other" bound to default/gw gets its routes on the gateway:

@@ -288,7 +288,7 @@ Deno.test("parseFlags: unknown flags are UsageErrors", () => {
   usageError(() => parseFlags(["--Port=1"], SPECS, {}), "--Port");
 });
 
-// BUG: util/flags.ts parseFlags (line 143) looks flags up with `specs[name]` on a plain object,
+// BUG: util/flags.ts parseFlags (line 146) looks flags up with `specs[name]` on a plain object,
 // so names inherited from Object.prototype pass as known: `--constructor=1` fails with
 // "flag --constructor has an unknown type" and `--toString` with "needs a value" instead of
 // "unknown flag --constructor" / "unknown flag --toString" (needs Object.hasOwn).
