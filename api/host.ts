@@ -65,11 +65,22 @@ export function splitHostPort(authority: string): { host: string; port: number |
   const a = authority.toLowerCase();
   if (a.startsWith("[")) {
     const end = a.indexOf("]");
-    const port = a[end + 1] === ":" ? Number(a.slice(end + 2)) : undefined;
-    return { host: a.slice(0, end + 1), port: Number.isInteger(port) ? port : undefined };
+    const port = a[end + 1] === ":" ? parsePort(a.slice(end + 2)) : undefined;
+    return { host: a.slice(0, end + 1), port };
   }
   const i = a.lastIndexOf(":");
   if (i < 0) return { host: a, port: undefined };
-  const port = Number(a.slice(i + 1));
-  return { host: a.slice(0, i), port: Number.isInteger(port) && port > 0 ? port : undefined };
+  return { host: a.slice(0, i), port: parsePort(a.slice(i + 1)) };
+}
+
+/** A decimal port 1..65535, or undefined. */
+function parsePort(s: string): number | undefined {
+  if (s.length === 0 || s.length > 5) return undefined;
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return undefined;
+    n = n * 10 + c;
+  }
+  return n >= 1 && n <= 65535 ? n : undefined;
 }

@@ -115,6 +115,7 @@ export class TokenIssuer {
         issuer: TOKEN_ISSUER,
         audience: TOKEN_AUDIENCE,
         algorithms: ["ES256"],
+        requiredClaims: ["exp"],
       });
       if (typeof payload.ns !== "string" || typeof payload.sa !== "string") {
         throw new TokenError(

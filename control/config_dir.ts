@@ -121,7 +121,8 @@ export class ConfigDir {
     }
     // Later files win for the same kind/namespace/name, with a warning.
     const byKey = new Map<string, Resource>();
-    for (const f of this.#files.values()) {
+    const ordered = [...this.#files.entries()].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0);
+    for (const [, f] of ordered) {
       for (const r of f.good ?? []) {
         const key = `${r.kind}/${r.metadata.namespace}/${r.metadata.name}`;
         const dup = byKey.get(key);

@@ -352,14 +352,13 @@ Deno.test("ConfigDir: same name in another namespace or kind is not a duplicate"
   });
 });
 
-// BUG: control/config_dir.ts #reload (lines 124-135) resolves duplicates in the insertion order
+// Regression test (was a bug, now fixed): control/config_dir.ts #reload (lines 124-135) resolves duplicates in the insertion order
 // of the #files Map, not in file order: a file added (or deleted and re-created) while running is
 // appended to the Map, so it wins over a file that sorts after it. Here 10-first.yaml, created
 // after 20-second.yaml was loaded, wins (subset v1), while a fresh start with the same two files
 // serves 20-second.yaml (subset v2): the served config depends on history and changes on restart.
 Deno.test({
   name: "ConfigDir: the duplicate winner doesn't depend on the order files appeared",
-  ignore: true,
   async fn() {
     await withTempDir(async (dir) => {
       await Deno.writeTextFile(`${dir}/20-second.yaml`, vs("reviews", "v2"));

@@ -18,12 +18,21 @@ export function boundToGateway(vs: VirtualService, gw: Gateway): boolean {
   );
 }
 
-/** Strips the `ns/` part of a Gateway server host, checking it admits `namespace`. */
-function serverHostFor(serverHost: string, namespace: string): string | undefined {
+/**
+ * Strips the `ns/` part of a Gateway server host, checking it admits a
+ * VirtualService in `vsNamespace` (`*` any namespace, `.` the Gateway's own).
+ */
+function serverHostFor(
+  serverHost: string,
+  vsNamespace: string,
+  gatewayNamespace: string,
+): string | undefined {
   const i = serverHost.indexOf("/");
   if (i < 0) return serverHost;
   const ns = serverHost.slice(0, i);
-  return ns === "*" || ns === "." || ns === namespace ? serverHost.slice(i + 1) : undefined;
+  const admitted = ns === "*" || ns === vsNamespace ||
+    (ns === "." && vsNamespace === gatewayNamespace);
+  return admitted ? serverHost.slice(i + 1) : undefined;
 }
 
 /** The listeners of a gateway proxy with `labels`. */
@@ -54,7 +63,7 @@ export function gatewayListeners(
         for (const host of vs.spec.hosts) {
           const h = host.toLowerCase();
           const admitted = server.hosts.some((sh) => {
-            const s = serverHostFor(sh.toLowerCase(), vs.metadata.namespace);
+            const s = serverHostFor(sh.toLowerCase(), vs.metadata.namespace, gw.metadata.namespace);
             return s !== undefined && hostsIntersect(s, h);
           });
           if (!admitted) continue;

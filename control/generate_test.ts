@@ -523,14 +523,13 @@ Deno.test("sim: a gateway server host admits only the VirtualService hosts it ma
   assert.equal(viaGateway(none, "/default/x"), undefined);
 });
 
-// BUG: control/gateways.ts serverHostFor (line 26) takes a server host's "./" prefix as "any
+// Regression test (was a bug, now fixed): control/gateways.ts serverHostFor (line 26) takes a server host's "./" prefix as "any
 // namespace", but in Istio "." is the Gateway's own namespace (Istio rewrites "./host" to
 // "<gateway ns>/host" when merging gateways). With Gateway default/gw exposing "./*", a
 // VirtualService in namespace "other" bound to default/gw gets its routes on the gateway:
 // "/other/x" routes to outbound|9080||reviews.default.svc.cluster.local instead of null.
 Deno.test({
   name: "sim: gateway server host './*' admits only VirtualServices of the Gateway's namespace",
-  ignore: true,
   fn() {
     const r = gatewayScenario(["./*"], ["default", "other"]);
     assert.equal(viaGateway(r, "/default/x"), CLUSTER("productpage"));

@@ -76,13 +76,12 @@ function convert(name: string, spec: FlagSpec, raw: string, from: string): unkno
       }
       return raw;
     case "int": {
-      const n = Number(raw);
-      if (!Number.isInteger(n)) throw bad("must be a whole number");
-      return n;
+      if (!/^-?\d+$/.test(raw.trim())) throw bad("must be a whole number");
+      return Number(raw);
     }
     case "port": {
       const n = Number(raw);
-      if (!Number.isInteger(n) || n < 0 || n > 65535) throw bad("must be a port from 0 to 65535");
+      if (!/^\d{1,5}$/.test(raw.trim()) || n > 65535) throw bad("must be a port from 0 to 65535");
       return n;
     }
     case "bool":
@@ -143,7 +142,7 @@ export function parseFlags(
     }
     const eq = a.indexOf("=");
     const name = a.slice(2, eq < 0 ? undefined : eq);
-    const spec = specs[name];
+    const spec = Object.hasOwn(specs, name) ? specs[name] : undefined;
     if (!spec) throw new UsageError(`unknown flag --${name} (see --help)`);
     let raw: string;
     if (eq >= 0) raw = a.slice(eq + 1);

@@ -129,12 +129,11 @@ Deno.test("parseFlags: port flags", () => {
   }
 });
 
-// BUG: util/flags.ts convert() (lines 76-84) reads int and port values with Number(), which
+// Regression test (was a bug, now fixed): util/flags.ts convert() (lines 76-84) reads int and port values with Number(), which
 // turns "" and whitespace into 0: `--port=` sets port 0 (a random port) and `--count=` sets 0,
 // instead of a UsageError; MESH_PORT=" " in the environment does the same.
 Deno.test({
   name: "parseFlags: an empty int or port value is a UsageError",
-  ignore: true,
   fn() {
     usageError(() => parseFlags(["--port="], SPECS, {}), "--port");
     usageError(() => parseFlags(["--count="], SPECS, {}), "--count");
@@ -288,13 +287,12 @@ Deno.test("parseFlags: unknown flags are UsageErrors", () => {
   usageError(() => parseFlags(["--Port=1"], SPECS, {}), "--Port");
 });
 
-// BUG: util/flags.ts parseFlags (line 146) looks flags up with `specs[name]` on a plain object,
+// Regression test (was a bug, now fixed): util/flags.ts parseFlags (line 146) looks flags up with `specs[name]` on a plain object,
 // so names inherited from Object.prototype pass as known: `--constructor=1` fails with
 // "flag --constructor has an unknown type" and `--toString` with "needs a value" instead of
 // "unknown flag --constructor" / "unknown flag --toString" (needs Object.hasOwn).
 Deno.test({
   name: "parseFlags: Object.prototype names are unknown flags too",
-  ignore: true,
   fn() {
     usageError(() => parseFlags(["--constructor=1"], SPECS, {}), "unknown flag --constructor");
     usageError(() => parseFlags(["--toString"], SPECS, {}), "unknown flag --toString");
