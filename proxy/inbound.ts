@@ -6,13 +6,13 @@
  * header sent by the caller is dropped, never trusted.
  * @module
  */
-import type http from "node:http";
-import https from "node:https";
-import type { TLSSocket } from "node:tls";
+import net from "node:net";
+import tls from "node:tls";
 import { urisFromAltNames } from "../ca/spiffe.ts";
-import { forwardableHeaders, sendError, type Upstreams } from "./forward.ts";
 import type { Credentials } from "./control_client.ts";
-import type { Endpoint } from "../api/proxy_config.ts";
+import { H1Pool } from "./h1_client.ts";
+import { HOP_BY_HOP } from "./h1_codec.ts";
+import { serveH1 } from "./h1_server.ts";
 import type { Stats } from "./stats.ts";
 
 /** Settings of the inbound listener. */
@@ -23,68 +23,102 @@ export interface InboundOptions {
   /** The local service host for metrics. */
   service: string;
   credentials: Credentials;
-  upstreams: Upstreams;
   stats: Stats;
 }
 
-interface Peer {
-  xfcc: string;
-  uri: string;
+/** A running inbound listener. */
+export interface Inbound {
+  port: number;
+  /** Swaps the certificate for new connections; open ones keep theirs. */
+  rotate(creds: Credentials): void;
+  close(): Promise<void>;
 }
 
-/** Starts the inbound mTLS listener; resolves with the server once listening. */
-export function startInbound(opts: InboundOptions): Promise<https.Server> {
+/** Starts the inbound mTLS listener; resolves once listening. */
+export function startInbound(opts: InboundOptions): Promise<Inbound> {
   const self = opts.credentials.spiffeId;
-  const app: Endpoint = { address: "127.0.0.1", port: opts.appPort, mtls: false, labels: {} };
-  const peers = new WeakMap<TLSSocket, Peer>();
-  const peerOf = (sock: TLSSocket): Peer => {
-    let p = peers.get(sock);
-    if (!p) {
-      const cert = sock.getPeerCertificate();
-      const uri = urisFromAltNames(cert.subjectaltname)[0] ?? "";
-      const hash = (cert.fingerprint256 ?? "").replace(/:/g, "").toLowerCase();
-      p = { uri, xfcc: `By=${self};Hash=${hash};Subject="";URI=${uri}` };
-      peers.set(sock, p);
-    }
-    return p;
-  };
-  const server = https.createServer({
+  const app = new H1Pool(() => net.connect({ host: "127.0.0.1", port: opts.appPort }));
+  const sockets = new Set<tls.TLSSocket>();
+  const server = tls.createServer({
     key: opts.credentials.keyPem,
     cert: opts.credentials.certChainPem,
     ca: opts.credentials.rootsPem,
     requestCert: true,
     rejectUnauthorized: true,
-  }, (req: http.IncomingMessage, res: http.ServerResponse) => {
-    const start = performance.now();
-    const sock = req.socket as TLSSocket;
-    if (!sock.authorized) return sendError(res, 403, "client certificate required");
-    const peer = peerOf(sock);
-    const headers = forwardableHeaders(req.headers, "x-forwarded-client-cert");
-    headers["x-forwarded-client-cert"] = peer.xfcc;
-    headers["x-forwarded-proto"] = "https";
-    opts.upstreams.forward(req, res, app, req.url ?? "/", headers, (code) =>
-      opts.stats.record(
-        "destination",
-        { service: opts.service, peer: peer.uri, mtls: true },
-        code,
-        performance.now() - start,
-      ));
+  }, (socket: tls.TLSSocket) => {
+    if (!socket.authorized) {
+      socket.destroy();
+      return;
+    }
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    const cert = socket.getPeerCertificate();
+    const peer = urisFromAltNames(cert.subjectaltname)[0] ?? "";
+    const hash = (cert.fingerprint256 ?? "").replace(/:/g, "").toLowerCase();
+    const xfcc = `By=${self};Hash=${hash};Subject="";URI=${peer}`;
+    const labels = { service: opts.service, peer, mtls: true };
+    serveH1(socket, async (req) => {
+      const start = performance.now();
+      const headers: [string, string][] = [];
+      for (const h of req.headers) {
+        const k = h[0];
+        if (HOP_BY_HOP.has(k) || k === "content-length" || k === "x-forwarded-client-cert") {
+          continue;
+        }
+        if (k === "expect") continue;
+        headers.push(h);
+      }
+      headers.push(["x-forwarded-client-cert", xfcc], ["x-forwarded-proto", "https"]);
+      try {
+        const res = await app.request({
+          method: req.method,
+          path: req.target,
+          headers,
+          body: req.body,
+          length: req.length,
+        });
+        opts.stats.record("destination", labels, res.status, performance.now() - start);
+        const cl = res.headers.find(([k]) => k === "content-length");
+        return {
+          status: res.status,
+          headers: res.headers,
+          body: res.body,
+          length: cl ? Number(cl[1]) : undefined,
+        };
+      } catch (err) {
+        opts.stats.record("destination", labels, 503, performance.now() - start);
+        return {
+          status: 503,
+          headers: [["content-type", "text/plain"]],
+          body: `upstream connect error or disconnect/reset before headers. reset reason: ${
+            (err as Error).message
+          }`,
+        };
+      }
+    });
   });
   server.on("tlsClientError", () => {}); // refused handshakes are expected noise
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(opts.port, opts.address, () => {
       server.off("error", reject);
-      resolve(server);
+      const a = server.address();
+      resolve({
+        port: typeof a === "object" && a ? a.port : opts.port,
+        rotate(creds) {
+          server.setSecureContext({
+            key: creds.keyPem,
+            cert: creds.certChainPem,
+            ca: creds.rootsPem,
+          });
+        },
+        close: () =>
+          new Promise<void>((r) => {
+            server.close(() => r());
+            for (const s of sockets) s.destroy();
+            app.close();
+          }),
+      });
     });
-  });
-}
-
-/** Swaps the inbound listener's certificate; connections already open keep theirs. */
-export function rotateInbound(server: https.Server, creds: Credentials): void {
-  server.setSecureContext({
-    key: creds.keyPem,
-    cert: creds.certChainPem,
-    ca: creds.rootsPem,
   });
 }

@@ -1,15 +1,16 @@
 /**
  * The routed side of the proxy: a sidecar's outbound listener (apps send to it
  * by Host header, or with absolute-form requests as to an HTTP proxy) and a
- * gateway's listeners. Logical service (virtual host + route) → concrete
- * backend (cluster) → endpoint.
+ * gateway's listeners, both on `Deno.serve`. Logical service (virtual host +
+ * route) → concrete backend (cluster) → endpoint.
  * @module
  */
-import type http from "node:http";
 import { splitHostPort } from "../api/host.ts";
+import type { Endpoint } from "../api/proxy_config.ts";
+import { HOP_BY_HOP } from "./h1_codec.ts";
 import type { Runtime } from "./runtime.ts";
 import type { RequestView, RouteTable } from "./route.ts";
-import { forwardableHeaders, sendError, type Upstreams } from "./forward.ts";
+import type { Upstreams } from "./forward.ts";
 import type { Stats } from "./stats.ts";
 
 /** Where a routed listener gets its state. */
@@ -19,73 +20,125 @@ export interface RoutedContext {
   stats: Stats;
 }
 
-/** Parses an absolute-form target (`http://host:port/path`) into authority and path. */
-export function splitAbsolute(url: string): { authority: string; path: string } | undefined {
-  if (!url.startsWith("http://")) return undefined;
-  const rest = url.slice(7);
-  const slash = rest.indexOf("/");
+/** Splits `scheme://authority/path` (as `Request.url` always is) into authority and path. */
+export function splitUrl(url: string): { authority: string; path: string } {
+  const start = url.indexOf("://") + 3;
+  const slash = url.indexOf("/", start);
   return slash < 0
-    ? { authority: rest, path: "/" }
-    : { authority: rest.slice(0, slash), path: rest.slice(slash) };
+    ? { authority: url.slice(start), path: "/" }
+    : { authority: url.slice(start, slash), path: url.slice(slash) };
 }
 
-class IncomingView implements RequestView {
+class RequestHeadersView implements RequestView {
   method: string;
   path: string;
   authority: string;
   port: number;
-  #headers: http.IncomingHttpHeaders;
-  constructor(req: http.IncomingMessage, authority: string, path: string, port: number) {
-    this.method = req.method ?? "GET";
+  #headers: Headers;
+  constructor(req: Request, authority: string, path: string, port: number) {
+    this.method = req.method;
     this.path = path;
     this.authority = authority;
     this.port = port;
     this.#headers = req.headers;
   }
   header(name: string): string | undefined {
-    const v = this.#headers[name];
-    return Array.isArray(v) ? v.join(",") : v;
+    return this.#headers.get(name) ?? undefined;
+  }
+}
+
+const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
+
+function text(status: number, body: string): Response {
+  return new Response(body, { status, headers: { "content-type": "text/plain" } });
+}
+
+/** Headers to send upstream: hop-by-hop, framing and client-sent XFCC dropped. */
+function upstreamHeaders(req: Request, authority: string): [string, string][] {
+  const out: [string, string][] = [];
+  let hasHost = false;
+  let hasRequestId = false;
+  req.headers.forEach((v, k) => {
+    if (HOP_BY_HOP.has(k) || k === "content-length" || k === "x-forwarded-client-cert") return;
+    if (k === "expect") return; // the client's 100-continue is answered by Deno.serve
+    if (k === "host") hasHost = true;
+    else if (k === "x-request-id") hasRequestId = true;
+    out.push([k, v]);
+  });
+  if (!hasHost) out.push(["host", authority]);
+  if (!hasRequestId) out.push(["x-request-id", crypto.randomUUID()]);
+  return out;
+}
+
+/** Sends the request to `ep` and turns the upstream answer into a Response. */
+export async function proxyTo(
+  ctx: RoutedContext,
+  ep: Endpoint,
+  req: Request,
+  path: string,
+  authority: string,
+  onStatus: (status: number) => void,
+): Promise<Response> {
+  const cl = req.headers.get("content-length");
+  try {
+    const res = await ctx.upstreams.request(ep, {
+      method: req.method,
+      path,
+      headers: upstreamHeaders(req, authority),
+      body: req.body,
+      length: cl !== null ? Number(cl) : undefined,
+    });
+    onStatus(res.status);
+    const headers = new Headers();
+    for (const [k, v] of res.headers) if (!HOP_BY_HOP.has(k)) headers.append(k, v);
+    if (NULL_BODY_STATUS.has(res.status)) {
+      await res.body.cancel();
+      return new Response(null, { status: res.status, headers });
+    }
+    return new Response(res.body, { status: res.status, statusText: res.statusText, headers });
+  } catch (err) {
+    onStatus(503);
+    return text(
+      503,
+      `upstream connect error or disconnect/reset before headers. reset reason: ${
+        (err as Error).message
+      }`,
+    );
   }
 }
 
 /**
- * Makes a request handler that routes with `table(runtime)`.
- * `defaultPort` is the port assumed when the authority names none.
+ * Makes a `Deno.serve` handler that routes with `table(runtime)`.
+ * `defaultPort` is the port assumed when the authority names none; with
+ * `passthrough`, hosts outside the registry go straight to their address
+ * when the mesh allows it (ALLOW_ANY).
  */
 export function routedHandler(
   ctx: RoutedContext,
   table: (rt: Runtime) => RouteTable | undefined,
   defaultPort: number,
   passthrough: boolean,
-): (req: http.IncomingMessage, res: http.ServerResponse) => void {
-  return (req, res) => {
+): (req: Request) => Promise<Response> | Response {
+  return (req) => {
     const start = performance.now();
     const rt = ctx.runtime();
-    if (!rt) return sendError(res, 503, "proxy has no configuration yet");
+    if (!rt) return text(503, "proxy has no configuration yet");
     if (req.method === "CONNECT") {
-      return sendError(res, 501, "CONNECT tunnels are not supported yet; send plain HTTP");
+      return text(501, "CONNECT tunnels are not supported yet; send plain HTTP");
     }
-    const url = req.url ?? "/";
-    const abs = splitAbsolute(url);
-    const authority = abs?.authority ?? req.headers.host ?? "";
-    const path = abs?.path ?? url;
+    const { authority, path } = splitUrl(req.url);
     const port = splitHostPort(authority).port ?? defaultPort;
-    const view = new IncomingView(req, authority, path, port);
-    const routes = table(rt);
-    const hit = routes?.match(view);
-    const headers = forwardableHeaders(req.headers, "x-forwarded-client-cert");
-    headers.host = authority;
-    if (!headers["x-request-id"]) headers["x-request-id"] = crypto.randomUUID();
+    const hit = table(rt)?.match(new RequestHeadersView(req, authority, path, port));
     if (hit === undefined) {
       if (passthrough && rt.config.outboundTrafficPolicy === "ALLOW_ANY" && authority) {
-        const { host } = splitHostPort(authority);
-        const target = { address: host.replace(/^\[|\]$/g, ""), port, mtls: false, labels: {} };
-        return ctx.upstreams.forward(
+        const host = splitHostPort(authority).host.replace(/^\[|\]$/g, "");
+        const ep: Endpoint = { address: host, port, mtls: false, labels: {} };
+        return proxyTo(
+          ctx,
+          ep,
           req,
-          res,
-          target,
           path,
-          headers,
+          authority,
           (code) =>
             ctx.stats.record(
               "source",
@@ -96,25 +149,25 @@ export function routedHandler(
         );
       }
       ctx.stats.record("source", { service: "BlackHoleCluster" }, 502, 0);
-      return sendError(res, passthrough ? 502 : 404, passthrough ? "" : "");
+      return text(passthrough ? 502 : 404, "");
     }
     if (hit === null) {
       ctx.stats.record("source", { service: "unknown" }, 404, 0);
-      return sendError(res, 404, "");
+      return text(404, "");
     }
     const lb = rt.balancers.get(hit.cluster);
     const service = lb?.cluster.host ?? hit.cluster.split("|")[3] ?? "unknown";
     const ep = lb?.pick();
     if (!ep) {
       ctx.stats.record("source", { service }, 503, performance.now() - start);
-      return sendError(res, 503, "no healthy upstream");
+      return text(503, "no healthy upstream");
     }
-    ctx.upstreams.forward(
-      req,
-      res,
+    return proxyTo(
+      ctx,
       ep,
+      req,
       path,
-      headers,
+      authority,
       (code) =>
         ctx.stats.record("source", { service, mtls: ep.mtls }, code, performance.now() - start),
     );

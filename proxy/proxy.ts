@@ -10,13 +10,11 @@
  * ```
  * @module
  */
-import http from "node:http";
-import type https from "node:https";
 import { ControlClient } from "./control_client.ts";
 import { Runtime } from "./runtime.ts";
 import { Upstreams } from "./forward.ts";
 import { type RoutedContext, routedHandler } from "./outbound.ts";
-import { rotateInbound, startInbound } from "./inbound.ts";
+import { type Inbound, startInbound } from "./inbound.ts";
 import { adminApp } from "./admin.ts";
 import { Stats } from "./stats.ts";
 import { fqdn } from "../api/host.ts";
@@ -54,25 +52,17 @@ export interface Proxy {
   close(): Promise<void>;
 }
 
-function listen(server: http.Server, port: number, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => {
-      server.off("error", reject);
-      const a = server.address();
-      resolve(typeof a === "object" && a ? a.port : port);
-    });
-  });
+type Server = Deno.HttpServer<Deno.NetAddr>;
+
+function serve(
+  hostname: string,
+  port: number,
+  handler: (req: Request) => Response | Promise<Response>,
+): Server {
+  return Deno.serve({ hostname, port, onListen: () => {} }, handler);
 }
 
-function closeServer(s: http.Server | https.Server): Promise<void> {
-  return new Promise((resolve) => {
-    s.close(() => resolve());
-    (s as http.Server).closeAllConnections?.();
-  });
-}
-
-/** Starts a proxy; resolves once its admin listener is up and it has its certificate. */
+/** Starts a proxy; resolves once it has its certificate and its listeners are open. */
 export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
   const trustDomain = opts.trustDomain ?? "cluster.local";
   const workload = opts.workloadName ??
@@ -93,6 +83,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
     validate: (config) => {
       try {
         runtime = Runtime.compile(config);
+        upstreams.retain(runtime.endpoints());
         return undefined;
       } catch (err) {
         return (err as Error).message;
@@ -122,8 +113,9 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
   };
 
   // Admin first, so /ready can say what we're waiting for.
-  const admin = Deno.serve(
-    { hostname: "127.0.0.1", port: opts.adminPort, onListen: () => {} },
+  const admin = serve(
+    "127.0.0.1",
+    opts.adminPort,
     adminApp({
       ready: () => {
         if (!client.credentials.get()) return { ok: false, reason: "no certificate yet" };
@@ -149,62 +141,67 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
   upstreams.setCredentials(creds);
 
   const ctx: RoutedContext = { runtime: () => runtime, upstreams, stats };
-  const servers: (http.Server | https.Server)[] = [];
-  let inbound: https.Server | undefined;
-  let inboundPort: number | undefined;
+  const servers: Server[] = [];
+  let inbound: Inbound | undefined;
   let outboundPort: number | undefined;
-  if (opts.mode === "sidecar") {
-    if (opts.appPort) {
-      const service = opts.labels.app ? fqdn(opts.labels.app, opts.namespace) : "unknown";
-      inbound = await startInbound({
-        address: opts.address,
-        port: opts.inboundPort,
-        appPort: opts.appPort,
-        service,
-        credentials: creds,
-        upstreams,
-        stats,
-      });
-      servers.push(inbound);
-      const a = inbound.address();
-      inboundPort = typeof a === "object" && a ? a.port : opts.inboundPort;
-      node.inboundPort = inboundPort;
+  try {
+    if (opts.mode === "sidecar") {
+      if (opts.appPort) {
+        inbound = await startInbound({
+          address: opts.address,
+          port: opts.inboundPort,
+          appPort: opts.appPort,
+          service: opts.labels.app ? fqdn(opts.labels.app, opts.namespace) : "unknown",
+          credentials: creds,
+          stats,
+        });
+        node.inboundPort = inbound.port;
+      }
+      const outbound = serve(
+        "127.0.0.1",
+        opts.outboundPort,
+        routedHandler(ctx, (rt) => rt.outbound, 80, true),
+      );
+      servers.push(outbound);
+      outboundPort = outbound.addr.port;
     }
-    const outbound = http.createServer(routedHandler(ctx, (rt) => rt.outbound, 80, true));
-    outbound.keepAliveTimeout = 60_000;
-    outboundPort = await listen(outbound, opts.outboundPort, "127.0.0.1");
-    servers.push(outbound);
+  } catch (err) {
+    client.close();
+    await inbound?.close();
+    await Promise.all(servers.map((s) => s.shutdown()));
+    await admin.shutdown();
+    throw new Error(`can't open the proxy's listeners: ${(err as Error).message}`);
   }
 
   client.credentials.subscribe((c) => {
     if (!c) return;
     upstreams.setCredentials(c);
-    if (inbound) rotateInbound(inbound, c);
+    inbound?.rotate(c);
   });
 
   // Gateway listeners follow the config: opened and closed as Gateway servers come and go.
-  const gatewayServers = new Map<number, http.Server>();
+  const gatewayServers = new Map<number, Server>();
+  const address = opts.gatewayAddress ?? "0.0.0.0";
   const reconcileGateway = async () => {
     const wanted = new Set((runtime?.config.listeners ?? []).map((l) => l.port));
     for (const [port, s] of gatewayServers) {
       if (!wanted.has(port)) {
         gatewayServers.delete(port);
-        await closeServer(s);
+        await s.shutdown();
         log.info("gateway listener closed", { port });
       }
     }
     for (const port of wanted) {
       if (gatewayServers.has(port)) continue;
-      const s = http.createServer(routedHandler(ctx, (rt) => rt.gateway.get(port), port, false));
-      s.keepAliveTimeout = 60_000;
-      gatewayServers.set(port, s);
       try {
-        await listen(s, port, opts.gatewayAddress ?? "0.0.0.0");
-        log.info("gateway listener open", {
-          address: `${opts.gatewayAddress ?? "0.0.0.0"}:${port}`,
-        });
+        const s = serve(
+          address,
+          port,
+          routedHandler(ctx, (rt) => rt.gateway.get(port), port, false),
+        );
+        gatewayServers.set(port, s);
+        log.info("gateway listener open", { address: `${address}:${port}` });
       } catch (err) {
-        gatewayServers.delete(port);
         log.error("can't open gateway listener; is the port in use?", { port, error: err });
       }
     }
@@ -215,18 +212,19 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
   log.info("proxy started", {
     mode: opts.mode,
     identity: creds.spiffeId,
-    inbound: inboundPort,
+    inbound: inbound?.port,
     outbound: outboundPort,
     admin: admin.addr.port,
   });
 
   return {
-    ports: { inbound: inboundPort, outbound: outboundPort, admin: admin.addr.port },
+    ports: { inbound: inbound?.port, outbound: outboundPort, admin: admin.addr.port },
     client,
     async close() {
       client.close();
       await streaming;
-      await Promise.all([...servers, ...gatewayServers.values()].map(closeServer));
+      await Promise.all([...servers, ...gatewayServers.values()].map((s) => s.shutdown()));
+      await inbound?.close();
       upstreams.close();
       await admin.shutdown();
     },

@@ -9,7 +9,7 @@
  * ```
  * @module
  */
-import type { ProxyConfig } from "../api/proxy_config.ts";
+import type { Endpoint, ProxyConfig } from "../api/proxy_config.ts";
 import { RouteTable } from "./route.ts";
 import { Balancer } from "./balancer.ts";
 
@@ -30,6 +30,11 @@ export class Runtime {
       // A random start spreads proxies over endpoints instead of all hitting the first.
       this.balancers.set(name, new Balancer(cluster, Math.floor(Math.random() * 1024)));
     }
+  }
+
+  /** Every endpoint of every cluster (for pruning connection pools). */
+  *endpoints(): Iterable<Endpoint> {
+    for (const c of Object.values(this.config.clusters)) yield* c.endpoints;
   }
 
   /** Compiles a config; throws with a message naming the bad part. */

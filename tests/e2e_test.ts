@@ -347,3 +347,37 @@ Deno.test("the control plane survives proxies killed abruptly and drops their en
     await m.close();
   }
 });
+
+Deno.test("bodies stream both ways through the mesh: uploads, downloads, HEAD", async () => {
+  const { a, close } = await setup({ "vs.yaml": vsTo("v1") });
+  try {
+    const proxy = ["-x", `http://127.0.0.1:${a.outbound}`];
+    const dir = await Deno.makeTempDir();
+    try {
+      const up = `${dir}/up.bin`;
+      await Deno.writeFile(up, new Uint8Array(3 << 20).fill(7));
+      const post = await curl([...proxy, "--data-binary", `@${up}`, "http://echo-b:8080/upload"]);
+      assert.equal(post.status, 200, post.stderr);
+      assert.equal(JSON.parse(post.body).bodyBytes, 3 << 20);
+      const chunked = await curl([
+        ...proxy,
+        "-H",
+        "Transfer-Encoding: chunked",
+        "--data-binary",
+        `@${up}`,
+        "http://echo-b:8080/chunked",
+      ]);
+      assert.equal(chunked.status, 200, chunked.body);
+      assert.equal(JSON.parse(chunked.body).bodyBytes, 3 << 20);
+      const down = await curl([...proxy, "http://echo-b:8080/bytes/5000000"]);
+      assert.equal(down.status, 200);
+      assert.equal(down.body.length, 5_000_000);
+      const head = await curl([...proxy, "-I", "http://echo-b:8080/bytes/10"]);
+      assert.match(head.body, /HTTP\/1\.1 200/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  } finally {
+    await close();
+  }
+});

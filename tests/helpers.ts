@@ -281,10 +281,14 @@ export async function configDump(adminPort: number): Promise<
 
 /** An HTTP server on 127.0.0.1:0 that answers with the request it saw as JSON. */
 export function echoServer(name: string): { port: number; close: () => Promise<void> } {
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
     const headers: Record<string, string> = {};
     req.headers.forEach((v, k) => headers[k] = v);
-    return Response.json({ name, method: req.method, url: new URL(req.url).pathname, headers });
+    const url = new URL(req.url);
+    const size = url.pathname.match(/^\/bytes\/(\d+)$/);
+    if (size) return new Response(new Uint8Array(Number(size[1])).fill(120));
+    const bodyBytes = req.body ? (await req.arrayBuffer()).byteLength : 0;
+    return Response.json({ name, method: req.method, url: url.pathname, headers, bodyBytes });
   });
   return { port: server.addr.port, close: () => server.shutdown() };
 }

@@ -1,0 +1,297 @@
+/**
+ * A small HTTP/1.1 client over pooled, kept-alive connections (mesh mTLS via
+ * `node:tls`, or plain TCP), built for the proxy's hot path: a request head
+ * goes out in one write, the response is parsed incrementally, its body
+ * streams through as it arrives (with backpressure), and the connection goes
+ * back to its pool as soon as the response is complete.
+ *
+ * @example
+ * ```ts
+ * const pool = new H1Pool(() => tls.connect({ host, port, key, cert, ca }));
+ * const res = await pool.request({ method: "GET", path: "/", headers: [["host", "reviews:9080"]], body: null });
+ * res.status; // 200
+ * ```
+ * @module
+ */
+import type { Socket } from "node:net";
+import {
+  ChunkedDecoder,
+  concat,
+  CRLF,
+  emptyBody,
+  indexOfHeadEnd,
+  latin1,
+  MAX_HEAD_BYTES,
+  parseHeaderLines,
+  SocketBody,
+  writeBody,
+} from "./h1_codec.ts";
+
+/** A request as the client writes it. */
+export interface H1Request {
+  method: string;
+  path: string;
+  /** Header name/value pairs, names lowercase, without hop-by-hop or framing headers. */
+  headers: [string, string][];
+  /** The body, or null. A stream is sent with `length` as content-length, or chunked. */
+  body: ReadableStream<Uint8Array> | Uint8Array | null;
+  /** Body length when known. */
+  length?: number;
+}
+
+/** A response head plus its body stream. */
+export interface H1Response {
+  status: number;
+  statusText: string;
+  /** Header pairs as received (names lowercase), framing headers included. */
+  headers: [string, string][];
+  body: ReadableStream<Uint8Array>;
+}
+
+/** Failure before a response head arrived. */
+export class UpstreamError extends Error {
+  override name = "UpstreamError";
+  /** True when the request can't have been processed (a reused connection closed under it). */
+  readonly retriable: boolean;
+  constructor(message: string, retriable: boolean) {
+    super(message);
+    this.retriable = retriable;
+  }
+}
+
+const encoder = new TextEncoder();
+const STATUS_LINE = /^HTTP\/1\.([01]) (\d{3})(?: (.*))?$/;
+
+/** One kept-alive connection carrying one request at a time. */
+class H1Connection {
+  readonly socket: Socket;
+  readonly pool: H1Pool;
+  uses = 0;
+  closed = false;
+  #onData?: (chunk: Uint8Array) => void;
+  #onEnd?: (err: Error) => void;
+
+  constructor(socket: Socket, pool: H1Pool) {
+    this.socket = socket;
+    this.pool = pool;
+    socket.setNoDelay?.(true);
+    socket.on("data", (c: Uint8Array) => {
+      if (this.#onData) this.#onData(c);
+      else this.destroy(); // bytes with no request outstanding: don't trust this connection
+    });
+    const gone = (err?: Error) => {
+      if (this.closed && !this.#onEnd) return;
+      this.closed = true;
+      this.pool.forget(this);
+      const cb = this.#onEnd;
+      this.#onData = undefined;
+      this.#onEnd = undefined;
+      cb?.(err ?? new Error("upstream closed the connection"));
+    };
+    socket.on("error", (err: Error) => gone(err));
+    socket.on("close", () => gone());
+  }
+
+  destroy(): void {
+    this.closed = true;
+    this.socket.destroy();
+  }
+
+  send(req: H1Request): Promise<H1Response> {
+    const reused = this.uses > 0;
+    return new Promise<H1Response>((resolve, reject) => {
+      let head = `${req.method} ${req.path} HTTP/1.1${CRLF}`;
+      for (const [k, v] of req.headers) head += `${k}: ${v}${CRLF}`;
+      let streamed = false;
+      if (req.body instanceof Uint8Array) {
+        if (req.body.length > 0 || req.method === "POST" || req.method === "PUT") {
+          head += `content-length: ${req.body.length}${CRLF}`;
+        }
+      } else if (req.body !== null) {
+        streamed = true;
+        head += req.length !== undefined
+          ? `content-length: ${req.length}${CRLF}`
+          : `transfer-encoding: chunked${CRLF}`;
+      }
+      head += CRLF;
+
+      let buf: Uint8Array = new Uint8Array(0);
+      let body: SocketBody | undefined;
+      let remaining = 0;
+      let mode: "none" | "length" | "chunked" | "close" = "none";
+      let chunked: ChunkedDecoder | undefined;
+      let keepAlive = true;
+      let done = false;
+
+      const finish = (reusable: boolean) => {
+        if (done) return;
+        done = true;
+        this.#onData = undefined;
+        this.#onEnd = undefined;
+        body?.close();
+        this.uses++;
+        if (reusable && keepAlive && !this.closed) this.pool.release(this);
+        else this.destroy();
+      };
+      const fail = (err: Error) => {
+        if (done) return;
+        done = true;
+        this.#onData = undefined;
+        this.#onEnd = undefined;
+        this.destroy();
+        if (!body) return reject(new UpstreamError(err.message, reused && !streamed));
+        if (mode === "close") body.close();
+        else body.error(err);
+      };
+      const onBody = (data: Uint8Array) => {
+        if (mode === "length") {
+          const take = Math.min(remaining, data.length);
+          if (take > 0) body!.push(take === data.length ? data : data.subarray(0, take));
+          remaining -= take;
+          if (remaining === 0) finish(take === data.length);
+        } else if (mode === "chunked") {
+          const used = chunked!.feed(data, (c) => body!.push(c));
+          if (typeof used === "string") return fail(new Error(used));
+          if (chunked!.done) finish(used === data.length);
+        } else if (data.length) {
+          body!.push(data);
+        }
+      };
+
+      this.#onEnd = (err) => fail(err);
+      this.#onData = (chunk: Uint8Array) => {
+        if (body) return onBody(chunk);
+        const from = buf.length;
+        buf = concat(buf, chunk);
+        const end = indexOfHeadEnd(buf, from);
+        if (end < 0) {
+          if (buf.length > MAX_HEAD_BYTES) fail(new Error("response head over 64 KiB"));
+          return;
+        }
+        const lines = latin1.decode(buf.subarray(0, end)).split(CRLF);
+        const rest = buf.subarray(end + 4);
+        buf = new Uint8Array(0);
+        const m = STATUS_LINE.exec(lines[0]);
+        if (!m) return fail(new Error(`bad status line ${JSON.stringify(lines[0].slice(0, 80))}`));
+        const status = Number(m[2]);
+        if (status >= 100 && status < 200) {
+          if (rest.length) this.#onData!(rest); // 100 Continue and friends: wait for the real head
+          return;
+        }
+        const h = parseHeaderLines(lines);
+        if (typeof h === "string") return fail(new Error(h));
+        keepAlive = m[1] === "1" ? h.connection !== "close" : h.connection === "keep-alive";
+        if (req.method === "HEAD" || status === 204 || status === 304) mode = "none";
+        else if (h.transferEncoding?.includes("chunked")) {
+          mode = "chunked";
+          chunked = new ChunkedDecoder();
+        } else if (h.contentLength !== undefined) {
+          remaining = Number(h.contentLength);
+          if (!Number.isSafeInteger(remaining) || remaining < 0) {
+            return fail(new Error("bad content-length"));
+          }
+          mode = remaining === 0 ? "none" : "length";
+        } else {
+          mode = "close";
+          keepAlive = false;
+        }
+        body = new SocketBody(this.socket, () => {
+          if (!done) {
+            done = true;
+            this.#onData = undefined;
+            this.#onEnd = undefined;
+            this.destroy();
+          }
+        });
+        resolve({
+          status,
+          statusText: m[3] ?? "",
+          headers: h.headers,
+          body: mode === "none" ? emptyBody() : body.stream,
+        });
+        if (mode === "none") finish(rest.length === 0);
+        else if (rest.length) onBody(rest);
+      };
+
+      if (req.body instanceof Uint8Array && req.body.length > 0) {
+        this.socket.write(concat(encoder.encode(head), req.body));
+      } else {
+        this.socket.write(head);
+        if (req.body instanceof ReadableStream) {
+          writeBody(req.body, this.socket, req.length === undefined).catch((err) => fail(err));
+        }
+      }
+    });
+  }
+}
+
+/** Connections to one upstream, with the idle ones kept for reuse. */
+export class H1Pool {
+  #connect: () => Socket;
+  #idle: H1Connection[] = [];
+  #all = new Set<H1Connection>();
+  maxIdle: number;
+
+  /** `connect` opens a new socket (node:tls or node:net) to the upstream. */
+  constructor(connect: () => Socket, maxIdle = 128) {
+    this.#connect = connect;
+    this.maxIdle = maxIdle;
+  }
+
+  /** Connections open now, busy or idle. */
+  get size(): number {
+    return this.#all.size;
+  }
+
+  /** @internal Returns a connection whose response completed. */
+  release(c: H1Connection): void {
+    if (c.closed || this.#idle.length >= this.maxIdle) return c.destroy();
+    this.#idle.push(c);
+  }
+
+  /** @internal Drops a closed connection. */
+  forget(c: H1Connection): void {
+    this.#all.delete(c);
+    const i = this.#idle.lastIndexOf(c);
+    if (i >= 0) this.#idle.splice(i, 1);
+  }
+
+  #open(): H1Connection {
+    const c = new H1Connection(this.#connect(), this);
+    this.#all.add(c);
+    return c;
+  }
+
+  /**
+   * Sends a request on an idle connection or a new one. When a reused
+   * connection turns out closed before any response (the upstream timed it
+   * out), a request without a streamed body is retried once on a new one.
+   */
+  async request(req: H1Request): Promise<H1Response> {
+    let c: H1Connection | undefined;
+    while (this.#idle.length && !c) {
+      const idle = this.#idle.pop()!;
+      if (!idle.closed) c = idle;
+    }
+    try {
+      return await (c ?? this.#open()).send(req);
+    } catch (err) {
+      if (err instanceof UpstreamError && err.retriable) return await this.#open().send(req);
+      throw err;
+    }
+  }
+
+  /** Closes every connection (idle and busy). */
+  close(): void {
+    for (const c of this.#all) c.destroy();
+    this.#all.clear();
+    this.#idle = [];
+  }
+
+  /** Closes idle connections only; busy ones close when their response ends. */
+  drain(): void {
+    for (const c of this.#idle) c.destroy();
+    this.#idle = [];
+    this.maxIdle = 0;
+  }
+}
