@@ -10,31 +10,8 @@ x509.cryptoProvider.set(crypto);
 /** ECDSA P-256 with SHA-256: the default key and signature algorithm, as Istio's. */
 export const EC_P256 = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;
 
-/** Encodes DER bytes as PEM with the given label. */
-export function toPem(der: ArrayBuffer | Uint8Array, label: string): string {
-  const bytes = der instanceof Uint8Array ? der : new Uint8Array(der);
-  let bin = "";
-  for (let i = 0; i < bytes.length; i++) bin += String.fromCharCode(bytes[i]);
-  const b64 = btoa(bin).replace(/.{1,64}/g, "$&\n");
-  return `-----BEGIN ${label}-----\n${b64}-----END ${label}-----\n`;
-}
-
-/** Splits a PEM bundle into its blocks (each returned with its BEGIN/END lines). */
-export function splitPem(pem: string): string[] {
-  return pem.match(/-----BEGIN [A-Z0-9 ]+-----[\s\S]+?-----END [A-Z0-9 ]+-----\n?/g)?.map((b) =>
-    b.endsWith("\n") ? b : b + "\n"
-  ) ?? [];
-}
-
-/** Decodes the first PEM block with `label`; throws naming the label when absent. */
-export function fromPem(pem: string, label: string): Uint8Array<ArrayBuffer> {
-  const m = pem.match(new RegExp(`-----BEGIN ${label}-----([\\s\\S]+?)-----END ${label}-----`));
-  if (!m) throw new Error(`expected a PEM block "${label}" but found none`);
-  const bin = atob(m[1].replace(/\s+/g, ""));
-  const out = new Uint8Array(new ArrayBuffer(bin.length));
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
+export { fromPem, splitPem, toPem } from "./pem_text.ts";
+import { fromPem, toPem } from "./pem_text.ts";
 
 /** A key pair together with the PKCS#8 PEM of its private key (for node:tls). */
 export interface KeyMaterial {

@@ -8,8 +8,9 @@
  */
 import http2 from "node:http2";
 import { createCsr } from "../ca/csr.ts";
-import { splitPem, x509 } from "../ca/pem.ts";
-import { peekClaims } from "../ca/token.ts";
+import { X509Certificate } from "node:crypto";
+import { splitPem } from "../ca/pem_text.ts";
+import { peekClaims } from "../ca/token_claims.ts";
 import { Backoff, sleep } from "../util/backoff.ts";
 import { Watched } from "../util/watch.ts";
 import { logger } from "../util/log.ts";
@@ -145,7 +146,7 @@ export class ControlClient {
       const reply = await request(s, "GET", "/v1/root");
       if (reply.status !== 200) throw new Error(`GET /v1/root answered ${reply.status}`);
       for (const pem of splitPem(reply.body)) {
-        const der = new x509.X509Certificate(pem).rawData;
+        const der = new Uint8Array(new X509Certificate(pem).raw).buffer;
         if ((await sha256Hex(der)) === pin) {
           this.#roots = reply.body;
           return reply.body;
@@ -186,14 +187,14 @@ export class ControlClient {
         throw new Error(`certificate request refused (${reply.status}): ${msg}`);
       }
       const { certChain, roots: newRoots } = JSON.parse(reply.body);
-      const leaf = new x509.X509Certificate(splitPem(certChain)[0]);
+      const leaf = new X509Certificate(splitPem(certChain)[0]);
       this.#roots = newRoots;
       return {
         keyPem,
         certChainPem: certChain,
         rootsPem: newRoots,
-        notBefore: leaf.notBefore,
-        notAfter: leaf.notAfter,
+        notBefore: new Date(leaf.validFrom),
+        notAfter: new Date(leaf.validTo),
         spiffeId: this.#spiffe,
       };
     } finally {

@@ -215,11 +215,11 @@ class H1Connection {
 
       if (req.body instanceof Uint8Array && req.body.length > 0) {
         this.socket.write(concat(encoder.encode(head), req.body));
+      } else if (req.body instanceof ReadableStream) {
+        writeBody(encoder.encode(head), req.body, this.socket, req.length === undefined)
+          .catch((err) => fail(err));
       } else {
-        this.socket.write(head);
-        if (req.body instanceof ReadableStream) {
-          writeBody(req.body, this.socket, req.length === undefined).catch((err) => fail(err));
-        }
+        this.socket.write(encoder.encode(head));
       }
     });
   }

@@ -185,28 +185,62 @@ export function emptyBody(): ReadableStream<Uint8Array> {
   return new ReadableStream({ start: (c) => c.close() });
 }
 
+const encoder = new TextEncoder();
+
+function frame(chunk: Uint8Array, chunked: boolean): Uint8Array {
+  if (!chunked) return chunk;
+  const size = encoder.encode(`${chunk.length.toString(16)}${CRLF}`);
+  const out = new Uint8Array(size.length + chunk.length + 2);
+  out.set(size, 0);
+  out.set(chunk, size.length);
+  out[out.length - 2] = 13;
+  out[out.length - 1] = 10;
+  return out;
+}
+
 /**
- * Writes a body stream to a socket, chunked when `chunked`, waiting for
- * `drain` when the socket buffer is full. Resolves when the last byte is queued.
+ * Writes `head` and then a body stream to a socket, chunked when `chunked`.
+ * The head goes out together with the first body chunk (one TLS record and
+ * one syscall for small bodies instead of two), and writing waits for
+ * `drain` whenever the socket buffer is full. Resolves when the last byte is
+ * queued.
  */
 export async function writeBody(
+  head: Uint8Array | null,
   body: ReadableStream<Uint8Array>,
   socket: Socket,
   chunked: boolean,
 ): Promise<void> {
-  for await (const chunk of body) {
-    if (chunk.length === 0) continue;
-    if (socket.destroyed) throw new Error("connection closed while sending a body");
-    let ok: boolean;
-    if (chunked) {
-      // Every part must be written: `&&` would skip the rest once the buffer fills.
-      socket.write(`${chunk.length.toString(16)}${CRLF}`);
-      socket.write(chunk);
-      ok = socket.write(CRLF);
-    } else {
-      ok = socket.write(chunk);
+  const reader = body.getReader();
+  let pending = head;
+  try {
+    for (;;) {
+      const next = reader.read();
+      if (pending) {
+        // Send the head with the first chunk only if that chunk is already here: a
+        // slow stream (server-sent events, a long upload) must not hold the head back.
+        let ready = false;
+        next.then(() => ready = true, () => ready = true);
+        for (let i = 0; i < 4 && !ready; i++) await Promise.resolve();
+        if (!ready) {
+          socket.write(pending);
+          pending = null;
+        }
+      }
+      const { done, value } = await next;
+      if (socket.destroyed) throw new Error("connection closed while sending a body");
+      if (done) break;
+      if (value.length === 0) continue;
+      const framed = frame(value, chunked);
+      const ok = socket.write(pending ? concat(pending, framed) : framed);
+      pending = null;
+      if (!ok) await new Promise((r) => socket.once("drain", r));
     }
-    if (!ok) await new Promise((r) => socket.once("drain", r));
+  } finally {
+    reader.releaseLock();
   }
-  if (chunked) socket.write(`0${CRLF}${CRLF}`);
+  const tail = chunked ? encoder.encode(`0${CRLF}${CRLF}`) : null;
+  if (pending || tail) {
+    socket.write(pending && tail ? concat(pending, tail) : (pending ?? tail)!);
+  }
 }

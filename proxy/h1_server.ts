@@ -127,8 +127,12 @@ export function serveH1(socket: Socket, handler: H1Handler): void {
       head += res.length !== undefined
         ? `content-length: ${res.length}${CRLF}${CRLF}`
         : `transfer-encoding: chunked${CRLF}${CRLF}`;
-      socket.write(head);
-      await writeBody(res.body as ReadableStream<Uint8Array>, socket, res.length === undefined);
+      await writeBody(
+        encoder.encode(head),
+        res.body as ReadableStream<Uint8Array>,
+        socket,
+        res.length === undefined,
+      );
     }
   };
 
