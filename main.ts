@@ -15,6 +15,8 @@ import { checkName } from "./ca/spiffe.ts";
 import { parseResources } from "./api/resources.ts";
 import { formatDiagnostic } from "./api/diagnostic.ts";
 import { type Level, setLogLevel } from "./util/log.ts";
+import { ADMIN_USAGE, adminCommand, adminHelp, adminTokenCommand } from "./control/admin_client.ts";
+import { runAnalyze } from "./control/analyze/cli.ts";
 
 const MODES = ["control", "proxy", "gateway"] as const;
 
@@ -43,7 +45,7 @@ const controlFlags: FlagSpecs = {
   "admin-port": {
     type: "port",
     default: 15014,
-    help: "debug HTTP port on 127.0.0.1 (/ready, /debug/syncz, /debug/configz)",
+    help: "admin HTTP port on 127.0.0.1 (/ready, /debug/syncz, /debug/configz, /apis/v1/...)",
   },
   "trust-domain": { type: "string", default: "cluster.local", help: "SPIFFE trust domain" },
   "cert-ttl": {
@@ -119,6 +121,29 @@ const validateFlags: FlagSpecs = {
   ...common,
 };
 
+const analyzeFlags: FlagSpecs = {
+  namespace: { type: "string", default: "default", help: "namespace for resources that name none" },
+  output: {
+    type: "string",
+    values: ["log", "json", "yaml"],
+    default: "log",
+    help: "output format (also -o); log is istioctl's one line per message",
+  },
+  "output-threshold": {
+    type: "string",
+    values: ["Info", "Warning", "Error"],
+    default: "Info",
+    help: "print messages of this level or worse",
+  },
+  "failure-threshold": {
+    type: "string",
+    values: ["Info", "Warning", "Error"],
+    default: "Error",
+    help: "exit 1 when a message is of this level or worse",
+  },
+  recursive: { type: "bool", default: false, help: "read subdirectories of DIR too" },
+};
+
 const tokenFlags: FlagSpecs = {
   namespace: { type: "string", required: true, help: "namespace the token allows" },
   "service-account": { type: "string", required: true, help: "service account the token allows" },
@@ -134,7 +159,10 @@ Usage:
   mesh start --mode=proxy --token-file F [flags]       run a sidecar proxy
   mesh start --mode=gateway --token-file F [flags]     run an ingress/egress gateway
   mesh validate FILE|DIR|- ...                         check Istio YAML
+  mesh analyze FILE|DIR|- ...                          cross-check resources (istioctl analyze)
   mesh token create --namespace NS --service-account SA  print a bootstrap token
+  mesh token create --admin                            print an admin token (apply/delete/get)
+${ADMIN_USAGE}
   mesh version                                         print the version
 
 Run 'mesh help COMMAND' or 'mesh COMMAND --help' for a command's flags.
@@ -150,10 +178,19 @@ function helpFor(cmd: string): string | undefined {
       return `mesh validate FILE|DIR|- ...\n\nChecks Istio YAML; exit 0 valid, 1 invalid, 2 usage error.\n\n${
         flagHelp(validateFlags)
       }`;
+    case "analyze":
+      return `mesh analyze FILE|DIR|- ...\n\nCross-checks Istio YAML and the Kubernetes objects beside it as istioctl analyze does;\nexit 0 when no errors, 1 on errors, 2 usage error. Checks and codes: docs/analyze.md.\n\n${
+        flagHelp(analyzeFlags)
+      }`;
     case "token":
-      return `mesh token create --namespace NS --service-account SA [flags]\n\nPrints a bootstrap token signed by the control plane's key in --data-dir.\n\n${
+      return `mesh token create --namespace NS --service-account SA [flags]\n\nPrints a bootstrap token signed by the control plane's key in --data-dir.\n\nmesh token create --admin [--data-dir DIR] [--ttl D] [--name WHO] prints an admin token for\nmesh apply, delete and get instead.\n\n${
         flagHelp(tokenFlags)
       }`;
+    case "apply":
+    case "delete":
+    case "get":
+    case "status":
+      return adminHelp(cmd);
     case "version":
       return "mesh version\n\nPrints the version.";
   }
@@ -309,6 +346,9 @@ async function token(argv: string[]): Promise<number> {
   if (sub !== "create") {
     throw new UsageError(`unknown command "token ${sub}"; did you mean "token create"?`);
   }
+  if (rest.some((a) => a === "--admin" || a === "--admin=true")) {
+    return await adminTokenCommand(rest);
+  }
   const { flags, help } = parseFlags(rest, tokenFlags);
   if (help) {
     console.log(helpFor("token"));
@@ -368,6 +408,13 @@ export async function main(argv: string[]): Promise<number> {
         return await start(rest);
       case "validate":
         return await validate(rest);
+      case "analyze":
+        return await runAnalyze(rest, analyzeFlags, helpFor("analyze")!);
+      case "apply":
+      case "delete":
+      case "get":
+      case "status":
+        return await adminCommand(cmd, rest, readInputs);
       case "token":
         return await token(rest);
       default:

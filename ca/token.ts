@@ -9,6 +9,11 @@
  * const issuer = await TokenIssuer.loadOrCreate("/var/lib/mesh");
  * const token = await issuer.create({ namespace: "default", serviceAccount: "reviews", rootSha256 });
  * const claims = await issuer.verify(token); // { namespace: "default", serviceAccount: "reviews", ... }
+ *
+ * // Admin tokens (for the admin API: `mesh apply`, `mesh get`, ...) use another audience and
+ * // carry `admin: true`; neither kind of token is accepted in place of the other.
+ * const admin = await issuer.createAdmin({ ttlSeconds: 3600 });
+ * await issuer.verifyAdmin(admin); // { subject: "mesh-admin", expiresAt }
  * ```
  * @module
  */
@@ -19,6 +24,9 @@ import { atomicWrite } from "../util/atomic_write.ts";
 export const TOKEN_ISSUER = "mesh-control";
 /** Audience claim of bootstrap tokens. */
 export const TOKEN_AUDIENCE = "mesh-bootstrap";
+
+/** Audience claim of admin tokens. */
+export const ADMIN_AUDIENCE = "mesh-admin";
 
 /** What a valid token allows. */
 export interface TokenClaims {
@@ -36,6 +44,20 @@ export interface CreateTokenOptions {
   ttlSeconds?: number;
   /** Hex SHA-256 of the root certificate's DER, for proxies to pin. */
   rootSha256?: string;
+}
+
+/** Options for a new admin token. */
+export interface CreateAdminTokenOptions {
+  /** Lifetime in seconds. Default 3600. */
+  ttlSeconds?: number;
+  /** Who holds it, for audit logs (`sub`). Default `mesh-admin`. */
+  subject?: string;
+}
+
+/** What a valid admin token says. */
+export interface AdminClaims {
+  subject: string;
+  expiresAt: Date;
 }
 
 /** Rejection of a token; the message says why and what to do. */
@@ -110,6 +132,12 @@ export class TokenIssuer {
 
   /** Verifies signature, issuer, audience and expiry; returns the identity it allows. */
   async verify(token: string): Promise<TokenClaims> {
+    if (audienceOf(token) === ADMIN_AUDIENCE) {
+      throw new TokenError(
+        `token claim "aud" is not valid: this is an admin token (for \`mesh apply\`); a proxy ` +
+          "needs a bootstrap token from `mesh token create --namespace NS --service-account SA`",
+      );
+    }
     try {
       const { payload } = await jose.jwtVerify(token, this.#publicKey, {
         issuer: TOKEN_ISSUER,
@@ -117,6 +145,9 @@ export class TokenIssuer {
         algorithms: ["ES256"],
         requiredClaims: ["exp"],
       });
+      if (payload.admin !== undefined) {
+        throw new TokenError("token carries an admin claim; it is not a bootstrap token");
+      }
       if (typeof payload.ns !== "string" || typeof payload.sa !== "string") {
         throw new TokenError(
           "token lacks the ns and sa claims; create one with `mesh token create`",
@@ -141,13 +172,68 @@ export class TokenIssuer {
       );
     }
   }
-}
 
-/** Reads a token's claims without verifying it (the proxy uses this to find the root pin). */
-export function peekClaims(token: string): Record<string, unknown> | undefined {
-  try {
-    return jose.decodeJwt(token) as Record<string, unknown>;
-  } catch {
-    return undefined;
+  /** Creates an admin token: audience `mesh-admin`, claim `admin: true`, no workload identity. */
+  createAdmin(options: CreateAdminTokenOptions = {}): Promise<string> {
+    const ttl = options.ttlSeconds ?? 3600;
+    return new jose.SignJWT({ admin: true })
+      .setProtectedHeader({ alg: "ES256", typ: "JWT" })
+      .setIssuer(TOKEN_ISSUER)
+      .setAudience(ADMIN_AUDIENCE)
+      .setSubject(options.subject ?? "mesh-admin")
+      .setIssuedAt()
+      .setJti(crypto.randomUUID())
+      .setExpirationTime(Math.floor(Date.now() / 1000) + ttl)
+      .sign(this.#privateKey);
+  }
+
+  /**
+   * Verifies an admin token: signature, issuer, audience `mesh-admin`, expiry and `admin: true`.
+   * A bootstrap token is refused with a message that says so.
+   */
+  async verifyAdmin(token: string): Promise<AdminClaims> {
+    const create = "create one with `mesh token create --admin`";
+    if (audienceOf(token) === TOKEN_AUDIENCE) {
+      throw new TokenError(
+        `this is a bootstrap token (for proxies), not an admin token; ${create}`,
+      );
+    }
+    try {
+      const { payload } = await jose.jwtVerify(token, this.#publicKey, {
+        issuer: TOKEN_ISSUER,
+        audience: ADMIN_AUDIENCE,
+        algorithms: ["ES256"],
+        requiredClaims: ["exp"],
+      });
+      if (payload.admin !== true) {
+        throw new TokenError(`token lacks the admin claim; ${create}`);
+      }
+      return {
+        subject: typeof payload.sub === "string" ? payload.sub : "mesh-admin",
+        expiresAt: new Date((payload.exp ?? 0) * 1000),
+      };
+    } catch (err) {
+      if (err instanceof TokenError) throw err;
+      if (err instanceof jose.errors.JWTExpired) {
+        throw new TokenError(`admin token has expired; ${create}`);
+      }
+      if (err instanceof jose.errors.JWTClaimValidationFailed) {
+        throw new TokenError(`admin token claim "${err.claim}" is not valid: ${err.reason}`);
+      }
+      throw new TokenError(`admin token is not valid (${(err as Error).message}); ${create}`);
+    }
   }
 }
+
+/** The `aud` claim of a token, unverified (only to explain a rejection). */
+function audienceOf(token: string): string | undefined {
+  const aud = peekClaims(token)?.aud;
+  return typeof aud === "string"
+    ? aud
+    : Array.isArray(aud) && aud.length === 1
+    ? aud[0]
+    : undefined;
+}
+
+import { peekClaims } from "./token_claims.ts";
+export { peekClaims };

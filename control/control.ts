@@ -1,6 +1,7 @@
 /**
- * The control plane process: config dir → snapshot → per-proxy push, the CA,
- * and the bootstrap token issuer, wired together.
+ * The control plane process: config store → snapshot → per-proxy push, the CA,
+ * the token issuer, and the admin port (debug pages and the admin API), wired
+ * together.
  *
  * @example
  * ```ts
@@ -14,7 +15,9 @@ import { CertificateAuthority } from "../ca/ca.ts";
 import { TokenIssuer } from "../ca/token.ts";
 import { generateKey } from "../ca/pem.ts";
 import { spiffeId } from "../ca/spiffe.ts";
-import { ConfigDir } from "./config_dir.ts";
+import { FileStore } from "./store/file.ts";
+import type { ConfigStore } from "./store/types.ts";
+import { adminApi } from "./admin_api.ts";
 import { PushHub } from "./push.ts";
 import { buildSnapshot, type MeshSettings, type Snapshot } from "./snapshot.ts";
 import { startControlServer } from "./server.ts";
@@ -25,11 +28,17 @@ const log = logger("control");
 
 /** Settings of the control plane. */
 export interface ControlOptions {
-  configDir: string;
+  /** Directory of Istio YAML, served through a {@linkcode FileStore}. Required unless `store`. */
+  configDir?: string;
+  /** A store to serve instead of `configDir` (e.g. a `MemoryStore`); the caller closes it. */
+  store?: ConfigStore;
   dataDir: string;
   /** `host:port` of the TLS port. */
   listen: string;
-  /** Port of the plain-HTTP debug listener on 127.0.0.1 (0 picks one; -1 disables). */
+  /**
+   * Port of the plain-HTTP admin listener on 127.0.0.1: debug pages and the admin API
+   * (0 picks one; -1 disables).
+   */
   adminPort?: number;
   trustDomain?: string;
   /** Workload certificate lifetime, milliseconds. */
@@ -44,6 +53,8 @@ export interface Control {
   port: number;
   adminPort?: number;
   ca: CertificateAuthority;
+  /** Where the configuration lives. */
+  store: ConfigStore;
   snapshot(): Snapshot | undefined;
   close(): Promise<void>;
 }
@@ -60,16 +71,19 @@ function splitListen(listen: string): { host: string; port: number } {
 /** Starts the control plane. */
 export async function startControl(opts: ControlOptions): Promise<Control> {
   const trustDomain = opts.trustDomain ?? "cluster.local";
-  try {
-    const st = await Deno.stat(opts.configDir);
-    if (!st.isDirectory) throw new Error(`--config-dir ${opts.configDir} is not a directory`);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) {
-      throw new Error(
-        `--config-dir ${opts.configDir} does not exist; create it or point to your Istio YAML`,
-      );
+  if (!opts.store) {
+    if (opts.configDir === undefined) throw new Error("startControl needs configDir or store");
+    try {
+      const st = await Deno.stat(opts.configDir);
+      if (!st.isDirectory) throw new Error(`--config-dir ${opts.configDir} is not a directory`);
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) {
+        throw new Error(
+          `--config-dir ${opts.configDir} does not exist; create it or point to your Istio YAML`,
+        );
+      }
+      throw err;
     }
-    throw err;
   }
   await Deno.mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
   const ca = await CertificateAuthority.loadOrCreate(`${opts.dataDir}/ca`, {
@@ -94,15 +108,15 @@ export async function startControl(opts: ControlOptions): Promise<Control> {
     trustDomain,
     outboundTrafficPolicy: opts.outboundTrafficPolicy ?? "ALLOW_ANY",
   };
-  const configDir = new ConfigDir(opts.configDir);
+  const ownStore = opts.store ? undefined : new FileStore(opts.configDir!);
+  const store: ConfigStore = opts.store ?? ownStore!;
   let revision = 0;
   let current: Snapshot | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const rebuild = () => {
-    const state = configDir.state.get();
     current = buildSnapshot({
       revision: ++revision,
-      resources: state.resources,
+      resources: store.snapshot().resources,
       workloads: hub.workloads(),
       mesh,
       roots: ca.rootPem,
@@ -114,10 +128,15 @@ export async function startControl(opts: ControlOptions): Promise<Control> {
     timer = setTimeout(rebuild, PUSH_DEBOUNCE_MS);
   };
   const hub = new PushHub(schedule);
-  await configDir.reload();
+  await ownStore?.start();
   rebuild();
-  configDir.state.subscribe(schedule);
-  const stopWatch = configDir.watch();
+  // Rebuild when the resources change (a snapshot with only new diagnostics keeps its revision).
+  let storeRevision = store.revision;
+  const unsubscribe = store.subscribe((s) => {
+    if (s.revision === storeRevision) return;
+    storeRevision = s.revision;
+    schedule();
+  });
 
   const server = await startControlServer({
     host,
@@ -147,9 +166,10 @@ export async function startControl(opts: ControlOptions): Promise<Control> {
         })),
       ));
     app.get("/debug/configz", (c) => {
-      const s = configDir.state.get();
+      const s = store.snapshot();
       return c.json({
         revision: current?.revision,
+        store: store.info(),
         resources: s.resources.map((r) => ({
           kind: r.kind,
           namespace: r.metadata.namespace,
@@ -160,6 +180,7 @@ export async function startControl(opts: ControlOptions): Promise<Control> {
         workloads: current?.workloads,
       });
     });
+    app.route("/", adminApi({ store, tokens }));
     admin = Deno.serve({
       hostname: "127.0.0.1",
       port: opts.adminPort,
@@ -171,10 +192,12 @@ export async function startControl(opts: ControlOptions): Promise<Control> {
     port: server.port,
     adminPort: (admin?.addr as Deno.NetAddr | undefined)?.port,
     ca,
+    store,
     snapshot: () => current,
     async close() {
+      unsubscribe();
       clearTimeout(timer);
-      stopWatch();
+      await ownStore?.close();
       await server.close();
       await admin?.shutdown();
     },
