@@ -91,6 +91,8 @@ export interface ProxyConfig {
   trustDomain: string;
   /** Trusted roots, PEM bundle. */
   roots: string;
+  /** SHA-256 (hex) of the root the CA signs under now; a proxy whose certificate chains elsewhere renews. */
+  signingRoot?: string;
   /** What to do with traffic for hosts that aren't in the mesh's registry. */
   outboundTrafficPolicy: "ALLOW_ANY" | "REGISTRY_ONLY";
   /** Outbound (sidecar) virtual hosts. Empty for gateways. */
@@ -131,5 +133,5 @@ export type PushMessage =
 /** A message on the push stream, proxy → control, one JSON object per line. */
 export type ProxyMessage =
   | { type: "hello"; node: NodeInfo }
-  | { type: "ack"; version: string }
+  | { type: "ack"; version: string; certRoot?: string }
   | { type: "nack"; version: string; error: string };

@@ -14,10 +14,8 @@ import { EC_P256, generateKey, importKey, splitPem, toPem, x509 } from "./pem.ts
 import { spiffeId } from "./spiffe.ts";
 import { atomicWrite } from "../util/atomic_write.ts";
 
-/** Key types for CA roots. Workload keys are always ECDSA P-256. */
-export const CA_KEY_TYPES = ["ec-p256", "rsa-2048", "rsa-3072", "rsa-4096"] as const;
-/** One of {@linkcode CA_KEY_TYPES}. */
-export type CaKeyType = typeof CA_KEY_TYPES[number];
+import { CA_KEY_TYPES, type CaKeyType } from "./ca_key_types.ts";
+export { CA_KEY_TYPES, type CaKeyType };
 
 /** Options for creating or loading a CA. */
 export interface CaOptions {

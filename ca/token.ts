@@ -34,6 +34,10 @@ export interface TokenClaims {
   serviceAccount: string;
   rootSha256?: string;
   expiresAt: Date;
+  /** The token's id (`jti`). */
+  id?: string;
+  /** Whether the token may obtain one certificate only. */
+  singleUse: boolean;
 }
 
 /** Options for a new token. */
@@ -44,6 +48,8 @@ export interface CreateTokenOptions {
   ttlSeconds?: number;
   /** Hex SHA-256 of the root certificate's DER, for proxies to pin. */
   rootSha256?: string;
+  /** The token obtains one certificate only; the control plane refuses it after that. */
+  singleUse?: boolean;
 }
 
 /** Options for a new admin token. */
@@ -119,6 +125,7 @@ export class TokenIssuer {
       sa: options.serviceAccount,
     };
     if (options.rootSha256) claims.root_sha256 = options.rootSha256;
+    if (options.singleUse) claims.single_use = true;
     return new jose.SignJWT(claims)
       .setProtectedHeader({ alg: "ES256", typ: "JWT" })
       .setIssuer(TOKEN_ISSUER)
@@ -158,6 +165,8 @@ export class TokenIssuer {
         serviceAccount: payload.sa,
         rootSha256: typeof payload.root_sha256 === "string" ? payload.root_sha256 : undefined,
         expiresAt: new Date((payload.exp ?? 0) * 1000),
+        id: typeof payload.jti === "string" ? payload.jti : undefined,
+        singleUse: payload.single_use === true,
       };
     } catch (err) {
       if (err instanceof TokenError) throw err;

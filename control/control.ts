@@ -11,10 +11,10 @@
  * @module
  */
 import { Hono } from "hono";
-import { CertificateAuthority } from "../ca/ca.ts";
+import type { CaKeyType, CertificateAuthority } from "../ca/ca.ts";
 import { TokenIssuer } from "../ca/token.ts";
-import { generateKey } from "../ca/pem.ts";
-import { spiffeId } from "../ca/spiffe.ts";
+import { UsedTokens } from "../ca/used_tokens.ts";
+import { CaManager } from "./ca_manager.ts";
 import { FileStore } from "./store/file.ts";
 import type { ConfigStore } from "./store/types.ts";
 import { adminApi } from "./admin_api.ts";
@@ -46,13 +46,20 @@ export interface ControlOptions {
   outboundTrafficPolicy?: MeshSettings["outboundTrafficPolicy"];
   /** Extra DNS names or IPs for the serving certificate. */
   sans?: string[];
+  /** Key type of a root created on first start. */
+  caKeyType?: CaKeyType;
+  /** Run as an intermediate from Istio's plug-in CA files in this directory. */
+  caPluginDir?: string;
+  /** Certificates per identity per second (sustained). */
+  signRate?: number;
 }
 
 /** A running control plane. */
 export interface Control {
   port: number;
   adminPort?: number;
-  ca: CertificateAuthority;
+  /** The CA as it is now. */
+  readonly ca: CertificateAuthority;
   /** Where the configuration lives. */
   store: ConfigStore;
   snapshot(): Snapshot | undefined;
@@ -86,23 +93,19 @@ export async function startControl(opts: ControlOptions): Promise<Control> {
     }
   }
   await Deno.mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
-  const ca = await CertificateAuthority.loadOrCreate(`${opts.dataDir}/ca`, {
+  const { host, port } = splitListen(opts.listen);
+  // The serving certificate is issued by our own CA and never written to disk.
+  const caMgr = await CaManager.start({
+    dataDir: opts.dataDir,
     trustDomain,
     workloadTtlMs: opts.workloadTtlMs,
+    keyType: opts.caKeyType,
+    pluginDir: opts.caPluginDir,
+    servingNames: [...new Set(["localhost", "127.0.0.1", "::1", host, ...(opts.sans ?? [])])]
+      .filter((n) => n && n !== "0.0.0.0" && n !== "::"),
   });
   const tokens = await TokenIssuer.loadOrCreate(opts.dataDir);
-  const { host, port } = splitListen(opts.listen);
-
-  // The serving certificate: issued by our own CA, never written to disk.
-  const serving = await generateKey();
-  const isIp = (s: string) => /^[\d.]+$/.test(s) || s.includes(":");
-  const names = [...new Set(["localhost", "127.0.0.1", "::1", host, ...(opts.sans ?? [])])]
-    .filter((n) => n && n !== "0.0.0.0" && n !== "::");
-  const servingCert = await ca.issueServing(serving.keys.publicKey, {
-    dns: names.filter((n) => !isIp(n)),
-    ips: names.filter(isIp),
-    spiffeId: spiffeId(trustDomain, "istio-system", "istiod"),
-  });
+  const usedTokens = await UsedTokens.load(`${opts.dataDir}/used-tokens.json`);
 
   const mesh: MeshSettings = {
     trustDomain,
@@ -113,14 +116,20 @@ export async function startControl(opts: ControlOptions): Promise<Control> {
   let revision = 0;
   let current: Snapshot | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  // The first snapshot revision whose trust bundle carried the pending root.
+  let pendingTrustedSince: number | undefined;
   const rebuild = () => {
+    const ca = caMgr.ca;
     current = buildSnapshot({
       revision: ++revision,
       resources: store.snapshot().resources,
       workloads: hub.workloads(),
       mesh,
-      roots: ca.rootPem,
+      roots: ca.trustBundlePem,
+      signingRoot: ca.rootSha256,
     });
+    if (ca.phase === "pending") pendingTrustedSince ??= current.revision;
+    else pendingTrustedSince = undefined;
     hub.push(current);
   };
   const schedule = () => {
@@ -141,13 +150,41 @@ export async function startControl(opts: ControlOptions): Promise<Control> {
   const server = await startControlServer({
     host,
     port,
-    keyPem: serving.keyPem,
-    certPem: servingCert.certChainPem,
-    ca,
+    keyPem: caMgr.serving.keyPem,
+    certPem: caMgr.serving.certPem,
+    ca: () => caMgr.ca,
     tokens,
     hub,
+    usedTokens,
+    audit: (r) => caMgr.audit(r),
+    signRate: opts.signRate,
+    onProxyReport: () => void tick(),
   });
-  log.info("control plane listening", { address: `${host}:${server.port}`, trustDomain });
+
+  // Root rotation: notice steps written on disk, and move a rotation on when proxies caught up.
+  let ticking = false;
+  const tick = async () => {
+    if (ticking) return;
+    ticking = true;
+    try {
+      let changed = await caMgr.reloadIfChanged();
+      changed = (await caMgr.advanceRotation(hub.connections(), pendingTrustedSince)) || changed;
+      if (changed) {
+        server.updateTls(caMgr.serving.keyPem, caMgr.serving.certPem, caMgr.ca.trustBundlePem);
+        schedule();
+      }
+    } catch (err) {
+      log.error("CA rotation step failed; will retry", { error: err });
+    } finally {
+      ticking = false;
+    }
+  };
+  const caTimer = setInterval(() => void tick(), 250);
+  log.info("control plane listening", {
+    address: `${host}:${server.port}`,
+    trustDomain,
+    ca: caMgr.ca.mode,
+  });
 
   let admin: Deno.HttpServer | undefined;
   if ((opts.adminPort ?? -1) >= 0) {
@@ -191,10 +228,13 @@ export async function startControl(opts: ControlOptions): Promise<Control> {
   return {
     port: server.port,
     adminPort: (admin?.addr as Deno.NetAddr | undefined)?.port,
-    ca,
+    get ca() {
+      return caMgr.ca;
+    },
     store,
     snapshot: () => current,
     async close() {
+      clearInterval(caTimer);
       unsubscribe();
       clearTimeout(timer);
       await ownStore?.close();

@@ -28,6 +28,7 @@ export function generateProxyConfig(
     version: String(snapshot.revision),
     trustDomain: snapshot.mesh.trustDomain,
     roots: snapshot.roots,
+    signingRoot: snapshot.signingRoot,
     outboundTrafficPolicy: snapshot.mesh.outboundTrafficPolicy,
     virtualHosts: gateway
       ? []

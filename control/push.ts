@@ -30,6 +30,8 @@ export class ProxyConnection {
   readonly connectedAt = new Date();
   sentVersion?: string;
   ackedVersion?: string;
+  /** SHA-256 of the root the proxy's current certificate chains to (from its acks). */
+  certRoot?: string;
   lastNack?: string;
   #lastJson?: string;
   #pending?: string;

@@ -14,6 +14,7 @@ import type { TLSSocket } from "node:tls";
 import type { CertificateAuthority } from "../ca/ca.ts";
 import { CaError, MAX_CSR_BYTES } from "../ca/ca.ts";
 import { TokenError, type TokenIssuer } from "../ca/token.ts";
+import type { UsedTokens } from "../ca/used_tokens.ts";
 import { parseSpiffeId, urisFromAltNames } from "../ca/spiffe.ts";
 import type { NodeInfo, ProxyMessage } from "../api/proxy_config.ts";
 import type { PushHub } from "./push.ts";
@@ -31,15 +32,42 @@ export interface ControlServerOptions {
   port: number;
   keyPem: string;
   certPem: string;
-  ca: CertificateAuthority;
+  /** The CA as it is now (it changes during a root rotation). */
+  ca: () => CertificateAuthority;
   tokens: TokenIssuer;
   hub: PushHub;
+  /** Spent single-use tokens. */
+  usedTokens?: UsedTokens;
+  /** Appends one audit record per certificate decision (issued or refused). */
+  audit?: (record: Record<string, unknown>) => void;
+  /** Certificates per identity per second, sustained (burst: 20). Default 10. */
+  signRate?: number;
+  /** Called when a proxy reports something (ack, certificate root). */
+  onProxyReport?: () => void;
 }
 
 /** A running control server. */
 export interface ControlServer {
   port: number;
+  /** Serves a new certificate and trusts new roots for new connections. */
+  updateTls(keyPem: string, certPem: string, rootsPem: string): void;
   close(): Promise<void>;
+}
+
+/** A token bucket per identity. */
+class RateLimiter {
+  #buckets = new Map<string, { tokens: number; at: number }>();
+  constructor(readonly rate: number, readonly burst: number) {}
+  take(key: string): boolean {
+    const now = Date.now();
+    const b = this.#buckets.get(key) ?? { tokens: this.burst, at: now };
+    b.tokens = Math.min(this.burst, b.tokens + ((now - b.at) / 1000) * this.rate);
+    b.at = now;
+    this.#buckets.set(key, b);
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+  }
 }
 
 function json(res: Res, status: number, body: unknown): void {
@@ -83,7 +111,9 @@ function peerIdentity(req: Req, trustDomain: string) {
 
 /** Starts the control server; resolves once it listens. */
 export function startControlServer(opts: ControlServerOptions): Promise<ControlServer> {
-  const { ca, tokens, hub } = opts;
+  const { tokens, hub } = opts;
+  const limiter = new RateLimiter(opts.signRate ?? 10, 20);
+  const record = (r: Record<string, unknown>) => opts.audit?.(r);
   const sessions = new Set<http2.ServerHttp2Session>();
 
   async function certificates(req: Req, res: Res) {
@@ -105,17 +135,28 @@ export function startControlServer(opts: ControlServerOptions): Promise<ControlS
     const auth = req.headers["authorization"];
     if (typeof auth === "string" && auth.startsWith("Bearer ")) {
       try {
-        identity = await tokens.verify(auth.slice(7).trim());
-        credential = "bootstrap-token";
+        const claims = await tokens.verify(auth.slice(7).trim());
+        if (claims.singleUse) {
+          if (!claims.id || !opts.usedTokens?.claim(claims.id, claims.expiresAt)) {
+            throw new TokenError(
+              "this single-use token was already used; create a new one with `mesh token create`",
+            );
+          }
+          await opts.usedTokens.save();
+        }
+        identity = claims;
+        credential = claims.singleUse ? "single-use-token" : "bootstrap-token";
       } catch (err) {
         const msg = err instanceof TokenError ? err.message : "token could not be verified";
         audit.warn("refused", { reason: msg, remote: req.socket.remoteAddress });
+        record({ event: "refused", reason: msg });
         return json(res, 401, { error: msg });
       }
     } else {
-      const id = peerIdentity(req, ca.trustDomain);
+      const id = peerIdentity(req, opts.ca().trustDomain);
       if (!id) {
         audit.warn("refused", { reason: "no credential", remote: req.socket.remoteAddress });
+        record({ event: "refused", reason: "no credential" });
         return json(res, 401, {
           error: "no credential: send Authorization: Bearer <token from `mesh token create`>, " +
             "or a valid mesh client certificate to renew",
@@ -124,7 +165,16 @@ export function startControlServer(opts: ControlServerOptions): Promise<ControlS
       identity = id;
       credential = "mesh-certificate";
     }
+    const who = `${identity.namespace}/${identity.serviceAccount}`;
+    if (!limiter.take(who)) {
+      audit.warn("refused", { reason: "rate limited", identity: who });
+      record({ event: "refused", reason: "rate limited", identity: who });
+      return json(res, 429, {
+        error: `too many certificate requests for ${who}; retry in a few seconds`,
+      });
+    }
     try {
+      const ca = opts.ca();
       const signed = await ca.signCsr(csr, identity);
       audit.info("issued", {
         serial: signed.serial,
@@ -132,25 +182,32 @@ export function startControlServer(opts: ControlServerOptions): Promise<ControlS
         expires: signed.notAfter.toISOString(),
         credential,
       });
+      record({
+        event: "issued",
+        serial: signed.serial,
+        identity: signed.spiffeId,
+        expires: signed.notAfter.toISOString(),
+        credential,
+        root: signed.rootSha256,
+      });
       return json(res, 200, {
         certChain: signed.certChainPem,
         roots: signed.rootsPem,
+        rootSha256: signed.rootSha256,
         notAfter: signed.notAfter.toISOString(),
       });
     } catch (err) {
       const msg = err instanceof CaError
         ? err.message
         : `signing failed: ${(err as Error).message}`;
-      audit.warn("refused", {
-        reason: msg,
-        identity: `${identity.namespace}/${identity.serviceAccount}`,
-      });
+      audit.warn("refused", { reason: msg, identity: who });
+      record({ event: "refused", reason: msg, identity: who });
       return json(res, err instanceof CaError ? 400 : 500, { error: msg });
     }
   }
 
   function stream(req: Req, res: Res) {
-    const id = peerIdentity(req, ca.trustDomain);
+    const id = peerIdentity(req, opts.ca().trustDomain);
     if (!id) {
       return json(res, 401, { error: "the push stream needs a valid mesh client certificate" });
     }
@@ -196,6 +253,8 @@ export function startControlServer(opts: ControlServerOptions): Promise<ControlS
           conn = hub.connect(node, id, (l) => res.write(l));
         } else if (msg.type === "ack" && conn) {
           conn.ackedVersion = msg.version;
+          if (msg.certRoot) conn.certRoot = msg.certRoot;
+          opts.onProxyReport?.();
         } else if (msg.type === "nack" && conn) {
           conn.lastNack = msg.error;
           log.warn("proxy rejected config", {
@@ -219,7 +278,7 @@ export function startControlServer(opts: ControlServerOptions): Promise<ControlS
   const server = http2.createSecureServer({
     key: opts.keyPem,
     cert: opts.certPem,
-    ca: ca.rootPem,
+    ca: opts.ca().trustBundlePem,
     requestCert: true,
     rejectUnauthorized: false,
     allowHTTP1: true,
@@ -227,7 +286,7 @@ export function startControlServer(opts: ControlServerOptions): Promise<ControlS
     const path = req.url.split("?")[0];
     if (req.method === "GET" && path === "/v1/root") {
       res.writeHead(200, { "content-type": "application/x-pem-file" });
-      res.end(ca.rootPem);
+      res.end(opts.ca().trustBundlePem);
     } else if (req.method === "POST" && path === "/v1/certificates") {
       certificates(req, res).catch((err) => {
         log.error("certificate request failed", { error: err });
@@ -252,6 +311,9 @@ export function startControlServer(opts: ControlServerOptions): Promise<ControlS
       const port = typeof addr === "object" && addr ? addr.port : opts.port;
       resolve({
         port,
+        updateTls(keyPem, certPem, rootsPem) {
+          server.setSecureContext({ key: keyPem, cert: certPem, ca: rootsPem });
+        },
         close: () =>
           new Promise<void>((r) => {
             for (const s of sessions) s.destroy();

@@ -43,6 +43,8 @@ export interface Snapshot {
   readonly workloads: readonly RegisteredWorkload[];
   readonly mesh: MeshSettings;
   readonly roots: string;
+  /** SHA-256 (hex) of the root the CA signs under. */
+  readonly signingRoot?: string;
 }
 
 function byKey<T extends Resource>(a: T, b: T): number {
@@ -58,6 +60,7 @@ export function buildSnapshot(input: {
   workloads: readonly RegisteredWorkload[];
   mesh: MeshSettings;
   roots: string;
+  signingRoot?: string;
 }): Snapshot {
   const of = <K extends Resource["kind"]>(kind: K) =>
     Object.freeze(
@@ -73,5 +76,6 @@ export function buildSnapshot(input: {
     workloads: Object.freeze([...input.workloads].sort((a, b) => a.name < b.name ? -1 : 1)),
     mesh: input.mesh,
     roots: input.roots,
+    signingRoot: input.signingRoot,
   });
 }

@@ -22,7 +22,12 @@ const log = logger("control-client");
 export interface Credentials {
   keyPem: string;
   certChainPem: string;
+  /** The trust bundle the control plane returned with the certificate. */
   rootsPem: string;
+  /** SHA-256 (hex) of the root this certificate chains to. */
+  rootSha256: string;
+  /** When this proxy received it (renewal is timed from here, not from a backdated notBefore). */
+  issuedAt: Date;
   notBefore: Date;
   notAfter: Date;
   spiffeId: string;
@@ -101,12 +106,16 @@ async function sha256Hex(der: ArrayBuffer): Promise<string> {
 export class ControlClient {
   readonly credentials = new Watched<Credentials | undefined>(undefined);
   readonly config = new Watched<ProxyConfig | undefined>(undefined);
+  /** The roots to trust now: from the certificate response, then from each pushed config. */
+  readonly trust = new Watched<string | undefined>(undefined);
   /** Whether the push stream is up now. */
   connected = false;
   #opts: ControlClientOptions;
   #roots?: string;
   #abort = new AbortController();
   #session?: http2.ClientHttp2Session;
+  #wake?: () => void;
+  #reply?: (line: string) => void;
 
   constructor(opts: ControlClientOptions) {
     this.#opts = opts;
@@ -186,13 +195,15 @@ export class ControlClient {
         } catch { /* not JSON */ }
         throw new Error(`certificate request refused (${reply.status}): ${msg}`);
       }
-      const { certChain, roots: newRoots } = JSON.parse(reply.body);
+      const { certChain, roots: newRoots, rootSha256 } = JSON.parse(reply.body);
       const leaf = new X509Certificate(splitPem(certChain)[0]);
       this.#roots = newRoots;
       return {
         keyPem,
         certChainPem: certChain,
         rootsPem: newRoots,
+        rootSha256: typeof rootSha256 === "string" ? rootSha256 : "",
+        issuedAt: new Date(),
         notBefore: new Date(leaf.validFrom),
         notAfter: new Date(leaf.validTo),
         spiffeId: this.#spiffe,
@@ -208,6 +219,7 @@ export class ControlClient {
     while (!this.#abort.signal.aborted) {
       try {
         const creds = await this.#obtain(undefined);
+        if (!this.trust.get()) this.trust.set(creds.rootsPem);
         this.credentials.set(creds);
         log.info("certificate issued", {
           identity: creds.spiffeId,
@@ -227,8 +239,15 @@ export class ControlClient {
     const backoff = new Backoff(1000);
     while (!this.#abort.signal.aborted) {
       const c = this.credentials.get()!;
-      const half = c.notBefore.getTime() + (c.notAfter.getTime() - c.notBefore.getTime()) / 2;
-      if (!(await sleep(Math.max(0, half - Date.now()), this.#abort.signal))) return;
+      const half = c.issuedAt.getTime() + (c.notAfter.getTime() - c.issuedAt.getTime()) / 2;
+      // Sleep until half the lifetime, or until woken (the signing root changed).
+      const woke = new AbortController();
+      this.#wake = () => woke.abort();
+      const onAbort = () => woke.abort();
+      this.#abort.signal.addEventListener("abort", onAbort, { once: true });
+      await sleep(Math.max(0, half - Date.now()), woke.signal);
+      this.#abort.signal.removeEventListener("abort", onAbort);
+      this.#wake = undefined;
       while (!this.#abort.signal.aborted) {
         const cur = this.credentials.get()!;
         try {
@@ -236,7 +255,11 @@ export class ControlClient {
           const next = await this.#obtain(expired ? undefined : cur);
           this.credentials.set(next);
           backoff.reset();
-          log.info("certificate renewed", { expires: next.notAfter.toISOString() });
+          log.info("certificate renewed", {
+            expires: next.notAfter.toISOString(),
+            root: next.rootSha256.slice(0, 12),
+          });
+          this.#reportCertificate();
           break;
         } catch (err) {
           const delay = backoff.next();
@@ -244,6 +267,19 @@ export class ControlClient {
           if (!(await sleep(delay, this.#abort.signal))) return;
         }
       }
+    }
+  }
+
+  /** Renews the certificate now (e.g. when the control plane signs under a new root). */
+  renewNow(): void {
+    this.#wake?.();
+  }
+
+  #reportCertificate(): void {
+    const version = this.config.get()?.version;
+    const certRoot = this.credentials.get()?.rootSha256;
+    if (version !== undefined && this.#reply) {
+      this.#reply(JSON.stringify({ type: "ack", version, certRoot }) + "\n");
     }
   }
 
@@ -276,6 +312,7 @@ export class ControlClient {
           }, 15_000);
           const finish = (err?: Error) => {
             clearInterval(ping);
+            this.#reply = undefined;
             s.destroy();
             this.#session = undefined;
             err ? reject(err) : resolve();
@@ -294,6 +331,7 @@ export class ControlClient {
               return finish(new Error(`push stream refused with status ${status}`));
             }
             this.connected = true;
+            this.#reply = (l) => req.write(l);
             onUp();
             log.info("push stream open", { control: this.#opts.url });
           });
@@ -336,7 +374,19 @@ export class ControlClient {
       return;
     }
     this.config.set(msg.config);
-    reply(JSON.stringify({ type: "ack", version: msg.config.version }) + "\n");
+    if (msg.config.roots && msg.config.roots !== this.trust.get()) {
+      this.#roots = msg.config.roots;
+      this.trust.set(msg.config.roots);
+    }
+    const creds = this.credentials.get();
+    if (msg.config.signingRoot && creds && creds.rootSha256 !== msg.config.signingRoot) {
+      log.info("the control plane signs under a new root; renewing now");
+      this.renewNow();
+    }
+    reply(
+      JSON.stringify({ type: "ack", version: msg.config.version, certRoot: creds?.rootSha256 }) +
+        "\n",
+    );
   }
 
   /** Stops streaming and renewing. */

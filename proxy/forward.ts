@@ -28,10 +28,15 @@ export function identityChecker(expected: string | undefined) {
 export class Upstreams {
   #pools = new Map<string, H1Pool>();
   #creds?: Credentials;
+  #roots = "";
 
-  /** Uses new credentials for new mTLS connections; open ones finish their requests. */
-  setCredentials(creds: Credentials): void {
+  /**
+   * Uses new credentials and trusted roots for new mTLS connections; open
+   * ones finish the requests they carry.
+   */
+  setCredentials(creds: Credentials, roots: string = creds.rootsPem): void {
     this.#creds = creds;
+    this.#roots = roots;
     for (const [key, pool] of this.#pools) {
       if (key.startsWith("mtls|")) {
         pool.drain();
@@ -53,6 +58,7 @@ export class Upstreams {
     if (pool) return pool;
     if (ep.mtls) {
       const creds = this.#creds;
+      const roots = this.#roots;
       if (!creds) throw new Error("no mesh certificate yet");
       const checkServerIdentity = identityChecker(ep.identity);
       pool = new H1Pool(() =>
@@ -61,7 +67,7 @@ export class Upstreams {
           port: ep.port,
           key: creds.keyPem,
           cert: creds.certChainPem,
-          ca: creds.rootsPem,
+          ca: roots,
           checkServerIdentity,
         })
       );

@@ -23,14 +23,16 @@ export interface InboundOptions {
   /** The local service host for metrics. */
   service: string;
   credentials: Credentials;
+  /** Roots to trust for client certificates. */
+  roots: string;
   stats: Stats;
 }
 
 /** A running inbound listener. */
 export interface Inbound {
   port: number;
-  /** Swaps the certificate for new connections; open ones keep theirs. */
-  rotate(creds: Credentials): void;
+  /** Swaps the certificate and trusted roots for new connections; open ones keep theirs. */
+  rotate(creds: Credentials, roots?: string): void;
   close(): Promise<void>;
 }
 
@@ -42,7 +44,7 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
   const server = tls.createServer({
     key: opts.credentials.keyPem,
     cert: opts.credentials.certChainPem,
-    ca: opts.credentials.rootsPem,
+    ca: opts.roots,
     requestCert: true,
     rejectUnauthorized: true,
   }, (socket: tls.TLSSocket) => {
@@ -105,12 +107,8 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
       const a = server.address();
       resolve({
         port: typeof a === "object" && a ? a.port : opts.port,
-        rotate(creds) {
-          server.setSecureContext({
-            key: creds.keyPem,
-            cert: creds.certChainPem,
-            ca: creds.rootsPem,
-          });
+        rotate(creds, roots = creds.rootsPem) {
+          server.setSecureContext({ key: creds.keyPem, cert: creds.certChainPem, ca: roots });
         },
         close: () =>
           new Promise<void>((r) => {

@@ -138,7 +138,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
     await admin.shutdown();
     throw new Error("proxy stopped before it got a certificate");
   }
-  upstreams.setCredentials(creds);
+  upstreams.setCredentials(creds, client.trust.get());
 
   const ctx: RoutedContext = { runtime: () => runtime, upstreams, stats };
   const servers: Server[] = [];
@@ -153,6 +153,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
           appPort: opts.appPort,
           service: opts.labels.app ? fqdn(opts.labels.app, opts.namespace) : "unknown",
           credentials: creds,
+          roots: client.trust.get() ?? creds.rootsPem,
           stats,
         });
         node.inboundPort = inbound.port;
@@ -173,11 +174,17 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
     throw new Error(`can't open the proxy's listeners: ${(err as Error).message}`);
   }
 
-  client.credentials.subscribe((c) => {
+  // A renewed certificate or a new trust bundle (root rotation) applies to new
+  // connections; connections already open finish on what they started with.
+  const applyTls = () => {
+    const c = client.credentials.get();
     if (!c) return;
-    upstreams.setCredentials(c);
-    inbound?.rotate(c);
-  });
+    const roots = client.trust.get() ?? c.rootsPem;
+    upstreams.setCredentials(c, roots);
+    inbound?.rotate(c, roots);
+  };
+  client.credentials.subscribe(applyTls);
+  client.trust.subscribe(applyTls);
 
   // Gateway listeners follow the config: opened and closed as Gateway servers come and go.
   const gatewayServers = new Map<number, Server>();

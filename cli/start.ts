@@ -1,0 +1,199 @@
+/**
+ * `mesh start --mode=control|proxy|gateway`: runs the control plane or a
+ * proxy until SIGINT/SIGTERM. The mode's modules are loaded on demand, so a
+ * proxy doesn't carry the control plane's code (or memory).
+ * @module
+ */
+import { flagHelp, type FlagSpecs, parseFlags, UsageError } from "../util/flags.ts";
+import { type Level, setLogLevel } from "../util/log.ts";
+import { checkIdentityFlags, common, MODES, waitForSignal } from "./common.ts";
+import { CA_KEY_TYPES, type CaKeyType } from "../ca/ca_key_types.ts";
+
+/** Flags of control mode. */
+export const controlFlags: FlagSpecs = {
+  mode: { type: "string", values: MODES, help: "what to run", required: true },
+  "config-dir": {
+    type: "string",
+    required: true,
+    help: "directory of Istio YAML to serve (watched)",
+  },
+  "data-dir": { type: "string", default: "./mesh-data", help: "where the CA and token keys live" },
+  listen: {
+    type: "string",
+    default: "127.0.0.1:15012",
+    help: "host:port of the TLS push and signing port",
+  },
+  "admin-port": {
+    type: "port",
+    default: 15014,
+    help: "admin HTTP port on 127.0.0.1 (/ready, /debug/syncz, /debug/configz, /apis/v1/...)",
+  },
+  "trust-domain": { type: "string", default: "cluster.local", help: "SPIFFE trust domain" },
+  "cert-ttl": {
+    type: "duration",
+    default: "24h",
+    help: "workload certificate lifetime (at most 90 days)",
+  },
+  "outbound-traffic-policy": {
+    type: "string",
+    values: ["ALLOW_ANY", "REGISTRY_ONLY"],
+    default: "ALLOW_ANY",
+    help: "what sidecars do with hosts outside the registry",
+  },
+  san: {
+    type: "list",
+    default: [],
+    help: "extra DNS names or IPs for the control plane's certificate",
+  },
+  "ca-key-type": {
+    type: "string",
+    values: CA_KEY_TYPES,
+    default: "ec-p256",
+    help: "key type of a root created on first start",
+  },
+  "ca-plugin-dir": {
+    type: "string",
+    help: "run as an intermediate from Istio's plug-in CA files in DIR " +
+      "(ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem)",
+  },
+  "sign-rate": {
+    type: "int",
+    default: 10,
+    help: "certificates per identity per second (burst 20); more are refused with 429",
+  },
+  ...common,
+};
+
+/** Flags of proxy and gateway modes. */
+export const proxyFlags: FlagSpecs = {
+  mode: { type: "string", values: MODES, help: "what to run", required: true },
+  control: { type: "string", default: "https://127.0.0.1:15012", help: "URL of the control plane" },
+  "token-file": {
+    type: "string",
+    required: true,
+    help: "file with a bootstrap token from `mesh token create`",
+  },
+  "root-cert": {
+    type: "string",
+    help: "PEM file with the mesh root (default: trust the root pinned in the token)",
+  },
+  namespace: { type: "string", default: "default", help: "workload namespace" },
+  "service-account": { type: "string", default: "default", help: "workload service account" },
+  "trust-domain": { type: "string", default: "cluster.local", help: "SPIFFE trust domain" },
+  labels: { type: "labels", default: "", help: "workload labels, e.g. app=reviews,version=v1" },
+  "workload-name": {
+    type: "string",
+    help: "name the workload registers under (default app-version)",
+  },
+  address: {
+    type: "string",
+    default: "127.0.0.1",
+    help: "address peers reach this workload at; inbound binds here",
+  },
+  "app-port": {
+    type: "port",
+    default: 0,
+    help: "port of the local application (sidecar; 0 = no inbound)",
+  },
+  "inbound-port": { type: "port", default: 15006, help: "mTLS inbound listener port" },
+  "outbound-port": {
+    type: "port",
+    default: 15001,
+    help: "outbound listener port on 127.0.0.1 (use as HTTP_PROXY)",
+  },
+  "admin-port": {
+    type: "port",
+    default: 15000,
+    help: "admin port on 127.0.0.1 (/ready, /config_dump, /stats/prometheus)",
+  },
+  "gateway-address": {
+    type: "string",
+    default: "0.0.0.0",
+    help: "address gateway listeners bind to (gateway)",
+  },
+  ...common,
+};
+
+/** Help text of `mesh start`. */
+export function startHelp(): string {
+  return `mesh start --mode=control|proxy|gateway [flags]\n\nControl mode flags:\n${
+    flagHelp(controlFlags)
+  }\n\nProxy and gateway mode flags:\n${flagHelp(proxyFlags)}`;
+}
+
+/** Runs `mesh start`. */
+export async function startCommand(argv: string[]): Promise<number> {
+  const modeArg = argv.find((a) => a.startsWith("--mode"));
+  let mode = modeArg?.includes("=") ? modeArg.split("=")[1] : argv[argv.indexOf("--mode") + 1];
+  if (!modeArg) mode = Deno.env.get("MESH_MODE") ?? "";
+  if (argv.includes("--help") || argv.includes("-h")) {
+    console.log(startHelp());
+    return 0;
+  }
+  if (!MODES.includes(mode as typeof MODES[number])) {
+    throw new UsageError(
+      `--mode ${JSON.stringify(mode ?? "")}: must be one of control, proxy, gateway`,
+    );
+  }
+  if (mode === "control") {
+    const { flags, args } = parseFlags(argv, controlFlags);
+    if (args.length) {
+      throw new UsageError(`unexpected argument ${JSON.stringify(args[0])} (see --help)`);
+    }
+    setLogLevel(flags.logLevel as Level);
+    const { startControl } = await import("../control/control.ts");
+    const control = await startControl({
+      configDir: flags.configDir as string,
+      dataDir: flags.dataDir as string,
+      listen: flags.listen as string,
+      adminPort: flags.adminPort as number,
+      trustDomain: flags.trustDomain as string,
+      workloadTtlMs: flags.certTtl as number,
+      outboundTrafficPolicy: flags.outboundTrafficPolicy as "ALLOW_ANY",
+      sans: flags.san as string[],
+      caKeyType: flags.caKeyType as CaKeyType,
+      caPluginDir: flags.caPluginDir as string | undefined,
+      signRate: flags.signRate as number,
+    });
+    await waitForSignal();
+    await control.close();
+    return 0;
+  }
+  const { flags, args } = parseFlags(argv, proxyFlags);
+  if (args.length) {
+    throw new UsageError(`unexpected argument ${JSON.stringify(args[0])} (see --help)`);
+  }
+  setLogLevel(flags.logLevel as Level);
+  const gateway = mode === "gateway";
+  let labels = flags.labels as Record<string, string>;
+  if (gateway && Object.keys(labels).length === 0) {
+    labels = { istio: "ingressgateway", app: "istio-ingressgateway" };
+  }
+  const explicit = (name: string) =>
+    argv.some((a) => a === `--${name}` || a.startsWith(`--${name}=`)) ||
+    Deno.env.get(`MESH_${name.toUpperCase().replace(/-/g, "_")}`) !== undefined;
+  checkIdentityFlags(flags.namespace as string, flags.serviceAccount as string);
+  const { startProxy } = await import("../proxy/proxy.ts");
+  const proxy = await startProxy({
+    mode: gateway ? "gateway" : "sidecar",
+    control: flags.control as string,
+    tokenFile: flags.tokenFile as string,
+    rootCertFile: flags.rootCert as string | undefined,
+    namespace: gateway && !explicit("namespace") ? "istio-system" : flags.namespace as string,
+    serviceAccount: gateway && !explicit("service-account")
+      ? "istio-ingressgateway"
+      : flags.serviceAccount as string,
+    trustDomain: flags.trustDomain as string,
+    labels,
+    address: flags.address as string,
+    workloadName: flags.workloadName as string | undefined,
+    appPort: (flags.appPort as number) || undefined,
+    inboundPort: flags.inboundPort as number,
+    outboundPort: flags.outboundPort as number,
+    adminPort: flags.adminPort as number,
+    gatewayAddress: flags.gatewayAddress as string,
+  });
+  await waitForSignal();
+  await proxy.close();
+  return 0;
+}
