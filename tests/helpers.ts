@@ -187,7 +187,7 @@ export class TestMesh {
     for (const [name, text] of Object.entries(files)) {
       await Deno.writeTextFile(`${m.configDir}/${name}`, text);
     }
-    m.control = mesh("control", [
+    m.#controlArgs = [
       "start",
       "--mode=control",
       `--config-dir=${m.configDir}`,
@@ -195,10 +195,19 @@ export class TestMesh {
       `--listen=127.0.0.1:${m.port}`,
       `--admin-port=${m.adminPort}`,
       ...extra,
-    ]);
-    m.procs.push(m.control);
-    await m.control.waitFor(/control plane listening/);
+    ];
+    await m.startControl();
     return m;
+  }
+
+  #controlArgs: string[] = [];
+
+  /** (Re)starts the control plane on the same ports and data dir. */
+  async startControl(): Promise<Proc> {
+    this.control = mesh("control", this.#controlArgs);
+    this.procs.push(this.control);
+    await this.control.waitFor(/control plane listening/);
+    return this.control;
   }
 
   /** Writes a bootstrap token file for an identity; returns its path. */
