@@ -1,13 +1,16 @@
 /**
- * Istio networking resources as mesh reads them: zod schemas for VirtualService,
- * DestinationRule, Gateway, ServiceEntry and WorkloadEntry (`networking.istio.io` v1, v1beta1
- * and v1alpha3), plus the semantic checks Istio applies, reported as positioned
- * {@linkcode Diagnostic}s.
+ * Istio configuration as mesh reads it: zod schemas for every kind of `networking.istio.io`
+ * (VirtualService, DestinationRule, Gateway, ServiceEntry, WorkloadEntry, Sidecar,
+ * WorkloadGroup; v1, v1beta1, v1alpha3), `security.istio.io` (PeerAuthentication,
+ * AuthorizationPolicy, RequestAuthentication; v1, v1beta1), `telemetry.istio.io` (Telemetry;
+ * v1, v1alpha1) and mesh's own MeshConfig (`config.mesh.dev/v1alpha1`), plus the semantic checks
+ * Istio applies, reported as positioned {@linkcode Diagnostic}s.
  *
- * Fields that belong to Istio's API but that mesh does not enforce yet are accepted with a
- * warning (`not supported by mesh yet; ignored`); fields Istio doesn't know are errors. Other
- * documents in the same file (Kubernetes Services, Deployments, other Istio groups) are skipped
- * without comment.
+ * Fields Istio doesn't know are errors, with a "did you mean" hint. Fields that belong to
+ * Istio's API but that mesh does not enforce yet are accepted with a warning (`not supported by
+ * mesh yet; ignored`); kinds mesh validates but doesn't enforce at all get one warning each
+ * (`<Kind> is validated but not enforced by mesh yet; ignored`). Kubernetes objects in the same
+ * file are skipped without comment; other Istio kinds get a warning.
  *
  * @example
  * ```ts
@@ -32,6 +35,138 @@ import {
   type YamlPosition,
 } from "../util/yaml.ts";
 import type { Diagnostic, Severity } from "./diagnostic.ts";
+import {
+  type CheckContext,
+  checkLabels,
+  DURATION_SCHEMAS,
+  isDns1123Label,
+  isDns1123Subdomain,
+  labelMap,
+  NOT_SUPPORTED,
+  notEnforced,
+  type Path,
+  quote,
+  type Reporter,
+} from "./schemas/common.ts";
+import {
+  checkDestinationRule,
+  checkGateway,
+  checkServiceEntry,
+  checkSidecar,
+  checkVirtualService,
+  checkWorkloadEntry,
+  checkWorkloadGroup,
+  type DestinationRuleSpec,
+  destinationRuleSpec,
+  type GatewaySpec,
+  gatewaySpec,
+  type ServiceEntrySpec,
+  serviceEntrySpec,
+  type SidecarSpec,
+  sidecarSpec,
+  type VirtualServiceSpec,
+  virtualServiceSpec,
+  type WorkloadEntrySpec,
+  workloadEntrySpec,
+  type WorkloadGroupSpec,
+  workloadGroupSpec,
+} from "./schemas/networking.ts";
+import {
+  type AuthorizationPolicySpec,
+  authorizationPolicySpec,
+  checkAuthorizationPolicy,
+  checkPeerAuthentication,
+  checkRequestAuthentication,
+  type PeerAuthenticationSpec,
+  peerAuthenticationSpec,
+  type RequestAuthenticationSpec,
+  requestAuthenticationSpec,
+} from "./schemas/security.ts";
+import { checkTelemetry, type TelemetrySpec, telemetrySpec } from "./schemas/telemetry.ts";
+import {
+  checkMeshConfig,
+  MESH_CONFIG_API_VERSION,
+  type MeshConfigSpec,
+  meshConfigSpec,
+} from "./schemas/mesh_config.ts";
+
+export { isDns1123Label, isDns1123Subdomain, MESH_CONFIG_API_VERSION, NOT_SUPPORTED, notEnforced };
+export {
+  type ClientTLSSettings,
+  type ConnectionPoolSettings,
+  type ConsistentHashLB,
+  type CorsPolicy,
+  type Delegate,
+  type Destination,
+  type DestinationRuleSpec,
+  type GatewaySpec,
+  type HeaderOperations,
+  type HTTPDirectResponse,
+  type HTTPFaultInjection,
+  type HTTPMatchRequest,
+  type HTTPMirrorPolicy,
+  type HTTPRedirect,
+  type HTTPRetry,
+  type HTTPRewrite,
+  type HTTPRoute,
+  type HTTPRouteDestination,
+  type LoadBalancerSettings,
+  type LocalityLoadBalancerSetting,
+  type OutlierDetection,
+  type Percent,
+  type Port,
+  type PortSelector,
+  type Protocol,
+  PROTOCOLS,
+  type ReadinessProbe,
+  type RouteDestination,
+  type Server,
+  type ServerTLSSettings,
+  type ServiceEntryLocation,
+  type ServiceEntryResolution,
+  type ServiceEntrySpec,
+  type ServicePort,
+  type SidecarSpec,
+  SIMPLE_LB,
+  type SimpleLB,
+  type StringMatch,
+  type Subset,
+  type TCPRoute,
+  TLS_MODES,
+  type TLSMode,
+  type TLSRoute,
+  type TrafficPolicy,
+  type VirtualServiceSpec,
+  type WorkloadEntrySpec,
+  type WorkloadGroupSpec,
+} from "./schemas/networking.ts";
+export {
+  type AuthorizationPolicySpec,
+  AUTHZ_ACTIONS,
+  type Condition,
+  type JWTRule,
+  MTLS_MODES,
+  type Operation,
+  type PeerAuthenticationSpec,
+  type RequestAuthenticationSpec,
+  type Rule,
+  type Source,
+} from "./schemas/security.ts";
+export {
+  type AccessLogging,
+  ISTIO_METRICS,
+  type Metrics,
+  type TelemetrySpec,
+  type Tracing,
+} from "./schemas/telemetry.ts";
+export {
+  type ExtensionProvider,
+  MESH_CONFIG_SUPPORTED,
+  type MeshConfigSpec,
+  type MeshProxyConfig,
+  OUTBOUND_TRAFFIC_MODES,
+} from "./schemas/mesh_config.ts";
+export type { PolicyTargetReference, WorkloadSelector } from "./schemas/common.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Kinds and versions
@@ -43,20 +178,63 @@ export const KINDS = [
   "Gateway",
   "ServiceEntry",
   "WorkloadEntry",
+  "Sidecar",
+  "WorkloadGroup",
+  "PeerAuthentication",
+  "AuthorizationPolicy",
+  "RequestAuthentication",
+  "Telemetry",
+  "MeshConfig",
 ] as const;
 /** One of {@linkcode KINDS}. */
 export type Kind = typeof KINDS[number];
 
-/** The API group of every kind in {@linkcode KINDS}. */
+/** The API group of the networking kinds. */
 export const API_GROUP = "networking.istio.io";
-/** Versions of {@linkcode API_GROUP} accepted for every kind. */
+/** Versions of {@linkcode API_GROUP} accepted for every networking kind. */
 export const API_VERSIONS = ["v1", "v1beta1", "v1alpha3"] as const;
 
-/** Istio networking kinds that exist but that mesh doesn't read; they get a warning. */
-const OTHER_NETWORKING_KINDS = ["Sidecar", "EnvoyFilter", "WorkloadGroup", "ProxyConfig"];
+/** Every API group mesh reads, with the versions it accepts (the first is the newest). */
+export const API_GROUPS: Readonly<Record<string, readonly string[]>> = {
+  [API_GROUP]: API_VERSIONS,
+  "security.istio.io": ["v1", "v1beta1"],
+  "telemetry.istio.io": ["v1", "v1alpha1"],
+  "config.mesh.dev": ["v1alpha1"],
+};
 
-/** The message of every "known to Istio, not enforced by mesh" warning. */
-export const NOT_SUPPORTED = "not supported by mesh yet; ignored";
+/** The API group of each kind. */
+export const KIND_GROUPS: Readonly<Record<Kind, string>> = {
+  VirtualService: API_GROUP,
+  DestinationRule: API_GROUP,
+  Gateway: API_GROUP,
+  ServiceEntry: API_GROUP,
+  WorkloadEntry: API_GROUP,
+  Sidecar: API_GROUP,
+  WorkloadGroup: API_GROUP,
+  PeerAuthentication: "security.istio.io",
+  AuthorizationPolicy: "security.istio.io",
+  RequestAuthentication: "security.istio.io",
+  Telemetry: "telemetry.istio.io",
+  MeshConfig: "config.mesh.dev",
+};
+
+/**
+ * Kinds whose resources the data plane acts on (MeshConfig: `trustDomain`, `rootNamespace` and
+ * `outboundTrafficPolicy.mode`). Every other kind is validated, then ignored with a warning.
+ */
+export const ENFORCED_KINDS: readonly Kind[] = [
+  "VirtualService",
+  "DestinationRule",
+  "Gateway",
+  "ServiceEntry",
+  "WorkloadEntry",
+  "MeshConfig",
+];
+
+/** Istio kinds that exist but that mesh doesn't read; they get a warning. */
+const OTHER_ISTIO_KINDS: Readonly<Record<string, readonly string[]>> = {
+  [API_GROUP]: ["EnvoyFilter", "ProxyConfig"],
+};
 
 /** Largest input {@linkcode parseResources} reads at all, in characters. */
 export const MAX_INPUT_SIZE = 64 * 1024 * 1024;
@@ -64,6 +242,8 @@ export const MAX_INPUT_SIZE = 64 * 1024 * 1024;
 export const MAX_DOCUMENT_SIZE = DEFAULT_MAX_DOCUMENT_SIZE;
 /** Deepest nesting of mappings and lists accepted in a document. */
 export const MAX_DEPTH = 64;
+/** Most diagnostics reported for one resource; the rest are counted in one more. */
+export const MAX_DIAGNOSTICS = 100;
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -79,251 +259,6 @@ export interface Metadata {
   [k: string]: unknown;
 }
 
-/** Match on a string: exactly one of the three is set (none for a header presence match). */
-export interface StringMatch {
-  /** Exact string match. */
-  exact?: string;
-  /** Prefix match. */
-  prefix?: string;
-  /** Regular expression match (the whole value must match). */
-  regex?: string;
-}
-
-/** A port on the destination host. */
-export interface PortSelector {
-  /** 1..65535. */
-  number: number;
-}
-
-/** Where traffic goes: a service host, optionally a subset and a port. */
-export interface Destination {
-  /** Service host name (short name, or FQDN). */
-  host: string;
-  /** Name of a subset declared in the host's DestinationRule. */
-  subset?: string;
-  /** Port on the host; needed only when the service exposes several ports. */
-  port?: PortSelector;
-}
-
-/** A weighted destination of an HTTP route. */
-export interface HTTPRouteDestination {
-  destination: Destination;
-  /** Share of traffic, 0..100; the weights of one route sum to 100. */
-  weight?: number;
-  /** Header manipulation — {@linkcode NOT_SUPPORTED}. */
-  headers?: unknown;
-}
-
-/** Conditions of an HTTP route; all set fields must match (the match entries of a route OR). */
-export interface HTTPMatchRequest {
-  name?: string;
-  uri?: StringMatch;
-  /** Keyed by lowercase header name; an empty match tests for presence. */
-  headers?: Record<string, StringMatch>;
-  method?: StringMatch;
-  authority?: StringMatch;
-  /** Port the request arrived on. */
-  port?: number;
-  queryParams?: unknown;
-  scheme?: unknown;
-  ignoreUriCase?: unknown;
-  withoutHeaders?: unknown;
-  sourceLabels?: unknown;
-  sourceNamespace?: unknown;
-  gateways?: unknown;
-  statPrefix?: unknown;
-}
-
-/** One HTTP route of a VirtualService; the first route whose match matches wins. */
-export interface HTTPRoute {
-  name?: string;
-  /** Absent means "match everything". */
-  match?: HTTPMatchRequest[];
-  route?: HTTPRouteDestination[];
-  redirect?: unknown;
-  directResponse?: unknown;
-  delegate?: unknown;
-  rewrite?: unknown;
-  timeout?: unknown;
-  retries?: unknown;
-  fault?: unknown;
-  mirror?: unknown;
-  mirrors?: unknown;
-  mirrorPercentage?: unknown;
-  mirrorPercent?: unknown;
-  mirror_percent?: unknown;
-  corsPolicy?: unknown;
-  headers?: unknown;
-}
-
-/** `spec` of a VirtualService. */
-export interface VirtualServiceSpec {
-  /** Hosts the routes apply to. */
-  hosts: string[];
-  /** Gateways (`name` or `namespace/name`) and/or `mesh`; absent means `mesh` only. */
-  gateways?: string[];
-  http?: HTTPRoute[];
-  tls?: unknown;
-  tcp?: unknown;
-  exportTo?: unknown;
-}
-
-/** TLS modes of a DestinationRule. */
-export const TLS_MODES = ["DISABLE", "SIMPLE", "MUTUAL", "ISTIO_MUTUAL"] as const;
-/** One of {@linkcode TLS_MODES}; mesh enforces `DISABLE` and `ISTIO_MUTUAL`. */
-export type TLSMode = typeof TLS_MODES[number];
-
-/** Client-side TLS of a DestinationRule. */
-export interface ClientTLSSettings {
-  mode?: TLSMode;
-  clientCertificate?: unknown;
-  privateKey?: unknown;
-  caCertificates?: unknown;
-  credentialName?: unknown;
-  subjectAltNames?: unknown;
-  sni?: unknown;
-  insecureSkipVerify?: unknown;
-  caCrl?: unknown;
-}
-
-/** Simple load-balancing algorithms. */
-export const SIMPLE_LB = [
-  "UNSPECIFIED",
-  "LEAST_CONN",
-  "RANDOM",
-  "PASSTHROUGH",
-  "ROUND_ROBIN",
-  "LEAST_REQUEST",
-] as const;
-/** One of {@linkcode SIMPLE_LB}; mesh enforces `ROUND_ROBIN` and `RANDOM`. */
-export type SimpleLB = typeof SIMPLE_LB[number];
-
-/** Load balancing of a DestinationRule. */
-export interface LoadBalancerSettings {
-  simple?: SimpleLB;
-  consistentHash?: unknown;
-  localityLbSetting?: unknown;
-  zoneAwareLbSetting?: unknown;
-  warmupDurationSecs?: unknown;
-  warmup?: unknown;
-}
-
-/** Traffic policy of a DestinationRule. */
-export interface TrafficPolicy {
-  loadBalancer?: LoadBalancerSettings;
-  tls?: ClientTLSSettings;
-  connectionPool?: unknown;
-  outlierDetection?: unknown;
-  portLevelSettings?: unknown;
-  tunnel?: unknown;
-  proxyProtocol?: unknown;
-  retryBudget?: unknown;
-}
-
-/** A named set of a service's endpoints, selected by labels. */
-export interface Subset {
-  /** DNS-1123 label, unique within the rule. */
-  name: string;
-  labels?: Record<string, string>;
-  trafficPolicy?: unknown;
-}
-
-/** `spec` of a DestinationRule. */
-export interface DestinationRuleSpec {
-  /** The service the rule applies to. */
-  host: string;
-  trafficPolicy?: TrafficPolicy;
-  subsets?: Subset[];
-  exportTo?: unknown;
-  workloadSelector?: unknown;
-}
-
-/** Port protocols Istio knows (matched case-insensitively, stored upper case). */
-export const PROTOCOLS = [
-  "HTTP",
-  "HTTPS",
-  "GRPC",
-  "GRPC-WEB",
-  "HTTP2",
-  "MONGO",
-  "REDIS",
-  "MYSQL",
-  "TCP",
-  "TLS",
-  "UDP",
-] as const;
-/** One of {@linkcode PROTOCOLS}; mesh enforces `HTTP`. */
-export type Protocol = typeof PROTOCOLS[number];
-
-/** A port a Gateway server listens on. */
-export interface Port {
-  number: number;
-  protocol: Protocol;
-  name: string;
-  /** Deprecated in Istio; 1..65535. */
-  targetPort?: number;
-}
-
-/** One listener of a Gateway. */
-export interface Server {
-  port: Port;
-  /** `host`, `*.domain`, `*`, each optionally as `namespace/host`. */
-  hosts: string[];
-  name?: string;
-  tls?: unknown;
-  bind?: unknown;
-  defaultEndpoint?: unknown;
-}
-
-/** `spec` of a Gateway. */
-export interface GatewaySpec {
-  /** Labels of the gateway workloads this configuration applies to. */
-  selector?: Record<string, string>;
-  servers: Server[];
-}
-
-/** A port of a ServiceEntry. */
-export interface ServicePort {
-  number: number;
-  protocol?: Protocol;
-  /** Unique within the entry. */
-  name: string;
-  targetPort?: number;
-}
-
-/** `spec` of a WorkloadEntry, and an endpoint of a ServiceEntry. */
-export interface WorkloadEntrySpec {
-  /** IP address, DNS name, or `unix:///absolute/path`. */
-  address?: string;
-  /** Service port name to workload port. */
-  ports?: Record<string, number>;
-  labels?: Record<string, string>;
-  serviceAccount?: string;
-  weight?: number;
-  network?: unknown;
-  locality?: unknown;
-}
-
-/** Where a ServiceEntry's service lives. Istio's default is `MESH_EXTERNAL`. */
-export type ServiceEntryLocation = "MESH_EXTERNAL" | "MESH_INTERNAL";
-/** How a ServiceEntry's endpoints are found. Istio's default is `NONE`. */
-export type ServiceEntryResolution = "NONE" | "STATIC" | "DNS" | "DNS_ROUND_ROBIN";
-
-/** `spec` of a ServiceEntry. */
-export interface ServiceEntrySpec {
-  hosts: string[];
-  /** Virtual IPs or CIDR blocks. */
-  addresses?: string[];
-  ports?: ServicePort[];
-  location?: ServiceEntryLocation;
-  resolution?: ServiceEntryResolution;
-  endpoints?: WorkloadEntrySpec[];
-  /** Selects WorkloadEntries (and pods) by label instead of listing endpoints. */
-  workloadSelector?: { labels?: Record<string, string> };
-  exportTo?: unknown;
-  subjectAltNames?: unknown;
-}
-
 /** The spec type of each kind. */
 export interface SpecMap {
   VirtualService: VirtualServiceSpec;
@@ -331,6 +266,13 @@ export interface SpecMap {
   Gateway: GatewaySpec;
   ServiceEntry: ServiceEntrySpec;
   WorkloadEntry: WorkloadEntrySpec;
+  Sidecar: SidecarSpec;
+  WorkloadGroup: WorkloadGroupSpec;
+  PeerAuthentication: PeerAuthenticationSpec;
+  AuthorizationPolicy: AuthorizationPolicySpec;
+  RequestAuthentication: RequestAuthenticationSpec;
+  Telemetry: TelemetrySpec;
+  MeshConfig: MeshConfigSpec;
 }
 /** The spec type of kind `K`. */
 export type SpecOf<K extends Kind> = SpecMap[K];
@@ -360,6 +302,20 @@ export type Gateway = Resource<"Gateway">;
 export type ServiceEntry = Resource<"ServiceEntry">;
 /** A validated WorkloadEntry. */
 export type WorkloadEntry = Resource<"WorkloadEntry">;
+/** A validated Sidecar (not enforced). */
+export type Sidecar = Resource<"Sidecar">;
+/** A validated WorkloadGroup (not enforced). */
+export type WorkloadGroup = Resource<"WorkloadGroup">;
+/** A validated PeerAuthentication (not enforced). */
+export type PeerAuthentication = Resource<"PeerAuthentication">;
+/** A validated AuthorizationPolicy (not enforced). */
+export type AuthorizationPolicy = Resource<"AuthorizationPolicy">;
+/** A validated RequestAuthentication (not enforced). */
+export type RequestAuthentication = Resource<"RequestAuthentication">;
+/** A validated Telemetry (not enforced). */
+export type Telemetry = Resource<"Telemetry">;
+/** A validated MeshConfig. */
+export type MeshConfig = Resource<"MeshConfig">;
 
 /** Resources read from some input, and what was wrong with the rest. */
 export interface ParseResult {
@@ -389,8 +345,8 @@ export interface ValidateOptions extends ParseOptions {
 // Entry points
 
 /**
- * Reads every Istio networking resource from YAML or JSON `text` (one or more documents;
- * `kind: List` is expanded). Never throws.
+ * Reads every Istio resource from YAML or JSON `text` (one or more documents; `kind: List` is
+ * expanded). Never throws.
  */
 export function parseResources(
   text: string,
@@ -418,7 +374,7 @@ export function parseResources(
         line: doc.error.line,
         column: doc.error.column,
         path: "",
-        message: `invalid YAML: ${doc.error.message}`,
+        message: `invalid YAML: ${shorten(doc.error.message, 300)}`,
       });
       continue;
     }
@@ -436,8 +392,8 @@ export function parseResources(
 }
 
 /**
- * Validates one decoded document: an Istio networking resource, a `List` of them, or something
- * else (which is skipped). Never throws.
+ * Validates one decoded document: an Istio resource, a `List` of them, or something else
+ * (which is skipped). Never throws.
  */
 export function validateResource(obj: unknown, options: ValidateOptions = {}): ParseResult {
   const file = options.file ?? "<input>";
@@ -457,7 +413,7 @@ export function validateResource(obj: unknown, options: ValidateOptions = {}): P
     result.diagnostics.push({
       severity: "error",
       file,
-      ...positionOf([]),
+      ...safePosition(positionOf, line),
       path: "",
       message: `internal error while validating (please report it): ${
         e instanceof Error ? e.message : String(e)
@@ -465,6 +421,11 @@ export function validateResource(obj: unknown, options: ValidateOptions = {}): P
     });
   }
   return result;
+}
+
+/** `s`, cut to at most `max` characters. */
+function shorten(s: string, max: number): string {
+  return s.length > max ? `${s.slice(0, max - 3)}...` : s;
 }
 
 /** `Kind/namespace/name`, e.g. `VirtualService/default/reviews`. */
@@ -478,360 +439,48 @@ export function formatPath(path: readonly YamlPathSegment[]): string {
   for (const segment of path) {
     if (typeof segment === "number") out += `[${segment}]`;
     else if (/^[A-Za-z_$][\w$-]*$/.test(segment)) out += out ? `.${segment}` : segment;
-    else out += `[${JSON.stringify(segment)}]`;
+    else out += `[${JSON.stringify(segment.length > 80 ? `${segment.slice(0, 77)}...` : segment)}]`;
   }
   return out;
 }
 
 // ---------------------------------------------------------------------------------------------
-// Formats
+// Kind definitions
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const HOST_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/i;
-const HEADER_NAME = /^:?[a-z0-9!#$%&'*+\-.^_`|~]+$/;
-
-/** A Kubernetes DNS-1123 label: lowercase alphanumerics and `-`, at most 63 characters. */
-export function isDns1123Label(s: string): boolean {
-  return s.length <= 63 && DNS_LABEL.test(s);
+interface KindDef<K extends Kind> {
+  schema: z.ZodType<SpecOf<K>>;
+  check: (spec: SpecOf<K>, r: Reporter, ctx: CheckContext) => void;
 }
 
-/** A Kubernetes DNS-1123 subdomain: dot-separated labels, at most 253 characters. */
-export function isDns1123Subdomain(s: string): boolean {
-  return s.length > 0 && s.length <= 253 && s.split(".").every(isDns1123Label);
-}
-
-function isHostname(s: string): boolean {
-  if (s.length === 0 || s.length > 253) return false;
-  const labels = s.split(".");
-  if (!labels.every((l) => l.length <= 63 && HOST_LABEL.test(l))) return false;
-  // No top-level domain is numeric: "1.2.3.999" is a broken address, not a name.
-  return !/^\d+$/.test(labels[labels.length - 1]);
-}
-
-function isIPv4(s: string): boolean {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s);
-  return m !== null && m.slice(1).every((o) => Number(o) <= 255);
-}
-
-function isIPv6(s: string): boolean {
-  if (!s.includes(":") || !/^[0-9a-f:.]+$/i.test(s)) return false;
-  try {
-    new URL(`http://[${s}]/`);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function isIP(s: string): boolean {
-  return isIPv4(s) || isIPv6(s);
-}
-
-function isIPOrCIDR(s: string): boolean {
-  const slash = s.indexOf("/");
-  if (slash < 0) return isIP(s);
-  const ip = s.slice(0, slash);
-  const bits = s.slice(slash + 1);
-  if (!/^\d{1,3}$/.test(bits)) return false;
-  return (isIPv4(ip) && Number(bits) <= 32) || (isIPv6(ip) && Number(bits) <= 128);
-}
-
-/** `*`, `*.example.com`, a short name or an FQDN. */
-function isWildcardHost(s: string): boolean {
-  return s === "*" || (s.startsWith("*.") && isHostname(s.slice(2))) || isHostname(s);
-}
-
-function isVirtualServiceHost(s: string): boolean {
-  return isWildcardHost(s) || isIP(s);
-}
-
-/** Gateway server hosts: `host` or `namespace/host`, namespace being `*`, `.` or a name. */
-function isGatewayHost(s: string): boolean {
-  const slash = s.indexOf("/");
-  if (slash < 0) return isWildcardHost(s);
-  const ns = s.slice(0, slash);
-  const host = s.slice(slash + 1);
-  return (ns === "*" || ns === "." || isDns1123Label(ns)) && isWildcardHost(host);
-}
-
-/** VirtualService `gateways` entries: `mesh`, `name` or `namespace/name`. */
-function isGatewayRef(s: string): boolean {
-  if (s === "mesh") return true;
-  const slash = s.indexOf("/");
-  if (slash < 0) return isDns1123Subdomain(s);
-  return isDns1123Label(s.slice(0, slash)) && isDns1123Subdomain(s.slice(slash + 1));
-}
-
-function isEndpointAddress(s: string): boolean {
-  if (s.startsWith("unix://")) return s.length > "unix://".length && s[7] === "/";
-  return isIP(s) || isHostname(s);
-}
-
-function quote(v: unknown): string {
-  const s = typeof v === "string" ? v : String(v);
-  return JSON.stringify(s.length > 60 ? `${s.slice(0, 57)}...` : s);
-}
-
-const HOST_HINT =
-  "use a short name like reviews, an FQDN like reviews.default.svc.cluster.local, " +
-  "a wildcard like *.example.com, or *";
-
-// ---------------------------------------------------------------------------------------------
-// Schemas
-
-const UNSUPPORTED_VS = ["exportTo", "tls", "tcp"] as const;
-const UNSUPPORTED_HTTP_ROUTE = [
-  "redirect",
-  "directResponse",
-  "delegate",
-  "rewrite",
-  "timeout",
-  "retries",
-  "fault",
-  "mirror",
-  "mirrors",
-  "mirrorPercentage",
-  "mirrorPercent",
-  "mirror_percent",
-  "corsPolicy",
-  "headers",
-] as const;
-const UNSUPPORTED_MATCH = [
-  "queryParams",
-  "scheme",
-  "ignoreUriCase",
-  "withoutHeaders",
-  "sourceLabels",
-  "sourceNamespace",
-  "gateways",
-  "statPrefix",
-] as const;
-const UNSUPPORTED_ROUTE_DESTINATION = ["headers"] as const;
-const UNSUPPORTED_DR = ["exportTo", "workloadSelector"] as const;
-const UNSUPPORTED_TRAFFIC_POLICY = [
-  "connectionPool",
-  "outlierDetection",
-  "portLevelSettings",
-  "tunnel",
-  "proxyProtocol",
-  "retryBudget",
-] as const;
-const UNSUPPORTED_LB = [
-  "consistentHash",
-  "localityLbSetting",
-  "zoneAwareLbSetting",
-  "warmupDurationSecs",
-  "warmup",
-] as const;
-const UNSUPPORTED_TLS = [
-  "clientCertificate",
-  "privateKey",
-  "caCertificates",
-  "credentialName",
-  "subjectAltNames",
-  "sni",
-  "insecureSkipVerify",
-  "caCrl",
-] as const;
-const UNSUPPORTED_SUBSET = ["trafficPolicy"] as const;
-const UNSUPPORTED_SERVER = ["tls", "bind", "defaultEndpoint"] as const;
-const UNSUPPORTED_SE = ["exportTo", "subjectAltNames"] as const;
-const UNSUPPORTED_WE = ["network", "locality"] as const;
-
-/** A strict object whose `unsupported` keys are accepted as anything (and warned about later). */
-function strictWith<S extends z.ZodRawShape, const U extends readonly string[]>(
-  shape: S,
-  unsupported: U,
-) {
-  const loose = Object.fromEntries(unsupported.map((k) => [k, z.unknown().optional()])) as {
-    [P in U[number]]: z.ZodOptional<z.ZodUnknown>;
-  };
-  return z.strictObject({ ...shape, ...loose });
-}
-
-function intRange(min: number, max: number) {
-  const error = (issue: { input?: unknown }) =>
-    `must be an integer from ${min} to ${max}; got ${String(issue.input)}`;
-  return z.number().refine((n) => Number.isInteger(n) && n >= min && n <= max, { error });
-}
-
-function formatted(test: (s: string) => boolean, explain: (value: string) => string) {
-  return z.string().refine(test, { error: (issue) => explain(String(issue.input)) });
-}
-
-function nonEmptyList<T extends z.ZodType>(item: T, error: string) {
-  return z.array(item).min(1, { error });
-}
-
-const portNumber = intRange(1, 65535);
-const labelMap = z.record(z.string(), z.string());
-/** Protocol names are case-insensitive in Istio; they are stored upper case. */
-const protocol = z.preprocess(
-  (v) => (typeof v === "string" ? v.toUpperCase() : v),
-  z.enum(PROTOCOLS),
-);
-
-const stringMatch: z.ZodType<StringMatch> = z.strictObject({
-  exact: z.string().optional(),
-  prefix: z.string().optional(),
-  regex: z.string().optional(),
-});
-
-const destination: z.ZodType<Destination> = z.strictObject({
-  host: formatted(
-    isHostname,
-    (v) => `invalid destination host ${quote(v)}; use a service name like reviews or an FQDN`,
-  ),
-  subset: z.string().optional(),
-  port: z.strictObject({ number: portNumber }).optional(),
-});
-
-const httpRouteDestination: z.ZodType<HTTPRouteDestination> = strictWith({
-  destination,
-  weight: intRange(0, 100).optional(),
-}, UNSUPPORTED_ROUTE_DESTINATION);
-
-const httpMatchRequest: z.ZodType<HTTPMatchRequest> = strictWith({
-  name: z.string().optional(),
-  uri: stringMatch.optional(),
-  headers: z.record(z.string(), stringMatch).optional(),
-  method: stringMatch.optional(),
-  authority: stringMatch.optional(),
-  port: portNumber.optional(),
-}, UNSUPPORTED_MATCH);
-
-const httpRoute: z.ZodType<HTTPRoute> = strictWith({
-  name: z.string().optional(),
-  match: z.array(httpMatchRequest).optional(),
-  route: z.array(httpRouteDestination).optional(),
-}, UNSUPPORTED_HTTP_ROUTE);
-
-const virtualServiceSpec: z.ZodType<VirtualServiceSpec> = strictWith({
-  hosts: nonEmptyList(
-    formatted(isVirtualServiceHost, (v) => `invalid host ${quote(v)}; ${HOST_HINT}`),
-    "hosts must list at least one host",
-  ),
-  gateways: z.array(formatted(
-    isGatewayRef,
-    (v) => `invalid gateway ${quote(v)}; use a Gateway name, namespace/name, or mesh`,
-  )).optional(),
-  http: z.array(httpRoute).optional(),
-}, UNSUPPORTED_VS);
-
-const clientTls: z.ZodType<ClientTLSSettings> = strictWith({
-  mode: z.enum(TLS_MODES).optional(),
-}, UNSUPPORTED_TLS);
-
-const loadBalancer: z.ZodType<LoadBalancerSettings> = strictWith({
-  simple: z.enum(SIMPLE_LB).optional(),
-}, UNSUPPORTED_LB);
-
-const trafficPolicy: z.ZodType<TrafficPolicy> = strictWith({
-  loadBalancer: loadBalancer.optional(),
-  tls: clientTls.optional(),
-}, UNSUPPORTED_TRAFFIC_POLICY);
-
-const subset: z.ZodType<Subset> = strictWith({
-  name: formatted(
-    isDns1123Label,
-    (v) =>
-      `invalid subset name ${quote(v)}; use lowercase letters, digits and '-' ` +
-      "(at most 63, starting and ending with a letter or digit)",
-  ),
-  labels: labelMap.optional(),
-}, UNSUPPORTED_SUBSET);
-
-const destinationRuleSpec: z.ZodType<DestinationRuleSpec> = strictWith({
-  host: formatted(isWildcardHost, (v) => `invalid host ${quote(v)}; ${HOST_HINT}`),
-  trafficPolicy: trafficPolicy.optional(),
-  subsets: z.array(subset).optional(),
-}, UNSUPPORTED_DR);
-
-const gatewayPort: z.ZodType<Port> = z.strictObject({
-  number: portNumber,
-  protocol,
-  name: z.string(),
-  targetPort: portNumber.optional(),
-});
-
-const server: z.ZodType<Server> = strictWith({
-  port: gatewayPort,
-  hosts: nonEmptyList(
-    formatted(
-      isGatewayHost,
-      (v) => `invalid host ${quote(v)}; ${HOST_HINT}, optionally as namespace/host`,
-    ),
-    `hosts must list at least one host; use "*" to accept any`,
-  ),
-  name: z.string().optional(),
-}, UNSUPPORTED_SERVER);
-
-const gatewaySpec: z.ZodType<GatewaySpec> = z.strictObject({
-  selector: labelMap.optional(),
-  servers: nonEmptyList(server, "servers must list at least one server"),
-});
-
-const servicePort: z.ZodType<ServicePort> = z.strictObject({
-  number: portNumber,
-  protocol: protocol.optional(),
-  name: z.string(),
-  targetPort: portNumber.optional(),
-});
-
-const workloadEntrySpec: z.ZodType<WorkloadEntrySpec> = strictWith({
-  address: formatted(
-    isEndpointAddress,
-    (v) => `invalid address ${quote(v)}; use an IP address, a DNS name or unix:///path`,
-  ).optional(),
-  ports: z.record(z.string(), portNumber).optional(),
-  labels: labelMap.optional(),
-  serviceAccount: z.string().optional(),
-  weight: intRange(0, 4294967295).optional(),
-}, UNSUPPORTED_WE);
-
-const serviceEntrySpec: z.ZodType<ServiceEntrySpec> = strictWith({
-  hosts: nonEmptyList(
-    formatted(
-      (s) => s !== "*" && isWildcardHost(s),
-      (v) =>
-        v === "*"
-          ? `"*" is not allowed in a ServiceEntry; name the hosts, e.g. *.example.com`
-          : `invalid host ${quote(v)}; use a DNS name like api.example.com or *.example.com`,
-    ),
-    "hosts must list at least one host",
-  ),
-  addresses: z.array(formatted(
-    isIPOrCIDR,
-    (v) => `invalid address ${quote(v)}; use an IP address or CIDR block like 10.0.0.0/16`,
-  )).optional(),
-  ports: z.array(servicePort).optional(),
-  location: z.enum(["MESH_EXTERNAL", "MESH_INTERNAL"]).optional(),
-  resolution: z.enum(["NONE", "STATIC", "DNS", "DNS_ROUND_ROBIN"]).optional(),
-  endpoints: z.array(workloadEntrySpec).optional(),
-  workloadSelector: z.strictObject({ labels: labelMap.optional() }).optional(),
-}, UNSUPPORTED_SE);
-
-const SPEC_SCHEMAS: { [K in Kind]: z.ZodType<SpecOf<K>> } = {
-  VirtualService: virtualServiceSpec,
-  DestinationRule: destinationRuleSpec,
-  Gateway: gatewaySpec,
-  ServiceEntry: serviceEntrySpec,
-  WorkloadEntry: workloadEntrySpec,
+const DEFS: { [K in Kind]: KindDef<K> } = {
+  VirtualService: { schema: virtualServiceSpec, check: checkVirtualService },
+  DestinationRule: { schema: destinationRuleSpec, check: checkDestinationRule },
+  Gateway: { schema: gatewaySpec, check: checkGateway },
+  ServiceEntry: { schema: serviceEntrySpec, check: checkServiceEntry },
+  WorkloadEntry: {
+    schema: workloadEntrySpec,
+    check: (spec, r) => checkWorkloadEntry(spec, ["spec"], r),
+  },
+  Sidecar: { schema: sidecarSpec, check: checkSidecar },
+  WorkloadGroup: { schema: workloadGroupSpec, check: checkWorkloadGroup },
+  PeerAuthentication: { schema: peerAuthenticationSpec, check: checkPeerAuthentication },
+  AuthorizationPolicy: { schema: authorizationPolicySpec, check: checkAuthorizationPolicy },
+  RequestAuthentication: { schema: requestAuthenticationSpec, check: checkRequestAuthentication },
+  Telemetry: { schema: telemetrySpec, check: checkTelemetry },
+  MeshConfig: { schema: meshConfigSpec, check: checkMeshConfig },
 };
 
 const metadataSchema = z.looseObject({
-  name: formatted(
-    isDns1123Subdomain,
-    (v) =>
-      `invalid name ${quote(v)}; use lowercase letters, digits, '-' and '.', ` +
+  name: z.string().refine(isDns1123Subdomain, {
+    error: (issue) =>
+      `invalid name ${quote(issue.input)}; use lowercase letters, digits, '-' and '.', ` +
       "starting and ending with a letter or digit (at most 253)",
-  ),
-  namespace: formatted(
-    isDns1123Label,
-    (v) =>
-      `invalid namespace ${quote(v)}; use lowercase letters, digits and '-', ` +
+  }),
+  namespace: z.string().refine(isDns1123Label, {
+    error: (issue) =>
+      `invalid namespace ${quote(issue.input)}; use lowercase letters, digits and '-', ` +
       "starting and ending with a letter or digit (at most 63)",
-  ).optional(),
+  }).optional(),
   labels: labelMap.optional(),
   annotations: labelMap.optional(),
 });
@@ -841,8 +490,6 @@ const TOP_LEVEL_KEYS = ["apiVersion", "kind", "metadata", "spec", "status"];
 // ---------------------------------------------------------------------------------------------
 // Reading documents
 
-type Path = YamlPathSegment[];
-
 interface DocContext {
   file: string;
   positionOf: (path: readonly YamlPathSegment[]) => YamlPosition;
@@ -850,21 +497,41 @@ interface DocContext {
   result: ParseResult;
 }
 
-/** Reports diagnostics about one resource, with paths relative to it. */
-interface Reporter {
-  error(path: Path, message: string): void;
-  warn(path: Path, message: string): void;
-  readonly errors: number;
+function safePosition(
+  positionOf: (path: readonly YamlPathSegment[]) => YamlPosition,
+  line: number,
+  path: readonly YamlPathSegment[] = [],
+): YamlPosition {
+  try {
+    return positionOf(path);
+  } catch {
+    return { line, column: 1 };
+  }
+}
+
+/** A {@linkcode Reporter} that also summarises what it held back. */
+interface ResourceReporter extends Reporter {
+  /** Adds one diagnostic for the problems beyond {@linkcode MAX_DIAGNOSTICS}, if any. */
+  finish(): void;
 }
 
 function reporter(
   ctx: DocContext,
   prefix: Path,
   subject: { kind?: string; namespace?: string; name?: string },
-): Reporter {
+): ResourceReporter {
   let errors = 0;
+  let shown = 0;
+  let heldErrors = 0;
+  let heldWarnings = 0;
   const add = (severity: Severity, path: Path, message: string) => {
     if (severity === "error") errors++;
+    if (shown >= MAX_DIAGNOSTICS) {
+      if (severity === "error") heldErrors++;
+      else heldWarnings++;
+      return;
+    }
+    shown++;
     ctx.result.diagnostics.push({
       severity,
       file: ctx.file,
@@ -880,6 +547,18 @@ function reporter(
     get errors() {
       return errors;
     },
+    finish() {
+      if (heldErrors + heldWarnings === 0) return;
+      ctx.result.diagnostics.push({
+        severity: heldErrors > 0 ? "error" : "warning",
+        file: ctx.file,
+        ...ctx.positionOf(prefix),
+        ...subject,
+        path: "",
+        message: `${heldErrors} more errors and ${heldWarnings} more warnings not shown; ` +
+          "fix the ones above first",
+      });
+    },
   };
 }
 
@@ -892,7 +571,11 @@ function describe(v: unknown): string {
   if (Array.isArray(v)) return "a list";
   if (typeof v === "object") return "a mapping";
   if (typeof v === "string") return `the string ${quote(v)}`;
-  return `${typeof v} ${String(v)}`;
+  return `${typeof v} ${quote(String(v)).slice(1, -1)}`;
+}
+
+function isKind(s: string): s is Kind {
+  return (KINDS as readonly string[]).includes(s);
 }
 
 /** Reads `obj` at `prefix` of the document: a resource, a List, or something skipped. */
@@ -922,13 +605,13 @@ function readObject(ctx: DocContext, obj: unknown, prefix: Path, allowList: bool
   const slash = version.lastIndexOf("/");
   const group = slash < 0 ? "" : version.slice(0, slash);
   const groupVersion = slash < 0 ? version : version.slice(slash + 1);
+  const groupKnown = Object.hasOwn(API_GROUPS, group);
 
-  const listOf = group === API_GROUP && kindName.endsWith("List") ? kindName.slice(0, -4) : "";
-  if (kindName === "List" || (KINDS as readonly string[]).includes(listOf)) {
+  const listOf = kindName.endsWith("List") ? kindName.slice(0, -4) : "";
+  if (kindName === "List" || (groupKnown && isKind(listOf) && KIND_GROUPS[listOf] === group)) {
     readList(ctx, obj, prefix, allowList);
     return;
   }
-  if (group !== API_GROUP) return; // Kubernetes objects and other Istio groups: not ours.
 
   const meta = isRecord(obj.metadata) ? obj.metadata : {};
   const subject = {
@@ -937,26 +620,48 @@ function readObject(ctx: DocContext, obj: unknown, prefix: Path, allowList: bool
     name: typeof meta.name === "string" ? meta.name : undefined,
   };
   const r = reporter(ctx, prefix, subject);
-  if (!(KINDS as readonly string[]).includes(kindName)) {
-    if (OTHER_NETWORKING_KINDS.includes(kindName)) {
+  if (!groupKnown) {
+    // Kubernetes objects and groups that aren't Istio's: not ours. Istio's other groups (like
+    // extensions.istio.io) are Istio configuration mesh doesn't read: say so.
+    if (group === "istio.io" || group.endsWith(".istio.io")) {
+      r.warn([], `${kindName} resources are ${NOT_SUPPORTED}`);
+    }
+    return;
+  }
+  if (!isKind(kindName) || KIND_GROUPS[kindName] !== group) {
+    if (isKind(kindName)) {
+      const home = KIND_GROUPS[kindName];
+      r.error(
+        ["apiVersion"],
+        `${kindName} belongs to ${home}, not ${group}; use apiVersion ${home}/${
+          API_GROUPS[home][0]
+        }`,
+      );
+    } else if (OTHER_ISTIO_KINDS[group]?.includes(kindName)) {
       r.warn([], `${kindName} resources are ${NOT_SUPPORTED}`);
     } else {
+      const kinds = KINDS.filter((k) => KIND_GROUPS[k] === group);
+      const guess = suggest(kindName, kinds);
       r.error(
         ["kind"],
-        `unknown kind ${quote(kindName)} in ${API_GROUP}; mesh reads ${KINDS.join(", ")}`,
+        `unknown kind ${quote(kindName)} in ${group}${
+          guess ? ` (did you mean ${quote(guess)}?)` : ""
+        }; mesh reads ${kinds.join(", ")}`,
       );
     }
     return;
   }
-  if (!(API_VERSIONS as readonly string[]).includes(groupVersion)) {
+  const versions = API_GROUPS[group];
+  if (!versions.includes(groupVersion)) {
     r.error(
       ["apiVersion"],
       `apiVersion ${quote(version)} is not accepted for ${kindName}; use one of ` +
-        API_VERSIONS.map((v) => `${API_GROUP}/${v}`).join(", "),
+        versions.map((v) => `${group}/${v}`).join(", "),
     );
     return;
   }
-  readResource(ctx, obj, prefix, kindName as Kind, version, r);
+  readResource(ctx, obj, prefix, kindName, version, r);
+  r.finish();
 }
 
 function readList(
@@ -989,10 +694,11 @@ function readResource(
   for (const key of Object.keys(raw)) {
     if (!TOP_LEVEL_KEYS.includes(key)) r.error([key], unknownField(key, TOP_LEVEL_KEYS, kind));
   }
+  if (!ENFORCED_KINDS.includes(kind)) r.warn(["spec"], notEnforced(kind));
 
-  const schema = SPEC_SCHEMAS[kind];
+  const def = DEFS[kind] as KindDef<Kind>;
   const rawMetadata = normalize(raw.metadata, metadataSchema, 1);
-  const rawSpec = normalize(raw.spec, schema, 1);
+  const rawSpec = normalize(raw.spec, def.schema, 1);
   if (rawMetadata === TOO_DEEP || rawSpec === TOO_DEEP) {
     r.error([], `nesting deeper than ${MAX_DEPTH} levels; no Istio resource needs that`);
     return;
@@ -1005,6 +711,7 @@ function readResource(
     const parsed = metadataSchema.safeParse(rawMetadata);
     if (parsed.success) {
       metadata = { ...parsed.data, namespace: parsed.data.namespace ?? ctx.defaultNamespace };
+      checkLabels(metadata.labels, ["metadata", "labels"], r);
     } else {
       reportIssues(parsed.error.issues, rawMetadata, ["metadata"], metadataSchema, kind, r);
     }
@@ -1014,13 +721,13 @@ function readResource(
   if (rawSpec === undefined || rawSpec === null) {
     r.error(["spec"], `missing required field "spec"`);
   } else {
-    const parsed = schema.safeParse(rawSpec);
+    const parsed = def.schema.safeParse(rawSpec);
     if (parsed.success) spec = parsed.data;
-    else reportIssues(parsed.error.issues, rawSpec, ["spec"], schema, kind, r);
+    else reportIssues(parsed.error.issues, rawSpec, ["spec"], def.schema, kind, r);
   }
 
   if (!metadata || spec === undefined || r.errors > 0) return;
-  CHECKS[kind](spec as never, r);
+  def.check(spec, r, { namespace: metadata.namespace, name: metadata.name });
   if (r.errors > 0) return;
   ctx.result.resources.push(
     {
@@ -1063,16 +770,22 @@ function normalize(v: unknown, schema: unknown, depth: number): unknown {
     if (value === null && field !== undefined) continue;
     const n = normalize(value, field ?? values, depth + 1);
     if (n === TOO_DEEP) return TOO_DEEP;
-    out[key] = n;
+    // An own property even for "__proto__", so that it is reported as an unknown field.
+    Object.defineProperty(out, key, {
+      value: n,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   return out;
 }
 
-/** Looks through `optional` and pipes (preprocessing) to the schema that shapes a value. */
+/** Looks through `optional`, defaults and pipes (preprocessing) to the schema of a value. */
 function unwrapSchema(schema: unknown): unknown {
   let s = schema;
   for (let i = 0; i < 8; i++) {
-    if (s instanceof z.ZodOptional) s = s.unwrap();
+    if (s instanceof z.ZodOptional || s instanceof z.ZodDefault) s = s.unwrap();
     else if (s instanceof z.ZodPipe) s = s.out;
     else break;
   }
@@ -1103,17 +816,27 @@ function reportIssues(
     const key = formatPath(path);
     if (seen.has(key)) continue; // the first problem with a field is enough
     seen.add(key);
-    r.error([...base, ...path], issueMessage(issue, path, root));
+    r.error([...base, ...path], issueMessage(issue, path, root, schemaAt(schema, path)));
   }
 }
 
-function issueMessage(issue: z.core.$ZodIssue, path: Path, root: unknown): string {
+function issueMessage(
+  issue: z.core.$ZodIssue,
+  path: Path,
+  root: unknown,
+  schema: unknown,
+): string {
   const value = valueAt(root, path);
   switch (issue.code) {
     case "invalid_type": {
       if (value === undefined) {
         const field = path[path.length - 1];
         return `missing required field ${quote(field)}`;
+      }
+      if (typeof schema === "object" && schema !== null && DURATION_SCHEMAS.has(schema)) {
+        const example = typeof value === "number" ? `${value}s` : "1.5s";
+        return `expected a duration like ${example}, got ${describe(value)}; ` +
+          "write a number with a unit (h, m, s or ms)";
       }
       const expected = EXPECTED[issue.expected] ?? issue.expected;
       let hint = "";
@@ -1122,15 +845,22 @@ function issueMessage(issue: z.core.$ZodIssue, path: Path, root: unknown): strin
         value.trim() !== "" && !Number.isNaN(Number(value))
       ) {
         hint = "; write the number without quotes";
+      } else if (issue.expected === "boolean" && (value === "true" || value === "false")) {
+        hint = "; write true or false without quotes";
       } else if (
         issue.expected === "string" && (typeof value === "number" || typeof value === "boolean")
       ) {
         hint = "; put the value in quotes";
+      } else if (issue.expected === "array" && !Array.isArray(value) && value !== null) {
+        hint = "; write a list, like [a] or one '- a' per line";
       }
       return `expected ${expected}, got ${describe(value)}${hint}`;
     }
     case "invalid_value":
       return `must be one of ${issue.values.map(String).join(", ")}; got ${describe(value)}`;
+    case "too_small":
+      if (issue.origin === "string" && issue.minimum === 1) return "may not be empty";
+      return issue.message;
     default:
       return issue.message;
   }
@@ -1156,16 +886,23 @@ function valueAt(root: unknown, path: Path): unknown {
   return v;
 }
 
-/** The field names of the object schema found at `path` inside `schema`. */
-function knownKeysAt(schema: z.ZodType, path: Path): string[] {
+/** The schema of the value at `path` inside `schema` (looking through optional and pipes). */
+function schemaAt(schema: z.ZodType, path: Path): unknown {
   let s = unwrapSchema(schema);
   for (const segment of path) {
-    if (s instanceof z.ZodObject) s = s.shape[segment];
-    else if (s instanceof z.ZodArray) s = s.element;
+    if (s instanceof z.ZodObject) {
+      s = Object.hasOwn(s.shape, segment) ? s.shape[segment] : undefined;
+    } else if (s instanceof z.ZodArray) s = s.element;
     else if (s instanceof z.ZodRecord) s = s.valueType;
-    else return [];
+    else return undefined;
     s = unwrapSchema(s);
   }
+  return s;
+}
+
+/** The field names of the object schema found at `path` inside `schema`. */
+function knownKeysAt(schema: z.ZodType, path: Path): string[] {
+  const s = schemaAt(schema, path);
   return s instanceof z.ZodObject ? Object.keys(s.shape) : [];
 }
 
@@ -1177,6 +914,7 @@ function unknownField(key: string, known: readonly string[], kind: Kind): string
 
 /** The known name `key` was most likely meant to be, if any is close. */
 function suggest(key: string, known: readonly string[]): string | undefined {
+  if (key.length > 64) return undefined;
   const folded = key.replace(/[_-]/g, "").toLowerCase();
   const same = known.find((k) => k.toLowerCase() === folded);
   if (same) return same;
@@ -1200,262 +938,4 @@ function editDistance(a: string, b: string): number {
     prev = cur;
   }
   return prev[b.length];
-}
-
-// ---------------------------------------------------------------------------------------------
-// Semantic checks (run once the structure is valid)
-
-const CHECKS: { [K in Kind]: (spec: SpecOf<K>, r: Reporter) => void } = {
-  VirtualService: checkVirtualService,
-  DestinationRule: checkDestinationRule,
-  Gateway: checkGateway,
-  ServiceEntry: checkServiceEntry,
-  WorkloadEntry: (spec, r) => checkWorkloadEntry(spec, ["spec"], r),
-};
-
-/** Warns about each `keys` field set on `obj`. */
-function warnUnsupported(
-  obj: object,
-  keys: readonly string[],
-  path: Path,
-  r: Reporter,
-): void {
-  const fields = obj as Record<string, unknown>;
-  for (const key of keys) {
-    if (fields[key] !== undefined) r.warn([...path, key], NOT_SUPPORTED);
-  }
-}
-
-function checkVirtualService(spec: VirtualServiceSpec, r: Reporter): void {
-  const base: Path = ["spec"];
-  warnUnsupported(spec, UNSUPPORTED_VS, base, r);
-  const gateways = spec.gateways ?? [];
-  const appliesToMesh = gateways.length === 0 || gateways.includes("mesh");
-  spec.hosts.forEach((host, i) => {
-    if (host === "*" && appliesToMesh) {
-      r.error(
-        [...base, "hosts", i],
-        `"*" is only allowed when the VirtualService is bound to gateways; ` +
-          "list the service's hosts, or set gateways",
-      );
-    }
-  });
-  if (!spec.http?.length && spec.tcp === undefined && spec.tls === undefined) {
-    r.error(base, "no routes; add at least one entry under http");
-  }
-  spec.http?.forEach((route, i) => checkHttpRoute(route, [...base, "http", i], r));
-}
-
-function checkHttpRoute(route: HTTPRoute, path: Path, r: Reporter): void {
-  warnUnsupported(route, UNSUPPORTED_HTTP_ROUTE, path, r);
-  route.match?.forEach((m, i) => checkMatch(m, [...path, "match", i], r));
-
-  const destinations = route.route ?? [];
-  if (destinations.length === 0) {
-    if (
-      route.redirect === undefined && route.directResponse === undefined &&
-      route.delegate === undefined
-    ) {
-      r.error([...path, "route"], "no destination; add at least one entry under route");
-    }
-    return;
-  }
-  for (const other of ["redirect", "directResponse"] as const) {
-    if (route[other] !== undefined) {
-      r.error([...path, other], `route and ${other} can't both be set; keep one`);
-    }
-  }
-  destinations.forEach((d, i) => {
-    warnUnsupported(d, UNSUPPORTED_ROUTE_DESTINATION, [...path, "route", i], r);
-  });
-  const weighted = destinations.some((d) => d.weight !== undefined);
-  if (destinations.length > 1 || weighted) {
-    const sum = destinations.reduce((total, d) => total + (d.weight ?? 0), 0);
-    if (!weighted) {
-      r.error(
-        [...path, "route"],
-        `${destinations.length} destinations but no weights; give each a weight so they sum to 100`,
-      );
-    } else if (sum !== 100) {
-      r.error([...path, "route"], `weights sum to ${sum}; they must sum to 100`);
-    }
-  }
-}
-
-function checkMatch(m: HTTPMatchRequest, path: Path, r: Reporter): void {
-  warnUnsupported(m, UNSUPPORTED_MATCH, path, r);
-  for (const field of ["uri", "method", "authority"] as const) {
-    const sm = m[field];
-    if (sm) checkStringMatch(sm, [...path, field], false, r);
-  }
-  for (const [name, sm] of Object.entries(m.headers ?? {})) {
-    const at = [...path, "headers", name];
-    if (!HEADER_NAME.test(name)) {
-      const lower = name.toLowerCase();
-      r.error(
-        at,
-        HEADER_NAME.test(lower)
-          ? `header names must be lowercase; write ${quote(lower)}`
-          : `invalid header name ${quote(name)}; use letters, digits and !#$%&'*+-.^_\`|~`,
-      );
-    }
-    checkStringMatch(sm, at, true, r);
-  }
-}
-
-function checkStringMatch(sm: StringMatch, path: Path, allowEmpty: boolean, r: Reporter): void {
-  const set = (["exact", "prefix", "regex"] as const).filter((k) => sm[k] !== undefined);
-  if (set.length > 1) {
-    r.error(path, `set only one of exact, prefix or regex; found ${set.join(" and ")}`);
-  } else if (set.length === 0 && !allowEmpty) {
-    r.error(path, "empty match; set one of exact, prefix or regex");
-  }
-  if (sm.regex !== undefined) {
-    try {
-      new RegExp(sm.regex);
-    } catch (e) {
-      r.error(
-        [...path, "regex"],
-        `invalid regular expression: ${e instanceof Error ? e.message : String(e)}`,
-      );
-    }
-  }
-}
-
-function checkDestinationRule(spec: DestinationRuleSpec, r: Reporter): void {
-  const base: Path = ["spec"];
-  warnUnsupported(spec, UNSUPPORTED_DR, base, r);
-  if (spec.trafficPolicy) checkTrafficPolicy(spec.trafficPolicy, [...base, "trafficPolicy"], r);
-  const first = new Map<string, number>();
-  spec.subsets?.forEach((s, i) => {
-    const path = [...base, "subsets", i];
-    warnUnsupported(s, UNSUPPORTED_SUBSET, path, r);
-    const earlier = first.get(s.name);
-    if (earlier === undefined) first.set(s.name, i);
-    else {
-      r.error(
-        [...path, "name"],
-        `duplicate subset name ${quote(s.name)} (also subsets[${earlier}]); rename one`,
-      );
-    }
-  });
-}
-
-function checkTrafficPolicy(tp: TrafficPolicy, path: Path, r: Reporter): void {
-  warnUnsupported(tp, UNSUPPORTED_TRAFFIC_POLICY, path, r);
-  if (tp.tls) {
-    warnUnsupported(tp.tls, UNSUPPORTED_TLS, [...path, "tls"], r);
-    const mode = tp.tls.mode;
-    if (mode === "SIMPLE" || mode === "MUTUAL") {
-      r.warn([...path, "tls", "mode"], `${mode} is ${NOT_SUPPORTED}`);
-    }
-  }
-  if (tp.loadBalancer) {
-    warnUnsupported(tp.loadBalancer, UNSUPPORTED_LB, [...path, "loadBalancer"], r);
-    const simple = tp.loadBalancer.simple;
-    if (simple !== undefined && simple !== "ROUND_ROBIN" && simple !== "RANDOM") {
-      r.warn(
-        [...path, "loadBalancer", "simple"],
-        `${simple} is ${NOT_SUPPORTED} (mesh uses ROUND_ROBIN)`,
-      );
-    }
-  }
-}
-
-function checkGateway(spec: GatewaySpec, r: Reporter): void {
-  spec.servers.forEach((server, i) => {
-    const path: Path = ["spec", "servers", i];
-    warnUnsupported(server, UNSUPPORTED_SERVER, path, r);
-    if (server.port.protocol !== "HTTP") {
-      r.warn(
-        [...path, "port", "protocol"],
-        `${server.port.protocol} is ${NOT_SUPPORTED} (this server is skipped)`,
-      );
-    }
-  });
-}
-
-function checkServiceEntry(spec: ServiceEntrySpec, r: Reporter): void {
-  const base: Path = ["spec"];
-  warnUnsupported(spec, UNSUPPORTED_SE, base, r);
-  const names = new Map<string, number>();
-  const numbers = new Map<number, number>();
-  spec.ports?.forEach((port, i) => {
-    const path = [...base, "ports", i];
-    const sameName = names.get(port.name);
-    if (sameName === undefined) names.set(port.name, i);
-    else {
-      r.error(
-        [...path, "name"],
-        `duplicate port name ${
-          quote(port.name)
-        } (also ports[${sameName}]); port names must be unique`,
-      );
-    }
-    const sameNumber = numbers.get(port.number);
-    if (sameNumber === undefined) numbers.set(port.number, i);
-    else {
-      r.error(
-        [...path, "number"],
-        `port ${port.number} is already defined by ports[${sameNumber}]; remove one`,
-      );
-    }
-    if (port.protocol !== undefined && port.protocol !== "HTTP") {
-      r.warn([...path, "protocol"], `${port.protocol} is ${NOT_SUPPORTED}`);
-    }
-  });
-
-  const endpoints = spec.endpoints ?? [];
-  if (endpoints.length > 0 && spec.workloadSelector !== undefined) {
-    r.error(
-      [...base, "workloadSelector"],
-      "endpoints and workloadSelector can't both be set; keep one",
-    );
-  }
-  const resolution = spec.resolution ?? "NONE";
-  if (endpoints.length > 0 && resolution === "NONE") {
-    r.error(
-      [...base, "endpoints"],
-      "endpoints are unused with resolution NONE; set resolution to STATIC (IP addresses) " +
-        "or DNS (host names)",
-    );
-  }
-  endpoints.forEach((ep, i) => {
-    const path = [...base, "endpoints", i];
-    checkWorkloadEntry(ep, path, r, names);
-    const address = ep.address;
-    if (
-      resolution === "STATIC" && address !== undefined && !isIP(address) &&
-      !address.startsWith("unix://")
-    ) {
-      r.error(
-        [...path, "address"],
-        `resolution STATIC needs IP addresses, got ${quote(address)}; use an IP, or resolution DNS`,
-      );
-    }
-  });
-}
-
-function checkWorkloadEntry(
-  spec: WorkloadEntrySpec,
-  path: Path,
-  r: Reporter,
-  servicePorts?: ReadonlyMap<string, number>,
-): void {
-  warnUnsupported(spec, UNSUPPORTED_WE, path, r);
-  if (spec.address === undefined && spec.network === undefined) {
-    r.error([...path, "address"], `missing required field "address"; set the workload's IP`);
-  }
-  if (servicePorts) {
-    for (const name of Object.keys(spec.ports ?? {})) {
-      if (!servicePorts.has(name)) {
-        const known = [...servicePorts.keys()].map(quote).join(", ") || "none";
-        r.error(
-          [...path, "ports", name],
-          `port ${quote(name)} is not a port name of this ServiceEntry (${known}); ` +
-            "endpoint ports map a service port name to the workload's port",
-        );
-      }
-    }
-  }
 }

@@ -3,6 +3,7 @@ import { type Diagnostic, formatDiagnostic } from "./diagnostic.ts";
 import {
   type DestinationRule,
   type Gateway,
+  KINDS,
   MAX_DOCUMENT_SIZE,
   NOT_SUPPORTED,
   parseResources,
@@ -141,7 +142,21 @@ interface Case {
 }
 
 const VS = "VirtualService";
+const DR = "DestinationRule";
+const GW = "Gateway";
+const SE = "ServiceEntry";
+const AP = "AuthorizationPolicy";
+const RA = "RequestAuthentication";
+const MC = "MeshConfig";
+const SEC = "security.istio.io/v1";
+const TEL = "telemetry.istio.io/v1";
+const MESH = "config.mesh.dev/v1alpha1";
 const route1 = ["hosts: [reviews]", "http:", "- route:", "  - destination: {host: reviews}"];
+
+/** A resource document of another group: header on lines 1-5, `spec` lines from line 6 on. */
+function res(apiVersion: string, kind: string, spec: string[], name = "test"): string {
+  return doc(kind, spec, name).replace("networking.istio.io/v1", apiVersion);
+}
 
 const INVALID: Case[] = [
   {
@@ -622,11 +637,1122 @@ const INVALID: Case[] = [
     path: "",
     message: "nesting deeper than 64 levels",
     line: 1,
+  }, // -------------------------------------------------------------------------------------------
+  // VirtualService: durations, regexes, exclusive fields, duplicates
+  {
+    name: "timeout written as a bare number",
+    text: doc(VS, [...route1, "  timeout: 5"]),
+    path: "spec.http[0].timeout",
+    message: "expected a duration like 5s",
+    line: 10,
+  },
+  {
+    name: "timeout in days",
+    text: doc(VS, [...route1, "  timeout: 1d"]),
+    path: "spec.http[0].timeout",
+    message: 'unknown unit "d"',
+    line: 10,
+  },
+  {
+    name: "negative perTryTimeout",
+    text: doc(VS, [...route1, "  retries:", "    attempts: 3", '    perTryTimeout: "-1s"']),
+    path: "spec.http[0].retries.perTryTimeout",
+    message: "negative duration",
+    line: 12,
+  },
+  {
+    name: "fault delay without a unit",
+    text: doc(VS, [...route1, "  fault:", "    delay:", '      fixedDelay: "100"']),
+    path: "spec.http[0].fault.delay.fixedDelay",
+    message: "has no unit",
+    line: 12,
+  },
+  {
+    name: "regex with lookahead (not RE2)",
+    text: doc(VS, [
+      "hosts: [reviews]",
+      "http:",
+      "- match:",
+      "  - uri:",
+      '      regex: "/api/(?=v1)"', // 10
+      "  route:",
+      "  - destination: {host: reviews}",
+    ]),
+    path: "spec.http[0].match[0].uri.regex",
+    message: "lookahead",
+    line: 10,
+  },
+  {
+    name: "header regex with a backreference (not RE2)",
+    text: doc(VS, [
+      "hosts: [reviews]",
+      "http:",
+      "- match:",
+      "  - headers:",
+      "      x-v:",
+      "        regex: '(a)\\1'", // 11
+      "  route:",
+      "  - destination: {host: reviews}",
+    ]),
+    path: "spec.http[0].match[0].headers.x-v.regex",
+    message: "backreference",
+    line: 11,
+  },
+  {
+    name: "redirect beside route",
+    text: doc(VS, [...route1, "  redirect: {uri: /v2}"]),
+    path: "spec.http[0].redirect",
+    message: "route and redirect can't both be set",
+    line: 10,
+  },
+  {
+    name: "directResponse beside route",
+    text: doc(VS, [...route1, "  directResponse: {status: 503}"]),
+    path: "spec.http[0].directResponse",
+    message: "route and directResponse can't both be set",
+    line: 10,
+  },
+  {
+    name: "duplicate route names",
+    text: doc(VS, [
+      "hosts: [reviews]",
+      "http:",
+      "- name: main",
+      "  route:",
+      "  - destination: {host: reviews}",
+      "- name: main", // 11
+      "  route:",
+      "  - destination: {host: reviews}",
+    ]),
+    path: "spec.http[1].name",
+    message: 'duplicate route name "main"',
+    line: 11,
+  },
+  {
+    name: "overlapping hosts",
+    text: doc(VS, [
+      "hosts:",
+      "- '*.example.com'",
+      "- reviews.example.com", // 8
+      "http:",
+      "- route:",
+      "  - destination: {host: reviews}",
+    ]),
+    path: "spec.hosts[1]",
+    message: 'overlaps hosts[0] "*.example.com"',
+    line: 8,
+  },
+  {
+    name: "retry settings with zero attempts",
+    text: doc(VS, [...route1, "  retries: {attempts: 0, perTryTimeout: 2s}"]),
+    path: "spec.http[0].retries.attempts",
+    message: "attempts is 0",
+    line: 10,
+  },
+  {
+    name: "unknown retryOn condition",
+    text: doc(VS, [...route1, "  retries:", "    attempts: 2", "    retryOn: 5xx,sometimes"]),
+    path: "spec.http[0].retries.retryOn",
+    message: '"sometimes" is not a retry condition',
+    line: 12,
+  },
+  {
+    name: "fault abort status out of range",
+    text: doc(VS, [...route1, "  fault:", "    abort:", "      httpStatus: 700"]),
+    path: "spec.http[0].fault.abort.httpStatus",
+    message: "not in the range 200..599",
+    line: 12,
+  },
+  {
+    name: "CORS method in lower case",
+    text: doc(VS, [...route1, "  corsPolicy:", "    allowMethods:", "    - get"]),
+    path: "spec.http[0].corsPolicy.allowMethods[0]",
+    message: '"get" is not an HTTP method',
+    line: 12,
+  },
+  {
+    name: "CORS maxAge finer than seconds",
+    text: doc(VS, [...route1, "  corsPolicy:", "    maxAge: 1.5s"]),
+    path: "spec.http[0].corsPolicy.maxAge",
+    message: "finer than a second",
+    line: 11,
+  },
+  {
+    name: "redirect with a non-3xx code",
+    text: doc(VS, [
+      "hosts: [reviews]",
+      "http:",
+      "- redirect:",
+      "    uri: /new",
+      "    redirectCode: 200",
+    ]),
+    path: "spec.http[0].redirect.redirectCode",
+    message: "200 is not a redirect code",
+    line: 10,
+  },
+  {
+    name: "header operation on a pseudo-header",
+    text: doc(VS, [...route1, "  headers:", "    request:", "      set:", '        ":path": /x']),
+    path: 'spec.http[0].headers.request.set[":path"]',
+    message: "pseudo-header",
+    line: 13,
+  },
+  {
+    name: "TCP route without destinations",
+    text: doc(VS, ["hosts: [db.example.com]", "tcp:", "- match: [{port: 5432}]"]),
+    path: "spec.tcp[0].route",
+    message: "no destination",
+    line: 8,
+  },
+  {
+    name: "TLS route SNI host outside the hosts",
+    text: doc(VS, [
+      "hosts: [api.example.com]",
+      "gateways: [edge]",
+      "tls:",
+      "- match:",
+      "  - sniHosts:",
+      "    - web.example.com", // 11
+      "  route:",
+      "  - destination: {host: web.example.com}",
+    ]),
+    path: "spec.tls[0].match[0].sniHosts[0]",
+    message: "is not one of the VirtualService's hosts",
+    line: 11,
+  },
+  {
+    name: "destination subset that isn't a DNS label",
+    text: doc(VS, [
+      "hosts: [reviews]",
+      "http:",
+      "- route:",
+      "  - destination:",
+      "      host: reviews",
+      "      subset: V1", // 11
+    ]),
+    path: "spec.http[0].route[0].destination.subset",
+    message: 'invalid subset name "V1"',
+    line: 11,
+  },
+  {
+    name: "mirror percentage over 100",
+    text: doc(VS, [...route1, "  mirror: {host: shadow}", "  mirrorPercentage:", "    value: 150"]),
+    path: "spec.http[0].mirrorPercentage.value",
+    message: "from 0 to 100; got 150",
+    line: 12,
+  },
+  // -------------------------------------------------------------------------------------------
+  // DestinationRule
+  {
+    name: "connectTimeout written as a bare number",
+    text: doc(DR, [
+      "host: reviews",
+      "trafficPolicy:",
+      "  connectionPool:",
+      "    tcp:",
+      "      connectTimeout: 10", // 10
+    ]),
+    path: "spec.trafficPolicy.connectionPool.tcp.connectTimeout",
+    message: "expected a duration like 10s",
+    line: 10,
+  },
+  {
+    name: "outlier detection duration with an unknown unit",
+    text: doc(DR, [
+      "host: reviews",
+      "trafficPolicy:",
+      "  outlierDetection:",
+      "    baseEjectionTime: 30sec", // 9
+    ]),
+    path: "spec.trafficPolicy.outlierDetection.baseEjectionTime",
+    message: 'unknown unit "sec"',
+    line: 9,
+  },
+  {
+    name: "local origin failures without splitting errors",
+    text: doc(DR, [
+      "host: reviews",
+      "trafficPolicy:",
+      "  outlierDetection:",
+      "    consecutiveLocalOriginFailures: 5", // 9
+    ]),
+    path: "spec.trafficPolicy.outlierDetection.consecutiveLocalOriginFailures",
+    message: "needs splitExternalLocalOriginErrors: true",
+    line: 9,
+  },
+  {
+    name: "empty traffic policy",
+    text: doc(DR, ["host: reviews", "trafficPolicy: {}"]),
+    path: "spec.trafficPolicy",
+    message: "empty traffic policy",
+    line: 7,
+  },
+  {
+    name: "simple and consistentHash load balancing together",
+    text: doc(DR, [
+      "host: reviews",
+      "trafficPolicy:",
+      "  loadBalancer:",
+      "    simple: ROUND_ROBIN",
+      "    consistentHash: {useSourceIp: true}", // 10
+    ]),
+    path: "spec.trafficPolicy.loadBalancer.consistentHash",
+    message: "simple and consistentHash can't both be set",
+    line: 10,
+  },
+  {
+    name: "maglev table size that isn't prime",
+    text: doc(DR, [
+      "host: reviews",
+      "trafficPolicy:",
+      "  loadBalancer:",
+      "    consistentHash:",
+      "      useSourceIp: true",
+      "      maglev:",
+      "        tableSize: 1000", // 12
+    ]),
+    path: "spec.trafficPolicy.loadBalancer.consistentHash.maglev.tableSize",
+    message: "prime number",
+    line: 12,
+  },
+  {
+    name: "port-level settings without a port",
+    text: doc(DR, [
+      "host: reviews",
+      "trafficPolicy:",
+      "  portLevelSettings:",
+      "  - tls: {mode: ISTIO_MUTUAL}", // 9
+    ]),
+    path: "spec.trafficPolicy.portLevelSettings[0].port",
+    message: "needs a port",
+    line: 9,
+  },
+  {
+    name: "MUTUAL client TLS without a certificate",
+    text: doc(DR, [
+      "host: reviews",
+      "trafficPolicy:",
+      "  tls:", // 8
+      "    mode: MUTUAL",
+      "    privateKey: /etc/certs/key.pem",
+    ]),
+    path: "spec.trafficPolicy.tls.clientCertificate",
+    message: "mode MUTUAL needs clientCertificate",
+    line: 8,
+  },
+  {
+    name: "subset label value with a space",
+    text: doc(DR, ["host: reviews", "subsets:", "- name: v1", "  labels:", '    version: "v 1"']),
+    path: "spec.subsets[0].labels.version",
+    message: 'invalid label value "v 1"',
+    line: 10,
+  },
+  {
+    name: "wildcard in a workload selector",
+    text: doc(DR, ["host: reviews", "workloadSelector:", "  matchLabels:", '    app: "*"']),
+    path: "spec.workloadSelector.matchLabels.app",
+    message: "wildcards are not allowed in label values",
+    line: 9,
+  },
+  // -------------------------------------------------------------------------------------------
+  // Gateway
+  {
+    name: "Gateway name with a dot",
+    text: doc(GW, [
+      "servers:",
+      "- port: {number: 80, name: http, protocol: HTTP}",
+      "  hosts: ['*']",
+    ], "edge.gw"),
+    path: "metadata.name",
+    message: "Gateway names are DNS labels",
+    line: 4,
+  },
+  {
+    name: "HTTPS server without TLS settings",
+    text: doc(GW, [
+      "servers:",
+      "- port: {number: 443, name: https, protocol: HTTPS}", // 7
+      "  hosts: ['*.example.com']",
+    ]),
+    path: "spec.servers[0].tls",
+    message: "a HTTPS server needs tls settings",
+    line: 7,
+  },
+  {
+    name: "Gateway host that is a short name",
+    text: doc(GW, [
+      "servers:",
+      "- port: {number: 80, name: http, protocol: HTTP}",
+      "  hosts:",
+      "  - reviews", // 9
+    ]),
+    path: "spec.servers[0].hosts[0]",
+    message: "short names are not allowed in a Gateway",
+    line: 9,
+  },
+  {
+    name: "Gateway host with a partial wildcard",
+    text: doc(GW, [
+      "servers:",
+      "- port: {number: 80, name: http, protocol: HTTP}",
+      "  hosts:",
+      "  - 'shop*.example.com'", // 9
+    ]),
+    path: "spec.servers[0].hosts[0]",
+    message: "a wildcard must be the whole first label",
+    line: 9,
+  },
+  {
+    name: "duplicate port names across Gateway servers",
+    text: doc(GW, [
+      "servers:",
+      "- port: {number: 80, name: http, protocol: HTTP}",
+      "  hosts: ['a.example.com']",
+      "- port:",
+      "    number: 8080",
+      "    name: http", // 11
+      "    protocol: HTTP",
+      "  hosts: ['b.example.com']",
+    ]),
+    path: "spec.servers[1].port.name",
+    message: 'duplicate port name "http"',
+    line: 11,
+  },
+  {
+    name: "duplicate server names",
+    text: doc(GW, [
+      "servers:",
+      "- name: web",
+      "  port: {number: 80, name: http, protocol: HTTP}",
+      "  hosts: ['a.example.com']",
+      "- name: web", // 10
+      "  port: {number: 81, name: http-alt, protocol: HTTP}",
+      "  hosts: ['b.example.com']",
+    ]),
+    path: "spec.servers[1].name",
+    message: 'duplicate server name "web"',
+    line: 10,
+  },
+  {
+    name: "SIMPLE server TLS without certificates",
+    text: doc(GW, [
+      "servers:",
+      "- port: {number: 443, name: https, protocol: HTTPS}",
+      "  hosts: ['*.example.com']",
+      "  tls:", // 9
+      "    mode: SIMPLE",
+    ]),
+    path: "spec.servers[0].tls.serverCertificate",
+    message: "mode SIMPLE needs serverCertificate (or credentialName)",
+    line: 9,
+  },
+  {
+    name: "targetPort on a Gateway",
+    text: doc(GW, [
+      "servers:",
+      "- port:",
+      "    number: 80",
+      "    name: http",
+      "    protocol: HTTP",
+      "    targetPort: 8080", // 11
+      "  hosts: ['*']",
+    ]),
+    path: "spec.servers[0].port.targetPort",
+    message: "targetPort has no effect on Gateways",
+    line: 11,
+  },
+  // -------------------------------------------------------------------------------------------
+  // ServiceEntry and WorkloadEntry
+  {
+    name: "ServiceEntry port name that isn't a DNS label",
+    text: doc(SE, [
+      "hosts: [api.example.com]",
+      "ports:",
+      "- number: 80",
+      "  name: HTTP_1",
+      "resolution: DNS",
+    ]),
+    path: "spec.ports[0].name",
+    message: 'invalid port name "HTTP_1"',
+    line: 9,
+  },
+  {
+    name: "CIDR address with DNS resolution",
+    text: doc(SE, ["hosts: [api.example.com]", "addresses: [10.0.0.0/24]", "resolution: DNS"]),
+    path: "spec.addresses",
+    message: "CIDR addresses need resolution NONE or STATIC",
+    line: 7,
+  },
+  {
+    name: "DNS_ROUND_ROBIN with two endpoints",
+    text: doc(SE, [
+      "hosts: [api.example.com]",
+      "resolution: DNS_ROUND_ROBIN",
+      "endpoints:", // 8
+      "- address: a.example.com",
+      "- address: b.example.com",
+    ]),
+    path: "spec.endpoints",
+    message: "at most one endpoint",
+    line: 8,
+  },
+  {
+    name: "DNS resolution of a wildcard host",
+    text: doc(SE, ["hosts:", "- '*.example.com'", "resolution: DNS"]),
+    path: "spec.hosts[0]",
+    message: "is a wildcard",
+    line: 7,
+  },
+  {
+    name: "several hosts sharing a TCP port",
+    text: doc(SE, [
+      "hosts: [a.example.com, b.example.com]",
+      "ports:",
+      "- {number: 5432, name: pg, protocol: TCP}", // 8
+      "resolution: DNS",
+    ]),
+    path: "spec.ports[0]",
+    message: "several hosts can't share a non-HTTP, non-TLS port",
+    line: 8,
+  },
+  {
+    name: "duplicate ServiceEntry port numbers",
+    text: doc(SE, [
+      "hosts: [api.example.com]",
+      "ports:",
+      "- number: 80",
+      "  name: http",
+      "- number: 80", // 10
+      "  name: web",
+      "resolution: DNS",
+    ]),
+    path: "spec.ports[1].number",
+    message: 'duplicate port "80"',
+    line: 10,
+  },
+  {
+    name: "unix endpoint with ports",
+    text: doc(SE, [
+      "hosts: [local.internal]",
+      "ports: [{number: 80, name: http}]",
+      "resolution: STATIC",
+      "endpoints:",
+      "- address: unix:///var/run/app.sock",
+      "  ports: {http: 80}", // 11
+    ]),
+    path: "spec.endpoints[0].ports",
+    message: "a unix address has no ports",
+    line: 11,
+  },
+  {
+    name: "WorkloadEntry unix socket with a relative path",
+    text: doc("WorkloadEntry", ["address: unix://app.sock"]),
+    path: "spec.address",
+    message: "absolute path",
+    line: 6,
+  },
+  {
+    name: "WorkloadEntry label key with a space",
+    text: doc("WorkloadEntry", ["address: 10.0.0.1", "labels:", '  "bad key": x']),
+    path: 'spec.labels["bad key"]',
+    message: 'invalid label key "bad key"',
+    line: 8,
+  },
+  {
+    name: "WorkloadEntry port name in upper case",
+    text: doc("WorkloadEntry", ["address: 10.0.0.1", "ports:", "  HTTP: 8080"]),
+    path: "spec.ports.HTTP",
+    message: 'invalid port name "HTTP"',
+    line: 8,
+  },
+  // -------------------------------------------------------------------------------------------
+  // Sidecar
+  {
+    name: "Sidecar egress host without a namespace",
+    text: doc("Sidecar", ["egress:", "- hosts:", "  - reviews.default.svc.cluster.local"]),
+    path: "spec.egress[0].hosts[0]",
+    message: "write it as namespace/host",
+    line: 8,
+  },
+  {
+    name: "Sidecar egress host that is a short name",
+    text: doc("Sidecar", ["egress:", "- hosts:", "  - ./reviews"]),
+    path: "spec.egress[0].hosts[0]",
+    message: "short names are not allowed in a Sidecar",
+    line: 8,
+  },
+  {
+    name: "Sidecar with nothing to configure",
+    text: doc("Sidecar", ["workloadSelector:", "  labels: {app: reviews}"]),
+    path: "spec",
+    message: "empty Sidecar",
+    line: 5,
+  },
+  {
+    name: "Sidecar catch-all egress listener not last",
+    text: doc("Sidecar", [
+      "egress:",
+      "- hosts: ['./*']", // 7
+      "- port: {number: 9080, protocol: HTTP, name: http}",
+      "  hosts: ['./*']",
+    ]),
+    path: "spec.egress[0]",
+    message: "only the last egress listener may omit port",
+    line: 7,
+  },
+  {
+    name: "Sidecar ingress listener without a port",
+    text: doc("Sidecar", ["ingress:", "- defaultEndpoint: 127.0.0.1:8080"]),
+    path: "spec.ingress[0].port",
+    message: 'missing required field "port"',
+    line: 7,
+  },
+  {
+    name: "Sidecar ingress defaultEndpoint on another host",
+    text: doc("Sidecar", [
+      "ingress:",
+      "- port: {number: 9080, protocol: HTTP, name: http}",
+      "  defaultEndpoint: 10.0.0.1:8080", // 8
+    ]),
+    path: "spec.ingress[0].defaultEndpoint",
+    message: "invalid defaultEndpoint",
+    line: 8,
+  },
+  {
+    name: "Sidecar outbound mode that doesn't exist",
+    text: doc("Sidecar", ["outboundTrafficPolicy:", "  mode: BLOCK"]),
+    path: "spec.outboundTrafficPolicy.mode",
+    message: "must be one of REGISTRY_ONLY, ALLOW_ANY",
+    line: 7,
+  },
+  {
+    name: "Sidecar egress proxy with REGISTRY_ONLY",
+    text: doc("Sidecar", [
+      "outboundTrafficPolicy:",
+      "  mode: REGISTRY_ONLY",
+      "  egressProxy:", // 8
+      "    host: proxy.example.com",
+      "    port: {number: 3128}",
+    ]),
+    path: "spec.outboundTrafficPolicy.egressProxy",
+    message: "needs outboundTrafficPolicy mode ALLOW_ANY",
+    line: 8,
+  },
+  {
+    name: "misspelled Sidecar field",
+    text: doc("Sidecar", ["egres:", "- hosts: ['./*']"]),
+    path: "spec.egres",
+    message: '(did you mean "egress"?)',
+    line: 6,
+  },
+  // -------------------------------------------------------------------------------------------
+  // WorkloadGroup
+  {
+    name: "WorkloadGroup without a template",
+    text: doc("WorkloadGroup", ["metadata:", "  labels: {app: vm}"]),
+    path: "spec.template",
+    message: 'missing required field "template"',
+    line: 5,
+  },
+  {
+    name: "readiness probe with two methods",
+    text: doc("WorkloadGroup", [
+      "template: {serviceAccount: vm}",
+      "probe:",
+      "  httpGet: {port: 8080}",
+      "  tcpSocket: {port: 8080}", // 9
+    ]),
+    path: "spec.probe.tcpSocket",
+    message: "httpGet and tcpSocket can't both be set",
+    line: 9,
+  },
+  {
+    name: "readiness probe without a method",
+    text: doc("WorkloadGroup", ["template: {}", "probe:", "  periodSeconds: 5"]),
+    path: "spec.probe",
+    message: "set one of httpGet, tcpSocket, exec, grpc",
+    line: 7,
+  },
+  {
+    name: "readiness probe with an FTP scheme",
+    text: doc("WorkloadGroup", [
+      "template: {}",
+      "probe:",
+      "  httpGet:",
+      "    port: 8080",
+      "    scheme: FTP",
+    ]),
+    path: "spec.probe.httpGet.scheme",
+    message: "scheme must be HTTP or HTTPS",
+    line: 10,
+  },
+  {
+    name: "WorkloadGroup label key ending in a slash",
+    text: doc("WorkloadGroup", ["metadata:", "  labels:", '    "app/": vm', "template: {}"]),
+    path: 'spec.metadata.labels["app/"]',
+    message: 'invalid label key "app/"',
+    line: 8,
+  },
+  {
+    name: "negative probe period",
+    text: doc("WorkloadGroup", [
+      "template: {}",
+      "probe:",
+      "  periodSeconds: -1",
+      "  tcpSocket: {port: 22}",
+    ]),
+    path: "spec.probe.periodSeconds",
+    message: "from 0 to 2147483647; got -1",
+    line: 8,
+  },
+  // -------------------------------------------------------------------------------------------
+  // PeerAuthentication
+  {
+    name: "unknown mTLS mode",
+    text: res(SEC, "PeerAuthentication", ["mtls:", "  mode: ON"]),
+    path: "spec.mtls.mode",
+    message: "must be one of UNSET, DISABLE, PERMISSIVE, STRICT",
+    line: 7,
+  },
+  {
+    name: "portLevelMtls keyed by a port name",
+    text: res(SEC, "PeerAuthentication", [
+      "selector:",
+      "  matchLabels: {app: db}",
+      "portLevelMtls:",
+      "  http:", // 9
+      "    mode: DISABLE",
+    ]),
+    path: "spec.portLevelMtls.http",
+    message: "keys are port numbers from 1 to 65535",
+    line: 9,
+  },
+  {
+    name: "portLevelMtls without a selector",
+    text: res(SEC, "PeerAuthentication", [
+      "mtls: {mode: STRICT}",
+      "portLevelMtls:", // 7
+      "  8080:",
+      "    mode: DISABLE",
+    ]),
+    path: "spec.portLevelMtls",
+    message: "portLevelMtls needs a selector with matchLabels",
+    line: 7,
+  },
+  {
+    name: "portLevelMtls port out of range",
+    text: res(SEC, "PeerAuthentication", [
+      "selector:",
+      "  matchLabels: {app: db}",
+      "portLevelMtls:",
+      "  70000: {mode: DISABLE}", // 9
+    ]),
+    path: 'spec.portLevelMtls["70000"]',
+    message: 'from 1 to 65535; got "70000"',
+    line: 9,
+  },
+  // -------------------------------------------------------------------------------------------
+  // AuthorizationPolicy
+  {
+    name: "CUSTOM action without a provider",
+    text: res(SEC, AP, ["action: CUSTOM", "rules:", "- to:", "  - operation: {paths: [/admin]}"]),
+    path: "spec.provider.name",
+    message: "action CUSTOM needs provider.name",
+    line: 5,
+  },
+  {
+    name: "provider with action ALLOW",
+    text: res(SEC, AP, ["action: ALLOW", "provider: {name: ext-authz}", "rules: [{}]"]),
+    path: "spec.provider",
+    message: "provider is only for action CUSTOM",
+    line: 7,
+  },
+  {
+    name: "DENY action without rules",
+    text: res(SEC, AP, ["action: DENY"]),
+    path: "spec.rules",
+    message: "a DENY policy without rules never applies",
+    line: 5,
+  },
+  {
+    name: "unknown condition key",
+    text: res(SEC, AP, [
+      "rules:",
+      "- when:",
+      "  - key: request.header[x-user]",
+      "    values: [admin]",
+    ]),
+    path: "spec.rules[0].when[0].key",
+    message: 'unknown key "request.header[x-user]"',
+    line: 8,
+  },
+  {
+    name: "condition without values",
+    text: res(SEC, AP, ["rules:", "- when:", "  - key: source.ip"]),
+    path: "spec.rules[0].when[0]",
+    message: 'set values or notValues for key "source.ip"',
+    line: 8,
+  },
+  {
+    name: "condition key without brackets",
+    text: res(SEC, AP, ["rules:", "- when:", "  - key: request.headers", "    values: [x]"]),
+    path: "spec.rules[0].when[0].key",
+    message: "write it as request.headers[name]",
+    line: 8,
+  },
+  {
+    name: "empty source",
+    text: res(SEC, AP, ["rules:", "- from:", "  - source: {}"]),
+    path: "spec.rules[0].from[0].source",
+    message: "empty source",
+    line: 8,
+  },
+  {
+    name: "invalid IP block",
+    text: res(SEC, AP, [
+      "rules:",
+      "- from:",
+      "  - source:",
+      "      ipBlocks:",
+      "      - 10.0.0.300/8",
+    ]),
+    path: "spec.rules[0].from[0].source.ipBlocks[0]",
+    message: 'invalid IP address or CIDR block "10.0.0.300/8"',
+    line: 10,
+  },
+  {
+    name: "operation port that isn't a number",
+    text: res(SEC, AP, ["rules:", "- to:", "  - operation:", "      ports:", '      - "http"']),
+    path: "spec.rules[0].to[0].operation.ports[0]",
+    message: 'invalid port "http"',
+    line: 10,
+  },
+  {
+    name: "operation ports written as numbers",
+    text: res(SEC, AP, ["rules:", "- to:", "  - operation:", "      ports:", "      - 8080"]),
+    path: "spec.rules[0].to[0].operation.ports[0]",
+    message: "expected a string, got number 8080; put the value in quotes",
+    line: 10,
+  },
+  {
+    name: "selector and targetRef together",
+    text: res(SEC, AP, [
+      "selector:",
+      "  matchLabels: {app: web}",
+      "targetRef:", // 8
+      "  kind: Gateway",
+      "  group: gateway.networking.k8s.io",
+      "  name: edge",
+      "rules: [{}]",
+    ]),
+    path: "spec.targetRef",
+    message: "selector and targetRef can't both be set",
+    line: 8,
+  },
+  {
+    name: "targetRef to another namespace",
+    text: res(SEC, AP, ["targetRef:", "  kind: Service", "  name: web", "  namespace: other"]),
+    path: "spec.targetRef.namespace",
+    message: "cross-namespace references are not supported",
+    line: 9,
+  },
+  {
+    name: "unknown action",
+    text: res(SEC, AP, ["action: REJECT", "rules: [{}]"]),
+    path: "spec.action",
+    message: "must be one of ALLOW, DENY, AUDIT, CUSTOM",
+    line: 6,
+  },
+  {
+    name: "serviceAccounts with principals",
+    text: res(SEC, AP, [
+      "rules:",
+      "- from:",
+      "  - source:",
+      "      serviceAccounts: [shop/web]", // 9
+      "      principals: [cluster.local/ns/shop/sa/web]",
+    ]),
+    path: "spec.rules[0].from[0].source.serviceAccounts",
+    message: "serviceAccounts can't be combined with principals",
+    line: 9,
+  },
+  {
+    name: "CUSTOM action with a JWT claim condition",
+    text: res(SEC, AP, [
+      "action: CUSTOM",
+      "provider: {name: ext-authz}",
+      "rules:",
+      "- when:",
+      "  - key: request.auth.claims[groups]", // 10
+      "    values: [admin]",
+    ]),
+    path: "spec.rules[0].when[0].key",
+    message: "is not supported with action CUSTOM",
+    line: 10,
+  },
+  // -------------------------------------------------------------------------------------------
+  // RequestAuthentication
+  {
+    name: "JWT rule without an issuer",
+    text: res(SEC, RA, ["jwtRules:", "- jwksUri: https://example.com/jwks.json"]),
+    path: "spec.jwtRules[0].issuer",
+    message: 'missing required field "issuer"',
+    line: 7,
+  },
+  {
+    name: "JWT rule with jwks and jwksUri",
+    text: res(SEC, RA, [
+      "jwtRules:",
+      "- issuer: https://example.com",
+      "  jwksUri: https://example.com/jwks.json", // 8
+      `  jwks: '{"keys": []}'`,
+    ]),
+    path: "spec.jwtRules[0].jwksUri",
+    message: "jwks and jwksUri can't both be set",
+    line: 8,
+  },
+  {
+    name: "jwksUri that isn't http or https",
+    text: res(SEC, RA, [
+      "jwtRules:",
+      "- issuer: https://example.com",
+      "  jwksUri: ftp://example.com/jwks.json",
+    ]),
+    path: "spec.jwtRules[0].jwksUri",
+    message: "must be an http:// or https:// URL",
+    line: 8,
+  },
+  {
+    name: "inline jwks that isn't JSON",
+    text: res(SEC, RA, ["jwtRules:", "- issuer: https://example.com", "  jwks: not-json"]),
+    path: "spec.jwtRules[0].jwks",
+    message: "jwks is not valid JSON",
+    line: 8,
+  },
+  {
+    name: "claim copied to an invalid header name",
+    text: res(SEC, RA, [
+      "jwtRules:",
+      "- issuer: https://example.com",
+      "  outputClaimToHeaders:",
+      "  - header: x user", // 9
+      "    claim: sub",
+    ]),
+    path: "spec.jwtRules[0].outputClaimToHeaders[0].header",
+    message: 'invalid header name "x user"',
+    line: 9,
+  },
+  {
+    name: "JWKS fetch timeout of zero",
+    text: res(SEC, RA, ["jwtRules:", "- issuer: https://example.com", "  timeout: 0s"]),
+    path: "spec.jwtRules[0].timeout",
+    message: "too short; it must be at least 1ms",
+    line: 8,
+  },
+  {
+    name: "misspelled JWT rule field",
+    text: res(SEC, RA, ["jwtRules:", "- issuerr: https://example.com"]),
+    path: "spec.jwtRules[0].issuerr",
+    message: '(did you mean "issuer"?)',
+    line: 7,
+  },
+  // -------------------------------------------------------------------------------------------
+  // Telemetry
+  {
+    name: "trace sampling over 100%",
+    text: res(TEL, "Telemetry", ["tracing:", "- randomSamplingPercentage: 150"]),
+    path: "spec.tracing[0].randomSamplingPercentage",
+    message: "from 0 to 100; got 150",
+    line: 7,
+  },
+  {
+    name: "metric override of an unknown metric",
+    text: res(TEL, "Telemetry", [
+      "metrics:",
+      "- providers: [{name: prometheus}]",
+      "  overrides:",
+      "  - match:",
+      "      metric: REQUEST_TOTAL", // 10
+    ]),
+    path: "spec.metrics[0].overrides[0].match.metric",
+    message: "must be one of ALL_METRICS, REQUEST_COUNT",
+    line: 10,
+  },
+  {
+    name: "tag UPSERT without a value",
+    text: res(TEL, "Telemetry", [
+      "metrics:",
+      "- overrides:",
+      "  - tagOverrides:",
+      "      request_host:", // 9
+      "        operation: UPSERT",
+    ]),
+    path: "spec.metrics[0].overrides[0].tagOverrides.request_host",
+    message: "operation UPSERT needs a value",
+    line: 9,
+  },
+  {
+    name: "tag REMOVE with a value",
+    text: res(TEL, "Telemetry", [
+      "metrics:",
+      "- overrides:",
+      "  - tagOverrides:",
+      "      request_host:",
+      "        operation: REMOVE",
+      "        value: x", // 11
+    ]),
+    path: "spec.metrics[0].overrides[0].tagOverrides.request_host.value",
+    message: "operation REMOVE takes no value",
+    line: 11,
+  },
+  {
+    name: "custom tag with two sources",
+    text: res(TEL, "Telemetry", [
+      "tracing:",
+      "- customTags:",
+      "    team:",
+      "      literal: {value: shop}",
+      "      header: {name: x-team}", // 10
+    ]),
+    path: "spec.tracing[0].customTags.team.header",
+    message: "literal and header can't both be set",
+    line: 10,
+  },
+  {
+    name: "metrics reporting interval without a unit",
+    text: res(TEL, "Telemetry", ["metrics:", "- reportingInterval: '5'"]),
+    path: "spec.metrics[0].reportingInterval",
+    message: 'duration "5" has no unit',
+    line: 7,
+  },
+  {
+    name: "access log provider without a name",
+    text: res(TEL, "Telemetry", ["accessLogging:", "- providers:", "  - name: ''"]),
+    path: "spec.accessLogging[0].providers[0].name",
+    message: "provider names may not be empty",
+    line: 8,
+  },
+  {
+    name: "access log match mode that doesn't exist",
+    text: res(TEL, "Telemetry", ["accessLogging:", "- match:", "    mode: BOTH"]),
+    path: "spec.accessLogging[0].match.mode",
+    message: "must be one of CLIENT_AND_SERVER, CLIENT, SERVER",
+    line: 8,
+  },
+  // -------------------------------------------------------------------------------------------
+  // MeshConfig
+  {
+    name: "trust domain with an underscore",
+    text: res(MESH, MC, ["trustDomain: Cluster_Local"]),
+    path: "spec.trustDomain",
+    message: 'invalid trust domain "Cluster_Local"',
+    line: 6,
+  },
+  {
+    name: "outbound traffic mode that doesn't exist",
+    text: res(MESH, MC, ["outboundTrafficPolicy:", "  mode: DENY_ALL"]),
+    path: "spec.outboundTrafficPolicy.mode",
+    message: "must be one of REGISTRY_ONLY, ALLOW_ANY, ALLOW_ANY_DYNAMIC_DNS",
+    line: 7,
+  },
+  {
+    name: "root namespace with a space",
+    text: res(MESH, MC, ['rootNamespace: "Istio System"']),
+    path: "spec.rootNamespace",
+    message: 'invalid namespace "Istio System"',
+    line: 6,
+  },
+  {
+    name: "misspelled MeshConfig field",
+    text: res(MESH, MC, ["trustDomian: example.org"]),
+    path: "spec.trustDomian",
+    message: `(did you mean "trustDomain"?); check the spelling against Istio's MeshConfig`,
+    line: 6,
+  },
+  {
+    name: "negative proxy concurrency",
+    text: res(MESH, MC, ["defaultConfig:", "  concurrency: -1"]),
+    path: "spec.defaultConfig.concurrency",
+    message: "concurrency may not be negative",
+    line: 7,
+  },
+  {
+    name: "drain duration finer than seconds",
+    text: res(MESH, MC, ["defaultConfig:", "  drainDuration: 1.5s"]),
+    path: "spec.defaultConfig.drainDuration",
+    message: "finer than a second",
+    line: 7,
+  },
+  {
+    name: "extension provider without a kind",
+    text: res(MESH, MC, ["extensionProviders:", "- name: otel"]),
+    path: "spec.extensionProviders[0]",
+    message: "set one provider kind",
+    line: 7,
+  },
+  {
+    name: "duplicate extension provider names",
+    text: res(MESH, MC, [
+      "extensionProviders:",
+      "- name: otel",
+      "  opentelemetry: {service: otel.observability.svc.cluster.local, port: 4317}",
+      "- name: otel", // 9
+      "  zipkin: {service: zipkin.istio-system.svc.cluster.local, port: 9411}",
+    ]),
+    path: "spec.extensionProviders[1].name",
+    message: 'duplicate provider name "otel"',
+    line: 9,
+  },
+  // -------------------------------------------------------------------------------------------
+  // Groups, versions and metadata
+  {
+    name: "MeshConfig with an unknown version",
+    text: res("config.mesh.dev/v1", MC, ["trustDomain: example.org"]),
+    path: "apiVersion",
+    message: "use one of config.mesh.dev/v1alpha1",
+    line: 1,
+  },
+  {
+    name: "MeshConfig in the networking group",
+    text: doc(MC, ["trustDomain: example.org"]),
+    path: "apiVersion",
+    message: "MeshConfig belongs to config.mesh.dev, not networking.istio.io",
+    line: 1,
+  },
+  {
+    name: "AuthorizationPolicy in the networking group",
+    text: doc(AP, ["action: ALLOW"]),
+    path: "apiVersion",
+    message: "use apiVersion security.istio.io/v1",
+    line: 1,
+  },
+  {
+    name: "misspelled security kind",
+    text: res(SEC, "AuthorizationPolicies", ["action: ALLOW"]),
+    path: "kind",
+    message: '(did you mean "AuthorizationPolicy"?)',
+    line: 2,
+  },
+  {
+    name: "Telemetry with a version that doesn't exist",
+    text: res("telemetry.istio.io/v1beta1", "Telemetry", ["tracing: []"]),
+    path: "apiVersion",
+    message: "use one of telemetry.istio.io/v1, telemetry.istio.io/v1alpha1",
+    line: 1,
+  },
+  {
+    name: "metadata label value with a space",
+    text: doc(VS, route1).replace("  name: test", "  name: test\n  labels:\n    app: a b"),
+    path: "metadata.labels.app",
+    message: 'invalid label value "a b"',
+    line: 6,
   },
 ];
 
 Deno.test("invalid resources: path, message and line", async (t) => {
-  assert.ok(INVALID.length >= 20);
+  assert.ok(INVALID.length >= 80, `${INVALID.length} cases`);
+  const kinds = new Set(INVALID.map((c) => /^kind: (\w+)$/m.exec(c.text)?.[1]));
+  for (const kind of KINDS) assert.ok(kinds.has(kind), `no invalid ${kind} case`);
   for (const c of INVALID) {
     await t.step(c.name, () => {
       const { resources, diagnostics } = parseResources(c.text, "case.yaml");
@@ -687,8 +1813,8 @@ Deno.test("known-but-unsupported fields warn and the resource is kept", () => {
     doc("Gateway", [
       "servers:",
       "- port: {number: 443, name: https, protocol: https}",
-      "  hosts: [shop/reviews.example.com, '*/*.example.com', ./x]",
-      "  tls: {httpsRedirect: true}",
+      "  hosts: [shop/reviews.example.com, '*/*.example.com', ./x.example.com]",
+      "  tls: {mode: SIMPLE, credentialName: shop-cert}",
     ]),
     doc("WorkloadEntry", ["address: vm1.example.com", "network: vpc1", "weight: 3"]),
   ].join("---\n");
@@ -743,7 +1869,7 @@ Deno.test("multiple documents, defaults and source lines", () => {
     "apiVersion: security.istio.io/v1", // 21
     "kind: AuthorizationPolicy",
     "metadata: {name: deny}",
-    "spec: {action: DENY}",
+    "spec: {action: DENY, rules: [{}]}",
     "---",
     "apiVersion: networking.istio.io/v1alpha3", // 26
     "kind: ServiceEntry",
@@ -767,17 +1893,25 @@ Deno.test("multiple documents, defaults and source lines", () => {
   assert.deepEqual(errors(diagnostics), [], show(diagnostics));
   assert.deepEqual(resources.map(resourceKey), [
     "VirtualService/shop/reviews",
+    "AuthorizationPolicy/shop/deny",
     "ServiceEntry/data/db",
   ]);
-  const [vs, se] = resources as [VirtualService, ServiceEntry];
+  const [vs, , se] = resources as [VirtualService, unknown, ServiceEntry];
   assert.equal(vs.apiVersion, "networking.istio.io/v1beta1");
   assert.equal(vs.source.line, 2);
   assert.equal(vs.metadata.uid, 1234);
   assert.deepEqual(vs.metadata.labels, { app: "reviews" });
   assert.equal(se.source.line, 26);
   assert.deepEqual(se.spec.endpoints?.[0].ports, { tcp: 5433 });
-  // One warning: TCP is not HTTP.
-  assert.deepEqual(warnings(diagnostics).map((d) => d.path), ["spec.ports[0].protocol"]);
+  // The AuthorizationPolicy is validated, not enforced; TCP is not HTTP.
+  assert.deepEqual(warnings(diagnostics).map((d) => [d.kind, d.path, d.message]), [
+    [
+      "AuthorizationPolicy",
+      "spec",
+      "AuthorizationPolicy is validated but not enforced by mesh yet; ignored",
+    ],
+    ["ServiceEntry", "spec.ports[0].protocol", `TCP is ${NOT_SUPPORTED}`],
+  ]);
 });
 
 Deno.test("JSON input", () => {
@@ -875,23 +2009,37 @@ Deno.test("YAML syntax errors report line and column", () => {
   assert.ok(diagnostics.some((d) => d.path === "spec.servers" && d.line === 6));
 });
 
-Deno.test("other Istio networking kinds warn; other groups are skipped silently", () => {
+Deno.test("Istio kinds mesh doesn't read warn; Kubernetes objects are skipped silently", () => {
   const text = [
-    "apiVersion: networking.istio.io/v1",
-    "kind: Sidecar",
-    "metadata: {name: default}",
-    "spec: {egress: [{hosts: ['./*']}]}",
+    "apiVersion: networking.istio.io/v1alpha3", // 1
+    "kind: EnvoyFilter",
+    "metadata: {name: lua}",
+    "spec: {configPatches: []}",
     "---",
-    "apiVersion: telemetry.istio.io/v1",
-    "kind: Telemetry",
-    "metadata: {name: mesh-default}",
+    "apiVersion: extensions.istio.io/v1alpha1", // 6
+    "kind: WasmPlugin",
+    "metadata: {name: auth}",
+    "spec: {url: oci://example.com/auth:1}",
+    "---",
+    "apiVersion: v1", // 11
+    "kind: ConfigMap",
+    "metadata: {name: istio}",
+    "data: {mesh: ''}",
+    "---",
+    "apiVersion: gateway.networking.k8s.io/v1", // 16
+    "kind: HTTPRoute",
+    "metadata: {name: r}",
     "spec: {}",
   ].join("\n");
   const { resources, diagnostics } = parseResources(text, "s.yaml");
   assert.deepEqual(resources, []);
-  assert.equal(diagnostics.length, 1);
-  assert.equal(diagnostics[0].severity, "warning");
-  assert.match(diagnostics[0].message, /Sidecar resources are not supported by mesh yet/);
+  assert.deepEqual(
+    diagnostics.map((d) => [d.severity, d.line, d.kind, d.message]),
+    [
+      ["warning", 1, "EnvoyFilter", "EnvoyFilter resources are not supported by mesh yet; ignored"],
+      ["warning", 6, "WasmPlugin", "WasmPlugin resources are not supported by mesh yet; ignored"],
+    ],
+  );
 });
 
 Deno.test("oversized documents are rejected", () => {

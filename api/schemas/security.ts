@@ -1,0 +1,532 @@
+/**
+ * `security.istio.io` kinds: PeerAuthentication, AuthorizationPolicy and RequestAuthentication,
+ * with Istio's semantic rules. mesh validates them but doesn't enforce them yet.
+ * @module
+ */
+
+import { z } from "zod";
+import {
+  checkPolicyTargets,
+  checkSelectorLabels,
+  duration,
+  isIPOrCIDR,
+  type Path,
+  policyTargetReference,
+  quote,
+  type Reporter,
+  SIMPLE_HEADER_NAME,
+  stringList,
+  workloadSelector,
+} from "./common.ts";
+
+// ---------------------------------------------------------------------------------------------
+// PeerAuthentication
+
+/** mTLS modes of a PeerAuthentication. */
+export const MTLS_MODES = ["UNSET", "DISABLE", "PERMISSIVE", "STRICT"] as const;
+
+const mutualTls = z.strictObject({ mode: z.enum(MTLS_MODES).optional() });
+
+/** The schema of a PeerAuthentication `spec`. */
+export const peerAuthenticationSpec = z.strictObject({
+  selector: workloadSelector.optional(),
+  mtls: mutualTls.optional(),
+  portLevelMtls: z.record(z.string(), mutualTls).optional(),
+});
+/** `spec` of a PeerAuthentication (validated, not enforced). */
+export type PeerAuthenticationSpec = z.infer<typeof peerAuthenticationSpec>;
+
+/** Checks a PeerAuthentication spec. */
+export function checkPeerAuthentication(spec: PeerAuthenticationSpec, r: Reporter): void {
+  if (spec.selector) {
+    checkSelectorLabels(spec.selector.matchLabels, ["spec", "selector", "matchLabels"], r);
+  }
+  const ports = spec.portLevelMtls;
+  if (ports === undefined) return;
+  const at: Path = ["spec", "portLevelMtls"];
+  if (Object.keys(ports).length === 0) {
+    r.error(at, "portLevelMtls is empty; list ports, or remove it");
+  }
+  if (Object.keys(spec.selector?.matchLabels ?? {}).length === 0) {
+    r.error(
+      at,
+      "portLevelMtls needs a selector with matchLabels; mesh- and namespace-wide policies " +
+        "can't set per-port modes",
+    );
+  }
+  for (const key of Object.keys(ports)) {
+    const n = Number(key);
+    if (!/^\d{1,5}$/.test(key) || n < 1 || n > 65535) {
+      r.error(
+        [...at, key],
+        `portLevelMtls keys are port numbers from 1 to 65535; got ${quote(key)}`,
+      );
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// AuthorizationPolicy
+
+const source = z.strictObject({
+  principals: stringList.optional(),
+  notPrincipals: stringList.optional(),
+  requestPrincipals: stringList.optional(),
+  notRequestPrincipals: stringList.optional(),
+  namespaces: stringList.optional(),
+  notNamespaces: stringList.optional(),
+  serviceAccounts: z.array(z.string().max(320)).max(16, { error: "at most 16 serviceAccounts" })
+    .optional(),
+  notServiceAccounts: z.array(z.string().max(320)).max(16, {
+    error: "at most 16 notServiceAccounts",
+  }).optional(),
+  ipBlocks: stringList.optional(),
+  notIpBlocks: stringList.optional(),
+  remoteIpBlocks: stringList.optional(),
+  notRemoteIpBlocks: stringList.optional(),
+  trustDomains: stringList.optional(),
+  notTrustDomains: stringList.optional(),
+});
+/** Who a rule matches. */
+export type Source = z.infer<typeof source>;
+
+const operation = z.strictObject({
+  hosts: stringList.optional(),
+  notHosts: stringList.optional(),
+  ports: stringList.optional(),
+  notPorts: stringList.optional(),
+  methods: stringList.optional(),
+  notMethods: stringList.optional(),
+  paths: stringList.optional(),
+  notPaths: stringList.optional(),
+});
+/** What a rule matches. */
+export type Operation = z.infer<typeof operation>;
+
+const condition = z.strictObject({
+  key: z.string(),
+  values: stringList.optional(),
+  notValues: stringList.optional(),
+});
+/** An extra condition of a rule. */
+export type Condition = z.infer<typeof condition>;
+
+const rule = z.strictObject({
+  from: z.array(z.strictObject({ source: source.optional() })).max(512).optional(),
+  to: z.array(z.strictObject({ operation: operation.optional() })).optional(),
+  when: z.array(condition).optional(),
+});
+/** One rule of an AuthorizationPolicy. */
+export type Rule = z.infer<typeof rule>;
+
+/** Actions of an AuthorizationPolicy. */
+export const AUTHZ_ACTIONS = ["ALLOW", "DENY", "AUDIT", "CUSTOM"] as const;
+
+/** The schema of an AuthorizationPolicy `spec`. */
+export const authorizationPolicySpec = z.strictObject({
+  selector: workloadSelector.optional(),
+  targetRef: policyTargetReference.optional(),
+  targetRefs: z.array(policyTargetReference).optional(),
+  rules: z.array(rule).max(512, { error: "at most 512 rules" }).optional(),
+  action: z.enum(AUTHZ_ACTIONS).optional(),
+  provider: z.strictObject({ name: z.string().optional() }).optional(),
+});
+/** `spec` of an AuthorizationPolicy (validated, not enforced). */
+export type AuthorizationPolicySpec = z.infer<typeof authorizationPolicySpec>;
+
+const SOURCE_FIELDS = [
+  "principals",
+  "notPrincipals",
+  "requestPrincipals",
+  "notRequestPrincipals",
+  "namespaces",
+  "notNamespaces",
+  "serviceAccounts",
+  "notServiceAccounts",
+  "ipBlocks",
+  "notIpBlocks",
+  "remoteIpBlocks",
+  "notRemoteIpBlocks",
+  "trustDomains",
+  "notTrustDomains",
+] as const;
+/** Source fields that only make sense with HTTP (they don't tell TCP connections apart). */
+const TCP_SOURCE_FIELDS = [
+  "principals",
+  "notPrincipals",
+  "namespaces",
+  "notNamespaces",
+  "ipBlocks",
+  "notIpBlocks",
+  "remoteIpBlocks",
+  "notRemoteIpBlocks",
+  "serviceAccounts",
+  "notServiceAccounts",
+  "trustDomains",
+  "notTrustDomains",
+] as const;
+const OPERATION_FIELDS = [
+  "hosts",
+  "notHosts",
+  "ports",
+  "notPorts",
+  "methods",
+  "notMethods",
+  "paths",
+  "notPaths",
+] as const;
+const CUSTOM_UNSUPPORTED_SOURCE = [
+  "namespaces",
+  "notNamespaces",
+  "principals",
+  "notPrincipals",
+  "requestPrincipals",
+  "notRequestPrincipals",
+] as const;
+const IP_FIELDS = ["ipBlocks", "notIpBlocks", "remoteIpBlocks", "notRemoteIpBlocks"] as const;
+
+/** Checks an AuthorizationPolicy spec. */
+export function checkAuthorizationPolicy(spec: AuthorizationPolicySpec, r: Reporter): void {
+  checkPolicyTargets(spec, r);
+  const action = spec.action ?? "ALLOW";
+  const base: Path = ["spec"];
+  if (action === "CUSTOM") {
+    if (spec.rules === undefined) {
+      r.error(
+        [...base, "rules"],
+        "a CUSTOM policy without rules never applies; add rules (an empty rule {} matches " +
+          "every request)",
+      );
+    }
+    if (!spec.provider?.name) {
+      r.error(
+        [...base, "provider", "name"],
+        "action CUSTOM needs provider.name, naming an extension provider of the MeshConfig",
+      );
+    }
+  } else if (spec.provider !== undefined) {
+    r.error(
+      [...base, "provider"],
+      `provider is only for action CUSTOM; remove it or set action: CUSTOM (action is ${action})`,
+    );
+  }
+  if (action === "DENY" && spec.rules === undefined) {
+    r.error(
+      [...base, "rules"],
+      "a DENY policy without rules never applies; add rules (an empty rule {} matches every " +
+        "request)",
+    );
+  }
+  spec.rules?.forEach((rl, i) => checkRule(rl, [...base, "rules", i], action, r));
+}
+
+function checkRule(rl: Rule, path: Path, action: string, r: Reporter): void {
+  let fromHttpOnly = false;
+  let fromTcp = false;
+  if (rl.from !== undefined && rl.from.length === 0) {
+    r.error([...path, "from"], "from is empty; add a source, or remove from to match anyone");
+  }
+  rl.from?.forEach((f, j) => {
+    const at = [...path, "from", j, "source"];
+    const src = f.source;
+    if (!src) {
+      r.error(at, `missing required field "source"`);
+      return;
+    }
+    const set = SOURCE_FIELDS.filter((k) => src[k] !== undefined);
+    if (set.length === 0) {
+      r.error(at, "empty source; set principals, namespaces, ipBlocks or another field");
+    }
+    if (TCP_SOURCE_FIELDS.some((k) => src[k] !== undefined)) fromTcp = true;
+    else fromHttpOnly = true;
+    for (const field of set) {
+      src[field]?.forEach((v, k) => {
+        if (v === "") r.error([...at, field, k], "empty values are not allowed");
+      });
+    }
+    for (const field of IP_FIELDS) {
+      src[field]?.forEach((v, k) => {
+        if (v !== "" && !isIPOrCIDR(v)) {
+          r.error([...at, field, k], `invalid IP address or CIDR block ${quote(v)}`);
+        }
+      });
+    }
+    const accounts = ["serviceAccounts", "notServiceAccounts"].filter((k) =>
+      src[k as keyof Source] !== undefined
+    );
+    const identities = ["principals", "notPrincipals", "namespaces", "notNamespaces"].filter((k) =>
+      src[k as keyof Source] !== undefined
+    );
+    if (accounts.length && identities.length) {
+      r.error(
+        [...at, accounts[0]],
+        `${accounts[0]} can't be combined with ${identities.join(", ")}; keep one kind`,
+      );
+    }
+    if (action === "CUSTOM") {
+      for (const field of CUSTOM_UNSUPPORTED_SOURCE) {
+        if (src[field] !== undefined) {
+          r.error([...at, field], `${field} is not supported with action CUSTOM`);
+        }
+      }
+    }
+  });
+  let toHttpOnly = false;
+  let toTcp = false;
+  if (rl.to !== undefined && rl.to.length === 0) {
+    r.error([...path, "to"], "to is empty; add an operation, or remove to to match anything");
+  }
+  rl.to?.forEach((t, j) => {
+    const at = [...path, "to", j, "operation"];
+    const op = t.operation;
+    if (!op) {
+      r.error(at, `missing required field "operation"`);
+      return;
+    }
+    const set = OPERATION_FIELDS.filter((k) => op[k] !== undefined);
+    if (set.length === 0) r.error(at, "empty operation; set paths, methods, ports or hosts");
+    if (op.ports !== undefined || op.notPorts !== undefined) toTcp = true;
+    else toHttpOnly = true;
+    for (const field of set) {
+      op[field]?.forEach((v, k) => {
+        if (v === "") r.error([...at, field, k], "empty values are not allowed");
+      });
+    }
+    for (const field of ["ports", "notPorts"] as const) {
+      op[field]?.forEach((v, k) => {
+        if (v !== "" && !isPort(v)) {
+          r.error([...at, field, k], `invalid port ${quote(v)}; use a number from 0 to 65535`);
+        }
+      });
+    }
+    for (const field of ["paths", "notPaths"] as const) {
+      op[field]?.forEach((v, k) => {
+        const problem = pathTemplateProblem(v);
+        if (problem) r.error([...at, field, k], problem);
+      });
+    }
+  });
+  rl.when?.forEach((c, j) => {
+    const at = [...path, "when", j];
+    if (c.key === "") {
+      r.error([...at, "key"], "key may not be empty");
+      return;
+    }
+    if (c.values === undefined && c.notValues === undefined) {
+      r.error(at, `set values or notValues for key ${quote(c.key)}`);
+    } else if (!c.values?.length && !c.notValues?.length) {
+      r.error(at, `values and notValues are both empty for key ${quote(c.key)}`);
+    }
+    const keyProblem = conditionKeyProblem(c.key);
+    if (keyProblem) {
+      r.error([...at, "key"], keyProblem);
+    } else {
+      for (const field of ["values", "notValues"] as const) {
+        c[field]?.forEach((v, k) => {
+          const problem = conditionValueProblem(c.key, v);
+          if (problem) r.error([...at, field, k], problem);
+        });
+      }
+    }
+    if (
+      action === "CUSTOM" &&
+      (c.key === "source.namespace" || c.key === "source.principal" ||
+        c.key.startsWith("request.auth."))
+    ) {
+      r.error([...at, "key"], `${c.key} is not supported with action CUSTOM`);
+    }
+  });
+  if (
+    action === "DENY" &&
+    ((fromHttpOnly && !fromTcp && rl.to === undefined) || (toHttpOnly && !toTcp))
+  ) {
+    r.warn(
+      path,
+      "this DENY rule uses only HTTP attributes, so it denies all traffic to TCP ports it " +
+        "covers; add ports to scope it",
+    );
+  }
+}
+
+function isPort(v: string): boolean {
+  return /^\d{1,5}$/.test(v) && Number(v) <= 65535;
+}
+
+/** `{*}` and `{**}` path templates: only whole segments, no named variables. */
+function pathTemplateProblem(path: string): string | undefined {
+  if (!path.includes("{*}") && !path.includes("{**}")) return undefined;
+  if (/\/\{\w+=\*\*?\}|\{\w*\}|\/\*\*?|\*\*?\//.test(path)) {
+    return `invalid path template ${quote(path)}; use {*} for one segment and {**} for the rest`;
+  }
+  return undefined;
+}
+
+/** The attribute names a `when` condition may use. */
+const CONDITION_KEYS = new Set([
+  "source.ip",
+  "remote.ip",
+  "source.namespace",
+  "source.principal",
+  "request.auth.principal",
+  "request.auth.audiences",
+  "request.auth.presenter",
+  "destination.ip",
+  "destination.port",
+  "connection.sni",
+]);
+const MAP_KEYS = ["request.headers", "request.auth.claims", "experimental.envoy.filters."];
+
+function conditionKeyProblem(key: string): string | undefined {
+  if (CONDITION_KEYS.has(key)) return undefined;
+  const prefix = MAP_KEYS.find((p) => key.startsWith(p));
+  if (prefix !== undefined) {
+    const open = key.indexOf("[");
+    if (key.endsWith("]") && open > 0 && open < key.length - 2) return undefined;
+    return `invalid key ${quote(key)}; write it as ${prefix.replace(/\.$/, "")}[name]`;
+  }
+  if (key === "destination.namespace") {
+    return "destination.namespace is replaced by the policy's own namespace";
+  }
+  if (key.startsWith("destination.labels")) return "destination.labels is replaced by selector";
+  if (key === "destination.name" || key === "destination.user") {
+    return `${key} is no longer supported (it was in v1alpha1)`;
+  }
+  return `unknown key ${quote(key)}; use e.g. request.headers[name], source.ip, ` +
+    "source.namespace, source.principal, request.auth.claims[name], destination.port";
+}
+
+function conditionValueProblem(key: string, value: string): string | undefined {
+  if (value === "") return "empty values are not allowed";
+  if (
+    (key === "source.ip" || key === "remote.ip" || key === "destination.ip") && !isIPOrCIDR(value)
+  ) {
+    return `invalid IP address or CIDR block ${quote(value)}`;
+  }
+  if (key === "destination.port" && !isPort(value)) {
+    return `invalid port ${quote(value)}; use a number from 0 to 65535`;
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// RequestAuthentication
+
+const jwtRule = z.strictObject({
+  issuer: z.string().optional(),
+  audiences: stringList.optional(),
+  jwksUri: z.string().max(2048).optional(),
+  jwks_uri: z.string().max(2048).optional(),
+  jwks: z.string().optional(),
+  fromHeaders: z.array(z.strictObject({ name: z.string(), prefix: z.string().optional() }))
+    .optional(),
+  fromParams: stringList.optional(),
+  outputPayloadToHeader: z.string().optional(),
+  fromCookies: stringList.optional(),
+  forwardOriginalToken: z.boolean().optional(),
+  outputClaimToHeaders: z.array(z.strictObject({ header: z.string(), claim: z.string() }))
+    .optional(),
+  timeout: duration().optional(),
+  spaceDelimitedClaims: z.array(z.string()).max(64, { error: "at most 64 spaceDelimitedClaims" })
+    .optional(),
+});
+/** How one issuer's JWTs are verified. */
+export type JWTRule = z.infer<typeof jwtRule>;
+
+/** The schema of a RequestAuthentication `spec`. */
+export const requestAuthenticationSpec = z.strictObject({
+  selector: workloadSelector.optional(),
+  targetRef: policyTargetReference.optional(),
+  targetRefs: z.array(policyTargetReference).optional(),
+  jwtRules: z.array(jwtRule).max(4096).optional(),
+});
+/** `spec` of a RequestAuthentication (validated, not enforced). */
+export type RequestAuthenticationSpec = z.infer<typeof requestAuthenticationSpec>;
+
+/** Checks a RequestAuthentication spec. */
+export function checkRequestAuthentication(spec: RequestAuthenticationSpec, r: Reporter): void {
+  checkPolicyTargets(spec, r);
+  spec.jwtRules?.forEach((jr, i) => checkJwtRule(jr, ["spec", "jwtRules", i], r));
+}
+
+function checkJwtRule(jr: JWTRule, path: Path, r: Reporter): void {
+  if (!jr.issuer) {
+    r.error(
+      [...path, "issuer"],
+      jr.issuer === undefined
+        ? `missing required field "issuer"; set it to the iss claim of the tokens`
+        : "issuer may not be empty",
+    );
+  }
+  const keys = (["jwks", "jwksUri", "jwks_uri"] as const).filter((k) => jr[k] !== undefined);
+  if (keys.length > 1) {
+    r.error([...path, keys[1]], `${keys.join(" and ")} can't both be set; keep one`);
+  }
+  for (const field of ["jwksUri", "jwks_uri"] as const) {
+    const uri = jr[field];
+    if (uri === undefined) continue;
+    const problem = jwksUriProblem(uri);
+    if (problem) r.error([...path, field], problem);
+  }
+  if (jr.jwks !== undefined) {
+    const problem = jwksProblem(jr.jwks);
+    if (problem) r.error([...path, "jwks"], problem);
+  }
+  for (const field of ["audiences", "fromParams", "fromCookies", "spaceDelimitedClaims"] as const) {
+    jr[field]?.forEach((v, k) => {
+      if (v === "") r.error([...path, field, k], "empty values are not allowed");
+    });
+  }
+  jr.fromHeaders?.forEach((h, k) => {
+    if (h.name === "") {
+      r.error([...path, "fromHeaders", k, "name"], "the header name may not be empty");
+    }
+  });
+  jr.outputClaimToHeaders?.forEach((o, k) => {
+    const at = [...path, "outputClaimToHeaders", k];
+    if (o.claim === "") r.error([...at, "claim"], "claim may not be empty");
+    if (!SIMPLE_HEADER_NAME.test(o.header)) {
+      r.error(
+        [...at, "header"],
+        `invalid header name ${quote(o.header)}; use letters, digits, '-' and '_'`,
+      );
+    }
+  });
+}
+
+function jwksUriProblem(uri: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(uri);
+  } catch {
+    return `invalid URL ${quote(uri)}; use an http:// or https:// URL`;
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    return `jwksUri must be an http:// or https:// URL; got scheme ${
+      quote(url.protocol.slice(0, -1))
+    }`;
+  }
+  if (url.hostname === "") return `jwksUri ${quote(uri)} has no host`;
+  return undefined;
+}
+
+function jwksProblem(jwks: string): string | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(jwks);
+  } catch (e) {
+    return `jwks is not valid JSON (${e instanceof Error ? e.message : String(e)}); ` +
+      'inline a JSON Web Key Set like {"keys": [...]}';
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    return 'jwks must be a JSON Web Key Set object like {"keys": [...]}';
+  }
+  const obj = parsed as Record<string, unknown>;
+  if (Array.isArray(obj.keys)) {
+    const bad = obj.keys.findIndex((k) =>
+      typeof k !== "object" || k === null || typeof (k as Record<string, unknown>).kty !== "string"
+    );
+    return bad < 0 ? undefined : `jwks keys[${bad}] is not a JSON Web Key (it needs "kty")`;
+  }
+  if (typeof obj.kty === "string") return undefined;
+  return 'jwks must be a JSON Web Key Set like {"keys": [...]} or a single key with "kty"';
+}
