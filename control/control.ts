@@ -19,7 +19,7 @@ import { FileStore } from "./store/file.ts";
 import type { ConfigStore } from "./store/types.ts";
 import { adminApi } from "./admin_api.ts";
 import { PushHub } from "./push.ts";
-import { buildSnapshot, type MeshSettings, type Snapshot } from "./snapshot.ts";
+import { buildSnapshot, type MeshSettings, meshSettingsFrom, type Snapshot } from "./snapshot.ts";
 import { startControlServer } from "./server.ts";
 import { formatDiagnostic } from "../api/diagnostic.ts";
 import { logger } from "../util/log.ts";
@@ -77,7 +77,6 @@ function splitListen(listen: string): { host: string; port: number } {
 
 /** Starts the control plane. */
 export async function startControl(opts: ControlOptions): Promise<Control> {
-  const trustDomain = opts.trustDomain ?? "cluster.local";
   if (!opts.store) {
     if (opts.configDir === undefined) throw new Error("startControl needs configDir or store");
     try {
@@ -92,6 +91,14 @@ export async function startControl(opts: ControlOptions): Promise<Control> {
       throw err;
     }
   }
+  const ownStore = opts.store ? undefined : new FileStore(opts.configDir!);
+  const store: ConfigStore = opts.store ?? ownStore!;
+  await ownStore?.start();
+  // A MeshConfig in the config sets the trust domain; it can't change while the CA runs.
+  const meshConfig = store.snapshot().resources.find((r) => r.kind === "MeshConfig") as
+    | { spec: { trustDomain?: string } }
+    | undefined;
+  const trustDomain = meshConfig?.spec.trustDomain ?? opts.trustDomain ?? "cluster.local";
   await Deno.mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
   const { host, port } = splitListen(opts.listen);
   // The serving certificate is issued by our own CA and never written to disk.
@@ -107,12 +114,11 @@ export async function startControl(opts: ControlOptions): Promise<Control> {
   const tokens = await TokenIssuer.loadOrCreate(opts.dataDir);
   const usedTokens = await UsedTokens.load(`${opts.dataDir}/used-tokens.json`);
 
+  let warnedTrustDomain: string | undefined;
   const mesh: MeshSettings = {
     trustDomain,
     outboundTrafficPolicy: opts.outboundTrafficPolicy ?? "ALLOW_ANY",
   };
-  const ownStore = opts.store ? undefined : new FileStore(opts.configDir!);
-  const store: ConfigStore = opts.store ?? ownStore!;
   let revision = 0;
   let current: Snapshot | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -124,7 +130,14 @@ export async function startControl(opts: ControlOptions): Promise<Control> {
       revision: ++revision,
       resources: store.snapshot().resources,
       workloads: hub.workloads(),
-      mesh,
+      mesh: meshSettingsFrom(mesh, store.snapshot().resources, (wanted) => {
+        if (wanted === warnedTrustDomain) return;
+        warnedTrustDomain = wanted;
+        log.warn("MeshConfig asks for another trust domain; it takes effect at the next start", {
+          running: mesh.trustDomain,
+          wanted,
+        });
+      }),
       roots: ca.trustBundlePem,
       signingRoot: ca.rootSha256,
     });
@@ -137,7 +150,6 @@ export async function startControl(opts: ControlOptions): Promise<Control> {
     timer = setTimeout(rebuild, PUSH_DEBOUNCE_MS);
   };
   const hub = new PushHub(schedule);
-  await ownStore?.start();
   rebuild();
   // Rebuild when the resources change (a snapshot with only new diagnostics keeps its revision).
   let storeRevision = store.revision;

@@ -536,3 +536,29 @@ Deno.test({
     assert.equal(viaGateway(r, "/other/x"), null);
   },
 });
+
+Deno.test("a MeshConfig in the config sets the outbound traffic policy and root namespace", async () => {
+  const { meshSettingsFrom } = await import("./snapshot.ts");
+  const { parseResources } = await import("../api/resources.ts");
+  const { resources } = parseResources(
+    `apiVersion: config.mesh.dev/v1alpha1
+kind: MeshConfig
+metadata: {name: mesh, namespace: istio-system}
+spec:
+  trustDomain: example.org
+  rootNamespace: mesh-root
+  outboundTrafficPolicy: {mode: REGISTRY_ONLY}
+`,
+    "mesh.yaml",
+  );
+  const wanted: string[] = [];
+  const s = meshSettingsFrom(
+    { trustDomain: "cluster.local", outboundTrafficPolicy: "ALLOW_ANY" },
+    resources,
+    (td) => wanted.push(td),
+  );
+  assert.equal(s.outboundTrafficPolicy, "REGISTRY_ONLY");
+  assert.equal(s.rootNamespace, "mesh-root");
+  assert.equal(s.trustDomain, "cluster.local", "the running trust domain stays");
+  assert.deepEqual(wanted, ["example.org"]);
+});

@@ -30,6 +30,33 @@ export interface RegisteredWorkload {
 export interface MeshSettings {
   trustDomain: string;
   outboundTrafficPolicy: "ALLOW_ANY" | "REGISTRY_ONLY";
+  /** Istio's root namespace (mesh-wide config lives there). Default `istio-system`. */
+  rootNamespace?: string;
+}
+
+/**
+ * Mesh settings from the flags, overridden by a MeshConfig resource in the
+ * config (the first by namespace/name). The trust domain can't change while
+ * the CA runs: a different one is reported and left for a restart.
+ */
+export function meshSettingsFrom(
+  defaults: MeshSettings,
+  resources: readonly Resource[],
+  onTrustDomainMismatch?: (wanted: string) => void,
+): MeshSettings {
+  const mc = resources.filter((r) => r.kind === "MeshConfig").sort(byKey)[0] as
+    | Resource<"MeshConfig">
+    | undefined;
+  if (!mc) return defaults;
+  const spec = mc.spec;
+  const out: MeshSettings = { ...defaults };
+  const mode = spec.outboundTrafficPolicy?.mode;
+  if (mode === "ALLOW_ANY" || mode === "REGISTRY_ONLY") out.outboundTrafficPolicy = mode;
+  if (spec.rootNamespace) out.rootNamespace = spec.rootNamespace;
+  if (spec.trustDomain && spec.trustDomain !== defaults.trustDomain) {
+    onTrustDomainMismatch?.(spec.trustDomain);
+  }
+  return out;
 }
 
 /** Everything generators need, frozen at one revision. */

@@ -381,3 +381,33 @@ Deno.test("bodies stream both ways through the mesh: uploads, downloads, HEAD", 
     await close();
   }
 });
+
+Deno.test("a MeshConfig in the config dir sets the trust domain and REGISTRY_ONLY", async () => {
+  const meshConfig = `apiVersion: config.mesh.dev/v1alpha1
+kind: MeshConfig
+metadata: {name: mesh, namespace: istio-system}
+spec:
+  trustDomain: example.org
+  outboundTrafficPolicy: {mode: REGISTRY_ONLY}
+`;
+  const m = await TestMesh.start({ "mesh.yaml": meshConfig });
+  try {
+    const a = await m.sidecar({
+      name: "a",
+      serviceAccount: "a",
+      labels: "app=a",
+      extra: ["--trust-domain=example.org"],
+    });
+    const dump = await (await fetch(`http://127.0.0.1:${a.admin}/config_dump`)).json();
+    assert.equal(dump.certificate.identity, "spiffe://example.org/ns/default/sa/a");
+    assert.equal(dump.config.outboundTrafficPolicy, "REGISTRY_ONLY");
+    const r = await curl([
+      "-x",
+      `http://127.0.0.1:${a.outbound}`,
+      "http://not-in-the-mesh.example:8080/",
+    ]);
+    assert.equal(r.status, 502);
+  } finally {
+    await m.close();
+  }
+});
