@@ -46,6 +46,11 @@ export interface H1Response {
   /** Header pairs as received (names lowercase), framing headers included. */
   headers: [string, string][];
   body: ReadableStream<Uint8Array>;
+  /**
+   * The whole body, when it had fully arrived with the head (small responses):
+   * callers can send it in one write instead of reading `body`.
+   */
+  full?: Uint8Array;
 }
 
 /** Failure before a response head arrived. */
@@ -203,6 +208,23 @@ class H1Connection {
             this.destroy();
           }
         });
+        if (mode === "length" && rest.length >= remaining) {
+          // The whole body came with the head: hand it over as bytes, no stream needed.
+          const full = rest.subarray(0, remaining);
+          const extra = rest.length > remaining;
+          remaining = 0;
+          resolve({
+            status,
+            statusText: m[3] ?? "",
+            headers: h.headers,
+            full,
+            get body() {
+              return new Response(full as Uint8Array<ArrayBuffer>).body!;
+            },
+          });
+          finish(!extra);
+          return;
+        }
         resolve({
           status,
           statusText: m[3] ?? "",

@@ -80,6 +80,7 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
           length: req.length,
         });
         opts.stats.record("destination", labels, res.status, performance.now() - start);
+        if (res.full) return { status: res.status, headers: res.headers, body: res.full };
         const cl = res.headers.find(([k]) => k === "content-length");
         return {
           status: res.status,

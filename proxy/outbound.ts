@@ -95,7 +95,11 @@ export async function proxyTo(
       await res.body.cancel();
       return new Response(null, { status: res.status, headers });
     }
-    return new Response(res.body, { status: res.status, statusText: res.statusText, headers });
+    return new Response((res.full as Uint8Array<ArrayBuffer> | undefined) ?? res.body, {
+      status: res.status,
+      statusText: res.statusText,
+      headers,
+    });
   } catch (err) {
     onStatus(503);
     return text(
