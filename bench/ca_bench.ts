@@ -8,7 +8,7 @@
  */
 import { type CaKeyType, CertificateAuthority } from "../ca/ca.ts";
 import { createCsr } from "../ca/csr.ts";
-import { curl, echoServer, eventually, TestMesh } from "../tests/helpers.ts";
+import { curl, echoServer, eventually, serviceEntryYaml, TestMesh } from "../tests/helpers.ts";
 
 /** One signing measurement. */
 export interface SignRate {
@@ -38,16 +38,7 @@ export async function signRate(keyType: CaKeyType, seconds: number): Promise<Sig
   return { keyType, certsPerSecond: Math.round(n / elapsed), signed: n, seconds: elapsed };
 }
 
-const SERVICE = `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: echo}
-spec:
-  hosts: [echo.default.svc.cluster.local]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{number: 8080, name: http, protocol: HTTP}]
-  workloadSelector: {labels: {app: echo}}
-`;
+const SERVICE = serviceEntryYaml("echo");
 
 /**
  * Milliseconds from spawning a new sidecar to its first request served

@@ -36,29 +36,4 @@ export function checkIdentityFlags(namespace: string, serviceAccount: string): v
   }
 }
 
-/** Reads FILE, DIR (its *.yaml, *.yml, *.json) or - (stdin) arguments. */
-export async function readInputs(paths: string[]): Promise<{ file: string; text: string }[]> {
-  const out: { file: string; text: string }[] = [];
-  for (const p of paths) {
-    if (p === "-") {
-      out.push({ file: "<stdin>", text: await new Response(Deno.stdin.readable).text() });
-      continue;
-    }
-    let st: Deno.FileInfo;
-    try {
-      st = await Deno.stat(p);
-    } catch {
-      throw new UsageError(`${p}: no such file or directory`);
-    }
-    if (st.isDirectory) {
-      const entries = [];
-      for await (const e of Deno.readDir(p)) entries.push(e.name);
-      for (const name of entries.sort()) {
-        if (/\.(ya?ml|json)$/i.test(name)) out.push(...await readInputs([`${p}/${name}`]));
-      }
-    } else {
-      out.push({ file: p, text: await Deno.readTextFile(p) });
-    }
-  }
-  return out;
-}
+export { readInputs } from "../util/inputs.ts";

@@ -2,7 +2,13 @@
  * `mesh validate FILE|DIR|- ...`: checks Istio YAML; exit 0 valid, 1 invalid, 2 usage error.
  * @module
  */
-import { flagHelp, type FlagSpecs, parseFlags, UsageError } from "../util/flags.ts";
+import {
+  expandShortFlags,
+  flagHelp,
+  type FlagSpecs,
+  parseFlags,
+  UsageError,
+} from "../util/flags.ts";
 import { parseResources } from "../api/resources.ts";
 import { type Diagnostic, formatDiagnostic } from "../api/diagnostic.ts";
 import { common, readInputs } from "./common.ts";
@@ -28,14 +34,7 @@ export function validateHelp(): string {
 
 /** Runs `mesh validate`. */
 export async function validateCommand(argv: string[]): Promise<number> {
-  const expanded = argv.flatMap((a, i) =>
-    a === "-o"
-      ? ["--output"]
-      : a.startsWith("-o") && a.length > 2 && argv[i - 1] !== "--"
-      ? ["--output", a.slice(2)]
-      : [a]
-  );
-  const { flags, args, help } = parseFlags(expanded, validateFlags);
+  const { flags, args, help } = parseFlags(expandShortFlags(argv), validateFlags);
   if (help) {
     console.log(validateHelp());
     return 0;

@@ -8,18 +8,9 @@ import http from "node:http";
 import http2 from "node:http2";
 import { createCsr } from "../ca/csr.ts";
 import { TokenIssuer } from "../ca/token.ts";
-import { curl, echoServer, eventually, meshRun, TestMesh } from "./helpers.ts";
+import { curl, echoServer, eventually, meshRun, serviceEntryYaml, TestMesh } from "./helpers.ts";
 
-const SERVICE = `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: echo}
-spec:
-  hosts: [echo.default.svc.cluster.local]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{number: 8080, name: http, protocol: HTTP}]
-  workloadSelector: {labels: {app: echo}}
-`;
+const SERVICE = serviceEntryYaml("echo");
 
 /** POSTs to /v1/certificates; returns status and parsed body. */
 async function sign(

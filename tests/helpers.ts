@@ -306,3 +306,17 @@ export function echoServer(name: string): { port: number; close: () => Promise<v
 export function foreignCa(): Promise<CertificateAuthority> {
   return CertificateAuthority.create({ trustDomain: "cluster.local" });
 }
+
+/** A ServiceEntry for `<name>.default.svc.cluster.local:<port>` selecting workloads labelled `app: <name>`. */
+export function serviceEntryYaml(name: string, port = 8080): string {
+  return `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ${name}}
+spec:
+  hosts: [${name}.default.svc.cluster.local]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{number: ${port}, name: http, protocol: HTTP}]
+  workloadSelector: {labels: {app: ${name}}}
+`;
+}

@@ -183,3 +183,24 @@ export function flagHelp(specs: FlagSpecs): string {
   const w = Math.max(...rows.map((r) => r[0].length)) + 2;
   return rows.map(([l, r]) => l.padEnd(w) + r).join("\n");
 }
+
+/** Rewrites kubectl/istioctl-style `-o json`, `-ojson` and `-o=json` to `--output=json`. */
+export function expandShortFlags(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--") {
+      out.push(...argv.slice(i));
+      break;
+    }
+    if (a === "-o") {
+      if (i + 1 >= argv.length) throw new UsageError("flag -o needs a value (see --help)");
+      out.push(`--output=${argv[++i]}`);
+    } else if (a.startsWith("-o") && !a.startsWith("--")) {
+      out.push(`--output=${a.slice(a[2] === "=" ? 3 : 2)}`);
+    } else {
+      out.push(a);
+    }
+  }
+  return out;
+}

@@ -5,10 +5,10 @@
  * {@linkcode UsageError} (exit 2 in `main.ts`).
  * @module
  */
-import { type FlagSpecs, parseFlags, UsageError } from "../../util/flags.ts";
+import { expandShortFlags, type FlagSpecs, parseFlags, UsageError } from "../../util/flags.ts";
 import { stringifyYaml } from "../../util/yaml.ts";
 import { isDns1123Label } from "../../api/resources.ts";
-import type { Input } from "./context.ts";
+import { readInputs } from "../../util/inputs.ts";
 import { analyze } from "./mod.ts";
 import { atLeast, formatMessage, type Level, LEVELS, messageRecord } from "./messages.ts";
 
@@ -16,65 +16,6 @@ import { atLeast, formatMessage, type Level, LEVELS, messageRecord } from "./mes
 export const ANALYSIS_DOCS = "https://istio.io/latest/docs/reference/config/analysis";
 
 const OUTPUTS = ["log", "json", "yaml"];
-
-/** Rewrites istioctl's `-o json`, `-ojson` and `-o=json` to `--output=json`. */
-export function expandShortFlags(argv: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === "--") {
-      out.push(...argv.slice(i));
-      break;
-    }
-    if (a === "-o") {
-      if (i + 1 >= argv.length) throw new UsageError("flag -o needs a value (see --help)");
-      out.push(`--output=${argv[++i]}`);
-    } else if (a.startsWith("-o") && !a.startsWith("--")) {
-      out.push(`--output=${a.slice(a[2] === "=" ? 3 : 2)}`);
-    } else {
-      out.push(a);
-    }
-  }
-  return out;
-}
-
-/** Reads FILE, DIR (its `*.yaml`, `*.yml`, `*.json`; subdirectories with `recursive`) or `-`. */
-export async function readAnalyzeInputs(
-  paths: readonly string[],
-  recursive: boolean,
-): Promise<Input[]> {
-  const out: Input[] = [];
-  const visit = async (p: string, top: boolean): Promise<void> => {
-    if (p === "-") {
-      out.push({ file: "<stdin>", text: await new Response(Deno.stdin.readable).text() });
-      return;
-    }
-    let st: Deno.FileInfo;
-    try {
-      st = await Deno.stat(p);
-    } catch {
-      throw new UsageError(`${p}: no such file or directory`);
-    }
-    if (st.isDirectory) {
-      if (!top && !recursive) return;
-      const entries: Deno.DirEntry[] = [];
-      for await (const e of Deno.readDir(p)) entries.push(e);
-      entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-      const base = p.endsWith("/") ? p.slice(0, -1) : p;
-      for (const e of entries) {
-        if (e.isDirectory) {
-          if (recursive) await visit(`${base}/${e.name}`, false);
-        } else if (/\.(ya?ml|json)$/i.test(e.name)) {
-          await visit(`${base}/${e.name}`, false);
-        }
-      }
-      return;
-    }
-    out.push({ file: p, text: await Deno.readTextFile(p) });
-  };
-  for (const p of paths) await visit(p, true);
-  return out;
-}
 
 /** Runs `mesh analyze` with `argv` (after the command name); returns the exit code. */
 export async function runAnalyze(
@@ -117,7 +58,7 @@ export async function runAnalyze(
     }
   }
 
-  const inputs = await readAnalyzeInputs(args, flags.recursive === true);
+  const inputs = await readInputs(args, { recursive: flags.recursive === true });
   if (inputs.length === 0) {
     throw new UsageError(`no .yaml, .yml or .json files in ${args.join(" ")}`);
   }
