@@ -1,258 +1,407 @@
 /**
- * Data-plane benchmark: the same small app measured directly and through the
- * mesh (client → proxy A outbound → mTLS → proxy B inbound → app), with wrk,
- * alternating the two rows so that drift in the machine hits both alike.
+ * Data-plane benchmark suite: the same app measured directly and through
+ * three proxy pairs (nginx, HAProxy, mesh), each client → proxy A → mTLS →
+ * proxy B → app, in one run with one load generator (fortio, as Istio's own
+ * benchmarks use; wrk as a fallback). Rows are interleaved round by round and
+ * reported as medians. Extra rows try HTTP/2 from the client (h2load), gRPC
+ * and raw TCP, and record what a pair can't carry.
  *
- * Usage: `deno task bench [--quick] [--duration=10s] [--rounds=2]`
+ * Usage: `deno task bench [--quick] [--rounds=N] [--duration=Ns] ...` (see `--help`).
  *
- * Prints a Markdown table and writes `bench/results/latest.json`.
+ * Prints Markdown; writes `bench/results/latest.json` and, on full runs,
+ * `bench/RESULTS.md`.
  * @module
  */
-import { configDump, curl, eventually, Proc, ROOT, TestMesh } from "../tests/helpers.ts";
+import { curl, Proc, ROOT } from "../tests/helpers.ts";
 import { atomicWrite } from "../util/atomic_write.ts";
 import { BODY_BYTES } from "./app.ts";
+import { makeCerts } from "./certs.ts";
+import { type Options, parseOptions, USAGE } from "./options.ts";
+import { startHaproxy } from "./peers/haproxy.ts";
+import { startMesh } from "./peers/mesh.ts";
+import { nginxStreamMissing, startNginx } from "./peers/nginx.ts";
+import { type Backends, type Endpoint, isUnsupported, type Pair } from "./peers/types.ts";
+import {
+  alive,
+  cpuModel,
+  cpuSeconds,
+  initClockTicks,
+  loadAverage,
+  memoryGb,
+  MemorySampler,
+  pssMb,
+  rssMb,
+  tcpActiveOpens,
+} from "./procfs.ts";
+import {
+  addOverheads,
+  type Group,
+  markdown,
+  type Result,
+  round,
+  type Row,
+  type Run,
+  summarize,
+  targets,
+} from "./report.ts";
+import { firstLine, have, isStopping, killRunning, reapChildren, tail } from "./spawn.ts";
+import {
+  findOrBuildFortio,
+  type Fortio,
+  FORTIO_RESOLUTION_S,
+  fortioLoad,
+  fortioServerArgs,
+  fortioServerPorts,
+} from "./tools/fortio.ts";
+import { h2load } from "./tools/h2load.ts";
+import type { LoadResult } from "./tools/load.ts";
+import { wrk } from "./tools/wrk.ts";
 
 const CONNECTIONS = 16;
-const THREADS = 2;
-const CLUSTER = "outbound|8080||bench-app.default.svc.cluster.local";
-const HOST_HEADER = "bench-app:8080";
-const RESULTS = `${ROOT}/bench/results/latest.json`;
-const INSTALL_HINT = "install the load tools with: apt-get install -y wrk nghttp2-client";
+/** Concurrent streams per connection for h2load's max-throughput runs. */
+const H2_STREAMS = 10;
+/** Bytes each TCP round trip sends (and gets echoed back). */
+const TCP_PAYLOAD = 1024;
+/** Requests per connection-pool warm-up before the first round (count-bounded). */
+const WARMUP_CALLS = 2000;
+const RESULTS_JSON = `${ROOT}/bench/results/latest.json`;
+const RESULTS_MD = `${ROOT}/bench/RESULTS.md`;
+const MAIN_ROWS = ["direct", "nginx", "haproxy", "mesh"] as const;
+const PAIRS = ["nginx", "haproxy", "mesh"] as const;
 
-const SERVICE_ENTRY = `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: bench-app}
-spec:
-  hosts: [bench-app.default.svc.cluster.local]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{number: 8080, name: http, protocol: HTTP}]
-  workloadSelector: {labels: {app: bench-app}}
-`;
+const log = (msg: string) => console.error(`bench: ${msg}`);
 
-const USAGE = `usage: deno task bench [--quick] [--duration=Ns] [--rounds=N]
-
-  --quick         3 s per run instead of 10 s
-  --duration=Ns   seconds per run (1..300), e.g. --duration=20s
-  --rounds=N      runs per row, alternating direct/mesh (1..20, default 2)
-`;
-
-/** Benchmark settings from the command line. */
-export interface Options {
-  help: boolean;
-  durationS: number;
-  rounds: number;
+/** One row to measure (or to record as unsupported). */
+interface Plan {
+  key: string;
+  group: Group;
+  path: string;
+  baseline: string | null;
+  endpoint?: Endpoint;
+  proxies: Record<string, number>;
+  unsupported?: string;
+  /** For unsupported rows: a target to try, so the row records the observed error. */
+  probe?: string;
+  /** The pair under test, if any. */
+  peer?: (typeof PAIRS)[number];
 }
 
-/** Parses the command line; throws with a one-line message on bad input. */
-export function parseOptions(args: string[]): Options {
-  let durationS = 10;
-  let explicitDuration: number | undefined;
-  let rounds = 2;
-  let help = false;
-  for (const a of args) {
-    if (a === "--help" || a === "-h") help = true;
-    else if (a === "--quick") durationS = 3;
-    else if (a.startsWith("--duration=")) {
-      const m = a.slice(11).match(/^(\d+)s?$/);
-      const n = m ? Number(m[1]) : NaN;
-      if (!(n >= 1 && n <= 300)) throw new Error(`--duration wants 1s..300s, got ${a.slice(11)}`);
-      explicitDuration = n;
-    } else if (a.startsWith("--rounds=")) {
-      const n = Number(a.slice(9));
-      if (!Number.isInteger(n) || n < 1 || n > 20) throw new Error(`--rounds wants 1..20`);
-      rounds = n;
-    } else throw new Error(`unknown argument ${a}`);
+/** What the run shares: options, tools, temp dir. */
+interface Ctx {
+  opts: Options;
+  tmp: string;
+  fortio?: Fortio;
+  h2load: boolean;
+  seq: number;
+  /** The recent output of a row's pair, for diagnosing failed runs. */
+  output?: (p: Plan) => string;
+}
+
+function jsonFile(ctx: Ctx): string {
+  return `${ctx.tmp}/load-${ctx.seq++}.json`;
+}
+
+// ---------------------------------------------------------------- load
+
+async function load(ctx: Ctx, p: Plan, mode: "fixed" | "max", durationS: number) {
+  const ep = p.endpoint!;
+  const qps = mode === "fixed" ? ctx.opts.qps : 0;
+  const base = { connections: CONNECTIONS, qps, durationS, headers: ep.headers };
+  switch (p.group) {
+    case "http":
+      if (!ctx.fortio) {
+        return await wrk(ep.target, {
+          connections: CONNECTIONS,
+          threads: 2,
+          durationS,
+          headers: ep.headers,
+        });
+      }
+      return await fortioLoad(ctx.fortio.path, {
+        ...base,
+        kind: "http",
+        target: ep.target,
+        jsonFile: jsonFile(ctx),
+      });
+    case "h2":
+      if (mode === "fixed") {
+        return await fortioLoad(ctx.fortio!.path, {
+          ...base,
+          kind: "h2",
+          target: ep.target,
+          jsonFile: jsonFile(ctx),
+        });
+      }
+      return await h2load({
+        url: ep.target,
+        headers: h2Headers(ep.headers),
+        connections: CONNECTIONS,
+        streams: H2_STREAMS,
+        durationS,
+        warmupMs: 500,
+        logFile: `${ctx.tmp}/h2load-${ctx.seq++}.log`,
+      });
+    case "grpc":
+    case "tcp":
+      return await fortioLoad(ctx.fortio!.path, {
+        ...base,
+        kind: p.group,
+        target: ep.target,
+        jsonFile: jsonFile(ctx),
+        payloadBytes: TCP_PAYLOAD,
+      });
   }
-  return { help, durationS: explicitDuration ?? durationS, rounds };
 }
 
-// ---------------------------------------------------------------- wrk
-
-/** What one wrk run reported. */
-export interface WrkResult {
-  rps: number;
-  p50_ms: number;
-  p99_ms: number;
-  requests: number;
-  errors: { connect: number; read: number; write: number; timeout: number; non2xx: number };
+/** h2load sets the authority with `:authority`, not `Host`. */
+function h2Headers(headers: string[]): string[] {
+  return headers.map((h) => h.replace(/^host:/i, ":authority:"));
 }
 
-const UNIT_MS: Record<string, number> = { us: 1e-3, ms: 1, s: 1e3, m: 60e3, h: 3600e3 };
-
-function latencyMs(text: string, pct: string): number {
-  const m = text.match(new RegExp(`^\\s*${pct}%\\s+([\\d.]+)(us|ms|s|m|h)\\s*$`, "m"));
-  if (!m) throw new Error(`wrk output has no ${pct}% latency line`);
-  return Number(m[1]) * UNIT_MS[m[2]];
-}
-
-/** Parses the output of `wrk --latency`. */
-export function parseWrk(text: string): WrkResult {
-  const rps = text.match(/^Requests\/sec:\s+([\d.]+)/m);
-  const req = text.match(/^\s*(\d+) requests in /m);
-  if (!rps || !req) throw new Error(`unexpected wrk output:\n${text}`);
-  const sock = text.match(/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/);
-  const non2xx = text.match(/Non-2xx or 3xx responses: (\d+)/);
+/** One measured run with the proxies' CPU (and memory, on max runs) around it. */
+async function measure(
+  ctx: Ctx,
+  p: Plan,
+  round_: number,
+  mode: "fixed" | "max",
+  durationS: number,
+): Promise<Run> {
+  const names = Object.keys(p.proxies);
+  const cpu0 = Object.fromEntries(names.map((n) => [n, cpuSeconds(p.proxies[n])]));
+  const opens0 = tcpActiveOpens();
+  const sampler = mode === "max" && names.length ? new MemorySampler(p.proxies) : undefined;
+  let r: LoadResult | { failed: string };
+  try {
+    r = await load(ctx, p, mode, durationS);
+  } catch (err) {
+    const gone = names.filter((n) => !alive(p.proxies[n]));
+    r = {
+      failed: (err as Error).message + (gone.length ? ` (${gone.join(", ")} not running)` : ""),
+    };
+    if (!isStopping()) {
+      log(`${p.key}: ${mode} run failed: ${r.failed}`);
+      if (gone.length && ctx.output) {
+        log(`output of the ${p.peer} pair:\n${tail(ctx.output(p), 40)}`);
+      }
+    }
+  }
+  const mem = sampler?.stop();
+  const opens = tcpActiveOpens() - opens0;
+  const proxy_cpu_s = Object.fromEntries(
+    names.map((n) => [n, round(cpuSeconds(p.proxies[n]) - cpu0[n], 2)]),
+  );
+  const requests = "requests" in r ? r.requests : 0;
   return {
-    rps: Number(rps[1]),
-    p50_ms: latencyMs(text, "50"),
-    p99_ms: latencyMs(text, "99"),
-    requests: Number(req[1]),
-    errors: {
-      connect: Number(sock?.[1] ?? 0),
-      read: Number(sock?.[2] ?? 0),
-      write: Number(sock?.[3] ?? 0),
-      timeout: Number(sock?.[4] ?? 0),
-      non2xx: Number(non2xx?.[1] ?? 0),
-    },
+    round: round_,
+    mode,
+    duration_s: durationS,
+    ...r,
+    proxy_cpu_s,
+    ...(mem ? { rss_mb_max: roundAll(mem.rss, 1), pss_mb_max: roundAll(mem.pss, 1) } : {}),
+    machine_tcp_opens_per_req: requests ? round(opens / requests) : 0,
   };
 }
 
-/** Load-generator processes in flight, so an interrupt can stop them. */
-const running = new Set<Deno.ChildProcess>();
-
-/** Runs wrk once against `url`; killed if it overruns its duration by 30 s. */
-async function wrk(url: string, durationS: number, headers: string[] = []): Promise<WrkResult> {
-  const child = new Deno.Command("wrk", {
-    args: [
-      `-t${THREADS}`,
-      `-c${CONNECTIONS}`,
-      `-d${durationS}s`,
-      "--timeout=5s",
-      "--latency",
-      ...headers.flatMap((h) => ["-H", h]),
-      url,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-    stdin: "null",
-  }).spawn();
-  running.add(child);
-  const guard = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* gone */ }
-  }, (durationS + 30) * 1000);
-  try {
-    const out = await child.output();
-    const text = new TextDecoder().decode(out.stdout);
-    if (!out.success) {
-      throw new Error(
-        `wrk exited with ${out.code ?? out.signal}:\n${text}${
-          new TextDecoder().decode(out.stderr)
-        }`,
-      );
-    }
-    return parseWrk(text);
-  } finally {
-    clearTimeout(guard);
-    running.delete(child);
-  }
+function roundAll(xs: Record<string, number>, d: number): Record<string, number> {
+  return Object.fromEntries(Object.entries(xs).map(([k, v]) => [k, round(v, d)]));
 }
 
-// ---------------------------------------------------------------- /proc sampling
+// ---------------------------------------------------------------- probes
 
-let clockTicks = 100;
-
-async function readClockTicks(): Promise<number> {
+/** Checks that a row works end to end; returns why not, or undefined. */
+async function probe(ctx: Ctx, p: Plan, target = p.endpoint?.target): Promise<string | undefined> {
+  const headers = p.endpoint?.headers ?? [];
   try {
-    const out = await new Deno.Command("getconf", { args: ["CLK_TCK"], stdout: "piped" }).output();
-    const n = Number(new TextDecoder().decode(out.stdout).trim());
-    return n > 0 ? n : 100;
-  } catch {
-    return 100;
-  }
-}
-
-/** `pid` and all its descendants (a launcher may leave the real work to a child). */
-function processTree(pid: number): number[] {
-  const out = [pid];
-  for (let i = 0; i < out.length; i++) {
-    try {
-      for (const t of Deno.readDirSync(`/proc/${out[i]}/task`)) {
-        const kids = Deno.readTextFileSync(`/proc/${out[i]}/task/${t.name}/children`).trim();
-        if (kids) out.push(...kids.split(/\s+/).map(Number));
+    switch (p.group) {
+      case "http": {
+        const r = await curl([...headers.flatMap((h) => ["-H", h]), target!]);
+        if (r.status === 200 && r.body.length === BODY_BYTES) return undefined;
+        return `status ${r.status}, ${r.body.length} bytes (want 200, ${BODY_BYTES}) ${r.stderr}`
+          .trim();
       }
-    } catch { /* exited, or no /proc */ }
-  }
-  return [...new Set(out)];
-}
-
-/** CPU seconds (user + system) used so far by `pid` and its descendants. */
-function cpuSeconds(pid: number): number {
-  let ticks = 0;
-  for (const p of processTree(pid)) {
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${p}/stat`);
-      // Fields after "(comm)": state is [0], utime [11], stime [12].
-      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      ticks += Number(f[11]) + Number(f[12]);
-    } catch { /* exited */ }
-  }
-  return ticks / clockTicks;
-}
-
-/** The kernel's count of TCP connections opened from this machine (all processes). */
-function tcpActiveOpens(): number {
-  try {
-    const lines = Deno.readTextFileSync("/proc/net/snmp").split("\n").filter((l) =>
-      l.startsWith("Tcp:")
-    );
-    const names = lines[0].split(/\s+/);
-    return Number(lines[1].split(/\s+/)[names.indexOf("ActiveOpens")]) || 0;
-  } catch {
-    return 0;
-  }
-}
-
-/** Resident memory in MB of `pid` and its descendants. */
-function rssMb(pid: number): number {
-  let kb = 0;
-  for (const p of processTree(pid)) {
-    try {
-      const m = Deno.readTextFileSync(`/proc/${p}/status`).match(/^VmRSS:\s+(\d+) kB/m);
-      kb += Number(m?.[1] ?? 0);
-    } catch { /* exited */ }
-  }
-  return kb / 1024;
-}
-
-// ---------------------------------------------------------------- helpers
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
-
-const round = (x: number, digits = 3) => Number(x.toFixed(digits));
-
-async function haveTool(cmd: string, args: string[]): Promise<boolean> {
-  try {
-    await new Deno.Command(cmd, { args, stdout: "null", stderr: "null" }).output();
-    return true;
-  } catch {
-    return false;
+      case "h2": {
+        const r = await h2load({
+          url: target!,
+          headers: h2Headers(headers),
+          connections: 1,
+          streams: 1,
+          requests: 32,
+          logFile: `${ctx.tmp}/h2probe-${ctx.seq++}.log`,
+        });
+        if (r.requests === 32 && r.errors === 0) return undefined;
+        return `h2load: ${r.error_sample ?? `${r.errors} of ${r.requests} failed`}`;
+      }
+      case "grpc":
+      case "tcp": {
+        const r = await fortioLoad(ctx.fortio!.path, {
+          kind: p.group,
+          target: target!,
+          headers,
+          connections: 1,
+          qps: 0,
+          calls: 20,
+          jsonFile: jsonFile(ctx),
+          payloadBytes: TCP_PAYLOAD,
+        });
+        if (r.errors === 0 && r.requests > 0) return undefined;
+        return r.error_sample ?? `${r.errors} of ${r.requests} calls failed: ` +
+            JSON.stringify(r.codes);
+      }
+    }
+  } catch (err) {
+    return (err as Error).message;
   }
 }
 
-function errorsOf(r: WrkResult): number {
-  const e = r.errors;
-  return e.connect + e.read + e.write + e.timeout + e.non2xx;
+// ---------------------------------------------------------------- plans
+
+const PATHS: Record<string, string> = {
+  direct: "client → app",
+  nginx: "client → nginx A → mTLS → nginx B → app",
+  haproxy: "client → HAProxy A → mTLS → HAProxy B → app",
+  mesh: "client → proxy A → mTLS → proxy B → app",
+};
+
+function plans(
+  ctx: Ctx,
+  backends: Backends,
+  pairs: Partial<Record<(typeof PAIRS)[number], Pair | string>>,
+): Plan[] {
+  const out: Plan[] = [];
+  const direct = (group: Group, key: string, target?: string, why?: string): Plan => ({
+    key,
+    group,
+    baseline: null,
+    path: PATHS.direct,
+    proxies: {},
+    ...(target ? { endpoint: { target, headers: [] } } : { unsupported: why ?? "no backend" }),
+  });
+  const forPair = (group: Group, key: string, name: (typeof PAIRS)[number]): Plan => {
+    const pair = pairs[name];
+    const plan: Plan = {
+      key,
+      group,
+      baseline: group === "http" ? "direct" : `${group}_direct`,
+      path: PATHS[name],
+      proxies: {},
+      peer: name,
+    };
+    if (pair === undefined || typeof pair === "string") {
+      return { ...plan, unsupported: pair ?? `${name} pair not started` };
+    }
+    const ep = pair[group];
+    plan.proxies = pair.proxies;
+    if (isUnsupported(ep)) {
+      return { ...plan, unsupported: ep.unsupported, ...(ep.probe ? { probe: ep.probe } : {}) };
+    }
+    return { ...plan, endpoint: ep, proxies: ep.proxies ?? pair.proxies };
+  };
+  const httpUrl = `http://127.0.0.1:${backends.http}/`;
+  out.push(direct("http", "direct", httpUrl));
+  for (const name of PAIRS) out.push(forPair("http", name, name));
+  if (!ctx.opts.extras) return out;
+
+  const noH2load = "h2load not installed (apt-get install -y nghttp2-client)";
+  const h2 = ctx.h2load ? undefined : noH2load;
+  out.push(direct("h2", "h2_direct", h2 ? undefined : httpUrl, h2));
+  for (const name of PAIRS) {
+    const plan = forPair("h2", `${name}_h2`, name);
+    out.push(h2 && !plan.unsupported ? { ...plan, endpoint: undefined, unsupported: h2 } : plan);
+  }
+  const noFortio = "fortio unavailable (its gRPC ping and TCP echo servers are the backends)";
+  out.push(
+    direct(
+      "grpc",
+      "grpc_direct",
+      backends.grpc ? `127.0.0.1:${backends.grpc}` : undefined,
+      noFortio,
+    ),
+  );
+  for (const name of PAIRS) out.push(forPair("grpc", `grpc_${name}`, name));
+  out.push(
+    direct(
+      "tcp",
+      "tcp_direct",
+      backends.tcp ? `tcp://127.0.0.1:${backends.tcp}` : undefined,
+      noFortio,
+    ),
+  );
+  for (const name of PAIRS) out.push(forPair("tcp", `tcp_${name}`, name));
+  for (const p of out) {
+    if (p.group !== "http") {
+      p.path = p.path.replace(
+        /^client/,
+        { h2: "h2c client", grpc: "gRPC client", tcp: "TCP client" }[p.group]!,
+      );
+      if (p.group === "grpc") p.path = p.path.replace(/app$/, "fortio gRPC ping server");
+      if (p.group === "tcp") p.path = p.path.replace(/app$/, "fortio TCP echo");
+    }
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------- main
 
-type ProxyName = "proxy-a" | "proxy-b";
-type Run = WrkResult & {
-  round: number;
-  /** New TCP connections opened on the whole machine during the run, per request. */
-  machine_tcp_opens_per_req: number;
-  /** CPU seconds each proxy used during the run (idle during a direct run). */
-  proxy_cpu_s: Record<ProxyName, number>;
-};
+async function versions(fortio?: Fortio): Promise<Record<string, string>> {
+  const v: Record<string, string> = { deno: Deno.version.deno };
+  const nginx = await firstLine("nginx", ["-v"]);
+  if (nginx) v.nginx = nginx.replace(/^nginx version: nginx\//, "");
+  const ha = await firstLine("haproxy", ["-v"]);
+  if (ha) v.haproxy = ha.match(/version (\S+)/)?.[1] ?? ha;
+  if (fortio) v.fortio = fortio.version;
+  const h2 = await firstLine("h2load", ["--version"]);
+  if (h2) v.h2load = h2.replace(/^h2load /, "");
+  const ssl = await firstLine("openssl", ["version"]);
+  if (ssl) v.openssl = ssl.split(" ").slice(0, 2).join(" ");
+  return v;
+}
+
+async function meshMetrics(admins: number[]): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const [i, port] of admins.entries()) {
+    try {
+      const text = await (await fetch(`http://127.0.0.1:${port}/stats/prometheus`)).text();
+      let n = 0;
+      for (const m of text.matchAll(/^istio_requests_total\{[^}]*\} (\d+)/gm)) n += Number(m[1]);
+      out[i === 0 ? "proxy-a" : "proxy-b"] = n;
+    } catch { /* admin gone */ }
+  }
+  return out;
+}
+
+/**
+ * Formats Markdown with `deno fmt` (the repository's settings), so the
+ * written RESULTS.md passes `deno fmt --check`. Returns the input if that fails.
+ */
+async function formatMarkdown(text: string): Promise<string> {
+  try {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["fmt", "--ext=md", "-"],
+      cwd: ROOT,
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    const guard = setTimeout(() => child.kill("SIGKILL"), 30_000);
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(text));
+    await w.close();
+    const out = await child.output();
+    clearTimeout(guard);
+    return out.success ? new TextDecoder().decode(out.stdout) : text;
+  } catch {
+    return text;
+  }
+}
+
+/** A pair's settings, or why it is missing. */
+function peerSettings(pair: Pair | string | undefined): unknown {
+  return typeof pair === "object" ? pair.settings : pair ?? null;
+}
 
 async function main(): Promise<number> {
+  const started = Date.now();
+  const loadAvgStart = loadAverage();
   let opts: Options;
   try {
     opts = parseOptions(Deno.args);
@@ -264,27 +413,31 @@ async function main(): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  if (!(await haveTool("wrk", ["--version"]))) {
-    console.error(`bench: wrk not found; ${INSTALL_HINT}`);
+  if (!(await have("curl"))) {
+    log("curl not found; install it with: apt-get install -y curl");
     return 1;
   }
-  if (!(await haveTool("curl", ["--version"]))) {
-    console.error("bench: curl not found; install it with: apt-get install -y curl");
-    return 1;
-  }
-  clockTicks = await readClockTicks();
+  await initClockTicks();
+  const notes: string[] = [];
 
-  let app: Proc | undefined;
-  let m: TestMesh | undefined;
+  const tmp = await Deno.makeTempDir({ prefix: "mesh-bench-" });
+  const ctx: Ctx = { opts, tmp, h2load: await have("h2load"), seq: 0 };
+  const procs: Proc[] = [];
+  const pending: Promise<Pair & { admin?: number[] }>[] = [];
   let cleaning: Promise<void> | undefined;
   const cleanup = () =>
     cleaning ??= (async () => {
-      for (const c of running) {
-        try {
-          c.kill("SIGKILL");
-        } catch { /* gone */ }
+      killRunning();
+      const started = await Promise.allSettled(pending);
+      await Promise.allSettled(
+        started.map((s) => s.status === "fulfilled" ? s.value.close() : undefined),
+      );
+      await Promise.allSettled(procs.map((p) => p.stop()));
+      const strays = await reapChildren();
+      if (strays.length) {
+        log(`stopped ${strays.length} stray child process(es): ${strays.join(" ")}`);
       }
-      await Promise.allSettled([m?.close(), app?.stop()]);
+      await Deno.remove(tmp, { recursive: true }).catch(() => {});
     })();
   const onSignal = () => {
     console.error("\nbench: interrupted; stopping processes");
@@ -294,162 +447,294 @@ async function main(): Promise<number> {
   Deno.addSignalListener("SIGTERM", onSignal);
 
   try {
-    const est = opts.rounds * 2 * opts.durationS;
-    console.error(
-      `bench: ${opts.rounds} round(s) × (direct, mesh) × ${opts.durationS} s ≈ ${est} s of load`,
-    );
+    // Tools.
+    if (opts.tool === "fortio") {
+      const f = await findOrBuildFortio(log);
+      if ("error" in f) {
+        const msg = `fortio unavailable (${f.error}); falling back to wrk: no fixed-rate ` +
+          `percentiles (wrk reports latency at max load) and no gRPC/TCP rows`;
+        log(msg);
+        notes.push(msg);
+      } else {
+        ctx.fortio = f;
+        log(`fortio ${f.version} (${f.source})`);
+        if (/@v/.test(f.source)) notes.push(`fortio ${f.version} ${f.source}`);
+      }
+    } else notes.push("--tool=wrk: no fixed-rate percentiles; wrk's latency is at max load");
+    if (!ctx.fortio && !(await have("wrk"))) {
+      log("neither fortio nor wrk is available; install wrk (apt-get install -y wrk) or Go");
+      return 1;
+    }
+    if (!ctx.h2load) notes.push("h2load not installed: no HTTP/2 rows");
 
-    app = new Proc("app", Deno.execPath(), [
+    // Backends: the app, and fortio's gRPC ping + TCP echo servers.
+    const app = new Proc("app", Deno.execPath(), [
       "run",
       "--allow-net=127.0.0.1",
       `${ROOT}/bench/app.ts`,
       "--port=0",
     ]);
-    const appPort = Number((await app.waitFor(/listening on http:\/\/127\.0\.0\.1:(\d+)/))[1]);
+    procs.push(app);
+    const backends: Backends = {
+      http: Number((await app.waitFor(/listening on http:\/\/127\.0\.0\.1:(\d+)/))[1]),
+    };
+    if (ctx.fortio && opts.extras) {
+      const fs = new Proc("fortio-server", ctx.fortio.path, fortioServerArgs());
+      procs.push(fs);
+      await fs.waitFor(/servers started/);
+      Object.assign(backends, fortioServerPorts(fs.output));
+    }
 
-    m = await TestMesh.start({ "bench-app.yaml": SERVICE_ENTRY });
-    const [b, a] = await Promise.all([
-      m.sidecar({
-        name: "proxy-b",
-        serviceAccount: "bench-app",
-        labels: "app=bench-app",
-        appPort,
-      }),
-      m.sidecar({ name: "proxy-a", serviceAccount: "bench-client", labels: "app=bench-client" }),
-    ]);
-    await eventually(
-      async () => (await configDump(a.admin)).config?.clusters[CLUSTER]?.endpoints.length === 1,
-      20_000,
-      "proxy A to learn the bench-app endpoint",
-    );
+    // The pairs, started side by side.
+    log("starting nginx, HAProxy and mesh pairs");
+    const certs = makeCerts(`${tmp}/certs`);
+    certs.catch(() => {});
+    const missing = async (cmd: string, args: string[], pkg: string) =>
+      (await have(cmd, args)) ? undefined : `${cmd} not installed (apt-get install -y ${pkg})`;
+    const nginxMissing = await missing("nginx", ["-v"], "nginx-light");
+    const haproxyMissing = await missing("haproxy", ["-v"], "haproxy");
+    const tcpNginx = await nginxStreamMissing() ??
+      "nginx's stream module is installed but this bench does not configure it";
+    const starts: Record<(typeof PAIRS)[number], Promise<Pair & { admin?: number[] }> | string> = {
+      nginx: nginxMissing ??
+        certs.then((c) => startNginx(`${tmp}/nginx`, c, backends, tcpNginx)),
+      haproxy: haproxyMissing ?? certs.then((c) => startHaproxy(`${tmp}/haproxy`, c, backends)),
+      mesh: startMesh(backends),
+    };
+    const pairs: Partial<Record<(typeof PAIRS)[number], Pair | string>> = {};
+    let meshAdmins: number[] = [];
+    for (const name of PAIRS) {
+      const s = starts[name];
+      if (typeof s === "string") {
+        pairs[name] = s;
+        continue;
+      }
+      pending.push(s);
+    }
+    for (const name of PAIRS) {
+      const s = starts[name];
+      if (typeof s === "string") continue;
+      try {
+        const pair = await s;
+        pairs[name] = pair;
+        if (pair.admin) meshAdmins = pair.admin;
+      } catch (err) {
+        const msg = (err as Error).message;
+        pairs[name] = `${name} pair failed to start: ${msg.split("\n")[0]}`;
+        log(`${name} pair failed to start:\n${tail(msg, 20)}`);
+      }
+    }
 
-    const directUrl = `http://127.0.0.1:${appPort}/`;
-    const meshUrl = `http://127.0.0.1:${a.outbound}/`;
-    for (
-      const [what, args] of [
-        ["direct", [directUrl]],
-        ["mesh", [meshUrl, "-H", `Host: ${HOST_HEADER}`]],
-      ] as const
-    ) {
-      const r = await curl([...args]);
-      if (r.status !== 200 || r.body.length !== BODY_BYTES) {
-        throw new Error(
-          `${what} warm-up: status ${r.status}, ${r.body.length} bytes (want 200, ${BODY_BYTES})` +
-            `${r.stderr}\n--- proxy-a ---\n${a.proc.output}\n--- proxy-b ---\n${b.proc.output}`,
+    // Probe every row once; rows that fail become unsupported with the error.
+    ctx.output = (p) => {
+      const pair = p.peer ? pairs[p.peer] : undefined;
+      return typeof pair === "object" ? pair.output() : "";
+    };
+    const all = plans(ctx, backends, pairs);
+    const observed: Record<string, string> = {};
+    for (const p of all) {
+      if (p.unsupported) {
+        if (p.probe && (ctx.fortio || p.group === "http")) {
+          const why = await probe(ctx, p, p.probe);
+          observed[p.key] = why ?? "the probe unexpectedly succeeded";
+        }
+        continue;
+      }
+      const why = await probe(ctx, p);
+      if (why) {
+        const expected = p.endpoint?.expectedFailure;
+        p.unsupported = expected ? `${expected}; observed: ${why}` : `probe failed: ${why}`;
+        if (!expected) log(`${p.key}: ${p.unsupported}`);
+        p.endpoint = undefined;
+      } else if (p.endpoint?.expectedFailure) {
+        notes.push(
+          `${p.key} works although it was expected not to (${p.endpoint.expectedFailure})`,
         );
       }
     }
 
-    const proxies: Record<ProxyName, number> = {
-      "proxy-a": a.proc.child.pid,
-      "proxy-b": b.proc.child.pid,
-    };
-    const rssBefore = {
-      "proxy-a": rssMb(proxies["proxy-a"]),
-      "proxy-b": rssMb(proxies["proxy-b"]),
-    };
-    const measure = async (i: number, url: string, headers: string[]): Promise<Run> => {
-      const opens = tcpActiveOpens();
-      const cpu = {
-        "proxy-a": cpuSeconds(proxies["proxy-a"]),
-        "proxy-b": cpuSeconds(proxies["proxy-b"]),
-      };
-      const r = await wrk(url, opts.durationS, headers);
-      const opened = tcpActiveOpens() - opens;
-      return {
-        round: i,
-        ...r,
-        machine_tcp_opens_per_req: r.requests ? round(opened / r.requests) : 0,
-        proxy_cpu_s: {
-          "proxy-a": round(cpuSeconds(proxies["proxy-a"]) - cpu["proxy-a"], 2),
-          "proxy-b": round(cpuSeconds(proxies["proxy-b"]) - cpu["proxy-b"], 2),
-        },
-      };
-    };
-    const runs: Record<"direct" | "mesh", Run[]> = { direct: [], mesh: [] };
-    for (let i = 1; i <= opts.rounds; i++) {
-      console.error(`bench: round ${i}/${opts.rounds}: direct`);
-      runs.direct.push(await measure(i, directUrl, []));
-      console.error(`bench: round ${i}/${opts.rounds}: mesh`);
-      runs.mesh.push(await measure(i, meshUrl, [`Host: ${HOST_HEADER}`]));
+    // Memory before any load.
+    const pids: Record<string, number> = {};
+    for (const p of all) {
+      for (const [n, pid] of Object.entries(p.proxies)) pids[`${n}:${pid}`] = pid;
+    }
+    const idle = (p: Plan) => ({
+      rss: Object.fromEntries(Object.entries(p.proxies).map(([n, pid]) => [n, idleRss[pid]])),
+      pss: Object.fromEntries(Object.entries(p.proxies).map(([n, pid]) => [n, idlePss[pid]])),
+    });
+    const idleRss: Record<number, number> = {};
+    const idlePss: Record<number, number> = {};
+    for (const pid of Object.values(pids)) {
+      idleRss[pid] = rssMb(pid);
+      idlePss[pid] = pssMb(pid);
     }
 
-    const summary = (rs: Run[]) => ({
-      rps: round(median(rs.map((r) => r.rps)), 1),
-      p50_ms: round(median(rs.map((r) => r.p50_ms))),
-      p99_ms: round(median(rs.map((r) => r.p99_ms))),
-    });
-    const direct = summary(runs.direct);
-    const mesh = summary(runs.mesh);
-    const meshRequests = runs.mesh.reduce((n, r) => n + r.requests, 0);
-    const proxyStat = (name: ProxyName) => {
-      const cpu = runs.mesh.reduce((s, r) => s + r.proxy_cpu_s[name], 0);
+    // Warm-up: fill each main pair's connection pools (count-bounded, not recorded).
+    const runnable = (ps: Plan[]) => ps.filter((p) => !p.unsupported);
+    const main = runnable(all.filter((p) => p.group === "http"));
+    if (ctx.fortio) {
+      for (const p of main) {
+        await fortioLoad(ctx.fortio.path, {
+          kind: "http",
+          target: p.endpoint!.target,
+          headers: p.endpoint!.headers,
+          connections: CONNECTIONS,
+          qps: 0,
+          calls: WARMUP_CALLS,
+          jsonFile: jsonFile(ctx),
+        }).catch(() => {});
+      }
+    }
+
+    // Main rows: rounds × (direct, nginx, haproxy, mesh), fixed rate then max each.
+    const runs: Record<string, Run[]> = {};
+    const fixedToo = !!ctx.fortio;
+    const est = opts.rounds * main.length * ((fixedToo ? opts.fixedS : 0) + opts.maxS);
+    log(`${opts.rounds} round(s) × ${main.length} rows ≈ ${est} s of load (main rows)`);
+    for (let i = 1; i <= opts.rounds; i++) {
+      for (const p of main) {
+        log(`round ${i}/${opts.rounds}: ${p.key}`);
+        runs[p.key] ??= [];
+        if (fixedToo) runs[p.key].push(await measure(ctx, p, i, "fixed", opts.fixedS));
+        runs[p.key].push(await measure(ctx, p, i, "max", opts.maxS));
+        if (isStopping()) return 130;
+      }
+    }
+
+    // Extra rows: one round, interleaved within each group.
+    const extra = runnable(all.filter((p) => p.group !== "http"));
+    if (extra.length) {
+      log(`extra rows: ${extra.map((p) => p.key).join(", ")}`);
+    }
+    for (const p of extra) {
+      runs[p.key] = [];
+      const fixed = p.group !== "h2" || ctx.fortio;
+      if (fixed) runs[p.key].push(await measure(ctx, p, 1, "fixed", opts.extraFixedS));
+      runs[p.key].push(await measure(ctx, p, 1, "max", opts.extraMaxS));
+      if (isStopping()) return 130;
+    }
+
+    // Summaries.
+    const rows: Record<string, Row> = {};
+    const rowSettings = (p: Plan) => {
+      const pair = p.peer ? pairs[p.peer] : undefined;
+      const fixed = p.group === "http" ? fixedToo : !!ctx.fortio;
       return {
-        pid: proxies[name],
-        cpu_s: round(cpu, 2),
-        cpu_s_per_1k_req: meshRequests ? round((cpu / meshRequests) * 1000, 4) : null,
-        rss_mb: round(rssMb(proxies[name]), 1),
-        rss_mb_before: round(rssBefore[name], 1),
+        connections: CONNECTIONS,
+        ...(fixed ? { fixed_qps: opts.qps } : {}),
+        fixed_s: fixed ? (p.group === "http" ? opts.fixedS : opts.extraFixedS) : null,
+        max_s: p.group === "http" ? opts.maxS : opts.extraMaxS,
+        rounds: p.group === "http" ? opts.rounds : 1,
+        ...(p.group === "h2" ? { h2load_streams_per_connection: H2_STREAMS } : {}),
+        ...(p.group === "tcp" ? { payload_bytes: TCP_PAYLOAD } : { body_bytes: BODY_BYTES }),
+        target: p.endpoint?.target ?? p.probe ?? null,
+        headers: p.endpoint?.headers ?? [],
+        ...(pair ? { peer: peerSettings(pair) } : {}),
       };
     };
-    const proxyStats = { "proxy-a": proxyStat("proxy-a"), "proxy-b": proxyStat("proxy-b") };
-    const added = {
-      added_p50_ms: round(mesh.p50_ms - direct.p50_ms),
-      added_p99_ms: round(mesh.p99_ms - direct.p99_ms),
-    };
-
-    const result = {
-      date: new Date().toISOString(),
-      machine: { cpus: navigator.hardwareConcurrency, deno: Deno.version.deno },
-      tool: "wrk",
-      settings: {
-        connections: CONNECTIONS,
-        threads: THREADS,
-        duration_s: opts.durationS,
-        rounds: opts.rounds,
-        body_bytes: BODY_BYTES,
-      },
-      rows: {
-        direct: { ...direct, runs: runs.direct },
-        mesh: { ...mesh, ...added, proxies: proxyStats, runs: runs.mesh },
-      },
-    };
-    await Deno.mkdir(`${ROOT}/bench/results`, { recursive: true });
-    await atomicWrite(RESULTS, JSON.stringify(result, null, 2) + "\n");
-
-    const f = (x: number, d = 2) => x.toFixed(d);
-    const sign = (x: number) => (x >= 0 ? "+" : "") + f(x);
-    console.log(
-      `\n### Data-plane benchmark (wrk, ${CONNECTIONS} connections, ${THREADS} threads, ` +
-        `${opts.durationS} s × ${opts.rounds} rounds, medians)\n`,
-    );
-    console.log("| row | req/s | p50 ms | p99 ms | added p50 ms | added p99 ms |");
-    console.log("|---|---:|---:|---:|---:|---:|");
-    console.log(`| direct | ${f(direct.rps, 0)} | ${f(direct.p50_ms)} | ${f(direct.p99_ms)} | | |`);
-    console.log(
-      `| mesh | ${f(mesh.rps, 0)} | ${f(mesh.p50_ms)} | ${f(mesh.p99_ms)} | ` +
-        `${sign(added.added_p50_ms)} | ${sign(added.added_p99_ms)} |`,
-    );
-    console.log("\n| mesh proxy | CPU s / 1k req | RSS MB before → after |");
-    console.log("|---|---:|---:|");
-    for (const [name, s] of Object.entries(proxyStats)) {
-      console.log(
-        `| ${name} | ${s.cpu_s_per_1k_req?.toFixed(3) ?? "n/a"} | ` +
-          `${f(s.rss_mb_before, 1)} → ${f(s.rss_mb, 1)} |`,
+    for (const p of all) {
+      if (p.unsupported) {
+        rows[p.key] = {
+          supported: false,
+          group: p.group,
+          path: p.path,
+          reason: p.unsupported,
+          ...(observed[p.key] ? { observed: observed[p.key] } : {}),
+          settings: rowSettings(p),
+        };
+        continue;
+      }
+      const tool = p.group === "http"
+        ? (ctx.fortio ? "fortio" : "wrk")
+        : p.group === "h2"
+        ? (ctx.fortio ? "h2load (max) + fortio -h2 (fixed rate)" : "h2load")
+        : "fortio";
+      const latencyAt = ctx.fortio ? "fixed_rate" : "max";
+      rows[p.key] = summarize(
+        { group: p.group, path: p.path, baseline: p.baseline, tool },
+        runs[p.key] ?? [],
+        idle(p),
+        latencyAt,
+        latencyAt === "fixed_rate" ? opts.qps : null,
+      );
+      rows[p.key].settings = rowSettings(p);
+    }
+    for (const p of all) {
+      const r = rows[p.key];
+      if (!r.supported && observed[p.key]) {
+        r.reason = `${r.reason}; observed: ${observed[p.key]}`;
+      }
+    }
+    addOverheads(rows);
+    if (rows.mesh?.supported && meshAdmins.length) {
+      rows.mesh.metrics_requests_total = await meshMetrics(meshAdmins);
+    }
+    if (Object.values(rows).some((r) => r.group === "h2" && r.supported)) {
+      notes.push(
+        `h2 rows: req/s from h2load with ${CONNECTIONS} connections × ${H2_STREAMS} streams, ` +
+          (ctx.fortio ? `latency from \`fortio load -h2\` at the fixed rate; ` : "") +
+          `the proxies still speak HTTP/1.1 over mTLS to each other`,
       );
     }
-    const opens = (rs: Run[]) => f(median(rs.map((r) => r.machine_tcp_opens_per_req)));
-    console.log(
-      `\nnew TCP connections per request (machine-wide, median): direct ${opens(runs.direct)}, ` +
-        `mesh ${opens(runs.mesh)}`,
-    );
-    console.log(
-      `\nmachine: ${result.machine.cpus} CPUs, deno ${result.machine.deno}; ` +
-        `results: bench/results/latest.json`,
-    );
-    for (const [row, rs] of Object.entries(runs)) {
-      const bad = rs.reduce((n, r) => n + errorsOf(r), 0);
-      if (bad) console.log(`warning: ${row}: ${bad} socket errors or non-2xx responses (see JSON)`);
+    const failedMain = MAIN_ROWS.filter((k) => !rows[k]?.supported);
+
+    const machine = {
+      cpus: navigator.hardwareConcurrency,
+      cpu_model: cpuModel(),
+      memory_gb: memoryGb(),
+      os: Deno.osRelease(),
+      load_avg_start: loadAvgStart,
+      load_avg_end: loadAverage(),
+      versions: await versions(ctx.fortio),
+    };
+    const result: Result = {
+      date: new Date().toISOString(),
+      quick: opts.quick,
+      wall_s: round((Date.now() - started) / 1000, 1),
+      machine,
+      tool: ctx.fortio ? `fortio ${ctx.fortio.version}` : "wrk",
+      settings: {
+        connections: CONNECTIONS,
+        protocol: "HTTP/1.1 (client → proxy A), GET",
+        body_bytes: BODY_BYTES,
+        fixed_qps: opts.qps,
+        fixed_s: fixedToo ? opts.fixedS : null,
+        max_s: opts.maxS,
+        rounds: opts.rounds,
+        main_rows: [...MAIN_ROWS],
+        extra_rounds: opts.extras ? 1 : 0,
+        extra_fixed_s: opts.extraFixedS,
+        extra_max_s: opts.extraMaxS,
+        h2load: { connections: CONNECTIONS, streams_per_connection: H2_STREAMS },
+        tcp_payload_bytes: TCP_PAYLOAD,
+        warmup_calls_per_row: ctx.fortio ? WARMUP_CALLS : 0,
+        fortio_resolution_s: FORTIO_RESOLUTION_S,
+        cpu: "utime+stime from /proc/<pid>/stat over the process and its descendants",
+        rss: "VmRSS summed over the process and its descendants; idle before any load, " +
+          "load = peak over 200 ms samples during each max run (median over rounds)",
+        peers: Object.fromEntries(PAIRS.map((n) => [n, peerSettings(pairs[n])])),
+      },
+      rows,
+      targets: targets(rows),
+      notes,
+    };
+    if (isStopping()) return 130;
+    await Deno.mkdir(`${ROOT}/bench/results`, { recursive: true });
+    await atomicWrite(RESULTS_JSON, JSON.stringify(result, null, 2) + "\n");
+    const header = opts.writeResults
+      ? `Written by \`deno task bench\` on a full run; the next full run replaces it. See ` +
+        `[README.md](README.md) for what each row means and how to run it.`
+      : `Not written to bench/RESULTS.md (${opts.quick ? "--quick run" : "--no-write-results"}).`;
+    const md = await formatMarkdown(`# Benchmark results\n\n${header}\n\n${markdown(result)}`);
+    console.log(`\n${md}`);
+    if (opts.writeResults) {
+      await atomicWrite(RESULTS_MD, md);
+      log(`wrote bench/RESULTS.md`);
+    }
+    log(`wrote bench/results/latest.json (${result.wall_s} s)`);
+    if (failedMain.length) {
+      log(`main rows not measured: ${failedMain.join(", ")}`);
+      return 1;
     }
     return 0;
   } finally {
@@ -463,7 +748,7 @@ if (import.meta.main) {
   try {
     Deno.exit(await main());
   } catch (err) {
-    console.error(`bench: ${err instanceof Error ? err.message : err}`);
+    console.error(`bench: ${err instanceof Error ? err.stack ?? err.message : err}`);
     Deno.exit(1);
   }
 }

@@ -255,7 +255,7 @@ export class H1Pool {
   maxIdle: number;
 
   /** `connect` opens a new socket (node:tls or node:net) to the upstream. */
-  constructor(connect: () => Socket, maxIdle = 128) {
+  constructor(connect: () => Socket, maxIdle = 1024) {
     this.#connect = connect;
     this.maxIdle = maxIdle;
   }

@@ -1,0 +1,428 @@
+/**
+ * Turning runs into results: per-row medians, overhead over the direct row,
+ * CPU per 1,000 requests and memory per proxy, the issue's targets, and the
+ * Markdown for stdout and `bench/RESULTS.md`.
+ * @module
+ */
+import type { LoadResult } from "./tools/load.ts";
+
+/** Which traffic a row carries. */
+export type Group = "http" | "h2" | "grpc" | "tcp";
+
+/** One load run of one row. */
+export type Run =
+  & {
+    round: number;
+    mode: "fixed" | "max";
+    duration_s: number;
+    /** CPU seconds each proxy used during the run. */
+    proxy_cpu_s: Record<string, number>;
+    /** Max resident MB of each proxy over the run (sampled every 200 ms; max runs only). */
+    rss_mb_max?: Record<string, number>;
+    pss_mb_max?: Record<string, number>;
+    /** New TCP connections opened on the whole machine during the run, per request. */
+    machine_tcp_opens_per_req: number;
+  }
+  & (LoadResult | { failed: string });
+
+/** A measured row. */
+export interface MeasuredRow {
+  supported: true;
+  group: Group;
+  path: string;
+  baseline: string | null;
+  tool: string;
+  /** Median over the max-throughput runs. */
+  rps: number;
+  /** Medians over the fixed-rate runs (or the max runs when `latency_at` is "max"). */
+  p50_ms: number;
+  p90_ms: number;
+  p99_ms: number;
+  latency_at: "fixed_rate" | "max";
+  /** Median rate the fixed-rate runs achieved. */
+  fixed_rate_rps: number | null;
+  added_p50_ms: number | null;
+  added_p90_ms: number | null;
+  added_p99_ms: number | null;
+  /** Per proxy, over the fixed-rate runs (the max runs when there are none). */
+  cpu_s_per_1k_req: Record<string, number> | null;
+  /** Per proxy, over the max-throughput runs. */
+  cpu_s_per_1k_req_max: Record<string, number> | null;
+  /** Per proxy: before any load, and the median over max runs of each run's peak. */
+  rss_mb: Record<string, { idle: number; load: number }> | null;
+  pss_mb: Record<string, { idle: number; load: number }> | null;
+  errors: number;
+  tcp_opens_per_req: number | null;
+  notes: string[];
+  runs: Run[];
+  /** Load settings and the peer's configuration summary. */
+  settings?: Record<string, unknown>;
+  [extra: string]: unknown;
+}
+
+/** A row that could not be measured. */
+export interface UnsupportedRow {
+  supported: false;
+  group: Group;
+  path: string;
+  reason: string;
+  /** What a client saw when the bench tried anyway. */
+  observed?: string;
+  settings?: Record<string, unknown>;
+}
+
+/** Any row. */
+export type Row = MeasuredRow | UnsupportedRow;
+
+/** Median of a non-empty list (NaN if empty). */
+export function median(xs: number[]): number {
+  if (!xs.length) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+/** Rounds to `digits` decimals (keeps NaN as null-able callers expect). */
+export const round = (x: number, digits = 3): number => Number(x.toFixed(digits));
+
+type Ok = Extract<Run, { rps: number }>;
+const ok = (r: Run): r is Ok => !("failed" in r);
+
+function perProxy(
+  runs: Ok[],
+  names: string[],
+  f: (r: Ok, name: string) => number | undefined,
+  agg: (xs: number[]) => number,
+  digits: number,
+): Record<string, number> | null {
+  if (!names.length || !runs.length) return null;
+  const out: Record<string, number> = {};
+  for (const n of names) {
+    const xs = runs.map((r) => f(r, n)).filter((x): x is number => x !== undefined);
+    out[n] = round(agg(xs), digits);
+  }
+  return out;
+}
+
+function cpuPer1k(runs: Ok[], names: string[]): Record<string, number> | null {
+  const requests = runs.reduce((n, r) => n + r.requests, 0);
+  if (!requests) return null;
+  return perProxy(
+    runs,
+    names,
+    (r, n) => r.proxy_cpu_s[n],
+    (xs) => (xs.reduce((a, b) => a + b, 0) / requests) * 1000,
+    4,
+  );
+}
+
+/** Summarizes a row's runs. `idle` holds each proxy's memory before any load. */
+export function summarize(
+  spec: { group: Group; path: string; baseline: string | null; tool: string },
+  runs: Run[],
+  idle: { rss: Record<string, number>; pss: Record<string, number> },
+  latencyAt: "fixed_rate" | "max",
+  fixedQps: number | null,
+): Row {
+  const good = runs.filter(ok);
+  const fixed = good.filter((r) => r.mode === "fixed");
+  const max = good.filter((r) => r.mode === "max");
+  const lat = latencyAt === "fixed_rate" ? fixed : max;
+  if (!max.length || !lat.length) {
+    const failed = runs.find((r) => "failed" in r) as { failed: string } | undefined;
+    return {
+      supported: false,
+      group: spec.group,
+      path: spec.path,
+      reason: failed ? `every run failed: ${failed.failed}` : "no successful runs",
+    };
+  }
+  const names = Object.keys(idle.rss);
+  const mem = (which: "rss" | "pss") => {
+    if (!names.length) return null;
+    const out: Record<string, { idle: number; load: number }> = {};
+    for (const n of names) {
+      const peaks = max.map((r) => r[which === "rss" ? "rss_mb_max" : "pss_mb_max"]?.[n])
+        .filter((x): x is number => x !== undefined);
+      out[n] = { idle: round(idle[which][n], 1), load: round(median(peaks), 1) };
+    }
+    return out;
+  };
+  const notes: string[] = [];
+  const fixedRate = fixed.length ? round(median(fixed.map((r) => r.rps)), 1) : null;
+  if (fixedQps && fixedRate !== null && fixedRate < 0.95 * fixedQps) {
+    notes.push(`held only ${fixedRate} of ${fixedQps} req/s at the fixed rate`);
+  }
+  const errors = good.reduce((n, r) => n + r.errors, 0);
+  if (errors) {
+    const sample = good.find((r) => r.error_sample)?.error_sample;
+    notes.push(`${errors} failed calls${sample ? ` (e.g. ${sample})` : ""}`);
+  }
+  const opens = median(max.map((r) => r.machine_tcp_opens_per_req));
+  if (opens >= 0.05) {
+    notes.push(
+      `${round(opens, 2)} new TCP connections per request during the max runs (machine-wide ` +
+        `count): some hop is not reusing its connections`,
+    );
+  }
+  const failedRuns = runs.length - good.length;
+  if (failedRuns) notes.push(`${failedRuns} run(s) failed`);
+  return {
+    supported: true,
+    group: spec.group,
+    path: spec.path,
+    baseline: spec.baseline,
+    tool: spec.tool,
+    rps: round(median(max.map((r) => r.rps)), 1),
+    p50_ms: round(median(lat.map((r) => r.p50_ms))),
+    p90_ms: round(median(lat.map((r) => r.p90_ms))),
+    p99_ms: round(median(lat.map((r) => r.p99_ms))),
+    latency_at: latencyAt,
+    fixed_rate_rps: fixedRate,
+    added_p50_ms: null,
+    added_p90_ms: null,
+    added_p99_ms: null,
+    cpu_s_per_1k_req: cpuPer1k(fixed.length ? fixed : max, names),
+    cpu_s_per_1k_req_max: cpuPer1k(max, names),
+    rss_mb: mem("rss"),
+    pss_mb: mem("pss"),
+    errors,
+    tcp_opens_per_req: round(opens, 3),
+    notes,
+    runs,
+  };
+}
+
+/** Fills in each row's latency added over its baseline row. */
+export function addOverheads(rows: Record<string, Row>): void {
+  for (const row of Object.values(rows)) {
+    if (!row.supported || !row.baseline) continue;
+    const base = rows[row.baseline];
+    if (!base?.supported) continue;
+    row.added_p50_ms = round(row.p50_ms - base.p50_ms);
+    row.added_p90_ms = round(row.p90_ms - base.p90_ms);
+    row.added_p99_ms = round(row.p99_ms - base.p99_ms);
+  }
+}
+
+/** One of the issue's targets, evaluated. */
+export interface Target {
+  target: string;
+  value: string;
+  ratio: number | null;
+  met: boolean | null;
+  note?: string;
+}
+
+/** The limits from issue 3. */
+export const LIMITS = {
+  rpsVsNginx: 0.5,
+  addedP99VsNginx: 2,
+  cpuSPer1kReq: 0.2,
+  rssMb: 60,
+};
+
+/** Evaluates the issue's targets for the mesh row against the nginx row. */
+export function targets(rows: Record<string, Row>): Target[] {
+  const mesh = rows.mesh?.supported ? rows.mesh : undefined;
+  const nginx = rows.nginx?.supported ? rows.nginx : undefined;
+  const out: Target[] = [];
+  const none = (target: string, why: string): Target => ({
+    target,
+    value: "n/a",
+    ratio: null,
+    met: null,
+    note: why,
+  });
+  const t1 = `throughput ≥ ${LIMITS.rpsVsNginx} × nginx pair`;
+  if (mesh && nginx) {
+    const ratio = round(mesh.rps / nginx.rps, 2);
+    out.push({
+      target: t1,
+      value: `${mesh.rps.toFixed(0)} vs ${nginx.rps.toFixed(0)} req/s`,
+      ratio,
+      met: ratio >= LIMITS.rpsVsNginx,
+    });
+  } else out.push(none(t1, "mesh or nginx row missing"));
+  const atMax = mesh?.latency_at === "max" || nginx?.latency_at === "max";
+  const t2 = `added p99 ${atMax ? "(under max load: no fixed-rate run)" : "at the fixed rate"} ` +
+    `≤ ${LIMITS.addedP99VsNginx} × nginx pair's`;
+  if (mesh?.added_p99_ms != null && nginx?.added_p99_ms != null) {
+    const value = `${mesh.added_p99_ms.toFixed(3)} vs ${nginx.added_p99_ms.toFixed(3)} ms`;
+    if (nginx.added_p99_ms <= 0) {
+      out.push({
+        target: t2,
+        value,
+        ratio: null,
+        met: mesh.added_p99_ms <= 0,
+        note: "nginx added no p99 over direct (noise), so no ratio",
+      });
+    } else {
+      const ratio = round(mesh.added_p99_ms / nginx.added_p99_ms, 2);
+      out.push({ target: t2, value, ratio, met: ratio <= LIMITS.addedP99VsNginx });
+    }
+  } else out.push(none(t2, "mesh or nginx latency missing"));
+  for (const [name, cpu] of Object.entries(mesh?.cpu_s_per_1k_req ?? {})) {
+    const ratio = round(cpu / LIMITS.cpuSPer1kReq, 2);
+    out.push({
+      target:
+        `${name}: ≤ ${LIMITS.cpuSPer1kReq} CPU-s per 1,000 requests (0.2 vCPU at 1,000 req/s)` +
+        (mesh?.fixed_rate_rps === null ? ", measured under max load" : ""),
+      value: `${cpu.toFixed(3)} CPU-s`,
+      ratio,
+      met: cpu <= LIMITS.cpuSPer1kReq,
+    });
+  }
+  for (const [name, m] of Object.entries(mesh?.rss_mb ?? {})) {
+    const ratio = round(m.load / LIMITS.rssMb, 2);
+    out.push({
+      target: `${name}: ≤ ${LIMITS.rssMb} MB RSS under load`,
+      value: `${m.load.toFixed(1)} MB`,
+      ratio,
+      met: m.load <= LIMITS.rssMb,
+    });
+  }
+  if (!mesh) {
+    out.push(none("per-proxy CPU and memory", "mesh row missing"));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- Markdown
+
+const f = (x: number | null | undefined, d = 2) =>
+  x === null || x === undefined || Number.isNaN(x) ? "–" : x.toFixed(d);
+const signed = (x: number | null | undefined) =>
+  x === null || x === undefined ? "–" : (x >= 0 ? "+" : "") + x.toFixed(2);
+
+function proxyCells(row: MeasuredRow): [string, string] {
+  if (!row.cpu_s_per_1k_req || !row.rss_mb) return ["–", "–"];
+  const names = Object.keys(row.rss_mb);
+  const cpu = names.map((n) => f(row.cpu_s_per_1k_req?.[n], 3)).join(" / ");
+  const rss = names.map((n) => `${f(row.rss_mb?.[n].idle, 0)}→${f(row.rss_mb?.[n].load, 0)}`)
+    .join(" / ");
+  return [cpu, rss];
+}
+
+/** The table of measured and unsupported rows of some groups. */
+export function rowsTable(rows: Record<string, Row>, groups: Group[], qps: number): string {
+  const lines = [
+    `| row | path | req/s (max) | p50 ms | p90 ms | p99 ms | added p50 / p90 / p99 ms | ` +
+    `CPU-s per 1k req (A / B) | RSS MB idle→load (A / B) |`,
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+  ];
+  const notes: string[] = [];
+  for (const [key, row] of Object.entries(rows)) {
+    if (!groups.includes(row.group)) continue;
+    if (!row.supported) {
+      lines.push(`| \`${key}\` | ${row.path} | unsupported | | | | | | |`);
+      notes.push(`- \`${key}\`: ${row.reason}`);
+      continue;
+    }
+    const [cpu, rss] = proxyCells(row);
+    const at = row.latency_at === "max" ? "*" : "";
+    const added = row.baseline
+      ? `${signed(row.added_p50_ms)} / ${signed(row.added_p90_ms)} / ${signed(row.added_p99_ms)}`
+      : "";
+    lines.push(
+      `| \`${key}\` | ${row.path} | ${f(row.rps, 0)} | ${f(row.p50_ms, 3)}${at} | ` +
+        `${f(row.p90_ms, 3)}${at} | ${f(row.p99_ms, 3)}${at} | ${added} | ${cpu} | ${rss} |`,
+    );
+    for (const n of row.notes) notes.push(`- \`${key}\`: ${n}`);
+  }
+  const measured = Object.values(rows).filter((r): r is MeasuredRow =>
+    groups.includes(r.group) && r.supported
+  );
+  if (measured.some((r) => r.latency_at === "max")) {
+    notes.unshift(
+      `- *: latency under max load (no fixed-rate run for this row)` +
+        (measured.some((r) => r.fixed_rate_rps === null) ? "; CPU too, for rows without one" : ""),
+    );
+  }
+  notes.unshift(
+    `- req/s and memory under load from the max-throughput runs; latency percentiles and CPU ` +
+      `per 1k requests at a fixed ${qps} req/s`,
+  );
+  return lines.join("\n") + "\n\n" + notes.join("\n") + "\n";
+}
+
+/** The targets as a Markdown table. */
+export function targetsTable(ts: Target[]): string {
+  const lines = ["| target | mesh | ratio | met? |", "|---|---:|---:|---|"];
+  for (const t of ts) {
+    const met = t.met === null ? "n/a" : t.met ? "**met**" : "**not met**";
+    lines.push(
+      `| ${t.target} | ${t.value} | ${t.ratio === null ? "–" : t.ratio.toFixed(2)} | ${met}${
+        t.note ? ` (${t.note})` : ""
+      } |`,
+    );
+  }
+  return lines.join("\n") + "\n";
+}
+
+/** Everything the report needs. */
+export interface Result {
+  date: string;
+  quick: boolean;
+  wall_s: number;
+  machine: Record<string, unknown>;
+  tool: string;
+  settings: Record<string, unknown>;
+  rows: Record<string, Row>;
+  targets: Target[];
+  notes: string[];
+}
+
+function machineLine(m: Record<string, unknown>): string {
+  const parts = [
+    m.cpu_model,
+    `${m.cpus} vCPUs`,
+    m.memory_gb ? `${m.memory_gb} GB RAM` : undefined,
+    m.os ? `Linux ${m.os}` : undefined,
+  ].filter(Boolean);
+  const load = m.load_avg_start !== undefined
+    ? `; 1-min load average ${m.load_avg_start} at start, ${m.load_avg_end} at end`
+    : "";
+  return parts.join(", ") + load;
+}
+
+/** The Markdown report (stdout, and RESULTS.md on full runs). */
+export function markdown(r: Result): string {
+  const s = r.settings;
+  const versions = Object.entries((r.machine.versions ?? {}) as Record<string, string>)
+    .map(([k, v]) => `${k} ${v}`).join(", ");
+  const out = [
+    `Date: ${r.date}${r.quick ? " (**--quick** run)" : ""}; wall time ${r.wall_s.toFixed(0)} s.`,
+    "",
+    `Machine: ${machineLine(r.machine)}.`,
+    "",
+    `Versions: ${versions}.`,
+    "",
+    `Load: ${r.tool}, ${s.connections} connections, HTTP/1.1 GET, ${s.body_bytes}-byte ` +
+    `response body; ` +
+    (s.fixed_s
+      ? `latency and CPU at a fixed ${s.fixed_qps} req/s for ${s.fixed_s} s, throughput and ` +
+        `memory at max rate for ${s.max_s} s`
+      : `no fixed-rate runs (wrk): everything at max rate for ${s.max_s} s`) +
+    `; ${s.rounds} round(s), rows interleaved (${(s.main_rows as string[]).join(", ")}), ` +
+    `medians.` +
+    (s.extra_rounds
+      ? ` Extra rows: ${s.extra_rounds} round, ${
+        s.fixed_s ? `${s.extra_fixed_s} s fixed + ` : ""
+      }` +
+        `${s.extra_max_s} s max.`
+      : ""),
+    "",
+    "## Targets (issue 3)",
+    "",
+    targetsTable(r.targets),
+    "## HTTP/1.1: client → proxy A → mTLS → proxy B → app",
+    "",
+    rowsTable(r.rows, ["http"], s.fixed_qps as number),
+    "## HTTP/2 from the client, gRPC, TCP",
+    "",
+    rowsTable(r.rows, ["h2", "grpc", "tcp"], s.fixed_qps as number),
+  ];
+  if (r.notes.length) out.push("## Notes", "", ...r.notes.map((n) => `- ${n}`), "");
+  return out.join("\n");
+}
