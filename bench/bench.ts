@@ -44,6 +44,7 @@ import {
   summarize,
   targets,
 } from "./report.ts";
+import { proxyStartup, signRate } from "./ca_bench.ts";
 import { firstLine, have, isStopping, killRunning, reapChildren, tail } from "./spawn.ts";
 import {
   findOrBuildFortio,
@@ -399,6 +400,22 @@ function peerSettings(pair: Pair | string | undefined): unknown {
   return typeof pair === "object" ? pair.settings : pair ?? null;
 }
 
+/** Signing rates for P-256 and RSA 2048 roots, and new-proxy start times. */
+async function caSection(quick: boolean): Promise<Result["ca"]> {
+  log("CA: signing rate and proxy start time");
+  const signing = [];
+  for (const kt of ["ec-p256", "rsa-2048"] as const) {
+    const r = await signRate(kt, quick ? 1 : 3);
+    signing.push({
+      key_type: kt,
+      certs_per_s: r.certsPerSecond,
+      signed: r.signed,
+      seconds: round(r.seconds, 2),
+    });
+  }
+  return { signing, proxy_start_ms: await proxyStartup(quick ? 2 : 5) };
+}
+
 async function main(): Promise<number> {
   const started = Date.now();
   const loadAvgStart = loadAverage();
@@ -717,6 +734,7 @@ async function main(): Promise<number> {
       rows,
       targets: targets(rows),
       notes,
+      ca: isStopping() ? undefined : await caSection(opts.quick),
     };
     if (isStopping()) return 130;
     await Deno.mkdir(`${ROOT}/bench/results`, { recursive: true });

@@ -371,6 +371,11 @@ export interface Result {
   rows: Record<string, Row>;
   targets: Target[];
   notes: string[];
+  /** The CA: signing rates and a new proxy's start-to-first-request time. */
+  ca?: {
+    signing: { key_type: string; certs_per_s: number; signed: number; seconds: number }[];
+    proxy_start_ms: number[];
+  };
 }
 
 function machineLine(m: Record<string, unknown>): string {
@@ -423,6 +428,22 @@ export function markdown(r: Result): string {
     "",
     rowsTable(r.rows, ["h2", "grpc", "tcp"], s.fixed_qps as number),
   ];
+  if (r.ca) {
+    out.push(
+      "## CA (issue 5)",
+      "",
+      "| CA root key | certificates signed per second | signed | seconds |",
+      "| --- | ---: | ---: | ---: |",
+      ...r.ca.signing.map((x) =>
+        `| ${x.key_type} | ${x.certs_per_s} | ${x.signed} | ${x.seconds} |`
+      ),
+      "",
+      `A new proxy from start to its first served request: ${
+        r.ca.proxy_start_ms.join(", ")
+      } ms (median ${median(r.ca.proxy_start_ms)} ms).`,
+      "",
+    );
+  }
   if (r.notes.length) out.push("## Notes", "", ...r.notes.map((n) => `- ${n}`), "");
   return out.join("\n");
 }
