@@ -44,6 +44,7 @@ import {
   summarize,
   targets,
 } from "./report.ts";
+import { ensureTools } from "./tools/install.ts";
 import { proxyStartup, signRate } from "./ca_bench.ts";
 import { firstLine, have, isStopping, killRunning, reapChildren, tail } from "./spawn.ts";
 import {
@@ -430,6 +431,7 @@ async function main(): Promise<number> {
     console.log(USAGE);
     return 0;
   }
+  if (!Deno.args.includes("--no-install")) await ensureTools(log, true);
   if (!(await have("curl"))) {
     log("curl not found; install it with: apt-get install -y curl");
     return 1;

@@ -5,7 +5,7 @@
 
 /** Usage text for `deno task bench --help`. */
 export const USAGE = `usage: deno task bench [--quick] [--rounds=N] [--duration=Ns] [--qps=N]
-                       [--no-extras] [--tool=fortio|wrk] [--[no-]write-results]
+                       [--no-extras] [--no-install] [--tool=fortio|wrk] [--[no-]write-results]
 
   --quick             1 round, short runs: the whole suite in well under a minute
   --rounds=N          rounds of the main rows (direct, nginx, haproxy, mesh), 1..20
@@ -14,6 +14,7 @@ export const USAGE = `usage: deno task bench [--quick] [--rounds=N] [--duration=
                       (default 8 s fixed-rate + 5 s max; 3 s + 2 s with --quick)
   --qps=N             the fixed rate for latency percentiles (default 1000)
   --no-extras         skip the HTTP/2, gRPC and TCP rows
+  --no-install        don't install missing tools (by default, as root, apt-get installs them)
   --tool=wrk          force the wrk fallback (no fixed rate; no gRPC/TCP rows)
   --write-results     write bench/RESULTS.md (default on for full runs, off with --quick)
   --no-write-results  don't
@@ -58,6 +59,7 @@ export function parseOptions(args: string[]): Options {
     if (a === "--help" || a === "-h") help = true;
     else if (a === "--quick") quick = true;
     else if (a === "--no-extras") extras = false;
+    else if (a === "--no-install") continue; // read in bench.ts: don't apt-get missing tools
     else if (a === "--write-results") writeResults = true;
     else if (a === "--no-write-results") writeResults = false;
     else if (a.startsWith("--duration=")) duration = seconds("--duration", a.slice(11));
