@@ -23,6 +23,7 @@ import { buildSnapshot, type MeshSettings, meshSettingsFrom, type Snapshot } fro
 import { startControlServer } from "./server.ts";
 import { formatDiagnostic } from "../api/diagnostic.ts";
 import { logger } from "../util/log.ts";
+import { atomicWrite } from "../util/atomic_write.ts";
 
 const log = logger("control");
 
@@ -52,6 +53,8 @@ export interface ControlOptions {
   caPluginDir?: string;
   /** Certificates per identity per second (sustained). */
   signRate?: number;
+  /** How long workloads registered before a restart stay endpoints while their proxies reconnect. */
+  workloadGraceMs?: number;
 }
 
 /** A running control plane. */
@@ -149,7 +152,37 @@ export async function startControl(opts: ControlOptions): Promise<Control> {
     clearTimeout(timer);
     timer = setTimeout(rebuild, PUSH_DEBOUNCE_MS);
   };
-  const hub = new PushHub(schedule);
+  const hub = new PushHub(() => {
+    schedule();
+    saveWorkloads();
+  });
+  // Auto-registered workloads survive a restart of the control plane for a grace period.
+  const workloadsFile = `${opts.dataDir}/workloads.json`;
+  let savingWorkloads: Promise<void> = Promise.resolve();
+  let closing = false;
+  const saveWorkloads = () => {
+    if (closing) return; // proxies dropping off at shutdown must not erase the list
+    savingWorkloads = savingWorkloads
+      .then(() =>
+        atomicWrite(workloadsFile, JSON.stringify(hub.workloads(), null, 1), { mode: 0o600 })
+      )
+      .catch((err) =>
+        log.warn("can't save registered workloads", { file: workloadsFile, error: err })
+      );
+  };
+  try {
+    const saved = JSON.parse(await Deno.readTextFile(workloadsFile));
+    if (Array.isArray(saved) && saved.length) {
+      hub.restore(saved, opts.workloadGraceMs ?? 15_000);
+      log.info("restored registered workloads until their proxies reconnect", {
+        workloads: saved.length,
+      });
+    }
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) {
+      log.warn("ignoring an unreadable workloads file", { file: workloadsFile, error: err });
+    }
+  }
   rebuild();
   // Rebuild when the resources change (a snapshot with only new diagnostics keeps its revision).
   let storeRevision = store.revision;
@@ -246,7 +279,9 @@ export async function startControl(opts: ControlOptions): Promise<Control> {
     store,
     snapshot: () => current,
     async close() {
+      closing = true;
       clearInterval(caTimer);
+      hub.close();
       unsubscribe();
       clearTimeout(timer);
       await ownStore?.close();

@@ -80,6 +80,9 @@ export class PushHub {
   #conns = new Set<ProxyConnection>();
   #onMembership: () => void;
   #snapshot?: Snapshot;
+  /** Workloads known from before a restart, kept until their proxy reconnects or `until`. */
+  #restored = new Map<string, { workload: RegisteredWorkload; until: number }>();
+  #expiry?: ReturnType<typeof setTimeout>;
 
   /** `onMembership` runs when the set of registered workloads changes. */
   constructor(onMembership: () => void) {
@@ -99,7 +102,8 @@ export class PushHub {
       identity: `${identity.namespace}/${identity.serviceAccount}`,
     });
     if (this.#snapshot) conn.offer(generateProxyConfig(this.#snapshot, node));
-    if (node.mode === "sidecar" && node.inboundPort) this.#onMembership();
+    const wasRestored = this.#restored.delete(node.id);
+    if (node.mode === "sidecar" && node.inboundPort && !wasRestored) this.#onMembership();
     return conn;
   }
 
@@ -115,9 +119,41 @@ export class PushHub {
     return [...this.#conns];
   }
 
-  /** Workloads auto-registered by connected sidecars. */
+  /**
+   * Keeps workloads registered before a restart (loaded from disk) as
+   * endpoints for `graceMs`, so proxies that reconnect first don't lose the
+   * endpoints of those that reconnect later (Istio keeps auto-registered
+   * WorkloadEntries for a grace period the same way).
+   */
+  restore(workloads: readonly RegisteredWorkload[], graceMs: number): void {
+    const until = Date.now() + graceMs;
+    for (const w of workloads) this.#restored.set(w.nodeId, { workload: w, until });
+    clearTimeout(this.#expiry);
+    if (this.#restored.size === 0) return;
+    this.#expiry = setTimeout(() => {
+      const now = Date.now();
+      let dropped = 0;
+      for (const [id, r] of this.#restored) {
+        if (r.until <= now) {
+          this.#restored.delete(id);
+          dropped++;
+        }
+      }
+      if (dropped) {
+        log.info("dropped workloads that did not reconnect after the restart", { dropped });
+        this.#onMembership();
+      }
+    }, graceMs + 10);
+  }
+
+  /** Stops the grace timer. */
+  close(): void {
+    clearTimeout(this.#expiry);
+  }
+
+  /** Workloads auto-registered by connected sidecars (and restored ones still in their grace period). */
   workloads(): RegisteredWorkload[] {
-    const out: RegisteredWorkload[] = [];
+    const out: RegisteredWorkload[] = [...this.#restored.values()].map((r) => r.workload);
     for (const c of this.#conns) {
       const n = c.node;
       if (n.mode !== "sidecar" || !n.inboundPort) continue;

@@ -7,6 +7,8 @@
  * @module
  */
 import http2 from "node:http2";
+import tls from "node:tls";
+import { H1Pool } from "./h1_client.ts";
 import { createCsr } from "../ca/csr.ts";
 import { X509Certificate } from "node:crypto";
 import { splitPem } from "../ca/pem_text.ts";
@@ -57,27 +59,6 @@ interface Reply {
   body: string;
 }
 
-function request(
-  session: http2.ClientHttp2Session,
-  method: string,
-  path: string,
-  headers: Record<string, string> = {},
-  body?: string,
-): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = session.request({ ":method": method, ":path": path, ...headers });
-    let status = 0;
-    let data = "";
-    req.setEncoding("utf8");
-    req.on("response", (h) => status = Number(h[":status"]));
-    req.on("data", (c: string) => data += c);
-    req.on("end", () => resolve({ status, body: data }));
-    req.on("error", reject);
-    req.setTimeout(10_000, () => req.close(http2.constants.NGHTTP2_CANCEL));
-    req.end(body);
-  });
-}
-
 function connect(
   url: string,
   tls: http2.SecureClientSessionOptions,
@@ -95,6 +76,51 @@ function connect(
       resolve(s);
     });
   });
+}
+
+/**
+ * One request over HTTP/1.1 on its own TLS connection. The one-shot calls
+ * (root bundle, certificates) use this rather than HTTP/2 sessions: Deno
+ * 2.9's HTTP/2 server can abort when a client closes a session whose streams
+ * already ended, so only the long-lived push stream uses HTTP/2.
+ */
+async function call(
+  url: string,
+  tlsOptions: tls.ConnectionOptions,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+  body?: string,
+): Promise<Reply> {
+  const u = new URL(url);
+  const host = u.hostname.replace(/^\[|\]$/g, "");
+  const port = Number(u.port || 443);
+  const servername = /^[\d.]+$/.test(host) || host.includes(":") ? undefined : host;
+  const pool = new H1Pool(() => tls.connect({ host, port, servername, ...tlsOptions }), 0);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const res = await Promise.race([
+      pool.request({
+        method,
+        path,
+        headers: [["host", u.host], ...Object.entries(headers)],
+        body: body === undefined ? null : new TextEncoder().encode(body),
+      }),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`${method} ${path} timed out after 10 s`)),
+          10_000,
+        );
+      }),
+    ]);
+    const text = res.full
+      ? new TextDecoder().decode(res.full)
+      : await new Response(res.body).text();
+    return { status: res.status, body: text };
+  } finally {
+    clearTimeout(timer);
+    pool.close();
+  }
 }
 
 async function sha256Hex(der: ArrayBuffer): Promise<string> {
@@ -150,9 +176,8 @@ export class ControlClient {
       );
     }
     // Fetch the bundle over an unverified connection, then accept it only if it holds the pinned root.
-    const s = await connect(this.#opts.url, { rejectUnauthorized: false });
-    try {
-      const reply = await request(s, "GET", "/v1/root");
+    {
+      const reply = await call(this.#opts.url, { rejectUnauthorized: false }, "GET", "/v1/root");
       if (reply.status !== 200) throw new Error(`GET /v1/root answered ${reply.status}`);
       for (const pem of splitPem(reply.body)) {
         const der = new Uint8Array(new X509Certificate(pem).raw).buffer;
@@ -165,8 +190,6 @@ export class ControlClient {
         `the control plane at ${this.#opts.url} does not hold the root pinned by the token; ` +
           "check --control, or create a new token",
       );
-    } finally {
-      s.close();
     }
   }
 
@@ -175,14 +198,14 @@ export class ControlClient {
     const token = useCert ? undefined : await this.#readToken();
     const roots = this.#roots ?? await this.#trustRoots(token ?? await this.#readToken());
     const { keyPem, csrPem } = await createCsr(this.#spiffe);
-    const tls: http2.SecureClientSessionOptions = { ca: roots };
-    if (useCert) Object.assign(tls, { key: useCert.keyPem, cert: useCert.certChainPem });
-    const s = await connect(this.#opts.url, tls);
-    try {
+    const tlsOptions: tls.ConnectionOptions = { ca: roots };
+    if (useCert) Object.assign(tlsOptions, { key: useCert.keyPem, cert: useCert.certChainPem });
+    {
       const headers: Record<string, string> = { "content-type": "application/json" };
       if (token) headers.authorization = `Bearer ${token}`;
-      const reply = await request(
-        s,
+      const reply = await call(
+        this.#opts.url,
+        tlsOptions,
         "POST",
         "/v1/certificates",
         headers,
@@ -208,8 +231,6 @@ export class ControlClient {
         notAfter: new Date(leaf.validTo),
         spiffeId: this.#spiffe,
       };
-    } finally {
-      s.close();
     }
   }
 
@@ -313,6 +334,9 @@ export class ControlClient {
           const finish = (err?: Error) => {
             clearInterval(ping);
             this.#reply = undefined;
+            // Close the socket without a GOAWAY: Deno 2.9's HTTP/2 server can abort while
+            // handling a GOAWAY for a session whose streams ended.
+            s.socket?.destroy();
             s.destroy();
             this.#session = undefined;
             err ? reject(err) : resolve();
@@ -392,6 +416,7 @@ export class ControlClient {
   /** Stops streaming and renewing. */
   close(): void {
     this.#abort.abort();
+    this.#session?.socket?.destroy();
     this.#session?.destroy();
   }
 }

@@ -132,6 +132,8 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
     }).fetch,
   );
 
+  log.info("admin listening", { address: `127.0.0.1:${admin.addr.port}` });
+
   await client.bootstrap();
   const creds = client.credentials.get();
   if (!creds) {

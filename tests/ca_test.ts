@@ -270,6 +270,12 @@ Deno.test("a restarted control plane keeps its root, and proxies keep working ac
     );
     await m.startControl();
     assert.equal(await Deno.readTextFile(`${m.dataDir}/ca/root-cert.pem`), root);
+    // While proxies reconnect, the restarted control plane keeps the registered workloads, so
+    // no push takes an endpoint away: every request keeps working.
+    for (let i = 0; i < 30; i++) {
+      const r = await curl(["-H", "Host: echo:8080", `http://127.0.0.1:${a.outbound}/during-${i}`]);
+      assert.equal(r.status, 200, `request ${i} after the restart: ${r.body}`);
+    }
     // Both proxies reconnect and the control plane sees them again.
     await eventually(
       async () => {

@@ -241,7 +241,8 @@ export class TestMesh {
   }): Promise<{ proc: Proc; inbound: number; outbound: number; admin: number }> {
     const ns = opts.namespace ?? "default";
     const tokenFile = await this.token(ns, opts.serviceAccount);
-    const ports = { inbound: freePort(), outbound: freePort(), admin: freePort() };
+    // Port 0 everywhere: the proxy binds what the kernel gives and logs it, so parallel
+    // processes never race for a port picked in advance.
     const proc = mesh(opts.name, [
       "start",
       `--mode=${opts.mode ?? "proxy"}`,
@@ -251,23 +252,44 @@ export class TestMesh {
       `--service-account=${opts.serviceAccount}`,
       `--labels=${opts.labels}`,
       `--app-port=${opts.appPort ?? 0}`,
-      `--inbound-port=${ports.inbound}`,
-      `--outbound-port=${ports.outbound}`,
-      `--admin-port=${ports.admin}`,
+      "--inbound-port=0",
+      "--outbound-port=0",
+      "--admin-port=0",
       ...(opts.extra ?? []),
     ]);
     this.procs.push(proc);
+    const fail = (err: Error) =>
+      new Error(
+        `${err.message}\n--- ${opts.name} output ---\n${proc.output}` +
+          `\n--- control plane output (tail) ---\n${this.control.output.slice(-4000)}`,
+      );
+    const admin = Number(
+      (await proc.waitFor(/admin listening address=127\.0\.0\.1:(\d+)/, 20_000)
+        .catch((err) => {
+          throw fail(err);
+        }))[1],
+    );
+    const ports = { inbound: 0, outbound: 0, admin };
     if (opts.waitReady !== false) {
+      const started = await proc.waitFor(
+        /proxy started .*inbound=(\S+) outbound=(\S+) admin=/,
+        20_000,
+      )
+        .catch((err) => {
+          throw fail(err);
+        });
+      ports.inbound = Number(started[1]) || 0;
+      ports.outbound = Number(started[2]) || 0;
       await eventually(
         async () => {
-          const r = await fetch(`http://127.0.0.1:${ports.admin}/ready`).catch(() => undefined);
+          const r = await fetch(`http://127.0.0.1:${admin}/ready`).catch(() => undefined);
           await r?.body?.cancel();
           return r?.ok;
         },
         20_000,
         `${opts.name} ready`,
       ).catch((err) => {
-        throw new Error(`${err.message}\n--- ${opts.name} output ---\n${proc.output}`);
+        throw fail(err);
       });
     }
     return { proc, ...ports };
