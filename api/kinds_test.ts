@@ -328,8 +328,21 @@ Deno.test("valid examples of every validated-only kind parse without errors", ()
   // Exactly one warning per resource of a kind mesh doesn't enforce, at `spec`; nothing else.
   const notEnforcedKeys = resources.filter((r) => !ENFORCED_KINDS.includes(r.kind));
   assert.deepEqual(
-    diagnostics.map((d) => [d.kind, d.name, d.path, d.message]),
+    diagnostics.filter((d) => d.kind !== "Sidecar").map((d) => [d.kind, d.name, d.path, d.message]),
     notEnforcedKeys.map((r) => [r.kind, r.metadata.name, "spec", notEnforced(r.kind)]),
+    show(diagnostics),
+  );
+  // Sidecars are enforced for egress listeners with a port; every other part is warned about.
+  assert.deepEqual(
+    diagnostics.filter((d) => d.kind === "Sidecar").map((d) => `${d.name} ${d.path}`),
+    [
+      "default spec.ingress",
+      "default spec.egress[0].port.protocol",
+      "default spec.egress[1]",
+      "default spec.outboundTrafficPolicy",
+      "default spec.inboundConnectionPool",
+      "egress-proxy spec.outboundTrafficPolicy",
+    ],
     show(diagnostics),
   );
   assert.equal(

@@ -84,6 +84,17 @@ export interface GatewayListener {
   virtualHosts: VirtualHost[];
 }
 
+/** A listener a Sidecar's egress asks for: HTTP (routed as outbound) or TCP (to one cluster). */
+export interface EgressListener {
+  /** `<namespace>/<Sidecar name>[<index>]`. */
+  name: string;
+  bind: string;
+  port: number;
+  protocol: "HTTP" | "TCP";
+  /** For TCP: the cluster connections go to (absent when no service matches). */
+  cluster?: string;
+}
+
 /** All a proxy needs; replaced whole on each push. */
 export interface ProxyConfig {
   /** The control plane's snapshot revision this was generated from. */
@@ -99,6 +110,8 @@ export interface ProxyConfig {
   virtualHosts: VirtualHost[];
   /** Gateway listeners. Empty for sidecars. */
   listeners: GatewayListener[];
+  /** Sidecar egress listeners from a Sidecar resource (explicit ports, captureMode NONE). */
+  egressListeners?: EgressListener[];
   clusters: Record<string, Cluster>;
 }
 

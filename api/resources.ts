@@ -228,6 +228,7 @@ export const ENFORCED_KINDS: readonly Kind[] = [
   "Gateway",
   "ServiceEntry",
   "WorkloadEntry",
+  "Sidecar",
   "MeshConfig",
 ];
 

@@ -15,6 +15,7 @@ import { ServiceRegistry } from "./registry.ts";
 import { sidecarVirtualHosts } from "./routes.ts";
 import { buildClusters } from "./clusters.ts";
 import { gatewayListeners } from "./gateways.ts";
+import { egressListeners } from "./sidecars.ts";
 
 /** Generates the config of `node` from `snapshot`. Pass `registry` to share it across proxies. */
 export function generateProxyConfig(
@@ -36,6 +37,7 @@ export function generateProxyConfig(
     listeners: gateway
       ? gatewayListeners(snapshot.gateways, snapshot.virtualServices, registry, node.labels)
       : [],
+    egressListeners: gateway ? [] : egressListeners(snapshot, registry, node),
     clusters,
   };
 }

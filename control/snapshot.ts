@@ -9,6 +9,7 @@ import type {
   Gateway,
   Resource,
   ServiceEntry,
+  Sidecar,
   VirtualService,
   WorkloadEntry,
 } from "../api/resources.ts";
@@ -67,6 +68,7 @@ export interface Snapshot {
   readonly gateways: readonly Gateway[];
   readonly serviceEntries: readonly ServiceEntry[];
   readonly workloadEntries: readonly WorkloadEntry[];
+  readonly sidecars: readonly Sidecar[];
   readonly workloads: readonly RegisteredWorkload[];
   readonly mesh: MeshSettings;
   readonly roots: string;
@@ -100,6 +102,7 @@ export function buildSnapshot(input: {
     gateways: of("Gateway"),
     serviceEntries: of("ServiceEntry"),
     workloadEntries: of("WorkloadEntry"),
+    sidecars: of("Sidecar"),
     workloads: Object.freeze([...input.workloads].sort((a, b) => a.name < b.name ? -1 : 1)),
     mesh: input.mesh,
     roots: input.roots,

@@ -62,8 +62,14 @@ function plain(status: number, text: string): H1ServerResponse {
   return { status, headers: [["content-type", "text/plain"]], body: text };
 }
 
-/** Serves HTTP/1.1 on `socket` until it closes. */
-export function serveH1(socket: Socket, handler: H1Handler): void {
+/**
+ * Takes over a connection after a `CONNECT` request: gets the request target
+ * and any bytes that followed the request head; owns the socket from then on.
+ */
+export type H1ConnectHandler = (target: string, socket: Socket, rest: Uint8Array) => void;
+
+/** Serves HTTP/1.1 on `socket` until it closes (or a CONNECT hands it to `onConnect`). */
+export function serveH1(socket: Socket, handler: H1Handler, onConnect?: H1ConnectHandler): void {
   socket.setNoDelay?.(true);
   socket.setTimeout(IDLE_TIMEOUT_MS, () => socket.destroy());
   let buf: Uint8Array = new Uint8Array(0);
@@ -157,6 +163,19 @@ export function serveH1(socket: Socket, handler: H1Handler): void {
       return;
     }
     const method = m[1];
+    if (method === "CONNECT") {
+      closed = true;
+      socket.removeListener("data", onData);
+      socket.setTimeout(0);
+      if (!onConnect) {
+        respond(plain(405, "CONNECT is not allowed here\n"), method, false).finally(() =>
+          socket.end()
+        );
+        return;
+      }
+      onConnect(m[2], socket, rest);
+      return;
+    }
     const keepAlive = m[3] === "1" ? h.connection !== "close" : h.connection === "keep-alive";
     let length: number | undefined;
     body = undefined;
@@ -211,7 +230,7 @@ export function serveH1(socket: Socket, handler: H1Handler): void {
       .catch(() => socket.destroy());
   };
 
-  socket.on("data", (chunk: Uint8Array) => {
+  const onData = (chunk: Uint8Array) => {
     if (closed) return;
     if (!bodyDone) {
       const rest = onBodyData(chunk);
@@ -220,7 +239,8 @@ export function serveH1(socket: Socket, handler: H1Handler): void {
       buf = concat(buf, chunk);
     }
     next();
-  });
+  };
+  socket.on("data", onData);
   socket.on("error", () => {
     closed = true;
     body?.error(new Error("client connection failed"));

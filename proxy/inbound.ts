@@ -13,6 +13,7 @@ import type { Credentials } from "./control_client.ts";
 import { H1Pool } from "./h1_client.ts";
 import { HOP_BY_HOP } from "./h1_codec.ts";
 import { serveH1 } from "./h1_server.ts";
+import { splice } from "./tcp.ts";
 import type { Stats } from "./stats.ts";
 
 /** Settings of the inbound listener. */
@@ -59,6 +60,26 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
     const hash = (cert.fingerprint256 ?? "").replace(/:/g, "").toLowerCase();
     const xfcc = `By=${self};Hash=${hash};Subject="";URI=${peer}`;
     const labels = { service: opts.service, peer, mtls: true };
+    // A CONNECT tunnel (TCP through the mesh) goes to the app's port as raw bytes.
+    const onConnect = (_target: string, tunnel: net.Socket, rest: Uint8Array) => {
+      tunnel.pause(); // bytes wait until the app connection is there
+      const tcpLabels = { service: opts.service, peer, mtls: true };
+      const app = net.connect({ host: "127.0.0.1", port: opts.appPort }, () => {
+        tunnel.write("HTTP/1.1 200 OK\r\n\r\n");
+        if (rest.length) app.write(rest);
+        opts.stats.tcpOpened("destination", tcpLabels);
+        splice(
+          tunnel,
+          app,
+          (received, sent) => opts.stats.tcpClosed("destination", tcpLabels, sent, received),
+        );
+      });
+      app.once("error", () => {
+        if (!tunnel.destroyed) {
+          tunnel.end("HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n");
+        }
+      });
+    };
     serveH1(socket, async (req) => {
       const start = performance.now();
       const headers: [string, string][] = [];
@@ -98,7 +119,7 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
           }`,
         };
       }
-    });
+    }, onConnect);
   });
   server.on("tlsClientError", () => {}); // refused handshakes are expected noise
   return new Promise((resolve, reject) => {

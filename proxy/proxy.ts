@@ -15,6 +15,7 @@ import { Runtime } from "./runtime.ts";
 import { Upstreams } from "./forward.ts";
 import { type RoutedContext, routedHandler } from "./outbound.ts";
 import { type Inbound, startInbound } from "./inbound.ts";
+import { startTcpListener, type TcpContext } from "./tcp.ts";
 import { adminApp } from "./admin.ts";
 import { Stats } from "./stats.ts";
 import { fqdn } from "../api/host.ts";
@@ -217,6 +218,47 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
   };
   if (opts.mode === "gateway") client.config.subscribe(() => void reconcileGateway());
 
+  // Sidecar egress listeners (a Sidecar resource's egress ports) follow the config too.
+  const egressServers = new Map<string, { close(): Promise<void> }>();
+  const tcpCtx: TcpContext = {
+    runtime: () => runtime,
+    tls: () => {
+      const c = client.credentials.get();
+      return c ? { creds: c, roots: client.trust.get() ?? c.rootsPem } : undefined;
+    },
+    stats,
+  };
+  const reconcileEgress = async () => {
+    const wanted = new Map(
+      (runtime?.config.egressListeners ?? []).map((l) => [`${l.protocol}|${l.bind}|${l.port}`, l]),
+    );
+    for (const [key, s] of egressServers) {
+      if (!wanted.has(key)) {
+        egressServers.delete(key);
+        await s.close();
+        log.info("egress listener closed", { listener: key });
+      }
+    }
+    for (const [key, l] of wanted) {
+      if (egressServers.has(key)) continue;
+      try {
+        if (l.protocol === "HTTP") {
+          const s = serve(l.bind, l.port, routedHandler(ctx, (rt) => rt.outbound, l.port, true));
+          egressServers.set(key, { close: () => s.shutdown() });
+        } else {
+          egressServers.set(key, await startTcpListener(l.bind, l.port, tcpCtx));
+        }
+        log.info("egress listener open", { address: `${l.bind}:${l.port}`, protocol: l.protocol });
+      } catch (err) {
+        log.error("can't open egress listener; is the port in use?", { listener: key, error: err });
+      }
+    }
+  };
+  if (opts.mode === "sidecar") {
+    client.config.subscribe(() => void reconcileEgress());
+    if (runtime) void reconcileEgress();
+  }
+
   const streaming = client.run(() => node);
   log.info("proxy started", {
     mode: opts.mode,
@@ -233,6 +275,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
       client.close();
       await streaming;
       await Promise.all([...servers, ...gatewayServers.values()].map((s) => s.shutdown()));
+      await Promise.all([...egressServers.values()].map((s) => s.close()));
       await inbound?.close();
       upstreams.close();
       await admin.shutdown();

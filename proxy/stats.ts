@@ -45,8 +45,17 @@ export interface SelfLabels {
 }
 
 /** Counters and histograms kept in memory. */
+interface TcpSeries {
+  labels: string;
+  opened: number;
+  closed: number;
+  sent: number;
+  received: number;
+}
+
 export class Stats {
   #series = new Map<string, Series>();
+  #tcp = new Map<string, TcpSeries>();
   #self: SelfLabels;
 
   constructor(self: SelfLabels) {
@@ -74,6 +83,32 @@ export class Stats {
         break;
       }
     }
+  }
+
+  #tcpSeries(reporter: Reporter, l: RequestLabels): TcpSeries {
+    const key = `${reporter}|${l.service}|${l.peer ?? ""}|${l.mtls ? 1 : 0}`;
+    let s = this.#tcp.get(key);
+    if (!s) {
+      const labels = this.#labels(reporter, l, 0)
+        .replace(',request_protocol="http"', ',request_protocol="tcp"')
+        .replace(/,response_code="0"/, "");
+      s = { labels, opened: 0, closed: 0, sent: 0, received: 0 };
+      this.#tcp.set(key, s);
+    }
+    return s;
+  }
+
+  /** Counts a TCP connection opened (Istio's `istio_tcp_connections_opened_total`). */
+  tcpOpened(reporter: Reporter, l: RequestLabels): void {
+    this.#tcpSeries(reporter, l).opened++;
+  }
+
+  /** Counts a TCP connection closed and the bytes it carried each way. */
+  tcpClosed(reporter: Reporter, l: RequestLabels, sent: number, received: number): void {
+    const s = this.#tcpSeries(reporter, l);
+    s.closed++;
+    s.sent += sent;
+    s.received += received;
   }
 
   #labels(reporter: Reporter, l: RequestLabels, code: number): string {
@@ -125,6 +160,18 @@ export class Stats {
       lines.push(`istio_request_duration_milliseconds_bucket{${s.labels},le="+Inf"} ${s.count}`);
       lines.push(`istio_request_duration_milliseconds_sum{${s.labels}} ${s.sum}`);
       lines.push(`istio_request_duration_milliseconds_count{${s.labels}} ${s.count}`);
+    }
+    for (
+      const [metric, field, help] of [
+        ["istio_tcp_connections_opened_total", "opened", "TCP connections opened."],
+        ["istio_tcp_connections_closed_total", "closed", "TCP connections closed."],
+        ["istio_tcp_sent_bytes_total", "sent", "Bytes sent to the peer over TCP."],
+        ["istio_tcp_received_bytes_total", "received", "Bytes received from the peer over TCP."],
+      ] as const
+    ) {
+      if (this.#tcp.size === 0) break;
+      lines.push(`# HELP ${metric} ${help}`, `# TYPE ${metric} counter`);
+      for (const s of this.#tcp.values()) lines.push(`${metric}{${s.labels}} ${s[field]}`);
     }
     return lines.join("\n") + "\n";
   }

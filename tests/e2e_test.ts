@@ -4,7 +4,15 @@
 import assert from "node:assert/strict";
 import tls from "node:tls";
 import { createCsr } from "../ca/csr.ts";
-import { configDump, curl, echoServer, eventually, foreignCa, TestMesh } from "./helpers.ts";
+import {
+  configDump,
+  curl,
+  echoServer,
+  eventually,
+  foreignCa,
+  freePort,
+  TestMesh,
+} from "./helpers.ts";
 
 const SERVICE_B = `apiVersion: networking.istio.io/v1
 kind: ServiceEntry
@@ -409,5 +417,123 @@ spec:
     assert.equal(r.status, 502);
   } finally {
     await m.close();
+  }
+});
+
+Deno.test("TCP through the mesh: a Sidecar egress listener tunnels to the service over mTLS", async () => {
+  const tcpPort = freePort();
+  const httpPort = freePort();
+  // A TCP echo app.
+  const echo = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns: Deno.Conn[] = [];
+  (async () => {
+    for await (const c of echo) {
+      conns.push(c);
+      c.readable.pipeTo(c.writable).catch(() => {});
+    }
+  })();
+  const app = echoServer("http-app");
+  const config = {
+    "tcp.yaml": `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: tcp-echo}
+spec:
+  hosts: [tcp-echo.default.svc.cluster.local]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{number: ${tcpPort}, name: tcp, protocol: TCP}]
+  workloadSelector: {labels: {app: tcp-echo}}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: web}
+spec:
+  hosts: [web.default.svc.cluster.local]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{number: ${httpPort}, name: http, protocol: HTTP}]
+  workloadSelector: {labels: {app: web}}
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: client}
+spec:
+  workloadSelector: {labels: {app: client}}
+  egress:
+  - port: {number: ${tcpPort}, protocol: TCP, name: tcp}
+    bind: 127.0.0.1
+    captureMode: NONE
+    hosts: ["./tcp-echo.default.svc.cluster.local"]
+  - port: {number: ${httpPort}, protocol: HTTP, name: http}
+    bind: 127.0.0.1
+    captureMode: NONE
+    hosts: ["./*"]
+`,
+  };
+  const m = await TestMesh.start(config);
+  try {
+    const [, , a] = await Promise.all([
+      m.sidecar({
+        name: "tcp-echo",
+        serviceAccount: "tcp-echo",
+        labels: "app=tcp-echo",
+        appPort: (echo.addr as Deno.NetAddr).port,
+      }),
+      m.sidecar({ name: "web", serviceAccount: "web", labels: "app=web", appPort: app.port }),
+      m.sidecar({ name: "client", serviceAccount: "client", labels: "app=client" }),
+    ]);
+    await a.proc.waitFor(
+      new RegExp(`egress listener open address=127\\.0\\.0\\.1:${tcpPort} protocol=TCP`),
+    );
+    // Bytes go through the client proxy, mTLS, the server proxy, to the echo app and back.
+    const roundTrip = async (text: string) => {
+      const c = await Deno.connect({ hostname: "127.0.0.1", port: tcpPort });
+      try {
+        await c.write(new TextEncoder().encode(text));
+        const buf = new Uint8Array(text.length);
+        let got = 0;
+        while (got < text.length) {
+          const n = await c.read(buf.subarray(got));
+          if (n === null) break;
+          got += n;
+        }
+        return new TextDecoder().decode(buf.subarray(0, got));
+      } finally {
+        c.close();
+      }
+    };
+    await eventually(
+      async () => (await roundTrip("ping")) === "ping",
+      5000,
+      "TCP echo through the mesh",
+    );
+    const big = "x".repeat(200_000);
+    assert.equal(await roundTrip(big), big);
+    // The HTTP egress listener routes like the outbound listener, on its own port.
+    const r = await curl([
+      `http://127.0.0.1:${httpPort}/via-egress`,
+      "-H",
+      `Host: web:${httpPort}`,
+    ]);
+    assert.equal(r.status, 200, r.body);
+    const seen = JSON.parse(r.body);
+    assert.match(
+      seen.headers["x-forwarded-client-cert"],
+      /URI=spiffe:\/\/cluster\.local\/ns\/default\/sa\/client$/,
+    );
+    const stats = await (await fetch(`http://127.0.0.1:${a.admin}/stats/prometheus`)).text();
+    assert.match(
+      stats,
+      /istio_tcp_connections_opened_total\{reporter="source".*destination_service="tcp-echo\.default\.svc\.cluster\.local".*\} [1-9]/,
+    );
+  } finally {
+    await m.close();
+    echo.close();
+    for (const c of conns) {
+      try {
+        c.close();
+      } catch { /* closed */ }
+    }
+    await app.close();
   }
 });

@@ -1965,7 +1965,12 @@ export const sidecarSpec = z.strictObject({
   inboundConnectionPool: connectionPool.optional(),
   outboundTrafficPolicy: outboundTrafficPolicy.optional(),
 });
-/** `spec` of a Sidecar (validated, not enforced). */
+/**
+ * `spec` of a Sidecar. mesh enforces egress listeners that name a port (a
+ * listener on `bind`, default 127.0.0.1, as with captureMode NONE); scoping
+ * (egress without a port), ingress, inboundConnectionPool and
+ * outboundTrafficPolicy are warned about.
+ */
 export type SidecarSpec = z.infer<typeof sidecarSpec>;
 
 /** Checks a Sidecar spec. */
@@ -2032,6 +2037,35 @@ export function checkSidecar(spec: SidecarSpec, r: Reporter, ctx: CheckContext):
   if (spec.inboundConnectionPool) {
     checkConnectionPool(spec.inboundConnectionPool, [...base, "inboundConnectionPool"], r);
   }
+  // What mesh enforces of a Sidecar: egress listeners with a port. The rest is said out loud.
+  if (spec.ingress?.length) r.warn([...base, "ingress"], NOT_SUPPORTED);
+  if (spec.inboundConnectionPool) r.warn([...base, "inboundConnectionPool"], NOT_SUPPORTED);
+  if (spec.outboundTrafficPolicy) r.warn([...base, "outboundTrafficPolicy"], NOT_SUPPORTED);
+  spec.egress?.forEach((eg, i) => {
+    const path = [...base, "egress", i];
+    if (eg.port === undefined) {
+      r.warn(path, "egress without a port (sidecar scoping) is " + NOT_SUPPORTED);
+      return;
+    }
+    const proto = (eg.port.protocol ?? "TCP").toUpperCase();
+    if (proto !== "TCP" && proto !== "HTTP") {
+      r.warn(
+        [...path, "port", "protocol"],
+        `protocol ${proto} is ${NOT_SUPPORTED} (TCP and HTTP are)`,
+      );
+    }
+    if (eg.bind?.startsWith("unix://")) {
+      r.warn([...path, "bind"], `unix sockets are ${NOT_SUPPORTED}`);
+    }
+    if (eg.captureMode && eg.captureMode !== "NONE") {
+      r.warn(
+        [...path, "captureMode"],
+        `mesh captures no traffic; the listener binds ${
+          eg.bind ?? "127.0.0.1"
+        }:${eg.port.number} as with captureMode NONE`,
+      );
+    }
+  });
   const egressPorts = new Map<string, number>();
   spec.egress?.forEach((eg, i) => {
     const path = [...base, "egress", i];

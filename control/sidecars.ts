@@ -1,0 +1,64 @@
+/**
+ * Sidecar resources → egress listeners. mesh captures no traffic, so a
+ * Sidecar egress listener with a port is a listener on `bind` (default
+ * 127.0.0.1), as Istio's captureMode NONE: HTTP ones are routed like the
+ * outbound listener, TCP ones go to the one service their hosts select.
+ * @module
+ */
+import type { EgressListener, NodeInfo } from "../api/proxy_config.ts";
+import { clusterName } from "../api/proxy_config.ts";
+import { hostMatches } from "../api/host.ts";
+import type { Sidecar } from "../api/resources.ts";
+import { labelsMatch, type ServiceRegistry } from "./registry.ts";
+import type { Snapshot } from "./snapshot.ts";
+
+/** The Sidecar that applies to `node`: one selecting it, else its namespace's default, else the root namespace's. */
+export function sidecarFor(snapshot: Snapshot, node: NodeInfo): Sidecar | undefined {
+  const inNs = snapshot.sidecars.filter((s) => s.metadata.namespace === node.namespace);
+  return inNs.find((s) =>
+    s.spec.workloadSelector && labelsMatch(s.spec.workloadSelector.labels, node.labels)
+  ) ??
+    inNs.find((s) => !s.spec.workloadSelector) ??
+    snapshot.sidecars.find((s) =>
+      s.metadata.namespace === (snapshot.mesh.rootNamespace ?? "istio-system") &&
+      !s.spec.workloadSelector
+    );
+}
+
+/** Whether a Sidecar egress host (`ns/host`, `./host`, `*\/host`) admits a service. */
+function admits(pattern: string, svcHost: string, svcNs: string, sidecarNs: string): boolean {
+  const [ns0, host] = pattern.includes("/") ? pattern.split("/", 2) : ["*", pattern];
+  const ns = ns0 === "." ? sidecarNs : ns0;
+  if (ns !== "*" && ns !== "~" && ns !== svcNs) return false;
+  return host !== "~" && hostMatches(host.toLowerCase(), svcHost);
+}
+
+/** The egress listeners of a sidecar node. */
+export function egressListeners(
+  snapshot: Snapshot,
+  registry: ServiceRegistry,
+  node: NodeInfo,
+): EgressListener[] {
+  const sc = sidecarFor(snapshot, node);
+  if (!sc) return [];
+  const out: EgressListener[] = [];
+  (sc.spec.egress ?? []).forEach((eg, i) => {
+    const number = eg.port?.number;
+    if (!number || eg.bind?.startsWith("unix://")) return;
+    const protocol = (eg.port?.protocol ?? "TCP").toUpperCase();
+    if (protocol !== "HTTP" && protocol !== "TCP") return;
+    const name = `${sc.metadata.namespace}/${sc.metadata.name}[${i}]`;
+    const listener: EgressListener = { name, bind: eg.bind ?? "127.0.0.1", port: number, protocol };
+    if (protocol === "TCP") {
+      const svc = [...registry.services.values()]
+        .sort((a, b) => a.host < b.host ? -1 : 1)
+        .find((s) =>
+          s.ports.some((p) => p.number === number) &&
+          eg.hosts.some((h) => admits(h, s.host, s.namespace, sc.metadata.namespace))
+        );
+      if (svc) listener.cluster = clusterName(number, undefined, svc.host);
+    }
+    out.push(listener);
+  });
+  return out;
+}

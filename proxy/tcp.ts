@@ -1,0 +1,144 @@
+/**
+ * TCP through the mesh. A Sidecar egress listener with `protocol: TCP`
+ * accepts plain TCP on `bind:port`, picks an endpoint of its cluster and
+ * carries the bytes there: to a mesh peer over mTLS, opening the tunnel with
+ * an HTTP `CONNECT` on the peer's inbound port (as Istio's HBONE does over
+ * HTTP/2), or straight to a non-mesh endpoint.
+ * @module
+ */
+import net from "node:net";
+import tls from "node:tls";
+import type { Endpoint } from "../api/proxy_config.ts";
+import { concat, indexOfHeadEnd, latin1 } from "./h1_codec.ts";
+import { identityChecker } from "./forward.ts";
+import type { Credentials } from "./control_client.ts";
+import type { Runtime } from "./runtime.ts";
+import type { Stats } from "./stats.ts";
+import { logger } from "../util/log.ts";
+
+const log = logger("tcp");
+
+/** What a TCP listener reads when a connection arrives. */
+export interface TcpContext {
+  runtime(): Runtime | undefined;
+  tls(): { creds: Credentials; roots: string } | undefined;
+  stats: Stats;
+}
+
+/** Pipes two sockets both ways, counting bytes; calls `done` once when both are closed. */
+export function splice(
+  a: net.Socket,
+  b: net.Socket,
+  done: (aToB: number, bToA: number) => void,
+): void {
+  let ab = 0;
+  let ba = 0;
+  a.on("data", (c: Uint8Array) => ab += c.length);
+  b.on("data", (c: Uint8Array) => ba += c.length);
+  a.pipe(b);
+  b.pipe(a);
+  let closed = 0;
+  const close = () => {
+    if (++closed === 2) done(ab, ba);
+  };
+  const end = (other: net.Socket) => () => other.destroy();
+  a.on("close", close);
+  b.on("close", close);
+  a.on("error", end(b));
+  b.on("error", end(a));
+  a.on("close", end(b));
+  b.on("close", end(a));
+}
+
+/** Opens the tunnel to `ep` (mTLS + CONNECT for mesh peers); resolves with the ready socket. */
+function dial(ep: Endpoint, authority: string, ctx: TcpContext): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    if (!ep.mtls) {
+      const s = net.connect({ host: ep.address, port: ep.port }, () => resolve(s));
+      s.once("error", reject);
+      return;
+    }
+    const t = ctx.tls();
+    if (!t) return reject(new Error("no mesh certificate yet"));
+    const s = tls.connect({
+      host: ep.address,
+      port: ep.port,
+      key: t.creds.keyPem,
+      cert: t.creds.certChainPem,
+      ca: t.roots,
+      checkServerIdentity: identityChecker(ep.identity),
+    });
+    s.setNoDelay(true);
+    s.once("error", reject);
+    s.write(`CONNECT ${authority} HTTP/1.1\r\nhost: ${authority}\r\n\r\n`);
+    let buf: Uint8Array = new Uint8Array(0);
+    const onData = (chunk: Uint8Array) => {
+      buf = concat(buf, chunk);
+      const end = indexOfHeadEnd(buf, 0);
+      if (end < 0) {
+        if (buf.length > 8192) s.destroy(new Error("tunnel answer too long"));
+        return;
+      }
+      s.pause(); // no byte may flow before the caller pipes it
+      s.removeListener("data", onData);
+      s.removeListener("error", reject);
+      const status = latin1.decode(buf.subarray(0, end)).split("\r\n")[0];
+      if (!/^HTTP\/1\.[01] 200/.test(status)) {
+        s.destroy();
+        return reject(new Error(`tunnel refused: ${status}`));
+      }
+      const rest = buf.subarray(end + 4);
+      if (rest.length) s.unshift(rest);
+      resolve(s);
+    };
+    s.on("data", onData);
+  });
+}
+
+/** Starts a TCP egress listener; resolves once it listens. */
+export function startTcpListener(
+  bind: string,
+  port: number,
+  ctx: TcpContext,
+): Promise<{ close(): Promise<void> }> {
+  const open = new Set<net.Socket>();
+  const server = net.createServer({ pauseOnConnect: true }, (client) => {
+    open.add(client);
+    client.on("close", () => open.delete(client));
+    client.setNoDelay(true);
+    const rt = ctx.runtime();
+    const listener = rt?.config.egressListeners?.find((l) => l.port === port);
+    const lb = listener?.cluster ? rt?.balancers.get(listener.cluster) : undefined;
+    const ep = lb?.pick();
+    const service = lb?.cluster.host ?? "unknown";
+    if (!ep) {
+      log.warn("no endpoint for a TCP connection; closing it", {
+        port,
+        cluster: listener?.cluster,
+      });
+      client.destroy();
+      return;
+    }
+    const labels = { service, mtls: ep.mtls };
+    dial(ep, `${service}:${port}`, ctx).then((up) => {
+      ctx.stats.tcpOpened("source", labels);
+      splice(client, up, (sent, received) => ctx.stats.tcpClosed("source", labels, sent, received));
+    }, (err) => {
+      log.warn("TCP upstream failed", { to: `${ep.address}:${ep.port}`, error: err });
+      client.destroy();
+    });
+  });
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, bind, () => {
+      server.off("error", reject);
+      resolve({
+        close: () =>
+          new Promise<void>((r) => {
+            server.close(() => r());
+            for (const c of open) c.destroy();
+          }),
+      });
+    });
+  });
+}
