@@ -512,8 +512,7 @@ async function main(): Promise<number> {
       (await have(cmd, args)) ? undefined : `${cmd} not installed (apt-get install -y ${pkg})`;
     const nginxMissing = await missing("nginx", ["-v"], "nginx-light");
     const haproxyMissing = await missing("haproxy", ["-v"], "haproxy");
-    const tcpNginx = await nginxStreamMissing() ??
-      "nginx's stream module is installed but this bench does not configure it";
+    const tcpNginx = await nginxStreamMissing() ?? "";
     const starts: Record<(typeof PAIRS)[number], Promise<Pair & { admin?: number[] }> | string> = {
       nginx: nginxMissing ??
         certs.then((c) => startNginx(`${tmp}/nginx`, c, backends, tcpNginx)),

@@ -63,6 +63,8 @@ export async function proxyStartup(runs: number): Promise<number[]> {
         labels: "app=client",
         waitReady: false,
       });
+      // Its listeners are up once it logs its ports; then poll until a request goes through.
+      const outbound = Number((await p.proc.waitFor(/proxy started .*outbound=(\d+)/, 30_000))[1]);
       await eventually(
         async () => {
           const r = await curl([
@@ -70,7 +72,7 @@ export async function proxyStartup(runs: number): Promise<number[]> {
             "1",
             "-H",
             "Host: echo:8080",
-            `http://127.0.0.1:${p.outbound}/`,
+            `http://127.0.0.1:${outbound}/`,
           ]);
           return r.status === 200;
         },

@@ -7,7 +7,7 @@
  * proxies record Istio's request metrics for every request.
  * @module
  */
-import { configDump, eventually, TestMesh } from "../../tests/helpers.ts";
+import { configDump, eventually, freePort, TestMesh } from "../../tests/helpers.ts";
 import type { Backends, Pair } from "./types.ts";
 
 /** The Host the client sends to proxy A's outbound listener. */
@@ -17,6 +17,21 @@ export const MESH_GRPC_HOST = "bench-grpc:8079";
 
 const CLUSTER = "outbound|8080||bench-app.default.svc.cluster.local";
 const GRPC_CLUSTER = "outbound|8079||bench-grpc.default.svc.cluster.local";
+
+/** A Sidecar for proxy A with a TCP egress listener (Istio's captureMode NONE) on `port`. */
+function tcpSidecar(port: number): string {
+  return `apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: bench-client}
+spec:
+  workloadSelector: {labels: {app: bench-client}}
+  egress:
+  - port: {number: ${port}, protocol: TCP, name: tcp}
+    bind: 127.0.0.1
+    captureMode: NONE
+    hosts: ["./bench-tcp.default.svc.cluster.local"]
+`;
+}
 
 function serviceEntry(name: string, port: number, protocol: string): string {
   return `apiVersion: networking.istio.io/v1
@@ -37,9 +52,17 @@ export async function startMesh(backends: Backends): Promise<Pair & { admin: num
     "bench-app.yaml": serviceEntry("bench-app", 8080, "HTTP"),
   };
   if (backends.grpc) files["bench-grpc.yaml"] = serviceEntry("bench-grpc", 8079, "GRPC");
+  // TCP: proxy A listens on a local port (a Sidecar egress listener) and tunnels to bench-tcp.
+  // The service port and proxy A's listener port are the same number, as in Istio.
+  const tcpPort = backends.tcp ? freePort() : 0;
+  const tcpCluster = `outbound|${tcpPort}||bench-tcp.default.svc.cluster.local`;
+  if (backends.tcp) {
+    files["bench-tcp.yaml"] = serviceEntry("bench-tcp", tcpPort, "TCP") + "---\n" +
+      tcpSidecar(tcpPort);
+  }
   const m = await TestMesh.start(files);
   try {
-    const [b, a, bg] = await Promise.all([
+    const [b, a, bg, bt] = await Promise.all([
       m.sidecar({
         name: "proxy-b",
         serviceAccount: "bench-app",
@@ -55,18 +78,32 @@ export async function startMesh(backends: Backends): Promise<Pair & { admin: num
           appPort: backends.grpc,
         })
         : undefined,
+      backends.tcp
+        ? m.sidecar({
+          name: "proxy-b-tcp",
+          serviceAccount: "bench-tcp",
+          labels: "app=bench-tcp",
+          appPort: backends.tcp,
+        })
+        : undefined,
     ]);
     await eventually(
       async () => {
         const c = (await configDump(a.admin)).config?.clusters;
         return c?.[CLUSTER]?.endpoints.length === 1 &&
-          (!bg || c?.[GRPC_CLUSTER]?.endpoints.length === 1);
+          (!bg || c?.[GRPC_CLUSTER]?.endpoints.length === 1) &&
+          (!bt || c?.[tcpCluster]?.endpoints.length === 1);
       },
       20_000,
       "proxy A to learn the bench endpoints",
     );
     const outbound = `127.0.0.1:${a.outbound}`;
-    const noTcp = "mesh has no TCP proxying yet (the outbound listener speaks HTTP only)";
+    if (bt) {
+      await a.proc.waitFor(
+        new RegExp(`egress listener open address=127\\.0\\.0\\.1:${tcpPort} protocol=TCP`),
+        20_000,
+      );
+    }
     return {
       name: "mesh",
       proxies: { "proxy-a": a.proc.child.pid, "proxy-b": b.proc.child.pid },
@@ -82,13 +119,21 @@ export async function startMesh(backends: Backends): Promise<Pair & { admin: num
             "proxy to proxy and proxy to app over HTTP/1.1",
         }
         : { unsupported: "no gRPC backend (fortio unavailable)" },
-      tcp: { unsupported: noTcp, probe: `tcp://${outbound}` },
+      tcp: bt
+        ? {
+          target: `tcp://127.0.0.1:${tcpPort}`,
+          headers: [],
+          proxies: { "proxy-a": a.proc.child.pid, "proxy-b": bt.proc.child.pid },
+        }
+        : { unsupported: "no TCP backend (fortio unavailable)" },
       settings: {
         processes: "one deno process per proxy",
         tls: "mesh mTLS (SPIFFE certificates from the control plane's CA)",
         hop: "pooled kept-alive HTTP/1.1 over mTLS between the proxies",
         metrics: "on (istio_requests_total, istio_request_duration_milliseconds)",
         h2: "the outbound listener is Deno.serve; h2c with prior knowledge is tried",
+        tcp: "a Sidecar egress listener on proxy A (127.0.0.1, captureMode NONE) tunnels " +
+          "each connection over mTLS (HTTP CONNECT) to proxy B, which connects to the echo server",
       },
       output: () => m.procs.map((x) => `--- ${x.name} ---\n${x.output.slice(-4000)}`).join("\n"),
       close: () => m.close(),

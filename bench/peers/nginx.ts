@@ -27,7 +27,13 @@ export interface NginxPorts {
   b: number;
   /** B: mTLS, HTTP/2 from A (gRPC). */
   bGrpc: number;
+  /** A: raw TCP from the client; B: mTLS TCP from A (with the stream module, else 0). */
+  aTcp?: number;
+  bTcp?: number;
 }
+
+/** The stream (TCP) module's file, when Debian's libnginx-mod-stream is installed. */
+export const STREAM_MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so";
 
 /**
  * Idle upstream connections each worker keeps (`keepalive`). Above the
@@ -40,9 +46,9 @@ export const UPSTREAM_IDLE = 256;
 const KEEPALIVE = `keepalive_requests 1000000;
   keepalive_timeout 120s;`;
 
-function common(dir: string): string {
+function common(dir: string, stream = false): string {
   return `# Written by bench/peers/nginx.ts for one benchmark run.
-daemon off;
+${stream ? `load_module ${STREAM_MODULE};\n` : ""}daemon off;
 master_process on;
 worker_processes 1;
 pid ${dir}/nginx.pid;
@@ -90,7 +96,25 @@ export function nginxConfigA(dir: string, certs: CertFiles, p: NginxPorts, grpc:
     }
   }`
     : "";
-  return `${common(dir)}
+  const tcp = p.aTcp && p.bTcp
+    ? `
+stream {
+  server {
+    listen 127.0.0.1:${p.aTcp};
+    proxy_pass 127.0.0.1:${p.bTcp};
+    proxy_ssl on;
+    proxy_ssl_certificate ${certs.clientCert};
+    proxy_ssl_certificate_key ${certs.clientKey};
+    proxy_ssl_trusted_certificate ${certs.ca};
+    proxy_ssl_verify on;
+    proxy_ssl_verify_depth 2;
+    proxy_ssl_name ${PEER_B_NAME};
+    proxy_ssl_server_name on;
+    proxy_ssl_protocols TLSv1.3;
+  }
+}`
+    : "";
+  return `${common(dir, tcp !== "")}${tcp}
 http {
   ${httpCommon(dir)}
   upstream peer_b {
@@ -140,7 +164,17 @@ export function nginxConfigB(
     }
   }`
     : "";
-  return `${common(dir)}
+  const tcp = p.bTcp && backends.tcp
+    ? `
+stream {
+  server {
+    listen 127.0.0.1:${p.bTcp} ssl;
+    ${tls}
+    proxy_pass 127.0.0.1:${backends.tcp};
+  }
+}`
+    : "";
+  return `${common(dir, tcp !== "")}${tcp}
 http {
   ${httpCommon(dir)}
   upstream app {
@@ -216,6 +250,10 @@ export async function startNginx(
     b: freePort(),
     bGrpc: freePort(),
   };
+  if (tcpUnsupported === "" && backends.tcp) {
+    p.aTcp = freePort();
+    p.bTcp = freePort();
+  }
   const grpc = backends.grpc !== undefined;
   const procs: Proc[] = [];
   const close = async () => {
@@ -236,7 +274,9 @@ export async function startNginx(
       grpc: grpc
         ? { target: `127.0.0.1:${p.aGrpc}`, headers: [] }
         : { unsupported: "no gRPC backend (fortio unavailable)" },
-      tcp: { unsupported: tcpUnsupported },
+      tcp: p.aTcp
+        ? { target: `tcp://127.0.0.1:${p.aTcp}`, headers: [] }
+        : { unsupported: tcpUnsupported || "no TCP backend (fortio unavailable)" },
       settings: {
         worker_processes: 1,
         master_process: true,
