@@ -33,12 +33,14 @@ class RequestHeadersView implements RequestView {
   method: string;
   path: string;
   authority: string;
+  host: string;
   port: number;
   #headers: Headers;
-  constructor(req: Request, authority: string, path: string, port: number) {
+  constructor(req: Request, authority: string, host: string, path: string, port: number) {
     this.method = req.method;
     this.path = path;
     this.authority = authority;
+    this.host = host;
     this.port = port;
     this.#headers = req.headers;
   }
@@ -131,12 +133,14 @@ export function routedHandler(
       return text(501, "CONNECT tunnels are not supported yet; send plain HTTP");
     }
     const { authority, path } = splitUrl(req.url);
-    const port = splitHostPort(authority).port ?? defaultPort;
-    const hit = table(rt)?.match(new RequestHeadersView(req, authority, path, port));
+    // The authority is parsed once per request; the route table reuses the host.
+    const hp = splitHostPort(authority);
+    const port = hp.port ?? defaultPort;
+    const hit = table(rt)?.match(new RequestHeadersView(req, authority, hp.host, path, port));
     if (hit === undefined) {
       if (passthrough && rt.config.outboundTrafficPolicy === "ALLOW_ANY" && authority) {
-        const host = splitHostPort(authority).host.replace(/^\[|\]$/g, "");
-        const ep: Endpoint = { address: host, port, mtls: false, labels: {} };
+        const address = hp.host.replace(/^\[|\]$/g, "");
+        const ep: Endpoint = { address, port, mtls: false, labels: {} };
         return proxyTo(
           ctx,
           ep,

@@ -21,6 +21,8 @@ export interface RequestView {
   path: string;
   /** Host header or absolute-form authority, as sent. */
   authority: string;
+  /** The authority's host, lowercase, without the port; derived from `authority` when absent. */
+  host?: string;
   /** The destination port the client addressed (from the authority, or the listener's default). */
   port: number;
   /** A request header by lowercase name. */
@@ -154,8 +156,7 @@ export class RouteTable {
     this.#wildcards.sort((a, b) => b.suffix.length - a.suffix.length);
   }
 
-  #findHost(authority: string, port: number): CompiledHost | undefined {
-    const { host } = splitHostPort(authority);
+  #findHost(host: string, port: number): CompiledHost | undefined {
     const withPort = `${host}:${port}`;
     const hit = this.#exact.get(withPort) ?? this.#exact.get(host);
     if (hit) return hit;
@@ -167,7 +168,7 @@ export class RouteTable {
 
   /** The virtual host for an authority, if any. */
   virtualHost(authority: string, port: number): VirtualHost | undefined {
-    return this.#findHost(authority, port)?.vh;
+    return this.#findHost(splitHostPort(authority).host, port)?.vh;
   }
 
   /**
@@ -175,7 +176,7 @@ export class RouteTable {
    * `null` when one does but none of its routes match (a 404).
    */
   match(req: RequestView, rand: number = Math.random()): RouteHit | null | undefined {
-    const h = this.#findHost(req.authority, req.port);
+    const h = this.#findHost(req.host ?? splitHostPort(req.authority).host, req.port);
     if (!h) return undefined;
     for (const cr of h.routes) {
       if (cr.match(req)) {

@@ -157,6 +157,22 @@ Deno.test("the signing API refuses bad requests with clear errors, and logs each
   }
 });
 
+/** A server proxy in front of `appPort` and a client proxy; resolves once a request went through. */
+async function echoPair(m: TestMesh, appPort: number) {
+  const pair = await Promise.all([
+    m.sidecar({ name: "b", serviceAccount: "echo", labels: "app=echo", appPort }),
+    m.sidecar({ name: "a", serviceAccount: "client", labels: "app=client" }),
+  ]);
+  await eventually(
+    async () =>
+      (await curl(["-H", "Host: echo:8080", `http://127.0.0.1:${pair[1].outbound}/`])).status ===
+        200,
+    10_000,
+    "first request",
+  );
+  return pair;
+}
+
 /** Sends requests through `outbound` to `host` until stopped; counts results. */
 function steadyTraffic(outbound: number, host: string) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
@@ -205,16 +221,7 @@ Deno.test("renewals and a root rotation under steady traffic fail no request", a
   const app = echoServer("echo");
   let traffic: ReturnType<typeof steadyTraffic> | undefined;
   try {
-    const [b, a] = await Promise.all([
-      m.sidecar({ name: "b", serviceAccount: "echo", labels: "app=echo", appPort: app.port }),
-      m.sidecar({ name: "a", serviceAccount: "client", labels: "app=client" }),
-    ]);
-    await eventually(
-      async () =>
-        (await curl(["-H", "Host: echo:8080", `http://127.0.0.1:${a.outbound}/`])).status === 200,
-      10_000,
-      "first request",
-    );
+    const [b, a] = await echoPair(m, app.port);
     const oldRoot = await Deno.readTextFile(`${m.dataDir}/ca/root-cert.pem`);
     traffic = steadyTraffic(a.outbound, "echo:8080");
 
@@ -252,16 +259,7 @@ Deno.test("a restarted control plane keeps its root, and proxies keep working ac
   const m = await TestMesh.start({ "s.yaml": SERVICE });
   const app = echoServer("echo");
   try {
-    const [, a] = await Promise.all([
-      m.sidecar({ name: "b", serviceAccount: "echo", labels: "app=echo", appPort: app.port }),
-      m.sidecar({ name: "a", serviceAccount: "client", labels: "app=client" }),
-    ]);
-    await eventually(
-      async () =>
-        (await curl(["-H", "Host: echo:8080", `http://127.0.0.1:${a.outbound}/`])).status === 200,
-      10_000,
-      "first request",
-    );
+    const [, a] = await echoPair(m, app.port);
     const root = await Deno.readTextFile(`${m.dataDir}/ca/root-cert.pem`);
     await m.control.stop();
     assert.equal(

@@ -214,3 +214,36 @@ export class SerialQueue {
     return this.#tail.then(() => {});
   }
 }
+
+/**
+ * The read side every store shares: a {@linkcode SnapshotCell} behind
+ * `revision`, `snapshot`, `get`, `list`, `subscribe` and `watch`. Backends
+ * extend it and publish to `cell` when their resources change.
+ */
+export abstract class SnapshotStore {
+  protected readonly cell = new SnapshotCell();
+
+  get revision(): number {
+    return this.cell.current.revision;
+  }
+
+  snapshot(): StoreSnapshot {
+    return this.cell.current;
+  }
+
+  get(kind: string, namespace: string, name: string): Resource | undefined {
+    return this.cell.get(kind, namespace, name);
+  }
+
+  list(kind?: string, namespace?: string): readonly Resource[] {
+    return this.cell.list(kind, namespace);
+  }
+
+  subscribe(fn: (snapshot: StoreSnapshot) => void): () => void {
+    return this.cell.subscribe(fn);
+  }
+
+  watch(options?: WatchOptions): AsyncIterableIterator<StoreSnapshot> {
+    return this.cell.watch(options);
+  }
+}

@@ -45,7 +45,7 @@ import {
   keyString,
   sameContent,
   SerialQueue,
-  SnapshotCell,
+  SnapshotStore,
   validateInputs,
 } from "./common.ts";
 import {
@@ -60,7 +60,6 @@ import {
   StoreConflictError,
   type StoreInfo,
   type StoreSnapshot,
-  type WatchOptions,
 } from "./types.ts";
 import { groupOf, groupOfKind, isMeshGroup } from "./kinds.ts";
 
@@ -108,11 +107,10 @@ export function filePathFor(key: ResourceKey): string {
 }
 
 /** A directory of Istio YAML as a config store. */
-export class FileStore implements ConfigStore {
+export class FileStore extends SnapshotStore implements ConfigStore {
   readonly backend = "file";
   /** The directory, without a trailing slash. */
   readonly dir: string;
-  #cell = new SnapshotCell();
   #files = new Map<string, FileEntry>();
   #queue = new SerialQueue();
   #loaded = false;
@@ -121,6 +119,7 @@ export class FileStore implements ConfigStore {
   #maxDebounceMs: number;
 
   constructor(dir: string, options: FileStoreOptions = {}) {
+    super();
     this.dir = dir.replace(/\/+$/, "") || "/";
     this.#debounceMs = options.debounceMs ?? DEBOUNCE_MS;
     this.#maxDebounceMs = options.maxDebounceMs ?? MAX_DEBOUNCE_MS;
@@ -135,35 +134,11 @@ export class FileStore implements ConfigStore {
 
   /** The latest snapshot as a watched value (what {@linkcode ConfigDir} exposes as `state`). */
   get state(): Watched<StoreSnapshot> {
-    return this.#cell.watched;
-  }
-
-  get revision(): number {
-    return this.#cell.current.revision;
-  }
-
-  snapshot(): StoreSnapshot {
-    return this.#cell.current;
-  }
-
-  get(kind: string, namespace: string, name: string): Resource | undefined {
-    return this.#cell.get(kind, namespace, name);
-  }
-
-  list(kind?: string, namespace?: string): readonly Resource[] {
-    return this.#cell.list(kind, namespace);
-  }
-
-  subscribe(fn: (snapshot: StoreSnapshot) => void): () => void {
-    return this.#cell.subscribe(fn);
-  }
-
-  watch(options?: WatchOptions): AsyncIterableIterator<StoreSnapshot> {
-    return this.#cell.watch(options);
+    return this.cell.watched;
   }
 
   info(): StoreInfo {
-    const s = this.#cell.current;
+    const s = this.cell.current;
     const rejected = [...this.#files.entries()]
       .filter(([, f]) => hasErrors(f.diagnostics))
       .map(([p, f]) => ({
@@ -235,7 +210,7 @@ export class FileStore implements ConfigStore {
       const results: ChangeResult<ApplyAction>[] = [];
       for (const r of resources) {
         const key = keyOf(r);
-        const current = this.#cell.get(key.kind, key.namespace, key.name);
+        const current = this.cell.get(key.kind, key.namespace, key.name);
         if (current && sameContent(current, r)) {
           results.push({
             ...key,
@@ -269,7 +244,7 @@ export class FileStore implements ConfigStore {
       const results: ChangeResult<DeleteAction>[] = [];
       for (const key of keys) {
         const k = keyString(key);
-        const current = this.#cell.get(key.kind, key.namespace, key.name);
+        const current = this.cell.get(key.kind, key.namespace, key.name);
         const holders = [...this.#files.entries()]
           .filter(([, f]) => f.good?.some((r) => keyString(keyOf(r)) === k))
           .map(([p]) => this.#rel(p));
@@ -294,7 +269,7 @@ export class FileStore implements ConfigStore {
   async close(): Promise<void> {
     for (const stop of [...this.#stops]) stop();
     await this.#queue.idle();
-    this.#cell.close();
+    this.cell.close();
   }
 
   async #commit(plan: Plan): Promise<void> {
@@ -351,7 +326,7 @@ export class FileStore implements ConfigStore {
     const ordered = [...this.#files.entries()].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0);
     const diagnostics = ordered.flatMap(([, f]) => f.diagnostics);
     if (!changed && this.#loaded) {
-      this.#cell.publish(undefined, diagnostics);
+      this.cell.publish(undefined, diagnostics);
       return;
     }
     // Later files win for the same kind/namespace/name, with a warning.
@@ -370,15 +345,15 @@ export class FileStore implements ConfigStore {
         byKey.set(key, r);
       }
     }
-    const prevResources = this.#cell.current.resources;
+    const prevResources = this.cell.current.resources;
     const next = [...byKey.values()];
     // A change of files that leaves the same resources (e.g. a comment edit) keeps the revision.
     if (this.#loaded && sameSet(prevResources, next)) {
-      this.#cell.publish(undefined, diagnostics);
+      this.cell.publish(undefined, diagnostics);
       return;
     }
     this.#loaded = true;
-    const s = this.#cell.publish(next, diagnostics);
+    const s = this.cell.publish(next, diagnostics);
     log.info("config loaded", { dir: this.dir, revision: s.revision, resources: byKey.size });
   }
 

@@ -18,7 +18,7 @@ import {
   keyString,
   sameContent,
   SerialQueue,
-  SnapshotCell,
+  SnapshotStore,
   validateInputs,
 } from "./common.ts";
 import type {
@@ -31,43 +31,17 @@ import type {
   ResourceInput,
   ResourceKey,
   StoreInfo,
-  StoreSnapshot,
-  WatchOptions,
 } from "./types.ts";
 
 /** Resources in memory; starts at revision 1 (empty, or with `initial`). */
-export class MemoryStore implements ConfigStore {
+export class MemoryStore extends SnapshotStore implements ConfigStore {
   readonly backend = "memory";
-  #cell = new SnapshotCell();
   #queue = new SerialQueue();
 
   /** `initial` resources must be valid; they make revision 1. */
   constructor(initial: readonly Resource[] = []) {
-    this.#cell.publish(initial.map((r) => deepFreeze(structuredClone(r))), []);
-  }
-
-  get revision(): number {
-    return this.#cell.current.revision;
-  }
-
-  snapshot(): StoreSnapshot {
-    return this.#cell.current;
-  }
-
-  get(kind: string, namespace: string, name: string): Resource | undefined {
-    return this.#cell.get(kind, namespace, name);
-  }
-
-  list(kind?: string, namespace?: string): readonly Resource[] {
-    return this.#cell.list(kind, namespace);
-  }
-
-  subscribe(fn: (snapshot: StoreSnapshot) => void): () => void {
-    return this.#cell.subscribe(fn);
-  }
-
-  watch(options?: WatchOptions): AsyncIterableIterator<StoreSnapshot> {
-    return this.#cell.watch(options);
+    super();
+    this.cell.publish(initial.map((r) => deepFreeze(structuredClone(r))), []);
   }
 
   apply(inputs: readonly ResourceInput[]): Promise<ApplyResult> {
@@ -76,7 +50,7 @@ export class MemoryStore implements ConfigStore {
       return Promise.resolve({ ok: false, results: [], diagnostics, revision: this.revision });
     }
     return this.#queue.run(() => {
-      const next = new Map(this.#cell.current.resources.map((r) => [keyString(keyOf(r)), r]));
+      const next = new Map(this.cell.current.resources.map((r) => [keyString(keyOf(r)), r]));
       const results: ChangeResult<ApplyAction>[] = [];
       for (const r of resources) {
         const k = keyString(keyOf(r));
@@ -90,7 +64,7 @@ export class MemoryStore implements ConfigStore {
         results.push({ ...keyOf(r), apiVersion: r.apiVersion, action });
       }
       if (results.some((r) => r.action !== "unchanged")) {
-        this.#cell.publish([...next.values()], []);
+        this.cell.publish([...next.values()], []);
       }
       return Promise.resolve({ ok: true, results, diagnostics, revision: this.revision });
     });
@@ -98,7 +72,7 @@ export class MemoryStore implements ConfigStore {
 
   delete(keys: readonly ResourceKey[]): Promise<DeleteResult> {
     return this.#queue.run(() => {
-      const next = new Map(this.#cell.current.resources.map((r) => [keyString(keyOf(r)), r]));
+      const next = new Map(this.cell.current.resources.map((r) => [keyString(keyOf(r)), r]));
       const results: ChangeResult<DeleteAction>[] = [];
       for (const key of keys) {
         const k = keyString(key);
@@ -112,13 +86,13 @@ export class MemoryStore implements ConfigStore {
           action: old ? "deleted" : "notfound",
         });
       }
-      if (results.some((r) => r.action === "deleted")) this.#cell.publish([...next.values()], []);
+      if (results.some((r) => r.action === "deleted")) this.cell.publish([...next.values()], []);
       return Promise.resolve({ results, revision: this.revision });
     });
   }
 
   info(): StoreInfo {
-    const s = this.#cell.current;
+    const s = this.cell.current;
     return {
       backend: this.backend,
       revision: s.revision,
@@ -129,6 +103,6 @@ export class MemoryStore implements ConfigStore {
 
   async close(): Promise<void> {
     await this.#queue.idle();
-    this.#cell.close();
+    this.cell.close();
   }
 }
