@@ -12,6 +12,7 @@ import {
   foreignCa,
   freePort,
   TestMesh,
+  waitForEndpoints,
 } from "./helpers.ts";
 
 const SERVICE_B = `apiVersion: networking.istio.io/v1
@@ -509,7 +510,9 @@ spec:
     );
     const big = "x".repeat(200_000);
     assert.equal(await roundTrip(big), big);
-    // The HTTP egress listener routes like the outbound listener, on its own port.
+    // The HTTP egress listener routes like the outbound listener, on its own port, once the
+    // client proxy has learnt the web workload's endpoint.
+    await waitForEndpoints(a.admin, `outbound|${httpPort}||web.default.svc.cluster.local`);
     const r = await curl([
       `http://127.0.0.1:${httpPort}/via-egress`,
       "-H",

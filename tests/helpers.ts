@@ -310,6 +310,21 @@ export async function configDump(adminPort: number): Promise<
   return await r.json();
 }
 
+/** Waits until the proxy on `adminPort` has at least `count` endpoints for `cluster`. */
+export async function waitForEndpoints(
+  adminPort: number,
+  cluster: string,
+  count = 1,
+  timeoutMs = 10_000,
+): Promise<void> {
+  await eventually(
+    async () =>
+      ((await configDump(adminPort)).config?.clusters[cluster]?.endpoints.length ?? 0) >= count,
+    timeoutMs,
+    `${count} endpoint(s) of ${cluster} on the proxy with admin port ${adminPort}`,
+  );
+}
+
 /** An HTTP server on 127.0.0.1:0 that answers with the request it saw as JSON. */
 export function echoServer(name: string): { port: number; close: () => Promise<void> } {
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
