@@ -9,6 +9,8 @@
  * @module
  */
 
+import { V8_FLAGS } from "../util/v8_flags.ts";
+
 const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 let output = `${ROOT}/dist/mesh`;
 const extra: string[] = [];
@@ -39,7 +41,16 @@ if (denort) {
 
 await Deno.mkdir(output.slice(0, output.lastIndexOf("/")) || ".", { recursive: true });
 const { code } = await new Deno.Command(Deno.execPath(), {
-  args: ["compile", "-A", "--no-check", ...extra, "--output", output, `${ROOT}/main.ts`],
+  args: [
+    "compile",
+    "-A",
+    "--no-check",
+    `--v8-flags=${V8_FLAGS}`,
+    ...extra,
+    "--output",
+    output,
+    `${ROOT}/main.ts`,
+  ],
   stdout: "inherit",
   stderr: "inherit",
 }).output();

@@ -4,6 +4,7 @@
  * @module
  */
 import { CertificateAuthority } from "../ca/ca.ts";
+import { denoRunArgs } from "../util/v8_flags.ts";
 
 /** Repository root, for spawning main.ts. */
 export const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
@@ -119,7 +120,7 @@ export class Proc {
 
 /** Runs `mesh` (main.ts) as a child process. */
 export function mesh(name: string, args: string[], env: Record<string, string> = {}): Proc {
-  return new Proc(name, Deno.execPath(), ["run", "-A", `${ROOT}/main.ts`, ...args], env);
+  return new Proc(name, Deno.execPath(), [...denoRunArgs(`${ROOT}/main.ts`), ...args], env);
 }
 
 /** Runs `mesh` to completion; returns exit code and output. */
@@ -128,7 +129,7 @@ export async function meshRun(
   opts: { stdin?: string; env?: Record<string, string> } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${ROOT}/main.ts`, ...args],
+    args: [...denoRunArgs(`${ROOT}/main.ts`), ...args],
     env: { NO_COLOR: "1", ...(opts.env ?? {}) },
     stdin: opts.stdin !== undefined ? "piped" : "null",
     stdout: "piped",

@@ -15,6 +15,8 @@
  * @module
  */
 
+import { denoRunArgs } from "../../util/v8_flags.ts";
+
 const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 const APPS = `${ROOT}/examples/bookinfo/apps`;
 
@@ -134,7 +136,7 @@ async function main(): Promise<void> {
   }
 
   const controlPort = freePort();
-  const mesh = ["run", "-A", `${ROOT}/main.ts`];
+  const mesh = denoRunArgs(`${ROOT}/main.ts`);
   const control = spawn("control", [
     ...mesh,
     "start",
