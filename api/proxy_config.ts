@@ -45,6 +45,24 @@ export interface Route {
   name?: string;
   match: RouteMatch[];
   destinations: WeightedCluster[];
+  /**
+   * How long the upstream may take to answer (VirtualService `timeout`), in
+   * milliseconds; past it the caller gets 504. Unset: no timeout, as in Istio.
+   */
+  timeoutMs?: number;
+  /** Faults to inject (VirtualService `fault`). */
+  fault?: RouteFault;
+}
+
+/**
+ * Fault injection on a route. Each fault applies to `percent` of requests
+ * (0..100, fractional), independently of the other.
+ */
+export interface RouteFault {
+  /** Wait `ms` before forwarding. */
+  delay?: { ms: number; percent: number };
+  /** Answer with `status` instead of forwarding. */
+  abort?: { status: number; percent: number };
 }
 
 /** Routes for a set of domains (`host` or `host:port`, or wildcards like `*.example.com`, `*`). */

@@ -67,7 +67,7 @@ Deno.test("every bookinfo networking sample parses without errors", () => {
   }
 });
 
-Deno.test("fault injection samples warn about spec.http[0].fault", () => {
+Deno.test("fault injection samples are enforced: no warnings", () => {
   for (
     const name of [
       "fault-injection-details-v1.yaml",
@@ -77,20 +77,31 @@ Deno.test("fault injection samples warn about spec.http[0].fault", () => {
   ) {
     const text = Deno.readTextFileSync(new URL(`networking/${name}`, SAMPLES));
     const { resources, diagnostics } = parseResources(text, name);
-    const faults = warnings(diagnostics).filter((d) => d.path === "spec.http[0].fault");
-    assert.equal(faults.length, 1, show(diagnostics));
-    assert.equal(faults[0].message, NOT_SUPPORTED);
-    assert.equal(faults[0].kind, "VirtualService");
-    assert.ok(resources.some((r) => r.kind === "VirtualService"), "still accepted");
+    assert.deepEqual(diagnostics, [], show(diagnostics));
+    assert.ok(resources.some((r) => r.kind === "VirtualService"));
   }
-  const text = Deno.readTextFileSync(
-    new URL("networking/virtual-service-ratings-test-abort.yaml", SAMPLES),
+});
+
+Deno.test("a fault without a percentage, and a gRPC abort, are warnings", () => {
+  const { diagnostics } = parseResources(
+    doc("VirtualService", [
+      "hosts: [ratings]",
+      "http:",
+      "- fault:",
+      "    delay: {fixedDelay: 1s}",
+      "    abort: {grpcStatus: UNAVAILABLE, percentage: {value: 10}}",
+      "  route: [{destination: {host: ratings}}]",
+    ]),
+    "f.yaml",
   );
-  const [fault] = parseResources(text, "abort.yaml").diagnostics;
-  assert.equal(
-    formatDiagnostic(fault),
-    "abort.yaml:13:5: warning: VirtualService default/ratings: spec.http[0].fault: " +
-      "not supported by mesh yet; ignored",
+  assert.deepEqual(errors(diagnostics), [], show(diagnostics));
+  assert.deepEqual(
+    warnings(diagnostics).map((d) => `${d.path}: ${d.message}`),
+    [
+      "spec.http[0].fault.delay: no percentage: as in Istio, no request will be delayed; " +
+      "set percentage.value (e.g. 100)",
+      `spec.http[0].fault.abort.grpcStatus: gRPC aborts are ${NOT_SUPPORTED}`,
+    ],
   );
 });
 

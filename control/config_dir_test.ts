@@ -274,8 +274,11 @@ Deno.test("ConfigDir: a file that was never good starts serving once fixed", asy
 
 Deno.test("ConfigDir: warnings are listed but don't reject the file", async () => {
   await withTempDir(async (dir) => {
-    // `timeout` is Istio's, not enforced by mesh: a warning.
-    await Deno.writeTextFile(`${dir}/reviews.yaml`, vs("reviews") + "    timeout: 10s\n");
+    // `retries` is Istio's, not enforced by mesh yet: a warning.
+    await Deno.writeTextFile(
+      `${dir}/reviews.yaml`,
+      vs("reviews") + "    retries: {attempts: 3}\n",
+    );
     const src = new ConfigDir(dir);
     await src.reload();
     const s = src.state.get();

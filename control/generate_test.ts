@@ -562,3 +562,51 @@ spec:
   assert.equal(s.trustDomain, "cluster.local", "the running trust domain stays");
   assert.deepEqual(wanted, ["example.org"]);
 });
+
+// ---------------------------------------------------------------------------------------------
+// Timeouts and fault injection
+
+Deno.test("sim: Istio's fault-injection samples reach the route jason's requests take", () => {
+  const rt = Runtime.compile(
+    configOf(["virtual-service-ratings-test-delay.yaml"]),
+  );
+  const route = (headers: Record<string, string>) =>
+    rt.outbound.match({
+      authority: "ratings:9080",
+      port: 9080,
+      method: "GET",
+      path: "/ratings/0",
+      header: (name) => headers[name],
+    }, 0.5)?.route;
+  assert.deepEqual(route({ "end-user": "jason" })?.fault, { delay: { ms: 7000, percent: 100 } });
+  assert.equal(route({})?.fault, undefined);
+
+  const abort = configOf(["virtual-service-ratings-test-abort.yaml"]);
+  const vh = abort.virtualHosts.find((v) => v.name === "ratings.default.svc.cluster.local:9080");
+  assert.deepEqual(vh?.routes[0].fault, { abort: { status: 500, percent: 100 } });
+});
+
+Deno.test("sim: timeout in ms; the legacy integer percent; no percentage means 0%", () => {
+  const [vs] = parseResources(
+    `apiVersion: networking.istio.io/v1alpha3
+kind: VirtualService
+metadata: {name: details}
+spec:
+  hosts: [details]
+  http:
+  - match: [{uri: {prefix: /a}}]
+    timeout: 1.5s
+    fault: {delay: {fixedDelay: 250ms, percent: 30}}
+    route: [{destination: {host: details}}]
+  - fault: {abort: {httpStatus: 503}}
+    route: [{destination: {host: details}}]
+`,
+    "details.yaml",
+  ).resources;
+  const cfg = generateProxyConfig(snapshotOf([], WORKLOADS, [vs]), sidecar());
+  const [a, rest] = cfg.virtualHosts.find((v) => v.name === `${HOST("details")}:9080`)!.routes;
+  assert.equal(a.timeoutMs, 1500);
+  assert.deepEqual(a.fault, { delay: { ms: 250, percent: 30 } });
+  assert.equal(rest.timeoutMs, undefined, "no timeout unless set, as in Istio");
+  assert.deepEqual(rest.fault, { abort: { status: 503, percent: 0 } });
+});

@@ -3,10 +3,11 @@
  * {@linkcode Route} form, resolving short hosts, ports and subsets to cluster names.
  * @module
  */
-import type { Route, RouteMatch, VirtualHost } from "../api/proxy_config.ts";
+import type { Route, RouteFault, RouteMatch, VirtualHost } from "../api/proxy_config.ts";
 import { clusterName } from "../api/proxy_config.ts";
 import { fqdn, hostAliases, hostMatches } from "../api/host.ts";
 import type { HTTPMatchRequest, HTTPRoute, VirtualService } from "../api/resources.ts";
+import { parseDuration } from "../api/schemas/common.ts";
 import type { Service, ServiceRegistry } from "./registry.ts";
 
 /** Translates one Istio match into the pushed form. */
@@ -44,14 +45,46 @@ export function translateRoutes(
     if ((http.match ?? []).length > 0 && matches.length === 0) continue;
     const destinations = destinationsOf(http, ns, port, registry, selfHost);
     if (destinations.length === 0) continue;
-    routes.push({
+    const route: Route = {
       source,
       name: http.name ?? `${vs.metadata.name}.${i}`,
       match: matches.map(translateMatch),
       destinations,
-    });
+    };
+    const timeoutMs = http.timeout !== undefined ? durationMs(http.timeout) : undefined;
+    // Istio: a zero timeout means none.
+    if (timeoutMs) route.timeoutMs = timeoutMs;
+    const fault = translateFault(http);
+    if (fault) route.fault = fault;
+    routes.push(route);
   }
   return routes;
+}
+
+/** A validated duration in milliseconds (fractions kept); undefined if it doesn't parse. */
+function durationMs(d: string): number | undefined {
+  const ns = parseDuration(d);
+  return typeof ns === "bigint" ? Number(ns) / 1e6 : undefined;
+}
+
+/**
+ * VirtualService `fault` → {@linkcode RouteFault}. As in Istio (Envoy's fault
+ * filter), a fault without `percentage` applies to no request; the deprecated
+ * integer `percent` of a delay is honoured when `percentage` is absent. gRPC
+ * aborts are left out (validation warns).
+ */
+function translateFault(http: HTTPRoute): RouteFault | undefined {
+  const f = http.fault;
+  if (!f) return undefined;
+  const out: RouteFault = {};
+  const ms = f.delay?.fixedDelay !== undefined ? durationMs(f.delay.fixedDelay) : undefined;
+  if (f.delay && ms !== undefined) {
+    out.delay = { ms, percent: f.delay.percentage?.value ?? f.delay.percent ?? 0 };
+  }
+  if (f.abort?.httpStatus !== undefined) {
+    out.abort = { status: f.abort.httpStatus, percent: f.abort.percentage?.value ?? 0 };
+  }
+  return out.delay || out.abort ? out : undefined;
 }
 
 function destinationsOf(

@@ -37,6 +37,11 @@ export interface H1Request {
   body: ReadableStream<Uint8Array> | Uint8Array | null;
   /** Body length when known. */
   length?: number;
+  /**
+   * Aborting it before the response head arrives closes the connection and
+   * rejects the request (no retry).
+   */
+  signal?: AbortSignal;
 }
 
 /** A response head plus its body stream. */
@@ -164,6 +169,26 @@ class H1Connection {
       };
 
       this.#onEnd = (err) => fail(err);
+      const signal = req.signal;
+      if (signal) {
+        if (signal.aborted) return fail(new Error("request aborted"));
+        const onAbort = () => {
+          if (!body) fail(new Error("request aborted"));
+        };
+        signal.addEventListener("abort", onAbort, { once: true });
+        // A response head settles the race: drop the listener then.
+        const settled = () => signal.removeEventListener("abort", onAbort);
+        const res = resolve;
+        const rej = reject;
+        resolve = (v) => {
+          settled();
+          res(v);
+        };
+        reject = (e) => {
+          settled();
+          rej(e);
+        };
+      }
       this.#onData = (chunk: Uint8Array) => {
         if (body) return onBody(chunk);
         const from = buf.length;
@@ -298,7 +323,9 @@ export class H1Pool {
     try {
       return await (c ?? this.#open()).send(req);
     } catch (err) {
-      if (err instanceof UpstreamError && err.retriable) return await this.#open().send(req);
+      if (err instanceof UpstreamError && err.retriable && !req.signal?.aborted) {
+        return await this.#open().send(req);
+      }
       throw err;
     }
   }

@@ -6,7 +6,7 @@
  * @module
  */
 import { splitHostPort } from "../api/host.ts";
-import type { Endpoint } from "../api/proxy_config.ts";
+import type { Endpoint, RouteFault } from "../api/proxy_config.ts";
 import { HOP_BY_HOP } from "./h1_codec.ts";
 import type { Runtime } from "./runtime.ts";
 import type { RequestView, RouteTable } from "./route.ts";
@@ -72,7 +72,11 @@ function upstreamHeaders(req: Request, authority: string): [string, string][] {
   return out;
 }
 
-/** Sends the request to `ep` and turns the upstream answer into a Response. */
+/**
+ * Sends the request to `ep` and turns the upstream answer into a Response.
+ * With `timeoutMs`, an upstream that hasn't sent its response head by then
+ * is cut off and the caller gets 504, as Envoy answers a route timeout.
+ */
 export async function proxyTo(
   ctx: RoutedContext,
   ep: Endpoint,
@@ -80,8 +84,11 @@ export async function proxyTo(
   path: string,
   authority: string,
   onStatus: (status: number) => void,
+  timeoutMs?: number,
 ): Promise<Response> {
   const cl = req.headers.get("content-length");
+  const abort = timeoutMs !== undefined ? new AbortController() : undefined;
+  const timer = abort ? setTimeout(() => abort.abort(), timeoutMs) : undefined;
   try {
     const res = await ctx.upstreams.request(ep, {
       method: req.method,
@@ -89,7 +96,9 @@ export async function proxyTo(
       headers: upstreamHeaders(req, authority),
       body: req.body,
       length: cl !== null ? Number(cl) : undefined,
+      signal: abort?.signal,
     });
+    clearTimeout(timer);
     onStatus(res.status);
     const headers = new Headers();
     for (const [k, v] of res.headers) if (!HOP_BY_HOP.has(k)) headers.append(k, v);
@@ -103,6 +112,11 @@ export async function proxyTo(
       headers,
     });
   } catch (err) {
+    clearTimeout(timer);
+    if (abort?.signal.aborted) {
+      onStatus(504);
+      return text(504, "upstream request timeout");
+    }
     onStatus(503);
     return text(
       503,
@@ -165,19 +179,53 @@ export function routedHandler(
     }
     const lb = rt.balancers.get(hit.cluster);
     const service = lb?.cluster.host ?? hit.cluster.split("|")[3] ?? "unknown";
-    const ep = lb?.pick();
-    if (!ep) {
-      ctx.stats.record("source", { service }, 503, performance.now() - start);
-      return text(503, "no healthy upstream");
-    }
-    return proxyTo(
-      ctx,
-      ep,
-      req,
-      path,
-      authority,
-      (code) =>
-        ctx.stats.record("source", { service, mtls: ep.mtls }, code, performance.now() - start),
-    );
+    const forward = (): Promise<Response> | Response => {
+      const ep = lb?.pick();
+      if (!ep) {
+        ctx.stats.record("source", { service }, 503, performance.now() - start);
+        return text(503, "no healthy upstream");
+      }
+      return proxyTo(
+        ctx,
+        ep,
+        req,
+        path,
+        authority,
+        (code) =>
+          ctx.stats.record("source", { service, mtls: ep.mtls }, code, performance.now() - start),
+        hit.route.timeoutMs,
+      );
+    };
+    const fault = hit.route.fault;
+    if (!fault) return forward();
+    return injectFault(fault, forward, (status) => {
+      ctx.stats.record("source", { service }, status, performance.now() - start);
+      return text(status, "fault filter abort");
+    });
   };
+}
+
+/** Whether a fault with this percentage (0..100) hits the current request. */
+export function faultHits(percent: number, rand: () => number = Math.random): boolean {
+  return percent >= 100 || (percent > 0 && rand() * 100 < percent);
+}
+
+/**
+ * Applies a route's faults as Envoy's fault filter does: the delay (when it
+ * hits) first, then the abort (when it hits) instead of forwarding.
+ */
+export function injectFault(
+  fault: RouteFault,
+  forward: () => Promise<Response> | Response,
+  abort: (status: number) => Response,
+  rand: () => number = Math.random,
+): Promise<Response> | Response {
+  const aborted = fault.abort && faultHits(fault.abort.percent, rand)
+    ? fault.abort.status
+    : undefined;
+  const next = () => aborted !== undefined ? abort(aborted) : forward();
+  if (fault.delay && faultHits(fault.delay.percent, rand)) {
+    return new Promise<void>((resolve) => setTimeout(resolve, fault.delay!.ms)).then(next);
+  }
+  return next();
 }

@@ -210,6 +210,57 @@ Deno.test("a VirtualService edited on disk changes routing within a second, with
   }
 });
 
+Deno.test("VirtualService fault (abort, delay) and timeout behave as in Istio", async () => {
+  const vs = `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: echo-b
+spec:
+  hosts: [echo-b]
+  http:
+  - match: [{headers: {x-test: {exact: abort}}}]
+    fault: {abort: {httpStatus: 555, percentage: {value: 100}}}
+    route: [{destination: {host: echo-b, subset: v1}}]
+  - match: [{headers: {x-test: {exact: delay}}}]
+    fault: {delay: {fixedDelay: 400ms, percentage: {value: 100}}}
+    route: [{destination: {host: echo-b, subset: v1}}]
+  - match: [{headers: {x-test: {exact: never}}}]
+    fault: {abort: {httpStatus: 500}}
+    route: [{destination: {host: echo-b, subset: v1}}]
+  - timeout: 300ms
+    route: [{destination: {host: echo-b, subset: v1}}]
+`;
+  const { a, close } = await setup({ "vs.yaml": vs });
+  try {
+    const proxy = ["-x", `http://127.0.0.1:${a.outbound}`];
+    const get = (test: string, path = "/") =>
+      curl([...proxy, "-H", `x-test: ${test}`, `http://echo-b:8080${path}`]);
+    // Abort at 100%: Envoy's status and body, and the app never sees the request.
+    const aborted = await get("abort");
+    assert.equal(aborted.status, 555);
+    assert.equal(aborted.body, "fault filter abort");
+    // A fault without a percentage applies to no request, as in Istio.
+    assert.equal((await get("never")).status, 200);
+    // Delay at 100%: the request waits, then goes through.
+    let t = performance.now();
+    const delayed = await get("delay");
+    assert.equal(delayed.status, 200);
+    assert.ok(performance.now() - t >= 390, `delayed only ${performance.now() - t} ms`);
+    // Timeout: a slow upstream gets cut off with 504; a fast one is untouched.
+    t = performance.now();
+    const slow = await get("none", "/delay/1500");
+    assert.equal(slow.status, 504);
+    assert.equal(slow.body, "upstream request timeout");
+    assert.ok(performance.now() - t < 1200, `timed out after ${performance.now() - t} ms`);
+    assert.equal((await get("none", "/delay/10")).status, 200);
+    const stats = await (await fetch(`http://127.0.0.1:${a.admin}/stats/prometheus`)).text();
+    assert.match(stats, /istio_requests_total\{reporter="source".*response_code="555".*\} 1/);
+    assert.match(stats, /istio_requests_total\{reporter="source".*response_code="504".*\} 1/);
+  } finally {
+    await close();
+  }
+});
+
 Deno.test("an invalid file is reported with file and line, and the rest keeps serving", async () => {
   const { m, a, close } = await setup({ "vs.yaml": vsTo("v1") });
   try {

@@ -334,6 +334,9 @@ export function echoServer(name: string): { port: number; close: () => Promise<v
     const url = new URL(req.url);
     const size = url.pathname.match(/^\/bytes\/(\d+)$/);
     if (size) return new Response(new Uint8Array(Number(size[1])).fill(120));
+    // `/delay/<ms>`: answers after that long (for timeouts).
+    const delay = url.pathname.match(/^\/delay\/(\d+)$/);
+    if (delay) await new Promise((resolve) => setTimeout(resolve, Number(delay[1])));
     const bodyBytes = req.body ? (await req.arrayBuffer()).byteLength : 0;
     return Response.json({ name, method: req.method, url: url.pathname, headers, bodyBytes });
   });

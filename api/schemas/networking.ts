@@ -64,9 +64,7 @@ const UNSUPPORTED_HTTP_ROUTE = [
   "directResponse",
   "delegate",
   "rewrite",
-  "timeout",
   "retries",
-  "fault",
   "mirror",
   "mirrors",
   "mirrorPercentage",
@@ -773,6 +771,10 @@ function checkRedirect(redirect: HTTPRedirect, path: Path, r: Reporter): void {
   }
 }
 
+/** Warning for a fault without a percentage, which (as in Istio) applies to no request. */
+const NO_PERCENTAGE = (what: string) =>
+  `no percentage: as in Istio, no request will be ${what}; set percentage.value (e.g. 100)`;
+
 function checkFault(fault: HTTPFaultInjection, path: Path, r: Reporter): void {
   if (!fault.delay && !fault.abort) {
     r.error(path, "empty fault; set delay and/or abort");
@@ -788,6 +790,8 @@ function checkFault(fault: HTTPFaultInjection, path: Path, r: Reporter): void {
     }
     if (fault.delay.percentage?.value !== undefined) {
       checkPercentage(fault.delay.percentage.value, [...at, "percentage", "value"], r);
+    } else if (fault.delay.percent === undefined) {
+      r.warn(at, NO_PERCENTAGE("delayed"));
     }
   }
   if (fault.abort) {
@@ -799,6 +803,8 @@ function checkFault(fault: HTTPFaultInjection, path: Path, r: Reporter): void {
       r.warn(at, "abort has no error type; set httpStatus or grpcStatus");
     }
     const { httpStatus, grpcStatus, http2Error } = fault.abort;
+    if (fault.abort.percentage?.value === undefined) r.warn(at, NO_PERCENTAGE("aborted"));
+    if (grpcStatus !== undefined) r.warn([...at, "grpcStatus"], `gRPC aborts are ${NOT_SUPPORTED}`);
     if (httpStatus !== undefined && (httpStatus < 200 || httpStatus > 599)) {
       r.error([...at, "httpStatus"], `HTTP status ${httpStatus} is not in the range 200..599`);
     }

@@ -41,14 +41,14 @@ Deno.test("bookinfo: each routing sample with its rules and services has no erro
     const messages = runAll([sample(f), sample(DR_ALL), sample(KUBE)]);
     assert.deepEqual(linesOf(errors(messages)), [], f);
   }
-  // The mTLS rules work the same; fault injection is only a warning (mesh ignores it).
+  // The mTLS rules work the same; fault injection is enforced, so no IST0133 warning.
   const fault = runAll([
     sample("networking/fault-injection-details-v1.yaml"),
     sample("networking/destination-rule-all-mtls.yaml"),
     sample(KUBE),
   ]);
   assert.deepEqual(linesOf(errors(fault)), []);
-  assert.deepEqual(codesOf(fault), ["IST0130", "IST0133", "MSH0001"]);
+  assert.deepEqual(codesOf(fault), ["IST0130", "MSH0001"]);
 });
 
 Deno.test("bookinfo: routing samples alone name hosts that don't exist (as istioctl says)", () => {

@@ -207,7 +207,7 @@ export function storeContract(backend: string, factory: () => Promise<StoreFixtu
       ...virtualService("reviews"),
       spec: {
         hosts: ["reviews"],
-        http: [{ timeout: "10s", route: [{ destination: { host: "reviews" } }] }],
+        http: [{ retries: { attempts: 3 }, route: [{ destination: { host: "reviews" } }] }],
       },
     }]);
     assert.equal(r.ok, true);
