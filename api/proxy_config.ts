@@ -52,6 +52,23 @@ export interface Route {
   timeoutMs?: number;
   /** Faults to inject (VirtualService `fault`). */
   fault?: RouteFault;
+  /** Retries (VirtualService `retries`, or Istio's default policy). */
+  retries?: RetryPolicy;
+}
+
+/** When and how often to retry a request (Istio's `HTTPRetry`, resolved). */
+export interface RetryPolicy {
+  /** Retries after the first attempt; 0 disables them. */
+  attempts: number;
+  /** Envoy `retry_on` conditions (`5xx`, `gateway-error`, `connect-failure`, ..., or codes). */
+  retryOn: string[];
+  /** Statuses retried under `retriable-status-codes`. */
+  retriableStatusCodes?: number[];
+  perTryTimeoutMs?: number;
+  /** Base backoff interval (default 25 ms). */
+  backoffMs?: number;
+  /** Retry on another endpoint than the ones tried (default true). */
+  ignorePreviousHosts?: boolean;
 }
 
 /**

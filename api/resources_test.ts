@@ -1809,7 +1809,7 @@ Deno.test("known-but-unsupported fields warn and the resource is kept", () => {
       "  route:",
       "  - destination: {host: reviews}",
       "    headers: {request: {set: {x: y}}}", // 13
-      "  retries: {attempts: 3}", // 14
+      "  mirror: {host: reviews}", // 14
     ]),
     doc("DestinationRule", [
       "host: reviews",
@@ -1837,7 +1837,7 @@ Deno.test("known-but-unsupported fields warn and the resource is kept", () => {
     "VirtualService spec.exportTo",
     "VirtualService spec.http[0].match[0].queryParams",
     "VirtualService spec.http[0].route[0].headers",
-    "VirtualService spec.http[0].retries",
+    "VirtualService spec.http[0].mirror",
     "DestinationRule spec.trafficPolicy.tls.mode",
     "DestinationRule spec.trafficPolicy.tls.sni",
     "DestinationRule spec.trafficPolicy.loadBalancer.simple",

@@ -610,3 +610,49 @@ spec:
   assert.equal(rest.timeoutMs, undefined, "no timeout unless set, as in Istio");
   assert.deepEqual(rest.fault, { abort: { status: 503, percent: 0 } });
 });
+
+Deno.test("sim: Istio's default retry policy on every route; VirtualService retries resolved", () => {
+  const plain = configOf([]);
+  const details = plain.virtualHosts.find((v) => v.name === `${HOST("details")}:9080`)!;
+  assert.deepEqual(details.routes[0].retries, {
+    attempts: 2,
+    retryOn: [
+      "connect-failure",
+      "refused-stream",
+      "unavailable",
+      "cancelled",
+      "retriable-status-codes",
+    ],
+    retriableStatusCodes: [503],
+  });
+  const [vs] = parseResources(
+    `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: details}
+spec:
+  hosts: [details]
+  http:
+  - match: [{uri: {prefix: /a}}]
+    retries: {attempts: 3, perTryTimeout: 2s, retryOn: "gateway-error,429", backoff: 50ms}
+    route: [{destination: {host: details}}]
+  - match: [{uri: {prefix: /b}}]
+    retries: {attempts: 0}
+    route: [{destination: {host: details}}]
+  - retries: {attempts: 1, retryIgnorePreviousHosts: false}
+    route: [{destination: {host: details}}]
+`,
+    "details.yaml",
+  ).resources;
+  const cfg = generateProxyConfig(snapshotOf([], WORKLOADS, [vs]), sidecar());
+  const routes = cfg.virtualHosts.find((v) => v.name === `${HOST("details")}:9080`)!.routes;
+  assert.deepEqual(routes[0].retries, {
+    attempts: 3,
+    retryOn: ["gateway-error", "retriable-status-codes"],
+    retriableStatusCodes: [429],
+    perTryTimeoutMs: 2000,
+    backoffMs: 50,
+  });
+  assert.deepEqual(routes[1].retries, { attempts: 0, retryOn: [] });
+  assert.equal(routes[2].retries?.attempts, 1);
+  assert.equal(routes[2].retries?.ignorePreviousHosts, false);
+});

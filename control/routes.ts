@@ -3,7 +3,13 @@
  * {@linkcode Route} form, resolving short hosts, ports and subsets to cluster names.
  * @module
  */
-import type { Route, RouteFault, RouteMatch, VirtualHost } from "../api/proxy_config.ts";
+import type {
+  RetryPolicy,
+  Route,
+  RouteFault,
+  RouteMatch,
+  VirtualHost,
+} from "../api/proxy_config.ts";
 import { clusterName } from "../api/proxy_config.ts";
 import { fqdn, hostAliases, hostMatches } from "../api/host.ts";
 import type { HTTPMatchRequest, HTTPRoute, VirtualService } from "../api/resources.ts";
@@ -56,9 +62,55 @@ export function translateRoutes(
     if (timeoutMs) route.timeoutMs = timeoutMs;
     const fault = translateFault(http);
     if (fault) route.fault = fault;
+    route.retries = translateRetries(http);
     routes.push(route);
   }
   return routes;
+}
+
+/**
+ * Istio's default retry policy for every HTTP route without `retries`: two
+ * retries on connect failures and 503s (the rest is HTTP/2 and gRPC), on
+ * another endpoint than the ones tried.
+ */
+export function defaultRetryPolicy(): RetryPolicy {
+  return {
+    attempts: 2,
+    retryOn: [
+      "connect-failure",
+      "refused-stream",
+      "unavailable",
+      "cancelled",
+      "retriable-status-codes",
+    ],
+    retriableStatusCodes: [503],
+  };
+}
+
+/** VirtualService `retries` → {@linkcode RetryPolicy}, with Istio's defaults for what's unset. */
+function translateRetries(http: HTTPRoute): RetryPolicy {
+  const r = http.retries;
+  if (!r) return defaultRetryPolicy();
+  const attempts = r.attempts ?? 0;
+  if (attempts <= 0) return { attempts: 0, retryOn: [] };
+  const out = defaultRetryPolicy();
+  out.attempts = attempts;
+  if (r.retryOn) {
+    const conditions = r.retryOn.split(",").map((c) => c.trim()).filter((c) => c);
+    const codes = conditions.filter((c) => /^\d{3}$/.test(c)).map(Number);
+    out.retryOn = conditions.filter((c) => !/^\d{3}$/.test(c));
+    out.retriableStatusCodes = codes;
+    // Status codes alone imply retriable-status-codes, as Istio adds it.
+    if (codes.length && !out.retryOn.includes("retriable-status-codes")) {
+      out.retryOn.push("retriable-status-codes");
+    }
+  }
+  const perTry = r.perTryTimeout !== undefined ? durationMs(r.perTryTimeout) : undefined;
+  if (perTry) out.perTryTimeoutMs = perTry;
+  const backoff = r.backoff !== undefined ? durationMs(r.backoff) : undefined;
+  if (backoff) out.backoffMs = backoff;
+  if (r.retryIgnorePreviousHosts === false) out.ignorePreviousHosts = false;
+  return out;
 }
 
 /** A validated duration in milliseconds (fractions kept); undefined if it doesn't parse. */
@@ -116,6 +168,7 @@ export function defaultRoute(svc: Service, port: number): Route {
     name: "default",
     match: [],
     destinations: [{ cluster: clusterName(port, undefined, svc.host), weight: 100 }],
+    retries: defaultRetryPolicy(),
   };
 }
 

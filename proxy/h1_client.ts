@@ -63,9 +63,12 @@ export class UpstreamError extends Error {
   override name = "UpstreamError";
   /** True when the request can't have been processed (a reused connection closed under it). */
   readonly retriable: boolean;
-  constructor(message: string, retriable: boolean) {
+  /** False when the connection (TCP, and TLS when secure) was never established. */
+  readonly connected: boolean;
+  constructor(message: string, retriable: boolean, connected = true) {
     super(message);
     this.retriable = retriable;
+    this.connected = connected;
   }
 }
 
@@ -78,6 +81,8 @@ class H1Connection {
   readonly pool: H1Pool;
   uses = 0;
   closed = false;
+  /** Set once TCP (or, for TLS, the handshake) completed. */
+  established = false;
   #onData?: (chunk: Uint8Array) => void;
   #onEnd?: (err: Error) => void;
 
@@ -85,6 +90,8 @@ class H1Connection {
     this.socket = socket;
     this.pool = pool;
     socket.setNoDelay?.(true);
+    const secure = (socket as { encrypted?: boolean }).encrypted === true;
+    socket.once(secure ? "secureConnect" : "connect", () => this.established = true);
     socket.on("data", (c: Uint8Array) => {
       if (this.#onData) this.#onData(c);
       else this.destroy(); // bytes with no request outstanding: don't trust this connection
@@ -149,7 +156,9 @@ class H1Connection {
         this.#onData = undefined;
         this.#onEnd = undefined;
         this.destroy();
-        if (!body) return reject(new UpstreamError(err.message, reused && !streamed));
+        if (!body) {
+          return reject(new UpstreamError(err.message, reused && !streamed, this.established));
+        }
         if (mode === "close") body.close();
         else body.error(err);
       };

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import net from "node:net";
-import { H1Pool } from "./h1_client.ts";
+import { H1Pool, UpstreamError } from "./h1_client.ts";
 import { type H1Handler, serveH1 } from "./h1_server.ts";
 import { ChunkedDecoder } from "./h1_codec.ts";
 
@@ -259,4 +259,56 @@ Deno.test("client talks to Deno.serve and server to curl", async () => {
   } finally {
     await srv.close();
   }
+});
+
+Deno.test("client errors say whether the connection was ever established; a signal aborts", async () => {
+  // Nothing listens on a port we just closed: a connect failure.
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const closedPort = (l.addr as Deno.NetAddr).port;
+  l.close();
+  const refused = new H1Pool(() => net.connect({ host: "127.0.0.1", port: closedPort }));
+  const err = await refused.request({ method: "GET", path: "/", headers: [], body: null })
+    .catch((e) => e);
+  assert.ok(err instanceof UpstreamError, String(err));
+  assert.equal(err.connected, false);
+
+  // A server that accepts and closes without answering: established, then reset.
+  const srv = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  (async () => {
+    for await (const c of srv) {
+      await c.read(new Uint8Array(1024)).catch(() => null);
+      c.close();
+    }
+  })();
+  const port = (srv.addr as Deno.NetAddr).port;
+  const resets = new H1Pool(() => net.connect({ host: "127.0.0.1", port }));
+  const err2 = await resets.request({ method: "GET", path: "/", headers: [], body: null })
+    .catch((e) => e);
+  assert.ok(err2 instanceof UpstreamError, String(err2));
+  assert.equal(err2.connected, true);
+
+  // An aborted signal fails the request at once and isn't retried.
+  const silent = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  (async () => {
+    for await (const c of silent) held.push(c);
+  })();
+  const pool = new H1Pool(() =>
+    net.connect({ host: "127.0.0.1", port: (silent.addr as Deno.NetAddr).port })
+  );
+  const ac = new AbortController();
+  const pending = pool.request({
+    method: "GET",
+    path: "/",
+    headers: [],
+    body: null,
+    signal: ac.signal,
+  })
+    .catch((e) => e);
+  setTimeout(() => ac.abort(), 50);
+  const err3 = await pending;
+  assert.match(String(err3), /aborted/);
+  srv.close();
+  silent.close();
+  for (const c of held) c.close();
 });

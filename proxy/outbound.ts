@@ -6,7 +6,17 @@
  * @module
  */
 import { splitHostPort } from "../api/host.ts";
-import type { Endpoint, RouteFault } from "../api/proxy_config.ts";
+import type { Endpoint, Route, RouteFault } from "../api/proxy_config.ts";
+import type { Balancer } from "./balancer.ts";
+import { type H1Response, UpstreamError } from "./h1_client.ts";
+import {
+  backoffMs,
+  type CompiledRetry,
+  compileRetryPolicy,
+  retriableFailure,
+  retriableStatus,
+  type UpstreamFailure,
+} from "./retry.ts";
 import { HOP_BY_HOP } from "./h1_codec.ts";
 import type { Runtime } from "./runtime.ts";
 import type { RequestView, RouteTable } from "./route.ts";
@@ -73,9 +83,8 @@ function upstreamHeaders(req: Request, authority: string): [string, string][] {
 }
 
 /**
- * Sends the request to `ep` and turns the upstream answer into a Response.
- * With `timeoutMs`, an upstream that hasn't sent its response head by then
- * is cut off and the caller gets 504, as Envoy answers a route timeout.
+ * Sends the request to `ep` once (no route, so no retries or timeout: the
+ * passthrough cluster) and turns the upstream answer into a Response.
  */
 export async function proxyTo(
   ctx: RoutedContext,
@@ -84,11 +93,8 @@ export async function proxyTo(
   path: string,
   authority: string,
   onStatus: (status: number) => void,
-  timeoutMs?: number,
 ): Promise<Response> {
   const cl = req.headers.get("content-length");
-  const abort = timeoutMs !== undefined ? new AbortController() : undefined;
-  const timer = abort ? setTimeout(() => abort.abort(), timeoutMs) : undefined;
   try {
     const res = await ctx.upstreams.request(ep, {
       method: req.method,
@@ -96,27 +102,10 @@ export async function proxyTo(
       headers: upstreamHeaders(req, authority),
       body: req.body,
       length: cl !== null ? Number(cl) : undefined,
-      signal: abort?.signal,
     });
-    clearTimeout(timer);
     onStatus(res.status);
-    const headers = new Headers();
-    for (const [k, v] of res.headers) if (!HOP_BY_HOP.has(k)) headers.append(k, v);
-    if (NULL_BODY_STATUS.has(res.status)) {
-      await res.body.cancel();
-      return new Response(null, { status: res.status, headers });
-    }
-    return new Response((res.full as Uint8Array<ArrayBuffer> | undefined) ?? res.body, {
-      status: res.status,
-      statusText: res.statusText,
-      headers,
-    });
+    return await toResponse(res);
   } catch (err) {
-    clearTimeout(timer);
-    if (abort?.signal.aborted) {
-      onStatus(504);
-      return text(504, "upstream request timeout");
-    }
     onStatus(503);
     return text(
       503,
@@ -179,30 +168,155 @@ export function routedHandler(
     }
     const lb = rt.balancers.get(hit.cluster);
     const service = lb?.cluster.host ?? hit.cluster.split("|")[3] ?? "unknown";
-    const forward = (): Promise<Response> | Response => {
-      const ep = lb?.pick();
-      if (!ep) {
-        ctx.stats.record("source", { service }, 503, performance.now() - start);
-        return text(503, "no healthy upstream");
-      }
-      return proxyTo(
-        ctx,
-        ep,
-        req,
-        path,
-        authority,
-        (code) =>
-          ctx.stats.record("source", { service, mtls: ep.mtls }, code, performance.now() - start),
-        hit.route.timeoutMs,
-      );
-    };
+    const record = (code: number, ep?: Endpoint) =>
+      ctx.stats.record("source", { service, mtls: ep?.mtls }, code, performance.now() - start);
+    const forward = () => forwardRouted(ctx, lb, hit.route, req, path, authority, record);
     const fault = hit.route.fault;
     if (!fault) return forward();
     return injectFault(fault, forward, (status) => {
-      ctx.stats.record("source", { service }, status, performance.now() - start);
+      record(status);
       return text(status, "fault filter abort");
     });
   };
+}
+
+/** Request bodies up to this size are buffered so that a retry can send them again. */
+export const MAX_REPLAY_BYTES = 64 * 1024;
+
+const compiledRetries = new WeakMap<Route, CompiledRetry>();
+function retryOf(route: Route): CompiledRetry {
+  let p = compiledRetries.get(route);
+  if (!p) compiledRetries.set(route, p = compileRetryPolicy(route.retries));
+  return p;
+}
+
+/** The next endpoint, avoiding `tried` when asked to and another one exists. */
+function pickAvoiding(
+  lb: Balancer,
+  tried: Endpoint[],
+  avoid: boolean,
+): Endpoint | undefined {
+  let ep = lb.pick();
+  if (!avoid || tried.length === 0) return ep;
+  // Envoy's previous_hosts predicate with host_selection_retry_max_attempts 5, as Istio sets.
+  for (let i = 0; i < 5 && ep && tried.includes(ep); i++) ep = lb.pick();
+  return ep;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Forwards a routed request to its cluster: picks an endpoint, enforces the
+ * route's timeout (the whole exchange until the response head, retries
+ * included) and per-try timeout, and retries what the route's policy says
+ * on another endpoint, with jittered backoff. A request whose body can't be
+ * replayed (streamed, or over {@linkcode MAX_REPLAY_BYTES}) is tried once.
+ */
+export async function forwardRouted(
+  ctx: RoutedContext,
+  lb: Balancer | undefined,
+  route: Route,
+  req: Request,
+  path: string,
+  authority: string,
+  record: (code: number, ep?: Endpoint) => void,
+): Promise<Response> {
+  const policy = retryOf(route);
+  const cl = req.headers.get("content-length");
+  let body: ReadableStream<Uint8Array> | Uint8Array | null = req.body;
+  if (body !== null && policy.attempts > 0 && cl !== null && Number(cl) <= MAX_REPLAY_BYTES) {
+    body = new Uint8Array(await req.arrayBuffer());
+  }
+  const replayable = !(body instanceof ReadableStream);
+  const headers = upstreamHeaders(req, authority);
+  const deadline = route.timeoutMs !== undefined ? performance.now() + route.timeoutMs : undefined;
+  const tried: Endpoint[] = [];
+  for (let attempt = 0;; attempt++) {
+    const ep = lb && pickAvoiding(lb, tried, policy.ignorePreviousHosts);
+    if (!ep) {
+      record(503);
+      return text(503, "no healthy upstream");
+    }
+    tried.push(ep);
+    let limit = policy.perTryTimeoutMs;
+    if (deadline !== undefined) {
+      const left = Math.max(0, deadline - performance.now());
+      limit = limit === undefined ? left : Math.min(limit, left);
+    }
+    const abort = limit !== undefined ? new AbortController() : undefined;
+    const timer = abort ? setTimeout(() => abort.abort(), limit) : undefined;
+    // Retry only while attempts and time remain; the backoff must fit before the deadline.
+    const retryAfter = (): number | undefined => {
+      if (!replayable || attempt >= policy.attempts) return undefined;
+      const wait = backoffMs(policy, attempt + 1);
+      if (deadline !== undefined && performance.now() + wait >= deadline) return undefined;
+      return wait;
+    };
+    try {
+      const res = await ctx.upstreams.request(ep, {
+        method: req.method,
+        path,
+        headers,
+        body,
+        length: body instanceof Uint8Array ? body.length : cl !== null ? Number(cl) : undefined,
+        signal: abort?.signal,
+      });
+      clearTimeout(timer);
+      if (retriableStatus(policy, res.status)) {
+        const wait = retryAfter();
+        if (wait !== undefined) {
+          if (!res.full) await res.body.cancel().catch(() => {});
+          await sleep(wait);
+          continue;
+        }
+      }
+      record(res.status, ep);
+      return await toResponse(res);
+    } catch (err) {
+      clearTimeout(timer);
+      const timedOut = abort?.signal.aborted === true;
+      const failure: UpstreamFailure = timedOut
+        ? "timeout"
+        : err instanceof UpstreamError && !err.connected
+        ? "connect"
+        : "reset";
+      if (retriableFailure(policy, failure)) {
+        const wait = retryAfter();
+        if (wait !== undefined) {
+          await sleep(wait);
+          continue;
+        }
+      }
+      if (timedOut) {
+        record(504, ep);
+        return text(504, "upstream request timeout");
+      }
+      record(503, ep);
+      return text(
+        503,
+        `upstream connect error or disconnect/reset before headers. reset reason: ${
+          failure === "connect" ? "connection failure" : "connection termination"
+        }, transport failure reason: ${(err as Error).message}`,
+      );
+    }
+  }
+}
+
+/** An upstream answer as a Response for `Deno.serve`, hop-by-hop headers dropped. */
+async function toResponse(res: H1Response): Promise<Response> {
+  const headers = new Headers();
+  for (const [k, v] of res.headers) if (!HOP_BY_HOP.has(k)) headers.append(k, v);
+  if (NULL_BODY_STATUS.has(res.status)) {
+    if (!res.full) await res.body.cancel();
+    return new Response(null, { status: res.status, headers });
+  }
+  return new Response((res.full as Uint8Array<ArrayBuffer> | undefined) ?? res.body, {
+    status: res.status,
+    statusText: res.statusText,
+    headers,
+  });
 }
 
 /** Whether a fault with this percentage (0..100) hits the current request. */

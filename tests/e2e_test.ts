@@ -261,6 +261,58 @@ spec:
   }
 });
 
+Deno.test("retries: Istio's default policy retries a 503 on another endpoint; attempts 0 doesn't", async () => {
+  const { m, a, close } = await setup({});
+  try {
+    const proxy = ["-x", `http://127.0.0.1:${a.outbound}`];
+    // No VirtualService: Istio's default policy (2 retries on 503, another host each time).
+    for (let i = 0; i < 6; i++) {
+      const r = await curl([...proxy, "http://echo-b:8080/fail-on/b-v1"]);
+      assert.equal(r.status, 200, `request ${i}: ${r.body}`);
+      assert.equal(JSON.parse(r.body).name, "b-v2");
+    }
+    // attempts: 0 turns retries off: round robin hands b-v1's 503 back.
+    await Deno.writeTextFile(
+      `${m.configDir}/vs.yaml`,
+      `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: echo-b}
+spec:
+  hosts: [echo-b]
+  http:
+  - match: [{uri: {prefix: /slow-on}}]
+    timeout: 3s
+    retries: {attempts: 1, perTryTimeout: 200ms, retryOn: 5xx}
+    route: [{destination: {host: echo-b}}]
+  - retries: {attempts: 0}
+    route: [{destination: {host: echo-b}}]
+`,
+    );
+    await eventually(
+      async () => {
+        const codes = await Promise.all(
+          [0, 1, 2, 3].map(async () =>
+            (await curl([...proxy, "http://echo-b:8080/fail-on/b-v1"])).status
+          ),
+        );
+        return codes.includes(503);
+      },
+      5000,
+      "a 503 once retries are off",
+    );
+    // perTryTimeout: an attempt on the slow endpoint is cut at 200 ms and retried on the other.
+    for (let i = 0; i < 4; i++) {
+      const t = performance.now();
+      const r = await curl([...proxy, "http://echo-b:8080/slow-on/b-v1/2000"]);
+      assert.equal(r.status, 200, r.body);
+      assert.equal(JSON.parse(r.body).name, "b-v2");
+      assert.ok(performance.now() - t < 1500, `took ${performance.now() - t} ms`);
+    }
+  } finally {
+    await close();
+  }
+});
+
 Deno.test("an invalid file is reported with file and line, and the rest keeps serving", async () => {
   const { m, a, close } = await setup({ "vs.yaml": vsTo("v1") });
   try {

@@ -337,6 +337,11 @@ export function echoServer(name: string): { port: number; close: () => Promise<v
     // `/delay/<ms>`: answers after that long (for timeouts).
     const delay = url.pathname.match(/^\/delay\/(\d+)$/);
     if (delay) await new Promise((resolve) => setTimeout(resolve, Number(delay[1])));
+    // `/fail-on/<name>`: that server answers 503 (for retries); the others answer as usual.
+    if (url.pathname === `/fail-on/${name}`) return new Response(name, { status: 503 });
+    // `/slow-on/<name>/<ms>`: that server answers after <ms>.
+    const slow = url.pathname.match(/^\/slow-on\/([^/]+)\/(\d+)$/);
+    if (slow?.[1] === name) await new Promise((resolve) => setTimeout(resolve, Number(slow[2])));
     const bodyBytes = req.body ? (await req.arrayBuffer()).byteLength : 0;
     return Response.json({ name, method: req.method, url: url.pathname, headers, bodyBytes });
   });

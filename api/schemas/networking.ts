@@ -64,7 +64,6 @@ const UNSUPPORTED_HTTP_ROUTE = [
   "directResponse",
   "delegate",
   "rewrite",
-  "retries",
   "mirror",
   "mirrors",
   "mirrorPercentage",
@@ -711,6 +710,9 @@ function checkHttpRoute(
     const rt = route.retries;
     const attempts = rt.attempts ?? 0;
     if (attempts < 0) r.error([...at, "attempts"], "attempts may not be negative");
+    if (rt.retryRemoteLocalities !== undefined) {
+      r.warn([...at, "retryRemoteLocalities"], `localities are ${NOT_SUPPORTED}`);
+    }
     if (
       attempts === 0 &&
       (rt.perTryTimeout !== undefined || rt.retryOn !== undefined ||

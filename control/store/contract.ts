@@ -207,7 +207,10 @@ export function storeContract(backend: string, factory: () => Promise<StoreFixtu
       ...virtualService("reviews"),
       spec: {
         hosts: ["reviews"],
-        http: [{ retries: { attempts: 3 }, route: [{ destination: { host: "reviews" } }] }],
+        http: [{
+          headers: { request: { set: { "x-a": "b" } } },
+          route: [{ destination: { host: "reviews" } }],
+        }],
       },
     }]);
     assert.equal(r.ok, true);
