@@ -70,6 +70,19 @@ Deno.test("deno task demo serves Bookinfo through the gateway and follows Istio'
       assert.match(j, /glyphicon-star black/);
       assert.equal(servedBy(await page()), "reviews-v1");
     }
+
+    // Istio's fault-injection task: virtual-service-ratings-test-abort.yaml makes ratings answer
+    // jason with HTTP 500, so his page (reviews v2) says ratings are unavailable.
+    await apply("virtual-service-ratings-test-abort.yaml", configDir);
+    await eventually(
+      async () =>
+        (await page({ "end-user": "jason" })).includes("Ratings service is currently unavailable"),
+      5000,
+      "jason's ratings to fail",
+    );
+    const j = await page({ "end-user": "jason" });
+    assert.equal(servedBy(j), "reviews-v2");
+    assert.ok(!/glyphicon-star black/.test(j), "no stars without ratings");
   } finally {
     const status = await demo.stop();
     assert.equal(
