@@ -36,6 +36,51 @@ export interface RouteMatch {
 export interface WeightedCluster {
   cluster: string;
   weight: number;
+  /** Header changes when this destination is picked. */
+  headers?: HeaderOps;
+}
+
+/** Header changes (names lowercase): `set` replaces, `add` appends, `remove` deletes. */
+export interface HeaderChanges {
+  set?: Record<string, string>;
+  add?: Record<string, string>;
+  remove?: string[];
+}
+
+/** Header changes on the request sent upstream and on the response sent back. */
+export interface HeaderOps {
+  request?: HeaderChanges;
+  response?: HeaderChanges;
+}
+
+/** An HTTP redirect (VirtualService `redirect`). */
+export interface RouteRedirect {
+  /** Replaces the path; with `prefixRewrite`, only the matched prefix. */
+  uri?: string;
+  prefixRewrite?: string;
+  authority?: string;
+  port?: number;
+  /** `FROM_PROTOCOL_DEFAULT` drops the port, `FROM_REQUEST_PORT` keeps the request's. */
+  derivePort?: "FROM_PROTOCOL_DEFAULT" | "FROM_REQUEST_PORT";
+  scheme?: string;
+  /** Default 301. */
+  code: number;
+}
+
+/** A fixed answer (VirtualService `directResponse`). */
+export interface RouteDirectResponse {
+  status: number;
+  /** The body as base64 (from `body.bytes`, or `body.string` encoded). */
+  bodyBase64?: string;
+}
+
+/** Path and authority rewrites before forwarding (VirtualService `rewrite`). */
+export interface RouteRewrite {
+  /** Replaces the matched prefix (prefix matches) or the whole path (other matches). */
+  uri?: string;
+  authority?: string;
+  /** RE2 `match` replaced by `rewrite` (`\\1` style groups) over the path. */
+  regex?: { match: string; rewrite: string };
 }
 
 /** An HTTP route: any of `match` (OR; none means every request) sends to `destinations`. */
@@ -54,6 +99,13 @@ export interface Route {
   fault?: RouteFault;
   /** Retries (VirtualService `retries`, or Istio's default policy). */
   retries?: RetryPolicy;
+  /** Answer with a redirect instead of forwarding (`destinations` is empty). */
+  redirect?: RouteRedirect;
+  /** Answer with a fixed response instead of forwarding (`destinations` is empty). */
+  directResponse?: RouteDirectResponse;
+  rewrite?: RouteRewrite;
+  /** Header changes for every request on this route. */
+  headers?: HeaderOps;
 }
 
 /** When and how often to retry a request (Istio's `HTTPRetry`, resolved). */

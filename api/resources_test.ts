@@ -1808,7 +1808,7 @@ Deno.test("known-but-unsupported fields warn and the resource is kept", () => {
       "  - queryParams: {v: {exact: '1'}}", // 10
       "  route:",
       "  - destination: {host: reviews}",
-      "    headers: {request: {set: {x: y}}}", // 13
+      "  corsPolicy: {allowOrigins: [{exact: 'https://a.example'}]}", // 13
       "  mirror: {host: reviews}", // 14
     ]),
     doc("DestinationRule", [
@@ -1836,7 +1836,7 @@ Deno.test("known-but-unsupported fields warn and the resource is kept", () => {
   assert.deepEqual(paths, [
     "VirtualService spec.exportTo",
     "VirtualService spec.http[0].match[0].queryParams",
-    "VirtualService spec.http[0].route[0].headers",
+    "VirtualService spec.http[0].corsPolicy",
     "VirtualService spec.http[0].mirror",
     "DestinationRule spec.trafficPolicy.tls.mode",
     "DestinationRule spec.trafficPolicy.tls.sni",

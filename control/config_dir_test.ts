@@ -274,10 +274,10 @@ Deno.test("ConfigDir: a file that was never good starts serving once fixed", asy
 
 Deno.test("ConfigDir: warnings are listed but don't reject the file", async () => {
   await withTempDir(async (dir) => {
-    // Header manipulation is Istio's, not enforced by mesh yet: a warning.
+    // A CORS policy is Istio's, not enforced by mesh yet: a warning.
     await Deno.writeTextFile(
       `${dir}/reviews.yaml`,
-      vs("reviews") + "    headers: {request: {set: {x-a: b}}}\n",
+      vs("reviews") + "    corsPolicy: {allowOrigins: [{exact: 'https://a.example'}]}\n",
     );
     const src = new ConfigDir(dir);
     await src.reload();

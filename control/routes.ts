@@ -4,11 +4,14 @@
  * @module
  */
 import type {
+  HeaderChanges,
+  HeaderOps,
   RetryPolicy,
   Route,
   RouteFault,
   RouteMatch,
   VirtualHost,
+  WeightedCluster,
 } from "../api/proxy_config.ts";
 import { clusterName } from "../api/proxy_config.ts";
 import { fqdn, hostAliases, hostMatches } from "../api/host.ts";
@@ -50,13 +53,44 @@ export function translateRoutes(
     );
     if ((http.match ?? []).length > 0 && matches.length === 0) continue;
     const destinations = destinationsOf(http, ns, port, registry, selfHost);
-    if (destinations.length === 0) continue;
+    const acts = http.redirect !== undefined || http.directResponse !== undefined;
+    if (destinations.length === 0 && !acts) continue;
     const route: Route = {
       source,
       name: http.name ?? `${vs.metadata.name}.${i}`,
       match: matches.map(translateMatch),
-      destinations,
+      destinations: acts ? [] : destinations,
     };
+    if (http.redirect) {
+      const rd = http.redirect;
+      route.redirect = { code: rd.redirectCode ?? 301 };
+      if (rd.uri !== undefined) route.redirect.uri = rd.uri;
+      if (rd.prefixRewrite !== undefined) route.redirect.prefixRewrite = rd.prefixRewrite;
+      if (rd.authority !== undefined) route.redirect.authority = rd.authority;
+      if (rd.port !== undefined) route.redirect.port = rd.port;
+      if (rd.derivePort !== undefined) route.redirect.derivePort = rd.derivePort;
+      if (rd.scheme !== undefined) route.redirect.scheme = rd.scheme;
+    } else if (http.directResponse) {
+      const dr = http.directResponse;
+      route.directResponse = { status: dr.status };
+      const body = dr.body?.bytes ??
+        (dr.body?.string !== undefined ? base64(dr.body.string) : undefined);
+      if (body !== undefined) route.directResponse.bodyBase64 = body;
+    }
+    if (http.rewrite) {
+      const rw = http.rewrite;
+      route.rewrite = {};
+      if (rw.uri !== undefined) route.rewrite.uri = rw.uri;
+      if (rw.authority !== undefined) route.rewrite.authority = rw.authority;
+      if (rw.uriRegexRewrite?.match !== undefined && rw.uriRegexRewrite.rewrite !== undefined) {
+        route.rewrite.regex = {
+          match: rw.uriRegexRewrite.match,
+          rewrite: rw.uriRegexRewrite.rewrite,
+        };
+      }
+    }
+    const headers = headerOps(http.headers);
+    if (headers) route.headers = headers;
     const timeoutMs = http.timeout !== undefined ? durationMs(http.timeout) : undefined;
     // Istio: a zero timeout means none.
     if (timeoutMs) route.timeoutMs = timeoutMs;
@@ -113,6 +147,38 @@ function translateRetries(http: HTTPRoute): RetryPolicy {
   return out;
 }
 
+function base64(text: string): string {
+  let bin = "";
+  for (const b of new TextEncoder().encode(text)) bin += String.fromCharCode(b);
+  return btoa(bin);
+}
+
+function headerChanges(
+  ops:
+    | { set?: Record<string, string>; add?: Record<string, string>; remove?: string[] }
+    | undefined,
+): HeaderChanges | undefined {
+  if (!ops) return undefined;
+  const lower = (m: Record<string, string>) =>
+    Object.fromEntries(Object.entries(m).map(([k, v]) => [k.toLowerCase(), v]));
+  const out: HeaderChanges = {};
+  if (ops.set && Object.keys(ops.set).length) out.set = lower(ops.set);
+  if (ops.add && Object.keys(ops.add).length) out.add = lower(ops.add);
+  if (ops.remove?.length) out.remove = ops.remove.map((h) => h.toLowerCase());
+  return out.set || out.add || out.remove ? out : undefined;
+}
+
+/** VirtualService `headers` → {@linkcode HeaderOps}, names lowercased; undefined when empty. */
+function headerOps(h: HTTPRoute["headers"]): HeaderOps | undefined {
+  if (!h) return undefined;
+  const out: HeaderOps = {};
+  const request = headerChanges(h.request);
+  const response = headerChanges(h.response);
+  if (request) out.request = request;
+  if (response) out.response = response;
+  return request || response ? out : undefined;
+}
+
 /** A validated duration in milliseconds (fractions kept); undefined if it doesn't parse. */
 function durationMs(d: string): number | undefined {
   const ns = parseDuration(d);
@@ -145,8 +211,8 @@ function destinationsOf(
   port: number | undefined,
   registry: ServiceRegistry,
   selfHost: string | undefined,
-): { cluster: string; weight: number }[] {
-  const out: { cluster: string; weight: number }[] = [];
+): WeightedCluster[] {
+  const out: WeightedCluster[] = [];
   const list = http.route ?? [];
   for (const d of list) {
     const host = fqdn(d.destination.host, ns);
@@ -156,7 +222,13 @@ function destinationsOf(
       (host === selfHost ? port : undefined) ?? svc?.ports[0]?.number ?? port ?? 80;
     const weight = d.weight ?? (list.length === 1 ? 100 : 0);
     if (weight <= 0 && list.length > 1) continue;
-    out.push({ cluster: clusterName(p, d.destination.subset, host), weight: weight || 100 });
+    const w: WeightedCluster = {
+      cluster: clusterName(p, d.destination.subset, host),
+      weight: weight || 100,
+    };
+    const headers = headerOps(d.headers);
+    if (headers) w.headers = headers;
+    out.push(w);
   }
   return out;
 }

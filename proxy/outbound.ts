@@ -6,7 +6,15 @@
  * @module
  */
 import { splitHostPort } from "../api/host.ts";
-import type { Endpoint, Route, RouteFault } from "../api/proxy_config.ts";
+import type {
+  Endpoint,
+  HeaderChanges,
+  Route,
+  RouteFault,
+  RouteMatch,
+  RouteRedirect,
+  RouteRewrite,
+} from "../api/proxy_config.ts";
 import type { Balancer } from "./balancer.ts";
 import { type H1Response, UpstreamError } from "./h1_client.ts";
 import {
@@ -19,7 +27,7 @@ import {
 } from "./retry.ts";
 import { HOP_BY_HOP } from "./h1_codec.ts";
 import type { Runtime } from "./runtime.ts";
-import type { RequestView, RouteTable } from "./route.ts";
+import type { RequestView, RouteHit, RouteTable } from "./route.ts";
 import type { Upstreams } from "./forward.ts";
 import type { Stats } from "./stats.ts";
 
@@ -66,15 +74,21 @@ function text(status: number, body: string): Response {
 }
 
 /** Headers to send upstream: hop-by-hop, framing and client-sent XFCC dropped. */
-function upstreamHeaders(req: Request, authority: string): [string, string][] {
+function upstreamHeaders(
+  req: Request,
+  authority: string,
+  replaceHost = false,
+): [string, string][] {
   const out: [string, string][] = [];
   let hasHost = false;
   let hasRequestId = false;
   req.headers.forEach((v, k) => {
     if (HOP_BY_HOP.has(k) || k === "content-length" || k === "x-forwarded-client-cert") return;
     if (k === "expect") return; // the client's 100-continue is answered by Deno.serve
-    if (k === "host") hasHost = true;
-    else if (k === "x-request-id") hasRequestId = true;
+    if (k === "host") {
+      if (replaceHost) return;
+      hasHost = true;
+    } else if (k === "x-request-id") hasRequestId = true;
     out.push([k, v]);
   });
   if (!hasHost) out.push(["host", authority]);
@@ -170,7 +184,32 @@ export function routedHandler(
     const service = lb?.cluster.host ?? hit.cluster.split("|")[3] ?? "unknown";
     const record = (code: number, ep?: Endpoint) =>
       ctx.stats.record("source", { service, mtls: ep?.mtls }, code, performance.now() - start);
-    const forward = () => forwardRouted(ctx, lb, hit.route, req, path, authority, record);
+    const forward = (): Promise<Response> | Response => {
+      const route = hit.route;
+      if (route.directResponse) {
+        record(route.directResponse.status);
+        return directResponse(route);
+      }
+      if (route.redirect) {
+        record(route.redirect.code);
+        return withHeaders(
+          new Response(null, {
+            status: route.redirect.code,
+            headers: {
+              location: redirectLocation(route.redirect, path, authority, port, hit.matched),
+            },
+          }),
+          route.headers?.response,
+        );
+      }
+      let upPath = path;
+      let upAuthority = authority;
+      if (route.rewrite) {
+        upPath = rewritePath(path, route.rewrite, hit.matched);
+        upAuthority = route.rewrite.authority ?? authority;
+      }
+      return forwardRouted(ctx, lb, hit, req, upPath, upAuthority, record);
+    };
     const fault = hit.route.fault;
     if (!fault) return forward();
     return injectFault(fault, forward, (status) => {
@@ -217,12 +256,13 @@ function sleep(ms: number): Promise<void> {
 export async function forwardRouted(
   ctx: RoutedContext,
   lb: Balancer | undefined,
-  route: Route,
+  hit: RouteHit,
   req: Request,
   path: string,
   authority: string,
   record: (code: number, ep?: Endpoint) => void,
 ): Promise<Response> {
+  const route = hit.route;
   const policy = retryOf(route);
   const cl = req.headers.get("content-length");
   let body: ReadableStream<Uint8Array> | Uint8Array | null = req.body;
@@ -230,7 +270,10 @@ export async function forwardRouted(
     body = new Uint8Array(await req.arrayBuffer());
   }
   const replayable = !(body instanceof ReadableStream);
-  const headers = upstreamHeaders(req, authority);
+  let headers = upstreamHeaders(req, authority, route.rewrite?.authority !== undefined);
+  const requestChanges = [route.headers?.request, hit.destination?.headers?.request];
+  for (const c of requestChanges) if (c) headers = changeHeaderList(headers, c);
+  const responseChanges = [hit.destination?.headers?.response, route.headers?.response];
   const deadline = route.timeoutMs !== undefined ? performance.now() + route.timeoutMs : undefined;
   const tried: Endpoint[] = [];
   for (let attempt = 0;; attempt++) {
@@ -273,7 +316,9 @@ export async function forwardRouted(
         }
       }
       record(res.status, ep);
-      return await toResponse(res);
+      let out = await toResponse(res);
+      for (const c of responseChanges) if (c) out = withHeaders(out, c);
+      return out;
     } catch (err) {
       clearTimeout(timer);
       const timedOut = abort?.signal.aborted === true;
@@ -302,6 +347,114 @@ export async function forwardRouted(
       );
     }
   }
+}
+
+/** Applies header changes to a request's header list: remove, then set (replacing), then add. */
+export function changeHeaderList(
+  list: [string, string][],
+  c: HeaderChanges,
+): [string, string][] {
+  const drop = new Set([...(c.remove ?? []), ...Object.keys(c.set ?? {})]);
+  const out = drop.size ? list.filter(([k]) => !drop.has(k)) : list.slice();
+  for (const [k, v] of Object.entries(c.set ?? {})) out.push([k, v]);
+  for (const [k, v] of Object.entries(c.add ?? {})) out.push([k, v]);
+  return out;
+}
+
+/** Applies header changes to a response (its headers may be immutable: then it is copied). */
+export function withHeaders(res: Response, c: HeaderChanges | undefined): Response {
+  if (!c) return res;
+  let out = res;
+  try {
+    apply(out.headers);
+  } catch {
+    out = new Response(res.body, {
+      status: res.status,
+      statusText: res.statusText,
+      headers: res.headers,
+    });
+    apply(out.headers);
+  }
+  return out;
+  function apply(h: Headers) {
+    for (const k of c!.remove ?? []) h.delete(k);
+    for (const [k, v] of Object.entries(c!.set ?? {})) h.set(k, v);
+    for (const [k, v] of Object.entries(c!.add ?? {})) h.append(k, v);
+  }
+}
+
+const rewriteRegexes = new WeakMap<RouteRewrite, { re: RegExp; to: string }>();
+
+/**
+ * The upstream path after a `rewrite`, query kept: `uriRegexRewrite` replaces
+ * every match (its `\\1` groups become `$1`); `uri` replaces the matched prefix
+ * for a prefix match, the whole path for an exact or regex match, and the
+ * leading `/` when the route has no URI match (as Envoy's `prefix_rewrite`).
+ */
+export function rewritePath(path: string, rw: RouteRewrite, matched?: RouteMatch): string {
+  const q = path.indexOf("?");
+  const p = q < 0 ? path : path.slice(0, q);
+  const query = q < 0 ? "" : path.slice(q);
+  if (rw.regex) {
+    let c = rewriteRegexes.get(rw);
+    if (!c) {
+      c = { re: new RegExp(rw.regex.match, "g"), to: rw.regex.rewrite.replace(/\\(\d)/g, "$$$1") };
+      rewriteRegexes.set(rw, c);
+    }
+    return p.replace(c.re, c.to) + query;
+  }
+  if (rw.uri === undefined) return path;
+  const prefix = matched?.uri?.prefix;
+  if (prefix !== undefined) return rw.uri + p.slice(prefix.length) + query;
+  if (matched?.uri?.exact !== undefined || matched?.uri?.regex !== undefined) return rw.uri + query;
+  return rw.uri + p.slice(1) + query;
+}
+
+/** The `location` of a redirect for a request to `authority` + `path` on `port`. */
+export function redirectLocation(
+  rd: RouteRedirect,
+  path: string,
+  authority: string,
+  port: number,
+  matched?: RouteMatch,
+): string {
+  const q = path.indexOf("?");
+  const p = q < 0 ? path : path.slice(0, q);
+  const query = q < 0 ? "" : path.slice(q);
+  let newPath = path;
+  if (rd.uri !== undefined) newPath = rd.uri.includes("?") ? rd.uri : rd.uri + query;
+  else if (rd.prefixRewrite !== undefined) {
+    const prefix = matched?.uri?.prefix ?? "/";
+    newPath = rd.prefixRewrite + p.slice(prefix.length) + query;
+  }
+  let host = rd.authority ?? authority;
+  if (rd.port !== undefined || rd.derivePort !== undefined) {
+    host = splitHostPort(host).host;
+    host = host.includes(":") ? `[${host}]` : host;
+    if (rd.port !== undefined) host += `:${rd.port}`;
+    else if (rd.derivePort === "FROM_REQUEST_PORT") host += `:${port}`;
+  }
+  return `${rd.scheme ?? "http"}://${host}${newPath}`;
+}
+
+const directBodies = new WeakMap<Route, Uint8Array<ArrayBuffer>>();
+
+/** A route's fixed answer; a body comes with `content-type: text/plain`, as Envoy sends it. */
+function directResponse(route: Route): Response {
+  const dr = route.directResponse!;
+  if (dr.bodyBase64 === undefined) {
+    return withHeaders(new Response(null, { status: dr.status }), route.headers?.response);
+  }
+  let body = directBodies.get(route);
+  if (!body) {
+    body = Uint8Array.from(atob(dr.bodyBase64), (ch) => ch.charCodeAt(0));
+    directBodies.set(route, body);
+  }
+  const res = new Response(NULL_BODY_STATUS.has(dr.status) ? null : body, {
+    status: dr.status,
+    headers: { "content-type": "text/plain" },
+  });
+  return withHeaders(res, route.headers?.response);
 }
 
 /** An upstream answer as a Response for `Deno.serve`, hop-by-hop headers dropped. */

@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { faultHits, injectFault, splitUrl } from "./outbound.ts";
+import {
+  changeHeaderList,
+  faultHits,
+  injectFault,
+  redirectLocation,
+  rewritePath,
+  splitUrl,
+  withHeaders,
+} from "./outbound.ts";
 
 Deno.test("faultHits: 0 never, 100 always, fractions by the random draw", () => {
   assert.equal(faultHits(0, () => 0), false);
@@ -51,4 +59,80 @@ Deno.test("splitUrl: authority and path from Request.url", () => {
     path: "/a?b=1",
   });
   assert.deepEqual(splitUrl("http://reviews"), { authority: "reviews", path: "/" });
+});
+
+Deno.test("rewritePath: prefix, exact, no match, regex; the query is kept", () => {
+  assert.equal(
+    rewritePath("/ratings/1?x=1", { uri: "/v1/ratings" }, { uri: { prefix: "/ratings" } }),
+    "/v1/ratings/1?x=1",
+  );
+  assert.equal(rewritePath("/old?q", { uri: "/new" }, { uri: { exact: "/old" } }), "/new?q");
+  assert.equal(rewritePath("/a/b", { uri: "/v2/" }), "/v2/a/b");
+  assert.equal(
+    rewritePath("/service/foo/v1/api", {
+      regex: { match: "^/service/([^/]+)(/.*)$", rewrite: "\\2/instance/\\1" },
+    }),
+    "/v1/api/instance/foo",
+  );
+  assert.equal(rewritePath("/x", { authority: "y" }), "/x");
+});
+
+Deno.test("redirectLocation: uri, prefix, authority, port, scheme", () => {
+  assert.equal(
+    redirectLocation(
+      { uri: "/v1/bookRatings", code: 301 },
+      "/v1/getProductRatings?x=1",
+      "ratings:9080",
+      9080,
+    ),
+    "http://ratings:9080/v1/bookRatings?x=1",
+  );
+  assert.equal(
+    redirectLocation(
+      { authority: "newratings.default.svc.cluster.local", code: 301 },
+      "/a",
+      "ratings",
+      80,
+    ),
+    "http://newratings.default.svc.cluster.local/a",
+  );
+  assert.equal(
+    redirectLocation(
+      { scheme: "https", port: 8443, code: 302 },
+      "/a",
+      "shop.example.com:8080",
+      8080,
+    ),
+    "https://shop.example.com:8443/a",
+  );
+  assert.equal(
+    redirectLocation(
+      { scheme: "https", derivePort: "FROM_PROTOCOL_DEFAULT", code: 301 },
+      "/a",
+      "h:8080",
+      8080,
+    ),
+    "https://h/a",
+  );
+  assert.equal(
+    redirectLocation({ prefixRewrite: "/new", code: 301 }, "/old/x", "h", 80, {
+      uri: { prefix: "/old" },
+    }),
+    "http://h/new/x",
+  );
+});
+
+Deno.test("header changes: remove, set replaces, add appends; responses too", () => {
+  const list: [string, string][] = [["host", "a"], ["x-a", "1"], ["x-b", "2"]];
+  assert.deepEqual(
+    changeHeaderList(list, { set: { "x-a": "one" }, add: { "x-c": "3" }, remove: ["x-b"] }),
+    [["host", "a"], ["x-a", "one"], ["x-c", "3"]],
+  );
+  const res = withHeaders(
+    new Response("ok", { headers: { server: "app", "x-keep": "1" } }),
+    { set: { "x-set": "s" }, add: { "x-keep": "2" }, remove: ["server"] },
+  );
+  assert.equal(res.headers.get("server"), null);
+  assert.equal(res.headers.get("x-set"), "s");
+  assert.equal(res.headers.get("x-keep"), "1, 2");
 });

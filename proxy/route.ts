@@ -11,7 +11,13 @@
  * ```
  * @module
  */
-import type { Route, RouteMatch, StringMatch, VirtualHost } from "../api/proxy_config.ts";
+import type {
+  Route,
+  RouteMatch,
+  StringMatch,
+  VirtualHost,
+  WeightedCluster,
+} from "../api/proxy_config.ts";
 import { splitHostPort } from "../api/host.ts";
 
 /** What route matching reads of a request. */
@@ -33,7 +39,12 @@ export interface RequestView {
 export interface RouteHit {
   virtualHost: VirtualHost;
   route: Route;
+  /** The picked cluster; "" for a route that answers itself (redirect, direct response). */
   cluster: string;
+  /** The picked destination (for its header changes). */
+  destination?: WeightedCluster;
+  /** The match entry that matched, when the route rewrites the URI (its prefix is replaced). */
+  matched?: RouteMatch;
 }
 
 type Pred = (req: RequestView) => boolean;
@@ -93,22 +104,32 @@ function compileMatch(m: RouteMatch): Pred {
   };
 }
 
-/** Picks a destination by weight given a number in [0, 1). */
-export function pickWeighted(dests: { cluster: string; weight: number }[], rand: number): string {
-  if (dests.length === 1) return dests[0].cluster;
+/** Picks a destination by weight given a number in [0, 1); undefined when there is none. */
+export function pickDestination<D extends { weight: number }>(
+  dests: D[],
+  rand: number,
+): D | undefined {
+  if (dests.length <= 1) return dests[0];
   let total = 0;
   for (const d of dests) total += d.weight;
   let x = rand * total;
   for (const d of dests) {
-    if (x < d.weight) return d.cluster;
+    if (x < d.weight) return d;
     x -= d.weight;
   }
-  return dests[dests.length - 1].cluster;
+  return dests[dests.length - 1];
+}
+
+/** Picks a cluster by weight given a number in [0, 1); "" when there is none. */
+export function pickWeighted(dests: { cluster: string; weight: number }[], rand: number): string {
+  return pickDestination(dests, rand)?.cluster ?? "";
 }
 
 interface CompiledRoute {
   route: Route;
   match: Pred;
+  /** One predicate per match entry, to tell which matched (for URI rewrites). */
+  each: Pred[];
 }
 
 interface CompiledHost {
@@ -126,16 +147,15 @@ export class RouteTable {
     for (const vh of virtualHosts) {
       const compiled: CompiledHost = {
         vh,
-        routes: vh.routes.map((route) => ({
-          route,
-          match: route.match.length === 0
+        routes: vh.routes.map((route) => {
+          const each = route.match.map(compileMatch);
+          const match: Pred = each.length === 0
             ? () => true
-            : route.match.length === 1
-            ? compileMatch(route.match[0])
-            : ((ps: Pred[]) => (r: RequestView) => ps.some((p) => p(r)))(
-              route.match.map(compileMatch),
-            ),
-        })),
+            : each.length === 1
+            ? each[0]
+            : (r) => each.some((p) => p(r));
+          return { route, each, match };
+        }),
       };
       for (const d of vh.domains) {
         const domain = d.toLowerCase();
@@ -180,11 +200,18 @@ export class RouteTable {
     if (!h) return undefined;
     for (const cr of h.routes) {
       if (cr.match(req)) {
-        return {
+        const destination = pickDestination(cr.route.destinations, rand);
+        const hit: RouteHit = {
           virtualHost: h.vh,
           route: cr.route,
-          cluster: pickWeighted(cr.route.destinations, rand),
+          cluster: destination?.cluster ?? "",
+          destination,
         };
+        if (cr.route.rewrite?.uri !== undefined || cr.route.redirect?.prefixRewrite !== undefined) {
+          const i = cr.each.findIndex((p) => p(req));
+          if (i >= 0) hit.matched = cr.route.match[i];
+        }
+        return hit;
       }
     }
     return null;

@@ -313,6 +313,57 @@ spec:
   }
 });
 
+Deno.test("rewrite, header changes, redirect and directResponse behave as in Istio", async () => {
+  const vs = `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: echo-b
+spec:
+  hosts: [echo-b]
+  http:
+  - match: [{uri: {prefix: /old}}]
+    redirect: {uri: /new, redirectCode: 302}
+  - match: [{uri: {exact: /teapot}}]
+    directResponse: {status: 418, body: {string: "short and stout"}}
+  - match: [{uri: {prefix: /api/}}]
+    rewrite: {uri: /v2/, authority: echo-b.internal}
+    headers:
+      request: {set: {x-route: api}, remove: [x-secret]}
+      response: {add: {x-served-by: mesh}}
+    route:
+    - destination: {host: echo-b, subset: v1}
+      headers: {request: {add: {x-subset: v1}}}
+`;
+  const { a, close } = await setup({ "vs.yaml": vs });
+  try {
+    const proxy = ["-x", `http://127.0.0.1:${a.outbound}`];
+    const redirect = await curl([...proxy, "http://echo-b:8080/old/page?x=1"]);
+    assert.equal(redirect.status, 302);
+    assert.equal(redirect.headers["location"], "http://echo-b:8080/new?x=1");
+    const teapot = await curl([...proxy, "http://echo-b:8080/teapot"]);
+    assert.equal(teapot.status, 418);
+    assert.equal(teapot.body, "short and stout");
+    const api = await curl([
+      ...proxy,
+      "-H",
+      "x-secret: s3cret",
+      "-H",
+      "x-route: client",
+      "http://echo-b:8080/api/items?id=7",
+    ]);
+    assert.equal(api.status, 200, api.body);
+    assert.equal(api.headers["x-served-by"], "mesh");
+    const seen = JSON.parse(api.body);
+    assert.equal(seen.url, "/v2/items");
+    assert.equal(seen.headers["host"], "echo-b.internal");
+    assert.equal(seen.headers["x-route"], "api");
+    assert.equal(seen.headers["x-subset"], "v1");
+    assert.equal(seen.headers["x-secret"], undefined);
+  } finally {
+    await close();
+  }
+});
+
 Deno.test("an invalid file is reported with file and line, and the rest keeps serving", async () => {
   const { m, a, close } = await setup({ "vs.yaml": vsTo("v1") });
   try {

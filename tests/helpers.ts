@@ -145,21 +145,40 @@ export async function meshRun(
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
-/** HTTP GET through curl (a real client); returns status and body. */
+/** A request through curl (a real client); returns status, body and response headers. */
 export async function curl(
   args: string[],
-): Promise<{ status: number; body: string; stderr: string }> {
+): Promise<{ status: number; body: string; stderr: string; headers: Record<string, string> }> {
+  const mark = "\n@@curl-result@@";
   const out = await new Deno.Command("curl", {
-    args: ["-sS", "--max-time", "10", "-o", "-", "-w", "\n%{http_code}", ...args],
+    args: [
+      "-sS",
+      "--max-time",
+      "10",
+      "-o",
+      "-",
+      "-w",
+      `${mark}%{http_code} %{header_json}`,
+      ...args,
+    ],
     stdout: "piped",
     stderr: "piped",
   }).output();
   const text = new TextDecoder().decode(out.stdout);
-  const i = text.lastIndexOf("\n");
+  const i = text.lastIndexOf(mark);
+  const tail = text.slice(i + mark.length);
+  const space = tail.indexOf(" ");
+  // Response headers, names lowercase, repeated ones joined with ", ".
+  const headers: Record<string, string> = {};
+  try {
+    const json = JSON.parse(tail.slice(space + 1)) as Record<string, string[]>;
+    for (const [k, v] of Object.entries(json)) headers[k.toLowerCase()] = v.join(", ");
+  } catch { /* no response */ }
   return {
-    status: Number(text.slice(i + 1)),
+    status: Number(tail.slice(0, space)),
     body: text.slice(0, i),
     stderr: new TextDecoder().decode(out.stderr),
+    headers,
   };
 }
 

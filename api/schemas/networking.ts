@@ -60,17 +60,13 @@ export { PROTOCOLS };
 
 const UNSUPPORTED_VS = ["exportTo", "tls", "tcp"] as const;
 const UNSUPPORTED_HTTP_ROUTE = [
-  "redirect",
-  "directResponse",
   "delegate",
-  "rewrite",
   "mirror",
   "mirrors",
   "mirrorPercentage",
   "mirrorPercent",
   "mirror_percent",
   "corsPolicy",
-  "headers",
 ] as const;
 const UNSUPPORTED_MATCH = [
   "queryParams",
@@ -82,7 +78,6 @@ const UNSUPPORTED_MATCH = [
   "gateways",
   "statPrefix",
 ] as const;
-const UNSUPPORTED_ROUTE_DESTINATION = ["headers"] as const;
 const UNSUPPORTED_DR = ["exportTo", "workloadSelector"] as const;
 const UNSUPPORTED_TRAFFIC_POLICY = [
   "connectionPool",
@@ -194,7 +189,7 @@ export interface HTTPRouteDestination {
   destination: Destination;
   /** Share of traffic, 0..100; the weights of one route sum to 100. */
   weight?: number;
-  /** Header manipulation — {@linkcode NOT_SUPPORTED}. */
+  /** Header changes when this destination is picked. */
   headers?: HeaderOperations;
 }
 
@@ -655,7 +650,6 @@ function checkHttpRoute(
   }
   destinations.forEach((d, i) => {
     const at = [...path, "route", i];
-    warnUnsupported(d, UNSUPPORTED_ROUTE_DESTINATION, at, r);
     checkHeaderOperations(d.headers, [...at, "headers"], r);
   });
   if (destinations.length > 0) checkWeights(destinations, [...path, "route"], r);

@@ -208,7 +208,7 @@ export function storeContract(backend: string, factory: () => Promise<StoreFixtu
       spec: {
         hosts: ["reviews"],
         http: [{
-          headers: { request: { set: { "x-a": "b" } } },
+          corsPolicy: { allowOrigins: [{ exact: "https://a.example" }] },
           route: [{ destination: { host: "reviews" } }],
         }],
       },
