@@ -30,6 +30,14 @@ export interface RouteMatch {
   authority?: StringMatch;
   /** The destination port the request was addressed to. */
   port?: number;
+  /** Query parameters by name; `exact: ""` tests for presence (as Istio). */
+  queryParams?: Record<string, StringMatch>;
+  /** Match `uri` exact and prefix without regard to case. */
+  ignoreUriCase?: boolean;
+  /** Headers (lowercase names) that must not match. */
+  withoutHeaders?: Record<string, StringMatch>;
+  /** The request's scheme (`http` on mesh listeners). */
+  scheme?: StringMatch;
 }
 
 /** A cluster picked with a relative weight. */

@@ -1805,7 +1805,7 @@ Deno.test("known-but-unsupported fields warn and the resource is kept", () => {
       "exportTo: ['.']", // 7
       "http:",
       "- match:",
-      "  - queryParams: {v: {exact: '1'}}", // 10
+      "  - statPrefix: reviews", // 10
       "  route:",
       "  - destination: {host: reviews}",
       "  corsPolicy: {allowOrigins: [{exact: 'https://a.example'}]}", // 13
@@ -1835,7 +1835,7 @@ Deno.test("known-but-unsupported fields warn and the resource is kept", () => {
   const paths = warnings(diagnostics).map((d) => `${d.kind} ${d.path}`);
   assert.deepEqual(paths, [
     "VirtualService spec.exportTo",
-    "VirtualService spec.http[0].match[0].queryParams",
+    "VirtualService spec.http[0].match[0].statPrefix",
     "VirtualService spec.http[0].corsPolicy",
     "VirtualService spec.http[0].mirror",
     "DestinationRule spec.trafficPolicy.tls.mode",

@@ -41,6 +41,7 @@ export function gatewayListeners(
   virtualServices: readonly VirtualService[],
   registry: ServiceRegistry,
   labels: Record<string, string>,
+  namespace = "istio-system",
 ): GatewayListener[] {
   const byPort = new Map<number, GatewayListener>();
   for (const gw of gateways) {
@@ -73,7 +74,13 @@ export function gatewayListeners(
             vhosts.set(h, vh);
             listener.virtualHosts.push(vh);
           }
-          vh.routes.push(...translateRoutes(vs, undefined, registry));
+          vh.routes.push(
+            ...translateRoutes(vs, undefined, registry, undefined, {
+              namespace,
+              labels,
+              gateway: `${gw.metadata.namespace}/${gw.metadata.name}`,
+            }),
+          );
         }
       }
     }

@@ -33,9 +33,15 @@ export function generateProxyConfig(
     outboundTrafficPolicy: snapshot.mesh.outboundTrafficPolicy,
     virtualHosts: gateway
       ? []
-      : sidecarVirtualHosts(registry, snapshot.virtualServices, node.namespace),
+      : sidecarVirtualHosts(registry, snapshot.virtualServices, node.namespace, node.labels),
     listeners: gateway
-      ? gatewayListeners(snapshot.gateways, snapshot.virtualServices, registry, node.labels)
+      ? gatewayListeners(
+        snapshot.gateways,
+        snapshot.virtualServices,
+        registry,
+        node.labels,
+        node.namespace,
+      )
       : [],
     egressListeners: gateway ? [] : egressListeners(snapshot, registry, node),
     clusters,

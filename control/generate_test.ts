@@ -656,3 +656,39 @@ spec:
   assert.equal(routes[2].retries?.attempts, 1);
   assert.equal(routes[2].retries?.ignorePreviousHosts, false);
 });
+
+Deno.test("sim: sourceLabels, sourceNamespace and match gateways are decided per proxy", () => {
+  const [vs] = parseResources(
+    `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews}
+spec:
+  hosts: [reviews]
+  gateways: [mesh, bookinfo-gateway]
+  http:
+  - match: [{sourceLabels: {app: productpage}}]
+    route: [{destination: {host: reviews, subset: v2}}]
+  - match: [{sourceNamespace: other}]
+    route: [{destination: {host: reviews, subset: v3}}]
+  - match: [{gateways: [bookinfo-gateway], uri: {prefix: /}}]
+    route: [{destination: {host: reviews, subset: v3}}]
+  - route: [{destination: {host: reviews, subset: v1}}]
+`,
+    "reviews.yaml",
+  ).resources;
+  const routesFor = (node: NodeInfo) =>
+    generateProxyConfig(snapshotOf(["destination-rule-all.yaml"], WORKLOADS, [vs]), node)
+      .virtualHosts.find((v) => v.name === `${HOST("reviews")}:9080`)!.routes.map((r) =>
+        r.destinations[0].cluster.split("|")[2]
+      );
+  assert.deepEqual(routesFor({ ...sidecar(), labels: { app: "productpage" } }), ["v2", "v1"]);
+  assert.deepEqual(routesFor({ ...sidecar(), labels: { app: "ratings" } }), ["v1"]);
+  assert.deepEqual(routesFor({ ...sidecar("other"), labels: {} }), ["v3", "v1"]);
+  // On the ingress gateway, only the match bound to bookinfo-gateway and the catch-all apply.
+  const gw = generateProxyConfig(
+    snapshotOf(["bookinfo-gateway.yaml", "destination-rule-all.yaml"], WORKLOADS, [vs]),
+    ingressGateway(),
+  );
+  const vh = gw.listeners.flatMap((l) => l.virtualHosts).find((v) => v.name === "reviews")!;
+  assert.deepEqual(vh.routes.map((r) => r.destinations[0].cluster.split("|")[2]), ["v3", "v1"]);
+});

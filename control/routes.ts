@@ -30,7 +30,51 @@ export function translateMatch(m: HTTPMatchRequest): RouteMatch {
     out.headers = {};
     for (const [k, v] of Object.entries(m.headers)) out.headers[k.toLowerCase()] = { ...v };
   }
+  if (m.withoutHeaders) {
+    out.withoutHeaders = {};
+    for (const [k, v] of Object.entries(m.withoutHeaders)) {
+      out.withoutHeaders[k.toLowerCase()] = { ...v };
+    }
+  }
+  if (m.queryParams) {
+    out.queryParams = {};
+    for (const [k, v] of Object.entries(m.queryParams)) out.queryParams[k] = { ...v };
+  }
+  if (m.ignoreUriCase) out.ignoreUriCase = true;
+  if (m.scheme) out.scheme = { ...m.scheme };
   return out;
+}
+
+/** The proxy a route table is generated for, for per-client match conditions. */
+export interface RouteClient {
+  namespace: string;
+  labels: Record<string, string>;
+  /** `namespace/name` of the Gateway being served; undefined for a sidecar (`mesh`). */
+  gateway?: string;
+}
+
+/**
+ * Whether a match's per-client conditions hold for `client`, as Istio decides
+ * them when it generates each proxy's routes: `sourceLabels`,
+ * `sourceNamespace` and the match's own `gateways` (which override the
+ * VirtualService's; `mesh` stands for sidecars).
+ */
+export function matchesClient(
+  m: HTTPMatchRequest,
+  client: RouteClient,
+  vsNamespace: string,
+): boolean {
+  for (const [k, v] of Object.entries(m.sourceLabels ?? {})) {
+    if (client.labels[k] !== v) return false;
+  }
+  if (m.sourceNamespace !== undefined && m.sourceNamespace !== client.namespace) return false;
+  if (m.gateways?.length) {
+    const names = m.gateways.map((g) =>
+      g === "mesh" || g.includes("/") ? g : `${vsNamespace}/${g}`
+    );
+    if (!names.includes(client.gateway ?? "mesh")) return false;
+  }
+  return true;
 }
 
 /**
@@ -43,13 +87,15 @@ export function translateRoutes(
   port: number | undefined,
   registry: ServiceRegistry,
   selfHost?: string,
+  client?: RouteClient,
 ): Route[] {
   const ns = vs.metadata.namespace;
   const source = `${ns}/${vs.metadata.name}`;
   const routes: Route[] = [];
   for (const [i, http] of (vs.spec.http ?? []).entries()) {
     const matches = (http.match ?? []).filter((m) =>
-      port === undefined || m.port === undefined || m.port === port
+      (port === undefined || m.port === undefined || m.port === port) &&
+      (client === undefined || matchesClient(m, client, ns))
     );
     if ((http.match ?? []).length > 0 && matches.length === 0) continue;
     const destinations = destinationsOf(http, ns, port, registry, selfHost);
@@ -258,7 +304,9 @@ export function sidecarVirtualHosts(
   registry: ServiceRegistry,
   virtualServices: readonly VirtualService[],
   clientNamespace: string,
+  clientLabels: Record<string, string> = {},
 ): VirtualHost[] {
+  const client: RouteClient = { namespace: clientNamespace, labels: clientLabels };
   const meshVs = virtualServices.filter(boundToMesh);
   const out: VirtualHost[] = [];
   for (const svc of registry.services.values()) {
@@ -269,7 +317,7 @@ export function sidecarVirtualHosts(
     for (const p of svc.ports) {
       const domains = aliases.map((a) => `${a}:${p.number}`);
       if (p.number === 80) domains.push(...aliases);
-      let routes = vs ? translateRoutes(vs, p.number, registry, svc.host) : [];
+      let routes = vs ? translateRoutes(vs, p.number, registry, svc.host, client) : [];
       if (!vs) routes = [defaultRoute(svc, p.number)];
       out.push({ name: `${svc.host}:${p.number}`, domains, routes });
     }

@@ -33,6 +33,15 @@ export interface RequestView {
   port: number;
   /** A request header by lowercase name. */
   header(name: string): string | undefined;
+  /** `http` or `https`; `http` when absent. */
+  scheme?: string;
+}
+
+/** The first value of query parameter `name` in `path`, decoded; undefined when absent. */
+export function queryParam(path: string, name: string): string | undefined {
+  const q = path.indexOf("?");
+  if (q < 0) return undefined;
+  return new URLSearchParams(path.slice(q + 1)).get(name) ?? undefined;
 }
 
 /** The result of matching: the virtual host, the route and the picked cluster. */
@@ -75,9 +84,22 @@ function stripQuery(path: string): string {
 function compileMatch(m: RouteMatch): Pred {
   const preds: Pred[] = [];
   if (m.uri) {
-    const f = compileStringMatch(m.uri);
+    // ignoreUriCase: Envoy's case-insensitive exact and prefix path matches.
+    const fold = m.ignoreUriCase === true && m.uri.regex === undefined;
+    const f = compileStringMatch(
+      fold
+        ? Object.fromEntries(Object.entries(m.uri).map(([k, v]) => [k, v.toLowerCase()]))
+        : m.uri,
+    );
     // Envoy matches exact and regex paths without the query string, prefixes on the whole path.
-    preds.push(m.uri.prefix !== undefined ? (r) => f(r.path) : (r) => f(stripQuery(r.path)));
+    const prefix = m.uri.prefix !== undefined;
+    preds.push(
+      fold
+        ? (r) => f((prefix ? r.path : stripQuery(r.path)).toLowerCase())
+        : prefix
+        ? (r) => f(r.path)
+        : (r) => f(stripQuery(r.path)),
+    );
   }
   if (m.method) {
     const f = compileStringMatch(m.method);
@@ -95,6 +117,20 @@ function compileMatch(m: RouteMatch): Pred {
     const f = compileStringMatch(sm);
     const lname = name.toLowerCase();
     preds.push((r) => f(r.header(lname)));
+  }
+  for (const [name, sm] of Object.entries(m.withoutHeaders ?? {})) {
+    const f = compileStringMatch(sm);
+    const lname = name.toLowerCase();
+    preds.push((r) => !f(r.header(lname)));
+  }
+  for (const [name, sm] of Object.entries(m.queryParams ?? {})) {
+    // Istio: an empty exact value tests that the parameter is present.
+    const f = sm.exact === "" ? (v: string | undefined) => v !== undefined : compileStringMatch(sm);
+    preds.push((r) => f(queryParam(r.path, name)));
+  }
+  if (m.scheme) {
+    const f = compileStringMatch(m.scheme);
+    preds.push((r) => f(r.scheme ?? "http"));
   }
   if (preds.length === 0) return () => true;
   if (preds.length === 1) return preds[0];

@@ -442,3 +442,51 @@ Deno.test("compileStringMatch: exact takes precedence over prefix and regex", ()
 Deno.test("compileStringMatch: an invalid regex throws at compile time", () => {
   assert.throws(() => compileStringMatch({ regex: "(" }), SyntaxError);
 });
+
+// ---------------------------------------------------------------------------------------------
+// Query parameters, case, negative headers, scheme
+
+Deno.test("RouteTable: queryParams exact, regex, and presence with an empty exact", () => {
+  const t = new RouteTable([vhost("svc", ["svc"], [
+    route("exact", [{ queryParams: { v: { exact: "1" } } }]),
+    route("regex", [{ queryParams: { v: { regex: "[2-3]" } } }]),
+    route("present", [{ queryParams: { debug: { exact: "" } } }]),
+    route("rest"),
+  ])]);
+  assert.equal(clusterOf(t, req("svc", { path: "/a?v=1" })), "exact");
+  assert.equal(clusterOf(t, req("svc", { path: "/a?x=0&v=3" })), "regex");
+  assert.equal(clusterOf(t, req("svc", { path: "/a?v=4" })), "rest");
+  assert.equal(clusterOf(t, req("svc", { path: "/a?debug" })), "present");
+  assert.equal(clusterOf(t, req("svc", { path: "/a?debug=yes" })), "present");
+  assert.equal(clusterOf(t, req("svc", { path: "/a" })), "rest");
+});
+
+Deno.test("RouteTable: ignoreUriCase folds exact and prefix, not the query", () => {
+  const t = new RouteTable([vhost("svc", ["svc"], [
+    route("exact", [{ uri: { exact: "/Login" }, ignoreUriCase: true }]),
+    route("prefix", [{ uri: { prefix: "/API/" }, ignoreUriCase: true }]),
+    route("rest"),
+  ])]);
+  assert.equal(clusterOf(t, req("svc", { path: "/LOGIN?x=1" })), "exact");
+  assert.equal(clusterOf(t, req("svc", { path: "/login" })), "exact");
+  assert.equal(clusterOf(t, req("svc", { path: "/api/v1" })), "prefix");
+  assert.equal(clusterOf(t, req("svc", { path: "/apis" })), "rest");
+});
+
+Deno.test("RouteTable: withoutHeaders excludes matching requests; an absent header passes", () => {
+  const t = new RouteTable([vhost("svc", ["svc"], [
+    route("not-jason", [{ withoutHeaders: { "end-user": { exact: "jason" } } }]),
+    route("rest"),
+  ])]);
+  assert.equal(clusterOf(t, req("svc", { headers: { "end-user": "jason" } })), "rest");
+  assert.equal(clusterOf(t, req("svc", { headers: { "end-user": "kim" } })), "not-jason");
+  assert.equal(clusterOf(t, req("svc")), "not-jason");
+});
+
+Deno.test("RouteTable: scheme matches http on mesh listeners", () => {
+  const t = new RouteTable([vhost("svc", ["svc"], [
+    route("https", [{ scheme: { exact: "https" } }]),
+    route("http", [{ scheme: { exact: "http" } }]),
+  ])]);
+  assert.equal(clusterOf(t, req("svc")), "http");
+});

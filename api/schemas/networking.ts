@@ -68,16 +68,7 @@ const UNSUPPORTED_HTTP_ROUTE = [
   "mirror_percent",
   "corsPolicy",
 ] as const;
-const UNSUPPORTED_MATCH = [
-  "queryParams",
-  "scheme",
-  "ignoreUriCase",
-  "withoutHeaders",
-  "sourceLabels",
-  "sourceNamespace",
-  "gateways",
-  "statPrefix",
-] as const;
+const UNSUPPORTED_MATCH = ["statPrefix"] as const;
 const UNSUPPORTED_DR = ["exportTo", "workloadSelector"] as const;
 const UNSUPPORTED_TRAFFIC_POLICY = [
   "connectionPool",
