@@ -168,6 +168,34 @@ export interface Cluster {
   subset?: string;
   lb: "ROUND_ROBIN" | "RANDOM";
   endpoints: Endpoint[];
+  /** Connection pool limits (DestinationRule `connectionPool`): past them, 503 at once. */
+  limits?: ClusterLimits;
+  /** Passive health checking (DestinationRule `outlierDetection`). */
+  outlier?: OutlierPolicy;
+}
+
+/** Circuit-breaker limits of a cluster (Envoy's thresholds, as Istio sets them). */
+export interface ClusterLimits {
+  /** Connections (HTTP/1.1: requests in flight) to all endpoints together (`tcp.maxConnections`). */
+  maxConnections?: number;
+  /** Requests waiting for a connection (`http.http1MaxPendingRequests`). */
+  maxPendingRequests?: number;
+  /** Requests in flight (`http.http2MaxRequests`). */
+  maxRequests?: number;
+  /** Requests per connection before it is closed (`http.maxRequestsPerConnection`). */
+  maxRequestsPerConnection?: number;
+}
+
+/** When an endpoint is ejected from its cluster's balancing, and for how long. */
+export interface OutlierPolicy {
+  /** Consecutive 5xx (or connect failures) that eject; 0 disables. */
+  consecutive5xx: number;
+  /** Consecutive 502/503/504 (or connect failures) that eject; 0 disables. */
+  consecutiveGatewayErrors: number;
+  /** Ejection lasts this × the number of times the endpoint was ejected. */
+  baseEjectionMs: number;
+  /** At most this share of endpoints is ejected at once (at least one). */
+  maxEjectionPercent: number;
 }
 
 /** A gateway's listener, from a Gateway server. */

@@ -692,3 +692,38 @@ spec:
   const vh = gw.listeners.flatMap((l) => l.virtualHosts).find((v) => v.name === "reviews")!;
   assert.deepEqual(vh.routes.map((r) => r.destinations[0].cluster.split("|")[2]), ["v3", "v1"]);
 });
+
+Deno.test("sim: DestinationRule connectionPool and outlierDetection reach every cluster of the host", () => {
+  const [dr] = parseResources(
+    `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews}
+spec:
+  host: reviews
+  trafficPolicy:
+    connectionPool:
+      tcp: {maxConnections: 100}
+      http: {http1MaxPendingRequests: 10, http2MaxRequests: 1000, maxRequestsPerConnection: 2}
+    outlierDetection: {consecutive5xxErrors: 7, baseEjectionTime: 15s}
+  subsets:
+  - {name: v1, labels: {version: v1}}
+`,
+    "reviews-dr.yaml",
+  ).resources;
+  const cfg = generateProxyConfig(snapshotOf([], WORKLOADS, [dr]), sidecar());
+  for (const name of [CLUSTER("reviews"), CLUSTER("reviews", "v1")]) {
+    assert.deepEqual(cfg.clusters[name].limits, {
+      maxConnections: 100,
+      maxPendingRequests: 10,
+      maxRequests: 1000,
+      maxRequestsPerConnection: 2,
+    });
+    assert.deepEqual(cfg.clusters[name].outlier, {
+      consecutive5xx: 7,
+      consecutiveGatewayErrors: 0,
+      baseEjectionMs: 15_000,
+      maxEjectionPercent: 10,
+    });
+  }
+  assert.equal(cfg.clusters[CLUSTER("details")].limits, undefined);
+});

@@ -23,11 +23,28 @@ export class Balancer {
     this.#next = cluster.endpoints.length ? start % cluster.endpoints.length : 0;
   }
 
-  /** The next endpoint, or undefined when there is none ("no healthy upstream"). */
-  pick(rand: number = Math.random()): Endpoint | undefined {
+  /**
+   * The next endpoint, or undefined when there is none ("no healthy upstream").
+   * Endpoints `skip` rejects (ejected ones) are passed over unless every one
+   * is rejected: then all are used, as Envoy's panic mode.
+   */
+  pick(rand: number = Math.random(), skip?: (ep: Endpoint) => boolean): Endpoint | undefined {
     const eps = this.cluster.endpoints;
     if (eps.length === 0) return undefined;
-    if (this.cluster.lb === "RANDOM") return eps[Math.floor(rand * eps.length)];
+    if (this.cluster.lb === "RANDOM") {
+      const start = Math.floor(rand * eps.length);
+      if (!skip) return eps[start];
+      for (let i = 0; i < eps.length; i++) {
+        const ep = eps[(start + i) % eps.length];
+        if (!skip(ep)) return ep;
+      }
+      return eps[start];
+    }
+    for (let i = 0; i < eps.length; i++) {
+      const ep = eps[this.#next];
+      this.#next = (this.#next + 1) % eps.length;
+      if (!skip || !skip(ep)) return ep;
+    }
     const ep = eps[this.#next];
     this.#next = (this.#next + 1) % eps.length;
     return ep;

@@ -82,3 +82,16 @@ Deno.test("Balancer: returns the cluster's own endpoint objects", () => {
   assert.equal(lb.pick(), c.endpoints[0]);
   assert.equal(lb.pick(), c.endpoints[1]);
 });
+
+Deno.test("pick skips rejected endpoints, and uses all when every one is rejected (panic)", () => {
+  const lb = new Balancer({
+    name: "c",
+    host: "h",
+    port: 80,
+    lb: "ROUND_ROBIN",
+    endpoints: [1, 2, 3].map((p) => ({ address: "127.0.0.1", port: p, mtls: false, labels: {} })),
+  });
+  const seen = Array.from({ length: 4 }, () => lb.pick(0, (e) => e.port === 2)?.port);
+  assert.ok(!seen.includes(2), `picked ${seen}`);
+  assert.ok(lb.pick(0, () => true) !== undefined, "panic mode still picks");
+});

@@ -42,6 +42,8 @@ export interface H1Request {
    * rejects the request (no retry).
    */
   signal?: AbortSignal;
+  /** Close the connection once it has carried this many requests. */
+  maxUses?: number;
 }
 
 /** A response head plus its body stream. */
@@ -147,7 +149,8 @@ class H1Connection {
         this.#onEnd = undefined;
         body?.close();
         this.uses++;
-        if (reusable && keepAlive && !this.closed) this.pool.release(this);
+        const worn = req.maxUses !== undefined && this.uses >= req.maxUses;
+        if (reusable && keepAlive && !this.closed && !worn) this.pool.release(this);
         else this.destroy();
       };
       const fail = (err: Error) => {

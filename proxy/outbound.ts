@@ -16,6 +16,8 @@ import type {
   RouteRewrite,
 } from "../api/proxy_config.ts";
 import type { Balancer } from "./balancer.ts";
+import type { CircuitBreakers } from "./circuit.ts";
+import type { OutlierDetector } from "./outlier.ts";
 import { type H1Response, UpstreamError } from "./h1_client.ts";
 import {
   backoffMs,
@@ -36,6 +38,10 @@ export interface RoutedContext {
   runtime(): Runtime | undefined;
   upstreams: Upstreams;
   stats: Stats;
+  /** Passive health checking across config pushes. */
+  outliers: OutlierDetector;
+  /** Connection pool limits per cluster. */
+  breakers: CircuitBreakers;
 }
 
 /** Splits `scheme://authority/path` (as `Request.url` always is) into authority and path. */
@@ -229,16 +235,22 @@ function retryOf(route: Route): CompiledRetry {
   return p;
 }
 
-/** The next endpoint, avoiding `tried` when asked to and another one exists. */
+/**
+ * The next endpoint that isn't ejected, avoiding `tried` when asked to and
+ * another one exists.
+ */
 function pickAvoiding(
   lb: Balancer,
   tried: Endpoint[],
   avoid: boolean,
+  outliers: OutlierDetector,
 ): Endpoint | undefined {
-  let ep = lb.pick();
+  const cluster = lb.cluster;
+  const skip = cluster.outlier ? (e: Endpoint) => outliers.isEjected(cluster, e) : undefined;
+  let ep = lb.pick(Math.random(), skip);
   if (!avoid || tried.length === 0) return ep;
   // Envoy's previous_hosts predicate with host_selection_retry_max_attempts 5, as Istio sets.
-  for (let i = 0; i < 5 && ep && tried.includes(ep); i++) ep = lb.pick();
+  for (let i = 0; i < 5 && ep && tried.includes(ep); i++) ep = lb.pick(Math.random(), skip);
   return ep;
 }
 
@@ -277,12 +289,23 @@ export async function forwardRouted(
   const deadline = route.timeoutMs !== undefined ? performance.now() + route.timeoutMs : undefined;
   const tried: Endpoint[] = [];
   for (let attempt = 0;; attempt++) {
-    const ep = lb && pickAvoiding(lb, tried, policy.ignorePreviousHosts);
-    if (!ep) {
+    const ep = lb && pickAvoiding(lb, tried, policy.ignorePreviousHosts, ctx.outliers);
+    if (!ep || !lb) {
       record(503);
       return text(503, "no healthy upstream");
     }
     tried.push(ep);
+    const cluster = lb.cluster;
+    // Circuit breaking: wait for a slot, or fail at once past the pending limit.
+    const slot = ctx.breakers.acquire(cluster);
+    if (slot === undefined) {
+      record(503);
+      return new Response(
+        "upstream connect error or disconnect/reset before headers. reset reason: overflow",
+        { status: 503, headers: { "content-type": "text/plain", "x-envoy-overloaded": "true" } },
+      );
+    }
+    const release = typeof slot === "function" ? slot : await slot;
     let limit = policy.perTryTimeoutMs;
     if (deadline !== undefined) {
       const left = Math.max(0, deadline - performance.now());
@@ -305,8 +328,11 @@ export async function forwardRouted(
         body,
         length: body instanceof Uint8Array ? body.length : cl !== null ? Number(cl) : undefined,
         signal: abort?.signal,
+        maxUses: cluster.limits?.maxRequestsPerConnection,
       });
       clearTimeout(timer);
+      release();
+      ctx.outliers.report(cluster, ep, res.status);
       if (retriableStatus(policy, res.status)) {
         const wait = retryAfter();
         if (wait !== undefined) {
@@ -321,12 +347,14 @@ export async function forwardRouted(
       return out;
     } catch (err) {
       clearTimeout(timer);
+      release();
       const timedOut = abort?.signal.aborted === true;
       const failure: UpstreamFailure = timedOut
         ? "timeout"
         : err instanceof UpstreamError && !err.connected
         ? "connect"
         : "reset";
+      ctx.outliers.report(cluster, ep, failure);
       if (retriableFailure(policy, failure)) {
         const wait = retryAfter();
         if (wait !== undefined) {

@@ -14,6 +14,8 @@ import { ControlClient } from "./control_client.ts";
 import { Runtime } from "./runtime.ts";
 import { Upstreams } from "./forward.ts";
 import { type RoutedContext, routedHandler } from "./outbound.ts";
+import { OutlierDetector } from "./outlier.ts";
+import { CircuitBreakers } from "./circuit.ts";
 import { type Inbound, startInbound } from "./inbound.ts";
 import { startTcpListener, type TcpContext } from "./tcp.ts";
 import { adminApp } from "./admin.ts";
@@ -143,7 +145,13 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
   }
   upstreams.setCredentials(creds, client.trust.get());
 
-  const ctx: RoutedContext = { runtime: () => runtime, upstreams, stats };
+  const ctx: RoutedContext = {
+    runtime: () => runtime,
+    upstreams,
+    stats,
+    outliers: new OutlierDetector(),
+    breakers: new CircuitBreakers(),
+  };
   const servers: Server[] = [];
   let inbound: Inbound | undefined;
   let outboundPort: number | undefined;

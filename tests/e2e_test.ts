@@ -364,6 +364,65 @@ spec:
   }
 });
 
+Deno.test("circuit breaking and outlier detection from a DestinationRule, as Istio's task", async () => {
+  const dr = `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: echo-b}
+spec:
+  host: echo-b
+  trafficPolicy:
+    connectionPool:
+      tcp: {maxConnections: 1}
+      http: {http1MaxPendingRequests: 1, maxRequestsPerConnection: 1}
+    outlierDetection:
+      consecutive5xxErrors: 1
+      interval: 1s
+      baseEjectionTime: 3m
+      maxEjectionPercent: 100
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+`;
+  // The DestinationRule replaces the one in services.yaml (same name, later file wins).
+  const vs = `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: echo-b}
+spec:
+  hosts: [echo-b]
+  http:
+  - retries: {attempts: 0}
+    route: [{destination: {host: echo-b}}]
+`;
+  const { a, close } = await setup({ "zz-dr.yaml": dr, "vs.yaml": vs });
+  try {
+    const proxy = ["-x", `http://127.0.0.1:${a.outbound}`];
+    await waitForEndpoints(a.admin, "outbound|8080||echo-b.default.svc.cluster.local", 2);
+    // Outlier detection: one 503 ejects b-v1 for 3 minutes; then everything goes to b-v2.
+    await eventually(
+      async () => (await curl([...proxy, "http://echo-b:8080/fail-on/b-v1"])).status === 503,
+      5000,
+      "b-v1's 503",
+    );
+    for (let i = 0; i < 6; i++) {
+      const r = await curl([...proxy, "http://echo-b:8080/fail-on/b-v1"]);
+      assert.equal(r.status, 200, r.body);
+      assert.equal(JSON.parse(r.body).name, "b-v2");
+    }
+    // Circuit breaking: one request in flight, one waiting; the rest fail fast with 503.
+    const results = await Promise.all(
+      Array.from({ length: 8 }, () => curl([...proxy, "http://echo-b:8080/delay/1000"])),
+    );
+    const codes = results.map((r) => r.status);
+    assert.ok(codes.filter((c) => c === 200).length >= 2, `codes ${codes}`);
+    const overflowed = results.filter((r) => r.status === 503);
+    assert.ok(overflowed.length >= 4, `codes ${codes}`);
+    assert.equal(overflowed[0].headers["x-envoy-overloaded"], "true");
+    assert.match(overflowed[0].body, /reset reason: overflow/);
+  } finally {
+    await close();
+  }
+});
+
 Deno.test("an invalid file is reported with file and line, and the rest keeps serving", async () => {
   const { m, a, close } = await setup({ "vs.yaml": vsTo("v1") });
   try {

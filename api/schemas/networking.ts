@@ -71,12 +71,30 @@ const UNSUPPORTED_HTTP_ROUTE = [
 const UNSUPPORTED_MATCH = ["statPrefix"] as const;
 const UNSUPPORTED_DR = ["exportTo", "workloadSelector"] as const;
 const UNSUPPORTED_TRAFFIC_POLICY = [
-  "connectionPool",
-  "outlierDetection",
   "portLevelSettings",
   "tunnel",
   "proxyProtocol",
   "retryBudget",
+] as const;
+const UNSUPPORTED_POOL_TCP = [
+  "connectTimeout",
+  "tcpKeepalive",
+  "maxConnectionDuration",
+  "idleTimeout",
+] as const;
+const UNSUPPORTED_POOL_HTTP = [
+  "maxRetries",
+  "idleTimeout",
+  "h2UpgradePolicy",
+  "useClientProtocol",
+  "maxConcurrentStreams",
+  "http2KeepAlive",
+] as const;
+const UNSUPPORTED_OUTLIER = [
+  "splitExternalLocalOriginErrors",
+  "consecutiveLocalOriginFailures",
+  "minHealthPercent",
+  "outlierDetectionHttpErrorCodes",
 ] as const;
 const UNSUPPORTED_LB = [
   "consistentHash",
@@ -1271,9 +1289,22 @@ function checkPortPolicy(
     }
     checkLoadBalancer(tp.loadBalancer, at, r, tp.outlierDetection !== undefined);
   }
-  if (tp.connectionPool) checkConnectionPool(tp.connectionPool, [...path, "connectionPool"], r);
+  if (tp.connectionPool) {
+    const at = [...path, "connectionPool"];
+    if (warn) {
+      if (tp.connectionPool.tcp) {
+        warnUnsupported(tp.connectionPool.tcp, UNSUPPORTED_POOL_TCP, [...at, "tcp"], r);
+      }
+      if (tp.connectionPool.http) {
+        warnUnsupported(tp.connectionPool.http, UNSUPPORTED_POOL_HTTP, [...at, "http"], r);
+      }
+    }
+    checkConnectionPool(tp.connectionPool, at, r);
+  }
   if (tp.outlierDetection) {
-    checkOutlierDetection(tp.outlierDetection, [...path, "outlierDetection"], r);
+    const at = [...path, "outlierDetection"];
+    if (warn) warnUnsupported(tp.outlierDetection, UNSUPPORTED_OUTLIER, at, r);
+    checkOutlierDetection(tp.outlierDetection, at, r);
   }
 }
 
