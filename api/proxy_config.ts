@@ -236,6 +236,57 @@ export interface ProxyConfig {
   /** Sidecar egress listeners from a Sidecar resource (explicit ports, captureMode NONE). */
   egressListeners?: EgressListener[];
   clusters: Record<string, Cluster>;
+  /** AuthorizationPolicies that select this workload, enforced on its inbound listener. */
+  authz?: AuthzPolicy[];
+}
+
+/**
+ * An AuthorizationPolicy as the inbound listener enforces it. A policy
+ * matches a request when any rule does; a rule when its `from` (any
+ * source), `to` (any operation) and every `when` condition match. Strings
+ * match Istio's way: exact, `prefix*`, `*suffix`, or `*`.
+ */
+export interface AuthzPolicy {
+  /** `<namespace>/<name>`. */
+  name: string;
+  action: "ALLOW" | "DENY";
+  rules: AuthzRule[];
+}
+
+/** One rule of an {@linkcode AuthzPolicy}. */
+export interface AuthzRule {
+  from?: AuthzSource[];
+  to?: AuthzOperation[];
+  when?: AuthzCondition[];
+}
+
+/** Who: the peer's identity (principal `td/ns/x/sa/y`, namespace) and address. */
+export interface AuthzSource {
+  principals?: string[];
+  notPrincipals?: string[];
+  namespaces?: string[];
+  notNamespaces?: string[];
+  ipBlocks?: string[];
+  notIpBlocks?: string[];
+}
+
+/** What: the request's host, port, method and path. */
+export interface AuthzOperation {
+  hosts?: string[];
+  notHosts?: string[];
+  ports?: string[];
+  notPorts?: string[];
+  methods?: string[];
+  notMethods?: string[];
+  paths?: string[];
+  notPaths?: string[];
+}
+
+/** An extra condition on a request attribute (`request.headers[x]`, `source.principal`, ...). */
+export interface AuthzCondition {
+  key: string;
+  values?: string[];
+  notValues?: string[];
 }
 
 /** Istio's cluster name for a service port and subset. */

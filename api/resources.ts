@@ -229,6 +229,7 @@ export const ENFORCED_KINDS: readonly Kind[] = [
   "ServiceEntry",
   "WorkloadEntry",
   "Sidecar",
+  "AuthorizationPolicy",
   "MeshConfig",
 ];
 
@@ -303,13 +304,13 @@ export type Gateway = Resource<"Gateway">;
 export type ServiceEntry = Resource<"ServiceEntry">;
 /** A validated WorkloadEntry. */
 export type WorkloadEntry = Resource<"WorkloadEntry">;
-/** A validated Sidecar (not enforced). */
+/** A validated Sidecar. */
 export type Sidecar = Resource<"Sidecar">;
 /** A validated WorkloadGroup (not enforced). */
 export type WorkloadGroup = Resource<"WorkloadGroup">;
 /** A validated PeerAuthentication (not enforced). */
 export type PeerAuthentication = Resource<"PeerAuthentication">;
-/** A validated AuthorizationPolicy (not enforced). */
+/** A validated AuthorizationPolicy. */
 export type AuthorizationPolicy = Resource<"AuthorizationPolicy">;
 /** A validated RequestAuthentication (not enforced). */
 export type RequestAuthentication = Resource<"RequestAuthentication">;

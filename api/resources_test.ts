@@ -1916,11 +1916,6 @@ Deno.test("multiple documents, defaults and source lines", () => {
   assert.deepEqual(se.spec.endpoints?.[0].ports, { tcp: 5433 });
   // The AuthorizationPolicy is validated, not enforced; TCP is not HTTP.
   assert.deepEqual(warnings(diagnostics).map((d) => [d.kind, d.path, d.message]), [
-    [
-      "AuthorizationPolicy",
-      "spec",
-      "AuthorizationPolicy is validated but not enforced by mesh yet; ignored",
-    ],
     ["ServiceEntry", "spec.ports[0].protocol", `TCP is ${NOT_SUPPORTED}`],
   ]);
 });

@@ -13,6 +13,7 @@ import type { NodeInfo, ProxyConfig } from "../api/proxy_config.ts";
 import type { Snapshot } from "./snapshot.ts";
 import { ServiceRegistry } from "./registry.ts";
 import { sidecarVirtualHosts } from "./routes.ts";
+import { authzFor } from "./authz.ts";
 import { buildClusters } from "./clusters.ts";
 import { gatewayListeners } from "./gateways.ts";
 import { egressListeners } from "./sidecars.ts";
@@ -44,6 +45,7 @@ export function generateProxyConfig(
       )
       : [],
     egressListeners: gateway ? [] : egressListeners(snapshot, registry, node),
+    authz: gateway ? [] : authzFor(snapshot, node),
     clusters,
   };
 }

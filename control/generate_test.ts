@@ -727,3 +727,46 @@ spec:
   }
   assert.equal(cfg.clusters[CLUSTER("details")].limits, undefined);
 });
+
+Deno.test("sim: AuthorizationPolicies reach the workloads they select, root namespace first", () => {
+  const policies = parseResources(
+    `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-admin, namespace: istio-system}
+spec:
+  action: DENY
+  rules: [{to: [{operation: {paths: ["/admin*"]}}]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: reviews-viewer, namespace: default}
+spec:
+  selector: {matchLabels: {app: reviews}}
+  rules:
+  - from: [{source: {principals: [cluster.local/ns/default/sa/bookinfo-productpage]}}]
+    to: [{operation: {methods: [GET]}}]
+  - from: [{source: {requestPrincipals: ["*"]}}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: other-ns, namespace: other}
+spec: {}
+`,
+    "authz.yaml",
+  ).resources;
+  const names = (labels: Record<string, string>) =>
+    generateProxyConfig(snapshotOf([], WORKLOADS, policies), { ...sidecar(), labels }).authz
+      ?.map((p) => p.name);
+  assert.deepEqual(names({ app: "reviews" }), [
+    "default/reviews-viewer",
+    "istio-system/deny-admin",
+  ]);
+  assert.deepEqual(names({ app: "ratings" }), ["istio-system/deny-admin"]);
+  const reviews = generateProxyConfig(snapshotOf([], WORKLOADS, policies), {
+    ...sidecar(),
+    labels: { app: "reviews" },
+  }).authz!.find((p) => p.name === "default/reviews-viewer")!;
+  // The JWT rule can't be evaluated: an ALLOW rule that never matches is left out.
+  assert.equal(reviews.rules.length, 1);
+  assert.deepEqual(reviews.rules[0].to, [{ methods: ["GET"] }]);
+});

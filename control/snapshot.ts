@@ -5,6 +5,7 @@
  * @module
  */
 import type {
+  AuthorizationPolicy,
   DestinationRule,
   Gateway,
   Resource,
@@ -69,6 +70,7 @@ export interface Snapshot {
   readonly serviceEntries: readonly ServiceEntry[];
   readonly workloadEntries: readonly WorkloadEntry[];
   readonly sidecars: readonly Sidecar[];
+  readonly authorizationPolicies: readonly AuthorizationPolicy[];
   readonly workloads: readonly RegisteredWorkload[];
   readonly mesh: MeshSettings;
   readonly roots: string;
@@ -103,6 +105,7 @@ export function buildSnapshot(input: {
     serviceEntries: of("ServiceEntry"),
     workloadEntries: of("WorkloadEntry"),
     sidecars: of("Sidecar"),
+    authorizationPolicies: of("AuthorizationPolicy"),
     workloads: Object.freeze([...input.workloads].sort((a, b) => a.name < b.name ? -1 : 1)),
     mesh: input.mesh,
     roots: input.roots,

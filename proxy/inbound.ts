@@ -15,6 +15,7 @@ import { HOP_BY_HOP } from "./h1_codec.ts";
 import { serveH1 } from "./h1_server.ts";
 import { splice } from "./tcp.ts";
 import type { Stats } from "./stats.ts";
+import type { AuthzDecision, AuthzRequest } from "./authz.ts";
 
 /** Settings of the inbound listener. */
 export interface InboundOptions {
@@ -27,6 +28,8 @@ export interface InboundOptions {
   /** Roots to trust for client certificates. */
   roots: string;
   stats: Stats;
+  /** The current authorization decision (AuthorizationPolicies); everything is allowed without. */
+  authorize?: () => ((r: AuthzRequest) => AuthzDecision) | undefined;
 }
 
 /** A running inbound listener. */
@@ -60,8 +63,25 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
     const hash = (cert.fingerprint256 ?? "").replace(/:/g, "").toLowerCase();
     const xfcc = `By=${self};Hash=${hash};Subject="";URI=${peer}`;
     const labels = { service: opts.service, peer, mtls: true };
+    const principal = peer.replace(/^spiffe:\/\//, "");
+    const sourceIp = socket.remoteAddress ?? "";
     // A CONNECT tunnel (TCP through the mesh) goes to the app's port as raw bytes.
     const onConnect = (_target: string, tunnel: net.Socket, rest: Uint8Array) => {
+      const authorize = opts.authorize?.();
+      const decision = authorize?.({
+        principal,
+        sourceIp,
+        host: "",
+        port: opts.appPort,
+        method: "",
+        path: "",
+        header: () => undefined,
+        tcp: true,
+      });
+      if (decision && !decision.allowed) {
+        tunnel.end("HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n");
+        return;
+      }
       tunnel.pause(); // bytes wait until the app connection is there
       const tcpLabels = { service: opts.service, peer, mtls: true };
       const app = net.connect({ host: "127.0.0.1", port: opts.appPort }, () => {
@@ -82,6 +102,27 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
     };
     serveH1(socket, async (req) => {
       const start = performance.now();
+      const authorize = opts.authorize?.();
+      if (authorize) {
+        const decision = authorize({
+          principal,
+          sourceIp,
+          host: req.headers.find(([k]) => k === "host")?.[1] ?? "",
+          port: opts.appPort,
+          method: req.method,
+          path: req.target,
+          header: (name) => req.headers.find(([k]) => k === name)?.[1],
+        });
+        if (!decision.allowed) {
+          opts.stats.record("destination", labels, 403, performance.now() - start);
+          if (req.body) await req.body.cancel().catch(() => {});
+          return {
+            status: 403,
+            headers: [["content-type", "text/plain"]],
+            body: "RBAC: access denied",
+          };
+        }
+      }
       const headers: [string, string][] = [];
       for (const h of req.headers) {
         const k = h[0];

@@ -166,6 +166,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
           credentials: creds,
           roots: client.trust.get() ?? creds.rootsPem,
           stats,
+          authorize: () => runtime?.authorize,
         });
         node.inboundPort = inbound.port;
       }

@@ -12,6 +12,7 @@
 import type { Endpoint, ProxyConfig } from "../api/proxy_config.ts";
 import { RouteTable } from "./route.ts";
 import { Balancer } from "./balancer.ts";
+import { type AuthzDecision, type AuthzRequest, compileAuthz } from "./authz.ts";
 
 /** Serving state derived from one config. */
 export class Runtime {
@@ -20,8 +21,11 @@ export class Runtime {
   /** Gateway route tables by listener port. */
   readonly gateway: Map<number, RouteTable>;
   readonly balancers: Map<string, Balancer>;
+  /** The inbound authorization decision (AuthorizationPolicies that select this workload). */
+  readonly authorize: (r: AuthzRequest) => AuthzDecision;
 
   private constructor(config: ProxyConfig) {
+    this.authorize = compileAuthz(config.authz ?? []);
     this.config = config;
     this.outbound = new RouteTable(config.virtualHosts);
     this.gateway = new Map(config.listeners.map((l) => [l.port, new RouteTable(l.virtualHosts)]));

@@ -423,6 +423,52 @@ spec:
   }
 });
 
+Deno.test("AuthorizationPolicy: the inbound side allows and denies by identity, method and path", async () => {
+  const policy = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: echo-b-viewer}
+spec:
+  selector: {matchLabels: {app: echo-b}}
+  action: ALLOW
+  rules:
+  - from: [{source: {principals: [cluster.local/ns/default/sa/a]}}]
+    to: [{operation: {methods: [GET, HEAD]}}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-admin, namespace: istio-system}
+spec:
+  action: DENY
+  rules: [{to: [{operation: {paths: ["/admin*"]}}]}]
+`;
+  const { m, a, close } = await setup({ "authz.yaml": policy });
+  try {
+    const c = await m.sidecar({ name: "c", serviceAccount: "c", labels: "app=c" });
+    await waitForEndpoints(c.admin, "outbound|8080||echo-b.default.svc.cluster.local", 2);
+    const via = (p: { outbound: number }, ...args: string[]) =>
+      curl(["-x", `http://127.0.0.1:${p.outbound}`, ...args]);
+    await eventually(
+      async () => (await via(a, "http://echo-b:8080/ok")).status === 200,
+      5000,
+      "a's GET allowed",
+    );
+    const post = await via(a, "-X", "POST", "-d", "x", "http://echo-b:8080/ok");
+    assert.equal(post.status, 403);
+    assert.equal(post.body, "RBAC: access denied");
+    assert.equal((await via(a, "http://echo-b:8080/admin/users")).status, 403);
+    assert.equal((await via(c, "http://echo-b:8080/ok")).status, 403, "c isn't allowed");
+    // Removing the policies opens the service again, without restarts.
+    await Deno.remove(`${m.configDir}/authz.yaml`);
+    await eventually(
+      async () => (await via(c, "http://echo-b:8080/admin/users")).status === 200,
+      5000,
+      "policies removed",
+    );
+  } finally {
+    await close();
+  }
+});
+
 Deno.test("an invalid file is reported with file and line, and the rest keeps serving", async () => {
   const { m, a, close } = await setup({ "vs.yaml": vsTo("v1") });
   try {

@@ -10,6 +10,7 @@ import {
   checkSelectorLabels,
   duration,
   isIPOrCIDR,
+  NOT_SUPPORTED,
   type Path,
   policyTargetReference,
   quote,
@@ -131,7 +132,7 @@ export const authorizationPolicySpec = z.strictObject({
   action: z.enum(AUTHZ_ACTIONS).optional(),
   provider: z.strictObject({ name: z.string().optional() }).optional(),
 });
-/** `spec` of an AuthorizationPolicy (validated, not enforced). */
+/** `spec` of an AuthorizationPolicy. */
 export type AuthorizationPolicySpec = z.infer<typeof authorizationPolicySpec>;
 
 const SOURCE_FIELDS = [
@@ -185,11 +186,35 @@ const CUSTOM_UNSUPPORTED_SOURCE = [
 ] as const;
 const IP_FIELDS = ["ipBlocks", "notIpBlocks", "remoteIpBlocks", "notRemoteIpBlocks"] as const;
 
+/** Source fields mesh doesn't evaluate (request identities, remote IPs, account shorthands). */
+const UNENFORCED_SOURCE = [
+  "requestPrincipals",
+  "notRequestPrincipals",
+  "remoteIpBlocks",
+  "notRemoteIpBlocks",
+  "serviceAccounts",
+  "notServiceAccounts",
+  "trustDomains",
+  "notTrustDomains",
+] as const;
+
+/** Whether mesh evaluates a `when` key: the peer, its IP, the port, request headers. */
+export function supportedConditionKey(key: string): boolean {
+  return ["source.principal", "source.namespace", "source.ip", "destination.port"].includes(key) ||
+    /^request\.headers\[[^\]]+\]$/.test(key);
+}
+
 /** Checks an AuthorizationPolicy spec. */
 export function checkAuthorizationPolicy(spec: AuthorizationPolicySpec, r: Reporter): void {
   checkPolicyTargets(spec, r);
   const action = spec.action ?? "ALLOW";
   const base: Path = ["spec"];
+  if (action === "AUDIT" || action === "CUSTOM") {
+    r.warn([...base, "action"], `${action} is ${NOT_SUPPORTED}`);
+  }
+  for (const k of ["targetRef", "targetRefs"] as const) {
+    if (spec[k] !== undefined) r.warn([...base, k], `${NOT_SUPPORTED} (the policy is skipped)`);
+  }
   if (action === "CUSTOM") {
     if (spec.rules === undefined) {
       r.error(
@@ -263,6 +288,15 @@ function checkRule(rl: Rule, path: Path, action: string, r: Reporter): void {
         `${accounts[0]} can't be combined with ${identities.join(", ")}; keep one kind`,
       );
     }
+    for (const field of UNENFORCED_SOURCE) {
+      if (src[field] !== undefined) {
+        r.warn(
+          [...at, field],
+          "not supported by mesh yet: an ALLOW rule with it never matches, a DENY rule " +
+            "ignores it",
+        );
+      }
+    }
     if (action === "CUSTOM") {
       for (const field of CUSTOM_UNSUPPORTED_SOURCE) {
         if (src[field] !== undefined) {
@@ -303,6 +337,12 @@ function checkRule(rl: Rule, path: Path, action: string, r: Reporter): void {
       op[field]?.forEach((v, k) => {
         const problem = pathTemplateProblem(v);
         if (problem) r.error([...at, field, k], problem);
+        else if (v.includes("{")) {
+          r.warn(
+            [...at, field, k],
+            "path templates are not supported by mesh yet; matched literally",
+          );
+        }
       });
     }
   });
@@ -321,6 +361,13 @@ function checkRule(rl: Rule, path: Path, action: string, r: Reporter): void {
     if (keyProblem) {
       r.error([...at, "key"], keyProblem);
     } else {
+      if (!supportedConditionKey(c.key)) {
+        r.warn(
+          [...at, "key"],
+          `${quote(c.key)} is not supported by mesh yet: an ALLOW rule with it never matches, ` +
+            "a DENY rule ignores it",
+        );
+      }
       for (const field of ["values", "notValues"] as const) {
         c[field]?.forEach((v, k) => {
           const problem = conditionValueProblem(c.key, v);

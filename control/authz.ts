@@ -1,0 +1,120 @@
+/**
+ * AuthorizationPolicy → the {@linkcode AuthzPolicy} list of one workload:
+ * the policies in the mesh's root namespace, and those in the workload's
+ * namespace, that select it (no selector selects every workload there), as
+ * Istio applies them. Fields mesh doesn't enforce were warned about at
+ * validation; here they fail closed, as Istio treats fields a proxy can't
+ * evaluate: an ALLOW rule that relies on one never matches, and a DENY rule
+ * ignores it (so it denies more, never less).
+ * @module
+ */
+import type {
+  AuthzCondition,
+  AuthzOperation,
+  AuthzPolicy,
+  AuthzRule,
+  AuthzSource,
+  NodeInfo,
+} from "../api/proxy_config.ts";
+import type { AuthorizationPolicy } from "../api/resources.ts";
+import { supportedConditionKey } from "../api/schemas/security.ts";
+import { labelsMatch } from "./registry.ts";
+import type { Snapshot } from "./snapshot.ts";
+
+const SOURCE_KEYS = [
+  "principals",
+  "notPrincipals",
+  "namespaces",
+  "notNamespaces",
+  "ipBlocks",
+  "notIpBlocks",
+] as const;
+const OPERATION_KEYS = [
+  "hosts",
+  "notHosts",
+  "ports",
+  "notPorts",
+  "methods",
+  "notMethods",
+  "paths",
+  "notPaths",
+] as const;
+
+/** The AuthorizationPolicies of `snapshot` that apply to the proxy `node`, translated. */
+export function authzFor(snapshot: Snapshot, node: NodeInfo): AuthzPolicy[] {
+  const root = snapshot.mesh.rootNamespace ?? "istio-system";
+  const out: AuthzPolicy[] = [];
+  for (const p of snapshot.authorizationPolicies) {
+    const ns = p.metadata.namespace;
+    if (ns !== root && ns !== node.namespace) continue;
+    if (p.spec.targetRef || p.spec.targetRefs?.length) continue; // warned: not supported
+    const selector = p.spec.selector?.matchLabels;
+    if (selector && !labelsMatch(selector, node.labels)) continue;
+    const t = translate(p);
+    if (t) out.push(t);
+  }
+  return out;
+}
+
+function translate(p: AuthorizationPolicy): AuthzPolicy | undefined {
+  const action = p.spec.action ?? "ALLOW";
+  if (action !== "ALLOW" && action !== "DENY") return undefined; // AUDIT, CUSTOM: warned
+  const rules: AuthzRule[] = [];
+  for (const r of p.spec.rules ?? []) {
+    const rule = translateRule(r, action === "DENY");
+    if (rule) rules.push(rule);
+  }
+  return { name: `${p.metadata.namespace}/${p.metadata.name}`, action, rules };
+}
+
+type RawRule = NonNullable<AuthorizationPolicy["spec"]["rules"]>[number];
+
+/**
+ * A rule, or undefined when an ALLOW rule depends on something mesh can't
+ * evaluate (it never matches); a DENY rule drops that part instead.
+ */
+function translateRule(r: RawRule, deny: boolean): AuthzRule | undefined {
+  const out: AuthzRule = {};
+  if (r.from) {
+    const from: AuthzSource[] = [];
+    for (const f of r.from) {
+      const s = f.source ?? {};
+      if (unsupportedSource(s) && !deny) continue;
+      const src: AuthzSource = {};
+      for (const k of SOURCE_KEYS) if (s[k]) src[k] = [...s[k]!];
+      from.push(src);
+    }
+    if (from.length === 0) return undefined;
+    out.from = from;
+  }
+  if (r.to) {
+    out.to = r.to.map((t) => {
+      const op: AuthzOperation = {};
+      for (const k of OPERATION_KEYS) if (t.operation?.[k]) op[k] = [...t.operation[k]!];
+      return op;
+    });
+  }
+  if (r.when) {
+    if (!deny && r.when.some((c) => !supportedConditionKey(c.key))) return undefined;
+    out.when = r.when.filter((c) => supportedConditionKey(c.key)).map((c) => {
+      const cond: AuthzCondition = { key: c.key };
+      if (c.values) cond.values = [...c.values];
+      if (c.notValues) cond.notValues = [...c.notValues];
+      return cond;
+    });
+  }
+  return out;
+}
+
+function unsupportedSource(s: Record<string, unknown>): boolean {
+  return [
+    "requestPrincipals",
+    "notRequestPrincipals",
+    "remoteIpBlocks",
+    "notRemoteIpBlocks",
+    "serviceAccounts",
+    "notServiceAccounts",
+    "trustDomains",
+    "notTrustDomains",
+  ].some((k) => s[k] !== undefined);
+}

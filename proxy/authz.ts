@@ -1,0 +1,199 @@
+/**
+ * AuthorizationPolicy enforcement on the inbound side, as Istio's: DENY
+ * policies first (any match denies), then ALLOW policies (when a workload
+ * has any, a request must match one). A request that is refused gets 403
+ * `RBAC: access denied`, as Envoy answers. Pure: tested without I/O.
+ *
+ * @example
+ * ```ts
+ * const check = compileAuthz(config.authz ?? []);
+ * check({ principal: "cluster.local/ns/default/sa/sleep", method: "GET", path: "/", ... }); // allowed?
+ * ```
+ * @module
+ */
+import type {
+  AuthzCondition,
+  AuthzOperation,
+  AuthzPolicy,
+  AuthzRule,
+  AuthzSource,
+} from "../api/proxy_config.ts";
+
+/** What authorization reads of a request. */
+export interface AuthzRequest {
+  /** The peer's SPIFFE ID without `spiffe://` (`cluster.local/ns/default/sa/sleep`); "" if none. */
+  principal: string;
+  /** The peer's IP address. */
+  sourceIp: string;
+  /** Host header (with or without port). */
+  host: string;
+  /** The port the workload serves on (its app port, as Istio's `destination.port`). */
+  port: number;
+  method: string;
+  /** The path with query (Istio matches `paths` against the path without query). */
+  path: string;
+  header(name: string): string | undefined;
+  /**
+   * A TCP connection (a CONNECT tunnel), not an HTTP request: HTTP-only
+   * fields (hosts, methods, paths, request headers) make an ALLOW rule never
+   * match and are ignored by a DENY rule, as Istio does.
+   */
+  tcp?: boolean;
+}
+
+/** The outcome: allowed, or denied by the named policy (or for lack of an ALLOW match). */
+export type AuthzDecision = { allowed: true } | { allowed: false; policy?: string };
+
+/** Istio's string matching: `*` (any, non-empty), `prefix*`, `*suffix`, or exact. */
+export function authzStringMatch(pattern: string, value: string | undefined): boolean {
+  if (value === undefined) return false;
+  if (pattern === "*") return value !== "";
+  if (pattern.endsWith("*")) return value.startsWith(pattern.slice(0, -1));
+  if (pattern.startsWith("*")) return value.endsWith(pattern.slice(1));
+  return value === pattern;
+}
+
+function anyOf(patterns: string[] | undefined, value: string | undefined): boolean {
+  return patterns !== undefined && patterns.some((p) => authzStringMatch(p, value));
+}
+
+/** `in` must match (when set), `notIn` must not. */
+function field(
+  inList: string[] | undefined,
+  notIn: string[] | undefined,
+  value: string | undefined,
+): boolean {
+  if (inList !== undefined && !anyOf(inList, value)) return false;
+  if (notIn !== undefined && anyOf(notIn, value)) return false;
+  return true;
+}
+
+/** Whether `ip` (v4) is in `cidr` (`10.0.0.0/8` or a single address). */
+export function ipInBlock(ip: string, cidr: string): boolean {
+  const [base, bitsText] = cidr.split("/");
+  const toInt = (a: string) => {
+    const p = a.split(".").map(Number);
+    if (p.length !== 4 || p.some((x) => !(x >= 0 && x <= 255))) return undefined;
+    return ((p[0] << 24) | (p[1] << 16) | (p[2] << 8) | p[3]) >>> 0;
+  };
+  const a = toInt(ip.replace(/^::ffff:/, ""));
+  const b = toInt(base);
+  if (a === undefined || b === undefined) return ip === base;
+  const bits = bitsText === undefined ? 32 : Number(bitsText);
+  if (bits === 0) return true;
+  const mask = (~0 << (32 - bits)) >>> 0;
+  return (a & mask) === (b & mask);
+}
+
+function namespaceOf(principal: string): string | undefined {
+  return principal.match(/\/ns\/([^/]+)\//)?.[1];
+}
+
+function sourceMatches(s: AuthzSource, r: AuthzRequest): boolean {
+  if (!field(s.principals, s.notPrincipals, r.principal)) return false;
+  if (!field(s.namespaces, s.notNamespaces, namespaceOf(r.principal))) return false;
+  if (s.ipBlocks && !s.ipBlocks.some((b) => ipInBlock(r.sourceIp, b))) return false;
+  if (s.notIpBlocks && s.notIpBlocks.some((b) => ipInBlock(r.sourceIp, b))) return false;
+  return true;
+}
+
+function stripQuery(path: string): string {
+  const q = path.indexOf("?");
+  return q < 0 ? path : path.slice(0, q);
+}
+
+/** Istio matches `hosts` case-insensitively, with or without the port. */
+function hostMatches(patterns: string[], host: string): boolean {
+  const h = host.toLowerCase();
+  const bare = h.replace(/:\d+$/, "");
+  return patterns.some((p) =>
+    authzStringMatch(p.toLowerCase(), h) || authzStringMatch(p.toLowerCase(), bare)
+  );
+}
+
+function operationMatches(o: AuthzOperation, r: AuthzRequest): boolean {
+  if (o.hosts && !hostMatches(o.hosts, r.host)) return false;
+  if (o.notHosts && hostMatches(o.notHosts, r.host)) return false;
+  if (!field(o.ports, o.notPorts, String(r.port))) return false;
+  if (!field(o.methods, o.notMethods, r.method)) return false;
+  if (!field(o.paths, o.notPaths, stripQuery(r.path))) return false;
+  return true;
+}
+
+function attribute(key: string, r: AuthzRequest): string | undefined {
+  switch (key) {
+    case "source.principal":
+      return r.principal;
+    case "source.namespace":
+      return namespaceOf(r.principal);
+    case "source.ip":
+      return r.sourceIp;
+    case "destination.port":
+      return String(r.port);
+  }
+  const h = key.match(/^request\.headers\[([^\]]+)\]$/);
+  return h ? r.header(h[1].toLowerCase()) : undefined;
+}
+
+function conditionMatches(c: AuthzCondition, r: AuthzRequest): boolean {
+  const v = attribute(c.key, r);
+  if (c.key === "source.ip") {
+    if (c.values && (v === undefined || !c.values.some((b) => ipInBlock(v, b)))) return false;
+    if (c.notValues && v !== undefined && c.notValues.some((b) => ipInBlock(v, b))) return false;
+    return true;
+  }
+  return field(c.values, c.notValues, v);
+}
+
+const HTTP_ONLY_OPERATION = [
+  "hosts",
+  "notHosts",
+  "methods",
+  "notMethods",
+  "paths",
+  "notPaths",
+] as const;
+
+/** A rule as it applies to a TCP connection: undefined if it can't match one. */
+function forTcp(rule: AuthzRule, deny: boolean): AuthzRule | undefined {
+  const httpOp = rule.to?.some((o) => HTTP_ONLY_OPERATION.some((k) => o[k] !== undefined));
+  const httpWhen = rule.when?.some((c) => c.key.startsWith("request."));
+  if (!httpOp && !httpWhen) return rule;
+  if (!deny) return undefined;
+  return {
+    ...rule,
+    to: rule.to?.map((o) => ({ ports: o.ports, notPorts: o.notPorts })),
+    when: rule.when?.filter((c) => !c.key.startsWith("request.")),
+  };
+}
+
+function ruleMatches(rule: AuthzRule, r: AuthzRequest, deny: boolean): boolean {
+  if (r.tcp) {
+    const t = forTcp(rule, deny);
+    if (!t) return false;
+    rule = t;
+  }
+  if (rule.from && !rule.from.some((s) => sourceMatches(s, r))) return false;
+  if (rule.to && !rule.to.some((o) => operationMatches(o, r))) return false;
+  if (rule.when && !rule.when.every((c) => conditionMatches(c, r))) return false;
+  return true;
+}
+
+/** Compiles a workload's policies into one decision function. */
+export function compileAuthz(policies: AuthzPolicy[]): (r: AuthzRequest) => AuthzDecision {
+  const deny = policies.filter((p) => p.action === "DENY");
+  const allow = policies.filter((p) => p.action === "ALLOW");
+  if (deny.length === 0 && allow.length === 0) return () => ({ allowed: true });
+  return (r) => {
+    for (const p of deny) {
+      if (p.rules.some((rule) => ruleMatches(rule, r, true))) {
+        return { allowed: false, policy: p.name };
+      }
+    }
+    if (allow.length === 0) return { allowed: true };
+    for (const p of allow) {
+      if (p.rules.some((rule) => ruleMatches(rule, r, false))) return { allowed: true };
+    }
+    return { allowed: false };
+  };
+}
