@@ -21,11 +21,14 @@ export class Runtime {
   /** Gateway route tables by listener port. */
   readonly gateway: Map<number, RouteTable>;
   readonly balancers: Map<string, Balancer>;
-  /** The inbound authorization decision (AuthorizationPolicies that select this workload). */
-  readonly authorize: (r: AuthzRequest) => AuthzDecision;
+  /**
+   * The inbound authorization decision (AuthorizationPolicies that select this
+   * workload); undefined when none does, so the request path skips it.
+   */
+  readonly authorize?: (r: AuthzRequest) => AuthzDecision;
 
   private constructor(config: ProxyConfig) {
-    this.authorize = compileAuthz(config.authz ?? []);
+    if (config.authz?.length) this.authorize = compileAuthz(config.authz);
     this.config = config;
     this.outbound = new RouteTable(config.virtualHosts);
     this.gateway = new Map(config.listeners.map((l) => [l.port, new RouteTable(l.virtualHosts)]));
