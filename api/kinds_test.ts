@@ -399,7 +399,7 @@ Deno.test("validated resources keep their typed specs", () => {
   assert.equal(KINDS.length, 12);
 });
 
-Deno.test("MeshConfig: trustDomain, rootNamespace and outboundTrafficPolicy.mode are honoured; the rest warns", () => {
+Deno.test("MeshConfig: trustDomain, rootNamespace, outboundTrafficPolicy.mode and access logs are honoured; the rest warns", () => {
   const text = [
     "apiVersion: config.mesh.dev/v1alpha1", // 1
     "kind: MeshConfig",
@@ -453,8 +453,6 @@ Deno.test("MeshConfig: trustDomain, rootNamespace and outboundTrafficPolicy.mode
   assert.deepEqual(warned, [
     "6 spec.trustDomainAliases",
     "10 spec.enableTracing",
-    "11 spec.accessLogFile",
-    "12 spec.accessLogEncoding",
     "13 spec.accessLogFormat",
     "14 spec.ingressClass",
     "15 spec.defaultConfig",

@@ -238,6 +238,15 @@ export interface ProxyConfig {
   clusters: Record<string, Cluster>;
   /** AuthorizationPolicies that select this workload, enforced on its inbound listener. */
   authz?: AuthzPolicy[];
+  /** Where to write access logs (MeshConfig `accessLogFile`); none when unset. */
+  accessLog?: AccessLogSettings;
+}
+
+/** Access logging, as Istio's MeshConfig `accessLogFile` and `accessLogEncoding`. */
+export interface AccessLogSettings {
+  /** `/dev/stdout`, `/dev/stderr`, or a file the proxy appends to. */
+  path: string;
+  encoding: "TEXT" | "JSON";
 }
 
 /**

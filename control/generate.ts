@@ -46,6 +46,7 @@ export function generateProxyConfig(
       : [],
     egressListeners: gateway ? [] : egressListeners(snapshot, registry, node),
     authz: gateway ? [] : authzFor(snapshot, node),
+    ...(snapshot.mesh.accessLog ? { accessLog: snapshot.mesh.accessLog } : {}),
     clusters,
   };
 }

@@ -4,6 +4,7 @@
  * read snapshots; nothing mutates one.
  * @module
  */
+import type { AccessLogSettings } from "../api/proxy_config.ts";
 import type {
   AuthorizationPolicy,
   DestinationRule,
@@ -34,6 +35,8 @@ export interface MeshSettings {
   outboundTrafficPolicy: "ALLOW_ANY" | "REGISTRY_ONLY";
   /** Istio's root namespace (mesh-wide config lives there). Default `istio-system`. */
   rootNamespace?: string;
+  /** Envoy-style access logs from every proxy (MeshConfig `accessLogFile`). */
+  accessLog?: AccessLogSettings;
 }
 
 /**
@@ -55,6 +58,9 @@ export function meshSettingsFrom(
   const mode = spec.outboundTrafficPolicy?.mode;
   if (mode === "ALLOW_ANY" || mode === "REGISTRY_ONLY") out.outboundTrafficPolicy = mode;
   if (spec.rootNamespace) out.rootNamespace = spec.rootNamespace;
+  if (spec.accessLogFile) {
+    out.accessLog = { path: spec.accessLogFile, encoding: spec.accessLogEncoding ?? "TEXT" };
+  }
   if (spec.trustDomain && spec.trustDomain !== defaults.trustDomain) {
     onTrustDomainMismatch?.(spec.trustDomain);
   }

@@ -16,6 +16,7 @@ import { serveH1 } from "./h1_server.ts";
 import { splice } from "./tcp.ts";
 import type { Stats } from "./stats.ts";
 import type { AuthzDecision, AuthzRequest } from "./authz.ts";
+import type { AccessLog } from "./access_log.ts";
 
 /** Settings of the inbound listener. */
 export interface InboundOptions {
@@ -28,6 +29,8 @@ export interface InboundOptions {
   /** Roots to trust for client certificates. */
   roots: string;
   stats: Stats;
+  /** Access log (off unless the mesh config turns it on). */
+  accessLog?: AccessLog;
   /** The current authorization decision (AuthorizationPolicies); everything is allowed without. */
   authorize?: () => ((r: AuthzRequest) => AuthzDecision) | undefined;
 }
@@ -100,6 +103,33 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
         }
       });
     };
+    const appHost = `127.0.0.1:${opts.appPort}`;
+    const inboundCluster = `inbound|${opts.appPort}||`;
+    const logAccess = (
+      req: { method: string; target: string; headers: [string, string][] },
+      status: number,
+      start: number,
+      flags?: string,
+    ) => {
+      if (!opts.accessLog?.enabled) return;
+      const h = (n: string) => req.headers.find(([k]) => k === n)?.[1];
+      const durationMs = performance.now() - start;
+      opts.accessLog.write({
+        start: Date.now() - durationMs,
+        method: req.method,
+        path: req.target,
+        status,
+        flags,
+        bytesReceived: Number(h("content-length") ?? 0) || 0,
+        durationMs,
+        forwardedFor: h("x-forwarded-for"),
+        userAgent: h("user-agent"),
+        requestId: h("x-request-id"),
+        authority: h("host"),
+        upstreamHost: appHost,
+        upstreamCluster: inboundCluster,
+      });
+    };
     serveH1(socket, async (req) => {
       const start = performance.now();
       const authorize = opts.authorize?.();
@@ -115,6 +145,7 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
         });
         if (!decision.allowed) {
           opts.stats.record("destination", labels, 403, performance.now() - start);
+          logAccess(req, 403, start, "RBAC");
           if (req.body) await req.body.cancel().catch(() => {});
           return {
             status: 403,
@@ -142,6 +173,7 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
           length: req.length,
         });
         opts.stats.record("destination", labels, res.status, performance.now() - start);
+        logAccess(req, res.status, start);
         if (res.full) return { status: res.status, headers: res.headers, body: res.full };
         const cl = res.headers.find(([k]) => k === "content-length");
         return {
@@ -152,6 +184,7 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
         };
       } catch (err) {
         opts.stats.record("destination", labels, 503, performance.now() - start);
+        logAccess(req, 503, start, "UF");
         return {
           status: 503,
           headers: [["content-type", "text/plain"]],

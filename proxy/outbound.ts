@@ -18,6 +18,7 @@ import type {
 import type { Balancer } from "./balancer.ts";
 import type { CircuitBreakers } from "./circuit.ts";
 import type { OutlierDetector } from "./outlier.ts";
+import type { AccessLog } from "./access_log.ts";
 import { type H1Response, UpstreamError } from "./h1_client.ts";
 import {
   backoffMs,
@@ -42,6 +43,39 @@ export interface RoutedContext {
   outliers: OutlierDetector;
   /** Connection pool limits per cluster. */
   breakers: CircuitBreakers;
+  /** Access log (off unless the mesh config turns it on). */
+  accessLog?: AccessLog;
+}
+
+/** Writes the access log line of a request handled by a routed listener, if logging is on. */
+function logAccess(
+  ctx: RoutedContext,
+  req: Request,
+  path: string,
+  authority: string,
+  start: number,
+  status: number,
+  more: { ep?: Endpoint; cluster?: string; route?: string; flags?: string } = {},
+): void {
+  const log = ctx.accessLog;
+  if (!log?.enabled) return;
+  const durationMs = performance.now() - start;
+  log.write({
+    start: Date.now() - durationMs,
+    method: req.method,
+    path,
+    status,
+    flags: more.flags,
+    bytesReceived: Number(req.headers.get("content-length") ?? 0) || 0,
+    durationMs,
+    forwardedFor: req.headers.get("x-forwarded-for") ?? undefined,
+    userAgent: req.headers.get("user-agent") ?? undefined,
+    requestId: req.headers.get("x-request-id") ?? undefined,
+    authority,
+    upstreamHost: more.ep ? `${more.ep.address}:${more.ep.port}` : undefined,
+    upstreamCluster: more.cluster,
+    routeName: more.route,
+  });
 }
 
 /** Splits `scheme://authority/path` (as `Request.url` always is) into authority and path. */
@@ -170,26 +204,46 @@ export function routedHandler(
           req,
           path,
           authority,
-          (code) =>
+          (code) => {
             ctx.stats.record(
               "source",
               { service: "PassthroughCluster" },
               code,
               performance.now() - start,
-            ),
+            );
+            logAccess(ctx, req, path, authority, start, code, {
+              ep,
+              cluster: "PassthroughCluster",
+            });
+          },
         );
       }
       ctx.stats.record("source", { service: "BlackHoleCluster" }, 502, 0);
-      return text(passthrough ? 502 : 404, "");
+      const status = passthrough ? 502 : 404;
+      logAccess(ctx, req, path, authority, start, status, {
+        cluster: "BlackHoleCluster",
+        flags: "NR",
+      });
+      return text(status, "");
     }
     if (hit === null) {
       ctx.stats.record("source", { service: "unknown" }, 404, 0);
+      logAccess(ctx, req, path, authority, start, 404, { flags: "NR" });
       return text(404, "");
     }
     const lb = rt.balancers.get(hit.cluster);
     const service = lb?.cluster.host ?? hit.cluster.split("|")[3] ?? "unknown";
-    const record = (code: number, ep?: Endpoint) =>
+    const record = (code: number, ep?: Endpoint, flags?: string) => {
       ctx.stats.record("source", { service, mtls: ep?.mtls }, code, performance.now() - start);
+      if (ctx.accessLog?.enabled) {
+        logAccess(ctx, req, path, authority, start, code, {
+          ep,
+          cluster: hit.cluster || undefined,
+          route: hit.route.name,
+          flags,
+        });
+      }
+    };
     const forward = (): Promise<Response> | Response => {
       const route = hit.route;
       if (route.directResponse) {
@@ -219,7 +273,7 @@ export function routedHandler(
     const fault = hit.route.fault;
     if (!fault) return forward();
     return injectFault(fault, forward, (status) => {
-      record(status);
+      record(status, undefined, "FI");
       return text(status, "fault filter abort");
     });
   };
@@ -272,7 +326,7 @@ export async function forwardRouted(
   req: Request,
   path: string,
   authority: string,
-  record: (code: number, ep?: Endpoint) => void,
+  record: (code: number, ep?: Endpoint, flags?: string) => void,
 ): Promise<Response> {
   const route = hit.route;
   const policy = retryOf(route);
@@ -291,7 +345,7 @@ export async function forwardRouted(
   for (let attempt = 0;; attempt++) {
     const ep = lb && pickAvoiding(lb, tried, policy.ignorePreviousHosts, ctx.outliers);
     if (!ep || !lb) {
-      record(503);
+      record(503, undefined, "UH");
       return text(503, "no healthy upstream");
     }
     tried.push(ep);
@@ -299,7 +353,7 @@ export async function forwardRouted(
     // Circuit breaking: wait for a slot, or fail at once past the pending limit.
     const slot = ctx.breakers.acquire(cluster);
     if (slot === undefined) {
-      record(503);
+      record(503, ep, "UO");
       return new Response(
         "upstream connect error or disconnect/reset before headers. reset reason: overflow",
         { status: 503, headers: { "content-type": "text/plain", "x-envoy-overloaded": "true" } },
@@ -363,10 +417,10 @@ export async function forwardRouted(
         }
       }
       if (timedOut) {
-        record(504, ep);
+        record(504, ep, "UT");
         return text(504, "upstream request timeout");
       }
-      record(503, ep);
+      record(503, ep, failure === "connect" ? "UF" : "UC");
       return text(
         503,
         `upstream connect error or disconnect/reset before headers. reset reason: ${

@@ -16,6 +16,7 @@ import { Upstreams } from "./forward.ts";
 import { type RoutedContext, routedHandler } from "./outbound.ts";
 import { OutlierDetector } from "./outlier.ts";
 import { CircuitBreakers } from "./circuit.ts";
+import { AccessLog } from "./access_log.ts";
 import { type Inbound, startInbound } from "./inbound.ts";
 import { startTcpListener, type TcpContext } from "./tcp.ts";
 import { adminApp } from "./admin.ts";
@@ -76,6 +77,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
   const stats = new Stats({ namespace: opts.namespace, workload, principal });
   const upstreams = new Upstreams();
   let runtime: Runtime | undefined;
+  const accessLog = new AccessLog();
   const client = new ControlClient({
     url: opts.control,
     tokenFile: opts.tokenFile,
@@ -86,6 +88,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
     validate: (config) => {
       try {
         runtime = Runtime.compile(config);
+        accessLog.configure(config.accessLog);
         upstreams.retain(runtime.endpoints());
         return undefined;
       } catch (err) {
@@ -151,6 +154,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
     stats,
     outliers: new OutlierDetector(),
     breakers: new CircuitBreakers(),
+    accessLog,
   };
   const servers: Server[] = [];
   let inbound: Inbound | undefined;
@@ -167,6 +171,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
           roots: client.trust.get() ?? creds.rootsPem,
           stats,
           authorize: () => runtime?.authorize,
+          accessLog,
         });
         node.inboundPort = inbound.port;
       }

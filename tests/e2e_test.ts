@@ -680,6 +680,42 @@ spec:
   }
 });
 
+Deno.test("MeshConfig accessLogFile: both proxies print Envoy-style access log lines", async () => {
+  const meshConfig = `apiVersion: config.mesh.dev/v1alpha1
+kind: MeshConfig
+metadata: {name: mesh, namespace: istio-system}
+spec:
+  accessLogFile: /dev/stdout
+`;
+  const { m, a, close } = await setup({ "mesh.yaml": meshConfig });
+  try {
+    const r = await curl([
+      "-x",
+      `http://127.0.0.1:${a.outbound}`,
+      "-H",
+      "x-request-id: req-42",
+      "-A",
+      "test-agent",
+      "http://echo-b:8080/logged?q=1",
+    ]);
+    assert.equal(r.status, 200);
+    // Client side: the route's cluster and the peer proxy; server side: the inbound cluster.
+    const client = await a.proc.waitFor(/\[[^\]]+\] "GET \/logged\?q=1 HTTP\/1\.1" 200 .*/, 5000);
+    assert.match(
+      client[0],
+      /"test-agent" "req-42" "echo-b:8080" "127\.0\.0\.1:\d+" outbound\|8080\|\|echo-b/,
+    );
+    const server = await Promise.any(
+      m.procs.filter((p) => p.name.startsWith("b-")).map((p) =>
+        p.waitFor(/"GET \/logged\?q=1 HTTP\/1\.1" 200 .*"req-42".* inbound\|\d+\|\|.*/, 5000)
+      ),
+    );
+    assert.ok(server[0]);
+  } finally {
+    await close();
+  }
+});
+
 Deno.test("TCP through the mesh: a Sidecar egress listener tunnels to the service over mTLS", async () => {
   const tcpPort = freePort();
   const httpPort = freePort();

@@ -49,7 +49,13 @@ import {
 export const MESH_CONFIG_API_VERSION = "config.mesh.dev/v1alpha1";
 
 /** MeshConfig fields mesh honours; every other field is warned about. */
-export const MESH_CONFIG_SUPPORTED = ["trustDomain", "rootNamespace", "outboundTrafficPolicy"];
+export const MESH_CONFIG_SUPPORTED = [
+  "trustDomain",
+  "rootNamespace",
+  "outboundTrafficPolicy",
+  "accessLogFile",
+  "accessLogEncoding",
+];
 
 const bool = z.boolean();
 const anyValue = z.unknown();
