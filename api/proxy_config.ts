@@ -166,7 +166,7 @@ export interface Cluster {
   host: string;
   port: number;
   subset?: string;
-  lb: "ROUND_ROBIN" | "RANDOM";
+  lb: "ROUND_ROBIN" | "RANDOM" | "LEAST_REQUEST";
   endpoints: Endpoint[];
   /** Connection pool limits (DestinationRule `connectionPool`): past them, 503 at once. */
   limits?: ClusterLimits;

@@ -1815,7 +1815,7 @@ Deno.test("known-but-unsupported fields warn and the resource is kept", () => {
       "host: reviews",
       "trafficPolicy:",
       "  tls: {mode: SIMPLE, sni: reviews}",
-      "  loadBalancer: {simple: LEAST_REQUEST}",
+      "  loadBalancer: {simple: PASSTHROUGH}",
       "  connectionPool: {tcp: {maxConnections: 10, connectTimeout: 1s}}",
       "subsets:",
       "- name: v1",

@@ -39,7 +39,11 @@ function endpointOf(
 }
 
 function lbOf(dr: DestinationRule | undefined): Cluster["lb"] {
-  return dr?.spec.trafficPolicy?.loadBalancer?.simple === "RANDOM" ? "RANDOM" : "ROUND_ROBIN";
+  const simple = dr?.spec.trafficPolicy?.loadBalancer?.simple;
+  if (simple === "RANDOM") return "RANDOM";
+  // LEAST_CONN is Istio's deprecated name for LEAST_REQUEST.
+  if (simple === "LEAST_REQUEST" || simple === "LEAST_CONN") return "LEAST_REQUEST";
+  return "ROUND_ROBIN";
 }
 
 function durationMs(d: string | undefined): number | undefined {

@@ -16,6 +16,23 @@ import type { Cluster, Endpoint } from "../api/proxy_config.ts";
 export class Balancer {
   readonly cluster: Cluster;
   #next = 0;
+  #active = new Map<Endpoint, number>();
+
+  /** Requests in flight to `ep` (counted for LEAST_REQUEST). */
+  active(ep: Endpoint): number {
+    return this.#active.get(ep) ?? 0;
+  }
+
+  /** Marks a request to `ep` started; call the returned function when it ends. */
+  begin(ep: Endpoint): () => void {
+    this.#active.set(ep, this.active(ep) + 1);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.#active.set(ep, this.active(ep) - 1);
+    };
+  }
 
   constructor(cluster: Cluster, start = 0) {
     this.cluster = cluster;
@@ -31,6 +48,14 @@ export class Balancer {
   pick(rand: number = Math.random(), skip?: (ep: Endpoint) => boolean): Endpoint | undefined {
     const eps = this.cluster.endpoints;
     if (eps.length === 0) return undefined;
+    if (this.cluster.lb === "LEAST_REQUEST" && eps.length > 1) {
+      // Envoy's least request: the less busy of two random endpoints ("power of two choices").
+      const candidates = skip ? eps.filter((e) => !skip(e)) : eps;
+      const from = candidates.length ? candidates : eps;
+      const a = from[Math.floor(rand * from.length)];
+      const b = from[Math.floor(Math.random() * from.length)];
+      return this.active(b) < this.active(a) ? b : a;
+    }
     if (this.cluster.lb === "RANDOM") {
       const start = Math.floor(rand * eps.length);
       if (!skip) return eps[start];

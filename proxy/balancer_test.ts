@@ -95,3 +95,16 @@ Deno.test("pick skips rejected endpoints, and uses all when every one is rejecte
   assert.ok(!seen.includes(2), `picked ${seen}`);
   assert.ok(lb.pick(0, () => true) !== undefined, "panic mode still picks");
 });
+
+Deno.test("LEAST_REQUEST picks the less busy of two endpoints", () => {
+  const eps = [1, 2].map((p) => ({ address: "127.0.0.1", port: p, mtls: false, labels: {} }));
+  const lb = new Balancer({ name: "c", host: "h", port: 80, lb: "LEAST_REQUEST", endpoints: eps });
+  const end = lb.begin(eps[0]);
+  lb.begin(eps[0]);
+  // With endpoint 1 busy, any pair that includes endpoint 2 picks it.
+  let twos = 0;
+  for (let i = 0; i < 50; i++) if (lb.pick(0.9)?.port === 2) twos++;
+  assert.equal(twos, 50);
+  end();
+  assert.equal(lb.active(eps[0]), 1);
+});

@@ -359,7 +359,14 @@ export async function forwardRouted(
         { status: 503, headers: { "content-type": "text/plain", "x-envoy-overloaded": "true" } },
       );
     }
-    const release = typeof slot === "function" ? slot : await slot;
+    const slotRelease = typeof slot === "function" ? slot : await slot;
+    const done = cluster.lb === "LEAST_REQUEST" ? lb.begin(ep) : undefined;
+    const release = done
+      ? () => {
+        slotRelease();
+        done();
+      }
+      : slotRelease;
     let limit = policy.perTryTimeoutMs;
     if (deadline !== undefined) {
       const left = Math.max(0, deadline - performance.now());

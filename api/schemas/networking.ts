@@ -1283,7 +1283,10 @@ function checkPortPolicy(
     if (warn) {
       warnUnsupported(tp.loadBalancer, UNSUPPORTED_LB, at, r);
       const simple = tp.loadBalancer.simple;
-      if (simple !== undefined && simple !== "ROUND_ROBIN" && simple !== "RANDOM") {
+      if (
+        simple !== undefined &&
+        !["ROUND_ROBIN", "RANDOM", "LEAST_REQUEST", "LEAST_CONN"].includes(simple)
+      ) {
         r.warn([...at, "simple"], `${simple} is ${NOT_SUPPORTED} (mesh uses ROUND_ROBIN)`);
       }
     }

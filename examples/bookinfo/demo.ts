@@ -41,17 +41,26 @@ function parseArgs(argv: string[]): Args {
   return out;
 }
 
+const handedOut = new Set<number>();
+
+/** A port that was free a moment ago and that this demo hasn't handed out before. */
 function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const p = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return p;
+  for (;;) {
+    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const p = (l.addr as Deno.NetAddr).port;
+    l.close();
+    if (!handedOut.has(p)) {
+      handedOut.add(p);
+      return p;
+    }
+  }
 }
 
 interface Child {
   name: string;
   proc: Deno.ChildProcess;
   log: string;
+  exited: boolean;
 }
 
 const children: Child[] = [];
@@ -66,7 +75,8 @@ function spawn(name: string, args: string[], env: Record<string, string> = {}): 
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  const c: Child = { name, proc, log: "" };
+  const c: Child = { name, proc, log: "", exited: false };
+  proc.status.then(() => c.exited = true);
   const pump = async (s: ReadableStream<Uint8Array>) => {
     const dec = new TextDecoder();
     for await (const chunk of s) {
@@ -86,6 +96,15 @@ async function waitFor(c: Child, re: RegExp, timeoutMs = 30_000): Promise<void> 
   const deadline = Date.now() + timeoutMs;
   let delay = 20;
   while (!re.test(c.log)) {
+    if (c.exited) {
+      // Give the output pumps a moment to drain what the process printed last.
+      await new Promise((r) => setTimeout(r, 50));
+      if (re.test(c.log)) return;
+      throw new Error(
+        `${c.name} exited before printing ${re}: ${c.log.trim().split("\n").pop() ?? ""}; ` +
+          `see ${logDir}/${c.name}.log`,
+      );
+    }
     if (Date.now() > deadline) {
       throw new Error(
         `${c.name} did not print ${re} within ${timeoutMs} ms; see ${logDir}/${c.name}.log`,
@@ -179,6 +198,20 @@ async function main(): Promise<void> {
     { app: "productpage", version: "v1", script: "productpage.ts" },
   ];
   await Promise.all(workloads.map(async (w) => {
+    // A port picked in advance can be taken by someone else before the process binds it:
+    // then the workload starts again on new ports.
+    for (let attempt = 1;; attempt++) {
+      try {
+        return await startWorkload(w);
+      } catch (err) {
+        if (attempt >= 5 || !/Address already in use|AddrInUse/.test((err as Error).message)) {
+          throw err;
+        }
+      }
+    }
+  }));
+
+  async function startWorkload(w: { app: string; version: string; script: string }) {
     const name = `${w.app}-${w.version}`;
     const appPort = freePort();
     const outbound = freePort();
@@ -206,8 +239,17 @@ async function main(): Promise<void> {
       `--outbound-port=${outbound}`,
       `--admin-port=${freePort()}`,
     ]);
-    await Promise.all([waitFor(app, /listening on/), waitFor(sidecar, /proxy started/)]);
-  }));
+    try {
+      await Promise.all([waitFor(app, /listening on/), waitFor(sidecar, /proxy started/)]);
+    } catch (err) {
+      for (const c of [app, sidecar]) {
+        try {
+          c.proc.kill("SIGKILL");
+        } catch { /* gone */ }
+      }
+      throw err;
+    }
+  }
 
   const gwToken = await token("istio-system", "istio-ingressgateway");
   const gateway = spawn("istio-ingressgateway", [
