@@ -114,6 +114,8 @@ export interface Route {
   rewrite?: RouteRewrite;
   /** Header changes for every request on this route. */
   headers?: HeaderOps;
+  /** Traffic shadowing: a copy of `percent` of requests to `cluster`, its answer dropped. */
+  mirrors?: { cluster: string; percent: number }[];
 }
 
 /** When and how often to retry a request (Istio's `HTTPRetry`, resolved). */

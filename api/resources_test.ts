@@ -1809,7 +1809,7 @@ Deno.test("known-but-unsupported fields warn and the resource is kept", () => {
       "  route:",
       "  - destination: {host: reviews}",
       "  corsPolicy: {allowOrigins: [{exact: 'https://a.example'}]}", // 13
-      "  mirror: {host: reviews}", // 14
+      "tcp: [{route: [{destination: {host: reviews}}]}]", // 14
     ]),
     doc("DestinationRule", [
       "host: reviews",
@@ -1837,7 +1837,7 @@ Deno.test("known-but-unsupported fields warn and the resource is kept", () => {
     "VirtualService spec.exportTo",
     "VirtualService spec.http[0].match[0].statPrefix",
     "VirtualService spec.http[0].corsPolicy",
-    "VirtualService spec.http[0].mirror",
+    "VirtualService spec.tcp",
     "DestinationRule spec.trafficPolicy.tls.mode",
     "DestinationRule spec.trafficPolicy.tls.sni",
     "DestinationRule spec.trafficPolicy.loadBalancer.simple",

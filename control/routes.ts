@@ -137,6 +137,8 @@ export function translateRoutes(
     }
     const headers = headerOps(http.headers);
     if (headers) route.headers = headers;
+    const mirrors = mirrorsOf(http, ns, registry);
+    if (mirrors.length) route.mirrors = mirrors;
     const timeoutMs = http.timeout !== undefined ? durationMs(http.timeout) : undefined;
     // Istio: a zero timeout means none.
     if (timeoutMs) route.timeoutMs = timeoutMs;
@@ -190,6 +192,35 @@ function translateRetries(http: HTTPRoute): RetryPolicy {
   const backoff = r.backoff !== undefined ? durationMs(r.backoff) : undefined;
   if (backoff) out.backoffMs = backoff;
   if (r.retryIgnorePreviousHosts === false) out.ignorePreviousHosts = false;
+  return out;
+}
+
+/**
+ * `mirror` (with `mirrorPercentage`, or the deprecated integer forms) and
+ * `mirrors` → clusters and shares. As in Istio, a mirror without a
+ * percentage gets every request.
+ */
+function mirrorsOf(
+  http: HTTPRoute,
+  ns: string,
+  registry: ServiceRegistry,
+): { cluster: string; percent: number }[] {
+  const clusterOf = (d: { host: string; subset?: string; port?: { number?: number } }) => {
+    const host = fqdn(d.host, ns);
+    const svc = registry.service(host);
+    const port = d.port?.number ?? svc?.ports[0]?.number ?? 80;
+    return clusterName(port, d.subset, host);
+  };
+  const out: { cluster: string; percent: number }[] = [];
+  if (http.mirror) {
+    out.push({
+      cluster: clusterOf(http.mirror),
+      percent: http.mirrorPercentage?.value ?? http.mirrorPercent ?? http.mirror_percent ?? 100,
+    });
+  }
+  for (const m of http.mirrors ?? []) {
+    out.push({ cluster: clusterOf(m.destination), percent: m.percentage?.value ?? 100 });
+  }
   return out;
 }
 

@@ -332,7 +332,8 @@ export async function forwardRouted(
   const policy = retryOf(route);
   const cl = req.headers.get("content-length");
   let body: ReadableStream<Uint8Array> | Uint8Array | null = req.body;
-  if (body !== null && policy.attempts > 0 && cl !== null && Number(cl) <= MAX_REPLAY_BYTES) {
+  const keep = policy.attempts > 0 || route.mirrors !== undefined;
+  if (body !== null && keep && cl !== null && Number(cl) <= MAX_REPLAY_BYTES) {
     body = new Uint8Array(await req.arrayBuffer());
   }
   const replayable = !(body instanceof ReadableStream);
@@ -340,6 +341,9 @@ export async function forwardRouted(
   const requestChanges = [route.headers?.request, hit.destination?.headers?.request];
   for (const c of requestChanges) if (c) headers = changeHeaderList(headers, c);
   const responseChanges = [hit.destination?.headers?.response, route.headers?.response];
+  if (route.mirrors && !(body instanceof ReadableStream)) {
+    mirror(ctx, route.mirrors, req.method, path, headers, body);
+  }
   const deadline = route.timeoutMs !== undefined ? performance.now() + route.timeoutMs : undefined;
   const tried: Endpoint[] = [];
   for (let attempt = 0;; attempt++) {
@@ -544,6 +548,39 @@ function directResponse(route: Route): Response {
     headers: { "content-type": "text/plain" },
   });
   return withHeaders(res, route.headers?.response);
+}
+
+/** `reviews:9080` → `reviews-shadow:9080`: the authority of a mirrored request, as Envoy's. */
+export function shadowAuthority(authority: string): string {
+  const { host, port } = splitHostPort(authority);
+  const h = host.includes(":") ? `[${host}]` : host;
+  return port === undefined ? `${h}-shadow` : `${h}-shadow:${port}`;
+}
+
+/**
+ * Sends copies of a request to the route's mirror clusters (each for its
+ * share of requests) without waiting; answers and failures are dropped.
+ * A request with a streamed body (not kept for replay) isn't mirrored.
+ */
+function mirror(
+  ctx: RoutedContext,
+  mirrors: { cluster: string; percent: number }[],
+  method: string,
+  path: string,
+  headers: [string, string][],
+  body: Uint8Array | null,
+): void {
+  for (const m of mirrors) {
+    if (!faultHits(m.percent)) continue;
+    const ep = ctx.runtime()?.balancers.get(m.cluster)?.pick();
+    if (!ep) continue;
+    const shadowHeaders = headers.map(([k, v]): [string, string] =>
+      k === "host" ? [k, shadowAuthority(v)] : [k, v]
+    );
+    ctx.upstreams.request(ep, { method, path, headers: shadowHeaders, body })
+      .then((res) => res.full ? undefined : res.body.cancel())
+      .catch(() => {});
+  }
 }
 
 /** An upstream answer as a Response for `Deno.serve`, hop-by-hop headers dropped. */

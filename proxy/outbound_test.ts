@@ -5,6 +5,7 @@ import {
   injectFault,
   redirectLocation,
   rewritePath,
+  shadowAuthority,
   splitUrl,
   withHeaders,
 } from "./outbound.ts";
@@ -135,4 +136,12 @@ Deno.test("header changes: remove, set replaces, add appends; responses too", ()
   assert.equal(res.headers.get("server"), null);
   assert.equal(res.headers.get("x-set"), "s");
   assert.equal(res.headers.get("x-keep"), "1, 2");
+});
+
+Deno.test("shadowAuthority: -shadow goes on the host, before the port", () => {
+  assert.equal(shadowAuthority("reviews:9080"), "reviews-shadow:9080");
+  assert.equal(
+    shadowAuthority("reviews.default.svc.cluster.local"),
+    "reviews.default.svc.cluster.local-shadow",
+  );
 });

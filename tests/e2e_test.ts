@@ -87,7 +87,7 @@ async function setup(files: Record<string, string>) {
       10_000,
       "client proxy to learn both endpoints",
     );
-    return { m, a, close };
+    return { m, a, close, apps: { v1: appV1, v2: appV2 } };
   } catch (err) {
     await close();
     throw err;
@@ -464,6 +464,40 @@ spec:
       5000,
       "policies removed",
     );
+  } finally {
+    await close();
+  }
+});
+
+Deno.test("mirror: a copy of each request goes to the mirror with a -shadow host", async () => {
+  const vs = `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: echo-b}
+spec:
+  hosts: [echo-b]
+  http:
+  - route: [{destination: {host: echo-b, subset: v1}, weight: 100}]
+    mirror: {host: echo-b, subset: v2}
+    mirrorPercentage: {value: 100.0}
+`;
+  const { a, close, apps } = await setup({ "vs.yaml": vs });
+  try {
+    const proxy = ["-x", `http://127.0.0.1:${a.outbound}`];
+    await eventually(
+      async () => {
+        const r = await curl([...proxy, "http://echo-b:8080/mirrored"]);
+        return r.status === 200 && JSON.parse(r.body).name === "b-v1";
+      },
+      5000,
+      "routing to v1",
+    );
+    // The copy reaches v2 with Envoy's shadow authority; its answer is dropped.
+    await eventually(
+      () => apps.v2.seen.some((s) => s.path === "/mirrored" && s.host === "echo-b-shadow:8080"),
+      5000,
+      "the mirror to see the copy",
+    );
+    assert.ok(apps.v1.seen.some((s) => s.path === "/mirrored" && s.host === "echo-b:8080"));
   } finally {
     await close();
   }

@@ -346,11 +346,15 @@ export async function waitForEndpoints(
 }
 
 /** An HTTP server on 127.0.0.1:0 that answers with the request it saw as JSON. */
-export function echoServer(name: string): { port: number; close: () => Promise<void> } {
+export function echoServer(
+  name: string,
+): { port: number; close: () => Promise<void>; seen: { path: string; host: string }[] } {
+  const seen: { path: string; host: string }[] = [];
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
     const headers: Record<string, string> = {};
     req.headers.forEach((v, k) => headers[k] = v);
     const url = new URL(req.url);
+    seen.push({ path: url.pathname, host: headers["host"] ?? "" });
     const size = url.pathname.match(/^\/bytes\/(\d+)$/);
     if (size) return new Response(new Uint8Array(Number(size[1])).fill(120));
     // `/delay/<ms>`: answers after that long (for timeouts).
@@ -364,7 +368,7 @@ export function echoServer(name: string): { port: number; close: () => Promise<v
     const bodyBytes = req.body ? (await req.arrayBuffer()).byteLength : 0;
     return Response.json({ name, method: req.method, url: url.pathname, headers, bodyBytes });
   });
-  return { port: server.addr.port, close: () => server.shutdown() };
+  return { port: server.addr.port, close: () => server.shutdown(), seen };
 }
 
 /** A CA that isn't the mesh's, for negative tests. */

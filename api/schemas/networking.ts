@@ -61,11 +61,6 @@ export { PROTOCOLS };
 const UNSUPPORTED_VS = ["exportTo", "tls", "tcp"] as const;
 const UNSUPPORTED_HTTP_ROUTE = [
   "delegate",
-  "mirror",
-  "mirrors",
-  "mirrorPercentage",
-  "mirrorPercent",
-  "mirror_percent",
   "corsPolicy",
 ] as const;
 const UNSUPPORTED_MATCH = ["statPrefix"] as const;
