@@ -116,6 +116,21 @@ export interface Route {
   headers?: HeaderOps;
   /** Traffic shadowing: a copy of `percent` of requests to `cluster`, its answer dropped. */
   mirrors?: { cluster: string; percent: number }[];
+  cors?: RouteCors;
+}
+
+/** A CORS policy (VirtualService `corsPolicy`), answered as Envoy's CORS filter does. */
+export interface RouteCors {
+  /** Origins allowed (`allowOrigins`, and the deprecated exact `allowOrigin`). */
+  allowOrigins: StringMatch[];
+  allowMethods?: string[];
+  allowHeaders?: string[];
+  exposeHeaders?: string[];
+  /** Seconds. */
+  maxAge?: number;
+  allowCredentials?: boolean;
+  /** A preflight from an origin that isn't allowed: forwarded (default) or answered bare. */
+  unmatchedPreflights: "FORWARD" | "IGNORE";
 }
 
 /** When and how often to retry a request (Istio's `HTTPRetry`, resolved). */

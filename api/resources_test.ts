@@ -1808,7 +1808,7 @@ Deno.test("known-but-unsupported fields warn and the resource is kept", () => {
       "  - statPrefix: reviews", // 10
       "  route:",
       "  - destination: {host: reviews}",
-      "  corsPolicy: {allowOrigins: [{exact: 'https://a.example'}]}", // 13
+      "tls: [{match: [{sniHosts: [reviews]}], route: [{destination: {host: reviews}}]}]", // 13
       "tcp: [{route: [{destination: {host: reviews}}]}]", // 14
     ]),
     doc("DestinationRule", [
@@ -1836,7 +1836,7 @@ Deno.test("known-but-unsupported fields warn and the resource is kept", () => {
   assert.deepEqual(paths, [
     "VirtualService spec.exportTo",
     "VirtualService spec.http[0].match[0].statPrefix",
-    "VirtualService spec.http[0].corsPolicy",
+    "VirtualService spec.tls",
     "VirtualService spec.tcp",
     "DestinationRule spec.trafficPolicy.tls.mode",
     "DestinationRule spec.trafficPolicy.tls.sni",

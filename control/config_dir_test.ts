@@ -274,10 +274,10 @@ Deno.test("ConfigDir: a file that was never good starts serving once fixed", asy
 
 Deno.test("ConfigDir: warnings are listed but don't reject the file", async () => {
   await withTempDir(async (dir) => {
-    // A CORS policy is Istio's, not enforced by mesh yet: a warning.
+    // Delegation is Istio's, not enforced by mesh yet: a warning.
     await Deno.writeTextFile(
       `${dir}/reviews.yaml`,
-      vs("reviews") + "    corsPolicy: {allowOrigins: [{exact: 'https://a.example'}]}\n",
+      vs("reviews").replace("spec:\n", "spec:\n  exportTo: ['.']\n"),
     );
     const src = new ConfigDir(dir);
     await src.reload();

@@ -139,6 +139,22 @@ export function translateRoutes(
     if (headers) route.headers = headers;
     const mirrors = mirrorsOf(http, ns, registry);
     if (mirrors.length) route.mirrors = mirrors;
+    if (http.corsPolicy) {
+      const c = http.corsPolicy;
+      route.cors = {
+        allowOrigins: [
+          ...(c.allowOrigins ?? []).map((m) => ({ ...m })),
+          ...(c.allowOrigin ?? []).map((o) => ({ exact: o })),
+        ],
+        unmatchedPreflights: c.unmatchedPreflights === "IGNORE" ? "IGNORE" : "FORWARD",
+      };
+      if (c.allowMethods) route.cors.allowMethods = [...c.allowMethods];
+      if (c.allowHeaders) route.cors.allowHeaders = [...c.allowHeaders];
+      if (c.exposeHeaders) route.cors.exposeHeaders = [...c.exposeHeaders];
+      const maxAge = durationMs(c.maxAge);
+      if (maxAge !== undefined) route.cors.maxAge = Math.floor(maxAge / 1000);
+      if (c.allowCredentials !== undefined) route.cors.allowCredentials = c.allowCredentials;
+    }
     const timeoutMs = http.timeout !== undefined ? durationMs(http.timeout) : undefined;
     // Istio: a zero timeout means none.
     if (timeoutMs) route.timeoutMs = timeoutMs;
@@ -257,7 +273,8 @@ function headerOps(h: HTTPRoute["headers"]): HeaderOps | undefined {
 }
 
 /** A validated duration in milliseconds (fractions kept); undefined if it doesn't parse. */
-function durationMs(d: string): number | undefined {
+function durationMs(d: string | undefined): number | undefined {
+  if (d === undefined) return undefined;
   const ns = parseDuration(d);
   return typeof ns === "bigint" ? Number(ns) / 1e6 : undefined;
 }

@@ -10,6 +10,7 @@ import type {
   Endpoint,
   HeaderChanges,
   Route,
+  RouteCors,
   RouteFault,
   RouteMatch,
   RouteRedirect,
@@ -30,7 +31,7 @@ import {
 } from "./retry.ts";
 import { HOP_BY_HOP } from "./h1_codec.ts";
 import type { Runtime } from "./runtime.ts";
-import type { RequestView, RouteHit, RouteTable } from "./route.ts";
+import { compileStringMatch, type RequestView, type RouteHit, type RouteTable } from "./route.ts";
 import type { Upstreams } from "./forward.ts";
 import type { Stats } from "./stats.ts";
 
@@ -246,6 +247,25 @@ export function routedHandler(
     };
     const forward = (): Promise<Response> | Response => {
       const route = hit.route;
+      if (route.cors) {
+        const origin = req.headers.get("origin");
+        if (origin !== null) {
+          const c = corsFor(route.cors, req, origin);
+          if (c instanceof Response) {
+            record(c.status);
+            return c;
+          }
+          if (c) {
+            const res = forwardAction(route);
+            return res instanceof Response
+              ? withHeaders(res, c)
+              : res.then((r) => withHeaders(r, c));
+          }
+        }
+      }
+      return forwardAction(route);
+    };
+    const forwardAction = (route: Route): Promise<Response> | Response => {
       if (route.directResponse) {
         record(route.directResponse.status);
         return directResponse(route);
@@ -548,6 +568,51 @@ function directResponse(route: Route): Response {
     headers: { "content-type": "text/plain" },
   });
   return withHeaders(res, route.headers?.response);
+}
+
+const corsOrigins = new WeakMap<RouteCors, ((v: string | undefined) => boolean)[]>();
+
+/**
+ * Envoy's CORS filter for a request with an `Origin`: a preflight from an
+ * allowed origin is answered here (200 with the allow headers); one from
+ * another origin is forwarded, or answered bare with `unmatchedPreflights:
+ * IGNORE`; any other request from an allowed origin gets the headers to add
+ * to its response; undefined means nothing to do.
+ */
+export function corsFor(
+  cors: RouteCors,
+  req: Request,
+  origin: string,
+): Response | HeaderChanges | undefined {
+  let matchers = corsOrigins.get(cors);
+  if (!matchers) corsOrigins.set(cors, matchers = cors.allowOrigins.map(compileStringMatch));
+  const allowed = matchers.some((m) => m(origin));
+  const preflight = req.method === "OPTIONS" &&
+    req.headers.has("access-control-request-method");
+  if (preflight) {
+    if (!allowed) {
+      return cors.unmatchedPreflights === "IGNORE"
+        ? new Response(null, { status: 200 })
+        : undefined;
+    }
+    const h = new Headers({ "access-control-allow-origin": origin });
+    if (cors.allowMethods?.length) {
+      h.set("access-control-allow-methods", cors.allowMethods.join(","));
+    }
+    if (cors.allowHeaders?.length) {
+      h.set("access-control-allow-headers", cors.allowHeaders.join(","));
+    }
+    if (cors.maxAge !== undefined) h.set("access-control-max-age", String(cors.maxAge));
+    if (cors.allowCredentials) h.set("access-control-allow-credentials", "true");
+    return new Response(null, { status: 200, headers: h });
+  }
+  if (!allowed) return undefined;
+  const set: Record<string, string> = { "access-control-allow-origin": origin };
+  if (cors.exposeHeaders?.length) {
+    set["access-control-expose-headers"] = cors.exposeHeaders.join(",");
+  }
+  if (cors.allowCredentials) set["access-control-allow-credentials"] = "true";
+  return { set };
 }
 
 /** `reviews:9080` → `reviews-shadow:9080`: the authority of a mirrored request, as Envoy's. */

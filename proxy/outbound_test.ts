@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   changeHeaderList,
+  corsFor,
   faultHits,
   injectFault,
   redirectLocation,
@@ -144,4 +145,46 @@ Deno.test("shadowAuthority: -shadow goes on the host, before the port", () => {
     shadowAuthority("reviews.default.svc.cluster.local"),
     "reviews.default.svc.cluster.local-shadow",
   );
+});
+
+Deno.test("corsFor: preflights from allowed origins are answered; others forwarded or ignored", async () => {
+  const cors = {
+    allowOrigins: [{ exact: "https://shop.example" }, { regex: "https://.*\\.test" }],
+    allowMethods: ["GET", "POST"],
+    allowHeaders: ["x-user"],
+    exposeHeaders: ["x-trace"],
+    maxAge: 86400,
+    allowCredentials: true,
+    unmatchedPreflights: "FORWARD" as const,
+  };
+  const preflight = (origin: string) =>
+    new Request("http://shop/cart", {
+      method: "OPTIONS",
+      headers: { origin, "access-control-request-method": "POST" },
+    });
+  const ok = corsFor(cors, preflight("https://shop.example"), "https://shop.example");
+  assert.ok(ok instanceof Response);
+  assert.equal(ok.status, 200);
+  assert.equal(ok.headers.get("access-control-allow-origin"), "https://shop.example");
+  assert.equal(ok.headers.get("access-control-allow-methods"), "GET,POST");
+  assert.equal(ok.headers.get("access-control-max-age"), "86400");
+  assert.equal(ok.headers.get("access-control-allow-credentials"), "true");
+  await ok.body?.cancel();
+  assert.equal(corsFor(cors, preflight("https://evil.example"), "https://evil.example"), undefined);
+  const ignored = corsFor(
+    { ...cors, unmatchedPreflights: "IGNORE" },
+    preflight("https://evil.example"),
+    "https://evil.example",
+  );
+  assert.ok(ignored instanceof Response && !ignored.headers.has("access-control-allow-origin"));
+  // An actual request from an allowed origin gets headers for its response.
+  const actual = corsFor(cors, new Request("http://shop/cart"), "https://a.test");
+  assert.deepEqual(actual, {
+    set: {
+      "access-control-allow-origin": "https://a.test",
+      "access-control-expose-headers": "x-trace",
+      "access-control-allow-credentials": "true",
+    },
+  });
+  assert.equal(corsFor(cors, new Request("http://shop/cart"), "https://b.example"), undefined);
 });

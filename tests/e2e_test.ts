@@ -313,7 +313,7 @@ spec:
   }
 });
 
-Deno.test("rewrite, header changes, redirect and directResponse behave as in Istio", async () => {
+Deno.test("rewrite, header changes, redirect, directResponse and CORS behave as in Istio", async () => {
   const vs = `apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata:
@@ -325,6 +325,9 @@ spec:
     redirect: {uri: /new, redirectCode: 302}
   - match: [{uri: {exact: /teapot}}]
     directResponse: {status: 418, body: {string: "short and stout"}}
+  - match: [{uri: {prefix: /cors}}]
+    corsPolicy: {allowOrigins: [{exact: "https://shop.example"}], allowMethods: [POST]}
+    route: [{destination: {host: echo-b, subset: v1}}]
   - match: [{uri: {prefix: /api/}}]
     rewrite: {uri: /v2/, authority: echo-b.internal}
     headers:
@@ -340,6 +343,27 @@ spec:
     const redirect = await curl([...proxy, "http://echo-b:8080/old/page?x=1"]);
     assert.equal(redirect.status, 302);
     assert.equal(redirect.headers["location"], "http://echo-b:8080/new?x=1");
+    const preflight = await curl([
+      ...proxy,
+      "-X",
+      "OPTIONS",
+      "-H",
+      "origin: https://shop.example",
+      "-H",
+      "access-control-request-method: POST",
+      "http://echo-b:8080/cors/cart",
+    ]);
+    assert.equal(preflight.status, 200);
+    assert.equal(preflight.headers["access-control-allow-origin"], "https://shop.example");
+    assert.equal(preflight.headers["access-control-allow-methods"], "POST");
+    const actual = await curl([
+      ...proxy,
+      "-H",
+      "origin: https://shop.example",
+      "http://echo-b:8080/cors/cart",
+    ]);
+    assert.equal(actual.headers["access-control-allow-origin"], "https://shop.example");
+    assert.equal(JSON.parse(actual.body).name, "b-v1");
     const teapot = await curl([...proxy, "http://echo-b:8080/teapot"]);
     assert.equal(teapot.status, 418);
     assert.equal(teapot.body, "short and stout");

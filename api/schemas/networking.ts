@@ -59,10 +59,7 @@ export { PROTOCOLS };
 // What mesh enforces: everything else of these kinds is warned about.
 
 const UNSUPPORTED_VS = ["exportTo", "tls", "tcp"] as const;
-const UNSUPPORTED_HTTP_ROUTE = [
-  "delegate",
-  "corsPolicy",
-] as const;
+const UNSUPPORTED_HTTP_ROUTE = ["delegate"] as const;
 const UNSUPPORTED_MATCH = ["statPrefix"] as const;
 const UNSUPPORTED_DR = ["exportTo", "workloadSelector"] as const;
 const UNSUPPORTED_TRAFFIC_POLICY = [

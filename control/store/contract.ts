@@ -207,8 +207,8 @@ export function storeContract(backend: string, factory: () => Promise<StoreFixtu
       ...virtualService("reviews"),
       spec: {
         hosts: ["reviews"],
+        exportTo: ["."],
         http: [{
-          corsPolicy: { allowOrigins: [{ exact: "https://a.example" }] },
           route: [{ destination: { host: "reviews" } }],
         }],
       },
