@@ -13,7 +13,7 @@ import {
   type WorkloadInstance,
 } from "./registry.ts";
 import type { DestinationRule } from "../api/resources.ts";
-import { parseDuration } from "../api/schemas/common.ts";
+import { durationMs } from "../api/schemas/common.ts";
 
 function endpointOf(
   inst: WorkloadInstance,
@@ -44,12 +44,6 @@ function lbOf(dr: DestinationRule | undefined): Cluster["lb"] {
   // LEAST_CONN is Istio's deprecated name for LEAST_REQUEST.
   if (simple === "LEAST_REQUEST" || simple === "LEAST_CONN") return "LEAST_REQUEST";
   return "ROUND_ROBIN";
-}
-
-function durationMs(d: string | undefined): number | undefined {
-  if (d === undefined) return undefined;
-  const ns = parseDuration(d);
-  return typeof ns === "bigint" ? Number(ns) / 1e6 : undefined;
 }
 
 /** DestinationRule `connectionPool` → {@linkcode ClusterLimits}; undefined when nothing is set. */

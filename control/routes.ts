@@ -16,7 +16,7 @@ import type {
 import { clusterName } from "../api/proxy_config.ts";
 import { fqdn, hostAliases, hostMatches } from "../api/host.ts";
 import type { HTTPMatchRequest, HTTPRoute, VirtualService } from "../api/resources.ts";
-import { parseDuration } from "../api/schemas/common.ts";
+import { durationMs } from "../api/schemas/common.ts";
 import type { Service, ServiceRegistry } from "./registry.ts";
 
 /** Translates one Istio match into the pushed form. */
@@ -155,7 +155,7 @@ export function translateRoutes(
       if (maxAge !== undefined) route.cors.maxAge = Math.floor(maxAge / 1000);
       if (c.allowCredentials !== undefined) route.cors.allowCredentials = c.allowCredentials;
     }
-    const timeoutMs = http.timeout !== undefined ? durationMs(http.timeout) : undefined;
+    const timeoutMs = durationMs(http.timeout);
     // Istio: a zero timeout means none.
     if (timeoutMs) route.timeoutMs = timeoutMs;
     const fault = translateFault(http);
@@ -203,9 +203,9 @@ function translateRetries(http: HTTPRoute): RetryPolicy {
       out.retryOn.push("retriable-status-codes");
     }
   }
-  const perTry = r.perTryTimeout !== undefined ? durationMs(r.perTryTimeout) : undefined;
+  const perTry = durationMs(r.perTryTimeout);
   if (perTry) out.perTryTimeoutMs = perTry;
-  const backoff = r.backoff !== undefined ? durationMs(r.backoff) : undefined;
+  const backoff = durationMs(r.backoff);
   if (backoff) out.backoffMs = backoff;
   if (r.retryIgnorePreviousHosts === false) out.ignorePreviousHosts = false;
   return out;
@@ -272,13 +272,6 @@ function headerOps(h: HTTPRoute["headers"]): HeaderOps | undefined {
   return request || response ? out : undefined;
 }
 
-/** A validated duration in milliseconds (fractions kept); undefined if it doesn't parse. */
-function durationMs(d: string | undefined): number | undefined {
-  if (d === undefined) return undefined;
-  const ns = parseDuration(d);
-  return typeof ns === "bigint" ? Number(ns) / 1e6 : undefined;
-}
-
 /**
  * VirtualService `fault` → {@linkcode RouteFault}. As in Istio (Envoy's fault
  * filter), a fault without `percentage` applies to no request; the deprecated
@@ -289,7 +282,7 @@ function translateFault(http: HTTPRoute): RouteFault | undefined {
   const f = http.fault;
   if (!f) return undefined;
   const out: RouteFault = {};
-  const ms = f.delay?.fixedDelay !== undefined ? durationMs(f.delay.fixedDelay) : undefined;
+  const ms = durationMs(f.delay?.fixedDelay);
   if (f.delay && ms !== undefined) {
     out.delay = { ms, percent: f.delay.percentage?.value ?? f.delay.percent ?? 0 };
   }

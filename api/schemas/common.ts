@@ -387,6 +387,13 @@ export interface DurationOptions {
   precision?: "ms" | "s";
 }
 
+/** A valid duration in milliseconds (fractions kept); undefined when unset or invalid. */
+export function durationMs(d: string | undefined): number | undefined {
+  if (d === undefined) return undefined;
+  const ns = parseDuration(d);
+  return typeof ns === "bigint" ? Number(ns) / 1e6 : undefined;
+}
+
 /** Problems with a duration string, or undefined. */
 export function durationProblem(s: string, options: DurationOptions = {}): string | undefined {
   const ns = parseDuration(s);
