@@ -364,8 +364,8 @@ Deno.test("valid examples of every validated-only kind parse without errors", ()
   assert.equal(
     formatDiagnostic(diagnostics[0]),
     "valid.yaml:22:31: warning: AuthorizationPolicy shop/allow-reviewers: " +
-      "spec.rules[0].to[0].operation.paths[1]: path templates are not supported by mesh yet; " +
-      "matched literally",
+      "spec.rules[0].to[0].operation.paths[1]: path templates are not supported by mesh yet: " +
+      "an ALLOW rule with one never matches, a DENY rule treats it as any path",
   );
 });
 

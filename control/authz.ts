@@ -57,8 +57,10 @@ export function authzFor(snapshot: Snapshot, node: NodeInfo): AuthzPolicy[] {
 }
 
 function translate(p: AuthorizationPolicy): AuthzPolicy | undefined {
-  const action = p.spec.action ?? "ALLOW";
-  if (action !== "ALLOW" && action !== "DENY") return undefined; // AUDIT, CUSTOM: warned
+  const declared = p.spec.action ?? "ALLOW";
+  if (declared === "AUDIT") return undefined; // logging only: warned
+  // CUSTOM needs an external authorizer mesh doesn't have: its rules deny (fail closed).
+  const action = declared === "CUSTOM" ? "DENY" : declared;
   const rules: AuthzRule[] = [];
   for (const r of p.spec.rules ?? []) {
     const rule = translateRule(r, action === "DENY");
@@ -88,11 +90,22 @@ function translateRule(r: RawRule, deny: boolean): AuthzRule | undefined {
     out.from = from;
   }
   if (r.to) {
-    out.to = r.to.map((t) => {
+    const to: AuthzOperation[] = [];
+    for (const t of r.to) {
       const op: AuthzOperation = {};
       for (const k of OPERATION_KEYS) if (t.operation?.[k]) op[k] = [...t.operation[k]!];
-      return op;
-    });
+      // Path templates ({*}, {**}) can't be evaluated: an ALLOW operation with one never
+      // matches; a DENY operation treats it as any path (and drops a templated notPaths).
+      const templated = (list?: string[]) => list?.some((p) => p.includes("{")) ?? false;
+      if (templated(op.paths) || templated(op.notPaths)) {
+        if (!deny) continue;
+        if (templated(op.paths)) op.paths = ["*"];
+        if (templated(op.notPaths)) delete op.notPaths;
+      }
+      to.push(op);
+    }
+    if (to.length === 0) return undefined;
+    out.to = to;
   }
   if (r.when) {
     if (!deny && r.when.some((c) => !supportedConditionKey(c.key))) return undefined;

@@ -770,3 +770,40 @@ spec: {}
   assert.equal(reviews.rules.length, 1);
   assert.deepEqual(reviews.rules[0].to, [{ methods: ["GET"] }]);
 });
+
+Deno.test("sim: CUSTOM policies deny (fail closed); templated paths; huge timeouts are none", () => {
+  const resources = parseResources(
+    `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ext, namespace: default}
+spec:
+  action: CUSTOM
+  provider: {name: opa}
+  rules: [{to: [{operation: {paths: ["/api/*"]}}]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: templ, namespace: default}
+spec:
+  action: DENY
+  rules: [{to: [{operation: {paths: ["/admin/{**}"], methods: [DELETE]}}]}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: details}
+spec:
+  hosts: [details]
+  http:
+  - timeout: 720h
+    route: [{destination: {host: details}}]
+`,
+    "x.yaml",
+  ).resources;
+  const cfg = generateProxyConfig(snapshotOf([], WORKLOADS, resources), sidecar());
+  const byName = Object.fromEntries((cfg.authz ?? []).map((p) => [p.name, p]));
+  assert.equal(byName["default/ext"].action, "DENY");
+  assert.deepEqual(byName["default/ext"].rules[0].to, [{ paths: ["/api/*"] }]);
+  assert.deepEqual(byName["default/templ"].rules[0].to, [{ paths: ["*"], methods: ["DELETE"] }]);
+  const route = cfg.virtualHosts.find((v) => v.name === `${HOST("details")}:9080`)!.routes[0];
+  assert.equal(route.timeoutMs, undefined);
+});

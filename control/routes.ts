@@ -16,7 +16,19 @@ import type {
 import { clusterName } from "../api/proxy_config.ts";
 import { fqdn, hostAliases, hostMatches } from "../api/host.ts";
 import type { HTTPMatchRequest, HTTPRoute, VirtualService } from "../api/resources.ts";
-import { durationMs } from "../api/schemas/common.ts";
+import { durationMs as parseMs } from "../api/schemas/common.ts";
+
+/** The longest timer the runtime keeps (2^31 - 1 ms, about 24.8 days). */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/**
+ * A duration in ms for a proxy timer: longer ones are capped (a timeout that
+ * long is, in effect, none; see the callers).
+ */
+function durationMs(d: string | undefined): number | undefined {
+  const ms = parseMs(d);
+  return ms === undefined ? undefined : Math.min(ms, MAX_TIMER_MS);
+}
 import type { Service, ServiceRegistry } from "./registry.ts";
 
 /** Translates one Istio match into the pushed form. */
@@ -156,8 +168,8 @@ export function translateRoutes(
       if (c.allowCredentials !== undefined) route.cors.allowCredentials = c.allowCredentials;
     }
     const timeoutMs = durationMs(http.timeout);
-    // Istio: a zero timeout means none.
-    if (timeoutMs) route.timeoutMs = timeoutMs;
+    // Istio: a zero timeout means none; so, in effect, does one of weeks.
+    if (timeoutMs && timeoutMs < MAX_TIMER_MS) route.timeoutMs = timeoutMs;
     const fault = translateFault(http);
     if (fault) route.fault = fault;
     route.retries = translateRetries(http);
@@ -204,9 +216,9 @@ function translateRetries(http: HTTPRoute): RetryPolicy {
     }
   }
   const perTry = durationMs(r.perTryTimeout);
-  if (perTry) out.perTryTimeoutMs = perTry;
+  if (perTry && perTry < MAX_TIMER_MS) out.perTryTimeoutMs = perTry;
   const backoff = durationMs(r.backoff);
-  if (backoff) out.backoffMs = backoff;
+  if (backoff) out.backoffMs = Math.min(backoff, MAX_TIMER_MS / 10);
   if (r.retryIgnorePreviousHosts === false) out.ignorePreviousHosts = false;
   return out;
 }

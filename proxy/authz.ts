@@ -68,21 +68,55 @@ function field(
   return true;
 }
 
-/** Whether `ip` (v4) is in `cidr` (`10.0.0.0/8` or a single address). */
-export function ipInBlock(ip: string, cidr: string): boolean {
+function v4(a: string): bigint | undefined {
+  const p = a.split(".");
+  if (p.length !== 4 || p.some((x) => !/^\d{1,3}$/.test(x) || Number(x) > 255)) return undefined;
+  return p.reduce((n, x) => (n << 8n) | BigInt(Number(x)), 0n);
+}
+
+function v6(a: string): bigint | undefined {
+  let s = a.replace(/^\[|\]$/g, "").replace(/%.*$/, "");
+  // An embedded IPv4 tail (::ffff:1.2.3.4) becomes two groups.
+  const tail = s.match(/(\d+\.\d+\.\d+\.\d+)$/);
+  if (tail) {
+    const n = v4(tail[1]);
+    if (n === undefined) return undefined;
+    s = s.slice(0, -tail[1].length) + `${(n >> 16n).toString(16)}:${(n & 0xffffn).toString(16)}`;
+  }
+  const halves = s.split("::");
+  if (halves.length > 2) return undefined;
+  const head = halves[0] ? halves[0].split(":") : [];
+  const rest = halves.length === 2 && halves[1] ? halves[1].split(":") : [];
+  const fill = halves.length === 2 ? 8 - head.length - rest.length : 0;
+  const groups = [...head, ...Array(Math.max(0, fill)).fill("0"), ...rest];
+  if (groups.length !== 8 || groups.some((g) => !/^[0-9a-fA-F]{1,4}$/.test(g))) return undefined;
+  return groups.reduce((n, g) => (n << 16n) | BigInt(parseInt(g, 16)), 0n);
+}
+
+/** An address as (bits, value); IPv4-mapped IPv6 addresses count as IPv4. */
+function parseIp(a: string): { bits: number; value: bigint } | undefined {
+  const four = v4(a);
+  if (four !== undefined) return { bits: 32, value: four };
+  const six = v6(a);
+  if (six === undefined) return undefined;
+  if (six >> 32n === 0xffffn) return { bits: 32, value: six & 0xffffffffn };
+  return { bits: 128, value: six };
+}
+
+/**
+ * Whether `ip` is in `cidr` (`10.0.0.0/8`, `2001:db8::/32`, or one address);
+ * undefined when either doesn't parse, for the caller to fail closed.
+ */
+export function ipInBlock(ip: string, cidr: string): boolean | undefined {
   const [base, bitsText] = cidr.split("/");
-  const toInt = (a: string) => {
-    const p = a.split(".").map(Number);
-    if (p.length !== 4 || p.some((x) => !(x >= 0 && x <= 255))) return undefined;
-    return ((p[0] << 24) | (p[1] << 16) | (p[2] << 8) | p[3]) >>> 0;
-  };
-  const a = toInt(ip.replace(/^::ffff:/, ""));
-  const b = toInt(base);
-  if (a === undefined || b === undefined) return ip === base;
-  const bits = bitsText === undefined ? 32 : Number(bitsText);
-  if (bits === 0) return true;
-  const mask = (~0 << (32 - bits)) >>> 0;
-  return (a & mask) === (b & mask);
+  const a = parseIp(ip);
+  const b = parseIp(base);
+  if (!a || !b) return undefined;
+  if (a.bits !== b.bits) return false;
+  const bits = bitsText === undefined ? b.bits : Number(bitsText);
+  if (bits <= 0) return true;
+  const shift = BigInt(b.bits - Math.min(bits, b.bits));
+  return (a.value >> shift) === (b.value >> shift);
 }
 
 function namespaceOf(principal: string): string | undefined {
@@ -92,8 +126,9 @@ function namespaceOf(principal: string): string | undefined {
 function sourceMatches(s: AuthzSource, r: AuthzRequest): boolean {
   if (!field(s.principals, s.notPrincipals, r.principal)) return false;
   if (!field(s.namespaces, s.notNamespaces, namespaceOf(r.principal))) return false;
-  if (s.ipBlocks && !s.ipBlocks.some((b) => ipInBlock(r.sourceIp, b))) return false;
-  if (s.notIpBlocks && s.notIpBlocks.some((b) => ipInBlock(r.sourceIp, b))) return false;
+  // An address that can't be compared never satisfies ipBlocks and always hits notIpBlocks.
+  if (s.ipBlocks && !s.ipBlocks.some((b) => ipInBlock(r.sourceIp, b) === true)) return false;
+  if (s.notIpBlocks && s.notIpBlocks.some((b) => ipInBlock(r.sourceIp, b) !== false)) return false;
   return true;
 }
 
@@ -138,8 +173,12 @@ function attribute(key: string, r: AuthzRequest): string | undefined {
 function conditionMatches(c: AuthzCondition, r: AuthzRequest): boolean {
   const v = attribute(c.key, r);
   if (c.key === "source.ip") {
-    if (c.values && (v === undefined || !c.values.some((b) => ipInBlock(v, b)))) return false;
-    if (c.notValues && v !== undefined && c.notValues.some((b) => ipInBlock(v, b))) return false;
+    if (c.values && (v === undefined || !c.values.some((b) => ipInBlock(v, b) === true))) {
+      return false;
+    }
+    if (c.notValues && (v === undefined || c.notValues.some((b) => ipInBlock(v, b) !== false))) {
+      return false;
+    }
     return true;
   }
   return field(c.values, c.notValues, v);
@@ -196,4 +235,39 @@ export function compileAuthz(policies: AuthzPolicy[]): (r: AuthzRequest) => Auth
     }
     return { allowed: false };
   };
+}
+
+const UNRESERVED = /%(2[dDeE]|5[fF]|7[eE]|3[0-9]|[46][1-9a-fA-F]|[57][0-9aA])/g;
+
+/**
+ * The request target as Envoy normalizes it before authorization (Istio's
+ * default `BASE` normalization, RFC 3986): absolute-form reduced to its path,
+ * percent-encoded unreserved characters decoded (`%2e` is `.`), and `.` and
+ * `..` segments removed. The query is kept as sent. The same path goes to the
+ * app, so what was authorized is what is served.
+ */
+export function normalizeTarget(target: string): string {
+  let t = target;
+  if (!t.startsWith("/")) {
+    const m = t.match(/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*/);
+    if (m) t = t.slice(m[0].length) || "/";
+    if (!t.startsWith("/")) t = "/" + t;
+  }
+  const q = t.search(/[?#]/);
+  const path = q < 0 ? t : t.slice(0, q);
+  const rest = q < 0 ? "" : t.slice(q);
+  const decoded = path.replace(UNRESERVED, (s) => String.fromCharCode(parseInt(s.slice(1), 16)));
+  const out: string[] = [];
+  const segments = decoded.split("/");
+  for (let i = 1; i < segments.length; i++) {
+    const s = segments[i];
+    const last = i === segments.length - 1;
+    if (s === ".") {
+      if (last) out.push("");
+    } else if (s === "..") {
+      out.pop();
+      if (last) out.push("");
+    } else out.push(s);
+  }
+  return "/" + out.join("/") + rest;
 }

@@ -15,7 +15,7 @@ import { HOP_BY_HOP } from "./h1_codec.ts";
 import { serveH1 } from "./h1_server.ts";
 import { splice } from "./tcp.ts";
 import type { Stats } from "./stats.ts";
-import type { AuthzDecision, AuthzRequest } from "./authz.ts";
+import { type AuthzDecision, type AuthzRequest, normalizeTarget } from "./authz.ts";
 import type { AccessLog } from "./access_log.ts";
 
 /** Settings of the inbound listener. */
@@ -31,6 +31,11 @@ export interface InboundOptions {
   stats: Stats;
   /** Access log (off unless the mesh config turns it on). */
   accessLog?: AccessLog;
+  /**
+   * Resolves true once the first config is applied (at once after that), false when none
+   * came in time: authorization must not be skipped for lack of a config.
+   */
+  waitForConfig?: () => Promise<boolean> | boolean;
   /** The current authorization decision (AuthorizationPolicies); everything is allowed without. */
   authorize?: () => ((r: AuthzRequest) => AuthzDecision) | undefined;
 }
@@ -69,7 +74,12 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
     const principal = peer.replace(/^spiffe:\/\//, "");
     const sourceIp = socket.remoteAddress ?? "";
     // A CONNECT tunnel (TCP through the mesh) goes to the app's port as raw bytes.
-    const onConnect = (_target: string, tunnel: net.Socket, rest: Uint8Array) => {
+    const onConnect = async (_target: string, tunnel: net.Socket, rest: Uint8Array) => {
+      tunnel.pause(); // bytes wait until the tunnel is authorized and the app connection is there
+      if (opts.waitForConfig && !(await opts.waitForConfig())) {
+        tunnel.end("HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n");
+        return;
+      }
       const authorize = opts.authorize?.();
       const decision = authorize?.({
         principal,
@@ -85,7 +95,6 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
         tunnel.end("HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n");
         return;
       }
-      tunnel.pause(); // bytes wait until the app connection is there
       const tcpLabels = { service: opts.service, peer, mtls: true };
       const app = net.connect({ host: "127.0.0.1", port: opts.appPort }, () => {
         tunnel.write("HTTP/1.1 200 OK\r\n\r\n");
@@ -132,6 +141,20 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
     };
     serveH1(socket, async (req) => {
       const start = performance.now();
+      // Authorization and the app see the same, normalized path.
+      req.target = normalizeTarget(req.target);
+      if (opts.waitForConfig) {
+        const ready = await opts.waitForConfig();
+        if (!ready) {
+          opts.stats.record("destination", labels, 503, performance.now() - start);
+          if (req.body) await req.body.cancel().catch(() => {});
+          return {
+            status: 503,
+            headers: [["content-type", "text/plain"]],
+            body: "proxy has no configuration yet",
+          };
+        }
+      }
       const authorize = opts.authorize?.();
       if (authorize) {
         const decision = authorize({

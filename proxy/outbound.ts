@@ -393,7 +393,13 @@ export async function forwardRouted(
       : slotRelease;
     let limit = policy.perTryTimeoutMs;
     if (deadline !== undefined) {
-      const left = Math.max(0, deadline - performance.now());
+      const left = deadline - performance.now();
+      if (left <= 0) {
+        // The route timeout passed while waiting for a slot: don't send, don't blame the endpoint.
+        release();
+        record(504, ep, "UT");
+        return text(504, "upstream request timeout");
+      }
       limit = limit === undefined ? left : Math.min(limit, left);
     }
     const abort = limit !== undefined ? new AbortController() : undefined;
@@ -405,8 +411,9 @@ export async function forwardRouted(
       if (deadline !== undefined && performance.now() + wait >= deadline) return undefined;
       return wait;
     };
+    let res: H1Response;
     try {
-      const res = await ctx.upstreams.request(ep, {
+      res = await ctx.upstreams.request(ep, {
         method: req.method,
         path,
         headers,
@@ -417,19 +424,6 @@ export async function forwardRouted(
       });
       clearTimeout(timer);
       release();
-      ctx.outliers.report(cluster, ep, res.status);
-      if (retriableStatus(policy, res.status)) {
-        const wait = retryAfter();
-        if (wait !== undefined) {
-          if (!res.full) await res.body.cancel().catch(() => {});
-          await sleep(wait);
-          continue;
-        }
-      }
-      record(res.status, ep);
-      let out = await toResponse(res);
-      for (const c of responseChanges) if (c) out = withHeaders(out, c);
-      return out;
     } catch (err) {
       clearTimeout(timer);
       release();
@@ -459,6 +453,27 @@ export async function forwardRouted(
         }, transport failure reason: ${(err as Error).message}`,
       );
     }
+    ctx.outliers.report(cluster, ep, res.status);
+    if (retriableStatus(policy, res.status)) {
+      const wait = retryAfter();
+      if (wait !== undefined) {
+        if (!res.full) await res.body.cancel().catch(() => {});
+        await sleep(wait);
+        continue;
+      }
+    }
+    let out: Response;
+    try {
+      out = await toResponse(res);
+    } catch (err) {
+      // A status or header the HTTP layer can't pass on (e.g. status 600): a bad upstream answer.
+      if (!res.full) await res.body.cancel().catch(() => {});
+      record(502, ep, "UPE");
+      return text(502, `upstream sent a response mesh can't forward: ${(err as Error).message}`);
+    }
+    record(res.status, ep);
+    for (const c of responseChanges) if (c) out = withHeaders(out, c);
+    return out;
   }
 }
 
@@ -543,7 +558,7 @@ export function redirectLocation(
   let host = rd.authority ?? authority;
   if (rd.port !== undefined || rd.derivePort !== undefined) {
     host = splitHostPort(host).host;
-    host = host.includes(":") ? `[${host}]` : host;
+    host = host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
     if (rd.port !== undefined) host += `:${rd.port}`;
     else if (rd.derivePort === "FROM_REQUEST_PORT") host += `:${port}`;
   }
@@ -615,10 +630,13 @@ export function corsFor(
   return { set };
 }
 
+/** How long a mirrored request may take before it is dropped. */
+const MIRROR_TIMEOUT_MS = 15_000;
+
 /** `reviews:9080` → `reviews-shadow:9080`: the authority of a mirrored request, as Envoy's. */
 export function shadowAuthority(authority: string): string {
   const { host, port } = splitHostPort(authority);
-  const h = host.includes(":") ? `[${host}]` : host;
+  const h = host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
   return port === undefined ? `${h}-shadow` : `${h}-shadow:${port}`;
 }
 
@@ -642,7 +660,14 @@ function mirror(
     const shadowHeaders = headers.map(([k, v]): [string, string] =>
       k === "host" ? [k, shadowAuthority(v)] : [k, v]
     );
-    ctx.upstreams.request(ep, { method, path, headers: shadowHeaders, body })
+    // Bounded like the route would be, so a shadow that never answers holds nothing for long.
+    ctx.upstreams.request(ep, {
+      method,
+      path,
+      headers: shadowHeaders,
+      body,
+      signal: AbortSignal.timeout(MIRROR_TIMEOUT_MS),
+    })
       .then((res) => res.full ? undefined : res.body.cancel())
       .catch(() => {});
   }

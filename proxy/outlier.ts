@@ -25,6 +25,9 @@ interface State {
   ejectedUntil: number;
 }
 
+/** Envoy's default `max_ejection_time`. */
+export const MAX_EJECTION_MS = 300_000;
+
 /** Tracks consecutive failures per cluster endpoint and ejects as the cluster's policy says. */
 export class OutlierDetector {
   #state = new Map<string, State>();
@@ -81,7 +84,12 @@ export class OutlierDetector {
     );
     if (this.ejectedCount(cluster) >= max) return;
     s.ejections++;
-    s.ejectedUntil = this.#now() + policy.baseEjectionMs * s.ejections;
+    // Envoy's max_ejection_time (300 s by default) caps how long the multiplier can grow.
+    s.ejectedUntil = this.#now() +
+      Math.min(
+        policy.baseEjectionMs * s.ejections,
+        Math.max(MAX_EJECTION_MS, policy.baseEjectionMs),
+      );
     s.consecutive5xx = s.consecutiveGateway = 0;
   }
 }

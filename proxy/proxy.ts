@@ -78,6 +78,18 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
   const upstreams = new Upstreams();
   let runtime: Runtime | undefined;
   const accessLog = new AccessLog();
+  // Inbound requests that arrive before the first config wait for it (up to 10 s), so that
+  // AuthorizationPolicies are never skipped for lack of a config.
+  let configured!: () => void;
+  const firstConfig = new Promise<void>((resolve) => configured = resolve);
+  const waitForConfig = (): Promise<boolean> | boolean => {
+    if (runtime) return true;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    return Promise.race([
+      firstConfig.then(() => true),
+      new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), 10_000)),
+    ]).finally(() => clearTimeout(timer));
+  };
   const client = new ControlClient({
     url: opts.control,
     tokenFile: opts.tokenFile,
@@ -89,6 +101,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
       try {
         runtime = Runtime.compile(config);
         accessLog.configure(config.accessLog);
+        configured();
         upstreams.retain(runtime.endpoints());
         return undefined;
       } catch (err) {
@@ -171,6 +184,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
           roots: client.trust.get() ?? creds.rootsPem,
           stats,
           authorize: () => runtime?.authorize,
+          waitForConfig,
           accessLog,
         });
         node.inboundPort = inbound.port;

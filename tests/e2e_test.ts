@@ -480,6 +480,11 @@ spec:
     assert.equal(post.status, 403);
     assert.equal(post.body, "RBAC: access denied");
     assert.equal((await via(a, "http://echo-b:8080/admin/users")).status, 403);
+    // Dot segments and encoded dots are normalized before authorization, as Envoy does.
+    for (const sneaky of ["/./admin/users", "/x/../admin/users", "/%2e/admin/users"]) {
+      const r = await via(a, "--path-as-is", `http://echo-b:8080${sneaky}`);
+      assert.equal(r.status, 403, `${sneaky}: ${r.body}`);
+    }
     assert.equal((await via(c, "http://echo-b:8080/ok")).status, 403, "c isn't allowed");
     // Removing the policies opens the service again, without restarts.
     await Deno.remove(`${m.configDir}/authz.yaml`);

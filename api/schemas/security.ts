@@ -209,8 +209,13 @@ export function checkAuthorizationPolicy(spec: AuthorizationPolicySpec, r: Repor
   checkPolicyTargets(spec, r);
   const action = spec.action ?? "ALLOW";
   const base: Path = ["spec"];
-  if (action === "AUDIT" || action === "CUSTOM") {
-    r.warn([...base, "action"], `${action} is ${NOT_SUPPORTED}`);
+  if (action === "AUDIT") r.warn([...base, "action"], `AUDIT is ${NOT_SUPPORTED}`);
+  if (action === "CUSTOM") {
+    r.warn(
+      [...base, "action"],
+      "CUSTOM (external authorization) is not supported by mesh yet: its rules deny " +
+        "(fail closed)",
+    );
   }
   for (const k of ["targetRef", "targetRefs"] as const) {
     if (spec[k] !== undefined) r.warn([...base, k], `${NOT_SUPPORTED} (the policy is skipped)`);
@@ -340,7 +345,8 @@ function checkRule(rl: Rule, path: Path, action: string, r: Reporter): void {
         else if (v.includes("{")) {
           r.warn(
             [...at, field, k],
-            "path templates are not supported by mesh yet; matched literally",
+            "path templates are not supported by mesh yet: an ALLOW rule with one never matches, " +
+              "a DENY rule treats it as any path",
           );
         }
       });
