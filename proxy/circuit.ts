@@ -50,7 +50,12 @@ export class CircuitBreakers {
       const next = gate.pending.shift();
       if (next) next();
     };
-    if (limits.maxRequests !== undefined && gate.active >= limits.maxRequests) return undefined;
+    // Envoy's max_requests counts every request to the cluster, waiting ones included.
+    if (
+      limits.maxRequests !== undefined && gate.active + gate.pending.length >= limits.maxRequests
+    ) {
+      return undefined;
+    }
     if (limits.maxConnections === undefined || gate.active < limits.maxConnections) {
       gate.active++;
       return release;

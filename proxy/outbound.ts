@@ -358,7 +358,8 @@ export async function forwardRouted(
   }
   const replayable = !(body instanceof ReadableStream);
   let headers = upstreamHeaders(req, authority, route.rewrite?.authority !== undefined);
-  const requestChanges = [route.headers?.request, hit.destination?.headers?.request];
+  // Envoy's default order: the more specific (destination) first, so the route's `set` wins.
+  const requestChanges = [hit.destination?.headers?.request, route.headers?.request];
   for (const c of requestChanges) if (c) headers = changeHeaderList(headers, c);
   const responseChanges = [hit.destination?.headers?.response, route.headers?.response];
   if (route.mirrors && !(body instanceof ReadableStream)) {
@@ -423,7 +424,9 @@ export async function forwardRouted(
         maxUses: cluster.limits?.maxRequestsPerConnection,
       });
       clearTimeout(timer);
-      release();
+      // A streamed body keeps its circuit-breaker slot and LEAST_REQUEST count until it ends,
+      // as Envoy counts a request until its stream is done.
+      if (res.full || (cluster.limits === undefined && done === undefined)) release();
     } catch (err) {
       clearTimeout(timer);
       release();
@@ -458,9 +461,13 @@ export async function forwardRouted(
       const wait = retryAfter();
       if (wait !== undefined) {
         if (!res.full) await res.body.cancel().catch(() => {});
+        release();
         await sleep(wait);
         continue;
       }
+    }
+    if (!res.full && (cluster.limits !== undefined || done !== undefined)) {
+      res = { ...res, body: onEnd(res.body, release) };
     }
     let out: Response;
     try {
@@ -468,6 +475,7 @@ export async function forwardRouted(
     } catch (err) {
       // A status or header the HTTP layer can't pass on (e.g. status 600): a bad upstream answer.
       if (!res.full) await res.body.cancel().catch(() => {});
+      release();
       record(502, ep, "UPE");
       return text(502, `upstream sent a response mesh can't forward: ${(err as Error).message}`);
     }
@@ -628,6 +636,32 @@ export function corsFor(
   }
   if (cors.allowCredentials) set["access-control-allow-credentials"] = "true";
   return { set };
+}
+
+/** `body`, calling `fn` once when it ends, fails or is cancelled. */
+export function onEnd(
+  body: ReadableStream<Uint8Array>,
+  fn: () => void,
+): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(c) {
+      try {
+        const { done, value } = await reader.read();
+        if (done) {
+          fn();
+          c.close();
+        } else c.enqueue(value);
+      } catch (err) {
+        fn();
+        c.error(err);
+      }
+    },
+    cancel(reason) {
+      fn();
+      return reader.cancel(reason);
+    },
+  });
 }
 
 /** How long a mirrored request may take before it is dropped. */

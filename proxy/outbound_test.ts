@@ -4,6 +4,7 @@ import {
   corsFor,
   faultHits,
   injectFault,
+  onEnd,
   redirectLocation,
   rewritePath,
   shadowAuthority,
@@ -187,4 +188,15 @@ Deno.test("corsFor: preflights from allowed origins are answered; others forward
     },
   });
   assert.equal(corsFor(cors, new Request("http://shop/cart"), "https://b.example"), undefined);
+});
+
+Deno.test("onEnd: called once when the body ends, or when it is cancelled", async () => {
+  let ends = 0;
+  const body = onEnd(new Response("abc").body!, () => ends++);
+  assert.equal(await new Response(body).text(), "abc");
+  assert.equal(ends, 1);
+  let cancels = 0;
+  const b2 = onEnd(new Response("xyz").body!, () => cancels++);
+  await b2.cancel();
+  assert.equal(cancels, 1);
 });
