@@ -45,7 +45,7 @@ export function generateProxyConfig(
       )
       : [],
     egressListeners: gateway ? [] : egressListeners(snapshot, registry, node),
-    authz: gateway ? [] : authzFor(snapshot, node),
+    authz: authzFor(snapshot, node),
     ...(snapshot.mesh.accessLog ? { accessLog: snapshot.mesh.accessLog } : {}),
     clusters,
   };

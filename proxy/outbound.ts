@@ -20,6 +20,7 @@ import type { Balancer } from "./balancer.ts";
 import type { CircuitBreakers } from "./circuit.ts";
 import type { OutlierDetector } from "./outlier.ts";
 import type { AccessLog } from "./access_log.ts";
+import { normalizeTarget } from "./authz.ts";
 import { type H1Response, UpstreamError } from "./h1_client.ts";
 import {
   backoffMs,
@@ -182,15 +183,36 @@ export function routedHandler(
   table: (rt: Runtime) => RouteTable | undefined,
   defaultPort: number,
   passthrough: boolean,
-): (req: Request) => Promise<Response> | Response {
-  return (req) => {
+  gateway = false,
+): (req: Request, info?: Deno.ServeHandlerInfo) => Promise<Response> | Response {
+  return (req, info) => {
     const start = performance.now();
     const rt = ctx.runtime();
     if (!rt) return text(503, "proxy has no configuration yet");
     if (req.method === "CONNECT") {
       return text(501, "CONNECT tunnels are not supported yet; send plain HTTP");
     }
-    const { authority, path } = splitUrl(req.url);
+    let { authority, path } = splitUrl(req.url);
+    // A gateway enforces the AuthorizationPolicies that select it (its clients have no mesh
+    // identity: principals and namespaces never match), on the normalized path.
+    if (gateway && rt.authorize) {
+      path = normalizeTarget(path);
+      const remote = info?.remoteAddr as Deno.NetAddr | undefined;
+      const decision = rt.authorize({
+        principal: "",
+        sourceIp: remote?.hostname ?? "",
+        host: authority,
+        port: defaultPort,
+        method: req.method,
+        path,
+        header: (name) => req.headers.get(name) ?? undefined,
+      });
+      if (!decision.allowed) {
+        ctx.stats.record("source", { service: "unknown" }, 403, performance.now() - start);
+        logAccess(ctx, req, path, authority, start, 403, { flags: "RBAC" });
+        return text(403, "RBAC: access denied");
+      }
+    }
     // The authority is parsed once per request; the route table reuses the host.
     const hp = splitHostPort(authority);
     const port = hp.port ?? defaultPort;

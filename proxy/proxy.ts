@@ -61,7 +61,7 @@ type Server = Deno.HttpServer<Deno.NetAddr>;
 function serve(
   hostname: string,
   port: number,
-  handler: (req: Request) => Response | Promise<Response>,
+  handler: (req: Request, info: Deno.ServeHandlerInfo) => Response | Promise<Response>,
 ): Server {
   return Deno.serve({ hostname, port, onListen: () => {} }, handler);
 }
@@ -235,7 +235,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
         const s = serve(
           address,
           port,
-          routedHandler(ctx, (rt) => rt.gateway.get(port), port, false),
+          routedHandler(ctx, (rt) => rt.gateway.get(port), port, false, true),
         );
         gatewayServers.set(port, s);
         log.info("gateway listener open", { address: `${address}:${port}` });

@@ -532,6 +532,61 @@ spec:
   }
 });
 
+Deno.test("a gateway enforces the AuthorizationPolicies that select it", async () => {
+  const gwPort = freePort();
+  const config = {
+    "gw.yaml": `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers: [{port: {number: ${gwPort}, name: http, protocol: HTTP}, hosts: ["*"]}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: edge}
+spec:
+  hosts: ["*"]
+  gateways: [istio-system/gw]
+  http: [{route: [{destination: {host: echo-b, subset: v1}}]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: edge-deny, namespace: istio-system}
+spec:
+  selector: {matchLabels: {istio: ingressgateway}}
+  action: DENY
+  rules: [{to: [{operation: {paths: ["/private*"]}}]}]
+`,
+  };
+  const { m, close } = await setup(config);
+  try {
+    const gw = await m.sidecar({
+      name: "gateway",
+      namespace: "istio-system",
+      serviceAccount: "istio-ingressgateway",
+      labels: "istio=ingressgateway",
+      mode: "gateway",
+      extra: ["--gateway-address=127.0.0.1"],
+    });
+    await gw.proc.waitFor(new RegExp(`gateway listener open address=127\\.0\\.0\\.1:${gwPort}`));
+    await eventually(
+      async () => (await curl([`http://127.0.0.1:${gwPort}/public`])).status === 200,
+      5000,
+      "the gateway to route",
+    );
+    const denied = await curl([`http://127.0.0.1:${gwPort}/private/x`]);
+    assert.equal(denied.status, 403);
+    assert.equal(denied.body, "RBAC: access denied");
+    assert.equal(
+      (await curl(["--path-as-is", `http://127.0.0.1:${gwPort}/./private/x`])).status,
+      403,
+    );
+  } finally {
+    await close();
+  }
+});
+
 Deno.test("an invalid file is reported with file and line, and the rest keeps serving", async () => {
   const { m, a, close } = await setup({ "vs.yaml": vsTo("v1") });
   try {
