@@ -344,10 +344,13 @@ function pickAvoiding(
   const cluster = lb.cluster;
   const skip = cluster.outlier ? (e: Endpoint) => outliers.isEjected(cluster, e) : undefined;
   let ep = lb.pick(Math.random(), skip);
+  // Istio's default minHealthPercent 0 turns Envoy's panic mode off: with every endpoint
+  // ejected there is no healthy upstream.
+  if (ep && skip?.(ep)) return undefined;
   if (!avoid || tried.length === 0) return ep;
   // Envoy's previous_hosts predicate with host_selection_retry_max_attempts 5, as Istio sets.
   for (let i = 0; i < 5 && ep && tried.includes(ep); i++) ep = lb.pick(Math.random(), skip);
-  return ep;
+  return ep && skip?.(ep) ? undefined : ep;
 }
 
 function sleep(ms: number): Promise<void> {
