@@ -247,6 +247,10 @@ const UNRESERVED = /%(2[dDeE]|5[fF]|7[eE]|3[0-9]|[46][1-9a-fA-F]|[57][0-9aA])/g;
  * app, so what was authorized is what is served.
  */
 export function normalizeTarget(target: string): string {
+  // The common case, an origin-form path with nothing to normalize, is returned as is.
+  if (
+    target.charCodeAt(0) === 47 && !target.includes("%") && !target.includes("/.")
+  ) return target;
   let t = target;
   if (!t.startsWith("/")) {
     const m = t.match(/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*/);

@@ -144,7 +144,8 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
       // Authorization and the app see the same, normalized path.
       req.target = normalizeTarget(req.target);
       if (opts.waitForConfig) {
-        const ready = await opts.waitForConfig();
+        const waited = opts.waitForConfig();
+        const ready = waited === true || await waited;
         if (!ready) {
           opts.stats.record("destination", labels, 503, performance.now() - start);
           if (req.body) await req.body.cancel().catch(() => {});

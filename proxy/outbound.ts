@@ -384,9 +384,9 @@ export async function forwardRouted(
   const replayable = !(body instanceof ReadableStream);
   let headers = upstreamHeaders(req, authority, route.rewrite?.authority !== undefined);
   // Envoy's default order: the more specific (destination) first, so the route's `set` wins.
-  const requestChanges = [hit.destination?.headers?.request, route.headers?.request];
-  for (const c of requestChanges) if (c) headers = changeHeaderList(headers, c);
-  const responseChanges = [hit.destination?.headers?.response, route.headers?.response];
+  const destHeaders = hit.destination?.headers;
+  if (destHeaders?.request) headers = changeHeaderList(headers, destHeaders.request);
+  if (route.headers?.request) headers = changeHeaderList(headers, route.headers.request);
   if (route.mirrors && !(body instanceof ReadableStream)) {
     mirror(ctx, route.mirrors, req.method, path, headers, body);
   }
@@ -505,7 +505,8 @@ export async function forwardRouted(
       return text(502, `upstream sent a response mesh can't forward: ${(err as Error).message}`);
     }
     record(res.status, ep);
-    for (const c of responseChanges) if (c) out = withHeaders(out, c);
+    if (destHeaders?.response) out = withHeaders(out, destHeaders.response);
+    if (route.headers?.response) out = withHeaders(out, route.headers.response);
     return out;
   }
 }
