@@ -17,7 +17,11 @@ import type {
   NodeInfo,
 } from "../api/proxy_config.ts";
 import type { AuthorizationPolicy } from "../api/resources.ts";
-import { supportedConditionKey } from "../api/schemas/security.ts";
+import {
+  OPERATION_FIELDS,
+  supportedConditionKey,
+  UNENFORCED_SOURCE,
+} from "../api/schemas/security.ts";
 import { labelsMatch } from "./registry.ts";
 import type { Snapshot } from "./snapshot.ts";
 
@@ -28,16 +32,6 @@ const SOURCE_KEYS = [
   "notNamespaces",
   "ipBlocks",
   "notIpBlocks",
-] as const;
-const OPERATION_KEYS = [
-  "hosts",
-  "notHosts",
-  "ports",
-  "notPorts",
-  "methods",
-  "notMethods",
-  "paths",
-  "notPaths",
 ] as const;
 
 /** The AuthorizationPolicies of `snapshot` that apply to the proxy `node`, translated. */
@@ -93,7 +87,7 @@ function translateRule(r: RawRule, deny: boolean): AuthzRule | undefined {
     const to: AuthzOperation[] = [];
     for (const t of r.to) {
       const op: AuthzOperation = {};
-      for (const k of OPERATION_KEYS) if (t.operation?.[k]) op[k] = [...t.operation[k]!];
+      for (const k of OPERATION_FIELDS) if (t.operation?.[k]) op[k] = [...t.operation[k]!];
       // Path templates ({*}, {**}) can't be evaluated: an ALLOW operation with one never
       // matches; a DENY operation treats it as any path (and drops a templated notPaths).
       const templated = (list?: string[]) => list?.some((p) => p.includes("{")) ?? false;
@@ -120,14 +114,5 @@ function translateRule(r: RawRule, deny: boolean): AuthzRule | undefined {
 }
 
 function unsupportedSource(s: Record<string, unknown>): boolean {
-  return [
-    "requestPrincipals",
-    "notRequestPrincipals",
-    "remoteIpBlocks",
-    "notRemoteIpBlocks",
-    "serviceAccounts",
-    "notServiceAccounts",
-    "trustDomains",
-    "notTrustDomains",
-  ].some((k) => s[k] !== undefined);
+  return UNENFORCED_SOURCE.some((k) => s[k] !== undefined);
 }

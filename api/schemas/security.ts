@@ -166,7 +166,8 @@ const TCP_SOURCE_FIELDS = [
   "trustDomains",
   "notTrustDomains",
 ] as const;
-const OPERATION_FIELDS = [
+/** The fields of an AuthorizationPolicy operation. */
+export const OPERATION_FIELDS = [
   "hosts",
   "notHosts",
   "ports",
@@ -187,7 +188,7 @@ const CUSTOM_UNSUPPORTED_SOURCE = [
 const IP_FIELDS = ["ipBlocks", "notIpBlocks", "remoteIpBlocks", "notRemoteIpBlocks"] as const;
 
 /** Source fields mesh doesn't evaluate (request identities, remote IPs, account shorthands). */
-const UNENFORCED_SOURCE = [
+export const UNENFORCED_SOURCE = [
   "requestPrincipals",
   "notRequestPrincipals",
   "remoteIpBlocks",
