@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { formatDiagnostic } from "../api/diagnostic.ts";
 import type { Resource } from "../api/resources.ts";
 import { ConfigDir, type ConfigState } from "./config_dir.ts";
+import { within } from "./store/contract.ts";
 
 /** Runs `fn` with a fresh temporary directory, removed afterwards. */
 async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
@@ -60,19 +61,6 @@ function find(state: ConfigState, kind: string, name: string): Resource | undefi
 
 function subsetOf(r: Resource | undefined): string | undefined {
   return r?.kind === "VirtualService" ? r.spec.http?.[0].route?.[0].destination.subset : undefined;
-}
-
-/** Resolves with `p`, or rejects after `ms` (the timer is cleared either way). */
-async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([p, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /**

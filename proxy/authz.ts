@@ -18,6 +18,7 @@ import type {
   AuthzRule,
   AuthzSource,
 } from "../api/proxy_config.ts";
+import { stripQuery } from "./route.ts";
 
 /** What authorization reads of a request. */
 export interface AuthzRequest {
@@ -130,11 +131,6 @@ function sourceMatches(s: AuthzSource, r: AuthzRequest): boolean {
   if (s.ipBlocks && !s.ipBlocks.some((b) => ipInBlock(r.sourceIp, b) === true)) return false;
   if (s.notIpBlocks && s.notIpBlocks.some((b) => ipInBlock(r.sourceIp, b) !== false)) return false;
   return true;
-}
-
-function stripQuery(path: string): string {
-  const q = path.indexOf("?");
-  return q < 0 ? path : path.slice(0, q);
 }
 
 /** Istio matches `hosts` case-insensitively, with or without the port. */

@@ -76,7 +76,8 @@ export function compileStringMatch(m: StringMatch): (value: string | undefined) 
   return (v) => v !== undefined;
 }
 
-function stripQuery(path: string): string {
+/** `path` without its query. */
+export function stripQuery(path: string): string {
   const q = path.indexOf("?");
   return q < 0 ? path : path.slice(0, q);
 }

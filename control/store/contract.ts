@@ -64,8 +64,8 @@ function keys(
   return list.map((r) => `${r.kind}/${r.metadata.namespace}/${r.metadata.name}`);
 }
 
-/** Resolves with `p`, or rejects after `ms`. */
-async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+/** Resolves with `p`, or rejects after `ms` (the timer is cleared either way). */
+export async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
