@@ -268,6 +268,7 @@ export async function startControl(opts: ControlOptions): Promise<Control> {
       port: opts.adminPort,
       onListen: () => {},
     }, app.fetch);
+    log.info("admin listening", { address: `127.0.0.1:${(admin.addr as Deno.NetAddr).port}` });
   }
 
   return {

@@ -5,19 +5,12 @@
  */
 import { CertificateAuthority } from "../ca/ca.ts";
 import { denoRunArgs } from "../util/v8_flags.ts";
+export { freePort } from "../util/free_port.ts";
 
 /** Repository root, for spawning main.ts. */
 export const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 /** Istio's sample files, kept beside the repository. */
 export const SAMPLES = `${ROOT}/../shared/istio-samples/bookinfo`;
-
-/** A free TCP port on 127.0.0.1 (bound and released). */
-export function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
 
 /** Polls `fn` until it returns a truthy value or `timeoutMs` passes. */
 export async function eventually<T>(
@@ -187,8 +180,10 @@ export class TestMesh {
   readonly dir: string;
   readonly configDir: string;
   readonly dataDir: string;
-  readonly port: number;
-  readonly adminPort: number;
+  /** The control plane's port (learnt from its log on first start; 0 before). */
+  port = 0;
+  /** The control plane's admin port (learnt from its log on first start; 0 before). */
+  adminPort = 0;
   readonly procs: Proc[] = [];
   control!: Proc;
 
@@ -196,8 +191,6 @@ export class TestMesh {
     this.dir = dir;
     this.configDir = `${dir}/config`;
     this.dataDir = `${dir}/data`;
-    this.port = freePort();
-    this.adminPort = freePort();
   }
 
   /** Creates a temp dir with `files` in its config dir and starts the control plane. */
@@ -207,26 +200,35 @@ export class TestMesh {
     for (const [name, text] of Object.entries(files)) {
       await Deno.writeTextFile(`${m.configDir}/${name}`, text);
     }
-    m.#controlArgs = [
-      "start",
-      "--mode=control",
-      `--config-dir=${m.configDir}`,
-      `--data-dir=${m.dataDir}`,
-      `--listen=127.0.0.1:${m.port}`,
-      `--admin-port=${m.adminPort}`,
-      ...extra,
-    ];
+    m.#extra = extra;
     await m.startControl();
     return m;
   }
 
-  #controlArgs: string[] = [];
+  #extra: string[] = [];
 
-  /** (Re)starts the control plane on the same ports and data dir. */
+  /**
+   * (Re)starts the control plane on the same data dir. The first start binds port 0
+   * (the kernel's pick, read back from the log), so parallel processes never race for
+   * a port chosen in advance; restarts reuse the ports learnt then.
+   */
   async startControl(): Promise<Proc> {
-    this.control = mesh("control", this.#controlArgs);
+    this.control = mesh("control", [
+      "start",
+      "--mode=control",
+      `--config-dir=${this.configDir}`,
+      `--data-dir=${this.dataDir}`,
+      `--listen=127.0.0.1:${this.port}`,
+      `--admin-port=${this.adminPort}`,
+      ...this.#extra,
+    ]);
     this.procs.push(this.control);
-    await this.control.waitFor(/control plane listening/);
+    const [listening, admin] = await Promise.all([
+      this.control.waitFor(/control plane listening address=127\.0\.0\.1:(\d+)/),
+      this.control.waitFor(/admin listening address=127\.0\.0\.1:(\d+)/),
+    ]);
+    this.port = Number(listening[1]);
+    this.adminPort = Number(admin[1]);
     return this.control;
   }
 

@@ -16,6 +16,7 @@
  */
 
 import { denoRunArgs } from "../../util/v8_flags.ts";
+import { freePort } from "../../util/free_port.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 const APPS = `${ROOT}/examples/bookinfo/apps`;
@@ -39,21 +40,6 @@ function parseArgs(argv: string[]): Args {
     }
   }
   return out;
-}
-
-const handedOut = new Set<number>();
-
-/** A port that was free a moment ago and that this demo hasn't handed out before. */
-function freePort(): number {
-  for (;;) {
-    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const p = (l.addr as Deno.NetAddr).port;
-    l.close();
-    if (!handedOut.has(p)) {
-      handedOut.add(p);
-      return p;
-    }
-  }
 }
 
 interface Child {
@@ -154,7 +140,6 @@ async function main(): Promise<void> {
     }
   }
 
-  const controlPort = freePort();
   const mesh = denoRunArgs(`${ROOT}/main.ts`);
   const control = spawn("control", [
     ...mesh,
@@ -162,10 +147,13 @@ async function main(): Promise<void> {
     "--mode=control",
     `--config-dir=${configDir}`,
     `--data-dir=${dataDir}`,
-    `--listen=127.0.0.1:${controlPort}`,
+    // Port 0: the kernel's pick, read back from the log, so nothing can take it first.
+    "--listen=127.0.0.1:0",
     "--admin-port=0",
   ]);
-  await waitFor(control, /control plane listening/);
+  const listening = /control plane listening address=127\.0\.0\.1:(\d+)/;
+  await waitFor(control, listening);
+  const controlPort = Number(control.log.match(listening)![1]);
 
   const token = async (ns: string, sa: string): Promise<string> => {
     const out = await new Deno.Command(Deno.execPath(), {
@@ -235,9 +223,9 @@ async function main(): Promise<void> {
       `--labels=app=${w.app},version=${w.version}`,
       `--workload-name=${name}`,
       `--app-port=${appPort}`,
-      `--inbound-port=${freePort()}`,
+      "--inbound-port=0",
       `--outbound-port=${outbound}`,
-      `--admin-port=${freePort()}`,
+      "--admin-port=0",
     ]);
     try {
       await Promise.all([waitFor(app, /listening on/), waitFor(sidecar, /proxy started/)]);
@@ -259,7 +247,7 @@ async function main(): Promise<void> {
     `--control=https://127.0.0.1:${controlPort}`,
     `--token-file=${gwToken}`,
     "--gateway-address=127.0.0.1",
-    `--admin-port=${freePort()}`,
+    "--admin-port=0",
   ]);
   await waitFor(gateway, /gateway listener open|can't open gateway listener/);
   if (/can't open gateway listener/.test(gateway.log)) {
