@@ -275,11 +275,18 @@ export function targets(rows: Record<string, Row>): Target[] {
   }
   for (const [name, m] of Object.entries(mesh?.rss_mb ?? {})) {
     const ratio = round(m.load / LIMITS.rssMb, 2);
+    const pss = mesh?.pss_mb?.[name]?.load;
     out.push({
       target: `${name}: ≤ ${LIMITS.rssMb} MB RSS under load`,
       value: `${m.load.toFixed(1)} MB`,
       ratio,
       met: m.load <= LIMITS.rssMb,
+      ...(pss !== undefined && pss > 0
+        ? {
+          note: `PSS ${pss.toFixed(1)} MB: RSS counts in full the pages shared with other ` +
+            `processes, mostly the Deno executable's code mapped from disk`,
+        }
+        : {}),
     });
   }
   if (!mesh) {

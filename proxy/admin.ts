@@ -1,6 +1,6 @@
 /**
  * The proxy's admin listener (127.0.0.1 only), in Envoy's paths:
- * `/ready`, `/config_dump`, `/stats/prometheus`.
+ * `/ready`, `/config_dump`, `/stats/prometheus`, `/memory`.
  * @module
  */
 import { Hono } from "hono";
@@ -42,5 +42,15 @@ export function adminApp(state: AdminState): Hono {
     "/stats/prometheus",
     (c) => c.body(state.stats.prometheus(), 200, { "content-type": "text/plain; version=0.0.4" }),
   );
+  // Envoy's `/memory` names, from V8's heap plus the process's resident set.
+  app.get("/memory", (c) => {
+    const m = Deno.memoryUsage();
+    return c.json({
+      allocated: String(m.heapUsed),
+      heap_size: String(m.heapTotal),
+      external: String(m.external),
+      total_physical_bytes: String(m.rss),
+    });
+  });
   return app;
 }

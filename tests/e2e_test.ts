@@ -139,6 +139,10 @@ Deno.test("request goes through both proxies over mTLS and the app sees the call
       stats,
       /istio_requests_total\{reporter="source".*destination_service="echo-b\.default\.svc\.cluster\.local".*response_code="200".*\} \d+/,
     );
+    // Memory, in Envoy's `/memory` fields.
+    const memory = await (await fetch(`http://127.0.0.1:${a.admin}/memory`)).json();
+    assert.ok(Number(memory.allocated) > 0 && Number(memory.heap_size) >= Number(memory.allocated));
+    assert.ok(Number(memory.total_physical_bytes) > Number(memory.heap_size));
   } finally {
     await close();
   }
