@@ -58,6 +58,7 @@ function logAccess(
   start: number,
   status: number,
   more: { ep?: Endpoint; cluster?: string; route?: string; flags?: string } = {},
+  requestId?: string,
 ): void {
   const log = ctx.accessLog;
   if (!log?.enabled) return;
@@ -72,7 +73,7 @@ function logAccess(
     durationMs,
     forwardedFor: req.headers.get("x-forwarded-for") ?? undefined,
     userAgent: req.headers.get("user-agent") ?? undefined,
-    requestId: req.headers.get("x-request-id") ?? undefined,
+    requestId: requestId ?? req.headers.get("x-request-id") ?? undefined,
     authority,
     upstreamHost: more.ep ? `${more.ep.address}:${more.ep.port}` : undefined,
     upstreamCluster: more.cluster,
@@ -120,6 +121,7 @@ function upstreamHeaders(
   req: Request,
   authority: string,
   replaceHost = false,
+  requestId?: string,
 ): [string, string][] {
   const out: [string, string][] = [];
   let hasHost = false;
@@ -134,7 +136,7 @@ function upstreamHeaders(
     out.push([k, v]);
   });
   if (!hasHost) out.push(["host", authority]);
-  if (!hasRequestId) out.push(["x-request-id", crypto.randomUUID()]);
+  if (!hasRequestId) out.push(["x-request-id", requestId ?? crypto.randomUUID()]);
   return out;
 }
 
@@ -149,13 +151,14 @@ export async function proxyTo(
   path: string,
   authority: string,
   onStatus: (status: number) => void,
+  requestId?: string,
 ): Promise<Response> {
   const cl = req.headers.get("content-length");
   try {
     const res = await ctx.upstreams.request(ep, {
       method: req.method,
       path,
-      headers: upstreamHeaders(req, authority),
+      headers: upstreamHeaders(req, authority, false, requestId),
       body: req.body,
       length: cl !== null ? Number(cl) : undefined,
     });
@@ -193,6 +196,10 @@ export function routedHandler(
       return text(501, "CONNECT tunnels are not supported yet; send plain HTTP");
     }
     let { authority, path } = splitUrl(req.url);
+    // With access logs on, an id the proxy makes up is logged and sent upstream alike.
+    const requestId = ctx.accessLog?.enabled && !req.headers.has("x-request-id")
+      ? crypto.randomUUID()
+      : undefined;
     // A gateway enforces the AuthorizationPolicies that select it (its clients have no mesh
     // identity: principals and namespaces never match), on the normalized path.
     if (gateway && rt.authorize) {
@@ -209,7 +216,7 @@ export function routedHandler(
       });
       if (!decision.allowed) {
         ctx.stats.record("source", { service: "unknown" }, 403, performance.now() - start);
-        logAccess(ctx, req, path, authority, start, 403, { flags: "RBAC" });
+        logAccess(ctx, req, path, authority, start, 403, { flags: "RBAC" }, requestId);
         return text(403, "RBAC: access denied");
       }
     }
@@ -237,8 +244,9 @@ export function routedHandler(
             logAccess(ctx, req, path, authority, start, code, {
               ep,
               cluster: "PassthroughCluster",
-            });
+            }, requestId);
           },
+          requestId,
         );
       }
       ctx.stats.record("source", { service: "BlackHoleCluster" }, 502, 0);
@@ -246,16 +254,17 @@ export function routedHandler(
       logAccess(ctx, req, path, authority, start, status, {
         cluster: "BlackHoleCluster",
         flags: "NR",
-      });
+      }, requestId);
       return text(status, "");
     }
     if (hit === null) {
       ctx.stats.record("source", { service: "unknown" }, 404, 0);
-      logAccess(ctx, req, path, authority, start, 404, { flags: "NR" });
+      logAccess(ctx, req, path, authority, start, 404, { flags: "NR" }, requestId);
       return text(404, "");
     }
     const lb = rt.balancers.get(hit.cluster);
     const service = lb?.cluster.host ?? hit.cluster.split("|")[3] ?? "unknown";
+    let delayed = false;
     const record = (code: number, ep?: Endpoint, flags?: string) => {
       ctx.stats.record("source", { service, mtls: ep?.mtls }, code, performance.now() - start);
       if (ctx.accessLog?.enabled) {
@@ -263,8 +272,8 @@ export function routedHandler(
           ep,
           cluster: hit.cluster || undefined,
           route: hit.route.name,
-          flags,
-        });
+          flags: delayed ? withDelayFlag(flags) : flags,
+        }, requestId);
       }
     };
     const forward = (): Promise<Response> | Response => {
@@ -310,16 +319,32 @@ export function routedHandler(
         upPath = rewritePath(path, route.rewrite, hit.matched);
         upAuthority = route.rewrite.authority ?? authority;
       }
-      return forwardRouted(ctx, lb, hit, req, upPath, upAuthority, record);
+      return forwardRouted(ctx, lb, hit, req, upPath, upAuthority, record, requestId);
     };
     const fault = hit.route.fault;
     if (!fault) return forward();
-    return injectFault(fault, forward, (status) => {
-      record(status, undefined, "FI");
-      return text(status, "fault filter abort");
-    });
+    return injectFault(
+      fault,
+      forward,
+      (status) => {
+        record(status, undefined, "FI");
+        return text(status, "fault filter abort");
+      },
+      Math.random,
+      () => delayed = true,
+    );
   };
 }
+
+/**
+ * Adds Envoy's `DI` (delay injected) to a request's response flags, in Envoy's
+ * order: after the upstream and routing flags, before `FI`.
+ */
+export function withDelayFlag(flags: string | undefined): string {
+  if (!flags) return "DI";
+  return AFTER_DI.has(flags) ? `DI,${flags}` : `${flags},DI`;
+}
+const AFTER_DI = new Set(["FI", "UPE", "RBAC"]);
 
 /** Request bodies up to this size are buffered so that a retry can send them again. */
 export const MAX_REPLAY_BYTES = 64 * 1024;
@@ -372,6 +397,7 @@ export async function forwardRouted(
   path: string,
   authority: string,
   record: (code: number, ep?: Endpoint, flags?: string) => void,
+  requestId?: string,
 ): Promise<Response> {
   const route = hit.route;
   const policy = retryOf(route);
@@ -382,7 +408,12 @@ export async function forwardRouted(
     body = new Uint8Array(await req.arrayBuffer());
   }
   const replayable = !(body instanceof ReadableStream);
-  let headers = upstreamHeaders(req, authority, route.rewrite?.authority !== undefined);
+  let headers = upstreamHeaders(
+    req,
+    authority,
+    route.rewrite?.authority !== undefined,
+    requestId,
+  );
   // Envoy's default order: the more specific (destination) first, so the route's `set` wins.
   const destHeaders = hit.destination?.headers;
   if (destHeaders?.request) headers = changeHeaderList(headers, destHeaders.request);
@@ -493,6 +524,11 @@ export async function forwardRouted(
     }
     if (!res.full && (cluster.limits !== undefined || done !== undefined)) {
       res = { ...res, body: onEnd(res.body, release) };
+    }
+    // The route timeout covers the whole response, as Envoy's: a body still streaming at the
+    // deadline is cut off (the client sees the response reset).
+    if (!res.full && deadline !== undefined) {
+      res = { ...res, body: untilDeadline(res.body, deadline - performance.now()) };
     }
     let out: Response;
     try {
@@ -690,6 +726,55 @@ export function onEnd(
   });
 }
 
+/** The error a body cut off by the route timeout ends with. */
+export class RouteTimeoutError extends Error {
+  constructor(ms: number) {
+    super(`upstream request timeout: the response body didn't end within the route's ${ms} ms`);
+    this.name = "RouteTimeoutError";
+  }
+}
+
+/**
+ * `body`, ended with a {@link RouteTimeoutError} (and the upstream side cancelled)
+ * when it is still streaming after `ms` milliseconds.
+ */
+export function untilDeadline(
+  body: ReadableStream<Uint8Array>,
+  ms: number,
+): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return new ReadableStream<Uint8Array>({
+    start(c) {
+      timer = setTimeout(() => {
+        const err = new RouteTimeoutError(Math.round(ms));
+        reader.cancel(err).catch(() => {});
+        try {
+          c.error(err);
+        } catch { /* already closed */ }
+      }, Math.max(0, ms));
+    },
+    async pull(c) {
+      try {
+        const { done, value } = await reader.read();
+        if (done) {
+          clearTimeout(timer);
+          c.close();
+        } else c.enqueue(value);
+      } catch (err) {
+        clearTimeout(timer);
+        try {
+          c.error(err);
+        } catch { /* already errored by the deadline */ }
+      }
+    },
+    cancel(reason) {
+      clearTimeout(timer);
+      return reader.cancel(reason);
+    },
+  });
+}
+
 /** How long a mirrored request may take before it is dropped. */
 const MIRROR_TIMEOUT_MS = 15_000;
 
@@ -762,12 +847,14 @@ export function injectFault(
   forward: () => Promise<Response> | Response,
   abort: (status: number) => Response,
   rand: () => number = Math.random,
+  onDelay?: () => void,
 ): Promise<Response> | Response {
   const aborted = fault.abort && faultHits(fault.abort.percent, rand)
     ? fault.abort.status
     : undefined;
   const next = () => aborted !== undefined ? abort(aborted) : forward();
   if (fault.delay && faultHits(fault.delay.percent, rand)) {
+    onDelay?.();
     return new Promise<void>((resolve) => setTimeout(resolve, fault.delay!.ms)).then(next);
   }
   return next();

@@ -7,8 +7,11 @@ import {
   onEnd,
   redirectLocation,
   rewritePath,
+  RouteTimeoutError,
   shadowAuthority,
   splitUrl,
+  untilDeadline,
+  withDelayFlag,
   withHeaders,
 } from "./outbound.ts";
 
@@ -38,22 +41,30 @@ Deno.test("injectFault: abort answers instead of forwarding; no fault hit forwar
 
 Deno.test("injectFault: a delay waits, then aborts or forwards (Envoy's order)", async () => {
   const abort = (status: number) => new Response(null, { status });
+  let delays = 0;
+  const onDelay = () => delays++;
   let t = performance.now();
   const r = await injectFault(
     { delay: { ms: 50, percent: 100 }, abort: { status: 500, percent: 100 } },
     () => new Response("up"),
     abort,
+    Math.random,
+    onDelay,
   );
   assert.equal(r.status, 500);
   assert.ok(performance.now() - t >= 45);
+  assert.equal(delays, 1, "the delay is reported (Envoy's DI flag)");
   t = performance.now();
   const r2 = await injectFault(
     { delay: { ms: 50, percent: 0 } },
     () => new Response("up"),
     abort,
+    Math.random,
+    onDelay,
   );
   assert.equal(r2.status, 200);
   assert.ok(performance.now() - t < 45);
+  assert.equal(delays, 1);
 });
 
 Deno.test("splitUrl: authority and path from Request.url", () => {
@@ -199,4 +210,29 @@ Deno.test("onEnd: called once when the body ends, or when it is cancelled", asyn
   const b2 = onEnd(new Response("xyz").body!, () => cancels++);
   await b2.cancel();
   assert.equal(cancels, 1);
+});
+
+Deno.test("untilDeadline: a body that ends in time passes whole; a slow one is cut off", async () => {
+  const fast = untilDeadline(new Response("abc").body!, 1_000);
+  assert.equal(await new Response(fast).text(), "abc");
+  let cancelled: unknown;
+  const slow = new ReadableStream<Uint8Array>({
+    start(c) {
+      c.enqueue(new TextEncoder().encode("first"));
+    },
+    cancel(reason) {
+      cancelled = reason;
+    },
+  });
+  const reader = untilDeadline(slow, 30).getReader();
+  assert.equal(new TextDecoder().decode((await reader.read()).value), "first");
+  await assert.rejects(() => reader.read(), RouteTimeoutError);
+  assert.ok(cancelled instanceof RouteTimeoutError, "the upstream body was cancelled");
+});
+
+Deno.test("withDelayFlag: DI joins the flags in Envoy's order", () => {
+  assert.equal(withDelayFlag(undefined), "DI");
+  assert.equal(withDelayFlag("FI"), "DI,FI");
+  assert.equal(withDelayFlag("UT"), "UT,DI");
+  assert.equal(withDelayFlag("UF"), "UF,DI");
 });

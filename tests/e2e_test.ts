@@ -257,6 +257,14 @@ spec:
     assert.equal(slow.body, "upstream request timeout");
     assert.ok(performance.now() - t < 1200, `timed out after ${performance.now() - t} ms`);
     assert.equal((await get("none", "/delay/10")).status, 200);
+    // The timeout covers the whole response: a body still streaming at 300 ms is cut off.
+    t = performance.now();
+    const dripping = await get("none", "/drip/1500");
+    assert.equal(dripping.status, 200);
+    assert.equal(dripping.body, "first,");
+    assert.match(dripping.stderr, /curl: \(\d+\)/, "curl reports the cut-off response");
+    assert.ok(performance.now() - t < 1200, `cut off after ${performance.now() - t} ms`);
+    assert.equal((await get("none", "/drip/20")).body, "first,last");
     const stats = await (await fetch(`http://127.0.0.1:${a.admin}/stats/prometheus`)).text();
     assert.match(stats, /istio_requests_total\{reporter="source".*response_code="555".*\} 1/);
     assert.match(stats, /istio_requests_total\{reporter="source".*response_code="504".*\} 1/);
@@ -833,6 +841,17 @@ spec:
       ),
     );
     assert.ok(server[0]);
+    // Without an x-request-id, the id the client proxy makes up is logged by both proxies
+    // and reaches the app.
+    const r2 = await curl(["-x", `http://127.0.0.1:${a.outbound}`, "http://echo-b:8080/no-id"]);
+    const id = JSON.parse(r2.body).headers["x-request-id"];
+    assert.match(id, /^[0-9a-f-]{36}$/);
+    await a.proc.waitFor(new RegExp(`"GET /no-id HTTP/1\\.1" 200 .*"${id}"`), 5000);
+    await Promise.any(
+      m.procs.filter((p) => p.name.startsWith("b-")).map((p) =>
+        p.waitFor(new RegExp(`"GET /no-id HTTP/1\\.1" 200 .*"${id}".* inbound`), 5000)
+      ),
+    );
   } finally {
     await close();
   }

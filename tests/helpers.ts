@@ -362,6 +362,28 @@ export function echoServer(
     // `/delay/<ms>`: answers after that long (for timeouts).
     const delay = url.pathname.match(/^\/delay\/(\d+)$/);
     if (delay) await new Promise((resolve) => setTimeout(resolve, Number(delay[1])));
+    // `/drip/<ms>`: sends "first," at once and "last" after <ms> (a slow body).
+    const drip = url.pathname.match(/^\/drip\/(\d+)$/);
+    if (drip) {
+      const enc = new TextEncoder();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      return new Response(
+        new ReadableStream({
+          start(c) {
+            c.enqueue(enc.encode("first,"));
+            timer = setTimeout(() => {
+              try {
+                c.enqueue(enc.encode("last"));
+                c.close();
+              } catch { /* the reader went away */ }
+            }, Number(drip[1]));
+          },
+          cancel() {
+            clearTimeout(timer);
+          },
+        }),
+      );
+    }
     // `/fail-on/<name>`: that server answers 503 (for retries); the others answer as usual.
     if (url.pathname === `/fail-on/${name}`) return new Response(name, { status: 503 });
     // `/slow-on/<name>/<ms>`: that server answers after <ms>.
