@@ -166,12 +166,23 @@ export interface VirtualHost {
   routes: Route[];
 }
 
+/**
+ * How a sidecar's inbound port takes connections (PeerAuthentication): STRICT only
+ * mesh mTLS, PERMISSIVE mesh mTLS or plaintext, DISABLE only plaintext.
+ */
+export type MtlsMode = "STRICT" | "PERMISSIVE" | "DISABLE";
+
 /** A backend address of a cluster. */
 export interface Endpoint {
   address: string;
   port: number;
   /** Connect with mesh mTLS (to a peer's inbound port). */
   mtls: boolean;
+  /**
+   * The address is a mesh sidecar's inbound port (mTLS or, for a workload whose
+   * PeerAuthentication allows it, plaintext): TCP goes through a CONNECT tunnel.
+   */
+  sidecar?: boolean;
   /** The SPIFFE ID the peer must present when `mtls`. */
   identity?: string;
   labels: Record<string, string>;
@@ -253,6 +264,8 @@ export interface ProxyConfig {
   /** Sidecar egress listeners from a Sidecar resource (explicit ports, captureMode NONE). */
   egressListeners?: EgressListener[];
   clusters: Record<string, Cluster>;
+  /** The inbound listener's mTLS mode (PeerAuthentication); STRICT when absent. */
+  inboundMtls?: MtlsMode;
   /** AuthorizationPolicies that select this workload, enforced on its inbound listener. */
   authz?: AuthzPolicy[];
   /** Where to write access logs (MeshConfig `accessLogFile`); none when unset. */

@@ -230,6 +230,7 @@ export const ENFORCED_KINDS: readonly Kind[] = [
   "WorkloadEntry",
   "Sidecar",
   "AuthorizationPolicy",
+  "PeerAuthentication",
   "MeshConfig",
 ];
 
@@ -308,7 +309,7 @@ export type WorkloadEntry = Resource<"WorkloadEntry">;
 export type Sidecar = Resource<"Sidecar">;
 /** A validated WorkloadGroup (not enforced). */
 export type WorkloadGroup = Resource<"WorkloadGroup">;
-/** A validated PeerAuthentication (not enforced). */
+/** A validated PeerAuthentication. */
 export type PeerAuthentication = Resource<"PeerAuthentication">;
 /** A validated AuthorizationPolicy. */
 export type AuthorizationPolicy = Resource<"AuthorizationPolicy">;

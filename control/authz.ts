@@ -22,7 +22,7 @@ import {
   supportedConditionKey,
   UNENFORCED_SOURCE,
 } from "../api/schemas/security.ts";
-import { labelsMatch } from "./registry.ts";
+import { labelsMatch } from "./labels.ts";
 import type { Snapshot } from "./snapshot.ts";
 
 const SOURCE_KEYS = [

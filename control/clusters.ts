@@ -20,12 +20,18 @@ function endpointOf(
   port: ServicePort,
   tlsMode: string | undefined,
 ): Endpoint {
-  if (inst.inboundPort !== undefined && tlsMode !== "DISABLE") {
+  if (inst.inboundPort !== undefined) {
+    // A sidecar: always its inbound port. mTLS unless the DestinationRule says DISABLE, or,
+    // with no TLS mode there (Istio's auto mTLS), the workload's PeerAuthentication does.
+    const mtls = tlsMode === "DISABLE"
+      ? false
+      : tlsMode === "ISTIO_MUTUAL" || inst.mtlsMode !== "DISABLE";
     return {
       address: inst.address,
       port: inst.inboundPort,
-      mtls: true,
-      identity: inst.identity,
+      mtls,
+      sidecar: true,
+      ...(mtls ? { identity: inst.identity } : {}),
       labels: inst.labels,
     };
   }

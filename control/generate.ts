@@ -14,6 +14,7 @@ import type { Snapshot } from "./snapshot.ts";
 import { ServiceRegistry } from "./registry.ts";
 import { sidecarVirtualHosts } from "./routes.ts";
 import { authzFor } from "./authz.ts";
+import { mtlsModeFor } from "./peer_authn.ts";
 import { buildClusters } from "./clusters.ts";
 import { gatewayListeners } from "./gateways.ts";
 import { egressListeners } from "./sidecars.ts";
@@ -46,6 +47,14 @@ export function generateProxyConfig(
       : [],
     egressListeners: gateway ? [] : egressListeners(snapshot, registry, node),
     authz: authzFor(snapshot, node),
+    ...(gateway ? {} : {
+      inboundMtls: mtlsModeFor(
+        snapshot.peerAuthentications,
+        snapshot.mesh.rootNamespace ?? "istio-system",
+        node,
+        node.appPort,
+      ),
+    }),
     ...(snapshot.mesh.accessLog ? { accessLog: snapshot.mesh.accessLog } : {}),
     clusters,
   };

@@ -171,10 +171,47 @@ Deno.test("sim: auto-registered endpoints are mTLS to the inbound port with a SP
       address: w.address,
       port: w.inboundPort,
       mtls: true,
+      sidecar: true,
       identity: `spiffe://cluster.local/ns/default/sa/bookinfo-${app}`,
       labels: { app, version: w.labels.version },
     });
   }
+});
+
+Deno.test("sim: PeerAuthentication DISABLE (auto mTLS) and DestinationRule tls decide plaintext or mTLS", () => {
+  const extra = inline(`apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: ratings, namespace: default}
+spec:
+  selector: {matchLabels: {app: ratings}}
+  mtls: {mode: DISABLE}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: details, namespace: default}
+spec:
+  host: details
+  trafficPolicy: {tls: {mode: DISABLE}}
+`);
+  const snap = snapshotOf([], WORKLOADS, extra);
+  const cfg = generateProxyConfig(snap, sidecar());
+  const only = (app: string) => cfg.clusters[CLUSTER(app)].endpoints[0];
+  // Still the sidecar's inbound port, in plaintext, with no identity to check.
+  const r = only("ratings");
+  assert.deepEqual([r.port, r.mtls, r.sidecar, r.identity], [
+    PORTS["ratings-v1"],
+    false,
+    true,
+    undefined,
+  ]);
+  const d = only("details");
+  assert.deepEqual([d.port, d.mtls, d.sidecar], [PORTS["details-v1"], false, true]);
+  assert.equal(only("reviews").mtls, true);
+  // Each proxy learns its own inbound mode.
+  assert.equal(cfg.inboundMtls, "STRICT");
+  const ratingsNode = { ...sidecar(), labels: { app: "ratings", version: "v1" } };
+  assert.equal(generateProxyConfig(snap, ratingsNode).inboundMtls, "DISABLE");
+  assert.equal(generateProxyConfig(snap, { ...sidecar(), mode: "gateway" }).inboundMtls, undefined);
 });
 
 Deno.test("sim: the sidecar config carries the snapshot's settings and no listeners", () => {

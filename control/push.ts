@@ -164,6 +164,7 @@ export class PushHub {
         labels: n.labels,
         address: n.address,
         inboundPort: n.inboundPort,
+        ...(n.appPort ? { appPort: n.appPort } : {}),
         nodeId: n.id,
       });
     }

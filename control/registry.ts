@@ -11,6 +11,11 @@
  * @module
  */
 import type { Snapshot } from "./snapshot.ts";
+import { labelsMatch } from "./labels.ts";
+import { mtlsModeFor } from "./peer_authn.ts";
+import type { MtlsMode } from "../api/proxy_config.ts";
+
+export { labelsMatch };
 import { spiffeId } from "../ca/spiffe.ts";
 import { hostMatches } from "../api/host.ts";
 import type { DestinationRule } from "../api/resources.ts";
@@ -38,19 +43,11 @@ export interface WorkloadInstance {
   labels: Record<string, string>;
   /** Named ports of a WorkloadEntry (port name → number). */
   ports?: Record<string, number>;
-  /** Set for auto-registered sidecars: connect here with mTLS. */
+  /** Set for auto-registered sidecars: connect here (mTLS unless its PeerAuthentication says DISABLE). */
   inboundPort?: number;
   identity?: string;
-}
-
-/** Whether `labels` carry every key/value of `selector`. */
-export function labelsMatch(
-  selector: Record<string, string> | undefined,
-  labels: Record<string, string>,
-): boolean {
-  if (!selector) return true;
-  for (const [k, v] of Object.entries(selector)) if (labels[k] !== v) return false;
-  return true;
+  /** The inbound mTLS mode of an auto-registered sidecar (PeerAuthentication). */
+  mtlsMode?: MtlsMode;
 }
 
 /** Services and endpoints derived from one snapshot. */
@@ -90,6 +87,12 @@ export class ServiceRegistry {
             labels: w.labels,
             inboundPort: w.inboundPort,
             identity: spiffeId(snapshot.mesh.trustDomain, w.namespace, w.serviceAccount),
+            mtlsMode: mtlsModeFor(
+              snapshot.peerAuthentications,
+              snapshot.mesh.rootNamespace ?? "istio-system",
+              w,
+              w.appPort,
+            ),
           });
         }
       }

@@ -9,6 +9,7 @@ import type {
   AuthorizationPolicy,
   DestinationRule,
   Gateway,
+  PeerAuthentication,
   Resource,
   ServiceEntry,
   Sidecar,
@@ -25,6 +26,8 @@ export interface RegisteredWorkload {
   address: string;
   /** The sidecar's mTLS inbound port. */
   inboundPort: number;
+  /** The port the application listens on behind the sidecar (for `portLevelMtls`). */
+  appPort?: number;
   /** The node id of the proxy that registered it. */
   nodeId: string;
 }
@@ -77,6 +80,7 @@ export interface Snapshot {
   readonly workloadEntries: readonly WorkloadEntry[];
   readonly sidecars: readonly Sidecar[];
   readonly authorizationPolicies: readonly AuthorizationPolicy[];
+  readonly peerAuthentications: readonly PeerAuthentication[];
   readonly workloads: readonly RegisteredWorkload[];
   readonly mesh: MeshSettings;
   readonly roots: string;
@@ -112,6 +116,7 @@ export function buildSnapshot(input: {
     workloadEntries: of("WorkloadEntry"),
     sidecars: of("Sidecar"),
     authorizationPolicies: of("AuthorizationPolicy"),
+    peerAuthentications: of("PeerAuthentication"),
     workloads: Object.freeze([...input.workloads].sort((a, b) => a.name < b.name ? -1 : 1)),
     mesh: input.mesh,
     roots: input.roots,

@@ -1,7 +1,10 @@
 /**
- * The inbound listener: mesh mTLS only (a client certificate from the mesh CA
- * is required), forwarding to the application on localhost with the caller's
- * identity in `x-forwarded-client-cert` as Istio sets it
+ * The inbound listener, forwarding to the application on localhost. What it
+ * accepts follows the workload's PeerAuthentication mode: STRICT (the default)
+ * only mesh mTLS (a client certificate from the mesh CA), PERMISSIVE mesh mTLS
+ * or plaintext on the same port (told apart by the first byte, as Envoy's TLS
+ * inspector does), DISABLE only plaintext. Over mTLS the caller's identity
+ * reaches the app in `x-forwarded-client-cert` as Istio sets it
  * (`By=<own id>;Hash=<peer cert sha256>;Subject="";URI=<peer id>`). An XFCC
  * header sent by the caller is dropped, never trusted.
  * @module
@@ -17,6 +20,7 @@ import { splice } from "./tcp.ts";
 import type { Stats } from "./stats.ts";
 import { type AuthzDecision, type AuthzRequest, normalizeTarget } from "./authz.ts";
 import type { AccessLog } from "./access_log.ts";
+import type { MtlsMode } from "../api/proxy_config.ts";
 
 /** Settings of the inbound listener. */
 export interface InboundOptions {
@@ -38,7 +42,12 @@ export interface InboundOptions {
   waitForConfig?: () => Promise<boolean> | boolean;
   /** The current authorization decision (AuthorizationPolicies); everything is allowed without. */
   authorize?: () => ((r: AuthzRequest) => AuthzDecision) | undefined;
+  /** The current PeerAuthentication mode; STRICT without. */
+  mtlsMode?: () => MtlsMode | undefined;
 }
+
+/** The first byte of a TLS connection (a handshake record). */
+const TLS_HANDSHAKE = 0x16;
 
 /** A running inbound listener. */
 export interface Inbound {
@@ -52,8 +61,12 @@ export interface Inbound {
 export function startInbound(opts: InboundOptions): Promise<Inbound> {
   const self = opts.credentials.spiffeId;
   const app = new H1Pool(() => net.connect({ host: "127.0.0.1", port: opts.appPort }));
-  const sockets = new Set<tls.TLSSocket>();
-  const server = tls.createServer({
+  const sockets = new Set<net.Socket>();
+  const track = (socket: net.Socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  };
+  const tlsServer = tls.createServer({
     key: opts.credentials.keyPem,
     cert: opts.credentials.certChainPem,
     ca: opts.roots,
@@ -64,13 +77,47 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
       socket.destroy();
       return;
     }
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
+    track(socket);
     const cert = socket.getPeerCertificate();
-    const peer = urisFromAltNames(cert.subjectaltname)[0] ?? "";
     const hash = (cert.fingerprint256 ?? "").replace(/:/g, "").toLowerCase();
-    const xfcc = `By=${self};Hash=${hash};Subject="";URI=${peer}`;
-    const labels = { service: opts.service, peer, mtls: true };
+    serveConnection(socket, { uri: urisFromAltNames(cert.subjectaltname)[0] ?? "", hash });
+  });
+  tlsServer.on("tlsClientError", () => {}); // refused handshakes are expected noise
+
+  const mode = (): MtlsMode => opts.mtlsMode?.() ?? "STRICT";
+  // Every connection starts here; its first byte says TLS or plaintext.
+  const server = net.createServer((socket) => {
+    track(socket);
+    socket.on("error", () => socket.destroy());
+    socket.once("data", async (chunk: Uint8Array) => {
+      socket.pause();
+      socket.unshift(chunk);
+      if (chunk[0] === TLS_HANDSHAKE) {
+        // Before the first config the mode isn't known: mTLS is allowed then (STRICT's way).
+        if (mode() === "DISABLE") socket.destroy();
+        else tlsServer.emit("connection", socket);
+        return;
+      }
+      // Plaintext needs a config that allows it, so wait for the first one.
+      const ready = !opts.waitForConfig || await opts.waitForConfig();
+      if (!ready || mode() === "STRICT") {
+        socket.destroy();
+        return;
+      }
+      socket.resume();
+      serveConnection(socket, undefined);
+    });
+  });
+
+  /** Serves HTTP/1.1 (and CONNECT tunnels) on a connection, mTLS (`peer` known) or plaintext. */
+  function serveConnection(
+    socket: net.Socket,
+    peerCert: { uri: string; hash: string } | undefined,
+  ) {
+    const peer = peerCert?.uri ?? "";
+    const mtls = peerCert !== undefined;
+    const xfcc = mtls ? `By=${self};Hash=${peerCert.hash};Subject="";URI=${peer}` : undefined;
+    const labels = { service: opts.service, peer, mtls };
     const principal = peer.replace(/^spiffe:\/\//, "");
     const sourceIp = socket.remoteAddress ?? "";
     // A CONNECT tunnel (TCP through the mesh) goes to the app's port as raw bytes.
@@ -95,7 +142,7 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
         tunnel.end("HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n");
         return;
       }
-      const tcpLabels = { service: opts.service, peer, mtls: true };
+      const tcpLabels = { service: opts.service, peer, mtls };
       const app = net.connect({ host: "127.0.0.1", port: opts.appPort }, () => {
         tunnel.write("HTTP/1.1 200 OK\r\n\r\n");
         if (rest.length) app.write(rest);
@@ -187,7 +234,8 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
         if (k === "expect") continue;
         headers.push(h);
       }
-      headers.push(["x-forwarded-client-cert", xfcc], ["x-forwarded-proto", "https"]);
+      if (xfcc) headers.push(["x-forwarded-client-cert", xfcc], ["x-forwarded-proto", "https"]);
+      else headers.push(["x-forwarded-proto", "http"]);
       try {
         const res = await app.request({
           method: req.method,
@@ -218,8 +266,7 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
         };
       }
     }, onConnect);
-  });
-  server.on("tlsClientError", () => {}); // refused handshakes are expected noise
+  }
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(opts.port, opts.address, () => {
@@ -228,7 +275,7 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
       resolve({
         port: typeof a === "object" && a ? a.port : opts.port,
         rotate(creds, roots = creds.rootsPem) {
-          server.setSecureContext({ key: creds.keyPem, cert: creds.certChainPem, ca: roots });
+          tlsServer.setSecureContext({ key: creds.keyPem, cert: creds.certChainPem, ca: roots });
         },
         close: () =>
           new Promise<void>((r) => {

@@ -184,6 +184,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
           roots: client.trust.get() ?? creds.rootsPem,
           stats,
           authorize: () => runtime?.authorize,
+          mtlsMode: () => runtime?.config.inboundMtls,
           waitForConfig,
           accessLog,
         });

@@ -50,24 +50,31 @@ export function splice(
   b.on("close", end(a));
 }
 
-/** Opens the tunnel to `ep` (mTLS + CONNECT for mesh peers); resolves with the ready socket. */
+/**
+ * Opens the tunnel to `ep`, resolving with the ready socket: a CONNECT tunnel to a mesh
+ * sidecar (over mTLS, or plaintext when its PeerAuthentication disables mTLS), else a
+ * plain connection.
+ */
 function dial(ep: Endpoint, authority: string, ctx: TcpContext): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    if (!ep.mtls) {
+    if (!ep.mtls && !ep.sidecar) {
       const s = net.connect({ host: ep.address, port: ep.port }, () => resolve(s));
       s.once("error", reject);
       return;
     }
-    const t = ctx.tls();
-    if (!t) return reject(new Error("no mesh certificate yet"));
-    const s = tls.connect({
-      host: ep.address,
-      port: ep.port,
-      key: t.creds.keyPem,
-      cert: t.creds.certChainPem,
-      ca: t.roots,
-      checkServerIdentity: identityChecker(ep.identity),
-    });
+    let s: net.Socket;
+    if (ep.mtls) {
+      const t = ctx.tls();
+      if (!t) return reject(new Error("no mesh certificate yet"));
+      s = tls.connect({
+        host: ep.address,
+        port: ep.port,
+        key: t.creds.keyPem,
+        cert: t.creds.certChainPem,
+        ca: t.roots,
+        checkServerIdentity: identityChecker(ep.identity),
+      });
+    } else s = net.connect({ host: ep.address, port: ep.port });
     s.setNoDelay(true);
     s.once("error", reject);
     s.write(`CONNECT ${authority} HTTP/1.1\r\nhost: ${authority}\r\n\r\n`);

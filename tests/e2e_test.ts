@@ -190,6 +190,96 @@ Deno.test("inbound refuses clients without a mesh certificate", async () => {
   }
 });
 
+Deno.test("PeerAuthentication: PERMISSIVE takes plaintext and mTLS on one port, DISABLE makes clients send plaintext, STRICT refuses it", async () => {
+  const paFile = (name: string, ns: string, spec: string) =>
+    `apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: ${name}, namespace: ${ns}}
+spec: ${spec}
+`;
+  // Istio's migration step: mesh-wide PERMISSIVE.
+  const { m, a, close, apps } = await setup({
+    "pa-mesh.yaml": paFile("default", "istio-system", "{mtls: {mode: PERMISSIVE}}"),
+    "vs.yaml": vsTo("v1"),
+  });
+  try {
+    const port = inboundPortOf(m, "b-v1");
+    const roots = await Deno.readTextFile(`${m.dataDir}/ca/root-cert.pem`);
+    const good = await meshCert(m);
+    const plain = () =>
+      curl([
+        `http://127.0.0.1:${port}/plain`,
+        "-H",
+        "host: echo-b:8080",
+        "-H",
+        "x-forwarded-client-cert: forged",
+      ]);
+    // A client outside the mesh reaches the app in plaintext, with no identity (and no forged one).
+    const p1 = await plain();
+    assert.equal(p1.status, 200, p1.stderr);
+    const seen1 = JSON.parse(p1.body);
+    assert.equal(seen1.headers["x-forwarded-client-cert"], undefined);
+    assert.equal(seen1.headers["x-forwarded-proto"], "http");
+    // Mesh clients still use mTLS on the same port (auto mTLS).
+    const viaA = await curl(["-x", `http://127.0.0.1:${a.outbound}`, "http://echo-b:8080/m"]);
+    assert.match(
+      JSON.parse(viaA.body).headers["x-forwarded-client-cert"],
+      /URI=spiffe:\/\/cluster\.local\/ns\/default\/sa\/a/,
+    );
+    assert.match(await tlsRequest(port, good.keyPem, good.certChainPem, roots), /^HTTP\/1\.1 200/);
+
+    // DISABLE for b-v1: client proxies send plaintext; mTLS is refused there.
+    await Deno.writeTextFile(
+      `${m.configDir}/pa-b.yaml`,
+      paFile(
+        "b-v1",
+        "default",
+        "{selector: {matchLabels: {app: echo-b, version: v1}}, mtls: {mode: DISABLE}}",
+      ),
+    );
+    await eventually(
+      async () => {
+        const d = await configDump(a.admin);
+        const ep = d.config.clusters["outbound|8080|v1|echo-b.default.svc.cluster.local"]
+          .endpoints[0] as { mtls: boolean } | undefined;
+        return ep?.mtls === false;
+      },
+      10_000,
+      "the client proxy to learn that b-v1 takes plaintext",
+    );
+    await eventually(
+      async () => (await tlsRequest(port, good.keyPem, good.certChainPem, roots)) === "refused",
+      10_000,
+      "b-v1 to refuse mTLS",
+    );
+    const viaA2 = await curl(["-x", `http://127.0.0.1:${a.outbound}`, "http://echo-b:8080/p"]);
+    assert.equal(viaA2.status, 200, viaA2.body);
+    assert.equal(JSON.parse(viaA2.body).headers["x-forwarded-client-cert"], undefined);
+    const stats = await (await fetch(`http://127.0.0.1:${a.admin}/stats/prometheus`)).text();
+    assert.match(
+      stats,
+      /istio_requests_total\{reporter="source".*connection_security_policy="none".*\} 1/,
+    );
+
+    // STRICT for b-v1's app port (portLevelMtls over the workload's DISABLE): plaintext is refused.
+    await Deno.writeTextFile(
+      `${m.configDir}/pa-b.yaml`,
+      paFile(
+        "b-v1",
+        "default",
+        `{selector: {matchLabels: {app: echo-b, version: v1}}, mtls: {mode: DISABLE}, ` +
+          `portLevelMtls: {${apps.v1.port}: {mode: STRICT}}}`,
+      ),
+    );
+    await eventually(async () => (await plain()).status === 0, 10_000, "b-v1 to refuse plaintext");
+    const viaA3 = await curl(["-x", `http://127.0.0.1:${a.outbound}`, "http://echo-b:8080/s"]);
+    assert.equal(viaA3.status, 200, viaA3.body);
+    assert.ok(JSON.parse(viaA3.body).headers["x-forwarded-client-cert"]);
+  } finally {
+    await close();
+  }
+});
+
 Deno.test("a VirtualService edited on disk changes routing within a second, without restarts", async () => {
   const { m, a, close } = await setup({ "vs.yaml": vsTo("v1") });
   try {

@@ -34,7 +34,7 @@ export const peerAuthenticationSpec = z.strictObject({
   mtls: mutualTls.optional(),
   portLevelMtls: z.record(z.string(), mutualTls).optional(),
 });
-/** `spec` of a PeerAuthentication (validated, not enforced). */
+/** `spec` of a PeerAuthentication. */
 export type PeerAuthenticationSpec = z.infer<typeof peerAuthenticationSpec>;
 
 /** Checks a PeerAuthentication spec. */
