@@ -1055,6 +1055,31 @@ spec:
       stats,
       /istio_tcp_connections_opened_total\{reporter="source".*destination_service="tcp-echo\.default\.svc\.cluster\.local".*\} [1-9]/,
     );
+    // PeerAuthentication DISABLE on the echo workload: the tunnel goes in plaintext.
+    await Deno.writeTextFile(
+      `${m.configDir}/pa.yaml`,
+      `apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: tcp-echo}
+spec:
+  selector: {matchLabels: {app: tcp-echo}}
+  mtls: {mode: DISABLE}
+`,
+    );
+    const cluster = `outbound|${tcpPort}||tcp-echo.default.svc.cluster.local`;
+    await eventually(
+      async () =>
+        ((await configDump(a.admin)).config.clusters[cluster].endpoints[0] as { mtls: boolean })
+          .mtls === false,
+      10_000,
+      "the client to learn that tcp-echo takes plaintext",
+    );
+    assert.equal(await roundTrip(big), big);
+    const stats2 = await (await fetch(`http://127.0.0.1:${a.admin}/stats/prometheus`)).text();
+    assert.match(
+      stats2,
+      /istio_tcp_connections_opened_total\{reporter="source".*destination_service="tcp-echo\.default\.svc\.cluster\.local".*connection_security_policy="none"\} 1/,
+    );
   } finally {
     await m.close();
     echo.close();
