@@ -309,7 +309,6 @@ spec:
 /** The AuthorizationPolicy fields of VALID that mesh can't evaluate, each warned about. */
 const AUTHZ_WARNINGS = [
   "allow-reviewers spec.rules[0].to[0].operation.paths[1]", // a path template
-  "allow-reviewers spec.rules[0].when[0].key", // request.auth.claims[groups]
   "ext-authz spec.action", // CUSTOM
   "gateway-policy spec.targetRefs",
   "gateway-policy spec.action", // AUDIT

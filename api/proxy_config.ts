@@ -266,10 +266,44 @@ export interface ProxyConfig {
   clusters: Record<string, Cluster>;
   /** The inbound listener's mTLS mode (PeerAuthentication); STRICT when absent. */
   inboundMtls?: MtlsMode;
+  /**
+   * JWT issuers whose tokens this proxy verifies (RequestAuthentications that select it),
+   * on the inbound listener of a sidecar and the listeners of a gateway.
+   */
+  jwt?: JwtProvider[];
   /** AuthorizationPolicies that select this workload, enforced on its inbound listener. */
   authz?: AuthzPolicy[];
   /** Where to write access logs (MeshConfig `accessLogFile`); none when unset. */
   accessLog?: AccessLogSettings;
+}
+
+/**
+ * One RequestAuthentication `jwtRules` entry as a proxy applies it. A request
+ * with a token in one of the locations must carry a valid token of a
+ * configured issuer (else 401); a request without one goes on without a
+ * request identity.
+ */
+export interface JwtProvider {
+  issuer: string;
+  /** Accepted `aud` values; any when absent. */
+  audiences?: string[];
+  /**
+   * The JSON Web Key Set as JSON text: inline `jwks`, or what the control plane fetched
+   * from `jwksUri` (`{"keys":[]}` while that fails, so its tokens are refused).
+   */
+  jwks: string;
+  /** Token locations; without any, `Authorization: Bearer` and the `access_token` parameter. */
+  fromHeaders?: { name: string; prefix?: string }[];
+  fromParams?: string[];
+  fromCookies?: string[];
+  /** Keep the token header on the forwarded request (it is removed by default). */
+  forwardOriginalToken?: boolean;
+  /** A header to carry the verified payload (base64url of its JSON). */
+  outputPayloadToHeader?: string;
+  /** Claims copied into headers. */
+  outputClaimToHeaders?: { header: string; claim: string }[];
+  /** Claims that hold space-separated lists (besides `scope` and `permission`). */
+  spaceDelimitedClaims?: string[];
 }
 
 /** Access logging, as Istio's MeshConfig `accessLogFile` and `accessLogEncoding`. */
@@ -299,10 +333,15 @@ export interface AuthzRule {
   when?: AuthzCondition[];
 }
 
-/** Who: the peer's identity (principal `td/ns/x/sa/y`, namespace) and address. */
+/**
+ * Who: the peer's identity (principal `td/ns/x/sa/y`, namespace), address, and the
+ * request's JWT identity (`iss/sub`, from RequestAuthentication).
+ */
 export interface AuthzSource {
   principals?: string[];
   notPrincipals?: string[];
+  requestPrincipals?: string[];
+  notRequestPrincipals?: string[];
   namespaces?: string[];
   notNamespaces?: string[];
   ipBlocks?: string[];

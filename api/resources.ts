@@ -231,6 +231,7 @@ export const ENFORCED_KINDS: readonly Kind[] = [
   "Sidecar",
   "AuthorizationPolicy",
   "PeerAuthentication",
+  "RequestAuthentication",
   "MeshConfig",
 ];
 
@@ -313,7 +314,7 @@ export type WorkloadGroup = Resource<"WorkloadGroup">;
 export type PeerAuthentication = Resource<"PeerAuthentication">;
 /** A validated AuthorizationPolicy. */
 export type AuthorizationPolicy = Resource<"AuthorizationPolicy">;
-/** A validated RequestAuthentication (not enforced). */
+/** A validated RequestAuthentication. */
 export type RequestAuthentication = Resource<"RequestAuthentication">;
 /** A validated Telemetry (not enforced). */
 export type Telemetry = Resource<"Telemetry">;

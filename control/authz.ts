@@ -28,6 +28,8 @@ import type { Snapshot } from "./snapshot.ts";
 const SOURCE_KEYS = [
   "principals",
   "notPrincipals",
+  "requestPrincipals",
+  "notRequestPrincipals",
   "namespaces",
   "notNamespaces",
   "ipBlocks",

@@ -24,6 +24,9 @@ import { startControlServer } from "./server.ts";
 import { formatDiagnostic } from "../api/diagnostic.ts";
 import { logger } from "../util/log.ts";
 import { atomicWrite } from "../util/atomic_write.ts";
+import { JwksCache, NO_KEYS } from "./jwks.ts";
+import { jwksTimeoutOf, jwksUriOf } from "./request_authn.ts";
+import type { Resource } from "../api/resources.ts";
 
 const log = logger("control");
 
@@ -127,13 +130,31 @@ export async function startControl(opts: ControlOptions): Promise<Control> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   // The first snapshot revision whose trust bundle carried the pending root.
   let pendingTrustedSince: number | undefined;
+  // RequestAuthentication key sets are fetched here and pushed inline, as istiod does.
+  const jwksCache = new JwksCache({ onChange: () => schedule() });
+  const jwksOf = (resources: readonly Resource[]): Map<string, string> => {
+    const out = new Map<string, string>();
+    for (const r of resources) {
+      if (r.kind !== "RequestAuthentication") continue;
+      for (const rule of (r as Resource<"RequestAuthentication">).spec.jwtRules ?? []) {
+        const uri = jwksUriOf(rule);
+        if (uri === undefined || out.has(uri)) continue;
+        // Until its first fetch ends, a set has no keys (its tokens are refused).
+        out.set(uri, jwksCache.get(uri, jwksTimeoutOf(rule)) ?? NO_KEYS);
+      }
+    }
+    jwksCache.retain(new Set(out.keys()));
+    return out;
+  };
   const rebuild = () => {
     const ca = caMgr.ca;
+    const resources = store.snapshot().resources;
     current = buildSnapshot({
       revision: ++revision,
-      resources: store.snapshot().resources,
+      resources,
+      jwks: jwksOf(resources),
       workloads: hub.workloads(),
-      mesh: meshSettingsFrom(mesh, store.snapshot().resources, (wanted) => {
+      mesh: meshSettingsFrom(mesh, resources, (wanted) => {
         if (wanted === warnedTrustDomain) return;
         warnedTrustDomain = wanted;
         log.warn("MeshConfig asks for another trust domain; it takes effect at the next start", {
@@ -282,6 +303,7 @@ export async function startControl(opts: ControlOptions): Promise<Control> {
     async close() {
       closing = true;
       clearInterval(caTimer);
+      jwksCache.close();
       hub.close();
       unsubscribe();
       clearTimeout(timer);

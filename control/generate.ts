@@ -15,6 +15,7 @@ import { ServiceRegistry } from "./registry.ts";
 import { sidecarVirtualHosts } from "./routes.ts";
 import { authzFor } from "./authz.ts";
 import { mtlsModeFor } from "./peer_authn.ts";
+import { jwtFor } from "./request_authn.ts";
 import { buildClusters } from "./clusters.ts";
 import { gatewayListeners } from "./gateways.ts";
 import { egressListeners } from "./sidecars.ts";
@@ -47,6 +48,7 @@ export function generateProxyConfig(
       : [],
     egressListeners: gateway ? [] : egressListeners(snapshot, registry, node),
     authz: authzFor(snapshot, node),
+    ...jwtOf(snapshot, node),
     ...(gateway ? {} : {
       inboundMtls: mtlsModeFor(
         snapshot.peerAuthentications,
@@ -58,4 +60,9 @@ export function generateProxyConfig(
     ...(snapshot.mesh.accessLog ? { accessLog: snapshot.mesh.accessLog } : {}),
     clusters,
   };
+}
+
+function jwtOf(snapshot: Snapshot, node: NodeInfo): { jwt?: ProxyConfig["jwt"] } {
+  const jwt = jwtFor(snapshot, node);
+  return jwt.length ? { jwt } : {};
 }

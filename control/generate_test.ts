@@ -803,9 +803,10 @@ spec: {}
     ...sidecar(),
     labels: { app: "reviews" },
   }).authz!.find((p) => p.name === "default/reviews-viewer")!;
-  // The JWT rule can't be evaluated: an ALLOW rule that never matches is left out.
-  assert.equal(reviews.rules.length, 1);
+  // Both rules reach the proxy, the JWT one with its request principals.
+  assert.equal(reviews.rules.length, 2);
   assert.deepEqual(reviews.rules[0].to, [{ methods: ["GET"] }]);
+  assert.deepEqual(reviews.rules[1].from, [{ requestPrincipals: ["*"] }]);
 });
 
 Deno.test("sim: CUSTOM policies deny (fail closed); templated paths; huge timeouts are none", () => {

@@ -1,9 +1,9 @@
 /**
  * PeerAuthentication → the mTLS mode of a workload's inbound port, as Istio
- * decides it: a workload-specific policy (a selector in the workload's
- * namespace, or in the root namespace for the root namespace's own
- * workloads) wins over the namespace-wide one (no selector), which wins over
- * the mesh-wide one (no selector, root namespace). `portLevelMtls` of the
+ * decides it: a workload-specific policy (a selector, in the workload's
+ * namespace; Istio ignores selectors in the root namespace) wins over the
+ * namespace-wide one (no selector), which wins over the mesh-wide one (no
+ * selector, root namespace). `portLevelMtls` of the
  * chosen workload policy overrides its mode for that port. `UNSET` inherits
  * from the level above. Among several policies of one level the oldest wins
  * (`metadata.creationTimestamp`, then namespace/name).
@@ -67,17 +67,12 @@ export function mtlsModeFor(
   for (const p of [...policies].sort(oldestFirst)) {
     const ns = p.metadata.namespace;
     if (hasSelector(p)) {
-      if (
-        ns === workload.namespace && !own &&
-        labelsMatch(p.spec.selector!.matchLabels, workload.labels)
-      ) {
-        own = p;
-      }
-    } else if (ns === workload.namespace && !namespace) namespace = p;
-    else if (ns === rootNamespace && !mesh) mesh = p;
+      const selects = ns === workload.namespace && ns !== rootNamespace &&
+        labelsMatch(p.spec.selector!.matchLabels, workload.labels);
+      if (selects) own ??= p;
+    } else if (ns === rootNamespace) mesh ??= p;
+    else if (ns === workload.namespace) namespace ??= p;
   }
-  // The root namespace's own namespace-wide policy is also the mesh-wide one.
-  if (workload.namespace === rootNamespace) mesh = namespace;
   let mode = set(mesh?.spec.mtls?.mode) ?? DEFAULT_MTLS_MODE;
   mode = set(namespace?.spec.mtls?.mode) ?? mode;
   mode = set(own?.spec.mtls?.mode) ?? mode;

@@ -85,11 +85,14 @@ Deno.test("mtlsModeFor: among policies of one level, the oldest wins", () => {
   assert.equal(mtlsModeFor([y, x], ROOT, reviews), "DISABLE");
 });
 
-Deno.test("mtlsModeFor: a selector in the root namespace selects only its own workloads", () => {
+Deno.test("mtlsModeFor: a policy with a selector in the root namespace is ignored, as in Istio", () => {
   const rootSel = pa(ROOT, "gw", "selector: {matchLabels: {app: reviews}}\nmtls: {mode: DISABLE}");
   assert.equal(mtlsModeFor([rootSel], ROOT, reviews), "STRICT");
   assert.equal(
     mtlsModeFor([rootSel], ROOT, { namespace: ROOT, labels: { app: "reviews" } }),
-    "DISABLE",
+    "STRICT",
   );
+  // The root namespace's own workloads follow the mesh-wide policy.
+  const mesh = pa(ROOT, "default", "mtls: {mode: PERMISSIVE}");
+  assert.equal(mtlsModeFor([mesh], ROOT, { namespace: ROOT, labels: {} }), "PERMISSIVE");
 });

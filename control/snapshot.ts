@@ -10,6 +10,7 @@ import type {
   DestinationRule,
   Gateway,
   PeerAuthentication,
+  RequestAuthentication,
   Resource,
   ServiceEntry,
   Sidecar,
@@ -81,6 +82,9 @@ export interface Snapshot {
   readonly sidecars: readonly Sidecar[];
   readonly authorizationPolicies: readonly AuthorizationPolicy[];
   readonly peerAuthentications: readonly PeerAuthentication[];
+  readonly requestAuthentications: readonly RequestAuthentication[];
+  /** Key sets fetched from RequestAuthentication `jwksUri`s, by URI (JSON text). */
+  readonly jwks: ReadonlyMap<string, string>;
   readonly workloads: readonly RegisteredWorkload[];
   readonly mesh: MeshSettings;
   readonly roots: string;
@@ -102,6 +106,8 @@ export function buildSnapshot(input: {
   mesh: MeshSettings;
   roots: string;
   signingRoot?: string;
+  /** Key sets fetched for `jwksUri`s so far. */
+  jwks?: ReadonlyMap<string, string>;
 }): Snapshot {
   const of = <K extends Resource["kind"]>(kind: K) =>
     Object.freeze(
@@ -117,6 +123,8 @@ export function buildSnapshot(input: {
     sidecars: of("Sidecar"),
     authorizationPolicies: of("AuthorizationPolicy"),
     peerAuthentications: of("PeerAuthentication"),
+    requestAuthentications: of("RequestAuthentication"),
+    jwks: input.jwks ?? new Map(),
     workloads: Object.freeze([...input.workloads].sort((a, b) => a.name < b.name ? -1 : 1)),
     mesh: input.mesh,
     roots: input.roots,

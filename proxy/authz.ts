@@ -11,6 +11,7 @@
  * ```
  * @module
  */
+import { claimValues, type RequestAuth } from "./jwt.ts";
 import type {
   AuthzCondition,
   AuthzOperation,
@@ -40,6 +41,8 @@ export interface AuthzRequest {
    * match and are ignored by a DENY rule, as Istio does.
    */
   tcp?: boolean;
+  /** The identity a verified JWT gave the request (RequestAuthentication); none without. */
+  auth?: RequestAuth;
 }
 
 /** The outcome: allowed, or denied by the named policy (or for lack of an ALLOW match). */
@@ -126,6 +129,7 @@ function namespaceOf(principal: string): string | undefined {
 
 function sourceMatches(s: AuthzSource, r: AuthzRequest): boolean {
   if (!field(s.principals, s.notPrincipals, r.principal)) return false;
+  if (!field(s.requestPrincipals, s.notRequestPrincipals, r.auth?.principal)) return false;
   if (!field(s.namespaces, s.notNamespaces, namespaceOf(r.principal))) return false;
   // An address that can't be compared never satisfies ipBlocks and always hits notIpBlocks.
   if (s.ipBlocks && !s.ipBlocks.some((b) => ipInBlock(r.sourceIp, b) === true)) return false;
@@ -151,8 +155,24 @@ function operationMatches(o: AuthzOperation, r: AuthzRequest): boolean {
   return true;
 }
 
+/** The values of a list attribute (`request.auth.audiences`, `request.auth.claims[...]`). */
+function listAttribute(key: string, r: AuthzRequest): string[] | undefined {
+  if (key === "request.auth.audiences") return r.auth?.audiences ?? [];
+  if (key.startsWith("request.auth.claims[")) {
+    if (!r.auth) return [];
+    // request.auth.claims[a][b] → ["a", "b"]
+    const path = key.slice("request.auth.claims".length).slice(1, -1).split("][");
+    return claimValues(r.auth, path);
+  }
+  return undefined;
+}
+
 function attribute(key: string, r: AuthzRequest): string | undefined {
   switch (key) {
+    case "request.auth.principal":
+      return r.auth?.principal;
+    case "request.auth.presenter":
+      return r.auth?.presenter;
     case "source.principal":
       return r.principal;
     case "source.namespace":
@@ -177,6 +197,12 @@ function conditionMatches(c: AuthzCondition, r: AuthzRequest): boolean {
     }
     return true;
   }
+  const list = listAttribute(c.key, r);
+  if (list !== undefined) {
+    if (c.values && !list.some((x) => anyOf(c.values, x))) return false;
+    if (c.notValues && list.some((x) => anyOf(c.notValues, x))) return false;
+    return true;
+  }
   return field(c.values, c.notValues, v);
 }
 
@@ -193,10 +219,12 @@ const HTTP_ONLY_OPERATION = [
 function forTcp(rule: AuthzRule, deny: boolean): AuthzRule | undefined {
   const httpOp = rule.to?.some((o) => HTTP_ONLY_OPERATION.some((k) => o[k] !== undefined));
   const httpWhen = rule.when?.some((c) => c.key.startsWith("request."));
-  if (!httpOp && !httpWhen) return rule;
+  const httpFrom = rule.from?.some((s) => s.requestPrincipals || s.notRequestPrincipals);
+  if (!httpOp && !httpWhen && !httpFrom) return rule;
   if (!deny) return undefined;
   return {
     ...rule,
+    from: rule.from?.map(({ requestPrincipals: _r, notRequestPrincipals: _n, ...rest }) => rest),
     to: rule.to?.map((o) => ({ ports: o.ports, notPorts: o.notPorts })),
     when: rule.when?.filter((c) => !c.key.startsWith("request.")),
   };

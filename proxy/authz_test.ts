@@ -134,3 +134,48 @@ Deno.test("normalizeTarget: dot segments, encoded dots and absolute-form, query 
   assert.equal(normalizeTarget("/a%2Fb"), "/a%2Fb", "an encoded slash stays encoded");
   assert.equal(normalizeTarget("/"), "/");
 });
+
+Deno.test("JWT identity: requestPrincipals, request.auth.* and claims (lists, nested, scope)", () => {
+  const auth = {
+    principal: "issuer.example/alice",
+    audiences: ["shop", "admin"],
+    presenter: "web",
+    claims: { groups: ["g1", "g2"], org: { team: "blue" }, scope: "read write", n: 7 },
+    spaceDelimited: new Set(["scope", "permission"]),
+  };
+  const allow = (rule: AuthzPolicy["rules"][number]) =>
+    compileAuthz([{ name: "default/p", action: "ALLOW", rules: [rule] }]);
+  const any = allow({ from: [{ requestPrincipals: ["*"] }] });
+  assert.equal(any(req({ auth })).allowed, true);
+  assert.equal(any(req()).allowed, false, "no token, no request principal");
+  assert.equal(
+    allow({ from: [{ requestPrincipals: ["issuer.example/*"] }] })(req({ auth })).allowed,
+    true,
+  );
+  assert.equal(allow({ from: [{ notRequestPrincipals: ["*"] }] })(req()).allowed, true);
+  const when = (key: string, values: string[]) =>
+    allow({ when: [{ key, values }] })(req({ auth })).allowed;
+  assert.equal(when("request.auth.principal", ["issuer.example/alice"]), true);
+  assert.equal(when("request.auth.audiences", ["admin"]), true);
+  assert.equal(when("request.auth.audiences", ["other"]), false);
+  assert.equal(when("request.auth.presenter", ["web"]), true);
+  assert.equal(when("request.auth.claims[groups]", ["g2"]), true);
+  assert.equal(when("request.auth.claims[groups]", ["g3"]), false);
+  assert.equal(when("request.auth.claims[org][team]", ["blue"]), true);
+  assert.equal(when("request.auth.claims[scope]", ["write"]), true);
+  assert.equal(when("request.auth.claims[n]", ["7"]), true);
+  assert.equal(
+    allow({ when: [{ key: "request.auth.claims[groups]", values: ["g1"] }] })(req()).allowed,
+    false,
+  );
+  const not = allow({ when: [{ key: "request.auth.claims[groups]", notValues: ["g1"] }] });
+  assert.equal(not(req({ auth })).allowed, false);
+  // TCP: a request identity can't exist; DENY with requestPrincipals becomes broader.
+  const deny = compileAuthz([{
+    name: "default/d",
+    action: "DENY",
+    rules: [{ from: [{ requestPrincipals: ["*"] }] }],
+  }]);
+  assert.equal(deny(req({ tcp: true })).allowed, false);
+  assert.equal(any(req({ tcp: true })).allowed, false);
+});

@@ -20,7 +20,8 @@ import { splice } from "./tcp.ts";
 import type { Stats } from "./stats.ts";
 import { type AuthzDecision, type AuthzRequest, normalizeTarget } from "./authz.ts";
 import type { AccessLog } from "./access_log.ts";
-import type { MtlsMode } from "../api/proxy_config.ts";
+import type { HeaderChanges, MtlsMode } from "../api/proxy_config.ts";
+import { type JwtAuthenticator, jwtDenied, type RequestAuth } from "./jwt.ts";
 
 /** Settings of the inbound listener. */
 export interface InboundOptions {
@@ -44,6 +45,8 @@ export interface InboundOptions {
   authorize?: () => ((r: AuthzRequest) => AuthzDecision) | undefined;
   /** The current PeerAuthentication mode; STRICT without. */
   mtlsMode?: () => MtlsMode | undefined;
+  /** The current request authentication (RequestAuthentications); none without. */
+  authenticate?: () => JwtAuthenticator | undefined;
 }
 
 /** The first byte of a TLS connection (a handshake record). */
@@ -203,16 +206,34 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
           };
         }
       }
+      const header = (name: string) => req.headers.find(([k]) => k === name)?.[1];
+      // RequestAuthentication: a token must verify; it gives the request an identity.
+      let auth: RequestAuth | undefined;
+      let jwtHeaders: HeaderChanges | undefined;
+      const jwt = opts.authenticate?.();
+      if (jwt) {
+        const out = await jwt.authenticate({ path: req.target, header });
+        if (!out.ok) {
+          opts.stats.record("destination", labels, 401, performance.now() - start);
+          logAccess(req, 401, start);
+          if (req.body) await req.body.cancel().catch(() => {});
+          const denied = jwtDenied(out.message, header("host") ?? "", req.target, "http");
+          return { status: 401, headers: denied.headers, body: denied.body };
+        }
+        auth = out.auth;
+        jwtHeaders = out.headers;
+      }
       const authorize = opts.authorize?.();
       if (authorize) {
         const decision = authorize({
           principal,
           sourceIp,
-          host: req.headers.find(([k]) => k === "host")?.[1] ?? "",
+          host: header("host") ?? "",
           port: opts.appPort,
           method: req.method,
           path: req.target,
-          header: (name) => req.headers.find(([k]) => k === name)?.[1],
+          header,
+          auth,
         });
         if (!decision.allowed) {
           opts.stats.record("destination", labels, 403, performance.now() - start);
@@ -226,14 +247,19 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
         }
       }
       const headers: [string, string][] = [];
+      const drop = jwtHeaders && new Set([
+        ...(jwtHeaders.remove ?? []),
+        ...Object.keys(jwtHeaders.set ?? {}),
+      ]);
       for (const h of req.headers) {
         const k = h[0];
         if (HOP_BY_HOP.has(k) || k === "content-length" || k === "x-forwarded-client-cert") {
           continue;
         }
-        if (k === "expect") continue;
+        if (k === "expect" || drop?.has(k)) continue;
         headers.push(h);
       }
+      for (const kv of Object.entries(jwtHeaders?.set ?? {})) headers.push(kv);
       if (xfcc) headers.push(["x-forwarded-client-cert", xfcc], ["x-forwarded-proto", "https"]);
       else headers.push(["x-forwarded-proto", "http"]);
       try {

@@ -21,6 +21,7 @@ import type { CircuitBreakers } from "./circuit.ts";
 import type { OutlierDetector } from "./outlier.ts";
 import type { AccessLog } from "./access_log.ts";
 import { normalizeTarget } from "./authz.ts";
+import { jwtDenied, type RequestAuth } from "./jwt.ts";
 import { type H1Response, UpstreamError } from "./h1_client.ts";
 import {
   backoffMs,
@@ -196,14 +197,39 @@ export function routedHandler(
       return text(501, "CONNECT tunnels are not supported yet; send plain HTTP");
     }
     let { authority, path } = splitUrl(req.url);
+    // A gateway authenticates (RequestAuthentication) and authorizes on the normalized path.
+    if (gateway && (rt.authorize || rt.jwt)) path = normalizeTarget(path);
+    if (gateway && rt.jwt) {
+      return rt.jwt.authenticate({ path, header: (n) => req.headers.get(n) ?? undefined })
+        .then((out) => {
+          if (out.ok) return serve(req, info, rt, start, authority, path, out.auth, out.headers);
+          ctx.stats.record("source", { service: "unknown" }, 401, performance.now() - start);
+          logAccess(ctx, req, path, authority, start, 401);
+          const scheme = new URL(req.url).protocol === "https:" ? "https" : "http";
+          const denied = jwtDenied(out.message, authority, path, scheme);
+          return new Response(denied.body, { status: 401, headers: denied.headers });
+        });
+    }
+    return serve(req, info, rt, start, authority, path);
+  };
+
+  function serve(
+    req: Request,
+    info: Deno.ServeHandlerInfo | undefined,
+    rt: Runtime,
+    start: number,
+    authority: string,
+    path: string,
+    auth?: RequestAuth,
+    jwtHeaders?: HeaderChanges,
+  ): Promise<Response> | Response {
     // With access logs on, an id the proxy makes up is logged and sent upstream alike.
     const requestId = ctx.accessLog?.enabled && !req.headers.has("x-request-id")
       ? crypto.randomUUID()
       : undefined;
     // A gateway enforces the AuthorizationPolicies that select it (its clients have no mesh
-    // identity: principals and namespaces never match), on the normalized path.
+    // identity: principals and namespaces never match; a verified JWT gives a request one).
     if (gateway && rt.authorize) {
-      path = normalizeTarget(path);
       const remote = info?.remoteAddr as Deno.NetAddr | undefined;
       const decision = rt.authorize({
         principal: "",
@@ -213,6 +239,7 @@ export function routedHandler(
         method: req.method,
         path,
         header: (name) => req.headers.get(name) ?? undefined,
+        auth,
       });
       if (!decision.allowed) {
         ctx.stats.record("source", { service: "unknown" }, 403, performance.now() - start);
@@ -319,7 +346,7 @@ export function routedHandler(
         upPath = rewritePath(path, route.rewrite, hit.matched);
         upAuthority = route.rewrite.authority ?? authority;
       }
-      return forwardRouted(ctx, lb, hit, req, upPath, upAuthority, record, requestId);
+      return forwardRouted(ctx, lb, hit, req, upPath, upAuthority, record, requestId, jwtHeaders);
     };
     const fault = hit.route.fault;
     if (!fault) return forward();
@@ -333,7 +360,7 @@ export function routedHandler(
       Math.random,
       () => delayed = true,
     );
-  };
+  }
 }
 
 /**
@@ -398,6 +425,7 @@ export async function forwardRouted(
   authority: string,
   record: (code: number, ep?: Endpoint, flags?: string) => void,
   requestId?: string,
+  jwtHeaders?: HeaderChanges,
 ): Promise<Response> {
   const route = hit.route;
   const policy = retryOf(route);
@@ -414,6 +442,8 @@ export async function forwardRouted(
     route.rewrite?.authority !== undefined,
     requestId,
   );
+  // The verified token's changes (token removed, claims added) come before the route's.
+  if (jwtHeaders) headers = changeHeaderList(headers, jwtHeaders);
   // Envoy's default order: the more specific (destination) first, so the route's `set` wins.
   const destHeaders = hit.destination?.headers;
   if (destHeaders?.request) headers = changeHeaderList(headers, destHeaders.request);

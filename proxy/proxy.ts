@@ -185,6 +185,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
           stats,
           authorize: () => runtime?.authorize,
           mtlsMode: () => runtime?.config.inboundMtls,
+          authenticate: () => runtime?.jwt,
           waitForConfig,
           accessLog,
         });

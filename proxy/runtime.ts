@@ -13,6 +13,7 @@ import type { Endpoint, ProxyConfig } from "../api/proxy_config.ts";
 import { RouteTable } from "./route.ts";
 import { Balancer } from "./balancer.ts";
 import { type AuthzDecision, type AuthzRequest, compileAuthz } from "./authz.ts";
+import { JwtAuthenticator } from "./jwt.ts";
 
 /** Serving state derived from one config. */
 export class Runtime {
@@ -26,9 +27,12 @@ export class Runtime {
    * workload); undefined when none does, so the request path skips it.
    */
   readonly authorize?: (r: AuthzRequest) => AuthzDecision;
+  /** Request authentication (RequestAuthentications that select this proxy); none without. */
+  readonly jwt?: JwtAuthenticator;
 
   private constructor(config: ProxyConfig) {
     if (config.authz?.length) this.authorize = compileAuthz(config.authz);
+    if (config.jwt?.length) this.jwt = new JwtAuthenticator(config.jwt);
     this.config = config;
     this.outbound = new RouteTable(config.virtualHosts);
     this.gateway = new Map(config.listeners.map((l) => [l.port, new RouteTable(l.virtualHosts)]));

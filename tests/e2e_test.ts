@@ -2,6 +2,7 @@
  * End to end: a real control plane, real proxies and real apps on loopback.
  */
 import assert from "node:assert/strict";
+import * as jose from "jose";
 import tls from "node:tls";
 import { createCsr } from "../ca/csr.ts";
 import {
@@ -686,6 +687,144 @@ spec:
     );
   } finally {
     await close();
+  }
+});
+
+Deno.test("RequestAuthentication with AuthorizationPolicy: JWTs at a sidecar and at the gateway, as Istio's tasks", async () => {
+  const ISS = "testing@secure.istio.io";
+  const { publicKey, privateKey } = await jose.generateKeyPair("RS256", { extractable: true });
+  const jwk = { ...(await jose.exportJWK(publicKey)), kid: "k1", alg: "RS256" };
+  const other = await jose.generateKeyPair("RS256");
+  const jwksServer = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    () => Response.json({ keys: [jwk] }),
+  );
+  const sign = (claims: Record<string, unknown>, key = privateKey, exp: string | number = "1h") =>
+    new jose.SignJWT(claims).setProtectedHeader({ alg: "RS256", kid: "k1" }).setIssuer(ISS)
+      .setSubject(String(claims.sub ?? "alice")).setExpirationTime(exp).sign(key);
+  const jwksUri = `http://127.0.0.1:${jwksServer.addr.port}/jwks.json`;
+  const gwPort = freePort();
+  const config = {
+    "jwt.yaml": `apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {name: jwt-b}
+spec:
+  selector: {matchLabels: {app: echo-b}}
+  jwtRules:
+  - issuer: ${ISS}
+    jwksUri: ${jwksUri}
+    outputClaimToHeaders: [{header: x-jwt-sub, claim: sub}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: require-jwt}
+spec:
+  selector: {matchLabels: {app: echo-b}}
+  rules:
+  - from: [{source: {requestPrincipals: ["${ISS}/*"]}}]
+    when: [{key: "request.auth.claims[groups]", values: [group1]}]
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers: [{port: {number: ${gwPort}, name: http, protocol: HTTP}, hosts: ["*"]}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: edge}
+spec:
+  hosts: ["*"]
+  gateways: [istio-system/gw]
+  http: [{route: [{destination: {host: echo-b, subset: v1}}]}]
+---
+apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {name: jwt-edge, namespace: istio-system}
+spec:
+  selector: {matchLabels: {istio: ingressgateway}}
+  jwtRules: [{issuer: ${ISS}, jwksUri: ${jwksUri}, forwardOriginalToken: true}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: edge-require-jwt, namespace: istio-system}
+spec:
+  selector: {matchLabels: {istio: ingressgateway}}
+  action: DENY
+  rules: [{from: [{source: {notRequestPrincipals: ["*"]}}]}]
+`,
+  };
+  const { m, a, close } = await setup(config);
+  try {
+    const get = (token?: string, url = "http://echo-b:8080/jwt") =>
+      curl([
+        "-x",
+        `http://127.0.0.1:${a.outbound}`,
+        ...(token ? ["-H", `Authorization: Bearer ${token}`] : []),
+        url,
+      ]);
+    const alice = await sign({ sub: "alice", groups: ["group1", "group2"] });
+    // The control plane fetches the keys and pushes them; until then tokens are refused.
+    const ok = await eventually(
+      async () => {
+        const r = await get(alice);
+        return r.status === 200 && r;
+      },
+      10_000,
+      "a valid token to be accepted",
+    );
+    const seen = JSON.parse(ok.body);
+    assert.equal(seen.headers.authorization, undefined, "the token is removed");
+    assert.equal(seen.headers["x-jwt-sub"], "alice");
+    // No token: no request principal, so the ALLOW policy doesn't match.
+    const none = await get();
+    assert.equal(none.status, 403);
+    assert.equal(none.body, "RBAC: access denied");
+    // A valid token without the group: denied by the claim condition.
+    assert.equal((await get(await sign({ sub: "bob", groups: ["group2"] }))).status, 403);
+    // Tokens that don't verify: 401 with Envoy's message and a challenge.
+    const forged = await get(await sign({ sub: "alice", groups: ["group1"] }, other.privateKey));
+    assert.equal(forged.status, 401);
+    assert.equal(forged.body, "Jwt verification fails");
+    assert.match(forged.headers["www-authenticate"], /^Bearer realm=".*", error="invalid_token"$/);
+    const expired = await get(
+      await sign(
+        { sub: "alice", groups: ["group1"] },
+        privateKey,
+        Math.floor(Date.now() / 1000) - 3600,
+      ),
+    );
+    assert.equal(expired.status, 401);
+    assert.equal(expired.body, "Jwt is expired");
+
+    // The gateway: no token is denied there; a bad one gets 401; a good one goes through
+    // (forwardOriginalToken, so the sidecar behind it sees it too).
+    const gw = await m.sidecar({
+      name: "gateway",
+      namespace: "istio-system",
+      serviceAccount: "istio-ingressgateway",
+      labels: "istio=ingressgateway",
+      mode: "gateway",
+      extra: ["--gateway-address=127.0.0.1"],
+    });
+    await gw.proc.waitFor(new RegExp(`gateway listener open address=127\\.0\\.0\\.1:${gwPort}`));
+    const viaGw = (token?: string) =>
+      curl([
+        ...(token ? ["-H", `Authorization: Bearer ${token}`] : []),
+        `http://127.0.0.1:${gwPort}/edge`,
+      ]);
+    await eventually(
+      async () => (await viaGw(alice)).status === 200,
+      10_000,
+      "the gateway to accept the token",
+    );
+    assert.equal((await viaGw()).status, 403);
+    const bad = await viaGw("not.a.token");
+    assert.equal(bad.status, 401);
+  } finally {
+    await close();
+    await jwksServer.shutdown();
   }
 });
 

@@ -187,10 +187,8 @@ const CUSTOM_UNSUPPORTED_SOURCE = [
 ] as const;
 const IP_FIELDS = ["ipBlocks", "notIpBlocks", "remoteIpBlocks", "notRemoteIpBlocks"] as const;
 
-/** Source fields mesh doesn't evaluate (request identities, remote IPs, account shorthands). */
+/** Source fields mesh doesn't evaluate (remote IPs, account shorthands). */
 export const UNENFORCED_SOURCE = [
-  "requestPrincipals",
-  "notRequestPrincipals",
   "remoteIpBlocks",
   "notRemoteIpBlocks",
   "serviceAccounts",
@@ -199,10 +197,22 @@ export const UNENFORCED_SOURCE = [
   "notTrustDomains",
 ] as const;
 
-/** Whether mesh evaluates a `when` key: the peer, its IP, the port, request headers. */
+/**
+ * Whether mesh evaluates a `when` key: the peer, its IP, the port, request headers, and the
+ * request's JWT identity (`request.auth.*`).
+ */
 export function supportedConditionKey(key: string): boolean {
-  return ["source.principal", "source.namespace", "source.ip", "destination.port"].includes(key) ||
-    /^request\.headers\[[^\]]+\]$/.test(key);
+  return [
+    "source.principal",
+    "source.namespace",
+    "source.ip",
+    "destination.port",
+    "request.auth.principal",
+    "request.auth.audiences",
+    "request.auth.presenter",
+  ].includes(key) ||
+    /^request\.headers\[[^\]]+\]$/.test(key) ||
+    /^request\.auth\.claims\[[^\]]+\](\[[^\]]+\])*$/.test(key);
 }
 
 /** Checks an AuthorizationPolicy spec. */
@@ -493,12 +503,15 @@ export const requestAuthenticationSpec = z.strictObject({
   targetRefs: z.array(policyTargetReference).optional(),
   jwtRules: z.array(jwtRule).max(4096).optional(),
 });
-/** `spec` of a RequestAuthentication (validated, not enforced). */
+/** `spec` of a RequestAuthentication. */
 export type RequestAuthenticationSpec = z.infer<typeof requestAuthenticationSpec>;
 
 /** Checks a RequestAuthentication spec. */
 export function checkRequestAuthentication(spec: RequestAuthenticationSpec, r: Reporter): void {
   checkPolicyTargets(spec, r);
+  for (const k of ["targetRef", "targetRefs"] as const) {
+    if (spec[k] !== undefined) r.warn(["spec", k], `${NOT_SUPPORTED} (the policy is skipped)`);
+  }
   spec.jwtRules?.forEach((jr, i) => checkJwtRule(jr, ["spec", "jwtRules", i], r));
 }
 
