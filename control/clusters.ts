@@ -12,7 +12,7 @@ import {
   type ServiceRegistry,
   type WorkloadInstance,
 } from "./registry.ts";
-import type { DestinationRule } from "../api/resources.ts";
+import type { Subset, TrafficPolicy } from "../api/schemas/networking.ts";
 import { durationMs } from "../api/schemas/common.ts";
 
 function endpointOf(
@@ -44,8 +44,8 @@ function endpointOf(
   };
 }
 
-function lbOf(dr: DestinationRule | undefined): Cluster["lb"] {
-  const simple = dr?.spec.trafficPolicy?.loadBalancer?.simple;
+function lbOf(tp: PortPolicy | undefined): Cluster["lb"] {
+  const simple = tp?.loadBalancer?.simple;
   if (simple === "RANDOM") return "RANDOM";
   // LEAST_CONN is Istio's deprecated name for LEAST_REQUEST.
   if (simple === "LEAST_REQUEST" || simple === "LEAST_CONN") return "LEAST_REQUEST";
@@ -53,8 +53,8 @@ function lbOf(dr: DestinationRule | undefined): Cluster["lb"] {
 }
 
 /** DestinationRule `connectionPool` → {@linkcode ClusterLimits}; undefined when nothing is set. */
-function limitsOf(dr: DestinationRule | undefined): ClusterLimits | undefined {
-  const cp = dr?.spec.trafficPolicy?.connectionPool;
+function limitsOf(tp: PortPolicy | undefined): ClusterLimits | undefined {
+  const cp = tp?.connectionPool;
   if (!cp) return undefined;
   const out: ClusterLimits = {};
   const positive = (v: number | undefined) => v !== undefined && v > 0 ? v : undefined;
@@ -75,8 +75,8 @@ function limitsOf(dr: DestinationRule | undefined): ClusterLimits | undefined {
  * off unless set (the deprecated `consecutiveErrors` counts gateway errors),
  * 30 s base ejection, at most 10% ejected.
  */
-function outlierOf(dr: DestinationRule | undefined): OutlierPolicy | undefined {
-  const od = dr?.spec.trafficPolicy?.outlierDetection;
+function outlierOf(tp: PortPolicy | undefined): OutlierPolicy | undefined {
+  const od = tp?.outlierDetection;
   if (!od) return undefined;
   return {
     consecutive5xx: od.consecutive5xxErrors ?? (od.consecutiveErrors !== undefined ? 0 : 5),
@@ -86,34 +86,76 @@ function outlierOf(dr: DestinationRule | undefined): OutlierPolicy | undefined {
   };
 }
 
+/** The parts of a traffic policy that apply to one cluster. */
+export type PortPolicy = Pick<
+  TrafficPolicy,
+  "loadBalancer" | "connectionPool" | "outlierDetection" | "tls"
+>;
+
+/** The `portLevelSettings` entry of `tp` for `port`: it replaces all four parts, as in Istio. */
+function atPort(tp: TrafficPolicy, port: number): PortPolicy {
+  const p = tp.portLevelSettings?.find((s) => s.port?.number === port);
+  if (!p) return tp;
+  return {
+    loadBalancer: p.loadBalancer,
+    connectionPool: p.connectionPool,
+    outlierDetection: p.outlierDetection,
+    tls: p.tls,
+  };
+}
+
+/**
+ * The policy of one cluster, merged as Istio does: the DestinationRule's policy (its
+ * `portLevelSettings` entry for the port replacing it), then each part the subset's policy
+ * sets, then the subset's own entry for the port (replacing all four parts).
+ */
+export function effectivePolicy(
+  top: TrafficPolicy | undefined,
+  subset: TrafficPolicy | undefined,
+  port: number,
+): PortPolicy | undefined {
+  const base = top ? atPort(top, port) : undefined;
+  if (!subset) return base;
+  const merged: PortPolicy = {
+    loadBalancer: subset.loadBalancer ?? base?.loadBalancer,
+    connectionPool: subset.connectionPool ?? base?.connectionPool,
+    outlierDetection: subset.outlierDetection ?? base?.outlierDetection,
+    tls: subset.tls ?? base?.tls,
+  };
+  return atPort({ ...merged, portLevelSettings: subset.portLevelSettings }, port);
+}
+
 /** All clusters of the registry, keyed by name. */
 export function buildClusters(registry: ServiceRegistry): Record<string, Cluster> {
   const out: Record<string, Cluster> = {};
   for (const svc of registry.services.values()) {
     const dr = registry.destinationRule(svc.host, fqdn);
-    const tlsMode = dr?.spec.trafficPolicy?.tls?.mode;
     const instances = registry.instances(svc.host);
     for (const port of svc.ports) {
-      const all = instances.map((i) => endpointOf(i, port, tlsMode));
-      const name = clusterName(port.number, undefined, svc.host);
-      const limits = limitsOf(dr);
-      const outlier = outlierOf(dr);
-      const policy = (c: Cluster): Cluster => {
+      const make = (subset: Subset | undefined): Cluster => {
+        const tp = effectivePolicy(dr?.spec.trafficPolicy, subset?.trafficPolicy, port.number);
+        const selected = subset
+          ? instances.filter((i) => labelsMatch(subset.labels, i.labels))
+          : instances;
+        const c: Cluster = {
+          name: clusterName(port.number, subset?.name, svc.host),
+          host: svc.host,
+          port: port.number,
+          ...(subset ? { subset: subset.name } : {}),
+          lb: lbOf(tp),
+          endpoints: selected.map((i) => endpointOf(i, port, tp?.tls?.mode)),
+        };
+        const limits = limitsOf(tp);
         if (limits) c.limits = limits;
+        const outlier = outlierOf(tp);
         if (outlier) c.outlier = outlier;
         return c;
       };
-      out[name] = policy({ name, host: svc.host, port: port.number, lb: lbOf(dr), endpoints: all });
+      const main = make(undefined);
+      out[main.name] = main;
       for (const subset of dr?.spec.subsets ?? []) {
-        const sname = clusterName(port.number, subset.name, svc.host);
-        out[sname] = policy({
-          name: sname,
-          host: svc.host,
-          port: port.number,
-          subset: subset.name,
-          lb: lbOf(dr),
-          endpoints: all.filter((e) => labelsMatch(subset.labels, e.labels)),
-        });
+        const c = make(subset);
+        out[c.name] = c;
       }
     }
   }

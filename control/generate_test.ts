@@ -765,6 +765,54 @@ spec:
   assert.equal(cfg.clusters[CLUSTER("details")].limits, undefined);
 });
 
+Deno.test("sim: portLevelSettings and subset trafficPolicy merge as in Istio", () => {
+  const [dr] = inline(`apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews}
+spec:
+  host: reviews
+  trafficPolicy:
+    loadBalancer: {simple: RANDOM}
+    connectionPool: {tcp: {maxConnections: 100}}
+    portLevelSettings:
+    - port: {number: 9080}
+      outlierDetection: {consecutive5xxErrors: 3}
+  subsets:
+  - name: v1
+    labels: {version: v1}
+  - name: v2
+    labels: {version: v2}
+    trafficPolicy:
+      loadBalancer: {simple: LEAST_REQUEST}
+      tls: {mode: DISABLE}
+  - name: v3
+    labels: {version: v3}
+    trafficPolicy:
+      connectionPool: {tcp: {maxConnections: 5}}
+      portLevelSettings:
+      - port: {number: 9080}
+        loadBalancer: {simple: ROUND_ROBIN}
+`);
+  const cfg = generateProxyConfig(snapshotOf([], WORKLOADS, [dr]), sidecar());
+  // The port's entry replaces the whole policy: no RANDOM, no connection limit, its outliers.
+  const main = cfg.clusters[CLUSTER("reviews")];
+  assert.equal(main.lb, "ROUND_ROBIN");
+  assert.equal(main.limits, undefined);
+  assert.equal(main.outlier?.consecutive5xx, 3);
+  assert.deepEqual(cfg.clusters[CLUSTER("reviews", "v1")].outlier, main.outlier);
+  // A subset's parts override the merged top-level policy; its TLS mode picks plaintext.
+  const v2 = cfg.clusters[CLUSTER("reviews", "v2")];
+  assert.equal(v2.lb, "LEAST_REQUEST");
+  assert.equal(v2.outlier?.consecutive5xx, 3);
+  assert.deepEqual(v2.endpoints.map((e) => e.mtls), [false]);
+  assert.deepEqual(cfg.clusters[CLUSTER("reviews", "v1")].endpoints.map((e) => e.mtls), [true]);
+  // A subset's own port entry replaces everything again.
+  const v3 = cfg.clusters[CLUSTER("reviews", "v3")];
+  assert.equal(v3.lb, "ROUND_ROBIN");
+  assert.equal(v3.limits, undefined);
+  assert.equal(v3.outlier, undefined);
+});
+
 Deno.test("sim: AuthorizationPolicies reach the workloads they select, root namespace first", () => {
   const policies = parseResources(
     `apiVersion: security.istio.io/v1

@@ -63,7 +63,6 @@ const UNSUPPORTED_HTTP_ROUTE = ["delegate"] as const;
 const UNSUPPORTED_MATCH = ["statPrefix"] as const;
 const UNSUPPORTED_DR = ["exportTo", "workloadSelector"] as const;
 const UNSUPPORTED_TRAFFIC_POLICY = [
-  "portLevelSettings",
   "tunnel",
   "proxyProtocol",
   "retryBudget",
@@ -105,7 +104,6 @@ const UNSUPPORTED_TLS = [
   "insecureSkipVerify",
   "caCrl",
 ] as const;
-const UNSUPPORTED_SUBSET = ["trafficPolicy"] as const;
 const UNSUPPORTED_SERVER = ["tls", "bind", "defaultEndpoint"] as const;
 const UNSUPPORTED_SE = ["exportTo", "subjectAltNames"] as const;
 const UNSUPPORTED_WE = ["network", "locality"] as const;
@@ -1201,9 +1199,8 @@ export function checkDestinationRule(
   }
   spec.subsets?.forEach((s, i) => {
     const path = [...base, "subsets", i];
-    warnUnsupported(s, UNSUPPORTED_SUBSET, path, r);
     checkLabels(s.labels, [...path, "labels"], r);
-    if (s.trafficPolicy) checkTrafficPolicy(s.trafficPolicy, [...path, "trafficPolicy"], r, false);
+    if (s.trafficPolicy) checkTrafficPolicy(s.trafficPolicy, [...path, "trafficPolicy"], r, true);
   });
   checkUnique(
     spec.subsets,
@@ -1242,7 +1239,7 @@ function checkTrafficPolicy(tp: TrafficPolicy, path: Path, r: Reporter, warn: bo
           "outlierDetection or tls",
       );
     }
-    checkPortPolicy(p, at, r, false);
+    checkPortPolicy(p, at, r, warn);
   });
   checkUnique(
     tp.portLevelSettings,
