@@ -200,6 +200,11 @@ export interface Cluster {
   limits?: ClusterLimits;
   /** Passive health checking (DestinationRule `outlierDetection`). */
   outlier?: OutlierPolicy;
+  /**
+   * No endpoints: each request goes to the host and port it was sent to (a ServiceEntry with
+   * `resolution: NONE` and no endpoints, Envoy's original destination cluster).
+   */
+  originalDst?: boolean;
 }
 
 /** Circuit-breaker limits of a cluster (Envoy's thresholds, as Istio sets them). */

@@ -145,6 +145,7 @@ export function buildClusters(registry: ServiceRegistry): Record<string, Cluster
           lb: lbOf(tp),
           endpoints: selected.map((i) => endpointOf(i, port, tp?.tls?.mode)),
         };
+        if (svc.originalDst) c.originalDst = true;
         const limits = limitsOf(tp);
         if (limits) c.limits = limits;
         const outlier = outlierOf(tp);

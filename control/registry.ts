@@ -35,6 +35,11 @@ export interface Service {
   ports: ServicePort[];
   /** `<namespace>/<ServiceEntry name>` */
   source: string;
+  /**
+   * No endpoints and `resolution: NONE`: requests go to the host and port they were sent to
+   * (Envoy's original destination), as for a wildcard egress host.
+   */
+  originalDst?: boolean;
 }
 
 /** An endpoint before port resolution: where a workload lives and how to reach it. */
@@ -96,16 +101,23 @@ export class ServiceRegistry {
           });
         }
       }
+      // Without endpoints or a selector, DNS resolution means the host name itself (resolved
+      // when connecting), and NONE means wherever the request was sent.
+      const resolution = se.spec.resolution ?? "NONE";
+      const bare = instances.length === 0 && !selector && !se.spec.endpoints?.length;
       for (const host of se.spec.hosts) {
         const h = host.toLowerCase();
         if (this.services.has(h)) continue; // first by namespace/name wins
+        const dns = bare && (resolution === "DNS" || resolution === "DNS_ROUND_ROBIN") &&
+          !h.startsWith("*");
         this.services.set(h, {
           host: h,
           namespace: ns,
           ports,
           source: `${ns}/${se.metadata.name}`,
+          ...(bare && resolution === "NONE" ? { originalDst: true } : {}),
         });
-        this.#instances.set(h, instances);
+        this.#instances.set(h, dns ? [{ address: h, labels: {} }] : instances);
       }
     }
   }

@@ -454,7 +454,9 @@ export async function forwardRouted(
   const deadline = route.timeoutMs !== undefined ? performance.now() + route.timeoutMs : undefined;
   const tried: Endpoint[] = [];
   for (let attempt = 0;; attempt++) {
-    const ep = lb && pickAvoiding(lb, tried, policy.ignorePreviousHosts, ctx.outliers);
+    const ep = lb?.cluster.originalDst
+      ? originalDestination(authority, lb.cluster.port)
+      : lb && pickAvoiding(lb, tried, policy.ignorePreviousHosts, ctx.outliers);
     if (!ep || !lb) {
       record(503, undefined, "UH");
       return text(503, "no healthy upstream");
@@ -575,6 +577,14 @@ export async function forwardRouted(
     if (route.headers?.response) out = withHeaders(out, route.headers.response);
     return out;
   }
+}
+
+/** Where a request for an original-destination cluster goes: the host and port it names. */
+export function originalDestination(authority: string, defaultPort: number): Endpoint | undefined {
+  const { host, port } = splitHostPort(authority);
+  const address = host.replace(/^\[|\]$/g, "");
+  if (!address) return undefined;
+  return { address, port: port ?? defaultPort, mtls: false, labels: {} };
 }
 
 /** Applies header changes to a request's header list: remove, then set (replacing), then add. */

@@ -1039,6 +1039,63 @@ spec:
   }
 });
 
+Deno.test("ServiceEntry without endpoints: DNS resolution goes to the host, NONE to where the request was sent", async () => {
+  const app = echoServer("external");
+  const meshConfig = `apiVersion: config.mesh.dev/v1alpha1
+kind: MeshConfig
+metadata: {name: mesh, namespace: istio-system}
+spec:
+  outboundTrafficPolicy: {mode: REGISTRY_ONLY}
+`;
+  const se = (resolution: string, port: string) =>
+    `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: external}
+spec:
+  hosts: [localhost]
+  location: MESH_EXTERNAL
+  resolution: ${resolution}
+  ports: [${port}]
+`;
+  const m = await TestMesh.start({
+    "mesh.yaml": meshConfig,
+    "se.yaml": se("DNS", `{number: 18080, name: http, protocol: HTTP, targetPort: ${app.port}}`),
+  });
+  try {
+    const a = await m.sidecar({ name: "a", serviceAccount: "a", labels: "app=a" });
+    const get = (url: string) => curl(["-x", `http://127.0.0.1:${a.outbound}`, url]);
+    // DNS: the host name is the endpoint, on the target port.
+    const r = await eventually(
+      async () => {
+        const r = await get("http://localhost:18080/dns");
+        return r.status === 200 && r;
+      },
+      10_000,
+      "the DNS ServiceEntry to route",
+    );
+    assert.equal(JSON.parse(r.body).url, "/dns");
+    // Hosts outside the registry are refused (REGISTRY_ONLY), so that went through the entry.
+    assert.equal((await get(`http://127.0.0.1:${app.port}/other`)).status, 502);
+    // NONE: the request's own host and port.
+    await Deno.writeTextFile(
+      `${m.configDir}/se.yaml`,
+      se("NONE", `{number: ${app.port}, name: http, protocol: HTTP}`),
+    );
+    const r2 = await eventually(
+      async () => {
+        const r = await get(`http://localhost:${app.port}/none`);
+        return r.status === 200 && r;
+      },
+      10_000,
+      "the NONE ServiceEntry to route",
+    );
+    assert.equal(JSON.parse(r2.body).url, "/none");
+  } finally {
+    await m.close();
+    await app.close();
+  }
+});
+
 Deno.test("MeshConfig accessLogFile: both proxies print Envoy-style access log lines", async () => {
   const meshConfig = `apiVersion: config.mesh.dev/v1alpha1
 kind: MeshConfig
