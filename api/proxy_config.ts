@@ -205,6 +205,26 @@ export interface Cluster {
    * `resolution: NONE` and no endpoints, Envoy's original destination cluster).
    */
   originalDst?: boolean;
+  /** TLS origination to endpoints outside the mesh (DestinationRule `tls` SIMPLE or MUTUAL). */
+  tls?: UpstreamTls;
+}
+
+/**
+ * How a proxy opens TLS to an upstream outside the mesh (Istio's ClientTLSSettings). Files
+ * are paths on the proxy's host, read when a connection pool starts.
+ */
+export interface UpstreamTls {
+  mode: "SIMPLE" | "MUTUAL";
+  /** SNI; the endpoint's host name (or the service host for an IP endpoint) when absent. */
+  sni?: string;
+  /** PEM file of the CAs that verify the server; the runtime's default roots when absent. */
+  caCertificates?: string;
+  /** The server certificate must carry one of these (DNS or URI SAN); its SNI name otherwise. */
+  subjectAltNames?: string[];
+  insecureSkipVerify?: boolean;
+  /** MUTUAL: the client certificate chain and key files. */
+  clientCertificate?: string;
+  privateKey?: string;
 }
 
 /** Circuit-breaker limits of a cluster (Envoy's thresholds, as Istio sets them). */

@@ -1814,7 +1814,7 @@ Deno.test("known-but-unsupported fields warn and the resource is kept", () => {
     doc("DestinationRule", [
       "host: reviews",
       "trafficPolicy:",
-      "  tls: {mode: SIMPLE, sni: reviews}",
+      "  tls: {mode: SIMPLE, sni: reviews, credentialName: reviews-ca}",
       "  loadBalancer: {simple: PASSTHROUGH}",
       "  connectionPool: {tcp: {maxConnections: 10, connectTimeout: 1s}}",
       "  portLevelSettings: [{port: {number: 9080}, connectionPool: {tcp: {connectTimeout: 2s}}}]",
@@ -1839,8 +1839,7 @@ Deno.test("known-but-unsupported fields warn and the resource is kept", () => {
     "VirtualService spec.http[0].match[0].statPrefix",
     "VirtualService spec.tls",
     "VirtualService spec.tcp",
-    "DestinationRule spec.trafficPolicy.tls.mode",
-    "DestinationRule spec.trafficPolicy.tls.sni",
+    "DestinationRule spec.trafficPolicy.tls.credentialName",
     "DestinationRule spec.trafficPolicy.loadBalancer.simple",
     "DestinationRule spec.trafficPolicy.connectionPool.tcp.connectTimeout",
     "DestinationRule spec.trafficPolicy.portLevelSettings[0].connectionPool.tcp.connectTimeout",

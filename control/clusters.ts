@@ -3,7 +3,13 @@
  * One cluster per service port, plus one per DestinationRule subset.
  * @module
  */
-import type { Cluster, ClusterLimits, Endpoint, OutlierPolicy } from "../api/proxy_config.ts";
+import type {
+  Cluster,
+  ClusterLimits,
+  Endpoint,
+  OutlierPolicy,
+  UpstreamTls,
+} from "../api/proxy_config.ts";
 import { clusterName } from "../api/proxy_config.ts";
 import { fqdn } from "../api/host.ts";
 import {
@@ -86,6 +92,20 @@ function outlierOf(tp: PortPolicy | undefined): OutlierPolicy | undefined {
   };
 }
 
+/** DestinationRule `tls` SIMPLE or MUTUAL → TLS origination settings (credentialName: warned). */
+function upstreamTlsOf(tp: PortPolicy | undefined): UpstreamTls | undefined {
+  const t = tp?.tls;
+  if (!t || (t.mode !== "SIMPLE" && t.mode !== "MUTUAL")) return undefined;
+  const out: UpstreamTls = { mode: t.mode };
+  if (t.sni) out.sni = t.sni;
+  if (t.caCertificates) out.caCertificates = t.caCertificates;
+  if (t.subjectAltNames?.length) out.subjectAltNames = [...t.subjectAltNames];
+  if (t.insecureSkipVerify) out.insecureSkipVerify = true;
+  if (t.clientCertificate) out.clientCertificate = t.clientCertificate;
+  if (t.privateKey) out.privateKey = t.privateKey;
+  return out;
+}
+
 /** The parts of a traffic policy that apply to one cluster. */
 export type PortPolicy = Pick<
   TrafficPolicy,
@@ -146,6 +166,8 @@ export function buildClusters(registry: ServiceRegistry): Record<string, Cluster
           endpoints: selected.map((i) => endpointOf(i, port, tp?.tls?.mode)),
         };
         if (svc.originalDst) c.originalDst = true;
+        const tls = upstreamTlsOf(tp);
+        if (tls) c.tls = tls;
         const limits = limitsOf(tp);
         if (limits) c.limits = limits;
         const outlier = outlierOf(tp);

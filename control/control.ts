@@ -132,16 +132,23 @@ export async function startControl(opts: ControlOptions): Promise<Control> {
   let pendingTrustedSince: number | undefined;
   // RequestAuthentication key sets are fetched here and pushed inline, as istiod does.
   const jwksCache = new JwksCache({ onChange: () => schedule() });
-  const jwksOf = (resources: readonly Resource[]): Map<string, string> => {
-    const out = new Map<string, string>();
+  /** The `jwksUri`s of the RequestAuthentications in `resources`, with their fetch timeouts. */
+  const jwksUris = (resources: readonly Resource[]): Map<string, number> => {
+    const out = new Map<string, number>();
     for (const r of resources) {
       if (r.kind !== "RequestAuthentication") continue;
       for (const rule of (r as Resource<"RequestAuthentication">).spec.jwtRules ?? []) {
         const uri = jwksUriOf(rule);
-        if (uri === undefined || out.has(uri)) continue;
-        // Until its first fetch ends, a set has no keys (its tokens are refused).
-        out.set(uri, jwksCache.get(uri, jwksTimeoutOf(rule)) ?? NO_KEYS);
+        if (uri !== undefined && !out.has(uri)) out.set(uri, jwksTimeoutOf(rule));
       }
+    }
+    return out;
+  };
+  const jwksOf = (resources: readonly Resource[]): Map<string, string> => {
+    const out = new Map<string, string>();
+    for (const [uri, timeoutMs] of jwksUris(resources)) {
+      // Until its first fetch ends, a set has no keys (its tokens are refused).
+      out.set(uri, jwksCache.get(uri, timeoutMs) ?? NO_KEYS);
     }
     jwksCache.retain(new Set(out.keys()));
     return out;
@@ -204,6 +211,9 @@ export async function startControl(opts: ControlOptions): Promise<Control> {
       log.warn("ignoring an unreadable workloads file", { file: workloadsFile, error: err });
     }
   }
+  // The first push carries the key sets (each fetch bounded by its rule's timeout), so a
+  // restarted control plane never pushes a config that refuses valid tokens.
+  await jwksCache.prefetch(jwksUris(store.snapshot().resources));
   rebuild();
   // Rebuild when the resources change (a snapshot with only new diagnostics keeps its revision).
   let storeRevision = store.revision;

@@ -36,6 +36,8 @@ export interface JwksCacheOptions {
 
 interface Entry {
   jwks?: string;
+  /** Settles when the first fetch has ended, well or not. */
+  first?: Promise<void>;
   fetching: boolean;
   timer?: ReturnType<typeof setTimeout>;
   timeoutMs: number;
@@ -67,11 +69,25 @@ export class JwksCache {
     if (!e) {
       e = { fetching: false, timeoutMs, lastUsed: Date.now() };
       this.#entries.set(uri, e);
-      void this.#fetch(uri, e);
+      e.first = this.#fetch(uri, e);
     }
     e.lastUsed = Date.now();
     e.timeoutMs = timeoutMs;
     return e.jwks;
+  }
+
+  /**
+   * Starts fetching `uris` (each with its timeout) and resolves once every first fetch has
+   * ended, so a control plane that starts pushes with the keys rather than without.
+   */
+  async prefetch(uris: Iterable<[string, number]>): Promise<void> {
+    const firsts: Promise<void>[] = [];
+    for (const [uri, timeoutMs] of uris) {
+      this.get(uri, timeoutMs);
+      const first = this.#entries.get(uri)?.first;
+      if (first) firsts.push(first);
+    }
+    await Promise.all(firsts);
   }
 
   /** Forgets the URIs not in `inUse` (no RequestAuthentication names them any more). */
@@ -111,7 +127,13 @@ export class JwksCache {
     const changed = jwks !== e.jwks;
     e.jwks = jwks;
     e.timer = setTimeout(() => void this.#fetch(uri, e), next);
-    if (changed) this.#opts.onChange();
+    if (changed) {
+      try {
+        this.#opts.onChange();
+      } catch (err) {
+        log.error("a key set change couldn't be acted on", { uri, error: err });
+      }
+    }
   }
 
   async #download(uri: string, timeoutMs: number): Promise<string> {
@@ -131,10 +153,17 @@ export class JwksCache {
     } catch {
       throw new Error(`${uri} did not answer with JSON`);
     }
-    const keys = (parsed as { keys?: unknown })?.keys;
-    if (!Array.isArray(keys)) throw new Error(`${uri} answered JSON without a "keys" array`);
-    // Only the keys go to proxies, in a stable form.
-    return JSON.stringify({ keys });
+    const obj = parsed as { keys?: unknown; kty?: unknown } | null;
+    let keys: unknown[];
+    if (obj && Array.isArray(obj.keys)) keys = obj.keys;
+    else if (obj && typeof obj.kty === "string") keys = [obj]; // a single key
+    else throw new Error(`${uri} answered JSON without a "keys" array`);
+    // Only keys go to proxies (entries without "kty" can't verify anything), in a stable form.
+    return JSON.stringify({
+      keys: keys.filter((k) =>
+        typeof k === "object" && k !== null && typeof (k as { kty?: unknown }).kty === "string"
+      ),
+    });
   }
 }
 

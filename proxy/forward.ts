@@ -8,7 +8,7 @@
  */
 import net from "node:net";
 import tls, { type PeerCertificate } from "node:tls";
-import type { Endpoint } from "../api/proxy_config.ts";
+import type { Endpoint, UpstreamTls } from "../api/proxy_config.ts";
 import { urisFromAltNames } from "../ca/spiffe.ts";
 import type { Credentials } from "./control_client.ts";
 import { H1Pool, type H1Request, type H1Response } from "./h1_client.ts";
@@ -45,18 +45,27 @@ export class Upstreams {
     }
   }
 
-  #key(ep: Endpoint): string {
+  #key(ep: Endpoint, origination?: Origination): string {
     return ep.mtls
       ? `mtls|${ep.address}|${ep.port}|${ep.identity ?? ""}`
+      : origination
+      ? `tls|${ep.address}|${ep.port}|${tlsKey(origination)}`
       : `plain|${ep.address}|${ep.port}`;
   }
 
-  /** The pool for an endpoint, created on first use. */
-  pool(ep: Endpoint): H1Pool {
-    const key = this.#key(ep);
+  /**
+   * The pool for an endpoint, created on first use. `origination` opens TLS to an endpoint
+   * outside the mesh (DestinationRule SIMPLE or MUTUAL); it throws when a file it names
+   * can't be read.
+   */
+  pool(ep: Endpoint, origination?: Origination): H1Pool {
+    const key = this.#key(ep, origination);
     let pool = this.#pools.get(key);
     if (pool) return pool;
-    if (ep.mtls) {
+    if (!ep.mtls && origination) {
+      const options = originationOptions(ep, origination);
+      pool = new H1Pool(() => tls.connect(options));
+    } else if (ep.mtls) {
       const creds = this.#creds;
       const roots = this.#roots;
       if (!creds) throw new Error("no mesh certificate yet");
@@ -79,14 +88,14 @@ export class Upstreams {
   }
 
   /** Sends a request to an endpoint. */
-  request(ep: Endpoint, req: H1Request): Promise<H1Response> {
-    return this.pool(ep).request(req);
+  request(ep: Endpoint, req: H1Request, origination?: Origination): Promise<H1Response> {
+    return this.pool(ep, origination).request(req);
   }
 
   /** Closes the pools of endpoints that are no longer in `keep`. */
-  retain(keep: Iterable<Endpoint>): void {
+  retain(keep: Iterable<Endpoint | [Endpoint, Origination | undefined]>): void {
     const wanted = new Set<string>();
-    for (const ep of keep) wanted.add(this.#key(ep));
+    for (const k of keep) wanted.add(Array.isArray(k) ? this.#key(k[0], k[1]) : this.#key(k));
     for (const [key, pool] of this.#pools) {
       if (!wanted.has(key)) {
         pool.drain();
@@ -100,4 +109,68 @@ export class Upstreams {
     for (const pool of this.#pools.values()) pool.close();
     this.#pools.clear();
   }
+}
+
+/** TLS origination for one cluster: its settings and the service host (for SNI). */
+export interface Origination {
+  tls: UpstreamTls;
+  /** The cluster's service host, the SNI for an endpoint given by IP address. */
+  host: string;
+}
+
+const tlsKeys = new WeakMap<UpstreamTls, string>();
+function tlsKey(o: Origination): string {
+  let k = tlsKeys.get(o.tls);
+  if (k === undefined) tlsKeys.set(o.tls, k = JSON.stringify(o.tls));
+  return `${o.host}|${k}`;
+}
+
+function readPem(path: string, field: string): string {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch (err) {
+    throw new Error(
+      `can't read the DestinationRule's tls.${field} ${path}: ${(err as Error).message}; ` +
+        "put the file on this proxy's host or fix the path",
+    );
+  }
+}
+
+function isIp(host: string): boolean {
+  return net.isIP(host) !== 0;
+}
+
+/** `tls.connect` options for TLS origination to `ep`, as Istio's ClientTLSSettings describe. */
+export function originationOptions(ep: Endpoint, o: Origination): tls.ConnectionOptions {
+  const t = o.tls;
+  const servername = t.sni ?? (isIp(ep.address) ? o.host : ep.address);
+  const options: tls.ConnectionOptions = {
+    host: ep.address,
+    port: ep.port,
+    servername: isIp(servername) ? undefined : servername,
+    rejectUnauthorized: !t.insecureSkipVerify,
+  };
+  if (t.caCertificates) options.ca = readPem(t.caCertificates, "caCertificates");
+  if (t.mode === "MUTUAL") {
+    if (t.clientCertificate) options.cert = readPem(t.clientCertificate, "clientCertificate");
+    if (t.privateKey) options.key = readPem(t.privateKey, "privateKey");
+  }
+  const sans = t.subjectAltNames;
+  if (sans?.length) {
+    options.checkServerIdentity = (_host, cert) => {
+      const names = (cert.subjectaltname ?? "").split(/,\s*/).map((n) =>
+        n.replace(/^(DNS|URI|IP Address):/, "")
+      );
+      return sans.some((s) => names.includes(s)) ? undefined : new Error(
+        `server certificate names ${names.join(",") || "(none)"} match none of subjectAltNames ${
+          sans.join(",")
+        }`,
+      );
+    };
+  } else if (t.insecureSkipVerify) {
+    options.checkServerIdentity = () => undefined;
+  } else {
+    options.checkServerIdentity = (_host, cert) => tls.checkServerIdentity(servername, cert);
+  }
+  return options;
 }

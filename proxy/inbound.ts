@@ -52,6 +52,9 @@ export interface InboundOptions {
 /** The first byte of a TLS connection (a handshake record). */
 const TLS_HANDSHAKE = 0x16;
 
+/** How long a new connection may stay silent before it is closed. */
+export const FIRST_BYTE_TIMEOUT_MS = 15_000;
+
 /** A running inbound listener. */
 export interface Inbound {
   port: number;
@@ -85,14 +88,18 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
     const hash = (cert.fingerprint256 ?? "").replace(/:/g, "").toLowerCase();
     serveConnection(socket, { uri: urisFromAltNames(cert.subjectaltname)[0] ?? "", hash });
   });
-  tlsServer.on("tlsClientError", () => {}); // refused handshakes are expected noise
+  // A refused or stalled handshake: close the connection (Deno's node:tls leaves it open).
+  tlsServer.on("tlsClientError", (_err: Error, socket: tls.TLSSocket) => socket.destroy());
 
   const mode = (): MtlsMode => opts.mtlsMode?.() ?? "STRICT";
   // Every connection starts here; its first byte says TLS or plaintext.
   const server = net.createServer((socket) => {
     track(socket);
     socket.on("error", () => socket.destroy());
+    // A client must speak within FIRST_BYTE_TIMEOUT_MS (Envoy's listener filter timeout).
+    socket.setTimeout(FIRST_BYTE_TIMEOUT_MS, () => socket.destroy());
     socket.once("data", async (chunk: Uint8Array) => {
+      socket.setTimeout(0);
       socket.pause();
       socket.unshift(chunk);
       if (chunk[0] === TLS_HANDSHAKE) {
@@ -124,10 +131,17 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
     const principal = peer.replace(/^spiffe:\/\//, "");
     const sourceIp = socket.remoteAddress ?? "";
     // A CONNECT tunnel (TCP through the mesh) goes to the app's port as raw bytes.
+    // A plaintext connection lasts only while the mode allows plaintext (a switch to STRICT
+    // closes it at its next request).
+    const refused = () => !mtls && mode() === "STRICT";
     const onConnect = async (_target: string, tunnel: net.Socket, rest: Uint8Array) => {
       tunnel.pause(); // bytes wait until the tunnel is authorized and the app connection is there
       if (opts.waitForConfig && !(await opts.waitForConfig())) {
         tunnel.end("HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n");
+        return;
+      }
+      if (refused()) {
+        tunnel.destroy();
         return;
       }
       const authorize = opts.authorize?.();
@@ -206,13 +220,22 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
           };
         }
       }
+      if (refused()) {
+        socket.destroy();
+        return { status: 503, headers: [], body: "" };
+      }
       const header = (name: string) => req.headers.find(([k]) => k === name)?.[1];
       // RequestAuthentication: a token must verify; it gives the request an identity.
       let auth: RequestAuth | undefined;
       let jwtHeaders: HeaderChanges | undefined;
       const jwt = opts.authenticate?.();
       if (jwt) {
-        const out = await jwt.authenticate({ path: req.target, header });
+        // Several values of one header are read together, as Envoy does.
+        const joined = (name: string) => {
+          const vs = req.headers.filter(([k]) => k === name).map(([, v]) => v);
+          return vs.length ? vs.join(",") : undefined;
+        };
+        const out = await jwt.authenticate({ path: req.target, header: joined });
         if (!out.ok) {
           opts.stats.record("destination", labels, 401, performance.now() - start);
           logAccess(req, 401, start);
@@ -253,7 +276,10 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
       ]);
       for (const h of req.headers) {
         const k = h[0];
-        if (HOP_BY_HOP.has(k) || k === "content-length" || k === "x-forwarded-client-cert") {
+        if (
+          HOP_BY_HOP.has(k) || k === "content-length" || k === "x-forwarded-client-cert" ||
+          k === "x-forwarded-proto"
+        ) {
           continue;
         }
         if (k === "expect" || drop?.has(k)) continue;

@@ -20,8 +20,8 @@ import type { HeaderChanges, JwtProvider } from "../api/proxy_config.ts";
 
 /** The identity a verified token gives a request. */
 export interface RequestAuth {
-  /** `iss/sub`. */
-  principal: string;
+  /** `iss/sub`; none when the token has no `sub` (as Istio). */
+  principal?: string;
   audiences: string[];
   /** The `azp` claim. */
   presenter?: string;
@@ -39,11 +39,28 @@ export type JwtOutcome =
 export interface JwtRequest {
   /** The path with query. */
   path: string;
+  /** A header's value; several values of one header joined with `,`. */
   header(name: string): string | undefined;
 }
 
 /** Clock skew allowed on `exp` and `nbf`, as Envoy's default. */
 export const CLOCK_SKEW_S = 60;
+
+/** Headers a claim or payload may never be copied into (framing, routing, identity). */
+const RESERVED_OUTPUT = new Set([
+  "host",
+  "content-length",
+  "transfer-encoding",
+  "connection",
+  "upgrade",
+  "te",
+  "trailer",
+  "keep-alive",
+  "proxy-connection",
+  "x-forwarded-client-cert",
+]);
+
+const MALFORMED = "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections";
 
 type Jose = typeof import("jose");
 let jose: Promise<Jose> | undefined;
@@ -73,45 +90,57 @@ const DEFAULT_LOCATIONS: Location[] = [
 function locationsOf(p: JwtProvider): Location[] {
   const out: Location[] = [];
   for (const h of p.fromHeaders ?? []) {
-    out.push({ kind: "header", name: h.name.toLowerCase(), prefix: h.prefix });
+    out.push({ kind: "header", name: h.name.toLowerCase(), prefix: h.prefix || undefined });
   }
   for (const name of p.fromParams ?? []) out.push({ kind: "param", name });
   for (const name of p.fromCookies ?? []) out.push({ kind: "cookie", name });
   return out.length ? out : DEFAULT_LOCATIONS;
 }
 
-function sameLocation(a: Location, b: Location): boolean {
-  return a.kind === b.kind && a.name === b.name;
+/** Prefixes of `authorization` are schemes, matched without regard to case. */
+function foldPrefix(l: Location): string | undefined {
+  return l.name === "authorization" ? l.prefix?.toLowerCase() : l.prefix;
 }
 
-/** The token at `loc`, if the request carries one there. */
-export function tokenAt(req: JwtRequest, loc: Location): string | undefined {
+function sameLocation(a: Location, b: Location): boolean {
+  return a.kind === b.kind && a.name === b.name && foldPrefix(a) === foldPrefix(b);
+}
+
+/**
+ * Every token the request carries at `loc` (an empty value counts: it is a token that
+ * doesn't verify). A header is split at commas (its values joined); a part is a token when
+ * it starts with the location's prefix.
+ */
+export function tokensAt(req: JwtRequest, loc: Location): string[] {
   if (loc.kind === "header") {
     const v = req.header(loc.name);
-    if (v === undefined) return undefined;
-    if (!loc.prefix) return v.trim() || undefined;
-    // The default `Bearer ` prefix is matched without regard to case, as Envoy does.
-    const head = v.slice(0, loc.prefix.length);
-    const match = loc === DEFAULT_LOCATIONS[0]
-      ? head.toLowerCase() === loc.prefix.toLowerCase()
-      : head === loc.prefix;
-    return match ? v.slice(loc.prefix.length).trim() || undefined : undefined;
+    if (v === undefined) return [];
+    if (!loc.prefix) return [v.trim()];
+    const prefix = foldPrefix(loc)!;
+    const out: string[] = [];
+    for (const part of v.split(",")) {
+      const t = part.trim();
+      const head = loc.name === "authorization" ? t.slice(0, prefix.length).toLowerCase() : t;
+      if (head.startsWith(prefix) || (prefix.endsWith(" ") && head === prefix.trimEnd())) {
+        out.push(t.slice(prefix.length).trim());
+      }
+    }
+    return out;
   }
   if (loc.kind === "param") {
     const q = req.path.indexOf("?");
-    if (q < 0) return undefined;
-    const v = new URLSearchParams(req.path.slice(q + 1)).get(loc.name);
-    return v || undefined;
+    if (q < 0) return [];
+    const hash = req.path.indexOf("#", q);
+    return new URLSearchParams(req.path.slice(q + 1, hash < 0 ? undefined : hash)).getAll(loc.name);
   }
   const cookie = req.header("cookie");
-  if (!cookie) return undefined;
-  for (const part of cookie.split(";")) {
+  if (!cookie) return [];
+  const out: string[] = [];
+  for (const part of cookie.split(/[;,]/)) {
     const eq = part.indexOf("=");
-    if (eq > 0 && part.slice(0, eq).trim() === loc.name) {
-      return part.slice(eq + 1).trim() || undefined;
-    }
+    if (eq > 0 && part.slice(0, eq).trim() === loc.name) out.push(part.slice(eq + 1).trim());
   }
-  return undefined;
+  return out;
 }
 
 /** The unverified `iss` of a compact JWS, or undefined when it isn't one. */
@@ -129,67 +158,123 @@ function unverifiedIssuer(token: string): string | undefined {
   }
 }
 
+/** A key set as JWKS JSON text or a single JWK; throws naming the issuer when it is neither. */
+function parseKeySet(issuer: string, text: string): { keys: unknown[] } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`jwt issuer ${issuer}: jwks is not JSON: ${(err as Error).message}`);
+  }
+  const obj = parsed as { keys?: unknown; kty?: unknown } | null;
+  if (obj && typeof obj === "object" && typeof obj.kty === "string") return { keys: [obj] };
+  if (!obj || !Array.isArray(obj.keys)) {
+    throw new Error(`jwt issuer ${issuer}: jwks has no "keys" array`);
+  }
+  // Entries that aren't keys can't verify anything; leaving them out keeps the rest usable.
+  return {
+    keys: obj.keys.filter((k) =>
+      typeof k === "object" && k !== null && typeof (k as { kty?: unknown }).kty === "string"
+    ),
+  };
+}
+
+/** A header value a claim may become: text without control characters. */
+function headerValue(v: unknown): string | undefined {
+  if (typeof v !== "string" && typeof v !== "number" && typeof v !== "boolean") return undefined;
+  const s = String(v);
+  // deno-lint-ignore no-control-regex
+  return /[\x00-\x1f\x7f]/.test(s) ? undefined : s;
+}
+
 /** Verifies requests' JWTs against a proxy's RequestAuthentication rules. */
 export class JwtAuthenticator {
   readonly #providers: CompiledProvider[];
   /** Every location any provider reads, each once. */
   readonly #locations: Location[] = [];
+  /**
+   * Headers the proxy writes from tokens: removed from every request first, so a client
+   * can't send them itself.
+   */
+  readonly #outputs: string[];
 
-  /** Compiles the rules; throws when a key set isn't JSON with a `keys` array. */
+  /** Compiles the rules; throws when a key set isn't a JWKS or a JWK. */
   constructor(providers: JwtProvider[]) {
+    const outputs = new Set<string>();
     this.#providers = providers.map((p) => {
-      let jwks: { keys: unknown[] };
-      try {
-        jwks = JSON.parse(p.jwks);
-      } catch (err) {
-        throw new Error(`jwt issuer ${p.issuer}: jwks is not JSON: ${(err as Error).message}`);
-      }
-      if (!Array.isArray(jwks?.keys)) {
-        throw new Error(`jwt issuer ${p.issuer}: jwks has no "keys" array`);
-      }
       const locations = locationsOf(p);
       for (const l of locations) {
         if (!this.#locations.some((x) => sameLocation(x, l))) this.#locations.push(l);
       }
+      if (p.outputPayloadToHeader) outputs.add(p.outputPayloadToHeader.toLowerCase());
+      for (const o of p.outputClaimToHeaders ?? []) outputs.add(o.header.toLowerCase());
       return {
         p,
-        jwks,
+        jwks: parseKeySet(p.issuer, p.jwks),
         locations,
         spaceDelimited: new Set(["scope", "permission", ...(p.spaceDelimitedClaims ?? [])]),
       };
     });
+    this.#outputs = [...outputs].filter((h) => !RESERVED_OUTPUT.has(h));
   }
 
   /**
-   * Finds the request's tokens and verifies each: every token found must be valid
-   * (a 401 otherwise); the first gives the request its identity.
+   * Finds the request's tokens and verifies them: one valid token is enough (Istio's rules
+   * are alternatives) and gives the request its identity; tokens present but none valid
+   * get a 401.
    */
   async authenticate(req: JwtRequest): Promise<JwtOutcome> {
-    let auth: RequestAuth | undefined;
-    const remove: string[] = [];
-    const set: Record<string, string> = {};
-    const seen = new Set<string>();
+    const found: { token: string; loc: Location }[] = [];
     for (const loc of this.#locations) {
-      const token = tokenAt(req, loc);
-      if (token === undefined || seen.has(token)) continue;
-      seen.add(token);
-      const iss = unverifiedIssuer(token);
+      for (const token of tokensAt(req, loc)) found.push({ token, loc });
+    }
+    const remove = [...this.#outputs];
+    if (found.length === 0) return remove.length ? { ok: true, headers: { remove } } : { ok: true };
+    let failure: string | undefined;
+    let winner: { claims: Record<string, unknown>; c: CompiledProvider; token: string } | undefined;
+    for (const { token, loc } of found) {
+      const iss = token === "" ? undefined : unverifiedIssuer(token);
       if (iss === undefined) {
-        return {
-          ok: false,
-          message:
-            "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections",
-        };
+        failure ??= MALFORMED;
+        continue;
       }
-      const provider = this.#providers.find((c) =>
+      const candidates = this.#providers.filter((c) =>
         c.p.issuer === iss && c.locations.some((l) => sameLocation(l, loc))
       );
-      if (!provider) return { ok: false, message: "Jwt issuer is not configured" };
-      const verified = await verify(provider, token);
-      if (typeof verified === "string") return { ok: false, message: verified };
-      const claims = verified;
-      auth ??= {
-        principal: `${claims.iss}/${claims.sub ?? ""}`,
+      if (!candidates.length) failure ??= "Jwt issuer is not configured";
+      for (const c of candidates) {
+        const verified = await verify(c, token);
+        if (typeof verified === "string") failure ??= verified;
+        else {
+          winner = { claims: verified, c, token };
+          break;
+        }
+      }
+      if (winner) break;
+    }
+    if (!winner) return { ok: false, message: failure ?? "Jwt verification fails" };
+    const { claims, c, token } = winner;
+    // The token headers go unless the provider that verified it forwards the original.
+    if (!c.p.forwardOriginalToken) {
+      for (const { loc } of found) {
+        if (loc.kind === "header" && !remove.includes(loc.name)) remove.push(loc.name);
+      }
+    }
+    const set: Record<string, string> = {};
+    const out = (name: string, v: unknown) => {
+      const h = name.toLowerCase();
+      const value = headerValue(v);
+      if (!RESERVED_OUTPUT.has(h) && value !== undefined) set[h] = value;
+    };
+    if (c.p.outputPayloadToHeader) out(c.p.outputPayloadToHeader, token.split(".")[1]);
+    for (const o of c.p.outputClaimToHeaders ?? []) out(o.header, claimAt(claims, o.claim));
+    const headers: HeaderChanges = {};
+    if (remove.length) headers.remove = remove;
+    if (Object.keys(set).length) headers.set = set;
+    return {
+      ok: true,
+      auth: {
+        principal: typeof claims.sub === "string" ? `${claims.iss}/${claims.sub}` : undefined,
         audiences: typeof claims.aud === "string"
           ? [claims.aud]
           : Array.isArray(claims.aud)
@@ -197,27 +282,9 @@ export class JwtAuthenticator {
           : [],
         presenter: typeof claims.azp === "string" ? claims.azp : undefined,
         claims,
-        spaceDelimited: provider.spaceDelimited,
-      };
-      if (loc.kind === "header" && !provider.p.forwardOriginalToken) remove.push(loc.name);
-      if (provider.p.outputPayloadToHeader) {
-        set[provider.p.outputPayloadToHeader.toLowerCase()] = token.split(".")[1];
-      }
-      for (const o of provider.p.outputClaimToHeaders ?? []) {
-        const v = claimAt(claims, o.claim);
-        if (typeof v === "string" || typeof v === "number" || typeof v === "boolean") {
-          set[o.header.toLowerCase()] = String(v);
-        }
-      }
-    }
-    if (!auth) return { ok: true };
-    const headers: HeaderChanges = {};
-    if (remove.length) headers.remove = remove;
-    if (Object.keys(set).length) headers.set = set;
-    return {
-      ok: true,
-      auth,
-      headers: remove.length || Object.keys(set).length ? headers : undefined,
+        spaceDelimited: c.spaceDelimited,
+      },
+      headers: headers.remove || headers.set ? headers : undefined,
     };
   }
 }
@@ -227,8 +294,8 @@ async function verify(
   token: string,
 ): Promise<Record<string, unknown> | string> {
   const j = await loadJose();
-  c.keySet ??= j.createLocalJWKSet(c.jwks as Parameters<Jose["createLocalJWKSet"]>[0]);
   try {
+    c.keySet ??= j.createLocalJWKSet(c.jwks as Parameters<Jose["createLocalJWKSet"]>[0]);
     const { payload } = await j.jwtVerify(token, c.keySet, {
       issuer: c.p.issuer,
       audience: c.p.audiences?.length ? c.p.audiences : undefined,

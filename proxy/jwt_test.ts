@@ -95,13 +95,12 @@ Deno.test("jwt: fromHeaders, fromParams, fromCookies, forwardOriginalToken and o
   const h = await jwt.authenticate(request({ "x-jwt": `Token ${token}` }));
   assert.ok(h.ok);
   assert.deepEqual(h.headers, {
-    remove: ["x-jwt"],
+    remove: ["x-jwt-payload", "x-sub", "x-team", "x-jwt"],
     set: { "x-jwt-payload": token.split(".")[1], "x-sub": "bob", "x-team": "blue" },
   });
   // Only the configured locations are read.
-  assert.deepEqual(await jwt.authenticate(request({ authorization: `Bearer ${token}` })), {
-    ok: true,
-  });
+  const unread = await jwt.authenticate(request({ authorization: `Bearer ${token}` }));
+  assert.ok(unread.ok && unread.auth === undefined);
   assert.ok((await jwt.authenticate(request({}, `/?my_token=${token}`))).ok);
   const c = await jwt.authenticate(request({ cookie: `a=1; session=${token}` }));
   assert.ok(c.ok && c.auth?.principal === `${ISS}/bob`);
@@ -137,4 +136,85 @@ Deno.test("jwtDenied: 401 body and challenge", () => {
     "www-authenticate",
     'Bearer realm="http://shop:80/cart", error="invalid_token"',
   ]);
+});
+
+Deno.test("jwt: tokens are found wherever Envoy finds them, so none skips verification", async () => {
+  const iss = await issuer();
+  const other = await issuer("k2");
+  const jwt = new JwtAuthenticator([{ issuer: ISS, jwks: iss.jwks }]);
+  const forged = await other.sign({ sub: "mallory" });
+  const refused = async (req: JwtRequest, what: string) =>
+    assert.equal((await jwt.authenticate(req)).ok, false, what);
+  // Several Authorization values (joined with ","), the Bearer one second.
+  await refused(request({ authorization: `Basic eDp5, Bearer ${forged}` }), "second value");
+  // An empty parameter before the forged one; an empty cookie-style value.
+  await refused(request({}, `/?access_token=&access_token=${forged}`), "repeated parameter");
+  await refused(request({}, "/?access_token="), "empty parameter");
+  await refused(request({ authorization: "Bearer" }), "bare scheme");
+  // An explicit Authorization location matches the scheme without regard to case.
+  const explicit = new JwtAuthenticator([{
+    issuer: ISS,
+    jwks: iss.jwks,
+    fromHeaders: [{ name: "Authorization", prefix: "Bearer " }],
+  }]);
+  assert.equal(
+    (await explicit.authenticate(request({ authorization: `bearer ${forged}` }))).ok,
+    false,
+  );
+  // Two providers reading one header with different prefixes: both are read.
+  const two = new JwtAuthenticator([
+    {
+      issuer: "other-issuer",
+      jwks: other.jwks,
+      fromHeaders: [{ name: "authorization", prefix: "Token " }],
+    },
+    { issuer: ISS, jwks: iss.jwks },
+  ]);
+  assert.equal((await two.authenticate(request({ authorization: `Bearer ${forged}` }))).ok, false);
+  const good = await iss.sign({ sub: "alice" });
+  const ok = await two.authenticate(request({ authorization: `Bearer ${good}` }));
+  assert.ok(ok.ok && ok.auth?.principal === `${ISS}/alice`);
+});
+
+Deno.test("jwt: one valid token is enough; no sub means no principal; keys are tolerant", async () => {
+  const iss = await issuer();
+  const other = await issuer("k2");
+  const jwt = new JwtAuthenticator([{ issuer: ISS, jwks: iss.jwks }]);
+  const good = await iss.sign({ sub: "alice" });
+  const bad = await other.sign({ sub: "mallory" });
+  const both = await jwt.authenticate(
+    request({ authorization: `Bearer ${good}` }, `/?access_token=${bad}`),
+  );
+  assert.ok(both.ok && both.auth?.principal === `${ISS}/alice`);
+  const noSub = await jwt.authenticate(request({ authorization: `Bearer ${await iss.sign({})}` }));
+  assert.ok(noSub.ok && noSub.auth && noSub.auth.principal === undefined);
+  // A single JWK, and a set with entries that aren't keys.
+  const jwk = JSON.parse(iss.jwks).keys[0];
+  for (const jwks of [JSON.stringify(jwk), JSON.stringify({ keys: [1, "x", jwk] })]) {
+    const j = new JwtAuthenticator([{ issuer: ISS, jwks }]);
+    assert.ok((await j.authenticate(request({ authorization: `Bearer ${good}` }))).ok, jwks);
+  }
+});
+
+Deno.test("jwt: output headers can't be sent by clients, and claims can't inject headers", async () => {
+  const iss = await issuer();
+  const jwt = new JwtAuthenticator([{
+    issuer: ISS,
+    jwks: iss.jwks,
+    outputClaimToHeaders: [
+      { header: "x-role", claim: "role" },
+      { header: "x-name", claim: "name" },
+      { header: "content-length", claim: "sub" },
+    ],
+  }]);
+  // No token: the proxy's output headers are still removed from the request.
+  assert.deepEqual(await jwt.authenticate(request({ "x-role": "admin" })), {
+    ok: true,
+    headers: { remove: ["x-role", "x-name"] },
+  });
+  const token = await iss.sign({ sub: "alice", name: "Bob\r\nx-admin: true" });
+  const out = await jwt.authenticate(request({ authorization: `Bearer ${token}` }));
+  assert.ok(out.ok);
+  // No role claim: x-role only removed; a name with CR/LF isn't copied; framing headers never.
+  assert.deepEqual(out.headers, { remove: ["x-role", "x-name", "authorization"] });
 });

@@ -32,7 +32,7 @@ import {
   type UpstreamFailure,
 } from "./retry.ts";
 import { HOP_BY_HOP } from "./h1_codec.ts";
-import type { Runtime } from "./runtime.ts";
+import { originationOf, type Runtime } from "./runtime.ts";
 import { compileStringMatch, type RequestView, type RouteHit, type RouteTable } from "./route.ts";
 import type { Upstreams } from "./forward.ts";
 import type { Stats } from "./stats.ts";
@@ -208,6 +208,9 @@ export function routedHandler(
           const scheme = new URL(req.url).protocol === "https:" ? "https" : "http";
           const denied = jwtDenied(out.message, authority, path, scheme);
           return new Response(denied.body, { status: 401, headers: denied.headers });
+        }, (err) => {
+          ctx.stats.record("source", { service: "unknown" }, 500, performance.now() - start);
+          return text(500, `request authentication failed: ${(err as Error).message}`);
         });
     }
     return serve(req, info, rt, start, authority, path);
@@ -510,7 +513,7 @@ export async function forwardRouted(
         length: body instanceof Uint8Array ? body.length : cl !== null ? Number(cl) : undefined,
         signal: abort?.signal,
         maxUses: cluster.limits?.maxRequestsPerConnection,
-      });
+      }, originationOf(cluster));
       clearTimeout(timer);
       // A streamed body keeps its circuit-breaker slot and LEAST_REQUEST count until it ends,
       // as Envoy counts a request until its stream is done.

@@ -9,11 +9,12 @@
  * ```
  * @module
  */
-import type { Endpoint, ProxyConfig } from "../api/proxy_config.ts";
+import type { Cluster, Endpoint, ProxyConfig } from "../api/proxy_config.ts";
 import { RouteTable } from "./route.ts";
 import { Balancer } from "./balancer.ts";
 import { type AuthzDecision, type AuthzRequest, compileAuthz } from "./authz.ts";
 import { JwtAuthenticator } from "./jwt.ts";
+import type { Origination } from "./forward.ts";
 
 /** Serving state derived from one config. */
 export class Runtime {
@@ -43,13 +44,26 @@ export class Runtime {
     }
   }
 
-  /** Every endpoint of every cluster (for pruning connection pools). */
-  *endpoints(): Iterable<Endpoint> {
-    for (const c of Object.values(this.config.clusters)) yield* c.endpoints;
+  /** Every endpoint of every cluster, with its TLS origination (for pruning connection pools). */
+  *endpoints(): Iterable<[Endpoint, Origination | undefined]> {
+    for (const c of Object.values(this.config.clusters)) {
+      const o = originationOf(c);
+      for (const ep of c.endpoints) yield [ep, o];
+    }
   }
 
   /** Compiles a config; throws with a message naming the bad part. */
   static compile(config: ProxyConfig): Runtime {
     return new Runtime(config);
   }
+}
+
+const originations = new WeakMap<Cluster, Origination>();
+
+/** A cluster's TLS origination (DestinationRule SIMPLE or MUTUAL), made once per config. */
+export function originationOf(c: Cluster): Origination | undefined {
+  if (!c.tls) return undefined;
+  let o = originations.get(c);
+  if (!o) originations.set(c, o = { tls: c.tls, host: c.host });
+  return o;
 }

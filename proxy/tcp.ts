@@ -50,6 +50,9 @@ export function splice(
   b.on("close", end(a));
 }
 
+/** How long opening a tunnel (connect, TLS, the CONNECT answer) may take. */
+const DIAL_TIMEOUT_MS = 10_000;
+
 /**
  * Opens the tunnel to `ep`, resolving with the ready socket: a CONNECT tunnel to a mesh
  * sidecar (over mTLS, or plaintext when its PeerAuthentication disables mTLS), else a
@@ -76,7 +79,20 @@ function dial(ep: Endpoint, authority: string, ctx: TcpContext): Promise<net.Soc
       });
     } else s = net.connect({ host: ep.address, port: ep.port });
     s.setNoDelay(true);
-    s.once("error", reject);
+    // The peer must answer the CONNECT in time, and a close before the answer is a failure.
+    const fail = (err: Error) => {
+      s.setTimeout(0);
+      s.removeListener("close", closed);
+      s.destroy();
+      reject(err);
+    };
+    const closed = () => fail(new Error("the peer closed the tunnel before answering"));
+    s.setTimeout(
+      DIAL_TIMEOUT_MS,
+      () => fail(new Error(`no tunnel answer in ${DIAL_TIMEOUT_MS} ms`)),
+    );
+    s.once("error", fail);
+    s.once("close", closed);
     s.write(`CONNECT ${authority} HTTP/1.1\r\nhost: ${authority}\r\n\r\n`);
     let buf: Uint8Array = new Uint8Array(0);
     const onData = (chunk: Uint8Array) => {
@@ -87,8 +103,10 @@ function dial(ep: Endpoint, authority: string, ctx: TcpContext): Promise<net.Soc
         return;
       }
       s.pause(); // no byte may flow before the caller pipes it
+      s.setTimeout(0);
       s.removeListener("data", onData);
-      s.removeListener("error", reject);
+      s.removeListener("error", fail);
+      s.removeListener("close", closed);
       const status = latin1.decode(buf.subarray(0, end)).split("\r\n")[0];
       if (!/^HTTP\/1\.[01] 200/.test(status)) {
         s.destroy();

@@ -74,7 +74,7 @@ Deno.test("mesh validate accepts Istio's samples and rejects bad files with file
   const ok = await meshRun(["validate", `${SAMPLES}/networking`]);
   assert.equal(ok.code, 0, ok.stderr);
   assert.match(ok.stdout, /ok: \d+ resource\(s\) valid/);
-  assert.match(ok.stderr, /warning: .*portLevelSettings: not supported by mesh yet/);
+  assert.match(ok.stderr, /warning: .*protocol: HTTPS is not supported by mesh yet/);
 
   const bad = `apiVersion: networking.istio.io/v1
 kind: VirtualService

@@ -94,16 +94,7 @@ const UNSUPPORTED_LB = [
   "warmupDurationSecs",
   "warmup",
 ] as const;
-const UNSUPPORTED_TLS = [
-  "clientCertificate",
-  "privateKey",
-  "caCertificates",
-  "credentialName",
-  "subjectAltNames",
-  "sni",
-  "insecureSkipVerify",
-  "caCrl",
-] as const;
+const UNSUPPORTED_TLS = ["credentialName", "caCrl"] as const;
 const UNSUPPORTED_SERVER = ["tls", "bind", "defaultEndpoint"] as const;
 const UNSUPPORTED_SE = ["exportTo", "subjectAltNames"] as const;
 const UNSUPPORTED_WE = ["network", "locality"] as const;
@@ -1260,10 +1251,6 @@ function checkPortPolicy(
   if (tp.tls) {
     if (warn) {
       warnUnsupported(tp.tls, UNSUPPORTED_TLS, [...path, "tls"], r);
-      const mode = tp.tls.mode;
-      if (mode === "SIMPLE" || mode === "MUTUAL") {
-        r.warn([...path, "tls", "mode"], `${mode} is ${NOT_SUPPORTED}`);
-      }
     }
     checkClientTls(tp.tls, [...path, "tls"], r);
   }
