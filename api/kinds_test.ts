@@ -335,10 +335,25 @@ Deno.test("valid examples of every validated-only kind parse without errors", ()
   ]);
   // Exactly one warning per resource of a kind mesh doesn't enforce, at `spec`; nothing else.
   const notEnforcedKeys = resources.filter((r) => !ENFORCED_KINDS.includes(r.kind));
+  const partly = ["Sidecar", "AuthorizationPolicy", "Telemetry"];
   assert.deepEqual(
-    diagnostics.filter((d) => d.kind !== "Sidecar" && d.kind !== "AuthorizationPolicy")
-      .map((d) => [d.kind, d.name, d.path, d.message]),
+    diagnostics.filter((d) => !partly.includes(d.kind ?? "")).map((d) => [
+      d.kind,
+      d.name,
+      d.path,
+      d.message,
+    ]),
     notEnforcedKeys.map((r) => [r.kind, r.metadata.name, "spec", notEnforced(r.kind)]),
+    show(diagnostics),
+  );
+  // Telemetry: tracing is enforced; metrics and access logging are warned about.
+  assert.deepEqual(
+    diagnostics.filter((d) => d.kind === "Telemetry").map((d) => `${d.name} ${d.path}`),
+    [
+      "mesh-default spec.metrics",
+      "mesh-default spec.accessLogging",
+      "reviews-off spec.accessLogging",
+    ],
     show(diagnostics),
   );
   // AuthorizationPolicies are enforced; what mesh can't evaluate is warned about, field by field.
@@ -398,7 +413,7 @@ Deno.test("validated resources keep their typed specs", () => {
   assert.equal(KINDS.length, 12);
 });
 
-Deno.test("MeshConfig: trustDomain, rootNamespace, outboundTrafficPolicy.mode and access logs are honoured; the rest warns", () => {
+Deno.test("MeshConfig: trust domain, root namespace, outbound policy, access logs and zipkin tracing are honoured; the rest warns", () => {
   const text = [
     "apiVersion: config.mesh.dev/v1alpha1", // 1
     "kind: MeshConfig",
@@ -454,14 +469,25 @@ Deno.test("MeshConfig: trustDomain, rootNamespace, outboundTrafficPolicy.mode an
     "10 spec.enableTracing",
     "13 spec.accessLogFormat",
     "14 spec.ingressClass",
-    "15 spec.defaultConfig",
-    "23 spec.extensionProviders",
-    "38 spec.defaultProviders",
+    "16 spec.defaultConfig.concurrency",
+    "17 spec.defaultConfig.drainDuration",
+    "18 spec.defaultConfig.terminationDrainDuration",
+    "19 spec.defaultConfig.holdApplicationUntilProxyStarts",
+    "20 spec.defaultConfig.proxyMetadata",
+    "21 spec.defaultConfig.tracing.zipkin",
+    "22 spec.defaultConfig.proxyStatsMatcher",
+    "25 spec.extensionProviders[0].opentelemetry",
+    "27 spec.extensionProviders[1].envoyExtAuthzGrpc",
+    "29 spec.extensionProviders[2].envoyFileAccessLog",
+    "33 spec.extensionProviders[3].envoyOtelAls",
+    "35 spec.extensionProviders[4].prometheus",
+    "40 spec.defaultProviders.metrics",
+    "41 spec.defaultProviders.accessLogging",
     "42 spec.connectTimeout",
     "43 spec.protocolDetectionTimeout",
     "44 spec.enableAutoMtls",
   ]);
-  assert.ok(diagnostics.every((d) => d.message === NOT_SUPPORTED && d.kind === "MeshConfig"));
+  assert.ok(diagnostics.every((d) => d.message.includes(NOT_SUPPORTED) && d.kind === "MeshConfig"));
 
   const dynamic = parseResources(
     text.replace("mode: ALLOW_ANY", "mode: ALLOW_ANY_DYNAMIC_DNS"),

@@ -298,6 +298,8 @@ export interface ProxyConfig {
   jwt?: JwtProvider[];
   /** AuthorizationPolicies that select this workload, enforced on its inbound listener. */
   authz?: AuthzPolicy[];
+  /** Distributed tracing (Telemetry `tracing` with a zipkin provider); none when off. */
+  tracing?: TracingSettings;
   /** Where to write access logs (MeshConfig `accessLogFile`); none when unset. */
   accessLog?: AccessLogSettings;
 }
@@ -330,6 +332,33 @@ export interface JwtProvider {
   /** Claims that hold space-separated lists (besides `scope` and `permission`). */
   spaceDelimitedClaims?: string[];
 }
+
+/**
+ * Tracing as a proxy applies it: B3 headers propagated and, for sampled requests, Zipkin v2
+ * spans sent to a collector (Istio's `zipkin` extension provider).
+ */
+export interface TracingSettings {
+  /** Where spans go: a cluster of the mesh, or a plain address outside it. */
+  collector: { cluster: string } | { address: string; port: number };
+  /** The collector's path (default `/api/v2/spans`). */
+  path: string;
+  /** Share of new traces sampled, 0..100 (Istio's default: 1). */
+  samplingPercent: number;
+  /** The span's local service name (Istio: `<app label>.<namespace>`). */
+  serviceName: string;
+  /** Extra span tags: a literal, a request header, or an environment variable of the proxy. */
+  customTags?: Record<string, TracingTag>;
+  /** Tags longer than this are cut (the provider's `maxTagLength`, default 256). */
+  maxTagLength: number;
+  /** Propagate and decide sampling, but send no spans. */
+  disableSpanReporting?: boolean;
+}
+
+/** A custom span tag (Telemetry `customTags`). */
+export type TracingTag =
+  | { literal: string }
+  | { header: string; defaultValue?: string }
+  | { environment: string; defaultValue?: string };
 
 /** Access logging, as Istio's MeshConfig `accessLogFile` and `accessLogEncoding`. */
 export interface AccessLogSettings {

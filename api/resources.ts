@@ -232,6 +232,7 @@ export const ENFORCED_KINDS: readonly Kind[] = [
   "AuthorizationPolicy",
   "PeerAuthentication",
   "RequestAuthentication",
+  "Telemetry",
   "MeshConfig",
 ];
 

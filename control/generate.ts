@@ -16,6 +16,7 @@ import { sidecarVirtualHosts } from "./routes.ts";
 import { authzFor } from "./authz.ts";
 import { mtlsModeFor } from "./peer_authn.ts";
 import { jwtFor } from "./request_authn.ts";
+import { tracingFor } from "./telemetry.ts";
 import { buildClusters } from "./clusters.ts";
 import { gatewayListeners } from "./gateways.ts";
 import { egressListeners } from "./sidecars.ts";
@@ -49,6 +50,7 @@ export function generateProxyConfig(
     egressListeners: gateway ? [] : egressListeners(snapshot, registry, node),
     authz: authzFor(snapshot, node),
     ...jwtOf(snapshot, node),
+    ...tracingOf(snapshot, node, registry),
     ...(gateway ? {} : {
       inboundMtls: mtlsModeFor(
         snapshot.peerAuthentications,
@@ -65,4 +67,13 @@ export function generateProxyConfig(
 function jwtOf(snapshot: Snapshot, node: NodeInfo): { jwt?: ProxyConfig["jwt"] } {
   const jwt = jwtFor(snapshot, node);
   return jwt.length ? { jwt } : {};
+}
+
+function tracingOf(
+  snapshot: Snapshot,
+  node: NodeInfo,
+  registry: ServiceRegistry,
+): { tracing?: ProxyConfig["tracing"] } {
+  const tracing = tracingFor(snapshot, node, registry);
+  return tracing ? { tracing } : {};
 }

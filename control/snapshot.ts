@@ -14,6 +14,7 @@ import type {
   Resource,
   ServiceEntry,
   Sidecar,
+  Telemetry,
   VirtualService,
   WorkloadEntry,
 } from "../api/resources.ts";
@@ -41,6 +42,20 @@ export interface MeshSettings {
   rootNamespace?: string;
   /** Envoy-style access logs from every proxy (MeshConfig `accessLogFile`). */
   accessLog?: AccessLogSettings;
+  /** MeshConfig `extensionProviders` that mesh can use (zipkin), by name. */
+  tracingProviders?: Record<string, ZipkinProvider>;
+  /** MeshConfig `defaultProviders.tracing`: used where no Telemetry names a provider. */
+  defaultTracingProviders?: string[];
+  /** MeshConfig `defaultConfig.tracing.sampling` (percent; Istio's default is 1). */
+  defaultSampling?: number;
+}
+
+/** A `zipkin` extension provider. */
+export interface ZipkinProvider {
+  service: string;
+  port: number;
+  path?: string;
+  maxTagLength?: number;
 }
 
 /**
@@ -65,6 +80,23 @@ export function meshSettingsFrom(
   if (spec.accessLogFile) {
     out.accessLog = { path: spec.accessLogFile, encoding: spec.accessLogEncoding ?? "TEXT" };
   }
+  for (const p of spec.extensionProviders ?? []) {
+    const z = p.zipkin;
+    if (!z?.service || !z.port) continue; // warned at validation
+    out.tracingProviders ??= {};
+    out.tracingProviders[p.name] = {
+      service: z.service,
+      port: z.port,
+      ...(z.path ? { path: z.path } : {}),
+      ...(z.maxTagLength ? { maxTagLength: z.maxTagLength } : {}),
+    };
+  }
+  if (spec.defaultProviders?.tracing?.length) {
+    out.defaultTracingProviders = [...spec.defaultProviders.tracing];
+  }
+  if (spec.defaultConfig?.tracing?.sampling !== undefined) {
+    out.defaultSampling = spec.defaultConfig.tracing.sampling;
+  }
   if (spec.trustDomain && spec.trustDomain !== defaults.trustDomain) {
     onTrustDomainMismatch?.(spec.trustDomain);
   }
@@ -83,6 +115,7 @@ export interface Snapshot {
   readonly authorizationPolicies: readonly AuthorizationPolicy[];
   readonly peerAuthentications: readonly PeerAuthentication[];
   readonly requestAuthentications: readonly RequestAuthentication[];
+  readonly telemetries: readonly Telemetry[];
   /** Key sets fetched from RequestAuthentication `jwksUri`s, by URI (JSON text). */
   readonly jwks: ReadonlyMap<string, string>;
   readonly workloads: readonly RegisteredWorkload[];
@@ -124,6 +157,7 @@ export function buildSnapshot(input: {
     authorizationPolicies: of("AuthorizationPolicy"),
     peerAuthentications: of("PeerAuthentication"),
     requestAuthentications: of("RequestAuthentication"),
+    telemetries: of("Telemetry"),
     jwks: input.jwks ?? new Map(),
     workloads: Object.freeze([...input.workloads].sort((a, b) => a.name < b.name ? -1 : 1)),
     mesh: input.mesh,

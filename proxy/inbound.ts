@@ -22,6 +22,7 @@ import { type AuthzDecision, type AuthzRequest, normalizeTarget } from "./authz.
 import type { AccessLog } from "./access_log.ts";
 import type { HeaderChanges, MtlsMode } from "../api/proxy_config.ts";
 import { type JwtAuthenticator, jwtDenied, type RequestAuth } from "./jwt.ts";
+import { type Tracer, withTraceHeaders } from "./tracing.ts";
 
 /** Settings of the inbound listener. */
 export interface InboundOptions {
@@ -47,6 +48,8 @@ export interface InboundOptions {
   mtlsMode?: () => MtlsMode | undefined;
   /** The current request authentication (RequestAuthentications); none without. */
   authenticate?: () => JwtAuthenticator | undefined;
+  /** The tracer, while the config turns tracing on. */
+  tracer?: () => Tracer | undefined;
 }
 
 /** The first byte of a TLS connection (a handshake record). */
@@ -225,9 +228,26 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
         return { status: 503, headers: [], body: "" };
       }
       const header = (name: string) => req.headers.find(([k]) => k === name)?.[1];
+      // A SERVER span sharing the caller's span id; its B3 headers go on to the app.
+      const span = opts.tracer?.()?.start("SERVER", header);
+      const finish = (status: number, flags?: string) => {
+        opts.stats.record("destination", labels, status, performance.now() - start);
+        logAccess(req, status, start, flags);
+        span?.end({
+          name: `${opts.service}:${opts.appPort}/*`,
+          status,
+          method: req.method,
+          url: `http://${header("host") ?? ""}${req.target}`,
+          upstreamCluster: inboundCluster,
+          responseFlags: flags,
+          requestId: header("x-request-id"),
+          userAgent: header("user-agent"),
+          peerAddress: sourceIp,
+        });
+      };
       // RequestAuthentication: a token must verify; it gives the request an identity.
       let auth: RequestAuth | undefined;
-      let jwtHeaders: HeaderChanges | undefined;
+      let extraHeaders: HeaderChanges | undefined;
       const jwt = opts.authenticate?.();
       if (jwt) {
         // Several values of one header are read together, as Envoy does.
@@ -237,14 +257,13 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
         };
         const out = await jwt.authenticate({ path: req.target, header: joined });
         if (!out.ok) {
-          opts.stats.record("destination", labels, 401, performance.now() - start);
-          logAccess(req, 401, start);
+          finish(401);
           if (req.body) await req.body.cancel().catch(() => {});
           const denied = jwtDenied(out.message, header("host") ?? "", req.target, "http");
           return { status: 401, headers: denied.headers, body: denied.body };
         }
         auth = out.auth;
-        jwtHeaders = out.headers;
+        extraHeaders = out.headers;
       }
       const authorize = opts.authorize?.();
       if (authorize) {
@@ -259,8 +278,7 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
           auth,
         });
         if (!decision.allowed) {
-          opts.stats.record("destination", labels, 403, performance.now() - start);
-          logAccess(req, 403, start, "RBAC");
+          finish(403, "RBAC");
           if (req.body) await req.body.cancel().catch(() => {});
           return {
             status: 403,
@@ -269,10 +287,11 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
           };
         }
       }
+      if (span) extraHeaders = withTraceHeaders(extraHeaders, span);
       const headers: [string, string][] = [];
-      const drop = jwtHeaders && new Set([
-        ...(jwtHeaders.remove ?? []),
-        ...Object.keys(jwtHeaders.set ?? {}),
+      const drop = extraHeaders && new Set([
+        ...(extraHeaders.remove ?? []),
+        ...Object.keys(extraHeaders.set ?? {}),
       ]);
       for (const h of req.headers) {
         const k = h[0];
@@ -285,7 +304,7 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
         if (k === "expect" || drop?.has(k)) continue;
         headers.push(h);
       }
-      for (const kv of Object.entries(jwtHeaders?.set ?? {})) headers.push(kv);
+      for (const kv of Object.entries(extraHeaders?.set ?? {})) headers.push(kv);
       if (xfcc) headers.push(["x-forwarded-client-cert", xfcc], ["x-forwarded-proto", "https"]);
       else headers.push(["x-forwarded-proto", "http"]);
       try {
@@ -296,8 +315,7 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
           body: req.body,
           length: req.length,
         });
-        opts.stats.record("destination", labels, res.status, performance.now() - start);
-        logAccess(req, res.status, start);
+        finish(res.status);
         if (res.full) return { status: res.status, headers: res.headers, body: res.full };
         const cl = res.headers.find(([k]) => k === "content-length");
         return {
@@ -307,8 +325,7 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
           length: cl ? Number(cl[1]) : undefined,
         };
       } catch (err) {
-        opts.stats.record("destination", labels, 503, performance.now() - start);
-        logAccess(req, 503, start, "UF");
+        finish(503, "UF");
         return {
           status: 503,
           headers: [["content-type", "text/plain"]],

@@ -22,6 +22,7 @@ import type { OutlierDetector } from "./outlier.ts";
 import type { AccessLog } from "./access_log.ts";
 import { normalizeTarget } from "./authz.ts";
 import { jwtDenied, type RequestAuth } from "./jwt.ts";
+import { type Tracer, withTraceHeaders } from "./tracing.ts";
 import { type H1Response, UpstreamError } from "./h1_client.ts";
 import {
   backoffMs,
@@ -48,6 +49,8 @@ export interface RoutedContext {
   breakers: CircuitBreakers;
   /** Access log (off unless the mesh config turns it on). */
   accessLog?: AccessLog;
+  /** The tracer, while the config turns tracing on. */
+  tracer?: () => Tracer | undefined;
 }
 
 /** Writes the access log line of a request handled by a routed listener, if logging is on. */
@@ -224,7 +227,7 @@ export function routedHandler(
     authority: string,
     path: string,
     auth?: RequestAuth,
-    jwtHeaders?: HeaderChanges,
+    extraHeaders?: HeaderChanges,
   ): Promise<Response> | Response {
     // With access logs on, an id the proxy makes up is logged and sent upstream alike.
     const requestId = ctx.accessLog?.enabled && !req.headers.has("x-request-id")
@@ -295,6 +298,9 @@ export function routedHandler(
     const lb = rt.balancers.get(hit.cluster);
     const service = lb?.cluster.host ?? hit.cluster.split("|")[3] ?? "unknown";
     let delayed = false;
+    // A CLIENT span (B3 headers onward; a sampled one is reported when the request ends).
+    const span = ctx.tracer?.()?.start("CLIENT", (n) => req.headers.get(n) ?? undefined);
+    if (span) extraHeaders = withTraceHeaders(extraHeaders, span);
     const record = (code: number, ep?: Endpoint, flags?: string) => {
       ctx.stats.record("source", { service, mtls: ep?.mtls }, code, performance.now() - start);
       if (ctx.accessLog?.enabled) {
@@ -305,6 +311,17 @@ export function routedHandler(
           flags: delayed ? withDelayFlag(flags) : flags,
         }, requestId);
       }
+      span?.end({
+        name: `${service}:${port}/*`,
+        status: code,
+        method: req.method,
+        url: `http://${authority}${path}`,
+        upstreamCluster: hit.cluster || undefined,
+        responseFlags: delayed ? withDelayFlag(flags) : flags,
+        requestId: req.headers.get("x-request-id") ?? requestId,
+        userAgent: req.headers.get("user-agent") ?? undefined,
+        peerAddress: ep?.address,
+      });
     };
     const forward = (): Promise<Response> | Response => {
       const route = hit.route;
@@ -349,7 +366,7 @@ export function routedHandler(
         upPath = rewritePath(path, route.rewrite, hit.matched);
         upAuthority = route.rewrite.authority ?? authority;
       }
-      return forwardRouted(ctx, lb, hit, req, upPath, upAuthority, record, requestId, jwtHeaders);
+      return forwardRouted(ctx, lb, hit, req, upPath, upAuthority, record, requestId, extraHeaders);
     };
     const fault = hit.route.fault;
     if (!fault) return forward();
@@ -428,7 +445,7 @@ export async function forwardRouted(
   authority: string,
   record: (code: number, ep?: Endpoint, flags?: string) => void,
   requestId?: string,
-  jwtHeaders?: HeaderChanges,
+  extraHeaders?: HeaderChanges,
 ): Promise<Response> {
   const route = hit.route;
   const policy = retryOf(route);
@@ -445,8 +462,9 @@ export async function forwardRouted(
     route.rewrite?.authority !== undefined,
     requestId,
   );
-  // The verified token's changes (token removed, claims added) come before the route's.
-  if (jwtHeaders) headers = changeHeaderList(headers, jwtHeaders);
+  // Changes of this request (a verified token removed, claims and trace headers added) come
+  // before the route's.
+  if (extraHeaders) headers = changeHeaderList(headers, extraHeaders);
   // Envoy's default order: the more specific (destination) first, so the route's `set` wins.
   const destHeaders = hit.destination?.headers;
   if (destHeaders?.request) headers = changeHeaderList(headers, destHeaders.request);

@@ -11,8 +11,9 @@
  * @module
  */
 import { ControlClient } from "./control_client.ts";
-import { Runtime } from "./runtime.ts";
-import { Upstreams } from "./forward.ts";
+import { originationOf, Runtime } from "./runtime.ts";
+import { type Origination, Upstreams } from "./forward.ts";
+import { Tracer } from "./tracing.ts";
 import { type RoutedContext, routedHandler } from "./outbound.ts";
 import { OutlierDetector } from "./outlier.ts";
 import { CircuitBreakers } from "./circuit.ts";
@@ -22,7 +23,7 @@ import { startTcpListener, type TcpContext } from "./tcp.ts";
 import { adminApp } from "./admin.ts";
 import { Stats } from "./stats.ts";
 import { fqdn } from "../api/host.ts";
-import type { NodeInfo } from "../api/proxy_config.ts";
+import type { Endpoint, NodeInfo } from "../api/proxy_config.ts";
 import { logger } from "../util/log.ts";
 
 const log = logger("proxy");
@@ -78,6 +79,37 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
   const upstreams = new Upstreams();
   let runtime: Runtime | undefined;
   const accessLog = new AccessLog();
+  // Tracing (Telemetry with a zipkin provider): spans go to the collector through the
+  // proxy's own upstream pools, like any request to that service.
+  let tracer: Tracer | undefined;
+  const sendSpans = async (body: string) => {
+    const t = tracer?.settings;
+    const rt = runtime;
+    if (!t || !rt) return;
+    let ep: Endpoint | undefined;
+    let authority: string;
+    let origination: Origination | undefined;
+    if ("cluster" in t.collector) {
+      const lb = rt.balancers.get(t.collector.cluster);
+      ep = lb?.pick();
+      authority = lb ? `${lb.cluster.host}:${lb.cluster.port}` : "";
+      origination = lb ? originationOf(lb.cluster) : undefined;
+    } else {
+      ep = { address: t.collector.address, port: t.collector.port, mtls: false, labels: {} };
+      authority = `${t.collector.address}:${t.collector.port}`;
+    }
+    if (!ep) throw new Error("the tracing collector has no endpoint");
+    const bytes = new TextEncoder().encode(body);
+    const res = await upstreams.request(ep, {
+      method: "POST",
+      path: t.path,
+      headers: [["host", authority], ["content-type", "application/json"]],
+      body: bytes,
+      length: bytes.length,
+    }, origination);
+    if (!res.full) await res.body.cancel();
+    if (res.status >= 300) throw new Error(`the collector answered ${res.status}`);
+  };
   // Inbound requests that arrive before the first config wait for it (up to 10 s), so that
   // AuthorizationPolicies are never skipped for lack of a config.
   let configured!: () => void;
@@ -101,6 +133,13 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
       try {
         runtime = Runtime.compile(config);
         accessLog.configure(config.accessLog);
+        if (config.tracing) {
+          if (tracer) tracer.settings = config.tracing;
+          else tracer = new Tracer(config.tracing, sendSpans);
+        } else {
+          tracer?.close();
+          tracer = undefined;
+        }
         configured();
         upstreams.retain(runtime.endpoints());
         return undefined;
@@ -168,6 +207,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
     outliers: new OutlierDetector(),
     breakers: new CircuitBreakers(),
     accessLog,
+    tracer: () => tracer,
   };
   const servers: Server[] = [];
   let inbound: Inbound | undefined;
@@ -186,6 +226,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
           authorize: () => runtime?.authorize,
           mtlsMode: () => runtime?.config.inboundMtls,
           authenticate: () => runtime?.jwt,
+          tracer: () => tracer,
           waitForConfig,
           accessLog,
         });
@@ -303,6 +344,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
     client,
     async close() {
       client.close();
+      tracer?.close();
       await streaming;
       await Promise.all([...servers, ...gatewayServers.values()].map((s) => s.shutdown()));
       await Promise.all([...egressServers.values()].map((s) => s.close()));

@@ -1096,6 +1096,112 @@ spec:
   }
 });
 
+Deno.test("tracing: a Telemetry with a zipkin provider makes both proxies report spans of one trace", async () => {
+  const spans: Record<string, unknown>[] = [];
+  const collector = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    if (req.method === "POST" && new URL(req.url).pathname === "/api/v2/spans") {
+      spans.push(...await req.json());
+    }
+    return new Response(null, { status: 202 });
+  });
+  const config = {
+    "mesh.yaml": `apiVersion: config.mesh.dev/v1alpha1
+kind: MeshConfig
+metadata: {name: mesh, namespace: istio-system}
+spec:
+  extensionProviders:
+  - name: zipkin
+    zipkin: {service: zipkin.istio-system.svc.cluster.local, port: 9411}
+`,
+    "zipkin.yaml": `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: zipkin, namespace: istio-system}
+spec:
+  hosts: [zipkin.istio-system.svc.cluster.local]
+  location: MESH_EXTERNAL
+  resolution: STATIC
+  ports: [{number: 9411, name: http, protocol: HTTP}]
+  endpoints: [{address: 127.0.0.1, ports: {http: ${collector.addr.port}}}]
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: mesh-default, namespace: istio-system}
+spec:
+  tracing:
+  - providers: [{name: zipkin}]
+    randomSamplingPercentage: 100
+    customTags: {user: {header: {name: end-user, defaultValue: anonymous}}}
+`,
+  };
+  const { a, close } = await setup(config);
+  try {
+    const waitSpans = (n: number) =>
+      eventually(() => spans.length >= n, 10_000, `${n} spans at the collector`);
+    const r = await eventually(
+      async () => {
+        const r = await curl([
+          "-x",
+          `http://127.0.0.1:${a.outbound}`,
+          "-H",
+          "end-user: jason",
+          "http://echo-b:8080/traced",
+        ]);
+        const h = JSON.parse(r.body).headers;
+        return h["x-b3-traceid"] && h;
+      },
+      10_000,
+      "B3 headers at the app",
+    );
+    await waitSpans(2);
+    const ofTrace = spans.filter((s) => s.traceId === r["x-b3-traceid"]);
+    const client = ofTrace.find((s) => s.kind === "CLIENT")!;
+    const server = ofTrace.find((s) => s.kind === "SERVER")!;
+    assert.ok(client && server, JSON.stringify(spans));
+    // One span id on both sides (Zipkin's shared span context), and the app sees it.
+    assert.equal(server.id, client.id);
+    assert.equal(r["x-b3-spanid"], server.id);
+    assert.deepEqual(client.localEndpoint, { serviceName: "a.default" });
+    assert.deepEqual(server.localEndpoint, { serviceName: "echo-b.default" });
+    const tags = server.tags as Record<string, string>;
+    assert.equal(tags["http.status_code"], "200");
+    assert.equal(tags["user"], "jason");
+    // A caller's trace continues; its "not sampled" decision is kept (no spans).
+    const before = spans.length;
+    const traceId = "463ac35c9f6413ad48485a3953bb6124";
+    const r2 = await curl([
+      "-x",
+      `http://127.0.0.1:${a.outbound}`,
+      "-H",
+      `x-b3-traceid: ${traceId}`,
+      "-H",
+      "x-b3-spanid: a2fb4a1d1a96d312",
+      "-H",
+      "x-b3-sampled: 0",
+      "http://echo-b:8080/unsampled",
+    ]);
+    const h2 = JSON.parse(r2.body).headers;
+    assert.equal(h2["x-b3-traceid"], traceId);
+    assert.equal(h2["x-b3-sampled"], "0");
+    const r3 = await curl([
+      "-x",
+      `http://127.0.0.1:${a.outbound}`,
+      "-H",
+      `x-b3-traceid: ${traceId}`,
+      "-H",
+      "x-b3-spanid: a2fb4a1d1a96d312",
+      "http://echo-b:8080/sampled",
+    ]);
+    assert.equal(r3.status, 200);
+    await waitSpans(before + 2);
+    assert.ok(spans.slice(before).every((s) => s.traceId === traceId));
+    const clientChild = spans.slice(before).find((s) => s.kind === "CLIENT")!;
+    assert.equal(clientChild.parentId, "a2fb4a1d1a96d312");
+  } finally {
+    await close();
+    await collector.shutdown();
+  }
+});
+
 Deno.test("MeshConfig accessLogFile: both proxies print Envoy-style access log lines", async () => {
   const meshConfig = `apiVersion: config.mesh.dev/v1alpha1
 kind: MeshConfig

@@ -55,7 +55,15 @@ export const MESH_CONFIG_SUPPORTED = [
   "outboundTrafficPolicy",
   "accessLogFile",
   "accessLogEncoding",
+  "extensionProviders",
+  "defaultProviders",
+  "defaultConfig",
 ];
+
+/** Extension provider kinds mesh can use: `zipkin`, for tracing. */
+const USED_PROVIDER_KINDS = new Set(["zipkin"]);
+/** Zipkin provider fields mesh honours. */
+const USED_ZIPKIN_FIELDS = new Set(["service", "port", "path", "maxTagLength"]);
 
 const bool = z.boolean();
 const anyValue = z.unknown();
@@ -517,6 +525,13 @@ export function checkMeshConfig(spec: MeshConfigSpec, r: Reporter): void {
       r.warn([...base, key], NOT_SUPPORTED);
     }
   }
+  // Of the proxies' default config, mesh uses the tracing sampling rate.
+  for (const key of Object.keys(spec.defaultConfig ?? {})) {
+    if (key !== "tracing") r.warn([...base, "defaultConfig", key], NOT_SUPPORTED);
+  }
+  for (const key of Object.keys(spec.defaultConfig?.tracing ?? {})) {
+    if (key !== "sampling") r.warn([...base, "defaultConfig", "tracing", key], NOT_SUPPORTED);
+  }
   if (spec.trustDomain !== undefined && !isTrustDomain(spec.trustDomain)) {
     r.error(
       [...base, "trustDomain"],
@@ -645,6 +660,13 @@ function checkExtensionProviders(spec: MeshConfigSpec, r: Reporter): void {
       r.error([...at, kinds[1]], `${kinds.join(" and ")} can't both be set; one provider each`);
     }
     for (const kind of kinds) {
+      if (!USED_PROVIDER_KINDS.has(kind)) {
+        r.warn([...at, kind], `${kind} providers are ${NOT_SUPPORTED} (zipkin is, for tracing)`);
+      } else {
+        for (const field of Object.keys(p.zipkin ?? {})) {
+          if (!USED_ZIPKIN_FIELDS.has(field)) r.warn([...at, kind, field], NOT_SUPPORTED);
+        }
+      }
       const settings = p[kind] as { service?: string; port?: number } | undefined;
       if (!settings || !("service" in PROVIDERS[kind].shape)) continue;
       if (!settings.service) {
@@ -658,6 +680,9 @@ function checkExtensionProviders(spec: MeshConfigSpec, r: Reporter): void {
   checkUnique(providers, (p) => p.name, (i) => [...base, i, "name"], "provider name", r);
   const names = new Set(providers.map((p) => p.name));
   const defaults = spec.defaultProviders;
+  for (const field of ["metrics", "accessLogging"] as const) {
+    if (defaults?.[field] !== undefined) r.warn(["spec", "defaultProviders", field], NOT_SUPPORTED);
+  }
   for (const field of ["tracing", "metrics", "accessLogging"] as const) {
     defaults?.[field]?.forEach((name, i) => {
       if (!names.has(name) && !BUILTIN_PROVIDERS.has(name)) {

@@ -1,6 +1,7 @@
 /**
  * `telemetry.istio.io` Telemetry: metrics, tracing and access logging per workload, with
- * Istio's semantic rules. mesh validates it but doesn't enforce it yet.
+ * Istio's semantic rules. mesh enforces `tracing` (with a zipkin provider); the other parts
+ * are warned about.
  * @module
  */
 
@@ -9,6 +10,7 @@ import {
   checkOneOf,
   checkPolicyTargets,
   duration,
+  NOT_SUPPORTED,
   numberRange,
   type Path,
   policyTargetReference,
@@ -38,6 +40,14 @@ const tracing = z.strictObject({
   enableIstioTags: z.boolean().optional(),
   disableContextPropagation: z.boolean().optional(),
 });
+/** Tracing fields mesh doesn't honour (warned about). */
+const UNSUPPORTED_TRACING = [
+  "match",
+  "useRequestIdForTraceSampling",
+  "enableIstioTags",
+  "disableContextPropagation",
+] as const;
+
 /** Tracing settings of a Telemetry. */
 export type Tracing = z.infer<typeof tracing>;
 
@@ -98,13 +108,26 @@ export const telemetrySpec = z.strictObject({
   metrics: z.array(metrics).optional(),
   accessLogging: z.array(accessLogging).optional(),
 });
-/** `spec` of a Telemetry (validated, not enforced). */
+/** `spec` of a Telemetry. */
 export type TelemetrySpec = z.infer<typeof telemetrySpec>;
 
 /** Checks a Telemetry spec. */
 export function checkTelemetry(spec: TelemetrySpec, r: Reporter): void {
   checkPolicyTargets(spec, r);
   const base: Path = ["spec"];
+  for (const k of ["targetRef", "targetRefs", "metrics", "accessLogging"] as const) {
+    if (spec[k] !== undefined) r.warn([...base, k], NOT_SUPPORTED);
+  }
+  spec.tracing?.forEach((t, i) => {
+    for (const k of UNSUPPORTED_TRACING) {
+      if (t[k] !== undefined) r.warn([...base, "tracing", i, k], NOT_SUPPORTED);
+    }
+    for (const [name, tag] of Object.entries(t.customTags ?? {})) {
+      if (tag.formatter) {
+        r.warn([...base, "tracing", i, "customTags", name, "formatter"], NOT_SUPPORTED);
+      }
+    }
+  });
   if ((spec.tracing?.length ?? 0) > 1) {
     r.warn([...base, "tracing"], "Istio uses only one tracing entry; merge them into one");
   }

@@ -1,0 +1,107 @@
+/**
+ * Telemetry (telemetry.istio.io) → a proxy's {@linkcode TracingSettings}. The
+ * Telemetry resources that apply to a workload are merged as Istio merges
+ * them: mesh-wide (root namespace, no selector), then namespace-wide (no
+ * selector), then workload (a selector, in the workload's namespace), each
+ * setting what it sets. The provider is the first one the merged `tracing`
+ * names, else MeshConfig `defaultProviders.tracing`; it must be a `zipkin`
+ * extension provider. Sampling is `randomSamplingPercentage`, else MeshConfig
+ * `defaultConfig.tracing.sampling`, else Istio's default of 1%.
+ *
+ * @example
+ * ```ts
+ * const tracing = tracingFor(snapshot, node, registry); // undefined: no tracing for node
+ * ```
+ * @module
+ */
+import type { NodeInfo, TracingSettings, TracingTag } from "../api/proxy_config.ts";
+import { clusterName } from "../api/proxy_config.ts";
+import type { Telemetry } from "../api/resources.ts";
+import type { Tracing } from "../api/schemas/telemetry.ts";
+import { labelsMatch } from "./labels.ts";
+import type { ServiceRegistry } from "./registry.ts";
+import type { Snapshot } from "./snapshot.ts";
+
+/** Istio's default share of traces sampled, in percent. */
+export const DEFAULT_SAMPLING_PERCENT = 1;
+/** Zipkin's span API path. */
+export const ZIPKIN_PATH = "/api/v2/spans";
+
+function hasSelector(t: Telemetry): boolean {
+  return Object.keys(t.spec.selector?.matchLabels ?? {}).length > 0;
+}
+
+/** The Telemetry resources of `node`, least specific first. */
+export function telemetriesFor(
+  snapshot: Snapshot,
+  node: Pick<NodeInfo, "namespace" | "labels">,
+): Telemetry[] {
+  const root = snapshot.mesh.rootNamespace ?? "istio-system";
+  const usable = snapshot.telemetries.filter((t) => !t.spec.targetRef && !t.spec.targetRefs);
+  const mesh = usable.filter((t) => t.metadata.namespace === root && !hasSelector(t));
+  const ns = node.namespace === root
+    ? []
+    : usable.filter((t) => t.metadata.namespace === node.namespace && !hasSelector(t));
+  const own = usable.filter((t) =>
+    t.metadata.namespace === node.namespace && hasSelector(t) &&
+    labelsMatch(t.spec.selector!.matchLabels, node.labels)
+  );
+  // One of each level, the first by namespace/name (the snapshot's order), as Istio picks.
+  return [mesh[0], ns[0], own[0]].filter((t): t is Telemetry => t !== undefined);
+}
+
+/** The merged `tracing` entry of the Telemetries that apply, if any sets one. */
+export function mergedTracing(telemetries: Telemetry[]): Tracing | undefined {
+  let out: Tracing | undefined;
+  for (const t of telemetries) {
+    const tr = t.spec.tracing?.[0];
+    if (!tr) continue;
+    out = {
+      ...out,
+      ...Object.fromEntries(Object.entries(tr).filter(([, v]) => v !== undefined)),
+      customTags: { ...out?.customTags, ...tr.customTags },
+    };
+  }
+  return out;
+}
+
+function tagsOf(tags: Tracing["customTags"]): Record<string, TracingTag> | undefined {
+  const out: Record<string, TracingTag> = {};
+  for (const [name, t] of Object.entries(tags ?? {})) {
+    if (t.literal) out[name] = { literal: t.literal.value };
+    else if (t.header) {
+      out[name] = { header: t.header.name.toLowerCase(), defaultValue: t.header.defaultValue };
+    } else if (t.environment) {
+      out[name] = { environment: t.environment.name, defaultValue: t.environment.defaultValue };
+    }
+  }
+  return Object.keys(out).length ? out : undefined;
+}
+
+/** The tracing settings of `node`, or undefined when nothing turns tracing on for it. */
+export function tracingFor(
+  snapshot: Snapshot,
+  node: NodeInfo,
+  registry: ServiceRegistry,
+): TracingSettings | undefined {
+  const tracing = mergedTracing(telemetriesFor(snapshot, node));
+  const name = tracing?.providers?.[0]?.name ?? snapshot.mesh.defaultTracingProviders?.[0];
+  const provider = name !== undefined ? snapshot.mesh.tracingProviders?.[name] : undefined;
+  if (!provider) return undefined;
+  const host = provider.service.toLowerCase();
+  const svc = registry.service(host);
+  const out: TracingSettings = {
+    collector: svc?.ports.some((p) => p.number === provider.port)
+      ? { cluster: clusterName(provider.port, undefined, host) }
+      : { address: provider.service, port: provider.port },
+    path: provider.path ?? ZIPKIN_PATH,
+    samplingPercent: tracing?.randomSamplingPercentage ?? snapshot.mesh.defaultSampling ??
+      DEFAULT_SAMPLING_PERCENT,
+    serviceName: `${node.labels.app ?? node.workloadName ?? node.serviceAccount}.${node.namespace}`,
+    maxTagLength: provider.maxTagLength ?? 256,
+  };
+  const tags = tagsOf(tracing?.customTags);
+  if (tags) out.customTags = tags;
+  if (tracing?.disableSpanReporting) out.disableSpanReporting = true;
+  return out;
+}

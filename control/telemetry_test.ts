@@ -1,0 +1,112 @@
+import assert from "node:assert/strict";
+import { parseResources, type Resource } from "../api/resources.ts";
+import { formatDiagnostic } from "../api/diagnostic.ts";
+import type { NodeInfo } from "../api/proxy_config.ts";
+import { buildSnapshot, meshSettingsFrom } from "./snapshot.ts";
+import { ServiceRegistry } from "./registry.ts";
+import { tracingFor } from "./telemetry.ts";
+
+function parse(text: string): Resource[] {
+  const { resources, diagnostics } = parseResources(text, "t.yaml");
+  const errors = diagnostics.filter((d) => d.severity === "error");
+  assert.deepEqual(errors, [], errors.map(formatDiagnostic).join("\n"));
+  return resources;
+}
+
+const MESH = `apiVersion: config.mesh.dev/v1alpha1
+kind: MeshConfig
+metadata: {name: mesh, namespace: istio-system}
+spec:
+  defaultConfig: {tracing: {sampling: 5}}
+  extensionProviders:
+  - name: zipkin
+    zipkin: {service: zipkin.istio-system.svc.cluster.local, port: 9411, maxTagLength: 64}
+  - name: external
+    zipkin: {service: traces.example.com, port: 443, path: /v2/spans}
+`;
+
+const ZIPKIN_SE = `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: zipkin, namespace: istio-system}
+spec:
+  hosts: [zipkin.istio-system.svc.cluster.local]
+  resolution: STATIC
+  ports: [{number: 9411, name: http, protocol: HTTP}]
+  endpoints: [{address: 127.0.0.1}]
+`;
+
+function configFor(text: string, node: Partial<NodeInfo> = {}) {
+  const resources = parse(MESH + "---\n" + ZIPKIN_SE + "---\n" + text);
+  const snapshot = buildSnapshot({
+    revision: 1,
+    resources,
+    workloads: [],
+    mesh: meshSettingsFrom(
+      { trustDomain: "cluster.local", outboundTrafficPolicy: "ALLOW_ANY" },
+      resources,
+    ),
+    roots: "",
+  });
+  const n: NodeInfo = {
+    id: "x",
+    mode: "sidecar",
+    namespace: "shop",
+    serviceAccount: "reviews",
+    labels: { app: "reviews" },
+    address: "127.0.0.1",
+    ...node,
+  };
+  return tracingFor(snapshot, n, new ServiceRegistry(snapshot));
+}
+
+const telemetry = (ns: string, name: string, spec: string) =>
+  `apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: ${name}, namespace: ${ns}}
+spec:
+${spec.split("\n").map((l) => `  ${l}`).join("\n")}
+---
+`;
+
+Deno.test("tracingFor: off without a provider; the mesh provider resolves to its cluster", () => {
+  assert.equal(configFor(""), undefined);
+  assert.deepEqual(
+    configFor(telemetry("istio-system", "mesh", "tracing: [{providers: [{name: zipkin}]}]")),
+    {
+      collector: { cluster: "outbound|9411||zipkin.istio-system.svc.cluster.local" },
+      path: "/api/v2/spans",
+      samplingPercent: 5,
+      serviceName: "reviews.shop",
+      maxTagLength: 64,
+    },
+  );
+});
+
+Deno.test("tracingFor: workload over namespace over mesh, field by field; tags merge", () => {
+  const text = telemetry(
+    "istio-system",
+    "mesh",
+    "tracing: [{providers: [{name: zipkin}], randomSamplingPercentage: 10, customTags: {a: {literal: {value: x}}}}]",
+  ) + telemetry("shop", "ns", "tracing: [{randomSamplingPercentage: 50}]") +
+    telemetry(
+      "shop",
+      "reviews",
+      "selector: {matchLabels: {app: reviews}}\ntracing: [{providers: [{name: external}], customTags: {b: {header: {name: X-User}}}}]",
+    );
+  const t = configFor(text)!;
+  assert.deepEqual(t.collector, { address: "traces.example.com", port: 443 });
+  assert.equal(t.path, "/v2/spans");
+  assert.equal(t.samplingPercent, 50);
+  assert.deepEqual(t.customTags, {
+    a: { literal: "x" },
+    b: { header: "x-user", defaultValue: undefined },
+  });
+  // Another workload of the namespace: no selector match, so the mesh provider.
+  const other = configFor(text, { labels: { app: "ratings" } })!;
+  assert.deepEqual(other.collector, {
+    cluster: "outbound|9411||zipkin.istio-system.svc.cluster.local",
+  });
+  assert.equal(other.serviceName, "ratings.shop");
+  // Another namespace: only the mesh-wide Telemetry.
+  assert.equal(configFor(text, { namespace: "web" })!.samplingPercent, 10);
+});
