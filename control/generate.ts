@@ -16,7 +16,7 @@ import { sidecarVirtualHosts } from "./routes.ts";
 import { authzFor } from "./authz.ts";
 import { mtlsModeFor } from "./peer_authn.ts";
 import { jwtFor } from "./request_authn.ts";
-import { tracingFor } from "./telemetry.ts";
+import { accessLogFor, tracingFor } from "./telemetry.ts";
 import { buildClusters } from "./clusters.ts";
 import { gatewayListeners } from "./gateways.ts";
 import { egressListeners } from "./sidecars.ts";
@@ -59,7 +59,7 @@ export function generateProxyConfig(
         node.appPort,
       ),
     }),
-    ...(snapshot.mesh.accessLog ? { accessLog: snapshot.mesh.accessLog } : {}),
+    ...accessLogOf(snapshot, node),
     clusters,
   };
 }
@@ -76,4 +76,9 @@ function tracingOf(
 ): { tracing?: ProxyConfig["tracing"] } {
   const tracing = tracingFor(snapshot, node, registry);
   return tracing ? { tracing } : {};
+}
+
+function accessLogOf(snapshot: Snapshot, node: NodeInfo): { accessLog?: ProxyConfig["accessLog"] } {
+  const accessLog = accessLogFor(snapshot, node);
+  return accessLog ? { accessLog } : {};
 }

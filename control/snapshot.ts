@@ -48,6 +48,12 @@ export interface MeshSettings {
   defaultTracingProviders?: string[];
   /** MeshConfig `defaultConfig.tracing.sampling` (percent; Istio's default is 1). */
   defaultSampling?: number;
+  /** MeshConfig `envoyFileAccessLog` extension providers, by name. */
+  accessLogProviders?: Record<string, AccessLogSettings>;
+  /** MeshConfig `defaultProviders.accessLogging`. */
+  defaultAccessLogProviders?: string[];
+  /** MeshConfig `accessLogEncoding` (for Istio's built-in `envoy` provider). */
+  accessLogEncoding?: "TEXT" | "JSON";
 }
 
 /** A `zipkin` extension provider. */
@@ -80,7 +86,19 @@ export function meshSettingsFrom(
   if (spec.accessLogFile) {
     out.accessLog = { path: spec.accessLogFile, encoding: spec.accessLogEncoding ?? "TEXT" };
   }
+  if (spec.accessLogEncoding) out.accessLogEncoding = spec.accessLogEncoding;
+  if (spec.defaultProviders?.accessLogging?.length) {
+    out.defaultAccessLogProviders = [...spec.defaultProviders.accessLogging];
+  }
   for (const p of spec.extensionProviders ?? []) {
+    const f = p.envoyFileAccessLog;
+    if (f) {
+      out.accessLogProviders ??= {};
+      out.accessLogProviders[p.name] = {
+        path: f.path || "/dev/stdout",
+        encoding: f.logFormat?.labels ? "JSON" : "TEXT",
+      };
+    }
     const z = p.zipkin;
     if (!z?.service || !z.port) continue; // warned at validation
     out.tracingProviders ??= {};

@@ -14,10 +14,15 @@
  * ```
  * @module
  */
-import type { NodeInfo, TracingSettings, TracingTag } from "../api/proxy_config.ts";
+import type {
+  AccessLogSettings,
+  NodeInfo,
+  TracingSettings,
+  TracingTag,
+} from "../api/proxy_config.ts";
 import { clusterName } from "../api/proxy_config.ts";
 import type { Telemetry } from "../api/resources.ts";
-import type { Tracing } from "../api/schemas/telemetry.ts";
+import type { AccessLogging, Tracing } from "../api/schemas/telemetry.ts";
 import { labelsMatch } from "./labels.ts";
 import type { ServiceRegistry } from "./registry.ts";
 import type { Snapshot } from "./snapshot.ts";
@@ -104,4 +109,40 @@ export function tracingFor(
   if (tags) out.customTags = tags;
   if (tracing?.disableSpanReporting) out.disableSpanReporting = true;
   return out;
+}
+
+/** The merged `accessLogging` entry of the Telemetries that apply, if any sets one. */
+export function mergedAccessLogging(telemetries: Telemetry[]): AccessLogging | undefined {
+  let out: AccessLogging | undefined;
+  for (const t of telemetries) {
+    const a = t.spec.accessLogging?.[0];
+    if (!a) continue;
+    out = { ...out, ...Object.fromEntries(Object.entries(a).filter(([, v]) => v !== undefined)) };
+  }
+  return out;
+}
+
+/**
+ * Where `node` writes access logs: a Telemetry's `accessLogging` (its provider: Istio's
+ * built-in `envoy`, to standard output, or an `envoyFileAccessLog` extension provider;
+ * `disabled` turns logging off), else MeshConfig `defaultProviders.accessLogging`, else
+ * MeshConfig `accessLogFile`.
+ */
+export function accessLogFor(
+  snapshot: Snapshot,
+  node: Pick<NodeInfo, "namespace" | "labels">,
+): AccessLogSettings | undefined {
+  const mesh = snapshot.mesh;
+  const merged = mergedAccessLogging(telemetriesFor(snapshot, node));
+  if (merged?.disabled) return undefined;
+  const names = merged?.providers?.map((p) => p.name) ?? mesh.defaultAccessLogProviders;
+  if (!names?.length) return mesh.accessLog;
+  for (const name of names) {
+    if (name === "envoy") {
+      return mesh.accessLog ?? { path: "/dev/stdout", encoding: mesh.accessLogEncoding ?? "TEXT" };
+    }
+    const p = mesh.accessLogProviders?.[name];
+    if (p) return p;
+  }
+  return undefined; // only providers mesh can't write to (warned at validation)
 }

@@ -4,7 +4,7 @@ import { formatDiagnostic } from "../api/diagnostic.ts";
 import type { NodeInfo } from "../api/proxy_config.ts";
 import { buildSnapshot, meshSettingsFrom } from "./snapshot.ts";
 import { ServiceRegistry } from "./registry.ts";
-import { tracingFor } from "./telemetry.ts";
+import { accessLogFor, tracingFor } from "./telemetry.ts";
 
 function parse(text: string): Resource[] {
   const { resources, diagnostics } = parseResources(text, "t.yaml");
@@ -35,9 +35,9 @@ spec:
   endpoints: [{address: 127.0.0.1}]
 `;
 
-function configFor(text: string, node: Partial<NodeInfo> = {}) {
-  const resources = parse(MESH + "---\n" + ZIPKIN_SE + "---\n" + text);
-  const snapshot = buildSnapshot({
+function snapshotWith(text: string, mesh = MESH) {
+  const resources = parse(mesh + "---\n" + ZIPKIN_SE + "---\n" + text);
+  return buildSnapshot({
     revision: 1,
     resources,
     workloads: [],
@@ -47,6 +47,10 @@ function configFor(text: string, node: Partial<NodeInfo> = {}) {
     ),
     roots: "",
   });
+}
+
+function configFor(text: string, node: Partial<NodeInfo> = {}) {
+  const snapshot = snapshotWith(text);
   const n: NodeInfo = {
     id: "x",
     mode: "sidecar",
@@ -109,4 +113,38 @@ Deno.test("tracingFor: workload over namespace over mesh, field by field; tags m
   assert.equal(other.serviceName, "ratings.shop");
   // Another namespace: only the mesh-wide Telemetry.
   assert.equal(configFor(text, { namespace: "web" })!.samplingPercent, 10);
+});
+
+Deno.test("accessLogFor: MeshConfig accessLogFile, Telemetry providers and disabled", () => {
+  const mesh =
+    MESH.replace("spec:\n", "spec:\n  accessLogFile: /dev/stderr\n  accessLogEncoding: JSON\n") +
+    "  - name: file-json\n    envoyFileAccessLog: {path: /tmp/access.log, logFormat: {labels: {code: '%RESPONSE_CODE%'}}}\n";
+  const node = { namespace: "shop", labels: { app: "reviews" } };
+  assert.deepEqual(accessLogFor(snapshotWith("", mesh), node), {
+    path: "/dev/stderr",
+    encoding: "JSON",
+  });
+  const off = telemetry(
+    "shop",
+    "quiet",
+    "selector: {matchLabels: {app: reviews}}\naccessLogging: [{disabled: true}]",
+  );
+  assert.equal(accessLogFor(snapshotWith(off, mesh), node), undefined);
+  assert.ok(accessLogFor(snapshotWith(off, mesh), { ...node, labels: { app: "ratings" } }));
+  const file = telemetry(
+    "istio-system",
+    "mesh",
+    "accessLogging: [{providers: [{name: file-json}]}]",
+  );
+  assert.deepEqual(accessLogFor(snapshotWith(file, mesh), node), {
+    path: "/tmp/access.log",
+    encoding: "JSON",
+  });
+  // The built-in envoy provider without accessLogFile: standard output.
+  const envoy = telemetry("istio-system", "mesh", "accessLogging: [{providers: [{name: envoy}]}]");
+  assert.deepEqual(accessLogFor(snapshotWith(envoy), node), {
+    path: "/dev/stdout",
+    encoding: "TEXT",
+  });
+  assert.equal(accessLogFor(snapshotWith(""), node), undefined);
 });

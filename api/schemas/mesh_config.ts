@@ -60,10 +60,11 @@ export const MESH_CONFIG_SUPPORTED = [
   "defaultConfig",
 ];
 
-/** Extension provider kinds mesh can use: `zipkin`, for tracing. */
-const USED_PROVIDER_KINDS = new Set(["zipkin"]);
-/** Zipkin provider fields mesh honours. */
-const USED_ZIPKIN_FIELDS = new Set(["service", "port", "path", "maxTagLength"]);
+/** Extension provider kinds mesh can use, with the fields it honours. */
+const USED_PROVIDER_FIELDS: Record<string, Set<string>> = {
+  zipkin: new Set(["service", "port", "path", "maxTagLength"]),
+  envoyFileAccessLog: new Set(["path"]),
+};
 
 const bool = z.boolean();
 const anyValue = z.unknown();
@@ -660,11 +661,22 @@ function checkExtensionProviders(spec: MeshConfigSpec, r: Reporter): void {
       r.error([...at, kinds[1]], `${kinds.join(" and ")} can't both be set; one provider each`);
     }
     for (const kind of kinds) {
-      if (!USED_PROVIDER_KINDS.has(kind)) {
-        r.warn([...at, kind], `${kind} providers are ${NOT_SUPPORTED} (zipkin is, for tracing)`);
+      const used = USED_PROVIDER_FIELDS[kind];
+      if (!used) {
+        r.warn(
+          [...at, kind],
+          `${kind} providers are ${NOT_SUPPORTED} (zipkin and envoyFileAccessLog are)`,
+        );
       } else {
-        for (const field of Object.keys(p.zipkin ?? {})) {
-          if (!USED_ZIPKIN_FIELDS.has(field)) r.warn([...at, kind, field], NOT_SUPPORTED);
+        for (const field of Object.keys(p[kind] ?? {})) {
+          if (used.has(field)) continue;
+          r.warn(
+            [...at, kind, field],
+            field === "logFormat"
+              ? "custom log formats are not supported by mesh yet: it writes Envoy's default " +
+                "format (JSON when labels are set)"
+              : NOT_SUPPORTED,
+          );
         }
       }
       const settings = p[kind] as { service?: string; port?: number } | undefined;
@@ -680,8 +692,8 @@ function checkExtensionProviders(spec: MeshConfigSpec, r: Reporter): void {
   checkUnique(providers, (p) => p.name, (i) => [...base, i, "name"], "provider name", r);
   const names = new Set(providers.map((p) => p.name));
   const defaults = spec.defaultProviders;
-  for (const field of ["metrics", "accessLogging"] as const) {
-    if (defaults?.[field] !== undefined) r.warn(["spec", "defaultProviders", field], NOT_SUPPORTED);
+  if (defaults?.metrics !== undefined) {
+    r.warn(["spec", "defaultProviders", "metrics"], NOT_SUPPORTED);
   }
   for (const field of ["tracing", "metrics", "accessLogging"] as const) {
     defaults?.[field]?.forEach((name, i) => {

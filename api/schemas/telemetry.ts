@@ -1,7 +1,7 @@
 /**
  * `telemetry.istio.io` Telemetry: metrics, tracing and access logging per workload, with
- * Istio's semantic rules. mesh enforces `tracing` (with a zipkin provider); the other parts
- * are warned about.
+ * Istio's semantic rules. mesh enforces `tracing` (with a zipkin provider) and
+ * `accessLogging`; `metrics` and the fields listed below are warned about.
  * @module
  */
 
@@ -115,9 +115,18 @@ export type TelemetrySpec = z.infer<typeof telemetrySpec>;
 export function checkTelemetry(spec: TelemetrySpec, r: Reporter): void {
   checkPolicyTargets(spec, r);
   const base: Path = ["spec"];
-  for (const k of ["targetRef", "targetRefs", "metrics", "accessLogging"] as const) {
+  for (const k of ["targetRef", "targetRefs", "metrics"] as const) {
     if (spec[k] !== undefined) r.warn([...base, k], NOT_SUPPORTED);
   }
+  spec.accessLogging?.forEach((a, i) => {
+    if (a.match !== undefined) r.warn([...base, "accessLogging", i, "match"], NOT_SUPPORTED);
+    if (a.filter !== undefined) {
+      r.warn(
+        [...base, "accessLogging", i, "filter"],
+        "filter expressions are not supported by mesh yet: every request is logged",
+      );
+    }
+  });
   spec.tracing?.forEach((t, i) => {
     for (const k of UNSUPPORTED_TRACING) {
       if (t[k] !== undefined) r.warn([...base, "tracing", i, k], NOT_SUPPORTED);
