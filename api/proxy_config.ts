@@ -256,8 +256,17 @@ export interface GatewayListener {
   /** `<namespace>/<Gateway name>` of the first server on this port. */
   name: string;
   port: number;
-  protocol: "HTTP";
+  /** HTTP: routed by `virtualHosts`; TCP: each connection to one of `destinations`. */
+  protocol: "HTTP" | "TCP";
   virtualHosts: VirtualHost[];
+  /** For TCP: the weighted clusters of the bound VirtualService's `tcp` route. */
+  destinations?: TcpDestination[];
+}
+
+/** A weighted cluster of a TCP route (VirtualService `tcp`). */
+export interface TcpDestination {
+  cluster: string;
+  weight: number;
 }
 
 /** A listener a Sidecar's egress asks for: HTTP (routed as outbound) or TCP (to one cluster). */
@@ -269,6 +278,8 @@ export interface EgressListener {
   protocol: "HTTP" | "TCP";
   /** For TCP: the cluster connections go to (absent when no service matches). */
   cluster?: string;
+  /** For TCP: a VirtualService `tcp` route's weighted clusters, used instead of `cluster`. */
+  destinations?: TcpDestination[];
 }
 
 /** All a proxy needs; replaced whole on each push. */

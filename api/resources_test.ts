@@ -1809,7 +1809,7 @@ Deno.test("known-but-unsupported fields warn and the resource is kept", () => {
       "  route:",
       "  - destination: {host: reviews}",
       "tls: [{match: [{sniHosts: [reviews]}], route: [{destination: {host: reviews}}]}]", // 13
-      "tcp: [{route: [{destination: {host: reviews}}]}]", // 14
+      "tcp: [{match: [{destinationSubnets: [10.0.0.0/8]}], route: [{destination: {host: reviews}}]}]", // 14
     ]),
     doc("DestinationRule", [
       "host: reviews",
@@ -1838,7 +1838,7 @@ Deno.test("known-but-unsupported fields warn and the resource is kept", () => {
     "VirtualService spec.exportTo",
     "VirtualService spec.http[0].match[0].statPrefix",
     "VirtualService spec.tls",
-    "VirtualService spec.tcp",
+    "VirtualService spec.tcp[0].match[0].destinationSubnets",
     "DestinationRule spec.trafficPolicy.tls.credentialName",
     "DestinationRule spec.trafficPolicy.loadBalancer.simple",
     "DestinationRule spec.trafficPolicy.connectionPool.tcp.connectTimeout",

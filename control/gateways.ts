@@ -8,7 +8,7 @@ import type { GatewayListener, VirtualHost } from "../api/proxy_config.ts";
 import { hostsIntersect } from "../api/host.ts";
 import type { Gateway, VirtualService } from "../api/resources.ts";
 import { labelsMatch, type ServiceRegistry } from "./registry.ts";
-import { translateRoutes } from "./routes.ts";
+import { tcpDestinations, translateRoutes } from "./routes.ts";
 
 /** Whether `vs` names `gw` in its gateways (as `ns/name`, or `name` in its own namespace). */
 export function boundToGateway(vs: VirtualService, gw: Gateway): boolean {
@@ -48,8 +48,32 @@ export function gatewayListeners(
     if (!labelsMatch(gw.spec.selector ?? {}, labels)) continue;
     const bound = virtualServices.filter((vs) => boundToGateway(vs, gw));
     for (const server of gw.spec.servers) {
-      if ((server.port.protocol ?? "HTTP").toUpperCase() !== "HTTP") continue;
+      const protocol = (server.port.protocol ?? "HTTP").toUpperCase();
+      if (protocol === "TCP") {
+        // A TCP server: connections go to the first bound VirtualService `tcp` route for it.
+        if (byPort.has(server.port.number)) continue;
+        const client = {
+          namespace,
+          labels,
+          gateway: `${gw.metadata.namespace}/${gw.metadata.name}`,
+        };
+        let destinations;
+        for (const vs of bound) {
+          destinations = tcpDestinations(vs, server.port.number, registry, undefined, client);
+          if (destinations) break;
+        }
+        byPort.set(server.port.number, {
+          name: `${gw.metadata.namespace}/${gw.metadata.name}`,
+          port: server.port.number,
+          protocol: "TCP",
+          virtualHosts: [],
+          ...(destinations ? { destinations } : {}),
+        });
+        continue;
+      }
+      if (protocol !== "HTTP") continue;
       let listener = byPort.get(server.port.number);
+      if (listener && listener.protocol !== "HTTP") continue; // the port is a TCP server's
       if (!listener) {
         listener = {
           name: `${gw.metadata.namespace}/${gw.metadata.name}`,

@@ -10,6 +10,7 @@ import type {
   Route,
   RouteFault,
   RouteMatch,
+  TcpDestination,
   VirtualHost,
   WeightedCluster,
 } from "../api/proxy_config.ts";
@@ -72,7 +73,7 @@ export interface RouteClient {
  * VirtualService's; `mesh` stands for sidecars).
  */
 export function matchesClient(
-  m: HTTPMatchRequest,
+  m: Pick<HTTPMatchRequest, "sourceLabels" | "sourceNamespace" | "gateways">,
   client: RouteClient,
   vsNamespace: string,
 ): boolean {
@@ -305,7 +306,7 @@ function translateFault(http: HTTPRoute): RouteFault | undefined {
 }
 
 function destinationsOf(
-  http: HTTPRoute,
+  http: Pick<HTTPRoute, "route">,
   ns: string,
   port: number | undefined,
   registry: ServiceRegistry,
@@ -376,4 +377,30 @@ export function sidecarVirtualHosts(
     }
   }
   return out;
+}
+
+/**
+ * The weighted clusters of the first `tcp` route of `vs` that matches connections to `port`
+ * from `client` (its matches' `port`, `sourceLabels`, `sourceNamespace` and `gateways`);
+ * undefined when none does.
+ */
+export function tcpDestinations(
+  vs: VirtualService,
+  port: number,
+  registry: ServiceRegistry,
+  selfHost: string | undefined,
+  client: RouteClient,
+): TcpDestination[] | undefined {
+  const ns = vs.metadata.namespace;
+  for (const r of vs.spec.tcp ?? []) {
+    const matched = !r.match?.length ||
+      r.match.some((m) =>
+        (m.port === undefined || m.port === port) && matchesClient(m, client, ns)
+      );
+    if (!matched) continue;
+    const out = destinationsOf(r, ns, port, registry, selfHost)
+      .map(({ cluster, weight }) => ({ cluster, weight }));
+    return out.length ? out : undefined;
+  }
+  return undefined;
 }

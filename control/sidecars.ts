@@ -2,15 +2,17 @@
  * Sidecar resources → egress listeners. mesh captures no traffic, so a
  * Sidecar egress listener with a port is a listener on `bind` (default
  * 127.0.0.1), as Istio's captureMode NONE: HTTP ones are routed like the
- * outbound listener, TCP ones go to the one service their hosts select.
+ * outbound listener, TCP ones go to the one service their hosts select (split
+ * by that service's VirtualService `tcp` route, when it has one).
  * @module
  */
 import type { EgressListener, NodeInfo } from "../api/proxy_config.ts";
 import { clusterName } from "../api/proxy_config.ts";
-import { hostMatches } from "../api/host.ts";
+import { fqdn, hostMatches } from "../api/host.ts";
 import type { Sidecar } from "../api/resources.ts";
 import { labelsMatch, type ServiceRegistry } from "./registry.ts";
 import type { Snapshot } from "./snapshot.ts";
+import { boundToMesh, tcpDestinations } from "./routes.ts";
 
 /** The Sidecar that applies to `node`: one selecting it, else its namespace's default, else the root namespace's. */
 export function sidecarFor(snapshot: Snapshot, node: NodeInfo): Sidecar | undefined {
@@ -56,7 +58,17 @@ export function egressListeners(
           s.ports.some((p) => p.number === number) &&
           eg.hosts.some((h) => admits(h, s.host, s.namespace, sc.metadata.namespace))
         );
-      if (svc) listener.cluster = clusterName(number, undefined, svc.host);
+      if (svc) {
+        listener.cluster = clusterName(number, undefined, svc.host);
+        // A VirtualService's `tcp` route for the service (weighted subsets, other hosts).
+        const vs = snapshot.virtualServices.filter(boundToMesh).find((v) =>
+          v.spec.tcp?.length &&
+          v.spec.hosts.some((h) => hostMatches(fqdn(h, v.metadata.namespace), svc.host))
+        );
+        const client = { namespace: node.namespace, labels: node.labels };
+        const destinations = vs && tcpDestinations(vs, number, registry, svc.host, client);
+        if (destinations) listener.destinations = destinations;
+      }
     }
     out.push(listener);
   });

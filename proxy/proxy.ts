@@ -260,8 +260,17 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
   client.credentials.subscribe(applyTls);
   client.trust.subscribe(applyTls);
 
+  // How TCP listeners (gateway TCP servers, Sidecar egress TCP ports) reach upstreams.
+  const tcpCtx: TcpContext = {
+    runtime: () => runtime,
+    tls: () => {
+      const c = client.credentials.get();
+      return c ? { creds: c, roots: client.trust.get() ?? c.rootsPem } : undefined;
+    },
+    stats,
+  };
   // Gateway listeners follow the config: opened and closed as Gateway servers come and go.
-  const gatewayServers = new Map<number, Server>();
+  const gatewayServers = new Map<number, { shutdown(): Promise<void> }>();
   const address = opts.gatewayAddress ?? "0.0.0.0";
   const reconcileGateway = async () => {
     const wanted = new Set((runtime?.config.listeners ?? []).map((l) => l.port));
@@ -274,14 +283,28 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
     }
     for (const port of wanted) {
       if (gatewayServers.has(port)) continue;
+      const tcp = runtime?.config.listeners.find((l) => l.port === port)?.protocol === "TCP";
       try {
-        const s = serve(
-          address,
-          port,
-          routedHandler(ctx, (rt) => rt.gateway.get(port), port, false, true),
-        );
-        gatewayServers.set(port, s);
-        log.info("gateway listener open", { address: `${address}:${port}` });
+        if (tcp) {
+          const s = await startTcpListener(
+            address,
+            port,
+            tcpCtx,
+            (rt) => rt.config.listeners.find((l) => l.port === port),
+          );
+          gatewayServers.set(port, { shutdown: () => s.close() });
+        } else {
+          const s = serve(
+            address,
+            port,
+            routedHandler(ctx, (rt) => rt.gateway.get(port), port, false, true),
+          );
+          gatewayServers.set(port, s);
+        }
+        log.info("gateway listener open", {
+          address: `${address}:${port}`,
+          protocol: tcp ? "TCP" : "HTTP",
+        });
       } catch (err) {
         log.error("can't open gateway listener; is the port in use?", { port, error: err });
       }
@@ -291,14 +314,6 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
 
   // Sidecar egress listeners (a Sidecar resource's egress ports) follow the config too.
   const egressServers = new Map<string, { close(): Promise<void> }>();
-  const tcpCtx: TcpContext = {
-    runtime: () => runtime,
-    tls: () => {
-      const c = client.credentials.get();
-      return c ? { creds: c, roots: client.trust.get() ?? c.rootsPem } : undefined;
-    },
-    stats,
-  };
   const reconcileEgress = async () => {
     const wanted = new Map(
       (runtime?.config.egressListeners ?? []).map((l) => [`${l.protocol}|${l.bind}|${l.port}`, l]),

@@ -8,7 +8,7 @@
  */
 import net from "node:net";
 import tls from "node:tls";
-import type { Endpoint } from "../api/proxy_config.ts";
+import type { Endpoint, TcpDestination } from "../api/proxy_config.ts";
 import { concat, indexOfHeadEnd, latin1 } from "./h1_codec.ts";
 import { identityChecker } from "./forward.ts";
 import type { Credentials } from "./control_client.ts";
@@ -120,11 +120,35 @@ function dial(ep: Endpoint, authority: string, ctx: TcpContext): Promise<net.Soc
   });
 }
 
-/** Starts a TCP egress listener; resolves once it listens. */
+/** Where a TCP listener's connections go: one cluster, or weighted ones (a `tcp` route). */
+export interface TcpTarget {
+  cluster?: string;
+  destinations?: TcpDestination[];
+}
+
+/** A cluster of `target`, by weight when it has destinations. */
+export function pickCluster(target: TcpTarget | undefined, rand = Math.random): string | undefined {
+  const ds = target?.destinations;
+  if (!ds?.length) return target?.cluster;
+  const total = ds.reduce((n, d) => n + d.weight, 0);
+  let r = rand() * total;
+  for (const d of ds) {
+    r -= d.weight;
+    if (r < 0) return d.cluster;
+  }
+  return ds[ds.length - 1].cluster;
+}
+
+/**
+ * Starts a TCP listener; resolves once it listens. `target` says, when a connection
+ * arrives, where it goes (by default the Sidecar egress listener on `port`).
+ */
 export function startTcpListener(
   bind: string,
   port: number,
   ctx: TcpContext,
+  target: (rt: Runtime) => TcpTarget | undefined = (rt) =>
+    rt.config.egressListeners?.find((l) => l.port === port),
 ): Promise<{ close(): Promise<void> }> {
   const open = new Set<net.Socket>();
   const server = net.createServer({ pauseOnConnect: true }, (client) => {
@@ -132,20 +156,17 @@ export function startTcpListener(
     client.on("close", () => open.delete(client));
     client.setNoDelay(true);
     const rt = ctx.runtime();
-    const listener = rt?.config.egressListeners?.find((l) => l.port === port);
-    const lb = listener?.cluster ? rt?.balancers.get(listener.cluster) : undefined;
+    const cluster = rt ? pickCluster(target(rt)) : undefined;
+    const lb = cluster ? rt?.balancers.get(cluster) : undefined;
     const ep = lb?.pick();
     const service = lb?.cluster.host ?? "unknown";
     if (!ep) {
-      log.warn("no endpoint for a TCP connection; closing it", {
-        port,
-        cluster: listener?.cluster,
-      });
+      log.warn("no endpoint for a TCP connection; closing it", { port, cluster });
       client.destroy();
       return;
     }
     const labels = { service, mtls: ep.mtls };
-    dial(ep, `${service}:${port}`, ctx).then((up) => {
+    dial(ep, `${service}:${lb!.cluster.port}`, ctx).then((up) => {
       ctx.stats.tcpOpened("source", labels);
       splice(client, up, (sent, received) => ctx.stats.tcpClosed("source", labels, sent, received));
     }, (err) => {

@@ -1202,6 +1202,144 @@ spec:
   }
 });
 
+Deno.test("VirtualService tcp routes: TCP traffic shifting through a Sidecar egress port and a gateway TCP server", async () => {
+  // Two versions of a TCP echo service that say who they are, as Istio's tcp-echo sample.
+  const echoes = ["one", "two"].map((name) => {
+    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    (async () => {
+      for await (const c of l) {
+        (async () => {
+          const buf = new Uint8Array(1024);
+          const n = await c.read(buf).catch(() => null);
+          if (n) {
+            await c.write(
+              new TextEncoder().encode(`${name} ${new TextDecoder().decode(buf.subarray(0, n))}`),
+            ).catch(() => {});
+          }
+          c.close();
+        })();
+      }
+    })().catch(() => {});
+    return { name, listener: l, port: (l.addr as Deno.NetAddr).port };
+  });
+  const tcpPort = freePort();
+  const gwPort = freePort();
+  const vs = (weights: [number, number]) =>
+    `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: tcp-echo}
+spec:
+  hosts: [tcp-echo.default.svc.cluster.local]
+  tcp:
+  - match: [{port: ${tcpPort}}]
+    route:
+    - {destination: {host: tcp-echo.default.svc.cluster.local, subset: v1}, weight: ${weights[0]}}
+    - {destination: {host: tcp-echo.default.svc.cluster.local, subset: v2}, weight: ${weights[1]}}
+`;
+  const m = await TestMesh.start({
+    "tcp-echo.yaml": `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: tcp-echo}
+spec:
+  hosts: [tcp-echo.default.svc.cluster.local]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{number: ${tcpPort}, name: tcp, protocol: TCP}]
+  workloadSelector: {labels: {app: tcp-echo}}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: tcp-echo}
+spec:
+  host: tcp-echo.default.svc.cluster.local
+  subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]
+---
+apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: client}
+spec:
+  workloadSelector: {labels: {app: client}}
+  egress:
+  - port: {number: ${tcpPort}, protocol: TCP, name: tcp}
+    captureMode: NONE
+    hosts: ["./tcp-echo.default.svc.cluster.local"]
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: tcp-gateway, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers: [{port: {number: ${gwPort}, name: tcp, protocol: TCP}, hosts: ["*"]}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: tcp-edge}
+spec:
+  hosts: ["*"]
+  gateways: [istio-system/tcp-gateway]
+  tcp:
+  - match: [{port: ${gwPort}}]
+    route: [{destination: {host: tcp-echo.default.svc.cluster.local, port: {number: ${tcpPort}}, subset: v1}}]
+`,
+    "vs.yaml": vs([0, 100]),
+  });
+  const say = async (port: number, text: string) => {
+    const c = await Deno.connect({ hostname: "127.0.0.1", port });
+    try {
+      await c.write(new TextEncoder().encode(text));
+      const buf = new Uint8Array(1024);
+      const n = await c.read(buf);
+      return n ? new TextDecoder().decode(buf.subarray(0, n)) : "";
+    } finally {
+      c.close();
+    }
+  };
+  try {
+    await Promise.all([
+      ...echoes.map((e, i) =>
+        m.sidecar({
+          name: `tcp-echo-v${i + 1}`,
+          serviceAccount: "tcp-echo",
+          labels: `app=tcp-echo,version=v${i + 1}`,
+          appPort: e.port,
+        })
+      ),
+      m.sidecar({ name: "client", serviceAccount: "client", labels: "app=client" }),
+      m.sidecar({
+        name: "gateway",
+        namespace: "istio-system",
+        serviceAccount: "istio-ingressgateway",
+        labels: "istio=ingressgateway",
+        mode: "gateway",
+        extra: ["--gateway-address=127.0.0.1"],
+      }),
+    ]);
+    // All of it to v2.
+    await eventually(
+      async () => (await say(tcpPort, "hello").catch(() => "")) === "two hello",
+      10_000,
+      "v2 over the egress port",
+    );
+    for (let i = 0; i < 5; i++) assert.equal(await say(tcpPort, `x${i}`), `two x${i}`);
+    // Shift it all to v1.
+    await Deno.writeTextFile(`${m.configDir}/vs.yaml`, vs([100, 0]));
+    await eventually(
+      async () => (await say(tcpPort, "hi").catch(() => "")) === "one hi",
+      10_000,
+      "the shift to v1",
+    );
+    // The gateway's TCP server: its bound tcp route goes to v1.
+    await eventually(
+      async () => (await say(gwPort, "edge").catch(() => "")) === "one edge",
+      10_000,
+      "the gateway TCP route",
+    );
+  } finally {
+    await m.close();
+    for (const e of echoes) e.listener.close();
+  }
+});
+
 Deno.test("MeshConfig accessLogFile: both proxies print Envoy-style access log lines", async () => {
   const meshConfig = `apiVersion: config.mesh.dev/v1alpha1
 kind: MeshConfig

@@ -58,7 +58,8 @@ export { PROTOCOLS };
 // ---------------------------------------------------------------------------------------------
 // What mesh enforces: everything else of these kinds is warned about.
 
-const UNSUPPORTED_VS = ["exportTo", "tls", "tcp"] as const;
+const UNSUPPORTED_VS = ["exportTo", "tls"] as const;
+const UNSUPPORTED_L4_MATCH = ["destinationSubnets", "sourceSubnet"] as const;
 const UNSUPPORTED_HTTP_ROUTE = ["delegate"] as const;
 const UNSUPPORTED_MATCH = ["statPrefix"] as const;
 const UNSUPPORTED_DR = ["exportTo", "workloadSelector"] as const;
@@ -540,6 +541,7 @@ export function checkVirtualService(
     const path = [...base, "tcp", i];
     route.match?.forEach((m, j) => {
       checkL4Match(m, [...path, "match", j], r);
+      warnUnsupported(m, UNSUPPORTED_L4_MATCH, [...path, "match", j], r);
       if (m.sourceSubnet !== undefined && !isIPOrCIDR(m.sourceSubnet)) {
         r.error(
           [...path, "match", j, "sourceSubnet"],
