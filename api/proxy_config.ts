@@ -256,11 +256,27 @@ export interface GatewayListener {
   /** `<namespace>/<Gateway name>` of the first server on this port. */
   name: string;
   port: number;
-  /** HTTP: routed by `virtualHosts`; TCP: each connection to one of `destinations`. */
-  protocol: "HTTP" | "TCP";
+  /**
+   * HTTP and HTTPS: routed by `virtualHosts`; TCP: each connection to one of
+   * `destinations`.
+   */
+  protocol: "HTTP" | "HTTPS" | "TCP";
   virtualHosts: VirtualHost[];
+  /** For HTTPS: where the gateway finds its certificate and key (Gateway `tls`, SIMPLE). */
+  tls?: GatewayTls;
   /** For TCP: the weighted clusters of the bound VirtualService's `tcp` route. */
   destinations?: TcpDestination[];
+}
+
+/**
+ * A gateway's serving certificate: PEM files on the gateway's host (`serverCertificate`,
+ * `privateKey`), or a named credential the gateway looks up in its credentials directory
+ * (`credentialName`, as a Kubernetes TLS secret: `<dir>/<name>/tls.crt` and `tls.key`).
+ */
+export interface GatewayTls {
+  serverCertificate?: string;
+  privateKey?: string;
+  credentialName?: string;
 }
 
 /** A weighted cluster of a TCP route (VirtualService `tcp`). */

@@ -1826,7 +1826,7 @@ Deno.test("known-but-unsupported fields warn and the resource is kept", () => {
       "servers:",
       "- port: {number: 443, name: https, protocol: https}",
       "  hosts: [shop/reviews.example.com, '*/*.example.com', ./x.example.com]",
-      "  tls: {mode: SIMPLE, credentialName: shop-cert}",
+      "  tls: {mode: SIMPLE, credentialName: shop-cert, minProtocolVersion: TLSV1_2}",
     ]),
     doc("WorkloadEntry", ["address: vm1.example.com", "network: vpc1", "weight: 3"]),
   ].join("---\n");
@@ -1844,8 +1844,7 @@ Deno.test("known-but-unsupported fields warn and the resource is kept", () => {
     "DestinationRule spec.trafficPolicy.connectionPool.tcp.connectTimeout",
     "DestinationRule spec.trafficPolicy.portLevelSettings[0].connectionPool.tcp.connectTimeout",
     "DestinationRule spec.subsets[0].trafficPolicy.proxyProtocol",
-    "Gateway spec.servers[0].port.protocol",
-    "Gateway spec.servers[0].tls",
+    "Gateway spec.servers[0].tls.minProtocolVersion",
     "WorkloadEntry spec.network",
   ]);
   assert.ok(warnings(diagnostics).every((d) => d.message.includes(NOT_SUPPORTED)));

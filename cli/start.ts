@@ -111,6 +111,12 @@ export const proxyFlags: FlagSpecs = {
     default: "0.0.0.0",
     help: "address gateway listeners bind to (gateway)",
   },
+  "credentials-dir": {
+    type: "string",
+    default: "/etc/mesh/credentials",
+    help:
+      "where Gateway credentialName certificates live: <dir>/<name>/tls.crt and tls.key (gateway)",
+  },
   ...common,
 };
 
@@ -192,6 +198,7 @@ export async function startCommand(argv: string[]): Promise<number> {
     outboundPort: flags.outboundPort as number,
     adminPort: flags.adminPort as number,
     gatewayAddress: flags.gatewayAddress as string,
+    credentialsDir: flags.credentialsDir as string,
   });
   await waitForSignal();
   await proxy.close();

@@ -71,17 +71,43 @@ export function gatewayListeners(
         });
         continue;
       }
-      if (protocol !== "HTTP") continue;
+      // HTTPS terminates TLS (mode SIMPLE); other modes and protocols are warned and skipped.
+      const https = protocol === "HTTPS" && server.tls?.mode === "SIMPLE";
+      if (protocol !== "HTTP" && !https) continue;
       let listener = byPort.get(server.port.number);
-      if (listener && listener.protocol !== "HTTP") continue; // the port is a TCP server's
+      if (listener && listener.protocol !== (https ? "HTTPS" : "HTTP")) continue; // port taken
       if (!listener) {
         listener = {
           name: `${gw.metadata.namespace}/${gw.metadata.name}`,
           port: server.port.number,
-          protocol: "HTTP",
+          protocol: https ? "HTTPS" : "HTTP",
           virtualHosts: [],
         };
+        if (https) {
+          const t = server.tls!;
+          listener.tls = t.credentialName
+            ? { credentialName: t.credentialName }
+            : { serverCertificate: t.serverCertificate, privateKey: t.privateKey };
+        }
         byPort.set(server.port.number, listener);
+      }
+      // `httpsRedirect`: every request to this server's hosts is sent to https with a 301.
+      if (protocol === "HTTP" && server.tls?.httpsRedirect) {
+        for (const sh of server.hosts) {
+          const h = sh.slice(sh.indexOf("/") + 1).toLowerCase();
+          if (listener.virtualHosts.some((v) => v.name === h)) continue;
+          listener.virtualHosts.push({
+            name: h,
+            domains: [h],
+            routes: [{
+              source: `${gw.metadata.namespace}/${gw.metadata.name}`,
+              match: [],
+              destinations: [],
+              redirect: { scheme: "https", derivePort: "FROM_PROTOCOL_DEFAULT", code: 301 },
+            }],
+          });
+        }
+        continue;
       }
       const vhosts = new Map<string, VirtualHost>(listener.virtualHosts.map((v) => [v.name, v]));
       for (const vs of bound) {

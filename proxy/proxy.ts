@@ -23,7 +23,7 @@ import { startTcpListener, type TcpContext } from "./tcp.ts";
 import { adminApp } from "./admin.ts";
 import { Stats } from "./stats.ts";
 import { fqdn } from "../api/host.ts";
-import type { Endpoint, NodeInfo } from "../api/proxy_config.ts";
+import type { Endpoint, GatewayListener, GatewayTls, NodeInfo } from "../api/proxy_config.ts";
 import { logger } from "../util/log.ts";
 
 const log = logger("proxy");
@@ -48,6 +48,8 @@ export interface ProxyOptions {
   adminPort: number;
   /** Address gateway listeners bind to. */
   gatewayAddress?: string;
+  /** Where a gateway finds Gateway `credentialName` credentials (`<name>/tls.crt`, `tls.key`). */
+  credentialsDir?: string;
 }
 
 /** A running proxy. */
@@ -63,8 +65,37 @@ function serve(
   hostname: string,
   port: number,
   handler: (req: Request, info: Deno.ServeHandlerInfo) => Response | Promise<Response>,
+  tls?: { cert: string; key: string },
 ): Server {
-  return Deno.serve({ hostname, port, onListen: () => {} }, handler);
+  return Deno.serve({ hostname, port, onListen: () => {}, ...tls }, handler);
+}
+
+/** The default directory where gateways find `credentialName` credentials. */
+export const DEFAULT_CREDENTIALS_DIR = "/etc/mesh/credentials";
+
+/**
+ * Reads a gateway's serving certificate and key: the files a Gateway names, or a named
+ * credential in `dir` laid out as a Kubernetes TLS secret (`<name>/tls.crt`, `<name>/tls.key`).
+ */
+export function readGatewayTls(t: GatewayTls, dir: string): { cert: string; key: string } {
+  const certFile = t.credentialName ? `${dir}/${t.credentialName}/tls.crt` : t.serverCertificate;
+  const keyFile = t.credentialName ? `${dir}/${t.credentialName}/tls.key` : t.privateKey;
+  if (!certFile || !keyFile) {
+    throw new Error(
+      "the Gateway server's tls needs serverCertificate and privateKey, or credentialName",
+    );
+  }
+  const read = (file: string, what: string) => {
+    try {
+      return Deno.readTextFileSync(file);
+    } catch (err) {
+      throw new Error(
+        `can't read the gateway's ${what} ${file}: ${(err as Error).message}` +
+          (t.credentialName ? ` (credential ${t.credentialName} in --credentials-dir ${dir})` : ""),
+      );
+    }
+  };
+  return { cert: read(certFile, "certificate"), key: read(keyFile, "private key") };
 }
 
 /** Starts a proxy; resolves once it has its certificate and its listeners are open. */
@@ -269,44 +300,48 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
     },
     stats,
   };
-  // Gateway listeners follow the config: opened and closed as Gateway servers come and go.
-  const gatewayServers = new Map<number, { shutdown(): Promise<void> }>();
+  // Gateway listeners follow the config: opened and closed as Gateway servers come and go
+  // (and reopened when a port's protocol or certificate changes).
+  const gatewayServers = new Map<string, { shutdown(): Promise<void> }>();
   const address = opts.gatewayAddress ?? "0.0.0.0";
+  const listenerKey = (l: GatewayListener) =>
+    `${l.port}|${l.protocol}|${JSON.stringify(l.tls ?? {})}`;
   const reconcileGateway = async () => {
-    const wanted = new Set((runtime?.config.listeners ?? []).map((l) => l.port));
-    for (const [port, s] of gatewayServers) {
-      if (!wanted.has(port)) {
-        gatewayServers.delete(port);
+    const wanted = new Map((runtime?.config.listeners ?? []).map((l) => [listenerKey(l), l]));
+    for (const [key, s] of gatewayServers) {
+      if (!wanted.has(key)) {
+        gatewayServers.delete(key);
         await s.shutdown();
-        log.info("gateway listener closed", { port });
+        log.info("gateway listener closed", { port: Number(key.split("|")[0]) });
       }
     }
-    for (const port of wanted) {
-      if (gatewayServers.has(port)) continue;
-      const tcp = runtime?.config.listeners.find((l) => l.port === port)?.protocol === "TCP";
+    for (const [key, l] of wanted) {
+      if (gatewayServers.has(key)) continue;
+      const port = l.port;
       try {
-        if (tcp) {
+        if (l.protocol === "TCP") {
           const s = await startTcpListener(
             address,
             port,
             tcpCtx,
-            (rt) => rt.config.listeners.find((l) => l.port === port),
+            (rt) => rt.config.listeners.find((x) => x.port === port),
           );
-          gatewayServers.set(port, { shutdown: () => s.close() });
+          gatewayServers.set(key, { shutdown: () => s.close() });
         } else {
+          const tls = l.protocol === "HTTPS"
+            ? readGatewayTls(l.tls ?? {}, opts.credentialsDir ?? DEFAULT_CREDENTIALS_DIR)
+            : undefined;
           const s = serve(
             address,
             port,
             routedHandler(ctx, (rt) => rt.gateway.get(port), port, false, true),
+            tls,
           );
-          gatewayServers.set(port, s);
+          gatewayServers.set(key, s);
         }
-        log.info("gateway listener open", {
-          address: `${address}:${port}`,
-          protocol: tcp ? "TCP" : "HTTP",
-        });
+        log.info("gateway listener open", { address: `${address}:${port}`, protocol: l.protocol });
       } catch (err) {
-        log.error("can't open gateway listener; is the port in use?", { port, error: err });
+        log.error("can't open gateway listener", { port, protocol: l.protocol, error: err });
       }
     }
   };

@@ -13,6 +13,7 @@ import {
   foreignCa,
   freePort,
   TestMesh,
+  testPki,
   waitForEndpoints,
 } from "./helpers.ts";
 
@@ -825,6 +826,86 @@ spec:
   } finally {
     await close();
     await jwksServer.shutdown();
+  }
+});
+
+Deno.test("gateway HTTPS: SIMPLE TLS from files or a credential, and httpsRedirect, as Istio's secure gateway task", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mesh-gw-tls-" });
+  const pki = await testPki(dir);
+  // A credential as a Kubernetes TLS secret would hold it: <dir>/<name>/tls.crt, tls.key.
+  await Deno.mkdir(`${dir}/creds/shop-cert`, { recursive: true });
+  await Deno.copyFile(`${dir}/server.pem`, `${dir}/creds/shop-cert/tls.crt`);
+  await Deno.copyFile(`${dir}/server.key`, `${dir}/creds/shop-cert/tls.key`);
+  const [httpsPort, credPort, httpPort] = [freePort(), freePort(), freePort()];
+  const config = {
+    "gw.yaml": `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: secure, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: ${httpsPort}, name: https, protocol: HTTPS}
+    hosts: [secure.example.com]
+    tls: {mode: SIMPLE, serverCertificate: ${dir}/server.pem, privateKey: ${dir}/server.key}
+  - port: {number: ${credPort}, name: https-cred, protocol: HTTPS}
+    hosts: [secure.example.com]
+    tls: {mode: SIMPLE, credentialName: shop-cert}
+  - port: {number: ${httpPort}, name: http, protocol: HTTP}
+    hosts: [secure.example.com]
+    tls: {httpsRedirect: true}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: secure}
+spec:
+  hosts: [secure.example.com]
+  gateways: [istio-system/secure]
+  http: [{route: [{destination: {host: echo-b, subset: v1}}]}]
+`,
+  };
+  const { m, close } = await setup(config);
+  try {
+    const gw = await m.sidecar({
+      name: "gateway",
+      namespace: "istio-system",
+      serviceAccount: "istio-ingressgateway",
+      labels: "istio=ingressgateway",
+      mode: "gateway",
+      extra: ["--gateway-address=127.0.0.1", `--credentials-dir=${dir}/creds`],
+    });
+    await gw.proc.waitFor(
+      new RegExp(`gateway listener open address=127\\.0\\.0\\.1:${credPort} protocol=HTTPS`),
+    );
+    const https = (port: number) =>
+      curl([
+        "--cacert",
+        pki.caPath,
+        "--resolve",
+        `secure.example.com:${port}:127.0.0.1`,
+        `https://secure.example.com:${port}/tls`,
+      ]);
+    for (const port of [httpsPort, credPort]) {
+      const r = await eventually(
+        async () => {
+          const r = await https(port);
+          return r.status === 200 && r;
+        },
+        10_000,
+        `HTTPS on ${port}`,
+      );
+      assert.equal(JSON.parse(r.body).name, "b-v1");
+    }
+    // Plain HTTP to the redirecting server: 301 to https, same host and path.
+    const redirect = await curl([
+      "-H",
+      "Host: secure.example.com",
+      `http://127.0.0.1:${httpPort}/a?b=1`,
+    ]);
+    assert.equal(redirect.status, 301);
+    assert.equal(redirect.headers["location"], "https://secure.example.com/a?b=1");
+  } finally {
+    await close();
+    await Deno.remove(dir, { recursive: true });
   }
 });
 

@@ -413,3 +413,45 @@ spec:
   workloadSelector: {labels: {app: ${name}}}
 `;
 }
+
+/** Runs openssl with space-separated `args` in `cwd`; throws with its output when it fails. */
+async function openssl(args: string, cwd: string): Promise<void> {
+  const out = await new Deno.Command("openssl", {
+    args: args.split(" "),
+    cwd,
+    stdout: "null",
+    stderr: "piped",
+  })
+    .output();
+  if (!out.success) {
+    throw new Error(`openssl ${args} failed: ${new TextDecoder().decode(out.stderr)}`);
+  }
+}
+
+/** A CA and, signed by it, a server certificate for `secure.example.com` and a client one. */
+export async function testPki(dir: string) {
+  const ec = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes";
+  await openssl(`req -x509 ${ec} -keyout ca.key -out ca.pem -days 1 -subj /CN=test-ca`, dir);
+  const leaves = { server: "DNS:secure.example.com", client: "URI:spiffe://ext/client" };
+  for (const [name, san] of Object.entries(leaves)) {
+    await openssl(`req -new ${ec} -keyout ${name}.key -out ${name}.csr -subj /CN=${name}`, dir);
+    await Deno.writeTextFile(
+      `${dir}/${name}.ext`,
+      `subjectAltName=${san}\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n` +
+        "extendedKeyUsage=serverAuth,clientAuth\n",
+    );
+    await openssl(
+      `x509 -req -in ${name}.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 ` +
+        `-out ${name}.pem -extfile ${name}.ext`,
+      dir,
+    );
+  }
+  const read = (f: string) => Deno.readTextFileSync(`${dir}/${f}`);
+  return {
+    caPath: `${dir}/ca.pem`,
+    ca: read("ca.pem"),
+    server: { cert: read("server.pem"), key: read("server.key") },
+    clientCertPath: `${dir}/client.pem`,
+    clientKeyPath: `${dir}/client.key`,
+  };
+}

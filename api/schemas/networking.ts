@@ -96,7 +96,21 @@ const UNSUPPORTED_LB = [
   "warmup",
 ] as const;
 const UNSUPPORTED_TLS = ["credentialName", "caCrl"] as const;
-const UNSUPPORTED_SERVER = ["tls", "bind", "defaultEndpoint"] as const;
+const UNSUPPORTED_SERVER = ["bind", "defaultEndpoint"] as const;
+/** Server TLS fields a gateway doesn't use with mode SIMPLE (it serves one certificate). */
+const UNSUPPORTED_SERVER_TLS = [
+  "caCertificates",
+  "caCrl",
+  "caCertCredentialName",
+  "credentialNames",
+  "tlsCertificates",
+  "subjectAltNames",
+  "verifyCertificateSpki",
+  "verifyCertificateHash",
+  "minProtocolVersion",
+  "maxProtocolVersion",
+  "cipherSuites",
+] as const;
 const UNSUPPORTED_SE = ["exportTo", "subjectAltNames"] as const;
 const UNSUPPORTED_WE = ["network", "locality"] as const;
 
@@ -1549,7 +1563,15 @@ export function checkGateway(spec: GatewaySpec, r: Reporter, ctx: CheckContext):
     const path: Path = ["spec", "servers", i];
     warnUnsupported(server, UNSUPPORTED_SERVER, path, r);
     const p = server.port.protocol;
-    if (p !== "HTTP") {
+    if (p === "HTTPS" && server.tls?.mode === "SIMPLE") {
+      warnUnsupported(server.tls, UNSUPPORTED_SERVER_TLS, [...path, "tls"], r);
+    } else if (p === "HTTPS" && server.tls) {
+      r.warn(
+        [...path, "tls", "mode"],
+        `${server.tls.mode ?? "PASSTHROUGH"} is ${NOT_SUPPORTED} (this server is skipped; ` +
+          "SIMPLE is supported)",
+      );
+    } else if (p !== "HTTP" && p !== "TCP" && p !== "HTTPS") {
       r.warn([...path, "port", "protocol"], `${p} is ${NOT_SUPPORTED} (this server is skipped)`);
     }
     server.hosts.forEach((host, j) => {
