@@ -207,6 +207,23 @@ export interface Cluster {
   originalDst?: boolean;
   /** TLS origination to endpoints outside the mesh (DestinationRule `tls` SIMPLE or MUTUAL). */
   tls?: UpstreamTls;
+  /**
+   * Consistent hashing (DestinationRule `loadBalancer.consistentHash`): requests with the
+   * same key go to the same endpoint (a ring of endpoints, as Envoy's ring hash).
+   */
+  hash?: HashPolicy;
+}
+
+/** What a consistent-hash cluster hashes: exactly one of these. */
+export interface HashPolicy {
+  /** A request header (lowercase name). */
+  header?: string;
+  /** A cookie; with `ttlSeconds`, a request without it gets one (set on the response). */
+  cookie?: { name: string; path?: string; ttlSeconds?: number };
+  /** The client's IP address. */
+  sourceIp?: boolean;
+  /** A query parameter. */
+  queryParameter?: string;
 }
 
 /**

@@ -7,6 +7,7 @@ import type {
   Cluster,
   ClusterLimits,
   Endpoint,
+  HashPolicy,
   OutlierPolicy,
   UpstreamTls,
 } from "../api/proxy_config.ts";
@@ -106,6 +107,26 @@ function upstreamTlsOf(tp: PortPolicy | undefined): UpstreamTls | undefined {
   return out;
 }
 
+/** DestinationRule `loadBalancer.consistentHash` → what the cluster hashes. */
+function hashOf(tp: PortPolicy | undefined): HashPolicy | undefined {
+  const ch = tp?.loadBalancer?.consistentHash;
+  if (!ch) return undefined;
+  if (ch.httpHeaderName) return { header: ch.httpHeaderName.toLowerCase() };
+  if (ch.httpCookie) {
+    const ttl = durationMs(ch.httpCookie.ttl);
+    return {
+      cookie: {
+        name: ch.httpCookie.name,
+        ...(ch.httpCookie.path ? { path: ch.httpCookie.path } : {}),
+        ...(ttl ? { ttlSeconds: Math.ceil(ttl / 1000) } : {}),
+      },
+    };
+  }
+  if (ch.useSourceIp) return { sourceIp: true };
+  if (ch.httpQueryParameterName) return { queryParameter: ch.httpQueryParameterName };
+  return undefined;
+}
+
 /** The parts of a traffic policy that apply to one cluster. */
 export type PortPolicy = Pick<
   TrafficPolicy,
@@ -168,6 +189,8 @@ export function buildClusters(registry: ServiceRegistry): Record<string, Cluster
         if (svc.originalDst) c.originalDst = true;
         const tls = upstreamTlsOf(tp);
         if (tls) c.tls = tls;
+        const hash = hashOf(tp);
+        if (hash) c.hash = hash;
         const limits = limitsOf(tp);
         if (limits) c.limits = limits;
         const outlier = outlierOf(tp);

@@ -34,6 +34,32 @@ export class Balancer {
     };
   }
 
+  #ring?: { points: Uint32Array; owners: Uint32Array };
+
+  /**
+   * The endpoint for a hash key (consistent hashing): the first point at or after the key's
+   * hash on a ring where each endpoint has {@linkcode RING_POINTS_PER_ENDPOINT} points, as
+   * Envoy's ring hash. Endpoints `skip` rejects are passed over, going round the ring.
+   */
+  pickByKey(key: string, skip?: (ep: Endpoint) => boolean): Endpoint | undefined {
+    const eps = this.cluster.endpoints;
+    if (eps.length === 0) return undefined;
+    const ring = this.#ring ??= buildRing(eps);
+    const h = hash32(key);
+    let lo = 0;
+    let hi = ring.points.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (ring.points[mid] < h) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = 0; i < ring.points.length; i++) {
+      const ep = eps[ring.owners[(lo + i) % ring.points.length]];
+      if (!skip || !skip(ep)) return ep;
+    }
+    return eps[ring.owners[lo % ring.points.length]];
+  }
+
   constructor(cluster: Cluster, start = 0) {
     this.cluster = cluster;
     // Start proxies at different offsets so they don't all hit the first endpoint together.
@@ -74,4 +100,39 @@ export class Balancer {
     this.#next = (this.#next + 1) % eps.length;
     return ep;
   }
+}
+
+/**
+ * Points each endpoint has on the hash ring. A fixed count (Istio's default ring of 1,024
+ * for four endpoints) keeps keys where they were when other endpoints come or go.
+ */
+export const RING_POINTS_PER_ENDPOINT = 256;
+
+/** 32-bit FNV-1a of a string's UTF-16 code units (stable across proxies). */
+export function hash32(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  // A final avalanche, so that near keys land far apart on the ring.
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+function buildRing(eps: Endpoint[]): { points: Uint32Array; owners: Uint32Array } {
+  const per = RING_POINTS_PER_ENDPOINT;
+  const all: [number, number][] = [];
+  eps.forEach((ep, i) => {
+    for (let r = 0; r < per; r++) all.push([hash32(`${ep.address}:${ep.port}_${r}`), i]);
+  });
+  all.sort((a, b) => a[0] - b[0]);
+  return {
+    points: Uint32Array.from(all, (p) => p[0]),
+    owners: Uint32Array.from(all, (p) => p[1]),
+  };
 }

@@ -108,3 +108,38 @@ Deno.test("LEAST_REQUEST picks the less busy of two endpoints", () => {
   end();
   assert.equal(lb.active(eps[0]), 1);
 });
+
+Deno.test("pickByKey: a key keeps its endpoint; keys spread; losing an endpoint moves only its keys", () => {
+  const eps = ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"].map((address) => ({
+    address,
+    port: 8080,
+    mtls: false,
+    labels: {},
+  }));
+  const all = new Balancer({ name: "c", host: "h", port: 80, lb: "ROUND_ROBIN", endpoints: eps });
+  const keys = Array.from({ length: 400 }, (_, i) => `user-${i}`);
+  const before = new Map(keys.map((k) => [k, all.pickByKey(k)!.address]));
+  for (const k of keys.slice(0, 20)) assert.equal(all.pickByKey(k)!.address, before.get(k));
+  const counts = new Map<string, number>();
+  for (const a of before.values()) counts.set(a, (counts.get(a) ?? 0) + 1);
+  assert.equal(counts.size, 4);
+  for (const n of counts.values()) {
+    assert.ok(n > 50 && n < 150, `uneven spread: ${[...counts.values()]}`);
+  }
+  // Without 10.0.0.4, keys that were elsewhere stay where they were.
+  const three = new Balancer({
+    name: "c",
+    host: "h",
+    port: 80,
+    lb: "ROUND_ROBIN",
+    endpoints: eps.slice(0, 3),
+  });
+  for (const k of keys) {
+    if (before.get(k) !== "10.0.0.4") assert.equal(three.pickByKey(k)!.address, before.get(k), k);
+  }
+  // A skipped endpoint (ejected, or already tried) passes the key on round the ring.
+  const k = keys[0];
+  const next = all.pickByKey(k, (e) => e.address === before.get(k))!;
+  assert.notEqual(next.address, before.get(k));
+  assert.equal(all.pickByKey(k, (e) => e.address === before.get(k))!.address, next.address);
+});

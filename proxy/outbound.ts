@@ -8,6 +8,7 @@
 import { splitHostPort } from "../api/host.ts";
 import type {
   Endpoint,
+  HashPolicy,
   HeaderChanges,
   Route,
   RouteCors,
@@ -366,7 +367,18 @@ export function routedHandler(
         upPath = rewritePath(path, route.rewrite, hit.matched);
         upAuthority = route.rewrite.authority ?? authority;
       }
-      return forwardRouted(ctx, lb, hit, req, upPath, upAuthority, record, requestId, extraHeaders);
+      return forwardRouted(
+        ctx,
+        lb,
+        hit,
+        req,
+        upPath,
+        upAuthority,
+        record,
+        requestId,
+        extraHeaders,
+        (info?.remoteAddr as Deno.NetAddr | undefined)?.hostname,
+      );
     };
     const fault = hit.route.fault;
     if (!fault) return forward();
@@ -412,9 +424,18 @@ function pickAvoiding(
   tried: Endpoint[],
   avoid: boolean,
   outliers: OutlierDetector,
+  hashKey?: string,
 ): Endpoint | undefined {
   const cluster = lb.cluster;
   const skip = cluster.outlier ? (e: Endpoint) => outliers.isEjected(cluster, e) : undefined;
+  if (hashKey !== undefined) {
+    // Consistent hashing: the key's endpoint; a retry that avoids tried hosts walks the ring on.
+    const ep = lb.pickByKey(
+      hashKey,
+      (e) => (skip?.(e) ?? false) || (avoid && tried.includes(e)),
+    );
+    return ep && skip?.(ep) ? undefined : ep;
+  }
   let ep = lb.pick(Math.random(), skip);
   // Istio's default minHealthPercent 0 turns Envoy's panic mode off: with every endpoint
   // ejected there is no healthy upstream.
@@ -446,6 +467,7 @@ export async function forwardRouted(
   record: (code: number, ep?: Endpoint, flags?: string) => void,
   requestId?: string,
   extraHeaders?: HeaderChanges,
+  clientIp?: string,
 ): Promise<Response> {
   const route = hit.route;
   const policy = retryOf(route);
@@ -473,11 +495,12 @@ export async function forwardRouted(
     mirror(ctx, route.mirrors, req.method, path, headers, body);
   }
   const deadline = route.timeoutMs !== undefined ? performance.now() + route.timeoutMs : undefined;
+  const hash = lb?.cluster.hash ? hashKeyOf(lb.cluster.hash, req, path, clientIp) : undefined;
   const tried: Endpoint[] = [];
   for (let attempt = 0;; attempt++) {
     const ep = lb?.cluster.originalDst
       ? originalDestination(authority, lb.cluster.port)
-      : lb && pickAvoiding(lb, tried, policy.ignorePreviousHosts, ctx.outliers);
+      : lb && pickAvoiding(lb, tried, policy.ignorePreviousHosts, ctx.outliers, hash?.key);
     if (!ep || !lb) {
       record(503, undefined, "UH");
       return text(503, "no healthy upstream");
@@ -596,8 +619,44 @@ export async function forwardRouted(
     record(res.status, ep);
     if (destHeaders?.response) out = withHeaders(out, destHeaders.response);
     if (route.headers?.response) out = withHeaders(out, route.headers.response);
+    if (hash?.setCookie) out = withHeaders(out, { add: { "set-cookie": hash.setCookie } });
     return out;
   }
+}
+
+/**
+ * A request's consistent-hash key: its header, cookie, query parameter or client address.
+ * A missing cookie with a TTL is made up, and `setCookie` hands it to the client (as Envoy
+ * does); other missing keys give no key (the cluster's usual balancing).
+ */
+export function hashKeyOf(
+  policy: HashPolicy,
+  req: Request,
+  path: string,
+  clientIp: string | undefined,
+): { key?: string; setCookie?: string } | undefined {
+  if (policy.header) {
+    const v = req.headers.get(policy.header);
+    return v === null ? undefined : { key: v };
+  }
+  if (policy.sourceIp) return clientIp === undefined ? undefined : { key: clientIp };
+  if (policy.queryParameter) {
+    const q = path.indexOf("?");
+    const v = q < 0 ? null : new URLSearchParams(path.slice(q + 1)).get(policy.queryParameter);
+    return v === null ? undefined : { key: v };
+  }
+  const c = policy.cookie;
+  if (!c) return undefined;
+  for (const part of (req.headers.get("cookie") ?? "").split(";")) {
+    const eq = part.indexOf("=");
+    if (eq > 0 && part.slice(0, eq).trim() === c.name) return { key: part.slice(eq + 1).trim() };
+  }
+  if (!c.ttlSeconds) return undefined;
+  const value = crypto.randomUUID().replaceAll("-", "").slice(0, 16);
+  return {
+    key: value,
+    setCookie: `${c.name}=${value}; Max-Age=${c.ttlSeconds}; Path=${c.path ?? "/"}; HttpOnly`,
+  };
 }
 
 /** Where a request for an original-destination cluster goes: the host and port it names. */

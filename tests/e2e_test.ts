@@ -909,6 +909,66 @@ spec:
   }
 });
 
+Deno.test("consistentHash: a header sticks to one endpoint; a cookie with a TTL is handed out", async () => {
+  const dr = (hash: string) =>
+    `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: echo-b}
+spec:
+  host: echo-b
+  trafficPolicy: {loadBalancer: {consistentHash: ${hash}}}
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+`;
+  // The DestinationRule replaces the one of SERVICE_B (same name, later file).
+  const { m, a, close } = await setup({ "zz-dr.yaml": dr("{httpHeaderName: x-user}") });
+  try {
+    const who = async (
+      extra: string[],
+    ) => (await curl(["-x", `http://127.0.0.1:${a.outbound}`, ...extra, "http://echo-b:8080/h"]));
+    const seen = new Set<string>();
+    await eventually(
+      async () => {
+        const names = new Set<string>();
+        for (let i = 0; i < 4; i++) {
+          names.add(JSON.parse((await who(["-H", "x-user: alice"])).body).name);
+        }
+        return names.size === 1;
+      },
+      10_000,
+      "one endpoint for one user",
+    );
+    for (let u = 0; u < 16; u++) {
+      const first = JSON.parse((await who(["-H", `x-user: user-${u}`])).body).name;
+      assert.equal(JSON.parse((await who(["-H", `x-user: user-${u}`])).body).name, first);
+      seen.add(first);
+    }
+    assert.equal(seen.size, 2, "different users spread over both endpoints");
+    // httpCookie with a ttl: a request without the cookie gets one, and keeps its endpoint with it.
+    await Deno.writeTextFile(
+      `${m.configDir}/zz-dr.yaml`,
+      dr("{httpCookie: {name: sticky, ttl: 60s}}"),
+    );
+    const cookie = await eventually(
+      async () => {
+        const r = await who([]);
+        return r.headers["set-cookie"]?.startsWith("sticky=") && r.headers["set-cookie"];
+      },
+      10_000,
+      "a sticky cookie",
+    );
+    assert.match(cookie, /^sticky=[0-9a-f]+; Max-Age=60; Path=\/; HttpOnly$/);
+    const value = cookie.split(";")[0];
+    const first = JSON.parse((await who(["-H", `cookie: ${value}`])).body).name;
+    for (let i = 0; i < 4; i++) {
+      assert.equal(JSON.parse((await who(["-H", `cookie: ${value}`])).body).name, first);
+    }
+  } finally {
+    await close();
+  }
+});
+
 Deno.test("an invalid file is reported with file and line, and the rest keeps serving", async () => {
   const { m, a, close } = await setup({ "vs.yaml": vsTo("v1") });
   try {

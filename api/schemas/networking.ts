@@ -88,8 +88,9 @@ const UNSUPPORTED_OUTLIER = [
   "minHealthPercent",
   "outlierDetectionHttpErrorCodes",
 ] as const;
+/** Consistent-hash tuning mesh doesn't take (its ring has 256 points per endpoint). */
+const UNSUPPORTED_HASH = ["ringHash", "maglev", "minimumRingSize"] as const;
 const UNSUPPORTED_LB = [
-  "consistentHash",
   "localityLbSetting",
   "zoneAwareLbSetting",
   "warmupDurationSecs",
@@ -1274,6 +1275,13 @@ function checkPortPolicy(
     const at = [...path, "loadBalancer"];
     if (warn) {
       warnUnsupported(tp.loadBalancer, UNSUPPORTED_LB, at, r);
+      const ch = tp.loadBalancer.consistentHash;
+      if (ch) {
+        warnUnsupported(ch, UNSUPPORTED_HASH, [...at, "consistentHash"], r);
+        if (ch.httpCookie?.attributes) {
+          r.warn([...at, "consistentHash", "httpCookie", "attributes"], NOT_SUPPORTED);
+        }
+      }
       const simple = tp.loadBalancer.simple;
       if (
         simple !== undefined &&
