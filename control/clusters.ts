@@ -166,11 +166,17 @@ export function effectivePolicy(
   return atPort({ ...merged, portLevelSettings: subset.portLevelSettings }, port);
 }
 
-/** All clusters of the registry, keyed by name. */
-export function buildClusters(registry: ServiceRegistry): Record<string, Cluster> {
+/**
+ * All clusters of the registry, keyed by name, as seen from `clientNamespace` (which
+ * DestinationRule applies depends on it: see {@linkcode ServiceRegistry.destinationRule}).
+ */
+export function buildClusters(
+  registry: ServiceRegistry,
+  clientNamespace?: string,
+): Record<string, Cluster> {
   const out: Record<string, Cluster> = {};
   for (const svc of registry.services.values()) {
-    const dr = registry.destinationRule(svc.host, fqdn);
+    const dr = registry.destinationRule(svc.host, fqdn, clientNamespace);
     const instances = registry.instances(svc.host);
     for (const port of svc.ports) {
       const make = (subset: Subset | undefined): Cluster => {

@@ -262,10 +262,13 @@ Deno.test("ConfigDir: a file that was never good starts serving once fixed", asy
 
 Deno.test("ConfigDir: warnings are listed but don't reject the file", async () => {
   await withTempDir(async (dir) => {
-    // Delegation is Istio's, not enforced by mesh yet: a warning.
+    // TLS (SNI) routes are Istio's, not enforced by mesh yet: a warning.
     await Deno.writeTextFile(
       `${dir}/reviews.yaml`,
-      vs("reviews").replace("spec:\n", "spec:\n  exportTo: ['.']\n"),
+      vs("reviews").replace(
+        "spec:\n",
+        "spec:\n  tls: [{match: [{sniHosts: [reviews]}], route: [{destination: {host: reviews}}]}]\n",
+      ),
     );
     const src = new ConfigDir(dir);
     await src.reload();

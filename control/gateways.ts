@@ -9,6 +9,7 @@ import { hostsIntersect } from "../api/host.ts";
 import type { Gateway, VirtualService } from "../api/resources.ts";
 import { labelsMatch, type ServiceRegistry } from "./registry.ts";
 import { tcpDestinations, translateRoutes } from "./routes.ts";
+import { exportedTo } from "./visibility.ts";
 
 /** Whether `vs` names `gw` in its gateways (as `ns/name`, or `name` in its own namespace). */
 export function boundToGateway(vs: VirtualService, gw: Gateway): boolean {
@@ -46,7 +47,10 @@ export function gatewayListeners(
   const byPort = new Map<number, GatewayListener>();
   for (const gw of gateways) {
     if (!labelsMatch(gw.spec.selector ?? {}, labels)) continue;
-    const bound = virtualServices.filter((vs) => boundToGateway(vs, gw));
+    // VirtualServices bound to this Gateway and exported to the gateway's namespace.
+    const bound = virtualServices.filter((vs) =>
+      boundToGateway(vs, gw) && exportedTo(vs.spec.exportTo, vs.metadata.namespace, namespace)
+    );
     for (const server of gw.spec.servers) {
       const protocol = (server.port.protocol ?? "HTTP").toUpperCase();
       if (protocol === "TCP") {

@@ -26,7 +26,7 @@ export function generateProxyConfig(
   snapshot: Snapshot,
   node: NodeInfo,
   registry: ServiceRegistry = new ServiceRegistry(snapshot),
-  clusters = buildClusters(registry),
+  clusters = buildClusters(registry, node.namespace),
 ): ProxyConfig {
   const gateway = node.mode === "gateway";
   return {

@@ -813,6 +813,63 @@ spec:
   assert.equal(v3.outlier, undefined);
 });
 
+Deno.test("sim: exportTo hides VirtualServices, DestinationRules and ServiceEntries; the client's own rule first", () => {
+  const extra = inline(`apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews-private, namespace: default}
+spec:
+  hosts: [reviews]
+  exportTo: ["."]
+  http: [{route: [{destination: {host: reviews, subset: v3}}]}]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: hidden, namespace: default}
+spec:
+  hosts: [hidden.example.com]
+  exportTo: ["."]
+  resolution: DNS
+  ports: [{number: 80, name: http, protocol: HTTP}]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: ratings-random, namespace: default}
+spec:
+  host: ratings.default.svc.cluster.local
+  exportTo: ["."]
+  trafficPolicy: {loadBalancer: {simple: RANDOM}}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: ratings-least, namespace: web}
+spec:
+  host: ratings.default.svc.cluster.local
+  trafficPolicy: {loadBalancer: {simple: LEAST_REQUEST}}
+`);
+  const snap = snapshotOf([], WORKLOADS, extra);
+  const inDefault = generateProxyConfig(snap, sidecar("default"));
+  const inWeb = generateProxyConfig(snap, sidecar("web"));
+  const names = (c: ProxyConfig) => c.virtualHosts.map((v) => v.name);
+  // The VirtualService routes default's clients only; web's get the plain service.
+  const reviewsIn = (c: ProxyConfig) =>
+    c.virtualHosts.find((v) => v.name === `${HOST("reviews")}:9080`)!.routes[0].destinations[0]
+      .cluster;
+  assert.equal(reviewsIn(inDefault), CLUSTER("reviews", "v3"));
+  assert.equal(reviewsIn(inWeb), CLUSTER("reviews"));
+  // The ServiceEntry exists for default only.
+  assert.ok(names(inDefault).includes("hidden.example.com:80"));
+  assert.ok(!names(inWeb).includes("hidden.example.com:80"));
+  // DestinationRules: each client namespace gets its own rule first (web's), or the one
+  // exported to it (default's is private to default).
+  assert.equal(inDefault.clusters[CLUSTER("ratings")].lb, "RANDOM");
+  assert.equal(inWeb.clusters[CLUSTER("ratings")].lb, "LEAST_REQUEST");
+  // A third namespace sees web's rule (exported everywhere), not default's private one.
+  assert.equal(
+    generateProxyConfig(snap, sidecar("other")).clusters[CLUSTER("ratings")].lb,
+    "LEAST_REQUEST",
+  );
+});
+
 Deno.test("sim: AuthorizationPolicies reach the workloads they select, root namespace first", () => {
   const policies = parseResources(
     `apiVersion: security.istio.io/v1

@@ -175,10 +175,18 @@ export class PushHub {
   push(snapshot: Snapshot): void {
     this.#snapshot = snapshot;
     const registry = new ServiceRegistry(snapshot);
-    const clusters = buildClusters(registry);
+    // Clusters depend on the client's namespace only (which DestinationRule applies), so
+    // proxies of one namespace share them.
+    const byNamespace = new Map<string, ReturnType<typeof buildClusters>>();
+    const clustersOf = (ns: string) => {
+      let c = byNamespace.get(ns);
+      if (!c) byNamespace.set(ns, c = buildClusters(registry, ns));
+      return c;
+    };
     let pushed = 0;
     for (const c of this.#conns) {
-      if (c.offer(generateProxyConfig(snapshot, c.node, registry, clusters))) pushed++;
+      const cfg = generateProxyConfig(snapshot, c.node, registry, clustersOf(c.node.namespace));
+      if (c.offer(cfg)) pushed++;
     }
     log.info("push", { revision: snapshot.revision, proxies: this.#conns.size, changed: pushed });
   }

@@ -12,6 +12,7 @@
  */
 import type { Snapshot } from "./snapshot.ts";
 import { labelsMatch } from "./labels.ts";
+import { exportedTo } from "./visibility.ts";
 import { mtlsModeFor } from "./peer_authn.ts";
 import type { MtlsMode } from "../api/proxy_config.ts";
 
@@ -40,6 +41,8 @@ export interface Service {
    * (Envoy's original destination), as for a wildcard egress host.
    */
   originalDst?: boolean;
+  /** The ServiceEntry's `exportTo` (where the service is visible; everywhere when absent). */
+  exportTo?: string[];
 }
 
 /** An endpoint before port resolution: where a workload lives and how to reach it. */
@@ -116,6 +119,7 @@ export class ServiceRegistry {
           ports,
           source: `${ns}/${se.metadata.name}`,
           ...(bare && resolution === "NONE" ? { originalDst: true } : {}),
+          ...(se.spec.exportTo?.length ? { exportTo: [...se.spec.exportTo] } : {}),
         });
         this.#instances.set(h, dns ? [{ address: h, labels: {} }] : instances);
       }
@@ -136,15 +140,28 @@ export class ServiceRegistry {
   destinationRule(
     host: string,
     fqdnOf: (h: string, ns: string) => string,
+    clientNamespace?: string,
   ): DestinationRule | undefined {
+    // Istio's order: rules in the client's namespace, then the service's, then the root
+    // namespace, then any other that is exported to the client; in each, the exact host
+    // before the longest wildcard.
+    const svcNs = this.services.get(host)?.namespace;
+    const root = this.#snapshot.mesh.rootNamespace ?? "istio-system";
+    const rank = (ns: string) =>
+      ns === clientNamespace ? 0 : ns === svcNs ? 1 : ns === root ? 2 : 3;
     let best: DestinationRule | undefined;
-    let bestLen = -1;
+    let bestScore: [number, number] = [4, 0];
     for (const dr of this.#snapshot.destinationRules) {
-      const pattern = fqdnOf(dr.spec.host, dr.metadata.namespace);
-      if (pattern === host) return dr;
-      if (hostMatches(pattern, host) && pattern.length > bestLen) {
+      const ns = dr.metadata.namespace;
+      if (clientNamespace !== undefined && !exportedTo(dr.spec.exportTo, ns, clientNamespace)) {
+        continue;
+      }
+      const pattern = fqdnOf(dr.spec.host, ns);
+      if (!hostMatches(pattern, host)) continue;
+      const score: [number, number] = [rank(ns), pattern === host ? -Infinity : -pattern.length];
+      if (score[0] < bestScore[0] || (score[0] === bestScore[0] && score[1] < bestScore[1])) {
         best = dr;
-        bestLen = pattern.length;
+        bestScore = score;
       }
     }
     return best;

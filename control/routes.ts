@@ -31,6 +31,7 @@ function durationMs(d: string | undefined): number | undefined {
   return ms === undefined ? undefined : Math.min(ms, MAX_TIMER_MS);
 }
 import type { Service, ServiceRegistry } from "./registry.ts";
+import { exportedTo } from "./visibility.ts";
 
 /** Translates one Istio match into the pushed form. */
 export function translateMatch(m: HTTPMatchRequest): RouteMatch {
@@ -361,9 +362,12 @@ export function sidecarVirtualHosts(
   clientLabels: Record<string, string> = {},
 ): VirtualHost[] {
   const client: RouteClient = { namespace: clientNamespace, labels: clientLabels };
-  const meshVs = virtualServices.filter(boundToMesh);
+  const meshVs = virtualServices.filter((vs) =>
+    boundToMesh(vs) && exportedTo(vs.spec.exportTo, vs.metadata.namespace, clientNamespace)
+  );
   const out: VirtualHost[] = [];
   for (const svc of registry.services.values()) {
+    if (!exportedTo(svc.exportTo, svc.namespace, clientNamespace)) continue;
     const vs = meshVs.find((v) =>
       v.spec.hosts.some((h) => hostMatches(fqdn(h, v.metadata.namespace), svc.host))
     );

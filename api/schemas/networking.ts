@@ -58,11 +58,11 @@ export { PROTOCOLS };
 // ---------------------------------------------------------------------------------------------
 // What mesh enforces: everything else of these kinds is warned about.
 
-const UNSUPPORTED_VS = ["exportTo", "tls"] as const;
+const UNSUPPORTED_VS = ["tls"] as const;
 const UNSUPPORTED_L4_MATCH = ["destinationSubnets", "sourceSubnet"] as const;
 const UNSUPPORTED_HTTP_ROUTE = ["delegate"] as const;
 const UNSUPPORTED_MATCH = ["statPrefix"] as const;
-const UNSUPPORTED_DR = ["exportTo", "workloadSelector"] as const;
+const UNSUPPORTED_DR = ["workloadSelector"] as const;
 const UNSUPPORTED_TRAFFIC_POLICY = [
   "tunnel",
   "proxyProtocol",
@@ -112,7 +112,7 @@ const UNSUPPORTED_SERVER_TLS = [
   "maxProtocolVersion",
   "cipherSuites",
 ] as const;
-const UNSUPPORTED_SE = ["exportTo", "subjectAltNames"] as const;
+const UNSUPPORTED_SE = ["subjectAltNames"] as const;
 const UNSUPPORTED_WE = ["network", "locality"] as const;
 
 // ---------------------------------------------------------------------------------------------

@@ -207,7 +207,10 @@ export function storeContract(backend: string, factory: () => Promise<StoreFixtu
       ...virtualService("reviews"),
       spec: {
         hosts: ["reviews"],
-        exportTo: ["."],
+        tls: [{
+          match: [{ sniHosts: ["reviews"] }],
+          route: [{ destination: { host: "reviews" } }],
+        }],
         http: [{
           route: [{ destination: { host: "reviews" } }],
         }],
