@@ -93,12 +93,13 @@ export function tracingFor(
   const name = tracing?.providers?.[0]?.name ?? snapshot.mesh.defaultTracingProviders?.[0];
   const provider = name !== undefined ? snapshot.mesh.tracingProviders?.[name] : undefined;
   if (!provider) return undefined;
-  const host = provider.service.toLowerCase();
+  // `[<namespace>/]<hostname>`, as Istio writes provider services.
+  const host = provider.service.slice(provider.service.indexOf("/") + 1).toLowerCase();
   const svc = registry.service(host);
   const out: TracingSettings = {
     collector: svc?.ports.some((p) => p.number === provider.port)
       ? { cluster: clusterName(provider.port, undefined, host) }
-      : { address: provider.service, port: provider.port },
+      : { address: host, port: provider.port },
     path: provider.path ?? ZIPKIN_PATH,
     samplingPercent: tracing?.randomSamplingPercentage ?? snapshot.mesh.defaultSampling ??
       DEFAULT_SAMPLING_PERCENT,

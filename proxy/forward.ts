@@ -48,7 +48,7 @@ export class Upstreams {
   #key(ep: Endpoint, origination?: Origination): string {
     return ep.mtls
       ? `mtls|${ep.address}|${ep.port}|${ep.identity ?? ""}`
-      : origination
+      : origination && !ep.sidecar
       ? `tls|${ep.address}|${ep.port}|${tlsKey(origination)}`
       : `plain|${ep.address}|${ep.port}`;
   }
@@ -62,7 +62,8 @@ export class Upstreams {
     const key = this.#key(ep, origination);
     let pool = this.#pools.get(key);
     if (pool) return pool;
-    if (!ep.mtls && origination) {
+    // TLS origination is for endpoints outside the mesh; a sidecar speaks mesh mTLS or plaintext.
+    if (!ep.mtls && !ep.sidecar && origination) {
       const options = originationOptions(ep, origination);
       pool = new H1Pool(() => tls.connect(options));
     } else if (ep.mtls) {

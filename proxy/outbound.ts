@@ -5,8 +5,9 @@
  * route) → concrete backend (cluster) → endpoint.
  * @module
  */
-import { splitHostPort } from "../api/host.ts";
+import { hostMatches, splitHostPort } from "../api/host.ts";
 import type {
+  Cluster,
   Endpoint,
   HashPolicy,
   HeaderChanges,
@@ -367,18 +368,12 @@ export function routedHandler(
         upPath = rewritePath(path, route.rewrite, hit.matched);
         upAuthority = route.rewrite.authority ?? authority;
       }
-      return forwardRouted(
-        ctx,
-        lb,
-        hit,
-        req,
-        upPath,
-        upAuthority,
-        record,
+      return forwardRouted(ctx, lb, hit, req, upPath, upAuthority, record, {
         requestId,
         extraHeaders,
-        (info?.remoteAddr as Deno.NetAddr | undefined)?.hostname,
-      );
+        clientIp: (info?.remoteAddr as Deno.NetAddr | undefined)?.hostname,
+        gateway,
+      });
     };
     const fault = hit.route.fault;
     if (!fault) return forward();
@@ -450,6 +445,18 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** What {@linkcode forwardRouted} needs beyond the request and its route. */
+export interface ForwardExtras {
+  /** An `x-request-id` the proxy made up (sent upstream when the client sent none). */
+  requestId?: string;
+  /** Header changes of this request (a verified token's, the trace's). */
+  extraHeaders?: HeaderChanges;
+  /** The client's address (consistent hashing on `useSourceIp`). */
+  clientIp?: string;
+  /** The request came to a gateway (original-destination clusters are refused there). */
+  gateway?: boolean;
+}
+
 /**
  * Forwards a routed request to its cluster: picks an endpoint, enforces the
  * route's timeout (the whole exchange until the response head, retries
@@ -465,10 +472,9 @@ export async function forwardRouted(
   path: string,
   authority: string,
   record: (code: number, ep?: Endpoint, flags?: string) => void,
-  requestId?: string,
-  extraHeaders?: HeaderChanges,
-  clientIp?: string,
+  extra: ForwardExtras = {},
 ): Promise<Response> {
+  const { requestId, extraHeaders, clientIp } = extra;
   const route = hit.route;
   const policy = retryOf(route);
   const cl = req.headers.get("content-length");
@@ -499,7 +505,7 @@ export async function forwardRouted(
   const tried: Endpoint[] = [];
   for (let attempt = 0;; attempt++) {
     const ep = lb?.cluster.originalDst
-      ? originalDestination(authority, lb.cluster.port)
+      ? (extra.gateway ? undefined : originalDestination(splitUrl(req.url).authority, lb.cluster))
       : lb && pickAvoiding(lb, tried, policy.ignorePreviousHosts, ctx.outliers, hash?.key);
     if (!ep || !lb) {
       record(503, undefined, "UH");
@@ -659,12 +665,15 @@ export function hashKeyOf(
   };
 }
 
-/** Where a request for an original-destination cluster goes: the host and port it names. */
-export function originalDestination(authority: string, defaultPort: number): Endpoint | undefined {
-  const { host, port } = splitHostPort(authority);
-  const address = host.replace(/^\[|\]$/g, "");
-  if (!address) return undefined;
-  return { address, port: port ?? defaultPort, mtls: false, labels: {} };
+/**
+ * Where a request for an original-destination cluster goes: the host the client asked for
+ * (before any rewrite), when the cluster's host covers it, on the cluster's own port (a Host
+ * header never picks the port). Undefined otherwise.
+ */
+export function originalDestination(authority: string, cluster: Cluster): Endpoint | undefined {
+  const address = splitHostPort(authority).host.replace(/^\[|\]$/g, "").toLowerCase();
+  if (!address || !hostMatches(cluster.host, address)) return undefined;
+  return { address, port: cluster.port, mtls: false, labels: {} };
 }
 
 /** Applies header changes to a request's header list: remove, then set (replacing), then add. */
@@ -920,8 +929,9 @@ function mirror(
 ): void {
   for (const m of mirrors) {
     if (!faultHits(m.percent)) continue;
-    const ep = ctx.runtime()?.balancers.get(m.cluster)?.pick();
-    if (!ep) continue;
+    const lb = ctx.runtime()?.balancers.get(m.cluster);
+    const ep = lb?.pick();
+    if (!ep || !lb) continue;
     const shadowHeaders = headers.map(([k, v]): [string, string] =>
       k === "host" ? [k, shadowAuthority(v)] : [k, v]
     );
@@ -932,7 +942,7 @@ function mirror(
       headers: shadowHeaders,
       body,
       signal: AbortSignal.timeout(MIRROR_TIMEOUT_MS),
-    })
+    }, originationOf(lb.cluster))
       .then((res) => res.full ? undefined : res.body.cancel())
       .catch(() => {});
   }

@@ -137,6 +137,8 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
       headers: [["host", authority], ["content-type", "application/json"]],
       body: bytes,
       length: bytes.length,
+      // A collector that never answers costs one batch, not tracing.
+      signal: AbortSignal.timeout(5_000),
     }, origination);
     if (!res.full) await res.body.cancel();
     if (res.status >= 300) throw new Error(`the collector answered ${res.status}`);
@@ -306,12 +308,19 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
   const address = opts.gatewayAddress ?? "0.0.0.0";
   const listenerKey = (l: GatewayListener) =>
     `${l.port}|${l.protocol}|${JSON.stringify(l.tls ?? {})}`;
-  const reconcileGateway = async () => {
+  // One reconcile at a time, each reading the config as it is when it runs.
+  let reconciling: Promise<void> = Promise.resolve();
+  const reconcileGateway = () => {
+    reconciling = reconciling.then(reconcileGatewayNow, reconcileGatewayNow);
+    return reconciling;
+  };
+  const reconcileGatewayNow = async () => {
     const wanted = new Map((runtime?.config.listeners ?? []).map((l) => [listenerKey(l), l]));
     for (const [key, s] of gatewayServers) {
       if (!wanted.has(key)) {
         gatewayServers.delete(key);
-        await s.shutdown();
+        // The port is released at once; requests in flight finish in the background.
+        s.shutdown().catch((err) => log.warn("gateway listener shutdown failed", { error: err }));
         log.info("gateway listener closed", { port: Number(key.split("|")[0]) });
       }
     }
@@ -325,6 +334,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
             port,
             tcpCtx,
             (rt) => rt.config.listeners.find((x) => x.port === port),
+            true,
           );
           gatewayServers.set(key, { shutdown: () => s.close() });
         } else {
@@ -395,6 +405,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
     async close() {
       client.close();
       tracer?.close();
+      tracer = undefined;
       await streaming;
       await Promise.all([...servers, ...gatewayServers.values()].map((s) => s.shutdown()));
       await Promise.all([...egressServers.values()].map((s) => s.close()));

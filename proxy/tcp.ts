@@ -10,9 +10,9 @@ import net from "node:net";
 import tls from "node:tls";
 import type { Endpoint, TcpDestination } from "../api/proxy_config.ts";
 import { concat, indexOfHeadEnd, latin1 } from "./h1_codec.ts";
-import { identityChecker } from "./forward.ts";
+import { identityChecker, type Origination, originationOptions } from "./forward.ts";
 import type { Credentials } from "./control_client.ts";
-import type { Runtime } from "./runtime.ts";
+import { originationOf, type Runtime } from "./runtime.ts";
 import type { Stats } from "./stats.ts";
 import { logger } from "../util/log.ts";
 
@@ -58,10 +58,35 @@ const DIAL_TIMEOUT_MS = 10_000;
  * sidecar (over mTLS, or plaintext when its PeerAuthentication disables mTLS), else a
  * plain connection.
  */
-function dial(ep: Endpoint, authority: string, ctx: TcpContext): Promise<net.Socket> {
+function dial(
+  ep: Endpoint,
+  authority: string,
+  ctx: TcpContext,
+  origination?: Origination,
+): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     if (!ep.mtls && !ep.sidecar) {
-      const s = net.connect({ host: ep.address, port: ep.port }, () => resolve(s));
+      // Outside the mesh: plain TCP, or TLS when a DestinationRule originates it.
+      let options: tls.ConnectionOptions;
+      try {
+        options = origination
+          ? originationOptions(ep, origination)
+          : { host: ep.address, port: ep.port };
+      } catch (err) {
+        return reject(err);
+      }
+      const s: net.Socket = origination
+        ? tls.connect(options, () => ready())
+        : net.connect({ host: ep.address, port: ep.port }, () => ready());
+      const ready = () => {
+        s.setTimeout(0);
+        s.removeListener("error", reject);
+        resolve(s);
+      };
+      s.setTimeout(DIAL_TIMEOUT_MS, () => {
+        s.destroy();
+        reject(new Error(`no connection in ${DIAL_TIMEOUT_MS} ms`));
+      });
       s.once("error", reject);
       return;
     }
@@ -149,13 +174,33 @@ export function startTcpListener(
   ctx: TcpContext,
   target: (rt: Runtime) => TcpTarget | undefined = (rt) =>
     rt.config.egressListeners?.find((l) => l.port === port),
+  authorize = false,
 ): Promise<{ close(): Promise<void> }> {
   const open = new Set<net.Socket>();
   const server = net.createServer({ pauseOnConnect: true }, (client) => {
     open.add(client);
     client.on("close", () => open.delete(client));
+    client.on("error", () => client.destroy());
     client.setNoDelay(true);
     const rt = ctx.runtime();
+    // A gateway's TCP server enforces the AuthorizationPolicies that select the gateway, as
+    // TCP (its clients have no mesh identity).
+    if (authorize && rt?.authorize) {
+      const decision = rt.authorize({
+        principal: "",
+        sourceIp: client.remoteAddress ?? "",
+        host: "",
+        port,
+        method: "",
+        path: "",
+        header: () => undefined,
+        tcp: true,
+      });
+      if (!decision.allowed) {
+        client.destroy();
+        return;
+      }
+    }
     const cluster = rt ? pickCluster(target(rt)) : undefined;
     const lb = cluster ? rt?.balancers.get(cluster) : undefined;
     const ep = lb?.pick();
@@ -166,7 +211,11 @@ export function startTcpListener(
       return;
     }
     const labels = { service, mtls: ep.mtls };
-    dial(ep, `${service}:${lb!.cluster.port}`, ctx).then((up) => {
+    dial(ep, `${service}:${lb!.cluster.port}`, ctx, originationOf(lb!.cluster)).then((up) => {
+      if (client.destroyed) {
+        up.destroy(); // the client left (or the listener closed) while the tunnel opened
+        return;
+      }
       ctx.stats.tcpOpened("source", labels);
       splice(client, up, (sent, received) => ctx.stats.tcpClosed("source", labels, sent, received));
     }, (err) => {

@@ -16,6 +16,7 @@
  * ```
  * @module
  */
+import { isIP } from "node:net";
 import type { HeaderChanges, TracingSettings } from "../api/proxy_config.ts";
 
 /** A trace position read from B3 headers. */
@@ -133,6 +134,10 @@ export type SpanSender = (body: string) => Promise<void>;
 
 /** Most spans kept waiting for the collector; past it, new spans are dropped. */
 export const MAX_QUEUED_SPANS = 1000;
+/** Most bytes of span data kept waiting (roughly); past it, new spans are dropped. */
+export const MAX_QUEUED_BYTES = 4 << 20;
+/** A batch this large is sent at once, without waiting for the interval. */
+export const BATCH_SPANS = 100;
 /** How often queued spans are sent. */
 export const FLUSH_INTERVAL_MS = 1000;
 
@@ -142,6 +147,8 @@ export class Tracer {
   settings: TracingSettings;
   readonly #send: SpanSender;
   #queue: ZipkinSpan[] = [];
+  #queuedBytes = 0;
+  #closed = false;
   #timer?: ReturnType<typeof setTimeout>;
   #sending = false;
   /** Spans dropped because the queue was full or a send failed. */
@@ -178,7 +185,7 @@ export class Tracer {
       id = newId();
       parentId = incoming.spanId;
     } else {
-      traceId = newId();
+      traceId = newId() + newId(); // 128 bits, Istio's default for Zipkin
       id = newId();
     }
     const startUs = Date.now() * 1000;
@@ -201,37 +208,57 @@ export class Tracer {
       end: (e) => {
         if (ended) return;
         ended = true;
-        if (!sampled || this.settings.disableSpanReporting) return;
-        this.#enqueue({
-          traceId,
-          id,
-          ...(parentId ? { parentId } : {}),
-          name: e.name,
-          kind,
-          timestamp: startUs,
-          duration: Math.max(1, Math.round((performance.now() - t0) * 1000)),
-          localEndpoint: { serviceName: this.settings.serviceName },
-          ...(e.peerAddress ? { remoteEndpoint: remoteOf(e.peerAddress) } : {}),
-          tags: this.#tags(e, header),
-          ...(shared ? { shared: true } : {}),
-        });
+        if (!sampled || this.settings.disableSpanReporting || this.#closed) return;
+        // Tracing never fails a request: a span that can't be made is dropped.
+        try {
+          this.#report(e, kind, traceId, id, parentId, shared, startUs, t0, header);
+        } catch {
+          this.dropped++;
+        }
       },
     };
   }
 
+  #report(
+    e: SpanEnd,
+    kind: "CLIENT" | "SERVER",
+    traceId: string,
+    id: string,
+    parentId: string | undefined,
+    shared: boolean,
+    startUs: number,
+    t0: number,
+    header: (name: string) => string | undefined,
+  ): void {
+    this.#enqueue({
+      traceId,
+      id,
+      ...(parentId ? { parentId } : {}),
+      name: e.name,
+      kind,
+      timestamp: startUs,
+      duration: Math.max(1, Math.round((performance.now() - t0) * 1000)),
+      localEndpoint: { serviceName: this.settings.serviceName },
+      ...(e.peerAddress && remoteOf(e.peerAddress)
+        ? { remoteEndpoint: remoteOf(e.peerAddress) }
+        : {}),
+      tags: this.#tags(e, header),
+      ...(shared ? { shared: true } : {}),
+    });
+  }
+
   #tags(e: SpanEnd, header: (name: string) => string | undefined): Record<string, string> {
-    const max = this.settings.maxTagLength;
     const tags: Record<string, string> = {
       "component": "proxy",
       "http.method": e.method,
-      "http.url": e.url.length > max ? e.url.slice(0, max) : e.url,
+      "http.url": e.url,
       "http.status_code": String(e.status),
       "http.protocol": "HTTP/1.1",
       "response_flags": e.responseFlags ?? "-",
     };
     if (e.upstreamCluster) tags["upstream_cluster"] = e.upstreamCluster;
     if (e.requestId) tags["guid:x-request-id"] = e.requestId;
-    if (e.userAgent) tags["user_agent"] = e.userAgent.slice(0, max);
+    if (e.userAgent) tags["user_agent"] = e.userAgent;
     if (e.status >= 500 || e.status === 0) tags["error"] = "true";
     for (const [name, t] of Object.entries(this.settings.customTags ?? {})) {
       const v = "literal" in t
@@ -239,18 +266,33 @@ export class Tracer {
         : "header" in t
         ? header(t.header) ?? t.defaultValue
         : envOf(t.environment) ?? t.defaultValue;
-      if (v !== undefined) tags[name] = v.slice(0, max);
+      if (v !== undefined) tags[name] = v;
     }
+    // Every tag is cut to the provider's maxTagLength (a client controls most of them).
+    const max = this.settings.maxTagLength;
+    for (const k in tags) if (tags[k].length > max) tags[k] = tags[k].slice(0, max);
     return tags;
   }
 
   #enqueue(span: ZipkinSpan): void {
-    if (this.#queue.length >= MAX_QUEUED_SPANS) {
+    let size = 256;
+    for (const k in span.tags) size += k.length + span.tags[k].length;
+    if (this.#queue.length >= MAX_QUEUED_SPANS || this.#queuedBytes + size > MAX_QUEUED_BYTES) {
       this.dropped++;
       return;
     }
     this.#queue.push(span);
-    if (this.#timer === undefined) {
+    this.#queuedBytes += size;
+    // A full batch goes at once; otherwise within FLUSH_INTERVAL_MS.
+    if (this.#queue.length >= BATCH_SPANS) {
+      void this.flush();
+      return;
+    }
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    if (this.#timer === undefined && !this.#closed) {
       const timer = setTimeout(() => {
         this.#timer = undefined;
         void this.flush();
@@ -261,12 +303,13 @@ export class Tracer {
     }
   }
 
-  /** Sends what is queued now (one batch at a time). */
+  /** Sends what is queued now (one batch at a time; what queues meanwhile goes next). */
   async flush(): Promise<void> {
-    if (this.#sending || this.#queue.length === 0) return;
+    if (this.#sending || this.#queue.length === 0 || this.#closed) return;
     this.#sending = true;
     const batch = this.#queue;
     this.#queue = [];
+    this.#queuedBytes = 0;
     try {
       await this.#send(JSON.stringify(batch));
     } catch {
@@ -274,18 +317,23 @@ export class Tracer {
     } finally {
       this.#sending = false;
     }
+    if (this.#queue.length) this.#schedule();
   }
 
-  /** Stops the flush timer (queued spans are dropped). */
+  /** Stops: queued spans are dropped, and no span is queued or sent any more. */
   close(): void {
+    this.#closed = true;
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#queue = [];
+    this.#queuedBytes = 0;
   }
 }
 
-function remoteOf(address: string): { ipv4?: string; ipv6?: string } {
-  return address.includes(":") ? { ipv6: address } : { ipv4: address };
+/** Zipkin's remote endpoint for an address: only IP addresses have a field (names don't). */
+function remoteOf(address: string): { ipv4?: string; ipv6?: string } | undefined {
+  const kind = isIP(address);
+  return kind === 4 ? { ipv4: address } : kind === 6 ? { ipv6: address } : undefined;
 }
 
 function envOf(name: string): string | undefined {

@@ -1475,6 +1475,23 @@ spec:
       10_000,
       "the gateway TCP route",
     );
+    // AuthorizationPolicies that select the gateway apply to its TCP servers too.
+    await Deno.writeTextFile(
+      `${m.configDir}/edge-authz.yaml`,
+      `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: edge-deny, namespace: istio-system}
+spec:
+  selector: {matchLabels: {istio: ingressgateway}}
+  action: DENY
+  rules: [{from: [{source: {ipBlocks: [127.0.0.0/8]}}]}]
+`,
+    );
+    await eventually(
+      async () => (await say(gwPort, "edge").catch(() => "")) === "",
+      10_000,
+      "the gateway to refuse TCP by policy",
+    );
   } finally {
     await m.close();
     for (const e of echoes) e.listener.close();

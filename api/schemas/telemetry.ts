@@ -15,6 +15,7 @@ import {
   type Path,
   policyTargetReference,
   type Reporter,
+  SIMPLE_HEADER_NAME,
   workloadSelector,
 } from "./common.ts";
 
@@ -155,6 +156,12 @@ export function checkTelemetry(spec: TelemetrySpec, r: Reporter): void {
         r.error([...at, "environment", "name"], "name may not be empty");
       }
       if (tag.header?.name === "") r.error([...at, "header", "name"], "name may not be empty");
+      else if (tag.header && !SIMPLE_HEADER_NAME.test(tag.header.name)) {
+        r.error(
+          [...at, "header", "name"],
+          `invalid header name ${JSON.stringify(tag.header.name)}; use letters, digits and '-'`,
+        );
+      }
       if (tag.formatter?.value === "") {
         r.error([...at, "formatter", "value"], "value may not be empty");
       }
