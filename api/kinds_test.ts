@@ -368,10 +368,8 @@ Deno.test("valid examples of every validated-only kind parse without errors", ()
     [
       "default spec.ingress",
       "default spec.egress[0].port.protocol",
-      "default spec.egress[1]",
-      "default spec.outboundTrafficPolicy",
       "default spec.inboundConnectionPool",
-      "egress-proxy spec.outboundTrafficPolicy",
+      "egress-proxy spec.outboundTrafficPolicy.egressProxy",
     ],
     show(diagnostics),
   );

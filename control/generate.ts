@@ -19,7 +19,7 @@ import { jwtFor } from "./request_authn.ts";
 import { accessLogFor, tracingFor } from "./telemetry.ts";
 import { buildClusters } from "./clusters.ts";
 import { gatewayListeners } from "./gateways.ts";
-import { egressListeners } from "./sidecars.ts";
+import { egressListeners, sidecarFor, sidecarScope } from "./sidecars.ts";
 
 /** Generates the config of `node` from `snapshot`. Pass `registry` to share it across proxies. */
 export function generateProxyConfig(
@@ -29,15 +29,21 @@ export function generateProxyConfig(
   clusters = buildClusters(registry, node.namespace),
 ): ProxyConfig {
   const gateway = node.mode === "gateway";
+  const sidecar = gateway ? undefined : sidecarFor(snapshot, node);
   return {
     version: String(snapshot.revision),
     trustDomain: snapshot.mesh.trustDomain,
     roots: snapshot.roots,
     signingRoot: snapshot.signingRoot,
-    outboundTrafficPolicy: snapshot.mesh.outboundTrafficPolicy,
-    virtualHosts: gateway
-      ? []
-      : sidecarVirtualHosts(registry, snapshot.virtualServices, node.namespace, node.labels),
+    outboundTrafficPolicy: (gateway ? undefined : sidecar?.spec.outboundTrafficPolicy?.mode) ??
+      snapshot.mesh.outboundTrafficPolicy,
+    virtualHosts: gateway ? [] : sidecarVirtualHosts(
+      registry,
+      snapshot.virtualServices,
+      node.namespace,
+      node.labels,
+      sidecarScope(snapshot, node),
+    ),
     listeners: gateway
       ? gatewayListeners(
         snapshot.gateways,

@@ -870,6 +870,29 @@ spec:
   );
 });
 
+Deno.test("sim: a Sidecar's catch-all egress hosts scope the outbound listener; its outboundTrafficPolicy wins", () => {
+  const extra = inline(`apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: productpage, namespace: default}
+spec:
+  workloadSelector: {labels: {app: productpage}}
+  outboundTrafficPolicy: {mode: REGISTRY_ONLY}
+  egress:
+  - hosts: ["./reviews.default.svc.cluster.local", "./details.default.svc.cluster.local"]
+`);
+  const snap = snapshotOf([], WORKLOADS, extra);
+  const pp = generateProxyConfig(snap, sidecar());
+  assert.deepEqual(pp.virtualHosts.map((v) => v.name).sort(), [
+    `${HOST("details")}:9080`,
+    `${HOST("reviews")}:9080`,
+  ]);
+  assert.equal(pp.outboundTrafficPolicy, "REGISTRY_ONLY");
+  // Another workload isn't selected: every service, the mesh's policy.
+  const other = generateProxyConfig(snap, { ...sidecar(), labels: { app: "reviews" } });
+  assert.ok(other.virtualHosts.some((v) => v.name === `${HOST("ratings")}:9080`));
+  assert.equal(other.outboundTrafficPolicy, "ALLOW_ANY");
+});
+
 Deno.test("sim: AuthorizationPolicies reach the workloads they select, root namespace first", () => {
   const policies = parseResources(
     `apiVersion: security.istio.io/v1

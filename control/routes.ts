@@ -360,6 +360,7 @@ export function sidecarVirtualHosts(
   virtualServices: readonly VirtualService[],
   clientNamespace: string,
   clientLabels: Record<string, string> = {},
+  visible?: (svc: Service) => boolean,
 ): VirtualHost[] {
   const client: RouteClient = { namespace: clientNamespace, labels: clientLabels };
   const meshVs = virtualServices.filter((vs) =>
@@ -368,6 +369,7 @@ export function sidecarVirtualHosts(
   const out: VirtualHost[] = [];
   for (const svc of registry.services.values()) {
     if (!exportedTo(svc.exportTo, svc.namespace, clientNamespace)) continue;
+    if (visible && !visible(svc)) continue;
     const vs = meshVs.find((v) =>
       v.spec.hosts.some((h) => hostMatches(fqdn(h, v.metadata.namespace), svc.host))
     );

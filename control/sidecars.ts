@@ -74,3 +74,19 @@ export function egressListeners(
   });
   return out;
 }
+
+/**
+ * Which services `node`'s outbound listener may reach: the hosts of its Sidecar's egress
+ * entry without a port (Istio's catch-all egress listener); undefined when no Sidecar
+ * scopes it (every service).
+ */
+export function sidecarScope(
+  snapshot: Snapshot,
+  node: NodeInfo,
+): ((svc: { host: string; namespace: string }) => boolean) | undefined {
+  const sc = sidecarFor(snapshot, node);
+  const catchAll = sc?.spec.egress?.find((eg) => eg.port === undefined);
+  if (!sc || !catchAll) return undefined;
+  return (svc) =>
+    catchAll.hosts.some((h) => admits(h, svc.host, svc.namespace, sc.metadata.namespace));
+}

@@ -2072,14 +2072,19 @@ export function checkSidecar(spec: SidecarSpec, r: Reporter, ctx: CheckContext):
   if (spec.inboundConnectionPool) {
     checkConnectionPool(spec.inboundConnectionPool, [...base, "inboundConnectionPool"], r);
   }
-  // What mesh enforces of a Sidecar: egress listeners with a port. The rest is said out loud.
+  // What mesh enforces of a Sidecar: egress listeners with a port, the catch-all egress hosts
+  // (what the outbound listener may reach) and outboundTrafficPolicy.mode. The rest is warned.
   if (spec.ingress?.length) r.warn([...base, "ingress"], NOT_SUPPORTED);
   if (spec.inboundConnectionPool) r.warn([...base, "inboundConnectionPool"], NOT_SUPPORTED);
-  if (spec.outboundTrafficPolicy) r.warn([...base, "outboundTrafficPolicy"], NOT_SUPPORTED);
+  if (spec.outboundTrafficPolicy?.egressProxy) {
+    r.warn([...base, "outboundTrafficPolicy", "egressProxy"], NOT_SUPPORTED);
+  }
   spec.egress?.forEach((eg, i) => {
     const path = [...base, "egress", i];
     if (eg.port === undefined) {
-      r.warn(path, "egress without a port (sidecar scoping) is " + NOT_SUPPORTED);
+      for (const k of ["bind", "captureMode"] as const) {
+        if (eg[k] !== undefined) r.warn([...path, k], NOT_SUPPORTED);
+      }
       return;
     }
     const proto = (eg.port.protocol ?? "TCP").toUpperCase();
