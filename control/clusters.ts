@@ -127,6 +127,19 @@ function hashOf(tp: PortPolicy | undefined): HashPolicy | undefined {
   return undefined;
 }
 
+/** MeshConfig `defaultTrafficPolicy` under a cluster's policy: what the rules leave unset. */
+function withMeshDefaults(
+  tp: PortPolicy | undefined,
+  defaults: Pick<TrafficPolicy, "connectionPool" | "outlierDetection"> | undefined,
+): PortPolicy | undefined {
+  if (!defaults) return tp;
+  return {
+    ...tp,
+    connectionPool: tp?.connectionPool ?? defaults.connectionPool,
+    outlierDetection: tp?.outlierDetection ?? defaults.outlierDetection,
+  };
+}
+
 /** The parts of a traffic policy that apply to one cluster. */
 export type PortPolicy = Pick<
   TrafficPolicy,
@@ -180,7 +193,10 @@ export function buildClusters(
     const instances = registry.instances(svc.host);
     for (const port of svc.ports) {
       const make = (subset: Subset | undefined): Cluster => {
-        const tp = effectivePolicy(dr?.spec.trafficPolicy, subset?.trafficPolicy, port.number);
+        const tp = withMeshDefaults(
+          effectivePolicy(dr?.spec.trafficPolicy, subset?.trafficPolicy, port.number),
+          registry.mesh.defaultTrafficPolicy,
+        );
         const selected = subset
           ? instances.filter((i) => labelsMatch(subset.labels, i.labels))
           : instances;

@@ -9,7 +9,12 @@ import { formatDiagnostic } from "../api/diagnostic.ts";
 import { splitHostPort } from "../api/host.ts";
 import type { Endpoint, NodeInfo, ProxyConfig } from "../api/proxy_config.ts";
 import { Runtime } from "../proxy/runtime.ts";
-import { buildSnapshot, type RegisteredWorkload, type Snapshot } from "./snapshot.ts";
+import {
+  buildSnapshot,
+  meshSettingsFrom,
+  type RegisteredWorkload,
+  type Snapshot,
+} from "./snapshot.ts";
 import { generateProxyConfig } from "./generate.ts";
 
 const NETWORKING = new URL("../../shared/istio-samples/bookinfo/networking/", import.meta.url);
@@ -891,6 +896,46 @@ spec:
   const other = generateProxyConfig(snap, { ...sidecar(), labels: { app: "reviews" } });
   assert.ok(other.virtualHosts.some((v) => v.name === `${HOST("ratings")}:9080`));
   assert.equal(other.outboundTrafficPolicy, "ALLOW_ANY");
+});
+
+Deno.test("sim: MeshConfig defaultHttpRetryPolicy and defaultTrafficPolicy fill in what rules leave unset", () => {
+  const resources = [
+    ...SERVICES,
+    ...inline(`apiVersion: config.mesh.dev/v1alpha1
+kind: MeshConfig
+metadata: {name: mesh, namespace: istio-system}
+spec:
+  defaultHttpRetryPolicy: {attempts: 5, retryOn: "5xx,connect-failure"}
+  defaultTrafficPolicy:
+    connectionPool: {tcp: {maxConnections: 50}}
+    outlierDetection: {consecutive5xxErrors: 4}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews, namespace: default}
+spec:
+  host: reviews
+  trafficPolicy: {connectionPool: {tcp: {maxConnections: 7}}}
+`),
+  ];
+  const snap = buildSnapshot({
+    revision: 1,
+    resources,
+    workloads: WORKLOADS,
+    mesh: meshSettingsFrom(
+      { trustDomain: "cluster.local", outboundTrafficPolicy: "ALLOW_ANY" },
+      resources,
+    ),
+    roots: "",
+  });
+  const cfg = generateProxyConfig(snap, sidecar());
+  const ratings = cfg.virtualHosts.find((v) => v.name === `${HOST("ratings")}:9080`)!;
+  assert.equal(ratings.routes[0].retries?.attempts, 5);
+  assert.deepEqual(ratings.routes[0].retries?.retryOn, ["5xx", "connect-failure"]);
+  // The rule's own connectionPool wins; its outlierDetection comes from the mesh.
+  assert.equal(cfg.clusters[CLUSTER("reviews")].limits?.maxConnections, 7);
+  assert.equal(cfg.clusters[CLUSTER("reviews")].outlier?.consecutive5xx, 4);
+  assert.equal(cfg.clusters[CLUSTER("details")].limits?.maxConnections, 50);
 });
 
 Deno.test("sim: AuthorizationPolicies reach the workloads they select, root namespace first", () => {

@@ -126,6 +126,11 @@ export class ServiceRegistry {
     }
   }
 
+  /** The mesh settings of the snapshot the registry was built from. */
+  get mesh(): Snapshot["mesh"] {
+    return this.#snapshot.mesh;
+  }
+
   /** The service with this exact host. */
   service(host: string): Service | undefined {
     return this.services.get(host);

@@ -17,6 +17,7 @@ import type {
 import { clusterName } from "../api/proxy_config.ts";
 import { fqdn, hostAliases, hostMatches } from "../api/host.ts";
 import type { HTTPMatchRequest, HTTPRoute, VirtualService } from "../api/resources.ts";
+import type { HTTPRetry } from "../api/schemas/networking.ts";
 import { durationMs as parseMs } from "../api/schemas/common.ts";
 
 /** The longest timer the runtime keeps (2^31 - 1 ms, about 24.8 days). */
@@ -174,7 +175,7 @@ export function translateRoutes(
     if (timeoutMs && timeoutMs < MAX_TIMER_MS) route.timeoutMs = timeoutMs;
     const fault = translateFault(http);
     if (fault) route.fault = fault;
-    route.retries = translateRetries(http);
+    route.retries = translateRetries(http, registry.mesh.defaultRetries);
     routes.push(route);
   }
   return routes;
@@ -200,8 +201,8 @@ export function defaultRetryPolicy(): RetryPolicy {
 }
 
 /** VirtualService `retries` → {@linkcode RetryPolicy}, with Istio's defaults for what's unset. */
-function translateRetries(http: HTTPRoute): RetryPolicy {
-  const r = http.retries;
+function translateRetries(http: HTTPRoute, meshDefault?: HTTPRetry): RetryPolicy {
+  const r = http.retries ?? meshDefault;
   if (!r) return defaultRetryPolicy();
   const attempts = r.attempts ?? 0;
   if (attempts <= 0) return { attempts: 0, retryOn: [] };
@@ -335,13 +336,13 @@ function destinationsOf(
 }
 
 /** The implicit route of a service without a VirtualService: all its endpoints. */
-export function defaultRoute(svc: Service, port: number): Route {
+export function defaultRoute(svc: Service, port: number, meshDefault?: HTTPRetry): Route {
   return {
     source: "default",
     name: "default",
     match: [],
     destinations: [{ cluster: clusterName(port, undefined, svc.host), weight: 100 }],
-    retries: defaultRetryPolicy(),
+    retries: meshDefault ? translateRetries({ retries: meshDefault }) : defaultRetryPolicy(),
   };
 }
 
@@ -378,7 +379,7 @@ export function sidecarVirtualHosts(
       const domains = aliases.map((a) => `${a}:${p.number}`);
       if (p.number === 80) domains.push(...aliases);
       let routes = vs ? translateRoutes(vs, p.number, registry, svc.host, client) : [];
-      if (!vs) routes = [defaultRoute(svc, p.number)];
+      if (!vs) routes = [defaultRoute(svc, p.number, registry.mesh.defaultRetries)];
       out.push({ name: `${svc.host}:${p.number}`, domains, routes });
     }
   }

@@ -5,6 +5,7 @@
  * @module
  */
 import type { AccessLogSettings } from "../api/proxy_config.ts";
+import type { HTTPRetry, TrafficPolicy } from "../api/schemas/networking.ts";
 import type {
   AuthorizationPolicy,
   DestinationRule,
@@ -54,6 +55,10 @@ export interface MeshSettings {
   defaultAccessLogProviders?: string[];
   /** MeshConfig `accessLogEncoding` (for Istio's built-in `envoy` provider). */
   accessLogEncoding?: "TEXT" | "JSON";
+  /** MeshConfig `defaultHttpRetryPolicy`: the retries of routes that set none. */
+  defaultRetries?: HTTPRetry;
+  /** MeshConfig `defaultTrafficPolicy`: what DestinationRules don't set. */
+  defaultTrafficPolicy?: Pick<TrafficPolicy, "connectionPool" | "outlierDetection">;
 }
 
 /** A `zipkin` extension provider. */
@@ -87,6 +92,10 @@ export function meshSettingsFrom(
     out.accessLog = { path: spec.accessLogFile, encoding: spec.accessLogEncoding ?? "TEXT" };
   }
   if (spec.accessLogEncoding) out.accessLogEncoding = spec.accessLogEncoding;
+  if (spec.defaultHttpRetryPolicy) out.defaultRetries = spec.defaultHttpRetryPolicy as HTTPRetry;
+  if (spec.defaultTrafficPolicy) {
+    out.defaultTrafficPolicy = spec.defaultTrafficPolicy as MeshSettings["defaultTrafficPolicy"];
+  }
   if (spec.defaultProviders?.accessLogging?.length) {
     out.defaultAccessLogProviders = [...spec.defaultProviders.accessLogging];
   }

@@ -58,6 +58,8 @@ export const MESH_CONFIG_SUPPORTED = [
   "extensionProviders",
   "defaultProviders",
   "defaultConfig",
+  "defaultHttpRetryPolicy",
+  "defaultTrafficPolicy",
 ];
 
 /** Extension provider kinds mesh can use, with the fields it honours. */
