@@ -275,14 +275,23 @@ export interface GatewayListener {
   port: number;
   /**
    * HTTP and HTTPS: routed by `virtualHosts`; TCP: each connection to one of
-   * `destinations`.
+   * `destinations`; TLS (passthrough): each connection by its SNI, by `sniRoutes`.
    */
-  protocol: "HTTP" | "HTTPS" | "TCP";
+  protocol: "HTTP" | "HTTPS" | "TCP" | "TLS";
   virtualHosts: VirtualHost[];
   /** For HTTPS: where the gateway finds its certificate and key (Gateway `tls`, SIMPLE). */
   tls?: GatewayTls;
   /** For TCP: the weighted clusters of the bound VirtualService's `tcp` route. */
   destinations?: TcpDestination[];
+  /** For TLS passthrough: the bound VirtualServices' `tls` routes, in order. */
+  sniRoutes?: SniRoute[];
+}
+
+/** A VirtualService `tls` route: connections whose SNI matches one of `sniHosts`. */
+export interface SniRoute {
+  /** Host names or wildcards (`*.example.com`), lowercase. */
+  sniHosts: string[];
+  destinations: TcpDestination[];
 }
 
 /**

@@ -262,13 +262,10 @@ Deno.test("ConfigDir: a file that was never good starts serving once fixed", asy
 
 Deno.test("ConfigDir: warnings are listed but don't reject the file", async () => {
   await withTempDir(async (dir) => {
-    // TLS (SNI) routes are Istio's, not enforced by mesh yet: a warning.
+    // A match's statPrefix is Istio's, not enforced by mesh yet: a warning.
     await Deno.writeTextFile(
       `${dir}/reviews.yaml`,
-      vs("reviews").replace(
-        "spec:\n",
-        "spec:\n  tls: [{match: [{sniHosts: [reviews]}], route: [{destination: {host: reviews}}]}]\n",
-      ),
+      vs("reviews").replace("  - route:\n", "  - match: [{statPrefix: reviews}]\n    route:\n"),
     );
     const src = new ConfigDir(dir);
     await src.reload();

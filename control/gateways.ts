@@ -8,7 +8,7 @@ import type { GatewayListener, VirtualHost } from "../api/proxy_config.ts";
 import { hostsIntersect } from "../api/host.ts";
 import type { Gateway, VirtualService } from "../api/resources.ts";
 import { labelsMatch, type ServiceRegistry } from "./registry.ts";
-import { tcpDestinations, translateRoutes } from "./routes.ts";
+import { sniRoutes, tcpDestinations, translateRoutes } from "./routes.ts";
 import { exportedTo } from "./visibility.ts";
 
 /** Whether `vs` names `gw` in its gateways (as `ns/name`, or `name` in its own namespace). */
@@ -73,6 +73,43 @@ export function gatewayListeners(
           virtualHosts: [],
           ...(destinations ? { destinations } : {}),
         });
+        continue;
+      }
+      // TLS passthrough (TLS, or HTTPS with mode PASSTHROUGH): connections by SNI, as the
+      // bound VirtualServices' `tls` routes say; the gateway never terminates their TLS.
+      const passthrough = (protocol === "TLS" || protocol === "HTTPS") &&
+        (server.tls?.mode ?? "PASSTHROUGH") === "PASSTHROUGH";
+      if (passthrough) {
+        const gateway = `${gw.metadata.namespace}/${gw.metadata.name}`;
+        let listener = byPort.get(server.port.number);
+        if (listener && listener.protocol !== "TLS") continue; // the port is taken
+        if (!listener) {
+          listener = {
+            name: gateway,
+            port: server.port.number,
+            protocol: "TLS",
+            virtualHosts: [],
+            sniRoutes: [],
+          };
+          byPort.set(server.port.number, listener);
+        }
+        const client = { namespace, labels, gateway };
+        for (const vs of bound) {
+          for (const route of sniRoutes(vs, server.port.number, registry, client)) {
+            // Only the SNI hosts this server admits.
+            const admitted = route.sniHosts.filter((h) =>
+              server.hosts.some((sh) => {
+                const s = serverHostFor(
+                  sh.toLowerCase(),
+                  vs.metadata.namespace,
+                  gw.metadata.namespace,
+                );
+                return s !== undefined && hostsIntersect(s, h);
+              })
+            );
+            if (admitted.length) listener.sniRoutes!.push({ ...route, sniHosts: admitted });
+          }
+        }
         continue;
       }
       // HTTPS terminates TLS (mode SIMPLE); other modes and protocols are warned and skipped.

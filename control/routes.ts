@@ -10,6 +10,7 @@ import type {
   Route,
   RouteFault,
   RouteMatch,
+  SniRoute,
   TcpDestination,
   VirtualHost,
   WeightedCluster,
@@ -410,4 +411,29 @@ export function tcpDestinations(
     return out.length ? out : undefined;
   }
   return undefined;
+}
+
+/**
+ * The `tls` routes of `vs` for connections to `port` from `client`, each with its SNI hosts
+ * (a match's `sniHosts`; its `port`, `sourceLabels`, `sourceNamespace` and `gateways` decided
+ * here) and weighted clusters.
+ */
+export function sniRoutes(
+  vs: VirtualService,
+  port: number,
+  registry: ServiceRegistry,
+  client: RouteClient,
+): SniRoute[] {
+  const ns = vs.metadata.namespace;
+  const out: SniRoute[] = [];
+  for (const r of vs.spec.tls ?? []) {
+    const hosts = r.match
+      .filter((m) => (m.port === undefined || m.port === port) && matchesClient(m, client, ns))
+      .flatMap((m) => m.sniHosts.map((h) => h.toLowerCase()));
+    if (!hosts.length) continue;
+    const destinations = destinationsOf(r, ns, port, registry, undefined)
+      .map(({ cluster, weight }) => ({ cluster, weight }));
+    if (destinations.length) out.push({ sniHosts: [...new Set(hosts)], destinations });
+  }
+  return out;
 }

@@ -328,7 +328,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
       if (gatewayServers.has(key)) continue;
       const port = l.port;
       try {
-        if (l.protocol === "TCP") {
+        if (l.protocol === "TCP" || l.protocol === "TLS") {
           const s = await startTcpListener(
             address,
             port,

@@ -8,7 +8,9 @@
  */
 import net from "node:net";
 import tls from "node:tls";
-import type { Endpoint, TcpDestination } from "../api/proxy_config.ts";
+import type { Endpoint, SniRoute, TcpDestination } from "../api/proxy_config.ts";
+import { hostMatches } from "../api/host.ts";
+import { MAX_HELLO_BYTES, serverName } from "./sni.ts";
 import { concat, indexOfHeadEnd, latin1 } from "./h1_codec.ts";
 import { identityChecker, type Origination, originationOptions } from "./forward.ts";
 import type { Credentials } from "./control_client.ts";
@@ -145,10 +147,49 @@ function dial(
   });
 }
 
-/** Where a TCP listener's connections go: one cluster, or weighted ones (a `tcp` route). */
+/**
+ * Where a TCP listener's connections go: one cluster, weighted ones (a `tcp` route), or by
+ * the TLS server name (`tls` routes, passthrough).
+ */
 export interface TcpTarget {
   cluster?: string;
   destinations?: TcpDestination[];
+  sniRoutes?: SniRoute[];
+}
+
+/** How long a client may take to send its ClientHello. */
+const HELLO_TIMEOUT_MS = 10_000;
+
+/**
+ * Reads the SNI of `client`'s ClientHello (undefined when there is none) and puts the bytes
+ * back, so that they are the first to go upstream; `client` is paused again after.
+ */
+export function readServerName(client: net.Socket): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    let buf: Uint8Array = new Uint8Array(0);
+    const done = (name: string | undefined) => {
+      client.setTimeout(0);
+      client.removeListener("data", onData);
+      client.removeListener("close", onClose);
+      client.pause();
+      client.unshift(buf);
+      resolve(name);
+    };
+    const onData = (chunk: Uint8Array) => {
+      buf = concat(buf, chunk);
+      const r = serverName(buf);
+      if (r.more && buf.length < MAX_HELLO_BYTES) return;
+      done(r.name);
+    };
+    const onClose = () => reject(new Error("the client closed before its ClientHello"));
+    client.setTimeout(HELLO_TIMEOUT_MS, () => {
+      client.destroy();
+      reject(new Error("no ClientHello in time"));
+    });
+    client.on("data", onData);
+    client.once("close", onClose);
+    client.resume();
+  });
 }
 
 /** A cluster of `target`, by weight when it has destinations. */
@@ -201,7 +242,27 @@ export function startTcpListener(
         return;
       }
     }
-    const cluster = rt ? pickCluster(target(rt)) : undefined;
+    const t = rt ? target(rt) : undefined;
+    if (t?.sniRoutes) {
+      // TLS passthrough: the ClientHello's server name picks the route.
+      readServerName(client).then((name) => {
+        const route = name === undefined
+          ? undefined
+          : t.sniRoutes!.find((r) => r.sniHosts.some((h) => hostMatches(h, name)));
+        if (!route) {
+          log.warn("no tls route for a connection's SNI; closing it", { port, sni: name });
+          client.destroy();
+          return;
+        }
+        forward(client, rt, pickCluster({ destinations: route.destinations }));
+      }, () => client.destroy());
+      return;
+    }
+    forward(client, rt, rt ? pickCluster(t) : undefined);
+  });
+
+  /** Sends `client`'s connection to an endpoint of `cluster`. */
+  const forward = (client: net.Socket, rt: Runtime | undefined, cluster: string | undefined) => {
     const lb = cluster ? rt?.balancers.get(cluster) : undefined;
     const ep = lb?.pick();
     const service = lb?.cluster.host ?? "unknown";
@@ -222,7 +283,7 @@ export function startTcpListener(
       log.warn("TCP upstream failed", { to: `${ep.address}:${ep.port}`, error: err });
       client.destroy();
     });
-  });
+  };
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, bind, () => {

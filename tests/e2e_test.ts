@@ -969,6 +969,93 @@ spec:
   }
 });
 
+Deno.test("gateway TLS passthrough: connections routed by SNI to an app that terminates TLS itself", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mesh-gw-passthrough-" });
+  const pki = await testPki(dir);
+  // The app serves HTTPS itself with a certificate for secure.example.com.
+  const app = Deno.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: pki.server.cert,
+    key: pki.server.key,
+    onListen() {},
+  }, () => new Response("hello over the app's own TLS"));
+  const gwPort = freePort();
+  const m = await TestMesh.start({
+    "passthrough.yaml": `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: secure-app}
+spec:
+  hosts: [secure-app.default.svc.cluster.local]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{number: 8443, name: tls, protocol: TLS}]
+  workloadSelector: {labels: {app: secure-app}}
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: passthrough, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: ${gwPort}, name: tls, protocol: TLS}
+    hosts: [secure.example.com]
+    tls: {mode: PASSTHROUGH}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: secure}
+spec:
+  hosts: [secure.example.com]
+  gateways: [istio-system/passthrough]
+  tls:
+  - match: [{sniHosts: [secure.example.com], port: ${gwPort}}]
+    route: [{destination: {host: secure-app.default.svc.cluster.local, port: {number: 8443}}}]
+`,
+  });
+  try {
+    await Promise.all([
+      m.sidecar({
+        name: "secure-app",
+        serviceAccount: "secure-app",
+        labels: "app=secure-app",
+        appPort: app.addr.port,
+      }),
+      m.sidecar({
+        name: "gateway",
+        namespace: "istio-system",
+        serviceAccount: "istio-ingressgateway",
+        labels: "istio=ingressgateway",
+        mode: "gateway",
+        extra: ["--gateway-address=127.0.0.1"],
+      }),
+    ]);
+    const get = (host: string) =>
+      curl([
+        "--cacert",
+        pki.caPath,
+        "--resolve",
+        `${host}:${gwPort}:127.0.0.1`,
+        `https://${host}:${gwPort}/`,
+      ]);
+    const r = await eventually(
+      async () => {
+        const r = await get("secure.example.com");
+        return r.status === 200 && r;
+      },
+      10_000,
+      "TLS passthrough",
+    );
+    assert.equal(r.body, "hello over the app's own TLS");
+    // An SNI no route names: the gateway closes the connection.
+    assert.equal((await get("other.example.com")).status, 0);
+  } finally {
+    await m.close();
+    await app.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("an invalid file is reported with file and line, and the rest keeps serving", async () => {
   const { m, a, close } = await setup({ "vs.yaml": vsTo("v1") });
   try {

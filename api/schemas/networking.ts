@@ -58,7 +58,6 @@ export { PROTOCOLS };
 // ---------------------------------------------------------------------------------------------
 // What mesh enforces: everything else of these kinds is warned about.
 
-const UNSUPPORTED_VS = ["tls"] as const;
 const UNSUPPORTED_L4_MATCH = ["destinationSubnets", "sourceSubnet"] as const;
 const UNSUPPORTED_HTTP_ROUTE = ["delegate"] as const;
 const UNSUPPORTED_MATCH = ["statPrefix"] as const;
@@ -503,7 +502,6 @@ export function checkVirtualService(
   ctx: CheckContext,
 ): void {
   const base: Path = ["spec"];
-  warnUnsupported(spec, UNSUPPORTED_VS, base, r);
   checkExportTo(spec.exportTo, [...base, "exportTo"], ctx, r, false);
   const gateways = spec.gateways ?? [];
   const appliesToMesh = gateways.length === 0 || gateways.includes("mesh");
@@ -549,6 +547,7 @@ export function checkVirtualService(
         }
       });
       checkL4Match(m, at, r);
+      warnUnsupported(m, ["destinationSubnets"], at, r);
     });
     checkRouteDestinations(route.route, [...path, "route"], r, "TLS route");
   });
@@ -1571,15 +1570,15 @@ export function checkGateway(spec: GatewaySpec, r: Reporter, ctx: CheckContext):
     const path: Path = ["spec", "servers", i];
     warnUnsupported(server, UNSUPPORTED_SERVER, path, r);
     const p = server.port.protocol;
-    if (p === "HTTPS" && server.tls?.mode === "SIMPLE") {
-      warnUnsupported(server.tls, UNSUPPORTED_SERVER_TLS, [...path, "tls"], r);
-    } else if (p === "HTTPS" && server.tls) {
+    const mode = server.tls?.mode ?? "PASSTHROUGH";
+    if (p === "HTTPS" && mode === "SIMPLE") {
+      warnUnsupported(server.tls!, UNSUPPORTED_SERVER_TLS, [...path, "tls"], r);
+    } else if ((p === "HTTPS" || p === "TLS") && server.tls && mode !== "PASSTHROUGH") {
       r.warn(
         [...path, "tls", "mode"],
-        `${server.tls.mode ?? "PASSTHROUGH"} is ${NOT_SUPPORTED} (this server is skipped; ` +
-          "SIMPLE is supported)",
+        `${mode} is ${NOT_SUPPORTED} (this server is skipped; SIMPLE and PASSTHROUGH are)`,
       );
-    } else if (p !== "HTTP" && p !== "TCP" && p !== "HTTPS") {
+    } else if (p !== "HTTP" && p !== "TCP" && p !== "HTTPS" && p !== "TLS") {
       r.warn([...path, "port", "protocol"], `${p} is ${NOT_SUPPORTED} (this server is skipped)`);
     }
     server.hosts.forEach((host, j) => {

@@ -207,11 +207,8 @@ export function storeContract(backend: string, factory: () => Promise<StoreFixtu
       ...virtualService("reviews"),
       spec: {
         hosts: ["reviews"],
-        tls: [{
-          match: [{ sniHosts: ["reviews"] }],
-          route: [{ destination: { host: "reviews" } }],
-        }],
         http: [{
+          match: [{ statPrefix: "reviews" }],
           route: [{ destination: { host: "reviews" } }],
         }],
       },
