@@ -938,6 +938,43 @@ spec:
   assert.equal(cfg.clusters[CLUSTER("details")].limits?.maxConnections, 50);
 });
 
+Deno.test("sim: VirtualService delegation merges the delegate's routes into the root's place", () => {
+  const extra = inline(`apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews-root, namespace: default}
+spec:
+  hosts: [reviews]
+  http:
+  - match: [{uri: {prefix: /reviews}}]
+    delegate: {name: reviews-team, namespace: team}
+  - route: [{destination: {host: reviews, subset: v1}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: reviews-team, namespace: team}
+spec:
+  http:
+  - match: [{uri: {prefix: /reviews/v3}, headers: {end-user: {exact: jason}}}]
+    route: [{destination: {host: reviews.default.svc.cluster.local, subset: v3}}]
+  - match: [{uri: {prefix: /ratings}}]
+    route: [{destination: {host: ratings.default.svc.cluster.local}}]
+  - route: [{destination: {host: reviews.default.svc.cluster.local, subset: v2}}]
+`);
+  const rt = Runtime.compile(
+    generateProxyConfig(snapshotOf(["destination-rule-all.yaml"], WORKLOADS, extra), sidecar()),
+  );
+  const at = (path: string, headers: Record<string, string> = {}) =>
+    send(rt, "reviews:9080", { path, headers })?.cluster;
+  assert.equal(at("/reviews/v3/1", { "end-user": "jason" }), CLUSTER("reviews", "v3"));
+  // Inside the root's /reviews prefix, the delegate's catch-all.
+  assert.equal(at("/reviews/v3/1"), CLUSTER("reviews", "v2"));
+  assert.equal(at("/reviews/1"), CLUSTER("reviews", "v2"));
+  // The delegate's /ratings route conflicts with the root's /reviews: left out. The root's
+  // next route serves the rest.
+  assert.equal(at("/ratings/1"), CLUSTER("reviews", "v1"));
+  assert.equal(at("/"), CLUSTER("reviews", "v1"));
+});
+
 Deno.test("sim: AuthorizationPolicies reach the workloads they select, root namespace first", () => {
   const policies = parseResources(
     `apiVersion: security.istio.io/v1

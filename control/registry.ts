@@ -19,7 +19,7 @@ import type { MtlsMode } from "../api/proxy_config.ts";
 export { labelsMatch };
 import { spiffeId } from "../ca/spiffe.ts";
 import { hostMatches } from "../api/host.ts";
-import type { DestinationRule } from "../api/resources.ts";
+import type { DestinationRule, VirtualService } from "../api/resources.ts";
 
 /** A service port. */
 export interface ServicePort {
@@ -129,6 +129,13 @@ export class ServiceRegistry {
   /** The mesh settings of the snapshot the registry was built from. */
   get mesh(): Snapshot["mesh"] {
     return this.#snapshot.mesh;
+  }
+
+  /** The VirtualService `namespace/name`, if there is one. */
+  virtualService(name: string, namespace: string): VirtualService | undefined {
+    return this.#snapshot.virtualServices.find((vs) =>
+      vs.metadata.name === name && vs.metadata.namespace === namespace
+    );
   }
 
   /** The service with this exact host. */

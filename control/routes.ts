@@ -18,6 +18,7 @@ import type {
 import { clusterName } from "../api/proxy_config.ts";
 import { fqdn, hostAliases, hostMatches } from "../api/host.ts";
 import type { HTTPMatchRequest, HTTPRoute, VirtualService } from "../api/resources.ts";
+import type { StringMatch } from "../api/schemas/networking.ts";
 import type { HTTPRetry } from "../api/schemas/networking.ts";
 import { durationMs as parseMs } from "../api/schemas/common.ts";
 
@@ -109,6 +110,21 @@ export function translateRoutes(
   const source = `${ns}/${vs.metadata.name}`;
   const routes: Route[] = [];
   for (const [i, http] of (vs.spec.http ?? []).entries()) {
+    if (http.delegate) {
+      // The delegate's routes take this route's place, their matches ANDed with its own;
+      // a delegate route whose match conflicts with it is left out (Istio's merge).
+      const d = registry.virtualService(http.delegate.name ?? "", http.delegate.namespace ?? ns);
+      if (!d || d.spec.hosts.length) continue; // not a delegate VirtualService
+      const merged: HTTPRoute[] = [];
+      for (const dr of d.spec.http ?? []) {
+        if (dr.delegate) continue; // one level only
+        const match = mergeMatches(http.match, dr.match);
+        if (match) merged.push({ ...dr, match });
+      }
+      const expanded = { ...d, spec: { ...d.spec, hosts: vs.spec.hosts, http: merged } };
+      routes.push(...translateRoutes(expanded, port, registry, selfHost, client));
+      continue;
+    }
     const matches = (http.match ?? []).filter((m) =>
       (port === undefined || m.port === undefined || m.port === port) &&
       (client === undefined || matchesClient(m, client, ns))
@@ -435,5 +451,64 @@ export function sniRoutes(
       .map(({ cluster, weight }) => ({ cluster, weight }));
     if (destinations.length) out.push({ sniHosts: [...new Set(hosts)], destinations });
   }
+  return out;
+}
+
+/**
+ * A root route's matches ANDed with a delegate route's (each pair merged; undefined when
+ * every pair conflicts). A delegate's `uri` must lie within the root's; other conditions
+ * must agree where both set them.
+ */
+export function mergeMatches(
+  root: HTTPMatchRequest[] | undefined,
+  delegate: HTTPMatchRequest[] | undefined,
+): HTTPMatchRequest[] | undefined {
+  if (!root?.length) return delegate ?? [];
+  if (!delegate?.length) return root;
+  const out: HTTPMatchRequest[] = [];
+  for (const r of root) {
+    for (const d of delegate) {
+      const m = mergeMatch(r, d);
+      if (m) out.push(m);
+    }
+  }
+  return out.length ? out : undefined;
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** Whether a delegate's `uri` match lies within the root's. */
+function uriWithin(root: StringMatch, d: StringMatch): boolean {
+  if (root.prefix !== undefined) {
+    const v = d.exact ?? d.prefix;
+    return v !== undefined && v.startsWith(root.prefix);
+  }
+  return sameJson(root, d);
+}
+
+function mergeMap<T>(
+  a: Record<string, T> | undefined,
+  b: Record<string, T> | undefined,
+): Record<string, T> | undefined | null {
+  if (!a) return b;
+  if (!b) return a;
+  for (const [k, v] of Object.entries(b)) if (k in a && !sameJson(a[k], v)) return null;
+  return { ...a, ...b };
+}
+
+function mergeMatch(r: HTTPMatchRequest, d: HTTPMatchRequest): HTTPMatchRequest | undefined {
+  const out: HTTPMatchRequest = { ...r, ...d };
+  if (r.uri && d.uri && !uriWithin(r.uri, d.uri)) return undefined;
+  for (const k of ["scheme", "method", "authority", "port", "sourceNamespace"] as const) {
+    if (r[k] !== undefined && d[k] !== undefined && !sameJson(r[k], d[k])) return undefined;
+  }
+  for (const k of ["headers", "queryParams", "withoutHeaders", "sourceLabels"] as const) {
+    const m = mergeMap<unknown>(r[k], d[k]);
+    if (m === null) return undefined;
+    if (m) (out as Record<string, unknown>)[k] = m;
+  }
+  if (r.ignoreUriCase || d.ignoreUriCase) out.ignoreUriCase = true;
   return out;
 }

@@ -59,7 +59,7 @@ export { PROTOCOLS };
 // What mesh enforces: everything else of these kinds is warned about.
 
 const UNSUPPORTED_L4_MATCH = ["destinationSubnets", "sourceSubnet"] as const;
-const UNSUPPORTED_HTTP_ROUTE = ["delegate"] as const;
+const UNSUPPORTED_HTTP_ROUTE: readonly string[] = [];
 const UNSUPPORTED_MATCH = ["statPrefix"] as const;
 const UNSUPPORTED_DR = ["workloadSelector"] as const;
 const UNSUPPORTED_TRAFFIC_POLICY = [
@@ -432,11 +432,10 @@ const gatewayRef = formatted(
 
 /** The schema of a VirtualService `spec`. */
 export const virtualServiceSpec: z.ZodType<VirtualServiceSpec> = z.strictObject({
-  hosts: nonEmptyList(
+  // No hosts: a delegate VirtualService, whose routes a root's `delegate` takes in.
+  hosts: z.array(
     formatted((s) => isWildcardHost(s) || isIP(s), (v) => `invalid host ${quote(v)}; ${HOST_HINT}`),
-    "hosts must list at least one host (delegate VirtualServices, which have no hosts, are " +
-      "not supported by mesh yet)",
-  ),
+  ).default([]),
   gateways: z.array(gatewayRef).optional(),
   http: z.array(httpRoute).optional(),
   tls: z.array(tlsRoute).optional(),
@@ -503,6 +502,25 @@ export function checkVirtualService(
 ): void {
   const base: Path = ["spec"];
   checkExportTo(spec.exportTo, [...base, "exportTo"], ctx, r, false);
+  if (spec.hosts.length === 0) {
+    // A delegate: only HTTP routes, no gateways, and no further delegation (Istio's rules).
+    if (spec.gateways?.length) {
+      r.error([...base, "gateways"], "a delegate VirtualService (no hosts) can't set gateways");
+    }
+    for (const k of ["tls", "tcp"] as const) {
+      if (spec[k]?.length) {
+        r.error([...base, k], `a delegate VirtualService (no hosts) can only have http routes`);
+      }
+    }
+    spec.http?.forEach((h, i) => {
+      if (h.delegate) {
+        r.error(
+          [...base, "http", i, "delegate"],
+          "a delegate VirtualService can't delegate again; only one level is supported",
+        );
+      }
+    });
+  }
   const gateways = spec.gateways ?? [];
   const appliesToMesh = gateways.length === 0 || gateways.includes("mesh");
   spec.hosts.forEach((host, i) => {
