@@ -350,7 +350,9 @@ Deno.test("valid examples of every validated-only kind parse without errors", ()
   assert.deepEqual(
     diagnostics.filter((d) => d.kind === "Telemetry").map((d) => `${d.name} ${d.path}`),
     [
-      "mesh-default spec.metrics",
+      "mesh-default spec.metrics[0].reportingInterval",
+      "mesh-default spec.metrics[0].overrides[0].tagOverrides.tenant.value",
+      "mesh-default spec.metrics[0].overrides[1].match.customMetric",
       "mesh-default spec.accessLogging[0].match",
       "mesh-default spec.accessLogging[0].filter",
     ],

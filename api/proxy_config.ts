@@ -351,6 +351,8 @@ export interface ProxyConfig {
   jwt?: JwtProvider[];
   /** AuthorizationPolicies that select this workload, enforced on its inbound listener. */
   authz?: AuthzPolicy[];
+  /** Telemetry `metrics` overrides (metrics left out, tags removed or set); none: Istio's. */
+  metrics?: MetricOverride[];
   /** Distributed tracing (Telemetry `tracing` with a zipkin provider); none when off. */
   tracing?: TracingSettings;
   /** Where to write access logs (MeshConfig `accessLogFile`); none when unset. */
@@ -405,6 +407,19 @@ export interface TracingSettings {
   maxTagLength: number;
   /** Propagate and decide sampling, but send no spans. */
   disableSpanReporting?: boolean;
+}
+
+/**
+ * A Telemetry `metrics` override as a proxy applies it when metrics are read: a metric
+ * (Istio's name, e.g. `REQUEST_COUNT`, or `ALL_METRICS`) on the client side, the server side
+ * or both is left out, or has tags removed or set.
+ */
+export interface MetricOverride {
+  metric: string;
+  mode: "CLIENT_AND_SERVER" | "CLIENT" | "SERVER";
+  disabled?: boolean;
+  /** Tags to remove (`remove`), or to set to a fixed value. */
+  tags?: Record<string, { remove: true } | { value: string }>;
 }
 
 /** A custom span tag (Telemetry `customTags`). */

@@ -16,7 +16,7 @@ import { sidecarVirtualHosts } from "./routes.ts";
 import { authzFor } from "./authz.ts";
 import { mtlsModeFor } from "./peer_authn.ts";
 import { jwtFor } from "./request_authn.ts";
-import { accessLogFor, tracingFor } from "./telemetry.ts";
+import { accessLogFor, metricsFor, tracingFor } from "./telemetry.ts";
 import { buildClusters } from "./clusters.ts";
 import { gatewayListeners } from "./gateways.ts";
 import { egressListeners, sidecarFor, sidecarScope } from "./sidecars.ts";
@@ -57,6 +57,7 @@ export function generateProxyConfig(
     authz: authzFor(snapshot, node),
     ...jwtOf(snapshot, node),
     ...tracingOf(snapshot, node, registry),
+    ...metricsOf(snapshot, node),
     ...(gateway ? {} : {
       inboundMtls: mtlsModeFor(
         snapshot.peerAuthentications,
@@ -87,4 +88,9 @@ function tracingOf(
 function accessLogOf(snapshot: Snapshot, node: NodeInfo): { accessLog?: ProxyConfig["accessLog"] } {
   const accessLog = accessLogFor(snapshot, node);
   return accessLog ? { accessLog } : {};
+}
+
+function metricsOf(snapshot: Snapshot, node: NodeInfo): { metrics?: ProxyConfig["metrics"] } {
+  const metrics = metricsFor(snapshot, node);
+  return metrics.length ? { metrics } : {};
 }

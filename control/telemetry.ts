@@ -16,6 +16,7 @@
  */
 import type {
   AccessLogSettings,
+  MetricOverride,
   NodeInfo,
   TracingSettings,
   TracingTag,
@@ -146,4 +147,46 @@ export function accessLogFor(
     if (p) return p;
   }
   return undefined; // only providers mesh can't write to (warned at validation)
+}
+
+/** A CEL string literal (`'x'` or `"x"`): the only tag values mesh can set. */
+export function celStringLiteral(expr: string): string | undefined {
+  const m = expr.trim().match(/^(['"])(.*)\1$/s);
+  return m && !m[2].includes(m[1]) ? m[2] : undefined;
+}
+
+/**
+ * The metrics overrides of `node`: those of every Telemetry that applies (mesh-wide, then
+ * namespace, then workload, so the more specific come later and win), for the Prometheus
+ * provider (or none named).
+ */
+export function metricsFor(
+  snapshot: Snapshot,
+  node: Pick<NodeInfo, "namespace" | "labels">,
+): MetricOverride[] {
+  const out: MetricOverride[] = [];
+  for (const t of telemetriesFor(snapshot, node)) {
+    for (const m of t.spec.metrics ?? []) {
+      if (m.providers?.length && !m.providers.some((p) => p.name === "prometheus")) continue;
+      for (const o of m.overrides ?? []) {
+        if (o.match?.customMetric) continue; // warned: mesh has no custom metrics
+        const override: MetricOverride = {
+          metric: o.match?.metric ?? "ALL_METRICS",
+          mode: o.match?.mode ?? "CLIENT_AND_SERVER",
+        };
+        if (o.disabled) override.disabled = true;
+        const tags: NonNullable<MetricOverride["tags"]> = {};
+        for (const [tag, change] of Object.entries(o.tagOverrides ?? {})) {
+          if (change.operation === "REMOVE") tags[tag] = { remove: true };
+          else {
+            const value = change.value !== undefined ? celStringLiteral(change.value) : undefined;
+            if (value !== undefined) tags[tag] = { value };
+          }
+        }
+        if (Object.keys(tags).length) override.tags = tags;
+        out.push(override);
+      }
+    }
+  }
+  return out;
 }

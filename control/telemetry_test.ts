@@ -4,7 +4,7 @@ import { formatDiagnostic } from "../api/diagnostic.ts";
 import type { NodeInfo } from "../api/proxy_config.ts";
 import { buildSnapshot, meshSettingsFrom } from "./snapshot.ts";
 import { ServiceRegistry } from "./registry.ts";
-import { accessLogFor, tracingFor } from "./telemetry.ts";
+import { accessLogFor, celStringLiteral, metricsFor, tracingFor } from "./telemetry.ts";
 
 function parse(text: string): Resource[] {
   const { resources, diagnostics } = parseResources(text, "t.yaml");
@@ -147,4 +147,28 @@ Deno.test("accessLogFor: MeshConfig accessLogFile, Telemetry providers and disab
     encoding: "TEXT",
   });
   assert.equal(accessLogFor(snapshotWith(""), node), undefined);
+});
+
+Deno.test("metricsFor: overrides of every level in order; only string literals set tags", () => {
+  const text = telemetry(
+    "istio-system",
+    "mesh",
+    "metrics:\n- overrides:\n  - match: {metric: REQUEST_COUNT, mode: CLIENT}\n    disabled: true",
+  ) + telemetry(
+    "shop",
+    "reviews",
+    "selector: {matchLabels: {app: reviews}}\nmetrics:\n- providers: [{name: prometheus}]\n  overrides:\n  - tagOverrides:\n      request_protocol: {operation: REMOVE}\n      team: {value: \"'blue'\"}\n      host: {value: request.host}",
+  );
+  const node = { namespace: "shop", labels: { app: "reviews" } };
+  assert.deepEqual(metricsFor(snapshotWith(text), node), [
+    { metric: "REQUEST_COUNT", mode: "CLIENT", disabled: true },
+    {
+      metric: "ALL_METRICS",
+      mode: "CLIENT_AND_SERVER",
+      tags: { request_protocol: { remove: true }, team: { value: "blue" } },
+    },
+  ]);
+  assert.equal(celStringLiteral("'a b'"), "a b");
+  assert.equal(celStringLiteral('"x"'), "x");
+  assert.equal(celStringLiteral("request.host"), undefined);
 });

@@ -166,6 +166,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
       try {
         runtime = Runtime.compile(config);
         accessLog.configure(config.accessLog);
+        stats.overrides = config.metrics ?? [];
         if (config.tracing) {
           if (tracer) tracer.settings = config.tracing;
           else tracer = new Tracer(config.tracing, sendSpans);

@@ -12,6 +12,8 @@
  * @module
  */
 
+import type { MetricOverride } from "../api/proxy_config.ts";
+
 /** Who reports: the client-side proxy or the server-side proxy, as Istio's `reporter` label. */
 export type Reporter = "source" | "destination";
 
@@ -27,10 +29,48 @@ export interface RequestLabels {
 const BUCKETS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000];
 
 interface Series {
+  reporter: Reporter;
+  pairs: [string, string][];
   labels: string;
   count: number;
   buckets: number[];
   sum: number;
+}
+
+/** Istio's metric names, by the name each is exported under. */
+const METRIC_NAMES: Record<string, string> = {
+  istio_requests_total: "REQUEST_COUNT",
+  istio_request_duration_milliseconds: "REQUEST_DURATION",
+  istio_tcp_connections_opened_total: "TCP_OPENED_CONNECTIONS",
+  istio_tcp_connections_closed_total: "TCP_CLOSED_CONNECTIONS",
+  istio_tcp_sent_bytes_total: "TCP_SENT_BYTES",
+  istio_tcp_received_bytes_total: "TCP_RECEIVED_BYTES",
+};
+
+function render(pairs: [string, string][]): string {
+  return pairs.map(([k, v]) => `${k}="${esc(v)}"`).join(",");
+}
+
+/** The labels of `metric` for a series after `overrides`; null when the metric is off. */
+export function overridden(
+  overrides: readonly MetricOverride[],
+  metric: string,
+  reporter: Reporter,
+  pairs: [string, string][],
+): string | null {
+  const name = METRIC_NAMES[metric];
+  let out = pairs;
+  for (const o of overrides) {
+    if (o.metric !== "ALL_METRICS" && o.metric !== name) continue;
+    if (o.mode === "CLIENT" && reporter !== "source") continue;
+    if (o.mode === "SERVER" && reporter !== "destination") continue;
+    if (o.disabled) return null;
+    for (const [tag, change] of Object.entries(o.tags ?? {})) {
+      out = out.filter(([k]) => k !== tag);
+      if ("value" in change) out.push([tag, change.value]);
+    }
+  }
+  return render(out);
 }
 
 function esc(v: string): string {
@@ -46,6 +86,8 @@ export interface SelfLabels {
 
 /** Counters and histograms kept in memory. */
 interface TcpSeries {
+  reporter: Reporter;
+  pairs: [string, string][];
   labels: string;
   opened: number;
   closed: number;
@@ -57,6 +99,8 @@ export class Stats {
   #series = new Map<string, Series>();
   #tcp = new Map<string, TcpSeries>();
   #self: SelfLabels;
+  /** Telemetry `metrics` overrides, applied when metrics are read (none: Istio's standard). */
+  overrides: readonly MetricOverride[] = [];
 
   constructor(self: SelfLabels) {
     this.#self = self;
@@ -67,8 +111,11 @@ export class Stats {
     const key = `${reporter}|${l.service}|${code}|${l.peer ?? ""}|${l.mtls ? 1 : 0}`;
     let s = this.#series.get(key);
     if (!s) {
+      const pairs = this.#pairs(reporter, l, code);
       s = {
-        labels: this.#labels(reporter, l, code),
+        reporter,
+        pairs,
+        labels: render(pairs),
         count: 0,
         buckets: BUCKETS.map(() => 0),
         sum: 0,
@@ -89,10 +136,10 @@ export class Stats {
     const key = `${reporter}|${l.service}|${l.peer ?? ""}|${l.mtls ? 1 : 0}`;
     let s = this.#tcp.get(key);
     if (!s) {
-      const labels = this.#labels(reporter, l, 0)
-        .replace(',request_protocol="http"', ',request_protocol="tcp"')
-        .replace(/,response_code="0"/, "");
-      s = { labels, opened: 0, closed: 0, sent: 0, received: 0 };
+      const pairs = this.#pairs(reporter, l, 0)
+        .filter(([k]) => k !== "response_code")
+        .map(([k, v]): [string, string] => k === "request_protocol" ? [k, "tcp"] : [k, v]);
+      s = { reporter, pairs, labels: render(pairs), opened: 0, closed: 0, sent: 0, received: 0 };
       this.#tcp.set(key, s);
     }
     return s;
@@ -111,7 +158,7 @@ export class Stats {
     s.received += received;
   }
 
-  #labels(reporter: Reporter, l: RequestLabels, code: number): string {
+  #pairs(reporter: Reporter, l: RequestLabels, code: number): [string, string][] {
     const svc = l.service;
     const parts = svc.split(".");
     const inbound = reporter === "destination";
@@ -129,7 +176,14 @@ export class Stats {
       ["response_code", String(code)],
       ["connection_security_policy", l.mtls ? "mutual_tls" : "none"],
     ];
-    return pairs.map(([k, v]) => `${k}="${esc(v)}"`).join(",");
+    return pairs;
+  }
+
+  /** A series' labels for `metric`, overrides applied; null when the metric is off. */
+  #labelsOf(metric: string, s: { reporter: Reporter; pairs: [string, string][]; labels: string }) {
+    return this.overrides.length
+      ? overridden(this.overrides, metric, s.reporter, s.pairs)
+      : s.labels;
   }
 
   /** Total requests counted (all series). */
@@ -145,21 +199,24 @@ export class Stats {
     lines.push("# HELP istio_requests_total Requests handled by this proxy.");
     lines.push("# TYPE istio_requests_total counter");
     for (const s of this.#series.values()) {
-      lines.push(`istio_requests_total{${s.labels}} ${s.count}`);
+      const labels = this.#labelsOf("istio_requests_total", s);
+      if (labels !== null) lines.push(`istio_requests_total{${labels}} ${s.count}`);
     }
     lines.push("# HELP istio_request_duration_milliseconds Request duration.");
     lines.push("# TYPE istio_request_duration_milliseconds histogram");
     for (const s of this.#series.values()) {
+      const labels = this.#labelsOf("istio_request_duration_milliseconds", s);
+      if (labels === null) continue;
       let cum = 0;
       for (let i = 0; i < BUCKETS.length; i++) {
         cum += s.buckets[i];
         lines.push(
-          `istio_request_duration_milliseconds_bucket{${s.labels},le="${BUCKETS[i]}"} ${cum}`,
+          `istio_request_duration_milliseconds_bucket{${labels},le="${BUCKETS[i]}"} ${cum}`,
         );
       }
-      lines.push(`istio_request_duration_milliseconds_bucket{${s.labels},le="+Inf"} ${s.count}`);
-      lines.push(`istio_request_duration_milliseconds_sum{${s.labels}} ${s.sum}`);
-      lines.push(`istio_request_duration_milliseconds_count{${s.labels}} ${s.count}`);
+      lines.push(`istio_request_duration_milliseconds_bucket{${labels},le="+Inf"} ${s.count}`);
+      lines.push(`istio_request_duration_milliseconds_sum{${labels}} ${s.sum}`);
+      lines.push(`istio_request_duration_milliseconds_count{${labels}} ${s.count}`);
     }
     for (
       const [metric, field, help] of [
@@ -171,7 +228,10 @@ export class Stats {
     ) {
       if (this.#tcp.size === 0) break;
       lines.push(`# HELP ${metric} ${help}`, `# TYPE ${metric} counter`);
-      for (const s of this.#tcp.values()) lines.push(`${metric}{${s.labels}} ${s[field]}`);
+      for (const s of this.#tcp.values()) {
+        const labels = this.#labelsOf(metric, s);
+        if (labels !== null) lines.push(`${metric}{${labels}} ${s[field]}`);
+      }
     }
     return lines.join("\n") + "\n";
   }

@@ -1,7 +1,7 @@
 /**
  * `telemetry.istio.io` Telemetry: metrics, tracing and access logging per workload, with
- * Istio's semantic rules. mesh enforces `tracing` (with a zipkin provider) and
- * `accessLogging`; `metrics` and the fields listed below are warned about.
+ * Istio's semantic rules. mesh enforces `tracing` (with a zipkin provider), `accessLogging`
+ * and `metrics` overrides; the fields it can't honour are warned about.
  * @module
  */
 
@@ -116,9 +116,36 @@ export type TelemetrySpec = z.infer<typeof telemetrySpec>;
 export function checkTelemetry(spec: TelemetrySpec, r: Reporter): void {
   checkPolicyTargets(spec, r);
   const base: Path = ["spec"];
-  for (const k of ["targetRef", "targetRefs", "metrics"] as const) {
+  for (const k of ["targetRef", "targetRefs"] as const) {
     if (spec[k] !== undefined) r.warn([...base, k], NOT_SUPPORTED);
   }
+  spec.metrics?.forEach((m, i) => {
+    const path = [...base, "metrics", i];
+    m.providers?.forEach((p, j) => {
+      if (p.name !== "prometheus") {
+        r.warn(
+          [...path, "providers", j],
+          `${NOT_SUPPORTED}: mesh exports metrics to Prometheus only (the prometheus provider)`,
+        );
+      }
+    });
+    if (m.reportingInterval !== undefined) r.warn([...path, "reportingInterval"], NOT_SUPPORTED);
+    m.overrides?.forEach((o, j) => {
+      const at = [...path, "overrides", j];
+      if (o.match?.customMetric !== undefined) {
+        r.warn([...at, "match", "customMetric"], NOT_SUPPORTED);
+      }
+      for (const [tag, t] of Object.entries(o.tagOverrides ?? {})) {
+        const v = t.value?.trim();
+        if ((t.operation ?? "UPSERT") === "UPSERT" && v && !/^(['"]).*\1$/s.test(v)) {
+          r.warn(
+            [...at, "tagOverrides", tag, "value"],
+            "only string literals ('value') are supported by mesh yet; this tag is left as is",
+          );
+        }
+      }
+    });
+  });
   spec.accessLogging?.forEach((a, i) => {
     if (a.match !== undefined) r.warn([...base, "accessLogging", i, "match"], NOT_SUPPORTED);
     if (a.filter !== undefined) {
