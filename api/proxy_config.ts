@@ -300,8 +300,12 @@ export interface SniRoute {
  * (`credentialName`, as a Kubernetes TLS secret: `<dir>/<name>/tls.crt` and `tls.key`).
  */
 export interface GatewayTls {
+  /** SIMPLE (the default) or MUTUAL: clients must present a certificate from `caCertificates`. */
+  mode?: "SIMPLE" | "MUTUAL";
   serverCertificate?: string;
   privateKey?: string;
+  /** MUTUAL: the CAs client certificates must chain to (with a credential: its `ca.crt`). */
+  caCertificates?: string;
   credentialName?: string;
 }
 

@@ -113,7 +113,8 @@ export function gatewayListeners(
         continue;
       }
       // HTTPS terminates TLS (mode SIMPLE); other modes and protocols are warned and skipped.
-      const https = protocol === "HTTPS" && server.tls?.mode === "SIMPLE";
+      const https = protocol === "HTTPS" &&
+        (server.tls?.mode === "SIMPLE" || server.tls?.mode === "MUTUAL");
       if (protocol !== "HTTP" && !https) continue;
       let listener = byPort.get(server.port.number);
       if (listener && listener.protocol !== (https ? "HTTPS" : "HTTP")) continue; // port taken
@@ -129,6 +130,10 @@ export function gatewayListeners(
           listener.tls = t.credentialName
             ? { credentialName: t.credentialName }
             : { serverCertificate: t.serverCertificate, privateKey: t.privateKey };
+          if (t.mode === "MUTUAL") {
+            listener.tls.mode = "MUTUAL";
+            if (t.caCertificates) listener.tls.caCertificates = t.caCertificates;
+          }
         }
         byPort.set(server.port.number, listener);
       }

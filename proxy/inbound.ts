@@ -5,8 +5,9 @@
  * or plaintext on the same port (told apart by the first byte, as Envoy's TLS
  * inspector does), DISABLE only plaintext. Over mTLS the caller's identity
  * reaches the app in `x-forwarded-client-cert` as Istio sets it
- * (`By=<own id>;Hash=<peer cert sha256>;Subject="";URI=<peer id>`). An XFCC
- * header sent by the caller is dropped, never trusted.
+ * (`By=<own id>;Hash=<peer cert sha256>;Subject="";URI=<peer id>`), appended to
+ * one the peer proxy set (Istio's APPEND_FORWARD; a peer proxy only passes on what a
+ * MUTUAL gateway listener verified). Over plaintext, an XFCC header is dropped.
  * @module
  */
 import net from "node:net";
@@ -289,6 +290,9 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
       }
       if (span) extraHeaders = withTraceHeaders(extraHeaders, span);
       const headers: [string, string][] = [];
+      // From a mesh peer (mTLS), an XFCC it set (a MUTUAL gateway's) is kept and ours
+      // appended, as Istio's APPEND_FORWARD; in plaintext, nothing a client sent is trusted.
+      const incomingXfcc = xfcc ? header("x-forwarded-client-cert") : undefined;
       const drop = extraHeaders && new Set([
         ...(extraHeaders.remove ?? []),
         ...Object.keys(extraHeaders.set ?? {}),
@@ -305,8 +309,12 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
         headers.push(h);
       }
       for (const kv of Object.entries(extraHeaders?.set ?? {})) headers.push(kv);
-      if (xfcc) headers.push(["x-forwarded-client-cert", xfcc], ["x-forwarded-proto", "https"]);
-      else headers.push(["x-forwarded-proto", "http"]);
+      if (xfcc) {
+        headers.push(
+          ["x-forwarded-client-cert", incomingXfcc ? `${incomingXfcc},${xfcc}` : xfcc],
+          ["x-forwarded-proto", "https"],
+        );
+      } else headers.push(["x-forwarded-proto", "http"]);
       try {
         const res = await app.request({
           method: req.method,

@@ -25,6 +25,7 @@ import type { AccessLog } from "./access_log.ts";
 import { normalizeTarget } from "./authz.ts";
 import { jwtDenied, type RequestAuth } from "./jwt.ts";
 import { type Tracer, withTraceHeaders } from "./tracing.ts";
+import { hasVerifiedXfcc } from "./tls_gateway.ts";
 import { type H1Response, UpstreamError } from "./h1_client.ts";
 import {
   backoffMs,
@@ -122,7 +123,10 @@ function text(status: number, body: string): Response {
   return new Response(body, { status, headers: { "content-type": "text/plain" } });
 }
 
-/** Headers to send upstream: hop-by-hop, framing and client-sent XFCC dropped. */
+/**
+ * Headers to send upstream: hop-by-hop, framing and client-sent XFCC dropped (an XFCC a
+ * MUTUAL gateway listener set from a verified client certificate is kept).
+ */
 function upstreamHeaders(
   req: Request,
   authority: string,
@@ -132,8 +136,10 @@ function upstreamHeaders(
   const out: [string, string][] = [];
   let hasHost = false;
   let hasRequestId = false;
+  const keepXfcc = hasVerifiedXfcc(req);
   req.headers.forEach((v, k) => {
-    if (HOP_BY_HOP.has(k) || k === "content-length" || k === "x-forwarded-client-cert") return;
+    if (HOP_BY_HOP.has(k) || k === "content-length") return;
+    if (k === "x-forwarded-client-cert" && !keepXfcc) return;
     if (k === "expect") return; // the client's 100-continue is answered by Deno.serve
     if (k === "host") {
       if (replaceHost) return;

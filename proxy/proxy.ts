@@ -14,6 +14,7 @@ import { ControlClient } from "./control_client.ts";
 import { originationOf, Runtime } from "./runtime.ts";
 import { type Origination, Upstreams } from "./forward.ts";
 import { Tracer } from "./tracing.ts";
+import { serveMutualTls } from "./tls_gateway.ts";
 import { type RoutedContext, routedHandler } from "./outbound.ts";
 import { OutlierDetector } from "./outlier.ts";
 import { CircuitBreakers } from "./circuit.ts";
@@ -77,7 +78,10 @@ export const DEFAULT_CREDENTIALS_DIR = "/etc/mesh/credentials";
  * Reads a gateway's serving certificate and key: the files a Gateway names, or a named
  * credential in `dir` laid out as a Kubernetes TLS secret (`<name>/tls.crt`, `<name>/tls.key`).
  */
-export function readGatewayTls(t: GatewayTls, dir: string): { cert: string; key: string } {
+export function readGatewayTls(
+  t: GatewayTls,
+  dir: string,
+): { cert: string; key: string; ca?: string } {
   const certFile = t.credentialName ? `${dir}/${t.credentialName}/tls.crt` : t.serverCertificate;
   const keyFile = t.credentialName ? `${dir}/${t.credentialName}/tls.key` : t.privateKey;
   if (!certFile || !keyFile) {
@@ -95,7 +99,27 @@ export function readGatewayTls(t: GatewayTls, dir: string): { cert: string; key:
       );
     }
   };
-  return { cert: read(certFile, "certificate"), key: read(keyFile, "private key") };
+  const out: { cert: string; key: string; ca?: string } = {
+    cert: read(certFile, "certificate"),
+    key: read(keyFile, "private key"),
+  };
+  if (t.mode === "MUTUAL") {
+    // The client CAs: the Gateway's file, or the credential's `ca.crt` (or `<name>-cacert`).
+    let caFile = t.caCertificates;
+    if (!caFile && t.credentialName) {
+      caFile = `${dir}/${t.credentialName}/ca.crt`;
+      try {
+        Deno.statSync(caFile);
+      } catch {
+        caFile = `${dir}/${t.credentialName}-cacert/ca.crt`;
+      }
+    }
+    if (!caFile) {
+      throw new Error("a MUTUAL Gateway server needs caCertificates (or a credential with ca.crt)");
+    }
+    out.ca = read(caFile, "client CA certificates");
+  }
+  return out;
 }
 
 /** Starts a proxy; resolves once it has its certificate and its listeners are open. */
@@ -342,13 +366,15 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
           const tls = l.protocol === "HTTPS"
             ? readGatewayTls(l.tls ?? {}, opts.credentialsDir ?? DEFAULT_CREDENTIALS_DIR)
             : undefined;
-          const s = serve(
-            address,
-            port,
-            routedHandler(ctx, (rt) => rt.gateway.get(port), port, false, true),
-            tls,
-          );
-          gatewayServers.set(key, s);
+          const handler = routedHandler(ctx, (rt) => rt.gateway.get(port), port, false, true);
+          if (tls?.ca) {
+            // MUTUAL: clients must present a certificate (node:tls; Deno.serve can't ask).
+            const material = { cert: tls.cert, key: tls.key, ca: tls.ca };
+            gatewayServers.set(key, await serveMutualTls(address, port, material, handler));
+          } else {
+            const plainTls = tls ? { cert: tls.cert, key: tls.key } : undefined;
+            gatewayServers.set(key, serve(address, port, handler, plainTls));
+          }
         }
         log.info("gateway listener open", { address: `${address}:${port}`, protocol: l.protocol });
       } catch (err) {

@@ -836,7 +836,12 @@ Deno.test("gateway HTTPS: SIMPLE TLS from files or a credential, and httpsRedire
   await Deno.mkdir(`${dir}/creds/shop-cert`, { recursive: true });
   await Deno.copyFile(`${dir}/server.pem`, `${dir}/creds/shop-cert/tls.crt`);
   await Deno.copyFile(`${dir}/server.key`, `${dir}/creds/shop-cert/tls.key`);
-  const [httpsPort, credPort, httpPort] = [freePort(), freePort(), freePort()];
+  const [httpsPort, credPort, httpPort, mutualPort] = [
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+  ];
   const config = {
     "gw.yaml": `apiVersion: networking.istio.io/v1
 kind: Gateway
@@ -853,6 +858,13 @@ spec:
   - port: {number: ${httpPort}, name: http, protocol: HTTP}
     hosts: [secure.example.com]
     tls: {httpsRedirect: true}
+  - port: {number: ${mutualPort}, name: https-mutual, protocol: HTTPS}
+    hosts: [secure.example.com]
+    tls:
+      mode: MUTUAL
+      serverCertificate: ${dir}/server.pem
+      privateKey: ${dir}/server.key
+      caCertificates: ${dir}/ca.pem
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -895,6 +907,30 @@ spec:
       );
       assert.equal(JSON.parse(r.body).name, "b-v1");
     }
+    // MUTUAL: a client certificate from the configured CA is required, and its identity
+    // reaches the app in x-forwarded-client-cert.
+    const mutual = (extra: string[]) =>
+      curl([
+        "--cacert",
+        pki.caPath,
+        ...extra,
+        "--resolve",
+        `secure.example.com:${mutualPort}:127.0.0.1`,
+        `https://secure.example.com:${mutualPort}/mtls`,
+      ]);
+    const withCert = await eventually(
+      async () => {
+        const r = await mutual(["--cert", pki.clientCertPath, "--key", pki.clientKeyPath]);
+        return r.status === 200 && r;
+      },
+      10_000,
+      "MUTUAL with a client certificate",
+    );
+    assert.match(
+      JSON.parse(withCert.body).headers["x-forwarded-client-cert"],
+      /URI=spiffe:\/\/ext\/client/,
+    );
+    assert.equal((await mutual([])).status, 0, "no client certificate: no TLS session");
     // Plain HTTP to the redirecting server: 301 to https, same host and path.
     const redirect = await curl([
       "-H",

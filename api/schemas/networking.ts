@@ -1589,12 +1589,16 @@ export function checkGateway(spec: GatewaySpec, r: Reporter, ctx: CheckContext):
     warnUnsupported(server, UNSUPPORTED_SERVER, path, r);
     const p = server.port.protocol;
     const mode = server.tls?.mode ?? "PASSTHROUGH";
-    if (p === "HTTPS" && mode === "SIMPLE") {
-      warnUnsupported(server.tls!, UNSUPPORTED_SERVER_TLS, [...path, "tls"], r);
+    if (p === "HTTPS" && (mode === "SIMPLE" || mode === "MUTUAL")) {
+      const unused = mode === "MUTUAL"
+        ? UNSUPPORTED_SERVER_TLS.filter((k) => k !== "caCertificates")
+        : UNSUPPORTED_SERVER_TLS;
+      warnUnsupported(server.tls!, unused, [...path, "tls"], r);
     } else if ((p === "HTTPS" || p === "TLS") && server.tls && mode !== "PASSTHROUGH") {
       r.warn(
         [...path, "tls", "mode"],
-        `${mode} is ${NOT_SUPPORTED} (this server is skipped; SIMPLE and PASSTHROUGH are)`,
+        `${mode} is ${NOT_SUPPORTED} (this server is skipped; SIMPLE, MUTUAL and PASSTHROUGH ` +
+          "are)",
       );
     } else if (p !== "HTTP" && p !== "TCP" && p !== "HTTPS" && p !== "TLS") {
       r.warn([...path, "port", "protocol"], `${p} is ${NOT_SUPPORTED} (this server is skipped)`);
