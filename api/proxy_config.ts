@@ -207,6 +207,8 @@ export interface Cluster {
   originalDst?: boolean;
   /** TLS origination to endpoints outside the mesh (DestinationRule `tls` SIMPLE or MUTUAL). */
   tls?: UpstreamTls;
+  /** `connectionPool.tcp.connectTimeout` in milliseconds (Istio's default: 10 s). */
+  connectTimeoutMs?: number;
   /**
    * Consistent hashing (DestinationRule `loadBalancer.consistentHash`): requests with the
    * same key go to the same endpoint (a ring of endpoints, as Envoy's ring hash).
@@ -266,6 +268,11 @@ export interface OutlierPolicy {
   baseEjectionMs: number;
   /** At most this share of endpoints is ejected at once (at least one). */
   maxEjectionPercent: number;
+  /**
+   * Panic threshold: below this share of healthy endpoints, ejections are ignored and every
+   * endpoint takes traffic (Envoy's panic mode; Istio's default 0 turns it off).
+   */
+  minHealthPercent?: number;
 }
 
 /** A gateway's listener, from a Gateway server. */

@@ -90,6 +90,7 @@ function outlierOf(tp: PortPolicy | undefined): OutlierPolicy | undefined {
     consecutiveGatewayErrors: od.consecutiveGatewayErrors ?? od.consecutiveErrors ?? 0,
     baseEjectionMs: durationMs(od.baseEjectionTime) ?? 30_000,
     maxEjectionPercent: od.maxEjectionPercent ?? 10,
+    ...(od.minHealthPercent ? { minHealthPercent: od.minHealthPercent } : {}),
   };
 }
 
@@ -213,6 +214,8 @@ export function buildClusters(
         if (tls) c.tls = tls;
         const hash = hashOf(tp);
         if (hash) c.hash = hash;
+        const connectTimeout = durationMs(tp?.connectionPool?.tcp?.connectTimeout);
+        if (connectTimeout) c.connectTimeoutMs = connectTimeout;
         const limits = limitsOf(tp);
         if (limits) c.limits = limits;
         const outlier = outlierOf(tp);

@@ -58,10 +58,13 @@ export class Upstreams {
    * outside the mesh (DestinationRule SIMPLE or MUTUAL); it throws when a file it names
    * can't be read.
    */
-  pool(ep: Endpoint, origination?: Origination): H1Pool {
+  pool(ep: Endpoint, origination?: Origination, connectTimeoutMs?: number): H1Pool {
     const key = this.#key(ep, origination);
     let pool = this.#pools.get(key);
-    if (pool) return pool;
+    if (pool) {
+      if (connectTimeoutMs !== undefined) pool.connectTimeoutMs = connectTimeoutMs;
+      return pool;
+    }
     // TLS origination is for endpoints outside the mesh; a sidecar speaks mesh mTLS or plaintext.
     if (!ep.mtls && !ep.sidecar && origination) {
       const options = originationOptions(ep, origination);
@@ -84,13 +87,19 @@ export class Upstreams {
     } else {
       pool = new H1Pool(() => net.connect({ host: ep.address, port: ep.port }));
     }
+    if (connectTimeoutMs !== undefined) pool.connectTimeoutMs = connectTimeoutMs;
     this.#pools.set(key, pool);
     return pool;
   }
 
   /** Sends a request to an endpoint. */
-  request(ep: Endpoint, req: H1Request, origination?: Origination): Promise<H1Response> {
-    return this.pool(ep, origination).request(req);
+  request(
+    ep: Endpoint,
+    req: H1Request,
+    origination?: Origination,
+    connectTimeoutMs?: number,
+  ): Promise<H1Response> {
+    return this.pool(ep, origination, connectTimeoutMs).request(req);
   }
 
   /** Closes the pools of endpoints that are no longer in `keep`. */

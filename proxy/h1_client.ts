@@ -93,7 +93,17 @@ class H1Connection {
     this.pool = pool;
     socket.setNoDelay?.(true);
     const secure = (socket as { encrypted?: boolean }).encrypted === true;
-    socket.once(secure ? "secureConnect" : "connect", () => this.established = true);
+    // Connecting (and the TLS handshake) must finish within the pool's connect timeout.
+    const ms = pool.connectTimeoutMs;
+    if (ms > 0) {
+      socket.setTimeout(ms, () => {
+        if (!this.established) socket.destroy(new Error(`connect timeout after ${ms} ms`));
+      });
+    }
+    socket.once(secure ? "secureConnect" : "connect", () => {
+      this.established = true;
+      if (ms > 0) socket.setTimeout(0);
+    });
     socket.on("data", (c: Uint8Array) => {
       if (this.#onData) this.#onData(c);
       else this.destroy(); // bytes with no request outstanding: don't trust this connection
@@ -284,17 +294,27 @@ class H1Connection {
   }
 }
 
+/** Istio's default `connectionPool.tcp.connectTimeout`. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
 /** Connections to one upstream, with the idle ones kept for reuse. */
 export class H1Pool {
   #connect: () => Socket;
   #idle: H1Connection[] = [];
   #all = new Set<H1Connection>();
   maxIdle: number;
+  /** How long connecting may take (0: no limit). Istio's default connectTimeout is 10 s. */
+  connectTimeoutMs: number;
 
   /** `connect` opens a new socket (node:tls or node:net) to the upstream. */
-  constructor(connect: () => Socket, maxIdle = 1024) {
+  constructor(
+    connect: () => Socket,
+    maxIdle = 1024,
+    connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS,
+  ) {
     this.#connect = connect;
     this.maxIdle = maxIdle;
+    this.connectTimeoutMs = connectTimeoutMs;
   }
 
   /** Connections open now, busy or idle. */

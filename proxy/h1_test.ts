@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import net from "node:net";
+import tls from "node:tls";
 import { H1Pool, UpstreamError } from "./h1_client.ts";
 import { type H1Handler, serveH1 } from "./h1_server.ts";
 import { ChunkedDecoder } from "./h1_codec.ts";
@@ -311,4 +312,27 @@ Deno.test("client errors say whether the connection was ever established; a sign
   srv.close();
   silent.close();
   for (const c of held) c.close();
+});
+
+Deno.test("H1Pool: a connection (TLS handshake included) that takes too long fails with a connect timeout", async () => {
+  // A server that accepts and then says nothing: the TLS handshake never ends.
+  const silent = net.createServer(() => {});
+  await new Promise<void>((r) => silent.listen(0, "127.0.0.1", () => r()));
+  const port = (silent.address() as net.AddressInfo).port;
+  const pool = new H1Pool(
+    () => tls.connect({ host: "127.0.0.1", port, rejectUnauthorized: false }),
+    8,
+    100,
+  );
+  const t = performance.now();
+  try {
+    await assert.rejects(
+      () => pool.request({ method: "GET", path: "/", headers: [["host", "x"]], body: null }),
+      /connect timeout after 100 ms/,
+    );
+    assert.ok(performance.now() - t < 5_000);
+  } finally {
+    pool.close();
+    silent.close();
+  }
 });

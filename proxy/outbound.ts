@@ -420,7 +420,7 @@ function retryOf(route: Route): CompiledRetry {
  * The next endpoint that isn't ejected, avoiding `tried` when asked to and
  * another one exists.
  */
-function pickAvoiding(
+export function pickAvoiding(
   lb: Balancer,
   tried: Endpoint[],
   avoid: boolean,
@@ -428,7 +428,13 @@ function pickAvoiding(
   hashKey?: string,
 ): Endpoint | undefined {
   const cluster = lb.cluster;
-  const skip = cluster.outlier ? (e: Endpoint) => outliers.isEjected(cluster, e) : undefined;
+  let skip = cluster.outlier ? (e: Endpoint) => outliers.isEjected(cluster, e) : undefined;
+  // Panic mode: with too few healthy endpoints, ejections are ignored (minHealthPercent).
+  const min = cluster.outlier?.minHealthPercent;
+  if (skip && min) {
+    const healthy = cluster.endpoints.filter((e) => !skip!(e)).length;
+    if (healthy * 100 < min * cluster.endpoints.length) skip = undefined;
+  }
   if (hashKey !== undefined) {
     // Consistent hashing: the key's endpoint; a retry that avoids tried hosts walks the ring on.
     const ep = lb.pickByKey(
@@ -558,15 +564,20 @@ export async function forwardRouted(
     };
     let res: H1Response;
     try {
-      res = await ctx.upstreams.request(ep, {
-        method: req.method,
-        path,
-        headers,
-        body,
-        length: body instanceof Uint8Array ? body.length : cl !== null ? Number(cl) : undefined,
-        signal: abort?.signal,
-        maxUses: cluster.limits?.maxRequestsPerConnection,
-      }, originationOf(cluster));
+      res = await ctx.upstreams.request(
+        ep,
+        {
+          method: req.method,
+          path,
+          headers,
+          body,
+          length: body instanceof Uint8Array ? body.length : cl !== null ? Number(cl) : undefined,
+          signal: abort?.signal,
+          maxUses: cluster.limits?.maxRequestsPerConnection,
+        },
+        originationOf(cluster),
+        cluster.connectTimeoutMs,
+      );
       clearTimeout(timer);
       // A streamed body keeps its circuit-breaker slot and LEAST_REQUEST count until it ends,
       // as Envoy counts a request until its stream is done.

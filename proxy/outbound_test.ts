@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
+import { Balancer } from "./balancer.ts";
 import {
   changeHeaderList,
   corsFor,
   faultHits,
   injectFault,
   onEnd,
+  pickAvoiding,
   redirectLocation,
   rewritePath,
   RouteTimeoutError,
@@ -235,4 +237,45 @@ Deno.test("withDelayFlag: DI joins the flags in Envoy's order", () => {
   assert.equal(withDelayFlag("FI"), "DI,FI");
   assert.equal(withDelayFlag("UT"), "UT,DI");
   assert.equal(withDelayFlag("UF"), "UF,DI");
+});
+
+Deno.test("pickAvoiding: ejected endpoints are skipped, unless too few are healthy (minHealthPercent)", () => {
+  const eps = [1, 2, 3, 4].map((i) => ({
+    address: `10.0.0.${i}`,
+    port: 80,
+    mtls: false,
+    labels: {},
+  }));
+  const cluster = {
+    name: "c",
+    host: "h",
+    port: 80,
+    lb: "ROUND_ROBIN" as const,
+    endpoints: eps,
+    outlier: {
+      consecutive5xx: 5,
+      consecutiveGatewayErrors: 0,
+      baseEjectionMs: 1000,
+      maxEjectionPercent: 100,
+    },
+  };
+  const ejected = new Set(["10.0.0.1", "10.0.0.2", "10.0.0.3"]);
+  const outliers = { isEjected: (_c: unknown, e: { address: string }) => ejected.has(e.address) };
+  const picks = (c: typeof cluster & { outlier: { minHealthPercent?: number } }) => {
+    const lb = new Balancer(c);
+    const seen = new Set<string>();
+    for (let i = 0; i < 8; i++) {
+      seen.add(pickAvoiding(lb, [], false, outliers as never)?.address ?? "none");
+    }
+    return [...seen].sort();
+  };
+  // 25% healthy: without a threshold, only the healthy one.
+  assert.deepEqual(picks(cluster), ["10.0.0.4"]);
+  // A 50% threshold: panic, every endpoint takes traffic.
+  assert.deepEqual(picks({ ...cluster, outlier: { ...cluster.outlier, minHealthPercent: 50 } }), [
+    "10.0.0.1",
+    "10.0.0.2",
+    "10.0.0.3",
+    "10.0.0.4",
+  ]);
 });

@@ -68,7 +68,6 @@ const UNSUPPORTED_TRAFFIC_POLICY = [
   "retryBudget",
 ] as const;
 const UNSUPPORTED_POOL_TCP = [
-  "connectTimeout",
   "tcpKeepalive",
   "maxConnectionDuration",
   "idleTimeout",
@@ -84,7 +83,6 @@ const UNSUPPORTED_POOL_HTTP = [
 const UNSUPPORTED_OUTLIER = [
   "splitExternalLocalOriginErrors",
   "consecutiveLocalOriginFailures",
-  "minHealthPercent",
   "outlierDetectionHttpErrorCodes",
 ] as const;
 /** Consistent-hash tuning mesh doesn't take (its ring has 256 points per endpoint). */

@@ -23,7 +23,7 @@ metadata:
 spec:
   host: reviews
   trafficPolicy:
-    outlierDetection: {minHealthPercent: 50}
+    outlierDetection: {outlierDetectionHttpErrorCodes: [500]}
 `);
   assert.deepEqual(linesOf(messages, "IST0106"), [
     "Error [IST0106] (VirtualService default/reviews t.yaml:8) Schema validation error: " +
@@ -31,7 +31,8 @@ spec:
   ]);
   assert.deepEqual(linesOf(messages, "IST0133"), [
     "Warning [IST0133] (DestinationRule default/reviews t.yaml:21) Schema validation warning: " +
-    "spec.trafficPolicy.outlierDetection.minHealthPercent: not supported by mesh yet; ignored",
+    "spec.trafficPolicy.outlierDetection.outlierDetectionHttpErrorCodes: not supported by mesh " +
+    "yet; ignored",
   ]);
   // The invalid VirtualService is left out of the other checks (no IST0101 about it).
   assert.deepEqual(linesOf(messages, "IST0101"), []);
