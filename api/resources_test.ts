@@ -1836,6 +1836,7 @@ Deno.test("known-but-unsupported fields warn and the resource is kept", () => {
   const paths = warnings(diagnostics).map((d) => `${d.kind} ${d.path}`);
   assert.deepEqual(paths, [
     "VirtualService spec.http[0].match[0].statPrefix",
+    "VirtualService spec.tls",
     "VirtualService spec.tcp[0].match[0].destinationSubnets",
     "DestinationRule spec.trafficPolicy.tls.credentialName",
     "DestinationRule spec.trafficPolicy.loadBalancer.simple",
@@ -1847,7 +1848,8 @@ Deno.test("known-but-unsupported fields warn and the resource is kept", () => {
   ]);
   assert.ok(warnings(diagnostics).every((d) => d.message.includes(NOT_SUPPORTED)));
   assert.equal(warnings(diagnostics)[0].line, 10);
-  assert.equal(warnings(diagnostics)[1].line, 14);
+  assert.equal(warnings(diagnostics)[1].line, 13);
+  assert.equal(warnings(diagnostics)[2].line, 14);
   const gw = resources[2] as Gateway;
   assert.equal(gw.spec.servers[0].port.protocol, "HTTPS", "protocols are upper-cased");
 });

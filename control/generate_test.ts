@@ -868,10 +868,11 @@ spec:
   // exported to it (default's is private to default).
   assert.equal(inDefault.clusters[CLUSTER("ratings")].lb, "RANDOM");
   assert.equal(inWeb.clusters[CLUSTER("ratings")].lb, "LEAST_REQUEST");
-  // A third namespace sees web's rule (exported everywhere), not default's private one.
+  // A third namespace: web's rule is off its lookup path (its own, the service's, the root's),
+  // and default's is private: no rule.
   assert.equal(
     generateProxyConfig(snap, sidecar("other")).clusters[CLUSTER("ratings")].lb,
-    "LEAST_REQUEST",
+    "ROUND_ROBIN",
   );
 });
 
@@ -947,6 +948,7 @@ spec:
   http:
   - match: [{uri: {prefix: /reviews}}]
     delegate: {name: reviews-team, namespace: team}
+    timeout: 3s
   - route: [{destination: {host: reviews, subset: v1}}]
 ---
 apiVersion: networking.istio.io/v1
@@ -973,6 +975,9 @@ spec:
   // next route serves the rest.
   assert.equal(at("/ratings/1"), CLUSTER("reviews", "v1"));
   assert.equal(at("/"), CLUSTER("reviews", "v1"));
+  // The root route's timeout applies to the delegate's routes that set none.
+  const vh = rt.config.virtualHosts.find((v) => v.name === `${HOST("reviews")}:9080`)!;
+  assert.deepEqual(vh.routes.map((r) => r.timeoutMs), [3000, 3000, undefined]);
 });
 
 Deno.test("sim: AuthorizationPolicies reach the workloads they select, root namespace first", () => {

@@ -154,17 +154,19 @@ export class ServiceRegistry {
     fqdnOf: (h: string, ns: string) => string,
     clientNamespace?: string,
   ): DestinationRule | undefined {
-    // Istio's order: rules in the client's namespace, then the service's, then the root
-    // namespace, then any other that is exported to the client; in each, the exact host
-    // before the longest wildcard.
+    // Istio's lookup path: rules in the client's namespace (unless that is the root
+    // namespace), then the service's, then the root namespace's, each only if exported to
+    // the client; rules elsewhere never apply. In each, the exact host before the longest
+    // wildcard.
     const svcNs = this.services.get(host)?.namespace;
     const root = this.#snapshot.mesh.rootNamespace ?? "istio-system";
     const rank = (ns: string) =>
-      ns === clientNamespace ? 0 : ns === svcNs ? 1 : ns === root ? 2 : 3;
+      ns === clientNamespace && ns !== root ? 0 : ns === svcNs ? 1 : ns === root ? 2 : 3;
     let best: DestinationRule | undefined;
-    let bestScore: [number, number] = [4, 0];
+    let bestScore: [number, number] = [3, 0];
     for (const dr of this.#snapshot.destinationRules) {
       const ns = dr.metadata.namespace;
+      if (clientNamespace !== undefined && rank(ns) === 3) continue; // off the lookup path
       if (clientNamespace !== undefined && !exportedTo(dr.spec.exportTo, ns, clientNamespace)) {
         continue;
       }

@@ -115,11 +115,31 @@ export function translateRoutes(
       // a delegate route whose match conflicts with it is left out (Istio's merge).
       const d = registry.virtualService(http.delegate.name ?? "", http.delegate.namespace ?? ns);
       if (!d || d.spec.hosts.length) continue; // not a delegate VirtualService
+      if (!exportedTo(d.spec.exportTo, d.metadata.namespace, ns)) continue; // not visible here
+      // What the root route sets besides its match applies where the delegate's routes don't
+      // set it (Istio's merge); the root's short gateway names keep meaning the root's.
+      const {
+        match: rootMatch,
+        delegate: _d,
+        name: _n,
+        route: _r,
+        redirect: _rd,
+        directResponse: _dr,
+        ...rootRest
+      } = http;
+      const qualified = rootMatch?.map((m) =>
+        m.gateways
+          ? {
+            ...m,
+            gateways: m.gateways.map((g) => g === "mesh" || g.includes("/") ? g : `${ns}/${g}`),
+          }
+          : m
+      );
       const merged: HTTPRoute[] = [];
       for (const dr of d.spec.http ?? []) {
         if (dr.delegate) continue; // one level only
-        const match = mergeMatches(http.match, dr.match);
-        if (match) merged.push({ ...dr, match });
+        const match = mergeMatches(qualified, dr.match);
+        if (match) merged.push({ ...rootRest, ...dr, match });
       }
       const expanded = { ...d, spec: { ...d.spec, hosts: vs.spec.hosts, http: merged } };
       routes.push(...translateRoutes(expanded, port, registry, selfHost, client));
@@ -466,13 +486,14 @@ export function mergeMatches(
   if (!root?.length) return delegate ?? [];
   if (!delegate?.length) return root;
   const out: HTTPMatchRequest[] = [];
-  for (const r of root) {
-    for (const d of delegate) {
-      const m = mergeMatch(r, d);
-      if (m) out.push(m);
-    }
+  for (const d of delegate) {
+    // Each of the delegate route's matches must fit one of the root's, or the whole
+    // delegate route is left out (Istio's rule).
+    const fits = root.map((r) => mergeMatch(r, d)).filter((m): m is HTTPMatchRequest => !!m);
+    if (!fits.length) return undefined;
+    out.push(...fits);
   }
-  return out.length ? out : undefined;
+  return out;
 }
 
 function sameJson(a: unknown, b: unknown): boolean {
@@ -509,6 +530,7 @@ function mergeMatch(r: HTTPMatchRequest, d: HTTPMatchRequest): HTTPMatchRequest 
     if (m === null) return undefined;
     if (m) (out as Record<string, unknown>)[k] = m;
   }
+  if (r.uri && d.uri && !!r.ignoreUriCase !== !!d.ignoreUriCase) return undefined;
   if (r.ignoreUriCase || d.ignoreUriCase) out.ignoreUriCase = true;
   return out;
 }

@@ -27,12 +27,17 @@ export function sidecarFor(snapshot: Snapshot, node: NodeInfo): Sidecar | undefi
     );
 }
 
-/** Whether a Sidecar egress host (`ns/host`, `./host`, `*\/host`) admits a service. */
-function admits(pattern: string, svcHost: string, svcNs: string, sidecarNs: string): boolean {
+/**
+ * Whether a Sidecar egress host (`ns/host`, `./host`, `*\/host`, `~/host`) admits a service:
+ * `.` is the workload's own namespace (also for a root-namespace default Sidecar), `~` is no
+ * namespace (admits nothing), as Istio reads them.
+ */
+function admits(pattern: string, svcHost: string, svcNs: string, workloadNs: string): boolean {
   const [ns0, host] = pattern.includes("/") ? pattern.split("/", 2) : ["*", pattern];
-  const ns = ns0 === "." ? sidecarNs : ns0;
-  if (ns !== "*" && ns !== "~" && ns !== svcNs) return false;
-  return host !== "~" && hostMatches(host.toLowerCase(), svcHost);
+  if (ns0 === "~" || host === "~") return false;
+  const ns = ns0 === "." ? workloadNs : ns0;
+  if (ns !== "*" && ns !== svcNs) return false;
+  return hostMatches(host.toLowerCase(), svcHost);
 }
 
 /** The egress listeners of a sidecar node. */
@@ -56,7 +61,7 @@ export function egressListeners(
         .sort((a, b) => a.host < b.host ? -1 : 1)
         .find((s) =>
           s.ports.some((p) => p.number === number) &&
-          eg.hosts.some((h) => admits(h, s.host, s.namespace, sc.metadata.namespace))
+          eg.hosts.some((h) => admits(h, s.host, s.namespace, node.namespace))
         );
       if (svc) {
         listener.cluster = clusterName(number, undefined, svc.host);
@@ -87,6 +92,5 @@ export function sidecarScope(
   const sc = sidecarFor(snapshot, node);
   const catchAll = sc?.spec.egress?.find((eg) => eg.port === undefined);
   if (!sc || !catchAll) return undefined;
-  return (svc) =>
-    catchAll.hosts.some((h) => admits(h, svc.host, svc.namespace, sc.metadata.namespace));
+  return (svc) => catchAll.hosts.some((h) => admits(h, svc.host, svc.namespace, node.namespace));
 }

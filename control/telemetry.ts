@@ -174,7 +174,7 @@ export function metricsFor(
           metric: o.match?.metric ?? "ALL_METRICS",
           mode: o.match?.mode ?? "CLIENT_AND_SERVER",
         };
-        if (o.disabled) override.disabled = true;
+        if (o.disabled !== undefined) override.disabled = o.disabled;
         const tags: NonNullable<MetricOverride["tags"]> = {};
         for (const [tag, change] of Object.entries(o.tagOverrides ?? {})) {
           if (change.operation === "REMOVE") tags[tag] = { remove: true };

@@ -124,15 +124,24 @@ export function hash32(s: string): number {
   return h >>> 0;
 }
 
+/** Endpoints a ring can index: owner numbers are packed below the hash in one float. */
+const OWNER_BITS = 2 ** 20;
+
 function buildRing(eps: Endpoint[]): { points: Uint32Array; owners: Uint32Array } {
   const per = RING_POINTS_PER_ENDPOINT;
-  const all: [number, number][] = [];
-  eps.forEach((ep, i) => {
-    for (let r = 0; r < per; r++) all.push([hash32(`${ep.address}:${ep.port}_${r}`), i]);
-  });
-  all.sort((a, b) => a[0] - b[0]);
-  return {
-    points: Uint32Array.from(all, (p) => p[0]),
-    owners: Uint32Array.from(all, (p) => p[1]),
-  };
+  const n = Math.min(eps.length, OWNER_BITS);
+  // Hash and owner packed in one number, so a typed-array sort does the work.
+  const packed = new Float64Array(n * per);
+  for (let i = 0; i < n; i++) {
+    const base = `${eps[i].address}:${eps[i].port}_`;
+    for (let r = 0; r < per; r++) packed[i * per + r] = hash32(base + r) * OWNER_BITS + i;
+  }
+  packed.sort();
+  const points = new Uint32Array(packed.length);
+  const owners = new Uint32Array(packed.length);
+  for (let k = 0; k < packed.length; k++) {
+    points[k] = Math.floor(packed[k] / OWNER_BITS);
+    owners[k] = packed[k] % OWNER_BITS;
+  }
+  return { points, owners };
 }

@@ -293,6 +293,8 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
       // From a mesh peer (mTLS), an XFCC it set (a MUTUAL gateway's) is kept and ours
       // appended, as Istio's APPEND_FORWARD; in plaintext, nothing a client sent is trusted.
       const incomingXfcc = xfcc ? header("x-forwarded-client-cert") : undefined;
+      // Likewise the scheme a gateway saw (x-forwarded-proto) comes through from a peer.
+      const incomingProto = xfcc ? header("x-forwarded-proto") : undefined;
       const drop = extraHeaders && new Set([
         ...(extraHeaders.remove ?? []),
         ...Object.keys(extraHeaders.set ?? {}),
@@ -312,7 +314,7 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
       if (xfcc) {
         headers.push(
           ["x-forwarded-client-cert", incomingXfcc ? `${incomingXfcc},${xfcc}` : xfcc],
-          ["x-forwarded-proto", "https"],
+          ["x-forwarded-proto", incomingProto ?? "https"],
         );
       } else headers.push(["x-forwarded-proto", "http"]);
       try {

@@ -103,6 +103,7 @@ class RequestHeadersView implements RequestView {
   authority: string;
   host: string;
   port: number;
+  scheme: string;
   #headers: Headers;
   constructor(req: Request, authority: string, host: string, path: string, port: number) {
     this.method = req.method;
@@ -110,6 +111,8 @@ class RequestHeadersView implements RequestView {
     this.authority = authority;
     this.host = host;
     this.port = port;
+    // The listener's scheme (an HTTPS gateway's requests arrive as `https://...`).
+    this.scheme = req.url.startsWith("https:") ? "https" : "http";
     this.#headers = req.headers;
   }
   header(name: string): string | undefined {
@@ -362,7 +365,14 @@ export function routedHandler(
           new Response(null, {
             status: route.redirect.code,
             headers: {
-              location: redirectLocation(route.redirect, path, authority, port, hit.matched),
+              location: redirectLocation(
+                route.redirect,
+                path,
+                authority,
+                port,
+                hit.matched,
+                req.url.startsWith("https:") ? "https" : "http",
+              ),
             },
           }),
           route.headers?.response,
@@ -505,6 +515,12 @@ export async function forwardRouted(
   // Changes of this request (a verified token removed, claims and trace headers added) come
   // before the route's.
   if (extraHeaders) headers = changeHeaderList(headers, extraHeaders);
+  // A gateway is where requests enter: it says which scheme they came in with.
+  if (extra.gateway) {
+    headers = changeHeaderList(headers, {
+      set: { "x-forwarded-proto": req.url.startsWith("https:") ? "https" : "http" },
+    });
+  }
   // Envoy's default order: the more specific (destination) first, so the route's `set` wins.
   const destHeaders = hit.destination?.headers;
   if (destHeaders?.request) headers = changeHeaderList(headers, destHeaders.request);
@@ -761,6 +777,7 @@ export function redirectLocation(
   authority: string,
   port: number,
   matched?: RouteMatch,
+  requestScheme = "http",
 ): string {
   const q = path.indexOf("?");
   const p = q < 0 ? path : path.slice(0, q);
@@ -778,7 +795,8 @@ export function redirectLocation(
     if (rd.port !== undefined) host += `:${rd.port}`;
     else if (rd.derivePort === "FROM_REQUEST_PORT") host += `:${port}`;
   }
-  return `${rd.scheme ?? "http"}://${host}${newPath}`;
+  // Without a scheme of its own, a redirect keeps the request's (as Envoy does).
+  return `${rd.scheme ?? requestScheme}://${host}${newPath}`;
 }
 
 const directBodies = new WeakMap<Route, Uint8Array<ArrayBuffer>>();

@@ -71,6 +71,29 @@ function serve(
   return Deno.serve({ hostname, port, onListen: () => {}, ...tls }, handler);
 }
 
+/** How long a gateway listener reopening a port waits for the old one to release it. */
+const PORT_RELEASE_WAIT_MS = 1_000;
+/** How soon a gateway listener that couldn't open is tried again. */
+const GATEWAY_RETRY_MS = 2_000;
+
+/** How often a gateway looks for renewed certificate files. */
+const CERT_CHECK_MS = 10_000;
+
+/** The files a gateway's TLS reads, by their modification times (a change means reload). */
+function certStamp(t: GatewayTls, dir: string): string {
+  const files = t.credentialName
+    ? [`${dir}/${t.credentialName}/tls.crt`, `${dir}/${t.credentialName}/tls.key`]
+    : [t.serverCertificate, t.privateKey, t.caCertificates];
+  return files.map((f) => {
+    if (!f) return "";
+    try {
+      return String(Deno.statSync(f).mtime?.getTime() ?? 0);
+    } catch {
+      return "missing";
+    }
+  }).join(",");
+}
+
 /** The default directory where gateways find `credentialName` credentials. */
 export const DEFAULT_CREDENTIALS_DIR = "/etc/mesh/credentials";
 
@@ -331,27 +354,45 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
   // (and reopened when a port's protocol or certificate changes).
   const gatewayServers = new Map<string, { shutdown(): Promise<void> }>();
   const address = opts.gatewayAddress ?? "0.0.0.0";
+
+  const credentialsDir = opts.credentialsDir ?? DEFAULT_CREDENTIALS_DIR;
+  // A listener's key changes with its certificate files, so renewed files reopen it.
   const listenerKey = (l: GatewayListener) =>
-    `${l.port}|${l.protocol}|${JSON.stringify(l.tls ?? {})}`;
+    `${l.port}|${l.protocol}|${JSON.stringify(l.tls ?? {})}|${
+      l.tls ? certStamp(l.tls, credentialsDir) : ""
+    }`;
   // One reconcile at a time, each reading the config as it is when it runs.
   let reconciling: Promise<void> = Promise.resolve();
   const reconcileGateway = () => {
     reconciling = reconciling.then(reconcileGatewayNow, reconcileGatewayNow);
     return reconciling;
   };
+  let retryTimer: ReturnType<typeof setTimeout> | undefined;
+  let certCheck: ReturnType<typeof setInterval> | undefined;
   const reconcileGatewayNow = async () => {
     const wanted = new Map((runtime?.config.listeners ?? []).map((l) => [listenerKey(l), l]));
+    const closing = new Map<number, Promise<void>>();
     for (const [key, s] of gatewayServers) {
       if (!wanted.has(key)) {
         gatewayServers.delete(key);
-        // The port is released at once; requests in flight finish in the background.
-        s.shutdown().catch((err) => log.warn("gateway listener shutdown failed", { error: err }));
-        log.info("gateway listener closed", { port: Number(key.split("|")[0]) });
+        // Requests in flight finish in the background; a listener that reopens the same
+        // port below waits (briefly) for the port to be released.
+        const port = Number(key.split("|")[0]);
+        const done = s.shutdown().catch((err) =>
+          log.warn("gateway listener shutdown failed", { error: err })
+        );
+        closing.set(port, done);
+        log.info("gateway listener closed", { port });
       }
     }
+    let failed = false;
     for (const [key, l] of wanted) {
       if (gatewayServers.has(key)) continue;
       const port = l.port;
+      const released = closing.get(port);
+      if (released) {
+        await Promise.race([released, new Promise((r) => setTimeout(r, PORT_RELEASE_WAIT_MS))]);
+      }
       try {
         if (l.protocol === "TCP" || l.protocol === "TLS") {
           const s = await startTcpListener(
@@ -364,7 +405,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
           gatewayServers.set(key, { shutdown: () => s.close() });
         } else {
           const tls = l.protocol === "HTTPS"
-            ? readGatewayTls(l.tls ?? {}, opts.credentialsDir ?? DEFAULT_CREDENTIALS_DIR)
+            ? readGatewayTls(l.tls ?? {}, credentialsDir)
             : undefined;
           const handler = routedHandler(ctx, (rt) => rt.gateway.get(port), port, false, true);
           if (tls?.ca) {
@@ -378,11 +419,30 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
         }
         log.info("gateway listener open", { address: `${address}:${port}`, protocol: l.protocol });
       } catch (err) {
-        log.error("can't open gateway listener", { port, protocol: l.protocol, error: err });
+        failed = true;
+        log.error("can't open gateway listener; retrying", {
+          port,
+          protocol: l.protocol,
+          error: err,
+        });
       }
     }
+    // A listener that couldn't open (port in use, a certificate not there yet) is tried
+    // again; certificates are also read again, so renewed files take effect.
+    clearTimeout(retryTimer);
+    if (failed) {
+      retryTimer = setTimeout(() => void reconcileGateway(), GATEWAY_RETRY_MS);
+      Deno.unrefTimer(retryTimer);
+    }
   };
-  if (opts.mode === "gateway") client.config.subscribe(() => void reconcileGateway());
+  if (opts.mode === "gateway") {
+    client.config.subscribe(() => void reconcileGateway());
+    // Certificates renewed on disk (cert-manager, a secret sync) are picked up within this.
+    certCheck = setInterval(() => {
+      if (runtime?.config.listeners.some((l) => l.tls)) void reconcileGateway();
+    }, CERT_CHECK_MS);
+    Deno.unrefTimer(certCheck);
+  }
 
   // Sidecar egress listeners (a Sidecar resource's egress ports) follow the config too.
   const egressServers = new Map<string, { close(): Promise<void> }>();
@@ -430,6 +490,8 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
     ports: { inbound: inbound?.port, outbound: outboundPort, admin: admin.addr.port },
     client,
     async close() {
+      clearInterval(certCheck);
+      clearTimeout(retryTimer);
       client.close();
       tracer?.close();
       tracer = undefined;

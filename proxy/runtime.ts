@@ -40,7 +40,10 @@ export class Runtime {
     this.balancers = new Map();
     for (const [name, cluster] of Object.entries(config.clusters)) {
       // A random start spreads proxies over endpoints instead of all hitting the first.
-      this.balancers.set(name, new Balancer(cluster, Math.floor(Math.random() * 1024)));
+      const b = new Balancer(cluster, Math.floor(Math.random() * 1024));
+      // A consistent-hash ring is built here, when config arrives, not by a request.
+      if (cluster.hash) b.pickByKey("");
+      this.balancers.set(name, b);
     }
   }
 

@@ -60,17 +60,19 @@ export function overridden(
 ): string | null {
   const name = METRIC_NAMES[metric];
   let out = pairs;
+  let disabled = false;
   for (const o of overrides) {
     if (o.metric !== "ALL_METRICS" && o.metric !== name) continue;
     if (o.mode === "CLIENT" && reporter !== "source") continue;
     if (o.mode === "SERVER" && reporter !== "destination") continue;
-    if (o.disabled) return null;
+    // The last (most specific) override that says turns the metric off or on again.
+    if (o.disabled !== undefined) disabled = o.disabled;
     for (const [tag, change] of Object.entries(o.tags ?? {})) {
       out = out.filter(([k]) => k !== tag);
       if ("value" in change) out.push([tag, change.value]);
     }
   }
-  return render(out);
+  return disabled ? null : render(out);
 }
 
 function esc(v: string): string {
@@ -198,15 +200,28 @@ export class Stats {
     const lines: string[] = [];
     lines.push("# HELP istio_requests_total Requests handled by this proxy.");
     lines.push("# TYPE istio_requests_total counter");
-    for (const s of this.#series.values()) {
-      const labels = this.#labelsOf("istio_requests_total", s);
-      if (labels !== null) lines.push(`istio_requests_total{${labels}} ${s.count}`);
+    // With overrides, series whose labels became equal are added up into one.
+    const merged = (metric: string) => {
+      const out = new Map<string, { count: number; sum: number; buckets: number[] }>();
+      for (const s of this.#series.values()) {
+        const labels = this.#labelsOf(metric, s);
+        if (labels === null) continue;
+        const m = out.get(labels);
+        if (!m) out.set(labels, { count: s.count, sum: s.sum, buckets: [...s.buckets] });
+        else {
+          m.count += s.count;
+          m.sum += s.sum;
+          s.buckets.forEach((b, i) => m.buckets[i] += b);
+        }
+      }
+      return out;
+    };
+    for (const [labels, s] of merged("istio_requests_total")) {
+      lines.push(`istio_requests_total{${labels}} ${s.count}`);
     }
     lines.push("# HELP istio_request_duration_milliseconds Request duration.");
     lines.push("# TYPE istio_request_duration_milliseconds histogram");
-    for (const s of this.#series.values()) {
-      const labels = this.#labelsOf("istio_request_duration_milliseconds", s);
-      if (labels === null) continue;
+    for (const [labels, s] of merged("istio_request_duration_milliseconds")) {
       let cum = 0;
       for (let i = 0; i < BUCKETS.length; i++) {
         cum += s.buckets[i];
@@ -228,10 +243,12 @@ export class Stats {
     ) {
       if (this.#tcp.size === 0) break;
       lines.push(`# HELP ${metric} ${help}`, `# TYPE ${metric} counter`);
+      const sums = new Map<string, number>();
       for (const s of this.#tcp.values()) {
         const labels = this.#labelsOf(metric, s);
-        if (labels !== null) lines.push(`${metric}{${labels}} ${s[field]}`);
+        if (labels !== null) sums.set(labels, (sums.get(labels) ?? 0) + s[field]);
       }
+      for (const [labels, n] of sums) lines.push(`${metric}{${labels}} ${n}`);
     }
     return lines.join("\n") + "\n";
   }

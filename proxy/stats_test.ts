@@ -56,3 +56,17 @@ Deno.test("Stats: Telemetry overrides leave metrics out and change tags when rea
   s.overrides = [];
   assert.match(s.prometheus(), /istio_requests_total\{reporter="source",.*source_principal=/);
 });
+
+Deno.test("Stats: series made equal by overrides are added up; a later override turns a metric on again", () => {
+  const s = new Stats({ namespace: "default", workload: "w", principal: "p" });
+  s.record("source", { service: "a.default.svc.cluster.local" }, 200, 1);
+  s.record("source", { service: "a.default.svc.cluster.local" }, 503, 1);
+  s.overrides = [
+    { metric: "REQUEST_COUNT", mode: "CLIENT_AND_SERVER", disabled: true },
+    { metric: "REQUEST_COUNT", mode: "CLIENT_AND_SERVER", disabled: false },
+    { metric: "ALL_METRICS", mode: "CLIENT_AND_SERVER", tags: { response_code: { remove: true } } },
+  ];
+  const lines = s.prometheus().split("\n").filter((l) => l.startsWith("istio_requests_total{"));
+  assert.equal(lines.length, 1, lines.join("\n"));
+  assert.match(lines[0], /\} 2$/);
+});

@@ -157,6 +157,23 @@ export interface TcpTarget {
   sniRoutes?: SniRoute[];
 }
 
+/** The route for a server name: an exact SNI host first, then the longest wildcard. */
+export function bestSniRoute(routes: SniRoute[], name: string): SniRoute | undefined {
+  let best: SniRoute | undefined;
+  let bestLen = -1;
+  for (const r of routes) {
+    for (const h of r.sniHosts) {
+      if (!hostMatches(h, name)) continue;
+      const len = h === name ? Infinity : h.length;
+      if (len > bestLen) {
+        best = r;
+        bestLen = len;
+      }
+    }
+  }
+  return best;
+}
+
 /** How long a client may take to send its ClientHello. */
 const HELLO_TIMEOUT_MS = 10_000;
 
@@ -246,9 +263,7 @@ export function startTcpListener(
     if (t?.sniRoutes) {
       // TLS passthrough: the ClientHello's server name picks the route.
       readServerName(client).then((name) => {
-        const route = name === undefined
-          ? undefined
-          : t.sniRoutes!.find((r) => r.sniHosts.some((h) => hostMatches(h, name)));
+        const route = name === undefined ? undefined : bestSniRoute(t.sniRoutes!, name);
         if (!route) {
           log.warn("no tls route for a connection's SNI; closing it", { port, sni: name });
           client.destroy();

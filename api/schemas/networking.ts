@@ -521,6 +521,13 @@ export function checkVirtualService(
   }
   const gateways = spec.gateways ?? [];
   const appliesToMesh = gateways.length === 0 || gateways.includes("mesh");
+  if (appliesToMesh && spec.hosts.length && spec.tls?.length) {
+    r.warn(
+      [...base, "tls"],
+      `tls routes for sidecars (mesh) are ${NOT_SUPPORTED} (they apply to gateways with TLS ` +
+        "PASSTHROUGH servers)",
+    );
+  }
   spec.hosts.forEach((host, i) => {
     if (host === "*" && appliesToMesh) {
       r.error(
@@ -1655,6 +1662,12 @@ export function checkGateway(spec: GatewaySpec, r: Reporter, ctx: CheckContext):
 
 /** Checks server TLS settings (Gateway servers, Sidecar ingress). */
 export function checkServerTls(tls: ServerTLSSettings, path: Path, r: Reporter): void {
+  if (tls.credentialName !== undefined && !isDns1123Subdomain(tls.credentialName)) {
+    r.error(
+      [...path, "credentialName"],
+      `invalid credentialName ${quote(tls.credentialName)}; name a credential (a DNS-1123 name)`,
+    );
+  }
   const creds = countSet(tls, ["credentialName", "credentialNames", "tlsCertificates"]);
   if (creds.length > 1) {
     r.error([...path, creds[1]], `${creds.join(" and ")} can't both be set; keep one`);

@@ -136,6 +136,13 @@ export function checkTelemetry(spec: TelemetrySpec, r: Reporter): void {
         r.warn([...at, "match", "customMetric"], NOT_SUPPORTED);
       }
       for (const [tag, t] of Object.entries(o.tagOverrides ?? {})) {
+        if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(tag)) {
+          r.error(
+            [...at, "tagOverrides", tag],
+            `invalid tag name ${JSON.stringify(tag)}; use letters, digits and '_' (a Prometheus ` +
+              "label name)",
+          );
+        }
         const v = t.value?.trim();
         if ((t.operation ?? "UPSERT") === "UPSERT" && v && !/^(['"]).*\1$/s.test(v)) {
           r.warn(
