@@ -1681,6 +1681,13 @@ const INVALID: Case[] = [
     line: 6,
   },
   {
+    name: "mesh default retry policy with a bad condition",
+    text: res(MESH, MC, ["defaultHttpRetryPolicy: {attempts: 3, retryOn: '5xx,sometimes'}"]),
+    path: "spec.defaultHttpRetryPolicy.retryOn",
+    message: '"sometimes" is not a retry condition',
+    line: 6,
+  },
+  {
     name: "negative proxy concurrency",
     text: res(MESH, MC, ["defaultConfig:", "  concurrency: -1"]),
     path: "spec.defaultConfig.concurrency",
@@ -2114,4 +2121,20 @@ Deno.test("Resource narrows on kind", () => {
     if (r.kind === "VirtualService") hosts.push(...r.spec.hosts);
   }
   assert.deepEqual(hosts, ["reviews"]);
+});
+
+Deno.test("a second certificate on one gateway port is warned about (no SNI selection)", () => {
+  const text = doc("Gateway", [
+    "selector: {istio: ingressgateway}",
+    "servers:",
+    "- port: {number: 443, name: https-a, protocol: HTTPS}",
+    "  hosts: [a.example.com]",
+    "  tls: {mode: SIMPLE, credentialName: a-cert}",
+    "- port: {number: 443, name: https-b, protocol: HTTPS}",
+    "  hosts: [b.example.com]",
+    "  tls: {mode: SIMPLE, credentialName: b-cert}",
+  ]);
+  const { diagnostics } = parseResources(text, "gw.yaml");
+  assert.deepEqual(errors(diagnostics), [], show(diagnostics));
+  assert.deepEqual(warnings(diagnostics).map((d) => d.path), ["spec.servers[1].tls"]);
 });

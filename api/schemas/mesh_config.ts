@@ -35,8 +35,10 @@ import {
   checkConnectionPool,
   checkOutlierDetection,
   checkProbe,
+  checkRetries,
   clientTlsSchema,
   connectionPoolSchema,
+  type HTTPRetry,
   httpRetrySchema,
   localityLbSettingSchema,
   outlierDetectionSchema,
@@ -590,6 +592,13 @@ export function checkMeshConfig(spec: MeshConfigSpec, r: Reporter): void {
   spec.discoverySelectors?.forEach((s, i) => {
     checkLabels(s.matchLabels, [...base, "discoverySelectors", i, "matchLabels"], r);
   });
+  if (spec.defaultHttpRetryPolicy) {
+    checkRetries(
+      spec.defaultHttpRetryPolicy as HTTPRetry,
+      [...base, "defaultHttpRetryPolicy"],
+      r,
+    );
+  }
   if (spec.defaultTrafficPolicy?.connectionPool) {
     checkConnectionPool(
       spec.defaultTrafficPolicy.connectionPool,

@@ -728,36 +728,7 @@ function checkHttpRoute(
       r.error([...at, "uriRegexRewrite"], "uriRegexRewrite needs both match and rewrite");
     }
   }
-  if (route.retries) {
-    const at = [...path, "retries"];
-    const rt = route.retries;
-    const attempts = rt.attempts ?? 0;
-    if (attempts < 0) r.error([...at, "attempts"], "attempts may not be negative");
-    if (rt.retryRemoteLocalities !== undefined) {
-      r.warn([...at, "retryRemoteLocalities"], `localities are ${NOT_SUPPORTED}`);
-    }
-    if (
-      attempts === 0 &&
-      (rt.perTryTimeout !== undefined || rt.retryOn !== undefined ||
-        rt.retryRemoteLocalities !== undefined)
-    ) {
-      r.error(
-        [...at, "attempts"],
-        "retry settings are set but attempts is 0 (retries disabled); set attempts",
-      );
-    }
-    rt.retryOn?.split(",").forEach((policy) => {
-      const status = Number(policy);
-      const isStatus = /^\d{3}$/.test(policy) && status >= 100 && status <= 599;
-      if (!isStatus && !RETRY_ON.has(policy)) {
-        r.error(
-          [...at, "retryOn"],
-          `${quote(policy)} is not a retry condition; use e.g. 5xx, gateway-error, reset, ` +
-            "connect-failure, retriable-4xx or an HTTP status code",
-        );
-      }
-    });
-  }
+  if (route.retries) checkRetries(route.retries, [...path, "retries"], r);
   if (route.fault) checkFault(route.fault, [...path, "fault"], r);
   route.mirrors?.forEach((m, i) => {
     if (m.percentage?.value !== undefined) {
@@ -1202,6 +1173,36 @@ export const destinationRuleSpec: z.ZodType<DestinationRuleSpec> = z.strictObjec
   workloadSelector: workloadSelector.optional(),
 });
 
+/** Checks retry settings (a route's `retries`, MeshConfig `defaultHttpRetryPolicy`). */
+export function checkRetries(rt: HTTPRetry, at: Path, r: Reporter): void {
+  const attempts = rt.attempts ?? 0;
+  if (attempts < 0) r.error([...at, "attempts"], "attempts may not be negative");
+  if (rt.retryRemoteLocalities !== undefined) {
+    r.warn([...at, "retryRemoteLocalities"], `localities are ${NOT_SUPPORTED}`);
+  }
+  if (
+    attempts === 0 &&
+    (rt.perTryTimeout !== undefined || rt.retryOn !== undefined ||
+      rt.retryRemoteLocalities !== undefined)
+  ) {
+    r.error(
+      [...at, "attempts"],
+      "retry settings are set but attempts is 0 (retries disabled); set attempts",
+    );
+  }
+  rt.retryOn?.split(",").forEach((policy) => {
+    const status = Number(policy);
+    const isStatus = /^\d{3}$/.test(policy) && status >= 100 && status <= 599;
+    if (!isStatus && !RETRY_ON.has(policy)) {
+      r.error(
+        [...at, "retryOn"],
+        `${quote(policy)} is not a retry condition; use e.g. 5xx, gateway-error, reset, ` +
+          "connect-failure, retriable-4xx or an HTTP status code",
+      );
+    }
+  });
+}
+
 /** Checks a DestinationRule spec. */
 export function checkDestinationRule(
   spec: DestinationRuleSpec,
@@ -1583,6 +1584,24 @@ export const gatewaySpec: z.ZodType<GatewaySpec> = z.strictObject({
 
 /** Checks a Gateway spec. */
 export function checkGateway(spec: GatewaySpec, r: Reporter, ctx: CheckContext): void {
+  // One certificate per port: Deno.serve can't pick one by SNI, so later servers on a port
+  // with other TLS settings would present the first one's.
+  const certOfPort = new Map<number, string>();
+  spec.servers.forEach((server, i) => {
+    const mode = server.tls?.mode;
+    if (server.port.protocol !== "HTTPS" || (mode !== "SIMPLE" && mode !== "MUTUAL")) return;
+    const t = server.tls!;
+    const cert = JSON.stringify([mode, t.credentialName, t.serverCertificate, t.privateKey]);
+    const first = certOfPort.get(server.port.number);
+    if (first === undefined) certOfPort.set(server.port.number, cert);
+    else if (first !== cert) {
+      r.warn(
+        ["spec", "servers", i, "tls"],
+        `another certificate on port ${server.port.number} is ${NOT_SUPPORTED}: mesh serves ` +
+          "the first server's there (no SNI selection); give this server its own port",
+      );
+    }
+  });
   if (!isDns1123Label(ctx.name)) {
     r.error(
       ["metadata", "name"],
