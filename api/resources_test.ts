@@ -1852,6 +1852,7 @@ Deno.test("known-but-unsupported fields warn and the resource is kept", () => {
     "DestinationRule spec.subsets[0].trafficPolicy.proxyProtocol",
     "Gateway spec.servers[0].tls.minProtocolVersion",
     "WorkloadEntry spec.network",
+    "WorkloadEntry spec.weight",
   ]);
   assert.ok(warnings(diagnostics).every((d) => d.message.includes(NOT_SUPPORTED)));
   assert.equal(warnings(diagnostics)[0].line, 10);

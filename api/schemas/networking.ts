@@ -110,7 +110,7 @@ const UNSUPPORTED_SERVER_TLS = [
   "cipherSuites",
 ] as const;
 const UNSUPPORTED_SE = ["subjectAltNames"] as const;
-const UNSUPPORTED_WE = ["network", "locality"] as const;
+const UNSUPPORTED_WE = ["network", "locality", "weight", "serviceAccount"] as const;
 
 // ---------------------------------------------------------------------------------------------
 // Shared pieces
