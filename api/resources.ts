@@ -219,8 +219,8 @@ export const KIND_GROUPS: Readonly<Record<Kind, string>> = {
 };
 
 /**
- * Kinds whose resources the data plane acts on (MeshConfig: `trustDomain`, `rootNamespace` and
- * `outboundTrafficPolicy.mode`). Every other kind is validated, then ignored with a warning.
+ * Kinds whose resources the data plane acts on (each warns about the fields it doesn't
+ * honour). Every other kind is ignored with a warning.
  */
 export const ENFORCED_KINDS: readonly Kind[] = [
   "VirtualService",

@@ -1921,9 +1921,9 @@ Deno.test("multiple documents, defaults and source lines", () => {
   assert.deepEqual(vs.metadata.labels, { app: "reviews" });
   assert.equal(se.source.line, 26);
   assert.deepEqual(se.spec.endpoints?.[0].ports, { tcp: 5433 });
-  // The AuthorizationPolicy is validated, not enforced; TCP is not HTTP.
+  // A ServiceEntry's addresses (VIPs for captured traffic) mean nothing without capture.
   assert.deepEqual(warnings(diagnostics).map((d) => [d.kind, d.path, d.message]), [
-    ["ServiceEntry", "spec.ports[0].protocol", `TCP is ${NOT_SUPPORTED}`],
+    ["ServiceEntry", "spec.addresses", NOT_SUPPORTED],
   ]);
 });
 

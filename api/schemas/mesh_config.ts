@@ -3,8 +3,9 @@
  * MeshConfig (`istio.mesh.v1alpha1.MeshConfig`, as written under `meshConfig:` in an
  * IstioOperator or in the `istio` ConfigMap), with the same field names.
  *
- * mesh honours `trustDomain`, `rootNamespace` and `outboundTrafficPolicy.mode`; every other
- * field is validated and warned about.
+ * mesh honours the fields in {@linkcode MESH_CONFIG_SUPPORTED} (trust domain, root namespace,
+ * outbound policy, access logs, telemetry providers, tracing sampling, default retries and
+ * traffic policy); every other field is validated and warned about.
  * @module
  */
 
@@ -44,6 +45,8 @@ import {
   outlierDetectionSchema,
   readinessProbeSchema,
   tcpKeepalive,
+  type TrafficPolicy,
+  warnUnsupportedPolicy,
   zoneAwareLbSettingSchema,
 } from "./networking.ts";
 
@@ -514,9 +517,9 @@ export const meshConfigSpec = z.strictObject({
   }).optional(),
 });
 /**
- * `spec` of a MeshConfig: Istio's MeshConfig. mesh honours `trustDomain` (default
- * `cluster.local`), `rootNamespace` (default `istio-system`) and `outboundTrafficPolicy.mode`
- * (`ALLOW_ANY` or `REGISTRY_ONLY`; `ALLOW_ANY_DYNAMIC_DNS` is warned about and ignored).
+ * `spec` of a MeshConfig: Istio's MeshConfig. mesh honours {@linkcode MESH_CONFIG_SUPPORTED}
+ * (`trustDomain` defaults to `cluster.local`, `rootNamespace` to `istio-system`;
+ * `outboundTrafficPolicy.mode` `ALLOW_ANY_DYNAMIC_DNS` is warned about and ignored).
  */
 export type MeshConfigSpec = z.infer<typeof meshConfigSpec>;
 
@@ -596,6 +599,13 @@ export function checkMeshConfig(spec: MeshConfigSpec, r: Reporter): void {
     checkRetries(
       spec.defaultHttpRetryPolicy as HTTPRetry,
       [...base, "defaultHttpRetryPolicy"],
+      r,
+    );
+  }
+  if (spec.defaultTrafficPolicy) {
+    warnUnsupportedPolicy(
+      spec.defaultTrafficPolicy as Pick<TrafficPolicy, "connectionPool" | "outlierDetection">,
+      [...base, "defaultTrafficPolicy"],
       r,
     );
   }

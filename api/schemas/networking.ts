@@ -81,6 +81,7 @@ const UNSUPPORTED_POOL_HTTP = [
   "http2KeepAlive",
 ] as const;
 const UNSUPPORTED_OUTLIER = [
+  "interval",
   "splitExternalLocalOriginErrors",
   "consecutiveLocalOriginFailures",
   "outlierDetectionHttpErrorCodes",
@@ -109,7 +110,7 @@ const UNSUPPORTED_SERVER_TLS = [
   "maxProtocolVersion",
   "cipherSuites",
 ] as const;
-const UNSUPPORTED_SE = ["subjectAltNames"] as const;
+const UNSUPPORTED_SE = ["subjectAltNames", "addresses"] as const;
 const UNSUPPORTED_WE = ["network", "locality", "weight", "serviceAccount"] as const;
 
 // ---------------------------------------------------------------------------------------------
@@ -460,6 +461,8 @@ const RETRY_ON = new Set([
   "resource-exhausted",
   "unavailable",
 ]);
+/** HTTP retry conditions mesh doesn't detect (the gRPC and HTTP/2 ones can't happen here). */
+const UNSUPPORTED_RETRY_ON = new Set(["retriable-headers", "envoy-ratelimited"]);
 const HTTP_METHODS = new Set([
   "GET",
   "HEAD",
@@ -925,7 +928,7 @@ function checkStringMatch(sm: StringMatch, path: Path, allowEmpty: boolean, r: R
 
 /** TLS modes of a DestinationRule. */
 export const TLS_MODES = ["DISABLE", "SIMPLE", "MUTUAL", "ISTIO_MUTUAL"] as const;
-/** One of {@linkcode TLS_MODES}; mesh enforces `DISABLE` and `ISTIO_MUTUAL`. */
+/** One of {@linkcode TLS_MODES}; mesh enforces all four (SIMPLE and MUTUAL outside the mesh). */
 export type TLSMode = typeof TLS_MODES[number];
 
 /** Client-side TLS of a DestinationRule. */
@@ -962,7 +965,7 @@ export const SIMPLE_LB = [
   "ROUND_ROBIN",
   "LEAST_REQUEST",
 ] as const;
-/** One of {@linkcode SIMPLE_LB}; mesh enforces `ROUND_ROBIN` and `RANDOM`. */
+/** One of {@linkcode SIMPLE_LB}; mesh enforces all but `PASSTHROUGH` and `UNSPECIFIED`. */
 export type SimpleLB = typeof SIMPLE_LB[number];
 
 const consistentHash = z.strictObject({
@@ -1193,6 +1196,9 @@ export function checkRetries(rt: HTTPRetry, at: Path, r: Reporter): void {
   rt.retryOn?.split(",").forEach((policy) => {
     const status = Number(policy);
     const isStatus = /^\d{3}$/.test(policy) && status >= 100 && status <= 599;
+    if (UNSUPPORTED_RETRY_ON.has(policy)) {
+      r.warn([...at, "retryOn"], `retry condition ${quote(policy)} is ${NOT_SUPPORTED}`);
+    }
     if (!isStatus && !RETRY_ON.has(policy)) {
       r.error(
         [...at, "retryOn"],
@@ -1279,6 +1285,25 @@ function checkTrafficPolicy(tp: TrafficPolicy, path: Path, r: Reporter, warn: bo
     "port",
     r,
   );
+}
+
+/**
+ * Warns about the connection pool and outlier detection fields mesh doesn't honour (for
+ * MeshConfig `defaultTrafficPolicy`, which shares DestinationRule's types).
+ */
+export function warnUnsupportedPolicy(
+  tp: Pick<TrafficPolicy, "connectionPool" | "outlierDetection">,
+  path: Path,
+  r: Reporter,
+): void {
+  const cp = tp.connectionPool;
+  if (cp?.tcp) warnUnsupported(cp.tcp, UNSUPPORTED_POOL_TCP, [...path, "connectionPool", "tcp"], r);
+  if (cp?.http) {
+    warnUnsupported(cp.http, UNSUPPORTED_POOL_HTTP, [...path, "connectionPool", "http"], r);
+  }
+  if (tp.outlierDetection) {
+    warnUnsupported(tp.outlierDetection, UNSUPPORTED_OUTLIER, [...path, "outlierDetection"], r);
+  }
 }
 
 /** The parts a traffic policy shares with its port-level settings. */
@@ -1490,7 +1515,7 @@ export function checkOutlierDetection(od: OutlierDetection, path: Path, r: Repor
 // ---------------------------------------------------------------------------------------------
 // Gateway
 
-/** One of {@linkcode PROTOCOLS}; mesh enforces `HTTP`. */
+/** One of {@linkcode PROTOCOLS}; mesh routes `HTTP` and carries `TCP` (and `TLS` as TCP). */
 export type Protocol = typeof PROTOCOLS[number];
 
 /** A port a Gateway server listens on. */
@@ -1874,7 +1899,8 @@ export function checkServiceEntry(spec: ServiceEntrySpec, r: Reporter, ctx: Chec
   spec.ports?.forEach((port, i) => {
     const path = [...base, "ports", i];
     if (!names.has(port.name)) names.set(port.name, i);
-    if (port.protocol !== undefined && port.protocol !== "HTTP") {
+    // HTTP ports are routed; TCP (and TLS, carried as TCP) go through Sidecar egress ports.
+    if (port.protocol !== undefined && !["HTTP", "TCP", "TLS"].includes(port.protocol)) {
       r.warn([...path, "protocol"], `${port.protocol} is ${NOT_SUPPORTED}`);
     }
     if (port.targetPort !== undefined && resolution === "NONE") {
@@ -1976,6 +2002,9 @@ export function checkWorkloadEntry(
     if (address.startsWith("unix://")) {
       const problem = unixAddressProblem(address);
       if (problem) r.error([...path, "address"], problem);
+      else if (!template) {
+        r.warn([...path, "address"], `unix socket endpoints are ${NOT_SUPPORTED}`);
+      }
       if (spec.ports !== undefined) {
         r.error([...path, "ports"], "a unix address has no ports; remove ports");
       }
@@ -2053,9 +2082,9 @@ export const sidecarSpec = z.strictObject({
 });
 /**
  * `spec` of a Sidecar. mesh enforces egress listeners that name a port (a
- * listener on `bind`, default 127.0.0.1, as with captureMode NONE); scoping
- * (egress without a port), ingress, inboundConnectionPool and
- * outboundTrafficPolicy are warned about.
+ * listener on `bind`, default 127.0.0.1, as with captureMode NONE), scoping (the
+ * catch-all egress entry's hosts) and `outboundTrafficPolicy.mode`; ingress,
+ * inboundConnectionPool and `egressProxy` are warned about.
  */
 export type SidecarSpec = z.infer<typeof sidecarSpec>;
 
@@ -2139,6 +2168,13 @@ export function checkSidecar(spec: SidecarSpec, r: Reporter, ctx: CheckContext):
       return;
     }
     const proto = (eg.port.protocol ?? "TCP").toUpperCase();
+    if (proto === "HTTP") {
+      r.warn(
+        [...path, "hosts"],
+        `narrowing an HTTP egress port's routes by hosts is ${NOT_SUPPORTED}: it routes like ` +
+          "the outbound listener (the catch-all entry's hosts apply)",
+      );
+    }
     if (proto !== "TCP" && proto !== "HTTP") {
       r.warn(
         [...path, "port", "protocol"],
