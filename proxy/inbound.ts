@@ -292,21 +292,25 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
       const headers: [string, string][] = [];
       // From a mesh peer (mTLS), an XFCC it set (a MUTUAL gateway's) is kept and ours
       // appended, as Istio's APPEND_FORWARD; in plaintext, nothing a client sent is trusted.
-      const incomingXfcc = xfcc ? header("x-forwarded-client-cert") : undefined;
       // Likewise the scheme a gateway saw (x-forwarded-proto) comes through from a peer.
-      const incomingProto = xfcc ? header("x-forwarded-proto") : undefined;
+      // Both are picked up in the one pass over the headers.
+      let incomingXfcc: string | undefined;
+      let incomingProto: string | undefined;
       const drop = extraHeaders && new Set([
         ...(extraHeaders.remove ?? []),
         ...Object.keys(extraHeaders.set ?? {}),
       ]);
       for (const h of req.headers) {
         const k = h[0];
-        if (
-          HOP_BY_HOP.has(k) || k === "content-length" || k === "x-forwarded-client-cert" ||
-          k === "x-forwarded-proto"
-        ) {
+        if (k === "x-forwarded-client-cert") {
+          if (xfcc) incomingXfcc = h[1];
           continue;
         }
+        if (k === "x-forwarded-proto") {
+          if (xfcc) incomingProto = h[1];
+          continue;
+        }
+        if (HOP_BY_HOP.has(k) || k === "content-length") continue;
         if (k === "expect" || drop?.has(k)) continue;
         headers.push(h);
       }

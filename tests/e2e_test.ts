@@ -665,14 +665,7 @@ spec:
   };
   const { m, close } = await setup(config);
   try {
-    const gw = await m.sidecar({
-      name: "gateway",
-      namespace: "istio-system",
-      serviceAccount: "istio-ingressgateway",
-      labels: "istio=ingressgateway",
-      mode: "gateway",
-      extra: ["--gateway-address=127.0.0.1"],
-    });
+    const gw = await m.gateway();
     await gw.proc.waitFor(new RegExp(`gateway listener open address=127\\.0\\.0\\.1:${gwPort}`));
     await eventually(
       async () => (await curl([`http://127.0.0.1:${gwPort}/public`])).status === 200,
@@ -801,14 +794,7 @@ spec:
 
     // The gateway: no token is denied there; a bad one gets 401; a good one goes through
     // (forwardOriginalToken, so the sidecar behind it sees it too).
-    const gw = await m.sidecar({
-      name: "gateway",
-      namespace: "istio-system",
-      serviceAccount: "istio-ingressgateway",
-      labels: "istio=ingressgateway",
-      mode: "gateway",
-      extra: ["--gateway-address=127.0.0.1"],
-    });
+    const gw = await m.gateway();
     await gw.proc.waitFor(new RegExp(`gateway listener open address=127\\.0\\.0\\.1:${gwPort}`));
     const viaGw = (token?: string) =>
       curl([
@@ -877,14 +863,7 @@ spec:
   };
   const { m, close } = await setup(config);
   try {
-    const gw = await m.sidecar({
-      name: "gateway",
-      namespace: "istio-system",
-      serviceAccount: "istio-ingressgateway",
-      labels: "istio=ingressgateway",
-      mode: "gateway",
-      extra: ["--gateway-address=127.0.0.1", `--credentials-dir=${dir}/creds`],
-    });
+    const gw = await m.gateway([`--credentials-dir=${dir}/creds`]);
     await gw.proc.waitFor(
       new RegExp(`gateway listener open address=127\\.0\\.0\\.1:${credPort} protocol=HTTPS`),
     );
@@ -1057,14 +1036,7 @@ spec:
         labels: "app=secure-app",
         appPort: app.addr.port,
       }),
-      m.sidecar({
-        name: "gateway",
-        namespace: "istio-system",
-        serviceAccount: "istio-ingressgateway",
-        labels: "istio=ingressgateway",
-        mode: "gateway",
-        extra: ["--gateway-address=127.0.0.1"],
-      }),
+      m.gateway(),
     ]);
     const get = (host: string) =>
       curl([
@@ -1569,14 +1541,7 @@ spec:
         })
       ),
       m.sidecar({ name: "client", serviceAccount: "client", labels: "app=client" }),
-      m.sidecar({
-        name: "gateway",
-        namespace: "istio-system",
-        serviceAccount: "istio-ingressgateway",
-        labels: "istio=ingressgateway",
-        mode: "gateway",
-        extra: ["--gateway-address=127.0.0.1"],
-      }),
+      m.gateway(),
     ]);
     // All of it to v2.
     await eventually(

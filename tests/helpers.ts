@@ -317,6 +317,21 @@ export class TestMesh {
     return { proc, ...ports };
   }
 
+  /**
+   * Starts an ingress gateway with Istio's identity and labels (`istio-system`,
+   * `istio-ingressgateway`, `istio=ingressgateway`) on 127.0.0.1.
+   */
+  gateway(extra: string[] = []) {
+    return this.sidecar({
+      name: "gateway",
+      namespace: "istio-system",
+      serviceAccount: "istio-ingressgateway",
+      labels: "istio=ingressgateway",
+      mode: "gateway",
+      extra: ["--gateway-address=127.0.0.1", ...extra],
+    });
+  }
+
   /** Stops every process and removes the temp dir. */
   async close(): Promise<void> {
     await Promise.all(this.procs.map((p) => p.stop()));
