@@ -333,6 +333,8 @@ export interface EgressListener {
   cluster?: string;
   /** For TCP: a VirtualService `tcp` route's weighted clusters, used instead of `cluster`. */
   destinations?: TcpDestination[];
+  /** For HTTP: the routes of the services its `hosts` admit (the outbound listener's, narrowed). */
+  virtualHosts?: VirtualHost[];
 }
 
 /** All a proxy needs; replaced whole on each push. */

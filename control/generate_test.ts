@@ -980,6 +980,34 @@ spec:
   assert.deepEqual(vh.routes.map((r) => r.timeoutMs), [3000, 3000, undefined]);
 });
 
+Deno.test("sim: an HTTP egress port routes to the services its hosts admit", () => {
+  const extra = inline(`apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: productpage, namespace: default}
+spec:
+  workloadSelector: {labels: {app: productpage}}
+  egress:
+  - port: {number: 19080, protocol: HTTP, name: http}
+    hosts: ["./ratings.default.svc.cluster.local"]
+`);
+  const cfg = generateProxyConfig(snapshotOf([], WORKLOADS, extra), sidecar());
+  const l = cfg.egressListeners?.find((e) => e.port === 19080);
+  assert.deepEqual(l?.virtualHosts?.map((v) => v.name), [`${HOST("ratings")}:9080`]);
+  // The outbound listener itself isn't narrowed by a port's hosts.
+  assert.ok(cfg.virtualHosts.length > 1);
+  const rt = Runtime.compile(cfg);
+  assert.equal(
+    rt.egress.get(19080)?.match({
+      method: "GET",
+      path: "/",
+      authority: "reviews:9080",
+      port: 9080,
+      header: () => undefined,
+    }),
+    undefined,
+  );
+});
+
 Deno.test("sim: AuthorizationPolicies reach the workloads they select, root namespace first", () => {
   const policies = parseResources(
     `apiVersion: security.istio.io/v1

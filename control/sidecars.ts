@@ -12,7 +12,7 @@ import { fqdn, hostMatches } from "../api/host.ts";
 import type { Sidecar } from "../api/resources.ts";
 import { labelsMatch, type ServiceRegistry } from "./registry.ts";
 import type { Snapshot } from "./snapshot.ts";
-import { boundToMesh, tcpDestinations } from "./routes.ts";
+import { boundToMesh, sidecarVirtualHosts, tcpDestinations } from "./routes.ts";
 
 /** The Sidecar that applies to `node`: one selecting it, else its namespace's default, else the root namespace's. */
 export function sidecarFor(snapshot: Snapshot, node: NodeInfo): Sidecar | undefined {
@@ -56,6 +56,16 @@ export function egressListeners(
     if (protocol !== "HTTP" && protocol !== "TCP") return;
     const name = `${sc.metadata.namespace}/${sc.metadata.name}[${i}]`;
     const listener: EgressListener = { name, bind: eg.bind ?? "127.0.0.1", port: number, protocol };
+    if (protocol === "HTTP") {
+      // Routed like the outbound listener, over the services its hosts admit only.
+      listener.virtualHosts = sidecarVirtualHosts(
+        registry,
+        snapshot.virtualServices,
+        node.namespace,
+        node.labels,
+        (s) => eg.hosts.some((h) => admits(h, s.host, s.namespace, node.namespace)),
+      );
+    }
     if (protocol === "TCP") {
       const svc = [...registry.services.values()]
         .sort((a, b) => a.host < b.host ? -1 : 1)

@@ -461,7 +461,9 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
       if (egressServers.has(key)) continue;
       try {
         if (l.protocol === "HTTP") {
-          const s = serve(l.bind, l.port, routedHandler(ctx, (rt) => rt.outbound, l.port, true));
+          const port = l.port;
+          const table = (rt: Runtime) => rt.egress.get(port) ?? rt.outbound;
+          const s = serve(l.bind, port, routedHandler(ctx, table, port, true));
           egressServers.set(key, { close: () => s.shutdown() });
         } else {
           egressServers.set(key, await startTcpListener(l.bind, l.port, tcpCtx));

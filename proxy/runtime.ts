@@ -22,6 +22,8 @@ export class Runtime {
   readonly outbound: RouteTable;
   /** Gateway route tables by listener port. */
   readonly gateway: Map<number, RouteTable>;
+  /** Route tables of Sidecar HTTP egress listeners, by port. */
+  readonly egress: Map<number, RouteTable>;
   readonly balancers: Map<string, Balancer>;
   /**
    * The inbound authorization decision (AuthorizationPolicies that select this
@@ -37,6 +39,10 @@ export class Runtime {
     this.config = config;
     this.outbound = new RouteTable(config.virtualHosts);
     this.gateway = new Map(config.listeners.map((l) => [l.port, new RouteTable(l.virtualHosts)]));
+    this.egress = new Map(
+      (config.egressListeners ?? []).filter((l) => l.virtualHosts)
+        .map((l) => [l.port, new RouteTable(l.virtualHosts!)]),
+    );
     this.balancers = new Map();
     for (const [name, cluster] of Object.entries(config.clusters)) {
       // A random start spreads proxies over endpoints instead of all hitting the first.

@@ -2168,13 +2168,6 @@ export function checkSidecar(spec: SidecarSpec, r: Reporter, ctx: CheckContext):
       return;
     }
     const proto = (eg.port.protocol ?? "TCP").toUpperCase();
-    if (proto === "HTTP") {
-      r.warn(
-        [...path, "hosts"],
-        `narrowing an HTTP egress port's routes by hosts is ${NOT_SUPPORTED}: it routes like ` +
-          "the outbound listener (the catch-all entry's hosts apply)",
-      );
-    }
     if (proto !== "TCP" && proto !== "HTTP") {
       r.warn(
         [...path, "port", "protocol"],
