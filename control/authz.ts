@@ -18,23 +18,13 @@ import type {
 } from "../api/proxy_config.ts";
 import type { AuthorizationPolicy } from "../api/resources.ts";
 import {
+  ENFORCED_SOURCE,
   OPERATION_FIELDS,
   supportedConditionKey,
   UNENFORCED_SOURCE,
 } from "../api/schemas/security.ts";
 import { labelsMatch } from "./labels.ts";
 import type { Snapshot } from "./snapshot.ts";
-
-const SOURCE_KEYS = [
-  "principals",
-  "notPrincipals",
-  "requestPrincipals",
-  "notRequestPrincipals",
-  "namespaces",
-  "notNamespaces",
-  "ipBlocks",
-  "notIpBlocks",
-] as const;
 
 /** The AuthorizationPolicies of `snapshot` that apply to the proxy `node`, translated. */
 export function authzFor(snapshot: Snapshot, node: NodeInfo): AuthzPolicy[] {
@@ -79,7 +69,7 @@ function translateRule(r: RawRule, deny: boolean): AuthzRule | undefined {
       const s = f.source ?? {};
       if (unsupportedSource(s) && !deny) continue;
       const src: AuthzSource = {};
-      for (const k of SOURCE_KEYS) if (s[k]) src[k] = [...s[k]!];
+      for (const k of ENFORCED_SOURCE) if (s[k]) src[k] = [...s[k]!];
       from.push(src);
     }
     if (from.length === 0) return undefined;

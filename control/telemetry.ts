@@ -56,6 +56,11 @@ export function telemetriesFor(
   return [mesh[0], ns[0], own[0]].filter((t): t is Telemetry => t !== undefined);
 }
 
+/** The fields `o` sets (a more specific Telemetry overrides only what it sets). */
+function setFields<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
 /** The merged `tracing` entry of the Telemetries that apply, if any sets one. */
 export function mergedTracing(telemetries: Telemetry[]): Tracing | undefined {
   let out: Tracing | undefined;
@@ -64,7 +69,7 @@ export function mergedTracing(telemetries: Telemetry[]): Tracing | undefined {
     if (!tr) continue;
     out = {
       ...out,
-      ...Object.fromEntries(Object.entries(tr).filter(([, v]) => v !== undefined)),
+      ...setFields(tr),
       customTags: { ...out?.customTags, ...tr.customTags },
     };
   }
@@ -119,7 +124,7 @@ export function mergedAccessLogging(telemetries: Telemetry[]): AccessLogging | u
   for (const t of telemetries) {
     const a = t.spec.accessLogging?.[0];
     if (!a) continue;
-    out = { ...out, ...Object.fromEntries(Object.entries(a).filter(([, v]) => v !== undefined)) };
+    out = { ...out, ...setFields(a) };
   }
   return out;
 }

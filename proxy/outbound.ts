@@ -387,7 +387,7 @@ export function routedHandler(
       return forwardRouted(ctx, lb, hit, req, upPath, upAuthority, record, {
         requestId,
         extraHeaders,
-        clientIp: (info?.remoteAddr as Deno.NetAddr | undefined)?.hostname,
+        info,
         gateway,
       });
     };
@@ -473,8 +473,8 @@ export interface ForwardExtras {
   requestId?: string;
   /** Header changes of this request (a verified token's, the trace's). */
   extraHeaders?: HeaderChanges;
-  /** The client's address (consistent hashing on `useSourceIp`). */
-  clientIp?: string;
+  /** The client's connection (its address, read only for consistent hashing on `useSourceIp`). */
+  info?: Deno.ServeHandlerInfo;
   /** The request came to a gateway (original-destination clusters are refused there). */
   gateway?: boolean;
 }
@@ -496,7 +496,7 @@ export async function forwardRouted(
   record: (code: number, ep?: Endpoint, flags?: string) => void,
   extra: ForwardExtras = {},
 ): Promise<Response> {
-  const { requestId, extraHeaders, clientIp } = extra;
+  const { requestId, extraHeaders } = extra;
   const route = hit.route;
   const policy = retryOf(route);
   const cl = req.headers.get("content-length");
@@ -529,7 +529,14 @@ export async function forwardRouted(
     mirror(ctx, route.mirrors, req.method, path, headers, body);
   }
   const deadline = route.timeoutMs !== undefined ? performance.now() + route.timeoutMs : undefined;
-  const hash = lb?.cluster.hash ? hashKeyOf(lb.cluster.hash, req, path, clientIp) : undefined;
+  const hash = lb?.cluster.hash
+    ? hashKeyOf(
+      lb.cluster.hash,
+      req,
+      path,
+      () => (extra.info?.remoteAddr as Deno.NetAddr | undefined)?.hostname,
+    )
+    : undefined;
   const tried: Endpoint[] = [];
   for (let attempt = 0;; attempt++) {
     const ep = lb?.cluster.originalDst
@@ -672,13 +679,16 @@ export function hashKeyOf(
   policy: HashPolicy,
   req: Request,
   path: string,
-  clientIp: string | undefined,
+  clientIp: () => string | undefined,
 ): { key?: string; setCookie?: string } | undefined {
   if (policy.header) {
     const v = req.headers.get(policy.header);
     return v === null ? undefined : { key: v };
   }
-  if (policy.sourceIp) return clientIp === undefined ? undefined : { key: clientIp };
+  if (policy.sourceIp) {
+    const ip = clientIp();
+    return ip === undefined ? undefined : { key: ip };
+  }
   if (policy.queryParameter) {
     const q = path.indexOf("?");
     const v = q < 0 ? null : new URLSearchParams(path.slice(q + 1)).get(policy.queryParameter);

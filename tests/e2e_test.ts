@@ -639,21 +639,7 @@ spec:
 Deno.test("a gateway enforces the AuthorizationPolicies that select it", async () => {
   const gwPort = freePort();
   const config = {
-    "gw.yaml": `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: istio-system}
-spec:
-  selector: {istio: ingressgateway}
-  servers: [{port: {number: ${gwPort}, name: http, protocol: HTTP}, hosts: ["*"]}]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: edge}
-spec:
-  hosts: ["*"]
-  gateways: [istio-system/gw]
-  http: [{route: [{destination: {host: echo-b, subset: v1}}]}]
----
+    "gw.yaml": `${edgeGateway(gwPort)}---
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: {name: edge-deny, namespace: istio-system}
@@ -718,21 +704,7 @@ spec:
   - from: [{source: {requestPrincipals: ["${ISS}/*"]}}]
     when: [{key: "request.auth.claims[groups]", values: [group1]}]
 ---
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: istio-system}
-spec:
-  selector: {istio: ingressgateway}
-  servers: [{port: {number: ${gwPort}, name: http, protocol: HTTP}, hosts: ["*"]}]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: edge}
-spec:
-  hosts: ["*"]
-  gateways: [istio-system/gw]
-  http: [{route: [{destination: {host: echo-b, subset: v1}}]}]
----
+${edgeGateway(gwPort)}---
 apiVersion: security.istio.io/v1
 kind: RequestAuthentication
 metadata: {name: jwt-edge, namespace: istio-system}
@@ -1127,6 +1099,25 @@ Deno.test("a proxy with a bad token gets a clear error and retries", async () =>
 });
 
 // ---- helpers local to this file ----
+
+/** The ingress Gateway `istio-system/gw` on `port` (HTTP, any host) and a VirtualService to b-v1. */
+function edgeGateway(port: number): string {
+  return `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers: [{port: {number: ${port}, name: http, protocol: HTTP}, hosts: ["*"]}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: edge}
+spec:
+  hosts: ["*"]
+  gateways: [istio-system/gw]
+  http: [{route: [{destination: {host: echo-b, subset: v1}}]}]
+`;
+}
 
 function portFlag(m: TestMesh, name: string, flag: string): number {
   const p = m.procs.find((x) => x.name === name);

@@ -135,7 +135,8 @@ export const authorizationPolicySpec = z.strictObject({
 /** `spec` of an AuthorizationPolicy. */
 export type AuthorizationPolicySpec = z.infer<typeof authorizationPolicySpec>;
 
-const SOURCE_FIELDS = [
+/** The fields of an AuthorizationPolicy source. */
+export const SOURCE_FIELDS = [
   "principals",
   "notPrincipals",
   "requestPrincipals",
@@ -151,21 +152,10 @@ const SOURCE_FIELDS = [
   "trustDomains",
   "notTrustDomains",
 ] as const;
-/** Source fields that only make sense with HTTP (they don't tell TCP connections apart). */
-const TCP_SOURCE_FIELDS = [
-  "principals",
-  "notPrincipals",
-  "namespaces",
-  "notNamespaces",
-  "ipBlocks",
-  "notIpBlocks",
-  "remoteIpBlocks",
-  "notRemoteIpBlocks",
-  "serviceAccounts",
-  "notServiceAccounts",
-  "trustDomains",
-  "notTrustDomains",
-] as const;
+/** Source fields a request's JWT gives: only HTTP requests have them. */
+const REQUEST_SOURCE_FIELDS: readonly string[] = ["requestPrincipals", "notRequestPrincipals"];
+/** Source fields that tell TCP connections apart too. */
+const TCP_SOURCE_FIELDS = SOURCE_FIELDS.filter((k) => !REQUEST_SOURCE_FIELDS.includes(k));
 /** The fields of an AuthorizationPolicy operation. */
 export const OPERATION_FIELDS = [
   "hosts",
@@ -196,6 +186,13 @@ export const UNENFORCED_SOURCE = [
   "trustDomains",
   "notTrustDomains",
 ] as const;
+
+/** Source fields mesh evaluates: every other one. */
+export const ENFORCED_SOURCE = SOURCE_FIELDS.filter((
+  k,
+): k is Exclude<typeof SOURCE_FIELDS[number], typeof UNENFORCED_SOURCE[number]> =>
+  !(UNENFORCED_SOURCE as readonly string[]).includes(k)
+);
 
 /**
  * Whether mesh evaluates a `when` key: the peer, its IP, the port, request headers, and the
