@@ -14,7 +14,12 @@ import { EC_P256, generateKey, importKey, splitPem, toPem, x509 } from "./pem.ts
 import { spiffeId } from "./spiffe.ts";
 import { atomicWrite } from "../util/atomic_write.ts";
 
-import { CA_KEY_TYPES, type CaKeyType } from "./ca_key_types.ts";
+import {
+  CA_KEY_TYPES,
+  type CaKeyType,
+  csrKeyProblem,
+  type KeyAlgorithmInfo,
+} from "./ca_key_types.ts";
 export { CA_KEY_TYPES, type CaKeyType };
 
 /** Options for creating or loading a CA. */
@@ -423,9 +428,10 @@ export class CertificateAuthority {
   }
 
   /**
-   * Signs a PKCS#10 CSR for the given identity. The CSR's signature must verify;
-   * whatever names it asks for are ignored: the certificate carries only the
-   * SPIFFE ID of `identity`.
+   * Signs a PKCS#10 CSR for the given identity. The CSR's key must be ECDSA P-256/P-384
+   * or RSA of at least 2048 bits (see `csrKeyProblem`), and its signature must verify;
+   * it may ask for no name but the SPIFFE ID of `identity`, the only name the
+   * certificate carries.
    */
   async signCsr(
     csrPem: string,
@@ -441,11 +447,16 @@ export class CertificateAuthority {
     } catch (err) {
       throw new CaError(`CSR is not a valid PEM certificate request: ${(err as Error).message}`);
     }
+    // The key first: a weak or unknown key is named as such, not as a signature that fails.
+    const keyProblem = csrKeyProblem(csr.publicKey.algorithm as KeyAlgorithmInfo);
+    if (keyProblem) throw new CaError(keyProblem);
     if (!(await csr.verify().catch(() => false))) {
       throw new CaError("CSR signature does not verify; send a CSR signed by its own key");
     }
     const publicKey = await csr.publicKey.export().catch(() => undefined);
-    if (!publicKey) throw new CaError("CSR public key is not a supported ECDSA or RSA key");
+    if (!publicKey) {
+      throw new CaError("CSR public key can't be read as an ECDSA or RSA key; send a new CSR");
+    }
     const id = spiffeId(this.trustDomain, identity.namespace, identity.serviceAccount);
     const sanExt = csr.extensions.find((e) => e instanceof x509.SubjectAlternativeNameExtension) as
       | x509.SubjectAlternativeNameExtension

@@ -7,6 +7,7 @@ import {
   MAX_WORKLOAD_TTL_MS,
 } from "./ca.ts";
 import { createCsr } from "./csr.ts";
+import { csrKeyProblem, describeKey, MIN_RSA_BITS } from "./ca_key_types.ts";
 import {
   certSha256,
   EC_P256,
@@ -500,4 +501,128 @@ Deno.test("createCsr: a self-signed P-256 request for the SPIFFE ID", async () =
     assert.equal(out.code, 0, out.out);
     assert.match(out.out, /URI:spiffe:\/\/cluster\.local\/ns\/default\/sa\/reviews/);
   });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Key policy: weak and unknown CSR keys are refused
+
+/** A CSR made by openssl with `-newkey <newkey>` (and `-pkeyopt`s), PEM. */
+async function opensslCsr(newkey: string, ...pkeyopt: string[]): Promise<string> {
+  let out = "";
+  await withTempDir(async (dir) => {
+    let key = newkey;
+    if (newkey === "dsa") {
+      const p = await openssl(["dsaparam", "-out", `${dir}/dsa.pem`, "1024"]);
+      assert.equal(p.code, 0, p.out);
+      key = `dsa:${dir}/dsa.pem`;
+    }
+    const r = await openssl([
+      "req",
+      "-new",
+      "-newkey",
+      key,
+      ...pkeyopt.flatMap((o) => ["-pkeyopt", o]),
+      "-nodes",
+      "-keyout",
+      `${dir}/k.pem`,
+      "-out",
+      `${dir}/req.pem`,
+      "-subj",
+      "/CN=weak",
+    ]);
+    assert.equal(r.code, 0, r.out);
+    out = await Deno.readTextFile(`${dir}/req.pem`);
+  });
+  return out;
+}
+
+Deno.test("signCsr: openssl CSRs with RSA-512 and RSA-1024 keys are refused, naming the key and the fix", async () => {
+  const authority = await ca();
+  for (const bits of [512, 1024]) {
+    const csr = await opensslCsr(`rsa:${bits}`);
+    await rejects(
+      authority.signCsr(csr, REVIEWS),
+      CaError,
+      new RegExp(
+        `CSR key is RSA ${bits}-bit, weaker than the 2048-bit minimum; generate a new key`,
+      ),
+    );
+    await rejects(authority.signCsr(csr, REVIEWS), CaError, /ec_paramgen_curve:P-256.*rsa:2048/);
+  }
+  // 2048 bits is the floor, and it is signed.
+  const signed = await authority.signCsr(await opensslCsr("rsa:2048"), REVIEWS);
+  assert.equal(signed.spiffeId, REVIEWS_ID);
+});
+
+Deno.test("signCsr: a WebCrypto RSA-1024 CSR is refused before its signature is checked", async () => {
+  const alg = {
+    name: "RSASSA-PKCS1-v1_5",
+    hash: "SHA-256",
+    publicExponent: new Uint8Array([1, 0, 1]),
+    modulusLength: 1024,
+  };
+  const keys = await crypto.subtle.generateKey(alg, true, ["sign", "verify"]) as CryptoKeyPair;
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({ keys, signingAlgorithm: alg });
+  await rejects(
+    (await ca()).signCsr(csr.toString("pem"), REVIEWS),
+    CaError,
+    /CSR key is RSA 1024-bit, weaker than the 2048-bit minimum/,
+  );
+});
+
+Deno.test("signCsr: EC keys on P-256 and P-384 are signed; P-521, secp256k1, Ed25519 and DSA are refused", async () => {
+  const authority = await ca();
+  for (const curve of ["P-256", "P-384"]) {
+    const csr = await opensslCsr("ec", `ec_paramgen_curve:${curve}`);
+    const signed = await authority.signCsr(csr, REVIEWS);
+    const cert = new x509.X509Certificate(signed.certChainPem);
+    assert.equal((cert.publicKey.algorithm as EcKeyAlgorithm).namedCurve, curve);
+    await withTempDir(async (dir) => {
+      await Deno.writeTextFile(`${dir}/root.pem`, authority.rootPem);
+      await Deno.writeTextFile(`${dir}/leaf.pem`, signed.certChainPem);
+      const v = await openssl(["verify", "-CAfile", `${dir}/root.pem`, `${dir}/leaf.pem`]);
+      assert.equal(v.code, 0, v.out);
+    });
+  }
+  const refused: [string, Promise<string>, RegExp][] = [
+    [
+      "P-521",
+      opensslCsr("ec", "ec_paramgen_curve:P-521"),
+      /CSR key is EC P-521; the CA signs EC keys only on P-256 or P-384; generate a new key/,
+    ],
+    [
+      "secp256k1",
+      opensslCsr("ec", "ec_paramgen_curve:secp256k1"),
+      /CSR key is EC secp256k1; the CA signs EC keys only on P-256 or P-384/,
+    ],
+    [
+      "Ed25519",
+      opensslCsr("ed25519"),
+      /CSR key is Ed25519, a key type the CA doesn't sign; generate a new key/,
+    ],
+    ["DSA", opensslCsr("dsa"), /CSR key is DSA, a key type the CA doesn't sign/],
+  ];
+  for (const [name, csr, re] of refused) {
+    await assert.rejects(authority.signCsr(await csr, REVIEWS), (err: unknown) => {
+      assert.ok(err instanceof CaError, `${name}: ${err}`);
+      assert.match(err.message, re, name);
+      assert.doesNotMatch(err.message, /signature/, name);
+      return true;
+    });
+  }
+});
+
+Deno.test("csrKeyProblem and describeKey: the policy without certificates", () => {
+  assert.equal(csrKeyProblem({ name: "ECDSA", namedCurve: "P-256" }), undefined);
+  assert.equal(csrKeyProblem({ name: "ECDSA", namedCurve: "P-384" }), undefined);
+  assert.equal(csrKeyProblem({ name: "RSASSA-PKCS1-v1_5", modulusLength: 2048 }), undefined);
+  assert.equal(csrKeyProblem({ name: "RSASSA-PKCS1-v1_5", modulusLength: 4096 }), undefined);
+  assert.match(csrKeyProblem({ name: "RSASSA-PKCS1-v1_5", modulusLength: 2047 })!, /2047-bit/);
+  assert.match(csrKeyProblem({ name: "RSASSA-PKCS1-v1_5" })!, /RSA \?-bit/);
+  assert.match(csrKeyProblem({ name: "RSA-PSS", modulusLength: 2048 })!, /PSS.*doesn't sign/);
+  assert.match(csrKeyProblem({ name: "ECDSA" })!, /EC unknown curve/);
+  assert.match(csrKeyProblem({ name: "1.3.101.113" })!, /Ed448/);
+  assert.match(csrKeyProblem({ name: "1.2.3.4" })!, /CSR key is 1\.2\.3\.4/);
+  assert.equal(describeKey({ name: "ECDSA", namedCurve: "K-256" }), "EC secp256k1");
+  assert.equal(MIN_RSA_BITS, 2048);
 });
