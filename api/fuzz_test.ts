@@ -2,7 +2,9 @@
  * Seeded mutation fuzzing of {@linkcode parseResources}: valid resources of every kind (and
  * Istio's Bookinfo samples) are mutated — fields dropped, types changed, unknown keys inserted,
  * deep nesting, ~1 MB strings, alias bombs, random bytes — and each result must be read without
- * throwing, in bounded time and memory, with well-formed diagnostics.
+ * throwing, without hanging, in bounded memory, with well-formed diagnostics. The work is bounded
+ * by the number of cases, not by time: a case only fails on time when it takes so long
+ * ({@linkcode HANG_MS}) that it is a hang, never because the machine is loaded.
  *
  * Reproducible: the PRNG is seeded (`MESH_FUZZ_SEED` overrides the seed, `MESH_FUZZ_CASES` the
  * number of cases); a failure names the case, its mutations and the start of its input.
@@ -11,13 +13,12 @@ import assert from "node:assert/strict";
 import { type Diagnostic, formatDiagnostic } from "./diagnostic.ts";
 import { KINDS, parseResources } from "./resources.ts";
 import { parseYamlDocuments, stringifyYaml } from "../util/yaml.ts";
+import { NETWORKING, withoutSamples } from "../tests/samples.ts";
 
 const SEED = Number(Deno.env.get("MESH_FUZZ_SEED") ?? 0x5eed);
 const CASES = Number(Deno.env.get("MESH_FUZZ_CASES") ?? 2500);
-/** Budget of one case. */
-const CASE_MS = 200;
-/** Budget of the whole run. */
-const TOTAL_MS = 20_000;
+/** One case taking this long is a hang (a pathological input), not a slow machine. */
+const HANG_MS = 30_000;
 /** Allowed growth of the V8 heap over the run. */
 const HEAP_GROWTH = 200 * 1024 * 1024;
 
@@ -222,11 +223,10 @@ const SEEDS: Json[] = [
 ];
 
 function sampleSeeds(): Json[] {
-  const dir = new URL("../../shared/istio-samples/bookinfo/networking/", import.meta.url);
   const out: Json[] = [];
-  for (const entry of Deno.readDirSync(dir)) {
+  for (const entry of Deno.readDirSync(NETWORKING)) {
     if (!entry.name.endsWith(".yaml")) continue;
-    const text = Deno.readTextFileSync(new URL(entry.name, dir));
+    const text = Deno.readTextFileSync(`${NETWORKING}/${entry.name}`);
     for (const doc of parseYamlDocuments(text)) if (!doc.error) out.push(doc.value as Json);
   }
   return out.sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
@@ -521,7 +521,13 @@ function checkDiagnostic(d: Diagnostic): void {
   assert.ok(!d.message.startsWith("internal error"), formatDiagnostic(d));
 }
 
-Deno.test(`fuzz: ${CASES} mutated resources never throw and stay within time and memory`, () => {
+Deno.test({
+  name: `fuzz: ${CASES} mutated resources never throw, never hang and stay within memory`,
+  ignore: withoutSamples(),
+  fn: fuzz,
+});
+
+function fuzz(): void {
   const seeds = [...SEEDS, ...sampleSeeds()];
   // The unmutated seeds are valid (so mutations start from the interesting place).
   for (const seed of seeds) {
@@ -544,20 +550,16 @@ Deno.test(`fuzz: ${CASES} mutated resources never throw and stay within time and
     const { text, mutations } = generate(rnd, seeds);
     const where = () =>
       `case ${i} (seed ${SEED}; ${mutations.join(", ")}): ${JSON.stringify(text.slice(0, 300))}`;
-    let result: ReturnType<typeof parseResources> | undefined;
-    let ms = Infinity;
-    // A case over budget runs again: a pathological input is slow every time, a GC pause isn't.
-    for (let attempt = 0; attempt < 3 && ms >= CASE_MS; attempt++) {
-      const t0 = performance.now();
-      try {
-        result = parseResources(text, "fuzz.yaml");
-      } catch (e) {
-        assert.fail(`parseResources threw on ${where()}: ${e instanceof Error ? e.stack : e}`);
-      }
-      ms = Math.min(ms, performance.now() - t0);
+    let result: ReturnType<typeof parseResources>;
+    const t0 = performance.now();
+    try {
+      result = parseResources(text, "fuzz.yaml");
+    } catch (e) {
+      assert.fail(`parseResources threw on ${where()}: ${e instanceof Error ? e.stack : e}`);
     }
+    const ms = performance.now() - t0;
     if (ms > slowest.ms) slowest = { ms, index: i, mutations };
-    assert.ok(ms < CASE_MS && result, `${Math.round(ms)} ms on ${where()}`);
+    assert.ok(ms < HANG_MS, `hung: ${Math.round(ms)} ms on ${where()}`);
     try {
       for (const d of result.diagnostics) checkDiagnostic(d);
       for (const r of result.resources) {
@@ -581,7 +583,6 @@ Deno.test(`fuzz: ${CASES} mutated resources never throw and stay within time and
     heapLow = Deno.memoryUsage().heapUsed;
   }
   const mb = (n: number) => Math.round(n / 1024 / 1024);
-  assert.ok(elapsed < TOTAL_MS, `${CASES} cases took ${Math.round(elapsed)} ms`);
   assert.ok(heapLow - heapBefore < HEAP_GROWTH, `heap retained ${mb(heapLow - heapBefore)} MB`);
   assert.ok(
     heapPeak - heapBefore < 5 * HEAP_GROWTH,
@@ -596,4 +597,4 @@ Deno.test(`fuzz: ${CASES} mutated resources never throw and stay within time and
       mb(heapLow - heapBefore)
     } MB, peak +${mb(heapPeak - heapBefore)} MB; ${JSON.stringify(stats)}`,
   );
-});
+}

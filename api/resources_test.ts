@@ -14,7 +14,9 @@ import {
   type VirtualService,
 } from "./resources.ts";
 
-const SAMPLES = new URL("../../shared/istio-samples/bookinfo/", import.meta.url);
+import { BOOKINFO, sampleTest } from "../tests/samples.ts";
+
+const SAMPLES = new URL(`file://${BOOKINFO}/`);
 
 function errors(diagnostics: Diagnostic[]): Diagnostic[] {
   return diagnostics.filter((d) => d.severity === "error");
@@ -52,7 +54,7 @@ function doc(kind: string, spec: string[], name = "test"): string {
 // ---------------------------------------------------------------------------------------------
 // Istio's own samples
 
-Deno.test("every bookinfo networking sample parses without errors", () => {
+sampleTest("every bookinfo networking sample parses without errors", () => {
   const files = sampleFiles("networking");
   assert.ok(files.length >= 20, `found ${files.length} samples`);
   for (const url of files) {
@@ -67,7 +69,7 @@ Deno.test("every bookinfo networking sample parses without errors", () => {
   }
 });
 
-Deno.test("fault injection samples are enforced: no warnings", () => {
+sampleTest("fault injection samples are enforced: no warnings", () => {
   for (
     const name of [
       "fault-injection-details-v1.yaml",
@@ -105,13 +107,13 @@ Deno.test("a fault without a percentage, and a gRPC abort, are warnings", () => 
   );
 });
 
-Deno.test("Kubernetes-only platform file yields nothing", () => {
+sampleTest("Kubernetes-only platform file yields nothing", () => {
   const text = Deno.readTextFileSync(new URL("platform-kube/bookinfo.yaml", SAMPLES));
   const result = parseResources(text, "bookinfo.yaml");
   assert.deepEqual(result, { resources: [], diagnostics: [] });
 });
 
-Deno.test("bookinfo samples decode to the expected shapes", () => {
+sampleTest("bookinfo samples decode to the expected shapes", () => {
   const gw = parseResources(
     Deno.readTextFileSync(new URL("networking/bookinfo-gateway.yaml", SAMPLES)),
     "bookinfo-gateway.yaml",

@@ -9,8 +9,8 @@ export { freePort } from "../util/free_port.ts";
 
 /** Repository root, for spawning main.ts. */
 export const ROOT = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
-/** Istio's sample files, kept beside the repository. */
-export const SAMPLES = `${ROOT}/../shared/istio-samples/bookinfo`;
+/** Istio's Bookinfo samples (`$MESH_ISTIO_SAMPLES` or ../shared/istio-samples; see samples.ts). */
+export { BOOKINFO as SAMPLES, samplesAvailable, sampleTest, withoutSamples } from "./samples.ts";
 
 /** Polls `fn` until it returns a truthy value or `timeoutMs` passes. */
 export async function eventually<T>(
