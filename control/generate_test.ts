@@ -16,8 +16,10 @@ import {
   type Snapshot,
 } from "./snapshot.ts";
 import { generateProxyConfig } from "./generate.ts";
+import { NETWORKING as SAMPLES_NETWORKING, sampleTest } from "../tests/samples.ts";
 
-const NETWORKING = new URL("../../shared/istio-samples/bookinfo/networking/", import.meta.url);
+/** Istio's samples ($MESH_ISTIO_SAMPLES or ../shared/istio-samples); tests reading them: sampleTest. */
+const NETWORKING = new URL(`file://${SAMPLES_NETWORKING}/`);
 const SERVICES_YAML = new URL("./testdata/bookinfo-services.yaml", import.meta.url);
 
 const HOST = (name: string) => `${name}.default.svc.cluster.local`;
@@ -166,22 +168,25 @@ Deno.test("sim: without a VirtualService, each service routes to its default clu
   }
 });
 
-Deno.test("sim: auto-registered endpoints are mTLS to the inbound port with a SPIFFE identity", () => {
-  const cfg = configOf(["destination-rule-all.yaml"]);
-  for (const w of WORKLOADS) {
-    const app = w.labels.app;
-    const eps = cfg.clusters[CLUSTER(app)].endpoints.filter((e) => e.port === w.inboundPort);
-    assert.equal(eps.length, 1, w.name);
-    assert.deepEqual(eps[0], {
-      address: w.address,
-      port: w.inboundPort,
-      mtls: true,
-      sidecar: true,
-      identity: `spiffe://cluster.local/ns/default/sa/bookinfo-${app}`,
-      labels: { app, version: w.labels.version },
-    });
-  }
-});
+sampleTest(
+  "sim: auto-registered endpoints are mTLS to the inbound port with a SPIFFE identity",
+  () => {
+    const cfg = configOf(["destination-rule-all.yaml"]);
+    for (const w of WORKLOADS) {
+      const app = w.labels.app;
+      const eps = cfg.clusters[CLUSTER(app)].endpoints.filter((e) => e.port === w.inboundPort);
+      assert.equal(eps.length, 1, w.name);
+      assert.deepEqual(eps[0], {
+        address: w.address,
+        port: w.inboundPort,
+        mtls: true,
+        sidecar: true,
+        identity: `spiffe://cluster.local/ns/default/sa/bookinfo-${app}`,
+        labels: { app, version: w.labels.version },
+      });
+    }
+  },
+);
 
 Deno.test("sim: PeerAuthentication DISABLE (auto mTLS) and DestinationRule tls decide plaintext or mTLS", () => {
   const extra = inline(`apiVersion: security.istio.io/v1
@@ -241,7 +246,7 @@ Deno.test("sim: the sidecar config carries the snapshot's settings and no listen
   ]);
 });
 
-Deno.test("sim: generation is deterministic", () => {
+sampleTest("sim: generation is deterministic", () => {
   const files = ["destination-rule-all.yaml", "virtual-service-reviews-80-20.yaml"];
   assert.deepEqual(configOf(files), configOf(files));
   // Workload registration order doesn't matter either.
@@ -253,7 +258,7 @@ Deno.test("sim: generation is deterministic", () => {
 // ---------------------------------------------------------------------------------------------
 // Names a client may use
 
-Deno.test("sim: short, namespaced and full names all route from the same namespace", () => {
+sampleTest("sim: short, namespaced and full names all route from the same namespace", () => {
   const rt = runtimeOf(["destination-rule-all.yaml", "virtual-service-all-v1.yaml"]);
   for (
     const authority of [
@@ -277,7 +282,7 @@ Deno.test("sim: a name without the service port has no virtual host", () => {
   assert.equal(send(rt, "www.example.com"), undefined);
 });
 
-Deno.test("sim: a client in another namespace can't use the bare name", () => {
+sampleTest("sim: a client in another namespace can't use the bare name", () => {
   const rt = runtimeOf(
     ["destination-rule-all.yaml", "virtual-service-all-v1.yaml"],
     sidecar("other"),
@@ -299,7 +304,7 @@ Deno.test("sim: a client in another namespace can't use the bare name", () => {
 // ---------------------------------------------------------------------------------------------
 // Istio's traffic-management tasks
 
-Deno.test("sim: destination-rule-all + virtual-service-all-v1 send every request to v1", () => {
+sampleTest("sim: destination-rule-all + virtual-service-all-v1 send every request to v1", () => {
   const rt = runtimeOf(["destination-rule-all.yaml", "virtual-service-all-v1.yaml"]);
   const users = [undefined, "jason", "alice"];
   for (const [i, user] of users.entries()) {
@@ -320,7 +325,7 @@ Deno.test("sim: destination-rule-all + virtual-service-all-v1 send every request
   }
 });
 
-Deno.test("sim: destination-rule-all makes one cluster per subset, selected by labels", () => {
+sampleTest("sim: destination-rule-all makes one cluster per subset, selected by labels", () => {
   const cfg = configOf(["destination-rule-all.yaml"]);
   for (const v of ["v1", "v2", "v3"]) {
     const c = cfg.clusters[CLUSTER("reviews", v)];
@@ -335,14 +340,14 @@ Deno.test("sim: destination-rule-all makes one cluster per subset, selected by l
   }
 });
 
-Deno.test("sim: a route to a subset without endpoints finds no upstream", () => {
+sampleTest("sim: a route to a subset without endpoints finds no upstream", () => {
   const rt = runtimeOf(["destination-rule-all.yaml", "virtual-service-details-v2.yaml"]);
   const sent = send(rt, "details:9080");
   assert.equal(sent?.cluster, CLUSTER("details", "v2"));
   assert.equal(sent.endpoint, undefined);
 });
 
-Deno.test("sim: reviews-test-v2 sends jason to v2 and everyone else to v1", () => {
+sampleTest("sim: reviews-test-v2 sends jason to v2 and everyone else to v1", () => {
   const rt = runtimeOf(["destination-rule-all.yaml", "virtual-service-reviews-test-v2.yaml"]);
   for (let i = 0; i < 5; i++) {
     const jason = send(rt, "reviews:9080", { headers: { "end-user": "jason" }, rand: i / 5 });
@@ -367,7 +372,7 @@ Deno.test("sim: reviews-test-v2 sends jason to v2 and everyone else to v1", () =
   );
 });
 
-Deno.test("sim: reviews-jason-v2-v3 sends jason to v2 and everyone else to v3", () => {
+sampleTest("sim: reviews-jason-v2-v3 sends jason to v2 and everyone else to v3", () => {
   const rt = runtimeOf(["destination-rule-all.yaml", "virtual-service-reviews-jason-v2-v3.yaml"]);
   assert.equal(
     workloadAt(send(rt, "reviews:9080", { headers: { "end-user": "jason" } })?.endpoint),
@@ -376,7 +381,7 @@ Deno.test("sim: reviews-jason-v2-v3 sends jason to v2 and everyone else to v3", 
   assert.equal(workloadAt(send(rt, "reviews:9080")?.endpoint), "reviews-v3");
 });
 
-Deno.test("sim: reviews-80-20 splits by weight: rand 0.1 → v1, 0.9 → v2", () => {
+sampleTest("sim: reviews-80-20 splits by weight: rand 0.1 → v1, 0.9 → v2", () => {
   const rt = runtimeOf(["destination-rule-all.yaml", "virtual-service-reviews-80-20.yaml"]);
   const at = (rand: number) => send(rt, "reviews:9080", { rand });
   assert.equal(at(0.1)?.cluster, CLUSTER("reviews", "v1"));
@@ -396,13 +401,13 @@ Deno.test("sim: reviews-80-20 splits by weight: rand 0.1 → v1, 0.9 → v2", ()
   assert.deepEqual(counts, { [CLUSTER("reviews", "v1")]: 80, [CLUSTER("reviews", "v2")]: 20 });
 });
 
-Deno.test("sim: reviews-50-v3 splits evenly between v1 and v3", () => {
+sampleTest("sim: reviews-50-v3 splits evenly between v1 and v3", () => {
   const rt = runtimeOf(["destination-rule-all.yaml", "virtual-service-reviews-50-v3.yaml"]);
   assert.equal(send(rt, "reviews:9080", { rand: 0.49 })?.cluster, CLUSTER("reviews", "v1"));
   assert.equal(send(rt, "reviews:9080", { rand: 0.5 })?.cluster, CLUSTER("reviews", "v3"));
 });
 
-Deno.test("sim: the route's weights reach the pushed config", () => {
+sampleTest("sim: the route's weights reach the pushed config", () => {
   const cfg = configOf(["destination-rule-all.yaml", "virtual-service-reviews-80-20.yaml"]);
   const vh = cfg.virtualHosts.find((v) => v.name === `${HOST("reviews")}:9080`)!;
   assert.equal(vh.routes.length, 1);
@@ -417,7 +422,7 @@ Deno.test("sim: the route's weights reach the pushed config", () => {
 // ---------------------------------------------------------------------------------------------
 // Ingress gateway
 
-Deno.test("sim: bookinfo-gateway gives the ingress gateway a listener on 8080", () => {
+sampleTest("sim: bookinfo-gateway gives the ingress gateway a listener on 8080", () => {
   const rt = runtimeOf(["bookinfo-gateway.yaml"], ingressGateway());
   assert.deepEqual(rt.config.virtualHosts, []);
   assert.deepEqual(rt.config.listeners.map((l) => [l.name, l.port, l.protocol]), [
@@ -451,13 +456,13 @@ Deno.test("sim: bookinfo-gateway gives the ingress gateway a listener on 8080", 
   assert.equal(route("/productpage", "10.0.0.1")?.cluster, CLUSTER("productpage"));
 });
 
-Deno.test("sim: a gateway whose labels the selector doesn't match gets no listener", () => {
+sampleTest("sim: a gateway whose labels the selector doesn't match gets no listener", () => {
   const cfg = configOf(["bookinfo-gateway.yaml"], ingressGateway({ istio: "egressgateway" }));
   assert.deepEqual(cfg.listeners, []);
   assert.deepEqual(cfg.virtualHosts, []);
 });
 
-Deno.test("sim: a VirtualService bound to a gateway doesn't route sidecar traffic", () => {
+sampleTest("sim: a VirtualService bound to a gateway doesn't route sidecar traffic", () => {
   const rt = runtimeOf(["bookinfo-gateway.yaml"]);
   assert.deepEqual(rt.config.listeners, []);
   assert.equal(rt.gateway.size, 0);
@@ -466,7 +471,7 @@ Deno.test("sim: a VirtualService bound to a gateway doesn't route sidecar traffi
   assert.equal(send(rt, "anything.example.com:8080"), undefined);
 });
 
-Deno.test("sim: gateway and mesh rules together", () => {
+sampleTest("sim: gateway and mesh rules together", () => {
   const files = [
     "bookinfo-gateway.yaml",
     "destination-rule-all.yaml",
@@ -608,7 +613,7 @@ spec:
 // ---------------------------------------------------------------------------------------------
 // Timeouts and fault injection
 
-Deno.test("sim: Istio's fault-injection samples reach the route jason's requests take", () => {
+sampleTest("sim: Istio's fault-injection samples reach the route jason's requests take", () => {
   const rt = Runtime.compile(
     configOf(["virtual-service-ratings-test-delay.yaml"]),
   );
@@ -699,7 +704,7 @@ spec:
   assert.equal(routes[2].retries?.ignorePreviousHosts, false);
 });
 
-Deno.test("sim: sourceLabels, sourceNamespace and match gateways are decided per proxy", () => {
+sampleTest("sim: sourceLabels, sourceNamespace and match gateways are decided per proxy", () => {
   const [vs] = parseResources(
     `apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -939,8 +944,10 @@ spec:
   assert.equal(cfg.clusters[CLUSTER("details")].limits?.maxConnections, 50);
 });
 
-Deno.test("sim: VirtualService delegation merges the delegate's routes into the root's place", () => {
-  const extra = inline(`apiVersion: networking.istio.io/v1
+sampleTest(
+  "sim: VirtualService delegation merges the delegate's routes into the root's place",
+  () => {
+    const extra = inline(`apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: reviews-root, namespace: default}
 spec:
@@ -962,23 +969,24 @@ spec:
     route: [{destination: {host: ratings.default.svc.cluster.local}}]
   - route: [{destination: {host: reviews.default.svc.cluster.local, subset: v2}}]
 `);
-  const rt = Runtime.compile(
-    generateProxyConfig(snapshotOf(["destination-rule-all.yaml"], WORKLOADS, extra), sidecar()),
-  );
-  const at = (path: string, headers: Record<string, string> = {}) =>
-    send(rt, "reviews:9080", { path, headers })?.cluster;
-  assert.equal(at("/reviews/v3/1", { "end-user": "jason" }), CLUSTER("reviews", "v3"));
-  // Inside the root's /reviews prefix, the delegate's catch-all.
-  assert.equal(at("/reviews/v3/1"), CLUSTER("reviews", "v2"));
-  assert.equal(at("/reviews/1"), CLUSTER("reviews", "v2"));
-  // The delegate's /ratings route conflicts with the root's /reviews: left out. The root's
-  // next route serves the rest.
-  assert.equal(at("/ratings/1"), CLUSTER("reviews", "v1"));
-  assert.equal(at("/"), CLUSTER("reviews", "v1"));
-  // The root route's timeout applies to the delegate's routes that set none.
-  const vh = rt.config.virtualHosts.find((v) => v.name === `${HOST("reviews")}:9080`)!;
-  assert.deepEqual(vh.routes.map((r) => r.timeoutMs), [3000, 3000, undefined]);
-});
+    const rt = Runtime.compile(
+      generateProxyConfig(snapshotOf(["destination-rule-all.yaml"], WORKLOADS, extra), sidecar()),
+    );
+    const at = (path: string, headers: Record<string, string> = {}) =>
+      send(rt, "reviews:9080", { path, headers })?.cluster;
+    assert.equal(at("/reviews/v3/1", { "end-user": "jason" }), CLUSTER("reviews", "v3"));
+    // Inside the root's /reviews prefix, the delegate's catch-all.
+    assert.equal(at("/reviews/v3/1"), CLUSTER("reviews", "v2"));
+    assert.equal(at("/reviews/1"), CLUSTER("reviews", "v2"));
+    // The delegate's /ratings route conflicts with the root's /reviews: left out. The root's
+    // next route serves the rest.
+    assert.equal(at("/ratings/1"), CLUSTER("reviews", "v1"));
+    assert.equal(at("/"), CLUSTER("reviews", "v1"));
+    // The root route's timeout applies to the delegate's routes that set none.
+    const vh = rt.config.virtualHosts.find((v) => v.name === `${HOST("reviews")}:9080`)!;
+    assert.deepEqual(vh.routes.map((r) => r.timeoutMs), [3000, 3000, undefined]);
+  },
+);
 
 Deno.test("sim: an HTTP egress port routes to the services its hosts admit", () => {
   const extra = inline(`apiVersion: networking.istio.io/v1

@@ -3,13 +3,13 @@
  */
 import assert from "node:assert/strict";
 import { analyze, type Analyzer, ANALYZERS, messageTypes } from "./mod.ts";
-import { codesOf, lineOf, linesOf, run, runAll, sample } from "./testutil.ts";
+import { codesOf, lineOf, linesOf, run, runAll, sample, SAMPLES, sampleTest } from "./testutil.ts";
 
 const KUBE = "platform-kube/bookinfo.yaml";
 const DR_ALL = "networking/destination-rule-all.yaml";
 const errors = (ms: ReturnType<typeof run>) => ms.filter((m) => m.level === "Error");
 
-Deno.test("bookinfo: routes, rules and the Kubernetes objects together have no findings", () => {
+sampleTest("bookinfo: routes, rules and the Kubernetes objects together have no findings", () => {
   const messages = runAll([
     sample("networking/virtual-service-all-v1.yaml"),
     sample(DR_ALL),
@@ -18,7 +18,7 @@ Deno.test("bookinfo: routes, rules and the Kubernetes objects together have no f
   assert.deepEqual(linesOf(messages), []);
 });
 
-Deno.test("bookinfo: each routing sample with its rules and services has no errors", () => {
+sampleTest("bookinfo: each routing sample with its rules and services has no errors", () => {
   const samples = [
     "networking/virtual-service-all-v1.yaml",
     "networking/virtual-service-details-v2.yaml",
@@ -51,7 +51,7 @@ Deno.test("bookinfo: each routing sample with its rules and services has no erro
   assert.deepEqual(codesOf(fault), ["IST0130", "MSH0001"]);
 });
 
-Deno.test("bookinfo: routing samples alone name hosts that don't exist (as istioctl says)", () => {
+sampleTest("bookinfo: routing samples alone name hosts that don't exist (as istioctl says)", () => {
   const f = "networking/virtual-service-reviews-test-v2.yaml";
   const text = sample(f).text;
   assert.deepEqual(linesOf(runAll([sample(f)])), [
@@ -79,10 +79,8 @@ Deno.test("bookinfo: routing samples alone name hosts that don't exist (as istio
   assert.deepEqual(errors(rules), []);
 });
 
-Deno.test("bookinfo: the whole networking directory with the services", () => {
-  const dir = `${
-    new URL("../../../shared/istio-samples/bookinfo/networking", import.meta.url).pathname
-  }`;
+sampleTest("bookinfo: the whole networking directory with the services", () => {
+  const dir = `${SAMPLES}/networking`;
   const files = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n.endsWith(".yaml"))
     .sort();
   const messages = runAll([...files.map((n) => sample(`networking/${n}`)), sample(KUBE)]);
@@ -115,7 +113,7 @@ spec:
   ]);
 });
 
-Deno.test("a failing analyzer is IST0001 and the others still run", () => {
+sampleTest("a failing analyzer is IST0001 and the others still run", () => {
   const broken: Analyzer = {
     name: "test.Broken",
     description: "always fails",

@@ -6,9 +6,11 @@
 import { type AnalysisOptions, analyze } from "./mod.ts";
 import type { Input } from "./context.ts";
 import { formatMessage, type Message } from "./messages.ts";
+import { BOOKINFO } from "../../tests/samples.ts";
+export { sampleTest, withoutSamples } from "../../tests/samples.ts";
 
-/** Istio's Bookinfo samples, kept beside the repository. */
-export const SAMPLES = new URL("../../../shared/istio-samples/bookinfo", import.meta.url).pathname;
+/** Istio's Bookinfo samples (`$MESH_ISTIO_SAMPLES` or ../shared/istio-samples). */
+export const SAMPLES: string = BOOKINFO;
 
 /** Analyzes one YAML text named `file` (default `t.yaml`). */
 export function run(yaml: string, options: AnalysisOptions & { file?: string } = {}): Message[] {
