@@ -465,7 +465,6 @@ Deno.test("MeshConfig: trust domain, root namespace, outbound policy, access log
   assert.equal(resources.length, 1);
   const warned = diagnostics.map((d) => `${d.line} ${d.path}`);
   assert.deepEqual(warned, [
-    "6 spec.trustDomainAliases",
     "10 spec.enableTracing",
     "13 spec.accessLogFormat",
     "14 spec.ingressClass",

@@ -342,6 +342,12 @@ export interface ProxyConfig {
   /** The control plane's snapshot revision this was generated from. */
   version: string;
   trustDomain: string;
+  /**
+   * MeshConfig `trustDomainAliases`: other trust domains whose SPIFFE IDs count as this mesh's
+   * (a peer `spiffe://<alias>/ns/x/sa/y` is accepted where `spiffe://<trustDomain>/ns/x/sa/y`
+   * is). Absent when there are none.
+   */
+  trustDomainAliases?: string[];
   /** Trusted roots, PEM bundle. */
   roots: string;
   /** SHA-256 (hex) of the root the CA signs under now; a proxy whose certificate chains elsewhere renews. */

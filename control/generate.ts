@@ -33,6 +33,9 @@ export function generateProxyConfig(
   return {
     version: String(snapshot.revision),
     trustDomain: snapshot.mesh.trustDomain,
+    ...(snapshot.mesh.trustDomainAliases?.length
+      ? { trustDomainAliases: [...snapshot.mesh.trustDomainAliases] }
+      : {}),
     roots: snapshot.roots,
     signingRoot: snapshot.signingRoot,
     outboundTrafficPolicy: (gateway ? undefined : sidecar?.spec.outboundTrafficPolicy?.mode) ??

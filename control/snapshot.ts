@@ -38,6 +38,8 @@ export interface RegisteredWorkload {
 /** Mesh-wide settings (Istio's MeshConfig subset that this slice honours). */
 export interface MeshSettings {
   trustDomain: string;
+  /** MeshConfig `trustDomainAliases`: trust domains whose identities count as this mesh's. */
+  trustDomainAliases?: string[];
   outboundTrafficPolicy: "ALLOW_ANY" | "REGISTRY_ONLY";
   /** Istio's root namespace (mesh-wide config lives there). Default `istio-system`. */
   rootNamespace?: string;
@@ -88,6 +90,7 @@ export function meshSettingsFrom(
   const mode = spec.outboundTrafficPolicy?.mode;
   if (mode === "ALLOW_ANY" || mode === "REGISTRY_ONLY") out.outboundTrafficPolicy = mode;
   if (spec.rootNamespace) out.rootNamespace = spec.rootNamespace;
+  if (spec.trustDomainAliases?.length) out.trustDomainAliases = [...spec.trustDomainAliases];
   if (spec.accessLogFile) {
     out.accessLog = { path: spec.accessLogFile, encoding: spec.accessLogEncoding ?? "TEXT" };
   }

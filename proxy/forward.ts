@@ -13,14 +13,34 @@ import { urisFromAltNames } from "../ca/spiffe.ts";
 import type { Credentials } from "./control_client.ts";
 import { H1Pool, type H1Request, type H1Response } from "./h1_client.ts";
 
-/** Checks a peer certificate carries the expected SPIFFE ID. */
-export function identityChecker(expected: string | undefined) {
+/**
+ * The SPIFFE IDs a peer expected as `expected` may present: `expected` itself and, as Istio
+ * expands a cluster's SANs with MeshConfig `trustDomainAliases`, the same path under each alias
+ * (`spiffe://cluster.local/ns/x/sa/y` → `spiffe://<alias>/ns/x/sa/y`).
+ */
+export function acceptedIdentities(expected: string, aliases?: readonly string[]): string[] {
+  const m = /^spiffe:\/\/([^/]+)(\/.*)$/.exec(expected);
+  if (!m || !aliases?.length) return [expected];
+  return [expected, ...aliases.filter((a) => a !== m[1]).map((a) => `spiffe://${a}${m[2]}`)];
+}
+
+/**
+ * Checks a peer certificate carries the expected SPIFFE ID, or that ID under one of the trust
+ * domain aliases (read at each handshake, so a config change applies to new connections).
+ */
+export function identityChecker(
+  expected: string | undefined,
+  aliases?: () => readonly string[] | undefined,
+) {
   return (_host: string, cert: PeerCertificate): Error | undefined => {
     if (!expected) return undefined;
     const uris = urisFromAltNames(cert.subjectaltname);
-    return uris.includes(expected)
-      ? undefined
-      : new Error(`peer identity ${uris.join(",") || "(none)"} is not the expected ${expected}`);
+    const ok = acceptedIdentities(expected, aliases?.());
+    return uris.some((u) => ok.includes(u)) ? undefined : new Error(
+      `peer identity ${uris.join(",") || "(none)"} is not the expected ${expected}${
+        ok.length > 1 ? ` (or ${ok.slice(1).join(", ")}, by trust domain alias)` : ""
+      }`,
+    );
   };
 }
 
@@ -29,6 +49,12 @@ export class Upstreams {
   #pools = new Map<string, H1Pool>();
   #creds?: Credentials;
   #roots = "";
+  #aliases: () => readonly string[] | undefined;
+
+  /** `trustDomainAliases`: the current config's aliases (ProxyConfig `trustDomainAliases`). */
+  constructor(trustDomainAliases: () => readonly string[] | undefined = () => undefined) {
+    this.#aliases = trustDomainAliases;
+  }
 
   /**
    * Uses new credentials and trusted roots for new mTLS connections; open
@@ -73,7 +99,7 @@ export class Upstreams {
       const creds = this.#creds;
       const roots = this.#roots;
       if (!creds) throw new Error("no mesh certificate yet");
-      const checkServerIdentity = identityChecker(ep.identity);
+      const checkServerIdentity = identityChecker(ep.identity, this.#aliases);
       pool = new H1Pool(() =>
         tls.connect({
           host: ep.address,

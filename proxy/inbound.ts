@@ -13,6 +13,7 @@
 import net from "node:net";
 import tls from "node:tls";
 import { urisFromAltNames } from "../ca/spiffe.ts";
+import { logger } from "../util/log.ts";
 import type { Credentials } from "./control_client.ts";
 import { H1Pool } from "./h1_client.ts";
 import { HOP_BY_HOP } from "./h1_codec.ts";
@@ -51,6 +52,72 @@ export interface InboundOptions {
   authenticate?: () => JwtAuthenticator | undefined;
   /** The tracer, while the config turns tracing on. */
   tracer?: () => Tracer | undefined;
+  /**
+   * The config's MeshConfig `trustDomainAliases`: peers whose SPIFFE IDs are in these trust
+   * domains are accepted besides the mesh's own (the trust domain of this proxy's certificate).
+   */
+  trustDomainAliases?: () => readonly string[] | undefined;
+}
+
+const log = logger("inbound");
+
+/** The trust domain of a `spiffe://` URI, or undefined. */
+function trustDomainOf(uri: string): string | undefined {
+  return /^spiffe:\/\/([^/]+)\/./.exec(uri)?.[1];
+}
+
+/**
+ * Checks a verified peer certificate's identity: exactly one URI SAN, a SPIFFE ID in the mesh's
+ * trust domain or one of its aliases. Returns the peer's SPIFFE ID, or why it is refused.
+ */
+export function checkPeerIdentity(
+  subjectaltname: string | undefined,
+  trustDomains: readonly string[],
+): { id: string } | { refused: string } {
+  const uris = urisFromAltNames(subjectaltname);
+  const allowed = trustDomains.join(", ");
+  if (uris.length === 0) {
+    return {
+      refused:
+        `the peer certificate has no SPIFFE ID (no URI SAN); allowed trust domains: ${allowed}`,
+    };
+  }
+  if (uris.length > 1) {
+    return {
+      refused: `the peer certificate has ${uris.length} URI SANs (${
+        uris.join(", ")
+      }); a SPIFFE certificate has exactly one`,
+    };
+  }
+  const td = trustDomainOf(uris[0]);
+  if (td === undefined) return { refused: `the peer's URI SAN ${uris[0]} is not a SPIFFE ID` };
+  if (!trustDomains.includes(td)) {
+    return {
+      refused: `the peer ${uris[0]} is in trust domain ${td}, not the mesh's (${allowed}); ` +
+        "add it to MeshConfig trustDomainAliases to accept it",
+    };
+  }
+  return { id: uris[0] };
+}
+
+/** Logs refused peers, at most {@linkcode REFUSAL_LOG_BURST} lines per 10 s (then a count). */
+const REFUSAL_LOG_BURST = 5;
+function refusalLogger() {
+  let windowStart = 0;
+  let logged = 0;
+  let suppressed = 0;
+  return (fields: Record<string, unknown>) => {
+    const now = performance.now();
+    if (now - windowStart > 10_000) {
+      if (suppressed) log.warn("more TLS peers refused", { count: suppressed });
+      windowStart = now;
+      logged = 0;
+      suppressed = 0;
+    }
+    if (logged++ < REFUSAL_LOG_BURST) {
+      log.warn("refused a TLS peer; connection closed", fields);
+    } else suppressed++;
+  };
 }
 
 /** The first byte of a TLS connection (a handshake record). */
@@ -70,6 +137,10 @@ export interface Inbound {
 /** Starts the inbound mTLS listener; resolves once listening. */
 export function startInbound(opts: InboundOptions): Promise<Inbound> {
   const self = opts.credentials.spiffeId;
+  // The mesh's trust domain is the one its CA put in this proxy's own certificate.
+  let ownTrustDomain = trustDomainOf(self) ?? "cluster.local";
+  const trustDomains = () => [ownTrustDomain, ...(opts.trustDomainAliases?.() ?? [])];
+  const logRefused = refusalLogger();
   const app = new H1Pool(() => net.connect({ host: "127.0.0.1", port: opts.appPort }));
   const sockets = new Set<net.Socket>();
   const track = (socket: net.Socket) => {
@@ -87,10 +158,18 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
       socket.destroy();
       return;
     }
-    track(socket);
     const cert = socket.getPeerCertificate();
+    // A certificate from the mesh's roots is not enough: its SPIFFE ID must be in the mesh's
+    // trust domain (or an alias); anything else is closed before a request is read.
+    const peer = checkPeerIdentity(cert.subjectaltname, trustDomains());
+    if ("refused" in peer) {
+      logRefused({ reason: peer.refused, remote: socket.remoteAddress });
+      socket.destroy();
+      return;
+    }
+    track(socket);
     const hash = (cert.fingerprint256 ?? "").replace(/:/g, "").toLowerCase();
-    serveConnection(socket, { uri: urisFromAltNames(cert.subjectaltname)[0] ?? "", hash });
+    serveConnection(socket, { uri: peer.id, hash });
   });
   // A refused or stalled handshake: close the connection (Deno's node:tls leaves it open).
   tlsServer.on("tlsClientError", (_err: Error, socket: tls.TLSSocket) => socket.destroy());
@@ -358,6 +437,7 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
       resolve({
         port: typeof a === "object" && a ? a.port : opts.port,
         rotate(creds, roots = creds.rootsPem) {
+          ownTrustDomain = trustDomainOf(creds.spiffeId) ?? ownTrustDomain;
           tlsServer.setSecureContext({ key: creds.keyPem, cert: creds.certChainPem, ca: roots });
         },
         close: () =>

@@ -154,8 +154,8 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
       : opts.serviceAccount);
   const principal = `spiffe://${trustDomain}/ns/${opts.namespace}/sa/${opts.serviceAccount}`;
   const stats = new Stats({ namespace: opts.namespace, workload, principal });
-  const upstreams = new Upstreams();
   let runtime: Runtime | undefined;
+  const upstreams = new Upstreams(() => runtime?.config.trustDomainAliases);
   const accessLog = new AccessLog();
   // Tracing (Telemetry with a zipkin provider): spans go to the collector through the
   // proxy's own upstream pools, like any request to that service.
@@ -306,6 +306,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
           stats,
           authorize: () => runtime?.authorize,
           mtlsMode: () => runtime?.config.inboundMtls,
+          trustDomainAliases: () => runtime?.config.trustDomainAliases,
           authenticate: () => runtime?.jwt,
           tracer: () => tracer,
           waitForConfig,

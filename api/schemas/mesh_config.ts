@@ -3,7 +3,7 @@
  * MeshConfig (`istio.mesh.v1alpha1.MeshConfig`, as written under `meshConfig:` in an
  * IstioOperator or in the `istio` ConfigMap), with the same field names.
  *
- * mesh honours the fields in {@linkcode MESH_CONFIG_SUPPORTED} (trust domain, root namespace,
+ * mesh honours the fields in {@linkcode MESH_CONFIG_SUPPORTED} (trust domain and its aliases, root namespace,
  * outbound policy, access logs, telemetry providers, tracing sampling, default retries and
  * traffic policy); every other field is validated and warned about.
  * @module
@@ -56,6 +56,7 @@ export const MESH_CONFIG_API_VERSION = "config.mesh.dev/v1alpha1";
 /** MeshConfig fields mesh honours; every other field is warned about. */
 export const MESH_CONFIG_SUPPORTED = [
   "trustDomain",
+  "trustDomainAliases",
   "rootNamespace",
   "outboundTrafficPolicy",
   "accessLogFile",
