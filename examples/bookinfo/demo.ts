@@ -1,16 +1,18 @@
 /**
  * `deno task demo`: Istio's Bookinfo on mesh, all on this machine.
  *
- * Starts the control plane (config from examples/bookinfo/config plus Istio's
- * unchanged bookinfo-gateway.yaml and destination-rule-all.yaml), the four
- * Bookinfo services (reviews in three versions), one sidecar per workload and
- * the ingress gateway on 127.0.0.1:8080. Prints
+ * Starts the control plane (config from examples/bookinfo/config: the services, the
+ * gateway and the destination rules, in Istio's YAML, so nothing outside the repository is
+ * needed), the four Bookinfo services (reviews in three versions), one sidecar per workload
+ * and the ingress gateway on 127.0.0.1:8080. Prints
  * `ready: http://127.0.0.1:8080/productpage` once a request has gone through,
  * and stops everything it started on Ctrl-C or SIGTERM.
  *
  * Flags: `--dir DIR` keeps state (config, CA) in DIR instead of a temp dir;
- * `--samples DIR` points at Istio's bookinfo samples (default ../shared/istio-samples/bookinfo).
- * Copy more of Istio's samples into the printed config dir to change routing live,
+ * `--samples DIR` uses Istio's own bookinfo-gateway.yaml and destination-rule-all.yaml,
+ * unchanged, from DIR (Istio's `samples/bookinfo`, or its `networking/` dir) in place of the
+ * demo's gateway.yaml and destination-rules.yaml.
+ * Copy Istio's samples into the printed config dir to change routing live,
  * e.g. virtual-service-all-v1.yaml or virtual-service-reviews-test-v2.yaml.
  * @module
  */
@@ -20,15 +22,22 @@ import { freePort } from "../../util/free_port.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
 const APPS = `${ROOT}/examples/bookinfo/apps`;
+/** The demo's own config: what it serves with nothing beside the repository. */
+const CONFIG = `${ROOT}/examples/bookinfo/config`;
+/** What `--samples` swaps in: Istio's file for each of the demo's. */
+const SAMPLE_FOR: Record<string, string> = {
+  "gateway.yaml": "bookinfo-gateway.yaml",
+  "destination-rules.yaml": "destination-rule-all.yaml",
+};
 
 interface Args {
   dir?: string;
-  samples: string;
+  samples?: string;
   gatewayPort: number;
 }
 
 function parseArgs(argv: string[]): Args {
-  const out: Args = { samples: `${ROOT}/../shared/istio-samples/bookinfo`, gatewayPort: 8080 };
+  const out: Args = { gatewayPort: 8080 };
   for (let i = 0; i < argv.length; i++) {
     const [k, v0] = argv[i].split("=", 2);
     const v = v0 ?? argv[++i];
@@ -125,20 +134,7 @@ async function main(): Promise<void> {
   await Deno.mkdir(configDir, { recursive: true });
   await Deno.mkdir(logDir, { recursive: true });
 
-  // Config: our ServiceEntries plus Istio's own files, unchanged.
-  await Deno.copyFile(
-    `${ROOT}/examples/bookinfo/config/services.yaml`,
-    `${configDir}/services.yaml`,
-  );
-  for (const f of ["bookinfo-gateway.yaml", "destination-rule-all.yaml"]) {
-    try {
-      await Deno.copyFile(`${args.samples}/networking/${f}`, `${configDir}/${f}`);
-    } catch {
-      throw new Error(
-        `can't read Istio's ${f} from ${args.samples}/networking; pass --samples DIR pointing at Istio's samples/bookinfo`,
-      );
-    }
-  }
+  await writeConfig(configDir, args.samples);
 
   const mesh = denoRunArgs(`${ROOT}/main.ts`);
   const control = spawn("control", [
@@ -280,6 +276,43 @@ async function main(): Promise<void> {
   }
   console.log(`config: ${configDir}   logs: ${logDir}`);
   console.log(`ready: ${url}`);
+}
+
+/**
+ * Fills the config dir: the demo's own files, or with `samples`, Istio's files unchanged in
+ * place of the demo's gateway and destination rules (the ServiceEntries stay: they stand in
+ * for Kubernetes Services).
+ */
+async function writeConfig(configDir: string, samples: string | undefined): Promise<void> {
+  const own = [...Deno.readDirSync(CONFIG)]
+    .filter((e) => e.isFile && e.name.endsWith(".yaml"))
+    .map((e) => e.name)
+    .sort();
+  const networking = samples === undefined ? "" : samplesNetworking(samples);
+  for (const name of own) {
+    const istio = samples === undefined ? undefined : SAMPLE_FOR[name];
+    if (istio === undefined) {
+      await Deno.copyFile(`${CONFIG}/${name}`, `${configDir}/${name}`);
+      continue;
+    }
+    try {
+      await Deno.copyFile(`${networking}/${istio}`, `${configDir}/${istio}`);
+    } catch (err) {
+      throw new Error(
+        `--samples ${samples}: can't read Istio's ${istio} from ${networking} ` +
+          `(${(err as Error).message}); point it at Istio's samples/bookinfo`,
+      );
+    }
+  }
+}
+
+/** The `networking/` dir of `--samples DIR`: DIR/networking, or DIR itself if it is that. */
+function samplesNetworking(dir: string): string {
+  const d = dir.replace(/\/+$/, "");
+  try {
+    if (Deno.statSync(`${d}/networking`).isDirectory) return `${d}/networking`;
+  } catch { /* not there: DIR may be networking/ itself */ }
+  return d;
 }
 
 let stopping = false;
