@@ -56,7 +56,11 @@ export interface ControlOptions {
   caPluginDir?: string;
   /** Certificates per identity per second (sustained). */
   signRate?: number;
-  /** How long workloads registered before a restart stay endpoints while their proxies reconnect. */
+  /**
+   * How long workloads registered before a restart stay endpoints while their proxies
+   * reconnect (default {@linkcode WORKLOAD_GRACE_MS}); a workload's grace ends when its proxy
+   * reconnects.
+   */
   workloadGraceMs?: number;
 }
 
@@ -71,6 +75,12 @@ export interface Control {
   snapshot(): Snapshot | undefined;
   close(): Promise<void>;
 }
+
+/**
+ * How long workloads registered before a restart stay endpoints while their
+ * proxies reconnect (each one's grace ends as soon as its proxy is back).
+ */
+export const WORKLOAD_GRACE_MS = 60_000;
 
 /** Debounce between a change and the push it causes. */
 export const PUSH_DEBOUNCE_MS = 50;
@@ -201,7 +211,7 @@ export async function startControl(opts: ControlOptions): Promise<Control> {
   try {
     const saved = JSON.parse(await Deno.readTextFile(workloadsFile));
     if (Array.isArray(saved) && saved.length) {
-      hub.restore(saved, opts.workloadGraceMs ?? 15_000);
+      hub.restore(saved, opts.workloadGraceMs ?? WORKLOAD_GRACE_MS);
       log.info("restored registered workloads until their proxies reconnect", {
         workloads: saved.length,
       });

@@ -7,6 +7,7 @@
  * ```ts
  * const hub = new PushHub(() => rebuild());
  * const conn = hub.connect(node, identity, (line) => stream.write(line), () => stream.end());
+ * hub.disconnect(conn); // when the stream closes
  * hub.push(snapshot);
  * ```
  * @module
@@ -37,15 +38,29 @@ export class ProxyConnection {
   #pending?: string;
   #blocked = false;
   #write: LineWriter;
+  #end?: () => void;
 
   constructor(
     node: NodeInfo,
     identity: { namespace: string; serviceAccount: string },
     write: LineWriter,
+    end?: () => void,
   ) {
     this.node = node;
     this.identity = identity;
     this.#write = write;
+    this.#end = end;
+  }
+
+  /** Ends the transport (a newer stream of the same proxy replaced this one). */
+  end(): void {
+    const end = this.#end;
+    this.#end = undefined;
+    try {
+      end?.();
+    } catch (err) {
+      log.debug("ending a replaced stream failed", { node: this.node.id, error: err });
+    }
   }
 
   /** Queues `config`, replacing anything not yet written. Returns whether it differed from the last one. */
@@ -89,29 +104,70 @@ export class PushHub {
     this.#onMembership = onMembership;
   }
 
-  /** Registers a proxy; it receives the current snapshot at once when there is one. */
+  /**
+   * Registers a proxy; it receives the current snapshot at once when there is one.
+   * A proxy that reconnects while its previous stream still looks open (a
+   * half-open connection the control plane hasn't noticed yet) replaces it: the
+   * stale stream is ended and its later close changes nothing, so the
+   * workload stays registered throughout. `end` closes this stream's transport.
+   */
   connect(
     node: NodeInfo,
     identity: { namespace: string; serviceAccount: string },
     write: LineWriter,
+    end?: () => void,
   ): ProxyConnection {
-    const conn = new ProxyConnection(node, identity, write);
+    const conn = new ProxyConnection(node, identity, write, end);
+    let replaced = false;
+    for (const old of this.#conns) {
+      if (old.node.id !== node.id) continue;
+      if (
+        old.identity.namespace !== identity.namespace ||
+        old.identity.serviceAccount !== identity.serviceAccount
+      ) {
+        log.warn("a proxy of another identity uses a connected node id; keeping both", {
+          node: node.id,
+        });
+        continue;
+      }
+      this.#conns.delete(old);
+      old.end();
+      replaced = true;
+    }
     this.#conns.add(conn);
-    log.info("proxy connected", {
+    log.info(replaced ? "proxy reconnected; replaced its previous stream" : "proxy connected", {
       node: node.id,
       identity: `${identity.namespace}/${identity.serviceAccount}`,
     });
     if (this.#snapshot) conn.offer(generateProxyConfig(this.#snapshot, node));
     const wasRestored = this.#restored.delete(node.id);
-    if (node.mode === "sidecar" && node.inboundPort && !wasRestored) this.#onMembership();
+    // A restarted proxy that took over a restored workload's address is that workload, back:
+    // the restored entry is gone for good.
+    let superseded = 0;
+    if (node.mode === "sidecar" && node.inboundPort) {
+      for (const [id, r] of this.#restored) {
+        if (r.workload.address === node.address && r.workload.inboundPort === node.inboundPort) {
+          this.#restored.delete(id);
+          superseded++;
+        }
+      }
+    }
+    if (this.#restored.size === 0) clearTimeout(this.#expiry);
+    const registers = node.mode === "sidecar" && !!node.inboundPort;
+    if ((registers && !wasRestored && !replaced) || superseded) this.#onMembership();
     return conn;
   }
 
-  /** Forgets a proxy whose stream closed. */
+  /** Forgets a proxy whose stream closed (nothing, when a newer stream replaced it). */
   disconnect(conn: ProxyConnection): void {
     if (!this.#conns.delete(conn)) return;
     log.info("proxy disconnected", { node: conn.node.id });
     if (conn.node.mode === "sidecar" && conn.node.inboundPort) this.#onMembership();
+  }
+
+  /** Node ids of workloads restored from before a restart whose proxies haven't reconnected. */
+  restoredPending(): string[] {
+    return [...this.#restored.keys()];
   }
 
   /** Connected proxies. */
@@ -121,13 +177,17 @@ export class PushHub {
 
   /**
    * Keeps workloads registered before a restart (loaded from disk) as
-   * endpoints for `graceMs`, so proxies that reconnect first don't lose the
-   * endpoints of those that reconnect later (Istio keeps auto-registered
-   * WorkloadEntries for a grace period the same way).
+   * endpoints until their proxy reconnects (which ends the grace for that
+   * workload alone) or `graceMs` passes, so proxies that reconnect first
+   * don't lose the endpoints of those that reconnect later (Istio keeps
+   * auto-registered WorkloadEntries for a grace period the same way).
    */
   restore(workloads: readonly RegisteredWorkload[], graceMs: number): void {
     const until = Date.now() + graceMs;
-    for (const w of workloads) this.#restored.set(w.nodeId, { workload: w, until });
+    const live = new Set([...this.#conns].map((c) => c.node.id));
+    for (const w of workloads) {
+      if (!live.has(w.nodeId)) this.#restored.set(w.nodeId, { workload: w, until });
+    }
     clearTimeout(this.#expiry);
     if (this.#restored.size === 0) return;
     this.#expiry = setTimeout(() => {

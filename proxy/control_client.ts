@@ -3,10 +3,12 @@
  * root pinned by the bootstrap token), its certificate (key made here, CSR
  * signed there, renewed at half its lifetime), and the push stream whose
  * configs arrive as a watched latest value. A lost control plane leaves the
- * last config serving while the client reconnects with backoff.
+ * last config serving while the client reconnects with capped, jittered
+ * backoff (a returning control plane is found within a few seconds). Every
+ * call is HTTP/1.1 over `node:tls` (mesh's own framing); nothing here uses
+ * `node:http2`, which can abort the process on Deno 2.9 (denoland/deno#36788).
  * @module
  */
-import http2 from "node:http2";
 import tls from "node:tls";
 import { H1Pool } from "./h1_client.ts";
 import { createCsr } from "../ca/csr.ts";
@@ -14,6 +16,7 @@ import { X509Certificate } from "node:crypto";
 import { splitPem } from "../ca/pem_text.ts";
 import { peekClaims } from "../ca/token_claims.ts";
 import { Backoff, sleep } from "../util/backoff.ts";
+import { openPushStream, type PushStream } from "./push_stream.ts";
 import { Watched } from "../util/watch.ts";
 import { logger } from "../util/log.ts";
 import type { NodeInfo, ProxyConfig, PushMessage } from "../api/proxy_config.ts";
@@ -59,31 +62,23 @@ interface Reply {
   body: string;
 }
 
-function connect(
-  url: string,
-  tls: http2.SecureClientSessionOptions,
-): Promise<http2.ClientHttp2Session> {
-  return new Promise((resolve, reject) => {
-    const s = http2.connect(url, tls);
-    const onError = (err: Error) => {
-      s.destroy();
-      reject(err);
-    };
-    s.once("error", onError);
-    s.once("connect", () => {
-      s.off("error", onError);
-      s.on("error", (err) => log.debug("control session error", { error: err }));
-      resolve(s);
-    });
-  });
+/** Backoff of the push stream and the first certificate: 250 ms doubling, capped at 2 s. */
+export const RECONNECT_BASE_MS = 250;
+/** Cap of reconnect delays, so a control plane that comes back is found within it. */
+export const RECONNECT_MAX_MS = 2000;
+/** A stream that stayed up this long counts as healthy: the next loss starts the backoff over. */
+export const HEALTHY_STREAM_MS = 5000;
+
+/** Host, port, SNI name and Host header of the control plane URL. */
+function target(url: string) {
+  const u = new URL(url);
+  const host = u.hostname.replace(/^\[|\]$/g, "");
+  const port = Number(u.port || 443);
+  const servername = /^[\d.]+$/.test(host) || host.includes(":") ? undefined : host;
+  return { host, port, servername, authority: u.host };
 }
 
-/**
- * One request over HTTP/1.1 on its own TLS connection. The one-shot calls
- * (root bundle, certificates) use this rather than HTTP/2 sessions: Deno
- * 2.9's HTTP/2 server can abort when a client closes a session whose streams
- * already ended, so only the long-lived push stream uses HTTP/2.
- */
+/** One request over HTTP/1.1 on its own TLS connection (root bundle, certificates). */
 async function call(
   url: string,
   tlsOptions: tls.ConnectionOptions,
@@ -92,18 +87,18 @@ async function call(
   headers: Record<string, string> = {},
   body?: string,
 ): Promise<Reply> {
-  const u = new URL(url);
-  const host = u.hostname.replace(/^\[|\]$/g, "");
-  const port = Number(u.port || 443);
-  const servername = /^[\d.]+$/.test(host) || host.includes(":") ? undefined : host;
-  const pool = new H1Pool(() => tls.connect({ host, port, servername, ...tlsOptions }), 0);
+  const { host, port, servername, authority } = target(url);
+  const pool = new H1Pool(
+    () => tls.connect({ host, port, servername, ALPNProtocols: ["http/1.1"], ...tlsOptions }),
+    0,
+  );
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     const res = await Promise.race([
       pool.request({
         method,
         path,
-        headers: [["host", u.host], ...Object.entries(headers)],
+        headers: [["host", authority], ...Object.entries(headers)],
         body: body === undefined ? null : new TextEncoder().encode(body),
       }),
       new Promise<never>((_, reject) => {
@@ -139,8 +134,10 @@ export class ControlClient {
   #opts: ControlClientOptions;
   #roots?: string;
   #abort = new AbortController();
-  #session?: http2.ClientHttp2Session;
+  #stream?: PushStream;
   #wake?: () => void;
+  /** Push stream attempts since it was last up (for logs and tests). */
+  reconnectAttempts = 0;
   #reply?: (line: string) => void;
 
   constructor(opts: ControlClientOptions) {
@@ -236,7 +233,7 @@ export class ControlClient {
 
   /** Gets the first certificate, retrying with backoff; resolves when it has one (or on close). */
   async bootstrap(): Promise<void> {
-    const backoff = new Backoff();
+    const backoff = new Backoff(RECONNECT_BASE_MS, RECONNECT_MAX_MS);
     while (!this.#abort.signal.aborted) {
       try {
         const creds = await this.#obtain(undefined);
@@ -257,7 +254,7 @@ export class ControlClient {
   }
 
   async #renewLoop(): Promise<void> {
-    const backoff = new Backoff(1000);
+    const backoff = new Backoff(1000, 5000);
     while (!this.#abort.signal.aborted) {
       const c = this.credentials.get()!;
       const half = c.issuedAt.getTime() + (c.notAfter.getTime() - c.issuedAt.getTime()) / 2;
@@ -304,75 +301,87 @@ export class ControlClient {
     }
   }
 
-  /** Keeps the push stream open (reconnecting with backoff) until {@linkcode close}. */
+  /**
+   * Keeps the push stream open until {@linkcode close}, reconnecting with
+   * capped, jittered backoff. Never throws: a failure of any kind leaves the
+   * last config serving and tries again.
+   */
   async run(node: () => NodeInfo): Promise<void> {
-    const backoff = new Backoff();
+    const backoff = new Backoff(RECONNECT_BASE_MS, RECONNECT_MAX_MS);
     while (!this.#abort.signal.aborted) {
+      this.reconnectAttempts++;
+      let upAt: number | undefined;
       try {
-        await this.#stream(node(), () => backoff.reset());
-      } catch (err) {
+        const end = await this.#openStream(node(), () => {
+          upAt = Date.now();
+          log.info("push stream open", {
+            control: this.#opts.url,
+            attempts: this.reconnectAttempts,
+          });
+          this.reconnectAttempts = 0;
+        });
         if (this.#abort.signal.aborted) return;
-        log.warn("push stream lost; serving the last config while reconnecting", { error: err });
+        if (end.opened) {
+          log.warn("push stream lost; serving the last config while reconnecting", {
+            error: end.reason,
+          });
+        } else {
+          log.warn("can't open the push stream; serving the last config, retrying", {
+            error: end.reason,
+            attempt: this.reconnectAttempts,
+          });
+        }
+      } catch (err) {
+        // #openStream doesn't throw; this is the last line of defence for the loop.
+        if (this.#abort.signal.aborted) return;
+        log.error("push stream failed; retrying", { error: err });
       }
       this.connected = false;
+      // Start over only after a stream that stayed up: one that is refused or cut at once
+      // keeps backing off (up to the cap) instead of spinning.
+      if (upAt !== undefined && Date.now() - upAt >= HEALTHY_STREAM_MS) backoff.reset();
       if (!(await backoff.wait(this.#abort.signal))) return;
     }
   }
 
-  #stream(node: NodeInfo, onUp: () => void): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const creds = this.credentials.get();
-      if (!creds) return reject(new Error("no certificate yet"));
-      connect(this.#opts.url, { ca: this.#roots, key: creds.keyPem, cert: creds.certChainPem })
-        .then((s) => {
-          this.#session = s;
-          const ping = setInterval(() => {
-            try {
-              s.ping((err) => err && s.destroy());
-            } catch { /* closing */ }
-          }, 15_000);
-          const finish = (err?: Error) => {
-            clearInterval(ping);
-            this.#reply = undefined;
-            // Close the socket without a GOAWAY: Deno 2.9's HTTP/2 server can abort while
-            // handling a GOAWAY for a session whose streams ended.
-            s.socket?.destroy();
-            s.destroy();
-            this.#session = undefined;
-            err ? reject(err) : resolve();
-          };
-          const req = s.request({
-            ":method": "POST",
-            ":path": "/v1/stream",
-            "content-type": "application/x-ndjson",
-          });
-          req.write(JSON.stringify({ type: "hello", node }) + "\n");
-          req.setEncoding("utf8");
-          let buf = "";
-          req.on("response", (h) => {
-            const status = Number(h[":status"]);
-            if (status !== 200) {
-              return finish(new Error(`push stream refused with status ${status}`));
-            }
-            this.connected = true;
-            this.#reply = (l) => req.write(l);
-            onUp();
-            log.info("push stream open", { control: this.#opts.url });
-          });
-          req.on("data", (chunk: string) => {
-            buf += chunk;
-            let nl: number;
-            while ((nl = buf.indexOf("\n")) >= 0) {
-              const line = buf.slice(0, nl);
-              buf = buf.slice(nl + 1);
-              if (line.trim()) this.#onMessage(line, (l) => req.write(l));
-            }
-          });
-          req.on("end", () => finish(new Error("control plane closed the stream")));
-          req.on("error", (err) => finish(err));
-          s.on("close", () => finish(new Error("connection closed")));
-        }, reject);
+  /** One push stream, from connect to its end; resolves with how it ended. */
+  async #openStream(
+    node: NodeInfo,
+    onUp: () => void,
+  ): Promise<{ opened: boolean; reason: Error }> {
+    const creds = this.credentials.get();
+    if (!creds) return { opened: false, reason: new Error("no certificate yet") };
+    const { host, port, servername, authority } = target(this.#opts.url);
+    const stream = openPushStream({
+      host,
+      port,
+      servername,
+      authority,
+      tls: { ca: this.#roots, key: creds.keyPem, cert: creds.certChainPem },
+      first: JSON.stringify({ type: "hello", node }) + "\n",
+      onOpen: () => {
+        this.connected = true;
+        this.#reply = (l) => void stream.send(l);
+        onUp();
+      },
+      onLine: (line) => {
+        try {
+          this.#onMessage(line, (l) => void stream.send(l));
+        } catch (err) {
+          log.error("handling a pushed line failed; keeping the current config", { error: err });
+        }
+      },
     });
+    this.#stream = stream;
+    // close() may have run while this stream was being set up.
+    if (this.#abort.signal.aborted) stream.close("proxy stopping");
+    try {
+      return await stream.done;
+    } finally {
+      this.#reply = undefined;
+      if (this.#stream === stream) this.#stream = undefined;
+      this.connected = false;
+    }
   }
 
   #onMessage(line: string, reply: (line: string) => void): void {
@@ -416,7 +425,6 @@ export class ControlClient {
   /** Stops streaming and renewing. */
   close(): void {
     this.#abort.abort();
-    this.#session?.socket?.destroy();
-    this.#session?.destroy();
+    this.#stream?.close("proxy stopping");
   }
 }

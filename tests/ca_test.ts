@@ -5,37 +5,33 @@
  */
 import assert from "node:assert/strict";
 import http from "node:http";
-import http2 from "node:http2";
 import { createCsr } from "../ca/csr.ts";
 import { TokenIssuer } from "../ca/token.ts";
 import { curl, echoServer, eventually, meshRun, serviceEntryYaml, TestMesh } from "./helpers.ts";
 
 const SERVICE = serviceEntryYaml("echo");
 
-/** POSTs to /v1/certificates; returns status and parsed body. */
+/** POSTs to /v1/certificates (HTTP/1.1 over TLS); returns status and parsed body. */
 async function sign(
   m: TestMesh,
   body: string,
   token?: string,
 ): Promise<{ status: number; body: { error?: string; certChain?: string } }> {
   const roots = await Deno.readTextFile(`${m.dataDir}/ca/root-cert.pem`);
-  const s = http2.connect(`https://127.0.0.1:${m.port}`, { ca: roots });
+  const client = Deno.createHttpClient({ caCerts: [roots], http2: false });
   try {
-    return await new Promise((resolve, reject) => {
-      const headers: Record<string, string> = { ":method": "POST", ":path": "/v1/certificates" };
-      if (token) headers.authorization = `Bearer ${token}`;
-      const req = s.request(headers);
-      let status = 0;
-      let data = "";
-      req.setEncoding("utf8");
-      req.on("response", (h) => status = Number(h[":status"]));
-      req.on("data", (c: string) => data += c);
-      req.on("end", () => resolve({ status, body: data ? JSON.parse(data) : {} }));
-      req.on("error", reject);
-      req.end(body);
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    if (token) headers.authorization = `Bearer ${token}`;
+    const r = await fetch(`https://127.0.0.1:${m.port}/v1/certificates`, {
+      method: "POST",
+      headers,
+      body,
+      client,
     });
+    const text = await r.text();
+    return { status: r.status, body: text ? JSON.parse(text) : {} };
   } finally {
-    s.close();
+    client.close();
   }
 }
 

@@ -1,0 +1,174 @@
+/**
+ * The control plane's side of the push stream, on mesh's HTTP/1.1 server
+ * (`proxy/h1_server.ts`): `POST /v1/stream` with a chunked request body
+ * (newline-delimited JSON up: hello, acks, nacks, keepalives) answered by a
+ * chunked response that stays open (configs and keepalives down). Both
+ * directions flow at once; the response body is a stream whose queue holds
+ * one line, so a slow proxy pushes back on {@linkcode ProxyConnection}'s
+ * latest-value queue instead of buffering configs.
+ *
+ * Liveness: a keepalive line goes down every `keepaliveMs`, and a stream
+ * from which nothing (not even a keepalive) arrived for `missed` intervals is
+ * dropped, so a proxy that vanished without a FIN is forgotten.
+ *
+ * @example
+ * ```ts
+ * serveH1(tlsSocket, (req) => servePushStream(req, { identity, hub }));
+ * ```
+ * @module
+ */
+import type { H1ServerRequest, H1ServerResponse } from "../proxy/h1_server.ts";
+import type { NodeInfo, ProxyMessage } from "../api/proxy_config.ts";
+import type { ProxyConnection, PushHub } from "./push.ts";
+import { LineSplitter } from "../util/ndjson.ts";
+import { logger } from "../util/log.ts";
+
+const log = logger("stream");
+
+/** Keepalive interval of the push stream, both ways. */
+export const KEEPALIVE_MS = 5000;
+/** Intervals without a byte from the peer after which a stream is dropped. */
+export const MISSED_KEEPALIVES = 3;
+/** Header announcing the server's keepalive interval to the proxy. */
+export const KEEPALIVE_HEADER = "x-mesh-keepalive-ms";
+/** The keepalive line (both directions; receivers ignore it). */
+export const KEEPALIVE_LINE = '{"type":"keepalive"}\n';
+
+/** Settings of one push stream. */
+export interface PushStreamOptions {
+  /** The verified identity of the client certificate. */
+  identity: { namespace: string; serviceAccount: string };
+  hub: PushHub;
+  /** Called when the proxy reports something (an ack, its certificate's root). */
+  onProxyReport?: () => void;
+  keepaliveMs?: number;
+  missed?: number;
+}
+
+const encoder = new TextEncoder();
+
+/** Answers `POST /v1/stream`; the response body stays open until either side ends it. */
+export function servePushStream(req: H1ServerRequest, opts: PushStreamOptions): H1ServerResponse {
+  const { identity, hub } = opts;
+  const who = `${identity.namespace}/${identity.serviceAccount}`;
+  const keepaliveMs = opts.keepaliveMs ?? KEEPALIVE_MS;
+  const missed = opts.missed ?? MISSED_KEEPALIVES;
+  const socket = req.socket;
+  let ctrl!: ReadableStreamDefaultController<Uint8Array>;
+  let conn: ProxyConnection | undefined;
+  let closed = false;
+  let lastRx = Date.now();
+  const reader = req.body?.getReader();
+
+  const enqueue = (line: string): boolean => {
+    if (closed) return false;
+    try {
+      ctrl.enqueue(encoder.encode(line));
+      return (ctrl.desiredSize ?? 0) > 0;
+    } catch {
+      return false;
+    }
+  };
+  const finish = (reason: string, destroy = false) => {
+    if (closed) return;
+    closed = true;
+    clearInterval(timer);
+    socket.off("close", onClose);
+    if (conn) {
+      log.debug("push stream closed", { node: conn.node.id, reason });
+      hub.disconnect(conn);
+      conn = undefined;
+    }
+    try {
+      ctrl.close();
+    } catch { /* cancelled */ }
+    reader?.cancel().catch(() => {});
+    if (destroy) socket.destroy();
+  };
+  const onClose = () => finish("connection closed");
+  socket.on("close", onClose);
+  const timer = setInterval(() => {
+    if (Date.now() - lastRx > keepaliveMs * missed) {
+      log.warn("no keepalive from the proxy; dropping its stream", {
+        node: conn?.node.id,
+        identity: who,
+        silentMs: Date.now() - lastRx,
+      });
+      return finish("keepalive missed", true);
+    }
+    // A full queue means the socket is stuck: don't add to it.
+    if ((ctrl.desiredSize ?? 0) > 0) enqueue(KEEPALIVE_LINE);
+  }, keepaliveMs);
+
+  const onLine = (line: string) => {
+    let msg: ProxyMessage | { type: "keepalive" };
+    try {
+      msg = JSON.parse(line);
+    } catch {
+      enqueue(JSON.stringify({ type: "error", message: "line is not JSON" }) + "\n");
+      return;
+    }
+    if (!msg || typeof msg !== "object") return;
+    if (msg.type === "hello" && !conn) {
+      const node = msg.node as NodeInfo;
+      if (
+        !node || typeof node.id !== "string" || node.namespace !== identity.namespace ||
+        node.serviceAccount !== identity.serviceAccount
+      ) {
+        enqueue(
+          JSON.stringify({
+            type: "error",
+            message: `hello names ${node?.namespace}/${node?.serviceAccount} but the ` +
+              `certificate is ${who}`,
+          }) + "\n",
+        );
+        return finish("hello for another identity");
+      }
+      conn = hub.connect(node, identity, enqueue, () => finish("replaced", true));
+    } else if (msg.type === "ack" && conn) {
+      conn.ackedVersion = msg.version;
+      if (msg.certRoot) conn.certRoot = msg.certRoot;
+      opts.onProxyReport?.();
+    } else if (msg.type === "nack" && conn) {
+      conn.lastNack = msg.error;
+      log.warn("proxy rejected config", {
+        node: conn.node.id,
+        version: msg.version,
+        error: msg.error,
+      });
+    }
+  };
+
+  const lines = new LineSplitter();
+  (async () => {
+    if (!reader) return finish("no request body");
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done || closed) return finish("proxy ended the stream");
+      lastRx = Date.now();
+      if (!lines.feed(value, onLine)) {
+        log.warn("stream line too long; closing", { identity: who });
+        return finish("line too long", true);
+      }
+    }
+  })().catch((err) => finish(`read failed: ${(err as Error).message}`));
+
+  const body = new ReadableStream<Uint8Array>({
+    start: (c) => {
+      ctrl = c;
+    },
+    pull: () => {
+      conn?.drained();
+    },
+    cancel: () => finish("response cancelled"),
+  }, new CountQueuingStrategy({ highWaterMark: 1 }));
+  return {
+    status: 200,
+    headers: [
+      ["content-type", "application/x-ndjson"],
+      ["cache-control", "no-store"],
+      [KEEPALIVE_HEADER, String(keepaliveMs)],
+    ],
+    body,
+  };
+}
