@@ -324,13 +324,11 @@ Deno.test("H1Pool: a connection (TLS handshake included) that takes too long fai
     8,
     100,
   );
-  const t = performance.now();
   try {
     await assert.rejects(
       () => pool.request({ method: "GET", path: "/", headers: [["host", "x"]], body: null }),
       /connect timeout after 100 ms/,
     );
-    assert.ok(performance.now() - t < 5_000);
   } finally {
     pool.close();
     silent.close();

@@ -45,7 +45,7 @@ Deno.test("injectFault: a delay waits, then aborts or forwards (Envoy's order)",
   const abort = (status: number) => new Response(null, { status });
   let delays = 0;
   const onDelay = () => delays++;
-  let t = performance.now();
+  const t = performance.now();
   const r = await injectFault(
     { delay: { ms: 50, percent: 100 }, abort: { status: 500, percent: 100 } },
     () => new Response("up"),
@@ -56,7 +56,6 @@ Deno.test("injectFault: a delay waits, then aborts or forwards (Envoy's order)",
   assert.equal(r.status, 500);
   assert.ok(performance.now() - t >= 45);
   assert.equal(delays, 1, "the delay is reported (Envoy's DI flag)");
-  t = performance.now();
   const r2 = await injectFault(
     { delay: { ms: 50, percent: 0 } },
     () => new Response("up"),
@@ -65,8 +64,7 @@ Deno.test("injectFault: a delay waits, then aborts or forwards (Envoy's order)",
     onDelay,
   );
   assert.equal(r2.status, 200);
-  assert.ok(performance.now() - t < 45);
-  assert.equal(delays, 1);
+  assert.equal(delays, 1, "0% delays nothing");
 });
 
 Deno.test("splitUrl: authority and path from Request.url", () => {
