@@ -20,6 +20,8 @@ import { generateKey } from "../ca/pem.ts";
 import { spiffeId } from "../ca/spiffe.ts";
 import type { ProxyConnection } from "./push.ts";
 import { logger } from "../util/log.ts";
+import { DEFAULT_KEEP_LOGS, DEFAULT_MAX_LOG_BYTES, RotatingLog } from "../util/rotating_log.ts";
+import { StorageError, storageErrorCode, storageProblem } from "../util/atomic_write.ts";
 
 const log = logger("ca");
 
@@ -33,7 +35,14 @@ export interface CaManagerOptions {
   pluginDir?: string;
   /** Names for the serving certificate (DNS names and IPs). */
   servingNames: string[];
+  /** Size at which `audit.log` is rotated. Default 10 MiB. */
+  auditMaxBytes?: number;
+  /** Rotated audit logs kept (`audit.log.1` … `audit.log.<n>`). Default 3. */
+  auditKeep?: number;
 }
+
+/** How often at most a failing audit log is reported on stderr. */
+export const AUDIT_ERROR_INTERVAL_MS = 10_000;
 
 const isIp = (s: string) => /^[\d.]+$/.test(s) || s.includes(":");
 
@@ -43,10 +52,42 @@ export class CaManager {
   ca!: CertificateAuthority;
   serving!: { keyPem: string; certPem: string };
   #fingerprint = "";
-  #auditing: Promise<void> = Promise.resolve();
+  readonly #auditLog: RotatingLog;
+  #auditErrorAt = -Infinity;
+  #auditErrorsSince = 0;
 
   private constructor(opts: CaManagerOptions) {
     this.opts = opts;
+    const path = `${opts.dataDir}/ca/audit.log`;
+    this.#auditLog = new RotatingLog(path, {
+      maxBytes: opts.auditMaxBytes ?? DEFAULT_MAX_LOG_BYTES,
+      keep: opts.auditKeep ?? DEFAULT_KEEP_LOGS,
+      mode: 0o600,
+      // Rate-limited: a full disk must not turn every certificate into an error line.
+      onError: (err, { pending, dropped }) => {
+        this.#auditErrorsSince++;
+        const now = performance.now();
+        if (now - this.#auditErrorAt < AUDIT_ERROR_INTERVAL_MS) return;
+        this.#auditErrorAt = now;
+        log.error(
+          "can't write the CA audit log; its records are kept in memory and written once it can be",
+          {
+            path,
+            error: err,
+            pending,
+            dropped,
+            failures: this.#auditErrorsSince,
+            fix: err instanceof StorageError ? storageProblem(err.code, err.dir) : undefined,
+          },
+        );
+        this.#auditErrorsSince = 0;
+      },
+      onRecover: ({ written, dropped }) => {
+        this.#auditErrorAt = -Infinity;
+        this.#auditErrorsSince = 0;
+        log.info("the CA audit log is writable again", { path, written, dropped });
+      },
+    });
   }
 
   /** The directory of a self-signed CA. */
@@ -54,8 +95,13 @@ export class CaManager {
     return this.opts.pluginDir ?? `${this.opts.dataDir}/ca`;
   }
 
-  /** Loads the CA and issues the serving certificate. */
+  /**
+   * Loads the CA and issues the serving certificate. Refuses to start on a data dir it can't
+   * write (read-only), naming the dir: the audit log, spent tokens and registered workloads go
+   * there.
+   */
   static async start(opts: CaManagerOptions): Promise<CaManager> {
+    await checkWritable(opts.dataDir);
     const m = new CaManager(opts);
     await m.#load();
     return m;
@@ -148,12 +194,41 @@ export class CaManager {
     return false;
   }
 
-  /** Appends one JSON line to `<data-dir>/ca/audit.log` (and never throws). */
-  audit(record: Record<string, unknown>): void {
+  /**
+   * Appends one JSON line to `<data-dir>/ca/audit.log`, rotated by size (`audit.log.1` …), and
+   * never throws. While the disk refuses it the line is kept in memory (and the failure logged,
+   * rate-limited) until a later write succeeds.
+   */
+  audit(record: Record<string, unknown>): Promise<void> {
     const line = JSON.stringify({ time: new Date().toISOString(), ...record }) + "\n";
-    const path = `${this.opts.dataDir}/ca/audit.log`;
-    this.#auditing = this.#auditing
-      .then(() => Deno.writeTextFile(path, line, { append: true, mode: 0o600 }))
-      .catch((err) => log.error("can't write the CA audit log", { path, error: err }));
+    return this.#auditLog.append(line);
+  }
+
+  /** Audit records not written yet (the disk refused them). */
+  get auditPending(): number {
+    return this.#auditLog.pending;
+  }
+}
+
+/** Throws a clear error when `dir` (created if missing) can't be written. */
+async function checkWritable(dir: string): Promise<void> {
+  const probe = `${dir}/.write-probe-${crypto.randomUUID().slice(0, 8)}`;
+  try {
+    await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+    await Deno.writeFile(probe, new Uint8Array(0), { createNew: true, mode: 0o600 });
+  } catch (err) {
+    const code = storageErrorCode(err);
+    if (code === "EROFS" || err instanceof Deno.errors.PermissionDenied) {
+      throw new Error(
+        `data dir ${dir} is not writable (${(err as Error).message}); the control plane keeps ` +
+          "its CA, the audit log, spent tokens and registered workloads there: remount it " +
+          "read-write or pass a writable --data-dir",
+      );
+    }
+    // A full disk still lets the CA serve (with audit lines kept in memory); say so and go on.
+    if (code) log.warn("data dir is full; serving anyway", { dir, fix: storageProblem(code, dir) });
+    else throw err;
+  } finally {
+    await Deno.remove(probe).catch(() => {});
   }
 }
