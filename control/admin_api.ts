@@ -10,7 +10,9 @@
  *   too). 200 `{revision, results: [{kind, apiVersion, namespace, name, action, location}],
  *   warnings}` with action `created`, `configured` or `unchanged`; 400 `{error, diagnostics}` and
  *   nothing written when any resource is invalid; 409 `{error}` when a resource lives in a file
- *   that fails validation now.
+ *   that fails validation now; 507 (a full disk) or 503 (a read-only one) `{error}` naming the
+ *   config dir and the fix when the files can't be written (nothing changed: every file is as
+ *   it was).
  * - `POST /apis/v1/delete[?namespace=NS]`: body the same documents (only kind, namespace and
  *   name are read), or JSON `{"keys": [{"kind", "namespace", "name"}]}`. 200 `{revision,
  *   results}` with action `deleted` or `notfound`.
@@ -41,6 +43,7 @@ import {
   typeName,
 } from "./store/kinds.ts";
 import { type ConfigStore, type ResourceKey, StoreConflictError } from "./store/types.ts";
+import { StorageError, storageProblem } from "../util/atomic_write.ts";
 
 const audit = logger("admin-audit");
 
@@ -137,6 +140,25 @@ export function keysFromText(
   return { keys, diagnostics };
 }
 
+/**
+ * The answer to a write the store's disk refused: 507 Insufficient Storage for a full disk or
+ * quota, 503 for a read-only file system; the message names the config dir and the fix.
+ */
+function storageFailure(err: StorageError, store: ConfigStore, what: string) {
+  const dir = (store as { dir?: string }).dir ?? err.dir;
+  const status = err.code === "EROFS" ? 503 : 507;
+  return {
+    status: status as 503 | 507,
+    body: {
+      error: `can't store the configuration in ${dir}: ${
+        storageProblem(err.code, dir)
+      }, then retry; nothing was ${what} (every file is as it was)`,
+      code: err.code,
+      file: err.path,
+    },
+  };
+}
+
 function rejected(diagnostics: Diagnostic[], what: string) {
   const errors = diagnostics.filter((d) => d.severity === "error").length;
   return {
@@ -211,6 +233,11 @@ export function adminApi(opts: AdminApiOptions): Hono<Env> {
       });
     } catch (err) {
       if (err instanceof StoreConflictError) return c.json({ error: err.message }, 409);
+      if (err instanceof StorageError) {
+        const { status, body } = storageFailure(err, store, "applied");
+        audit.error("apply failed: storage", { by: c.get("admin"), error: err.message });
+        return c.json(body, status);
+      }
       throw err;
     }
   });
@@ -233,6 +260,11 @@ export function adminApi(opts: AdminApiOptions): Hono<Env> {
       return c.json(result);
     } catch (err) {
       if (err instanceof StoreConflictError) return c.json({ error: err.message }, 409);
+      if (err instanceof StorageError) {
+        const { status, body } = storageFailure(err, store, "deleted");
+        audit.error("delete failed: storage", { by: c.get("admin"), error: err.message });
+        return c.json(body, status);
+      }
       throw err;
     }
   });

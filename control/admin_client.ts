@@ -190,6 +190,13 @@ async function call(
     const hint = c.token ? "" : " (no token sent: pass --token-file or set MESH_TOKEN_FILE)";
     throw new RequestFailed(`unauthorized: ${json.error}${hint}`);
   }
+  if (res.status === 507 || (res.status === 503 && json.code === "EROFS")) {
+    // The disk under the config dir is full or read-only: one line with the dir and the fix.
+    const why = res.status === 507 ? "507 Insufficient Storage" : "503 Service Unavailable";
+    throw new RequestFailed(
+      `the control plane can't store it (${why}): ${String(json.error).replace(/\s*\n\s*/g, " ")}`,
+    );
+  }
   if (res.status >= 500 || res.status === 409 || res.status === 413) {
     throw new RequestFailed(`the control plane refused (${res.status}): ${json.error}`);
   }

@@ -21,7 +21,9 @@
  * - If a file that must change fails validation now, nothing is written and the call throws
  *   {@linkcode StoreConflictError}: fix or remove that file first.
  * - Each file is written atomically (temporary file, fsync, rename). Writes are validated first:
- *   an invalid resource writes nothing.
+ *   an invalid resource writes nothing. Every changed file's new text is written and synced
+ *   before any is renamed into place, so a full or read-only disk ({@linkcode StorageError}
+ *   from `util/atomic_write.ts`) changes no file and leaves no temporary file behind.
  *
  * @example
  * ```ts
@@ -34,7 +36,7 @@
 import { parseResources, type Resource } from "../../api/resources.ts";
 import { type Diagnostic, formatDiagnostic, hasErrors } from "../../api/diagnostic.ts";
 import { parseYamlDocuments, stringifyYaml } from "../../util/yaml.ts";
-import { atomicWrite } from "../../util/atomic_write.ts";
+import { asStorageError, prepareAtomicWrite, type PreparedWrite } from "../../util/atomic_write.ts";
 import type { Watched } from "../../util/watch.ts";
 import { logger } from "../../util/log.ts";
 import {
@@ -592,24 +594,67 @@ class Plan {
     return edit;
   }
 
-  /** Writes every changed file atomically, in path order. */
+  /**
+   * Writes every changed file atomically, in path order, all or nothing as far as the disk
+   * goes: every new file is written and synced beside its target first; only when all of them
+   * are does any rename (or removal) happen. A full or read-only disk throws
+   * {@linkcode StorageError} and leaves every file as it was, with no temporary file behind.
+   */
   async commit(): Promise<void> {
     const edits = [...this.#edits.values()].filter((e) => e.changed)
       .sort((a, b) => a.rel < b.rel ? -1 : 1);
-    for (const e of edits) {
-      const path = `${this.#dir}/${e.rel}`;
-      const text = e.text();
-      if (text === undefined) {
-        await Deno.remove(path).catch((err) => {
-          if (!(err instanceof Deno.errors.NotFound)) throw err;
+    const prepared: PreparedWrite[] = [];
+    const madeDirs: string[] = [];
+    const steps: (() => Promise<void>)[] = [];
+    try {
+      for (const e of edits) {
+        const path = `${this.#dir}/${e.rel}`;
+        const text = e.text();
+        if (text === undefined) {
+          steps.push(async () => {
+            await Deno.remove(path).catch((err) => {
+              if (!(err instanceof Deno.errors.NotFound)) throw asStorageError(err, path);
+            });
+            log.info("config file removed by delete", { file: e.rel });
+          });
+          continue;
+        }
+        const to = e.target ?? path;
+        madeDirs.push(...await makeDirs(to.slice(0, to.lastIndexOf("/"))));
+        const w = await prepareAtomicWrite(to, text, e.mode === undefined ? {} : { mode: e.mode });
+        prepared.push(w);
+        steps.push(async () => {
+          await w.commit();
+          log.info("config file written", { file: e.rel });
         });
-        log.info("config file removed by delete", { file: e.rel });
-        continue;
       }
-      const to = e.target ?? path;
-      await Deno.mkdir(to.slice(0, to.lastIndexOf("/")), { recursive: true });
-      await atomicWrite(to, text, e.mode === undefined ? {} : { mode: e.mode });
-      log.info("config file written", { file: e.rel });
+    } catch (err) {
+      await Promise.all(prepared.map((w) => w.abort()));
+      for (const d of madeDirs.reverse()) await Deno.remove(d).catch(() => {});
+      throw asStorageError(err, this.#dir);
+    }
+    for (const step of steps) await step();
+  }
+}
+
+/** Creates `dir` and missing parents; returns the ones it created, outermost first. */
+async function makeDirs(dir: string): Promise<string[]> {
+  const missing: string[] = [];
+  for (let d = dir; d && d !== "/" && d !== "."; d = d.slice(0, Math.max(d.lastIndexOf("/"), 0))) {
+    try {
+      await Deno.stat(d);
+      break;
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) break;
+      missing.unshift(d);
     }
   }
+  for (const d of missing) {
+    try {
+      await Deno.mkdir(d);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.AlreadyExists)) throw asStorageError(err, `${d}/`);
+    }
+  }
+  return missing;
 }
