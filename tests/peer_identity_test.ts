@@ -94,7 +94,7 @@ Deno.test("inbound refuses mesh-signed peers outside the trust domain and its al
     }
     assert.equal(app.seen.length, seenBefore, "no refused peer's request reached the app");
     await b.proc.waitFor(
-      /refused a TLS peer; connection closed reason=.*evil\.example is in trust domain evil\.example, not the mesh's \(cluster\.local\); add it to MeshConfig trustDomainAliases/,
+      /refused a TLS peer; connection closed reason="the peer spiffe:\/\/evil\.example\/ns\/default\/sa\/a is in trust domain evil\.example, not the mesh's \(cluster\.local\); add it to MeshConfig trustDomainAliases/,
     );
     await b.proc.waitFor(/refused a TLS peer.*no SPIFFE ID \(no URI SAN\)/);
 
