@@ -5,17 +5,14 @@ import {
   corsFor,
   faultHits,
   injectFault,
-  onEnd,
-  pickAvoiding,
   redirectLocation,
   rewritePath,
-  RouteTimeoutError,
   shadowAuthority,
-  splitUrl,
-  untilDeadline,
   withDelayFlag,
   withHeaders,
-} from "./outbound.ts";
+} from "./route_actions.ts";
+import { onEnd, pickAvoiding, RouteTimeoutError, untilDeadline } from "./forward_routed.ts";
+import { splitUrl } from "./outbound.ts";
 
 Deno.test("faultHits: 0 never, 100 always, fractions by the random draw", () => {
   assert.equal(faultHits(0, () => 0), false);
