@@ -219,10 +219,11 @@ async function checkWritable(dir: string): Promise<void> {
   } catch (err) {
     const code = storageErrorCode(err);
     if (code === "EROFS" || err instanceof Deno.errors.PermissionDenied) {
+      const why = code === "EROFS" ? "a read-only file system" : "permission denied";
       throw new Error(
-        `data dir ${dir} is not writable (${(err as Error).message}); the control plane keeps ` +
-          "its CA, the audit log, spent tokens and registered workloads there: remount it " +
-          "read-write or pass a writable --data-dir",
+        `data dir ${dir} is not writable (${why}); the control plane keeps its CA, the audit ` +
+          "log, spent tokens and registered workloads there: remount it read-write or pass a " +
+          "writable --data-dir",
       );
     }
     // A full disk still lets the CA serve (with audit lines kept in memory); say so and go on.
