@@ -243,7 +243,11 @@ export class ControlClient {
           identity: creds.spiffeId,
           expires: creds.notAfter.toISOString(),
         });
-        this.#renewLoop();
+        this.#renewLoop().catch((err) =>
+          log.error("certificate renewal stopped; the current certificate serves until expiry", {
+            error: err,
+          })
+        );
         return;
       } catch (err) {
         const delay = backoff.next();
