@@ -166,7 +166,7 @@ async function sign(
 
 Deno.test({
   name:
-    "disk full under the config dir: mesh apply gets 507 naming the dir, nothing is lost, the old config keeps serving",
+    "disk full under the config dir: mesh apply gets 507 naming the dir, nothing is lost, the old config keeps serving; read-only gets 503",
   ignore: noMount !== undefined,
   fn: async () => {
     await withTmpfs(["config"], async (base, { config }) => {
@@ -237,6 +237,26 @@ Deno.test({
         const retry = await apply(vs("reviews", "v2"));
         assert.equal(retry.code, 0, retry.stderr);
         assert.match(await Deno.readTextFile(`${config}/reviews.yaml`), /# hand-written[\s\S]*v2/);
+
+        // A read-only config dir: 503, in one line, and the files stay as they are.
+        const rw = await contents(config);
+        assert.ok((await run("mount", ["-o", "remount,ro", config])).ok);
+        try {
+          const ro = await apply(vs("reviews", "v5"));
+          assert.equal(ro.code, 1, ro.stdout + ro.stderr);
+          assert.match(
+            ro.stderr.trim(),
+            new RegExp(
+              `^mesh: the control plane can't store it \\(503 Service Unavailable\\): can't ` +
+                `store the configuration in ${config}: ${config} is on a read-only file system; ` +
+                "remount it read-write[^\\n]*nothing was applied[^\\n]*$",
+            ),
+          );
+        } finally {
+          assert.ok((await run("mount", ["-o", "remount,rw", config])).ok);
+        }
+        assert.deepEqual(await contents(config), rw);
+        console.log("fault: read-only config dir: apply refused with 503, 0 files changed");
         console.log(
           `fault: disk full: apply refused with 507 ${refused + 1}/${refused + 1} times, ` +
             `${lost} files lost, ${
