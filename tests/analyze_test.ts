@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { meshRun, SAMPLES } from "./helpers.ts";
+import { sampleTest } from "./samples.ts";
 import { parseYaml } from "../util/yaml.ts";
 
 const KUBE = `${SAMPLES}/platform-kube/bookinfo.yaml`;
@@ -35,19 +36,22 @@ Deno.test("mesh analyze: help and usage list the command and its flags", async (
   }
 });
 
-Deno.test("mesh analyze: Bookinfo routes, rules and services together: no issues, exit 0", async () => {
-  const r = await meshRun([
-    "analyze",
-    `${NET}/virtual-service-all-v1.yaml`,
-    `${NET}/destination-rule-all.yaml`,
-    KUBE,
-  ]);
-  assert.equal(r.code, 0, r.stdout + r.stderr);
-  assert.equal(r.stdout, "");
-  assert.match(r.stderr, /^✔ No validation issues found when analyzing .*bookinfo\.yaml\.\n$/);
-});
+sampleTest(
+  "mesh analyze: Bookinfo routes, rules and services together: no issues, exit 0",
+  async () => {
+    const r = await meshRun([
+      "analyze",
+      `${NET}/virtual-service-all-v1.yaml`,
+      `${NET}/destination-rule-all.yaml`,
+      KUBE,
+    ]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal(r.stdout, "");
+    assert.match(r.stderr, /^✔ No validation issues found when analyzing .*bookinfo\.yaml\.\n$/);
+  },
+);
 
-Deno.test("mesh analyze: errors print istioctl's lines and exit 1", async () => {
+sampleTest("mesh analyze: errors print istioctl's lines and exit 1", async () => {
   const r = await meshRun(["analyze", `${NET}/bookinfo-gateway.yaml`]);
   assert.equal(r.code, 1);
   assert.equal(
@@ -66,44 +70,50 @@ Deno.test("mesh analyze: errors print istioctl's lines and exit 1", async () => 
   assert.equal(ok.code, 0, ok.stdout);
 });
 
-Deno.test("mesh analyze: only warnings exit 0; --failure-threshold and --output-threshold", async () => {
-  const rules = `${NET}/destination-rule-all.yaml`;
-  const warn = await meshRun(["analyze", rules]);
-  assert.equal(warn.code, 0);
-  const lines = warn.stdout.trim().split("\n");
-  assert.equal(lines.length, 4);
-  assert.ok(lines.every((l) => l.startsWith("Warning [IST0174] (DestinationRule default/")));
-  assert.equal(warn.stderr, "");
+sampleTest(
+  "mesh analyze: only warnings exit 0; --failure-threshold and --output-threshold",
+  async () => {
+    const rules = `${NET}/destination-rule-all.yaml`;
+    const warn = await meshRun(["analyze", rules]);
+    assert.equal(warn.code, 0);
+    const lines = warn.stdout.trim().split("\n");
+    assert.equal(lines.length, 4);
+    assert.ok(lines.every((l) => l.startsWith("Warning [IST0174] (DestinationRule default/")));
+    assert.equal(warn.stderr, "");
 
-  const strict = await meshRun(["analyze", "--failure-threshold=Warning", rules]);
-  assert.equal(strict.code, 1);
-  const quiet = await meshRun(["analyze", "--output-threshold", "Error", rules]);
-  assert.equal(quiet.code, 0);
-  assert.equal(quiet.stdout, "");
-});
+    const strict = await meshRun(["analyze", "--failure-threshold=Warning", rules]);
+    assert.equal(strict.code, 1);
+    const quiet = await meshRun(["analyze", "--output-threshold", "Error", rules]);
+    assert.equal(quiet.code, 0);
+    assert.equal(quiet.stdout, "");
+  },
+);
 
-Deno.test("mesh analyze -o json: a list of messages with code, level, origin, file, line", async () => {
-  for (const flag of [["-o", "json"], ["-ojson"], ["--output=json"]]) {
-    const r = await meshRun(["analyze", ...flag, "-"], { stdin: BAD_ROUTE });
-    assert.equal(r.code, 1, flag.join(" "));
-    assert.deepEqual(JSON.parse(r.stdout), [{
-      code: "IST0101",
-      name: "ReferencedResourceNotFound",
-      level: "Error",
-      origin: "VirtualService default/reviews",
-      reference: "<stdin>:11",
-      message: 'Referenced host not found: "reviews2"',
-      documentationUrl: "https://istio.io/latest/docs/reference/config/analysis/ist0101/",
-      resource: { kind: "VirtualService", namespace: "default", name: "reviews" },
-      file: "<stdin>",
-      line: 11,
-    }]);
-    assert.equal(r.stderr, "");
-  }
-  const none = await meshRun(["analyze", "-o", "json", `${NET}/bookinfo-gateway.yaml`, KUBE]);
-  assert.equal(none.code, 0);
-  assert.deepEqual(JSON.parse(none.stdout), []);
-});
+sampleTest(
+  "mesh analyze -o json: a list of messages with code, level, origin, file, line",
+  async () => {
+    for (const flag of [["-o", "json"], ["-ojson"], ["--output=json"]]) {
+      const r = await meshRun(["analyze", ...flag, "-"], { stdin: BAD_ROUTE });
+      assert.equal(r.code, 1, flag.join(" "));
+      assert.deepEqual(JSON.parse(r.stdout), [{
+        code: "IST0101",
+        name: "ReferencedResourceNotFound",
+        level: "Error",
+        origin: "VirtualService default/reviews",
+        reference: "<stdin>:11",
+        message: 'Referenced host not found: "reviews2"',
+        documentationUrl: "https://istio.io/latest/docs/reference/config/analysis/ist0101/",
+        resource: { kind: "VirtualService", namespace: "default", name: "reviews" },
+        file: "<stdin>",
+        line: 11,
+      }]);
+      assert.equal(r.stderr, "");
+    }
+    const none = await meshRun(["analyze", "-o", "json", `${NET}/bookinfo-gateway.yaml`, KUBE]);
+    assert.equal(none.code, 0);
+    assert.deepEqual(JSON.parse(none.stdout), []);
+  },
+);
 
 Deno.test("mesh analyze -o yaml and --namespace for resources without one", async () => {
   const r = await meshRun(["analyze", "-o=yaml", "--namespace", "shop", "-"], { stdin: BAD_ROUTE });

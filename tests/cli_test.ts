@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { meshRun, SAMPLES } from "./helpers.ts";
+import { sampleTest } from "./samples.ts";
 
 Deno.test("mesh version and help", async () => {
   const v = await meshRun(["version"]);
@@ -70,13 +71,15 @@ Deno.test("flags come from MESH_* environment variables too", async () => {
   assert.match(missing.stderr, /missing --config-dir \(or MESH_CONFIG_DIR\)/);
 });
 
-Deno.test("mesh validate accepts Istio's samples and rejects bad files with file:line", async () => {
-  const ok = await meshRun(["validate", `${SAMPLES}/networking`]);
-  assert.equal(ok.code, 0, ok.stderr);
-  assert.match(ok.stdout, /ok: \d+ resource\(s\) valid/);
-  assert.match(ok.stderr, /warning: .*protocol: HTTPS is not supported by mesh yet/);
+sampleTest(
+  "mesh validate accepts Istio's samples and rejects bad files with file:line",
+  async () => {
+    const ok = await meshRun(["validate", `${SAMPLES}/networking`]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /ok: \d+ resource\(s\) valid/);
+    assert.match(ok.stderr, /warning: .*protocol: HTTPS is not supported by mesh yet/);
 
-  const bad = `apiVersion: networking.istio.io/v1
+    const bad = `apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata:
   name: reviews
@@ -89,17 +92,18 @@ spec:
     - destination: {host: reviews, subset: v2}
       weight: 30
 `;
-  const r = await meshRun(["validate", "-"], { stdin: bad });
-  assert.equal(r.code, 1);
-  assert.match(
-    r.stderr,
-    /<stdin>:\d+:\d+: error: VirtualService default\/reviews: spec\.http\[0\]\.route/,
-  );
+    const r = await meshRun(["validate", "-"], { stdin: bad });
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      /<stdin>:\d+:\d+: error: VirtualService default\/reviews: spec\.http\[0\]\.route/,
+    );
 
-  const missing = await meshRun(["validate", "/nonexistent/file.yaml"]);
-  assert.equal(missing.code, 2);
-  assert.match(missing.stderr, /no such file/);
-});
+    const missing = await meshRun(["validate", "/nonexistent/file.yaml"]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /no such file/);
+  },
+);
 
 Deno.test("mesh token create explains a missing CA", async () => {
   const dir = await Deno.makeTempDir();

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { HTTPRoute } from "../../api/resources.ts";
 import { unreachableRules, unreachableRulesAnalyzer } from "./unreachable_rules.ts";
-import { lineOf, linesOf, run, sample } from "./testutil.ts";
+import { lineOf, linesOf, run, sample, sampleTest } from "./testutil.ts";
 import { analyze } from "./mod.ts";
 
 const only = { analyzers: [unreachableRulesAnalyzer] };
@@ -107,7 +107,7 @@ spec:
   ]);
 });
 
-Deno.test("unreachable rules: Istio's Bookinfo routes", () => {
+sampleTest("unreachable rules: Istio's Bookinfo routes", () => {
   const files = [
     "networking/virtual-service-reviews-test-v2.yaml",
     "networking/virtual-service-reviews-jason-v2-v3.yaml",
