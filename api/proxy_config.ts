@@ -337,6 +337,12 @@ export interface EgressListener {
   virtualHosts?: VirtualHost[];
 }
 
+/**
+ * Request path normalization (Istio's `ProxyPathNormalization.NormalizationType`; `DEFAULT`
+ * is `BASE`): see `proxy/path_normalize.ts`.
+ */
+export type PathNormalization = "NONE" | "BASE" | "MERGE_SLASHES" | "DECODE_AND_MERGE_SLASHES";
+
 /** All a proxy needs; replaced whole on each push. */
 export interface ProxyConfig {
   /** The control plane's snapshot revision this was generated from. */
@@ -354,6 +360,12 @@ export interface ProxyConfig {
   signingRoot?: string;
   /** What to do with traffic for hosts that aren't in the mesh's registry. */
   outboundTrafficPolicy: "ALLOW_ANY" | "REGISTRY_ONLY";
+  /**
+   * MeshConfig `pathNormalization.normalization`: how gateways and the inbound side normalize
+   * request paths before routing and authorization (the app gets the same path). `BASE`
+   * (Istio's default) when absent.
+   */
+  pathNormalization?: PathNormalization;
   /** Outbound (sidecar) virtual hosts. Empty for gateways. */
   virtualHosts: VirtualHost[];
   /** Gateway listeners. Empty for sidecars. */

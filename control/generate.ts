@@ -40,6 +40,10 @@ export function generateProxyConfig(
     signingRoot: snapshot.signingRoot,
     outboundTrafficPolicy: (gateway ? undefined : sidecar?.spec.outboundTrafficPolicy?.mode) ??
       snapshot.mesh.outboundTrafficPolicy,
+    // BASE, Istio's default, is what a proxy applies without the field.
+    ...(snapshot.mesh.pathNormalization && snapshot.mesh.pathNormalization !== "BASE"
+      ? { pathNormalization: snapshot.mesh.pathNormalization }
+      : {}),
     virtualHosts: gateway ? [] : sidecarVirtualHosts(
       registry,
       snapshot.virtualServices,

@@ -4,7 +4,7 @@
  * read snapshots; nothing mutates one.
  * @module
  */
-import type { AccessLogSettings } from "../api/proxy_config.ts";
+import type { AccessLogSettings, PathNormalization } from "../api/proxy_config.ts";
 import type { HTTPRetry, TrafficPolicy } from "../api/schemas/networking.ts";
 import type {
   AuthorizationPolicy,
@@ -61,6 +61,8 @@ export interface MeshSettings {
   defaultRetries?: HTTPRetry;
   /** MeshConfig `defaultTrafficPolicy`: what DestinationRules don't set. */
   defaultTrafficPolicy?: Pick<TrafficPolicy, "connectionPool" | "outlierDetection">;
+  /** MeshConfig `pathNormalization.normalization` (`DEFAULT` read as `BASE`); BASE when absent. */
+  pathNormalization?: PathNormalization;
 }
 
 /** A `zipkin` extension provider. */
@@ -90,6 +92,10 @@ export function meshSettingsFrom(
   const mode = spec.outboundTrafficPolicy?.mode;
   if (mode === "ALLOW_ANY" || mode === "REGISTRY_ONLY") out.outboundTrafficPolicy = mode;
   if (spec.rootNamespace) out.rootNamespace = spec.rootNamespace;
+  const normalization = spec.pathNormalization?.normalization;
+  if (normalization) {
+    out.pathNormalization = normalization === "DEFAULT" ? "BASE" : normalization;
+  }
   if (spec.trustDomainAliases?.length) out.trustDomainAliases = [...spec.trustDomainAliases];
   if (spec.accessLogFile) {
     out.accessLog = { path: spec.accessLogFile, encoding: spec.accessLogEncoding ?? "TEXT" };

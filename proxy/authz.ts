@@ -2,7 +2,9 @@
  * AuthorizationPolicy enforcement on the inbound side, as Istio's: DENY
  * policies first (any match denies), then ALLOW policies (when a workload
  * has any, a request must match one). A request that is refused gets 403
- * `RBAC: access denied`, as Envoy answers. Pure: tested without I/O.
+ * `RBAC: access denied`, as Envoy answers. Pure: tested without I/O. Requests come here with
+ * their path already normalized (`path_normalize.ts`) and their authority canonical
+ * (`authority.ts`), so a policy sees the path and host the app is sent.
  *
  * @example
  * ```ts
@@ -259,43 +261,4 @@ export function compileAuthz(policies: AuthzPolicy[]): (r: AuthzRequest) => Auth
     }
     return { allowed: false };
   };
-}
-
-const UNRESERVED = /%(2[dDeE]|5[fF]|7[eE]|3[0-9]|[46][1-9a-fA-F]|[57][0-9aA])/g;
-
-/**
- * The request target as Envoy normalizes it before authorization (Istio's
- * default `BASE` normalization, RFC 3986): absolute-form reduced to its path,
- * percent-encoded unreserved characters decoded (`%2e` is `.`), and `.` and
- * `..` segments removed. The query is kept as sent. The same path goes to the
- * app, so what was authorized is what is served.
- */
-export function normalizeTarget(target: string): string {
-  // The common case, an origin-form path with nothing to normalize, is returned as is.
-  if (
-    target.charCodeAt(0) === 47 && !target.includes("%") && !target.includes("/.")
-  ) return target;
-  let t = target;
-  if (!t.startsWith("/")) {
-    const m = t.match(/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*/);
-    if (m) t = t.slice(m[0].length) || "/";
-    if (!t.startsWith("/")) t = "/" + t;
-  }
-  const q = t.search(/[?#]/);
-  const path = q < 0 ? t : t.slice(0, q);
-  const rest = q < 0 ? "" : t.slice(q);
-  const decoded = path.replace(UNRESERVED, (s) => String.fromCharCode(parseInt(s.slice(1), 16)));
-  const out: string[] = [];
-  const segments = decoded.split("/");
-  for (let i = 1; i < segments.length; i++) {
-    const s = segments[i];
-    const last = i === segments.length - 1;
-    if (s === ".") {
-      if (last) out.push("");
-    } else if (s === "..") {
-      out.pop();
-      if (last) out.push("");
-    } else out.push(s);
-  }
-  return "/" + out.join("/") + rest;
 }

@@ -18,10 +18,11 @@ import {
   retriableStatus,
   type UpstreamFailure,
 } from "./retry.ts";
-import { HOP_BY_HOP } from "./h1_codec.ts";
 import { originationOf } from "./runtime.ts";
 import type { RouteHit } from "./route.ts";
-import { type RoutedContext, splitUrl } from "./outbound.ts";
+import type { RoutedContext } from "./outbound.ts";
+import { hopFilter } from "./hop_headers.ts";
+import { isOwnListener, VIA_HEADER } from "./loop.ts";
 import {
   changeHeaderList,
   faultHits,
@@ -31,32 +32,42 @@ import {
   withHeaders,
 } from "./route_actions.ts";
 
+/** How a request's headers go upstream. */
+export interface UpstreamHeaderOptions {
+  /** An `x-request-id` the proxy made up (sent when the client sent none). */
+  requestId?: string;
+  /** The client isn't trusted with Envoy's `x-envoy-*` headers (a gateway's clients). */
+  untrusted?: boolean;
+  /** The `x-mesh-via` value to send (this proxy's id appended; loop detection). */
+  via?: string;
+}
+
 /**
- * Headers to send upstream: hop-by-hop, framing and client-sent XFCC dropped (an XFCC a
- * MUTUAL gateway listener set from a verified client certificate is kept).
+ * Headers to send upstream: `host` is the request's one authority (absolute-form's wins over
+ * the client's `Host`; a route's authority rewrite replaces it); hop-by-hop headers and those
+ * `Connection` names, framing, client-sent XFCC (an XFCC a MUTUAL gateway listener set from a
+ * verified client certificate is kept) and, from untrusted clients, `x-envoy-*` are dropped.
  */
 export function upstreamHeaders(
   req: Request,
   authority: string,
-  replaceHost = false,
-  requestId?: string,
+  opts: UpstreamHeaderOptions = {},
 ): [string, string][] {
   const out: [string, string][] = [];
-  let hasHost = false;
   let hasRequestId = false;
   const keepXfcc = hasVerifiedXfcc(req);
+  const connection = req.headers.get("connection");
+  const drop = hopFilter(connection === null ? [] : [connection], opts.untrusted === true);
   req.headers.forEach((v, k) => {
-    if (HOP_BY_HOP.has(k) || k === "content-length") return;
+    if (drop(k) || k === "content-length" || k === "host" || k === VIA_HEADER) return;
     if (k === "x-forwarded-client-cert" && !keepXfcc) return;
     if (k === "expect") return; // the client's 100-continue is answered by Deno.serve
-    if (k === "host") {
-      if (replaceHost) return;
-      hasHost = true;
-    } else if (k === "x-request-id") hasRequestId = true;
+    if (k === "x-request-id") hasRequestId = true;
     out.push([k, v]);
   });
-  if (!hasHost) out.push(["host", authority]);
-  if (!hasRequestId) out.push(["x-request-id", requestId ?? crypto.randomUUID()]);
+  out.push(["host", authority]);
+  if (opts.via) out.push([VIA_HEADER, opts.via]);
+  if (!hasRequestId) out.push(["x-request-id", opts.requestId ?? crypto.randomUUID()]);
   return out;
 }
 
@@ -71,14 +82,14 @@ export async function proxyTo(
   path: string,
   authority: string,
   onStatus: (status: number) => void,
-  requestId?: string,
+  opts: UpstreamHeaderOptions = {},
 ): Promise<Response> {
   const cl = req.headers.get("content-length");
   try {
     const res = await ctx.upstreams.request(ep, {
       method: req.method,
       path,
-      headers: upstreamHeaders(req, authority, false, requestId),
+      headers: upstreamHeaders(req, authority, opts),
       body: req.body,
       length: cl !== null ? Number(cl) : undefined,
     });
@@ -156,6 +167,12 @@ export interface ForwardExtras {
   info?: Deno.ServeHandlerInfo;
   /** The request came to a gateway (original-destination clusters are refused there). */
   gateway?: boolean;
+  /** The authority the client asked for, before a rewrite (original-destination clusters). */
+  authority?: string;
+  /** The `x-mesh-via` to send (loop detection). */
+  via?: string;
+  /** This proxy's listener ports: an endpoint outside the mesh on one of them is a loop. */
+  ownPorts?: readonly number[];
 }
 
 /**
@@ -185,12 +202,11 @@ export async function forwardRouted(
     body = new Uint8Array(await req.arrayBuffer());
   }
   const replayable = !(body instanceof ReadableStream);
-  let headers = upstreamHeaders(
-    req,
-    authority,
-    route.rewrite?.authority !== undefined,
+  let headers = upstreamHeaders(req, authority, {
     requestId,
-  );
+    untrusted: extra.gateway,
+    via: extra.via,
+  });
   // Changes of this request (a verified token removed, claims and trace headers added) come
   // before the route's.
   if (extraHeaders) headers = changeHeaderList(headers, extraHeaders);
@@ -219,11 +235,18 @@ export async function forwardRouted(
   const tried: Endpoint[] = [];
   for (let attempt = 0;; attempt++) {
     const ep = lb?.cluster.originalDst
-      ? (extra.gateway ? undefined : originalDestination(splitUrl(req.url).authority, lb.cluster))
+      ? (extra.gateway ? undefined : originalDestination(extra.authority ?? authority, lb.cluster))
       : lb && pickAvoiding(lb, tried, policy.ignorePreviousHosts, ctx.outliers, hash?.key);
     if (!ep || !lb) {
       record(503, undefined, "UH");
       return text(503, "no healthy upstream");
+    }
+    if (
+      !ep.sidecar && !ep.mtls && extra.ownPorts &&
+      isOwnListener(ep.address, ep.port, extra.ownPorts)
+    ) {
+      record(508, ep);
+      return loopDetected(`the endpoint ${ep.address}:${ep.port} is this proxy's own listener`);
     }
     tried.push(ep);
     const cluster = lb.cluster;
@@ -513,7 +536,8 @@ function mirror(
 /** An upstream answer as a Response for `Deno.serve`, hop-by-hop headers dropped. */
 export async function toResponse(res: H1Response): Promise<Response> {
   const headers = new Headers();
-  for (const [k, v] of res.headers) if (!HOP_BY_HOP.has(k)) headers.append(k, v);
+  const drop = hopFilter(res.headers.filter(([k]) => k === "connection").map(([, v]) => v), false);
+  for (const [k, v] of res.headers) if (!drop(k)) headers.append(k, v);
   if (NULL_BODY_STATUS.has(res.status)) {
     if (!res.full) await res.body.cancel();
     return new Response(null, { status: res.status, headers });
@@ -523,4 +547,12 @@ export async function toResponse(res: H1Response): Promise<Response> {
     statusText: res.statusText,
     headers,
   });
+}
+
+/**
+ * The answer to a request that would loop: 508 Loop Detected (RFC 5842), which says what
+ * happened better than a 502 would; the proxy makes no connection for it.
+ */
+export function loopDetected(why: string): Response {
+  return text(508, `loop detected: ${why}`);
 }

@@ -16,13 +16,16 @@ import { urisFromAltNames } from "../ca/spiffe.ts";
 import { logger } from "../util/log.ts";
 import type { Credentials } from "./control_client.ts";
 import { H1Pool } from "./h1_client.ts";
-import { HOP_BY_HOP } from "./h1_codec.ts";
 import { serveH1 } from "./h1_server.ts";
 import { splice } from "./tcp.ts";
 import type { Stats } from "./stats.ts";
-import { type AuthzDecision, type AuthzRequest, normalizeTarget } from "./authz.ts";
+import type { AuthzDecision, AuthzRequest } from "./authz.ts";
 import type { AccessLog } from "./access_log.ts";
-import type { HeaderChanges, MtlsMode } from "../api/proxy_config.ts";
+import type { HeaderChanges, MtlsMode, PathNormalization } from "../api/proxy_config.ts";
+import { normalizePath } from "./path_normalize.ts";
+import { targetAuthority } from "./authority.ts";
+import { hopFilter, withoutHopHeaders } from "./hop_headers.ts";
+import { VIA_HEADER } from "./loop.ts";
 import { type JwtAuthenticator, jwtDenied, type RequestAuth } from "./jwt.ts";
 import { type Tracer, withTraceHeaders } from "./tracing.ts";
 
@@ -57,6 +60,8 @@ export interface InboundOptions {
    * domains are accepted besides the mesh's own (the trust domain of this proxy's certificate).
    */
   trustDomainAliases?: () => readonly string[] | undefined;
+  /** The config's MeshConfig `pathNormalization` (BASE, Istio's default, when absent). */
+  pathNormalization?: () => PathNormalization | undefined;
 }
 
 const log = logger("inbound");
@@ -288,8 +293,6 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
     };
     serveH1(socket, async (req) => {
       const start = performance.now();
-      // Authorization and the app see the same, normalized path.
-      req.target = normalizeTarget(req.target);
       if (opts.waitForConfig) {
         const waited = opts.waitForConfig();
         const ready = waited === true || await waited;
@@ -307,7 +310,35 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
         socket.destroy();
         return { status: 503, headers: [], body: "" };
       }
-      const header = (name: string) => req.headers.find(([k]) => k === name)?.[1];
+      // One authority and one normalized path (MeshConfig pathNormalization), decided once:
+      // authorization and the app see the same ones.
+      const authority = targetAuthority(req.target, req.headers.find(([k]) => k === "host")?.[1]);
+      const normalized = normalizePath(req.target, opts.pathNormalization?.());
+      if (authority.reject !== undefined || normalized.reject !== undefined) {
+        const invalid = authority.reject ?? normalized.reject;
+        opts.stats.record("destination", labels, 400, performance.now() - start);
+        logAccess(req, 400, start, "DPE");
+        if (req.body) await req.body.cancel().catch(() => {});
+        return {
+          status: 400,
+          headers: [["content-type", "text/plain"]],
+          body: `bad request: ${invalid}`,
+        };
+      }
+      req.target = normalized.path;
+      const host = authority.authority;
+      const header = (name: string) =>
+        name === "host" ? host : req.headers.find(([k]) => k === name)?.[1];
+      if (opts.appPort === opts.port) {
+        // The app port is this listener's own: forwarding would loop.
+        opts.stats.record("destination", labels, 508, performance.now() - start);
+        if (req.body) await req.body.cancel().catch(() => {});
+        return {
+          status: 508,
+          headers: [["content-type", "text/plain"]],
+          body: "loop detected: the app port is the inbound listener's own",
+        };
+      }
       // A SERVER span sharing the caller's span id; its B3 headers go on to the app.
       const span = opts.tracer?.()?.start("SERVER", header);
       const finish = (status: number, flags?: string) => {
@@ -379,8 +410,15 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
         ...(extraHeaders.remove ?? []),
         ...Object.keys(extraHeaders.set ?? {}),
       ]);
+      // Hop-by-hop headers and those `Connection` names stay here; Envoy's `x-envoy-*` only
+      // come through from mesh peers (mTLS), and `x-mesh-via` (loop detection) ends here.
+      const hop = hopFilter(
+        req.headers.filter(([k]) => k === "connection").map(([, v]) => v),
+        !mtls,
+      );
       for (const h of req.headers) {
         const k = h[0];
+        if (k === "host" || k === VIA_HEADER) continue;
         if (k === "x-forwarded-client-cert") {
           if (xfcc) incomingXfcc = h[1];
           continue;
@@ -389,10 +427,11 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
           if (xfcc) incomingProto = h[1];
           continue;
         }
-        if (HOP_BY_HOP.has(k) || k === "content-length") continue;
+        if (hop(k) || k === "content-length") continue;
         if (k === "expect" || drop?.has(k)) continue;
         headers.push(h);
       }
+      if (host) headers.push(["host", host]);
       for (const kv of Object.entries(extraHeaders?.set ?? {})) headers.push(kv);
       if (xfcc) {
         headers.push(
@@ -409,11 +448,12 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
           length: req.length,
         });
         finish(res.status);
-        if (res.full) return { status: res.status, headers: res.headers, body: res.full };
+        const resHeaders = withoutHopHeaders(res.headers);
+        if (res.full) return { status: res.status, headers: resHeaders, body: res.full };
         const cl = res.headers.find(([k]) => k === "content-length");
         return {
           status: res.status,
-          headers: res.headers,
+          headers: resHeaders,
           body: res.body,
           length: cl ? Number(cl[1]) : undefined,
         };

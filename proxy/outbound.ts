@@ -10,14 +10,16 @@ import type { Endpoint, HeaderChanges, Route } from "../api/proxy_config.ts";
 import type { CircuitBreakers } from "./circuit.ts";
 import type { OutlierDetector } from "./outlier.ts";
 import type { AccessLog } from "./access_log.ts";
-import { normalizeTarget } from "./authz.ts";
 import { jwtDenied, type RequestAuth } from "./jwt.ts";
 import { type Tracer, withTraceHeaders } from "./tracing.ts";
 import type { Runtime } from "./runtime.ts";
 import type { RequestView, RouteTable } from "./route.ts";
 import type { Upstreams } from "./forward.ts";
 import type { Stats } from "./stats.ts";
-import { forwardRouted, proxyTo } from "./forward_routed.ts";
+import { forwardRouted, loopDetected, proxyTo } from "./forward_routed.ts";
+import { requestAuthority } from "./authority.ts";
+import { normalizePath } from "./path_normalize.ts";
+import { isOwnListener, newProxyId, VIA_HEADER, viaLoop, withVia } from "./loop.ts";
 import {
   corsFor,
   directResponse,
@@ -42,6 +44,29 @@ export interface RoutedContext {
   accessLog?: AccessLog;
   /** The tracer, while the config turns tracing on. */
   tracer?: () => Tracer | undefined;
+  /**
+   * The ports of this proxy's listeners that the config doesn't list (outbound, inbound,
+   * admin); gateway and egress ports come from the config. A request is never sent to one.
+   */
+  ownPorts?: () => readonly (number | undefined)[];
+}
+
+const proxyIds = new WeakMap<RoutedContext, string>();
+
+/** The id this proxy's routed listeners put in `x-mesh-via` (one per context). */
+export function proxyIdOf(ctx: RoutedContext): string {
+  let id = proxyIds.get(ctx);
+  if (!id) proxyIds.set(ctx, id = newProxyId());
+  return id;
+}
+
+/** Every port this proxy listens on: its own listeners and those of the config. */
+export function ownPortsOf(ctx: RoutedContext, rt: Runtime): number[] {
+  const out: number[] = [];
+  for (const p of ctx.ownPorts?.() ?? []) if (p) out.push(p);
+  for (const l of rt.config.listeners) out.push(l.port);
+  for (const l of rt.config.egressListeners ?? []) out.push(l.port);
+  return out;
 }
 
 /** Writes the access log line of a request handled by a routed listener, if logging is on. */
@@ -128,13 +153,34 @@ export function routedHandler(
     if (req.method === "CONNECT") {
       return text(501, "CONNECT tunnels are not supported yet; send plain HTTP");
     }
-    let { authority, path } = splitUrl(req.url);
-    // A gateway authenticates (RequestAuthentication) and authorizes on the normalized path.
-    if (gateway && (rt.authorize || rt.jwt)) path = normalizeTarget(path);
+    // Loop detection by marker: a request this proxy already forwarded is not sent on again.
+    const via = req.headers.get(VIA_HEADER);
+    const id = proxyIdOf(ctx);
+    const loop = viaLoop(via, id);
+    if (loop) {
+      ctx.stats.record("source", { service: "unknown" }, 508, performance.now() - start);
+      logAccess(ctx, req, splitUrl(req.url).path, req.headers.get("host") ?? "", start, 508);
+      return loopDetected(loop);
+    }
+    // One authority, decided once: routing, authorization and the upstream Host all use it.
+    const a = requestAuthority(req.url, req.headers.get("host"));
+    let path = splitUrl(req.url).path;
+    if (a.reject !== undefined) return badRequest(req, path, start, a.reject);
+    const authority = a.authority;
+    // A gateway normalizes the path (MeshConfig pathNormalization) once, before routing and
+    // authorization; upstream gets the same path.
+    if (gateway) {
+      const n = normalizePath(path, rt.config.pathNormalization);
+      if (n.reject !== undefined) return badRequest(req, path, start, n.reject);
+      path = n.path;
+    }
+    const hop = { via: withVia(via, id), ownPorts: ownPortsOf(ctx, rt) };
     if (gateway && rt.jwt) {
       return rt.jwt.authenticate({ path, header: (n) => req.headers.get(n) ?? undefined })
         .then((out) => {
-          if (out.ok) return serve(req, info, rt, start, authority, path, out.auth, out.headers);
+          if (out.ok) {
+            return serve(req, info, rt, start, authority, path, hop, out.auth, out.headers);
+          }
           ctx.stats.record("source", { service: "unknown" }, 401, performance.now() - start);
           logAccess(ctx, req, path, authority, start, 401);
           const scheme = new URL(req.url).protocol === "https:" ? "https" : "http";
@@ -145,8 +191,14 @@ export function routedHandler(
           return text(500, `request authentication failed: ${(err as Error).message}`);
         });
     }
-    return serve(req, info, rt, start, authority, path);
+    return serve(req, info, rt, start, authority, path, hop);
   };
+
+  function badRequest(req: Request, path: string, start: number, why: string): Response {
+    ctx.stats.record("source", { service: "unknown" }, 400, performance.now() - start);
+    logAccess(ctx, req, path, req.headers.get("host") ?? "", start, 400, { flags: "DPE" });
+    return text(400, `bad request: ${why}`);
+  }
 
   function serve(
     req: Request,
@@ -155,6 +207,7 @@ export function routedHandler(
     start: number,
     authority: string,
     path: string,
+    hop: { via: string; ownPorts: number[] },
     auth?: RequestAuth,
     extraHeaders?: HeaderChanges,
   ): Promise<Response> | Response {
@@ -173,7 +226,7 @@ export function routedHandler(
         port: defaultPort,
         method: req.method,
         path,
-        header: (name) => req.headers.get(name) ?? undefined,
+        header: (name) => name === "host" ? authority : req.headers.get(name) ?? undefined,
         auth,
       });
       if (!decision.allowed) {
@@ -182,14 +235,29 @@ export function routedHandler(
         return text(403, "RBAC: access denied");
       }
     }
+    // No authority (no Host, an empty one): a route to nowhere, never a passthrough.
+    if (authority === "") {
+      ctx.stats.record("source", { service: "unknown" }, 404, 0);
+      logAccess(ctx, req, path, authority, start, 404, { flags: "NR" }, requestId);
+      return text(404, "no authority (Host header) in the request: no route");
+    }
     // The authority is parsed once per request; the route table reuses the host.
     const hp = splitHostPort(authority);
     const port = hp.port ?? defaultPort;
     const hit = table(rt)?.match(new RequestHeadersView(req, authority, hp.host, path, port));
     if (hit === undefined) {
-      if (passthrough && rt.config.outboundTrafficPolicy === "ALLOW_ANY" && authority) {
+      if (passthrough && rt.config.outboundTrafficPolicy === "ALLOW_ANY") {
         const address = hp.host.replace(/^\[|\]$/g, "");
         const ep: Endpoint = { address, port, mtls: false, labels: {} };
+        // Loop detection by address: this proxy's own listeners are never a passthrough target.
+        if (isOwnListener(address, port, hop.ownPorts)) {
+          ctx.stats.record("source", { service: "PassthroughCluster" }, 508, 0);
+          logAccess(ctx, req, path, authority, start, 508, {
+            ep,
+            cluster: "PassthroughCluster",
+          }, requestId);
+          return loopDetected(`${authority} is this proxy's own listener`);
+        }
         return proxyTo(
           ctx,
           ep,
@@ -208,7 +276,7 @@ export function routedHandler(
               cluster: "PassthroughCluster",
             }, requestId);
           },
-          requestId,
+          { requestId, via: hop.via },
         );
       }
       ctx.stats.record("source", { service: "BlackHoleCluster" }, 502, 0);
@@ -307,6 +375,9 @@ export function routedHandler(
         extraHeaders,
         info,
         gateway,
+        authority,
+        via: hop.via,
+        ownPorts: hop.ownPorts,
       });
     };
     const fault = hit.route.fault;

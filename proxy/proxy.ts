@@ -289,6 +289,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
     breakers: new CircuitBreakers(),
     accessLog,
     tracer: () => tracer,
+    ownPorts: () => [outboundPort, inbound?.port, admin.addr.port],
   };
   const servers: Server[] = [];
   let inbound: Inbound | undefined;
@@ -307,6 +308,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
           authorize: () => runtime?.authorize,
           mtlsMode: () => runtime?.config.inboundMtls,
           trustDomainAliases: () => runtime?.config.trustDomainAliases,
+          pathNormalization: () => runtime?.config.pathNormalization,
           authenticate: () => runtime?.jwt,
           tracer: () => tracer,
           waitForConfig,

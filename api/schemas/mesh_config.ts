@@ -5,7 +5,7 @@
  *
  * mesh honours the fields in {@linkcode MESH_CONFIG_SUPPORTED} (trust domain and its aliases, root namespace,
  * outbound policy, access logs, telemetry providers, tracing sampling, default retries and
- * traffic policy); every other field is validated and warned about.
+ * traffic policy, path normalization); every other field is validated and warned about.
  * @module
  */
 
@@ -66,6 +66,7 @@ export const MESH_CONFIG_SUPPORTED = [
   "defaultConfig",
   "defaultHttpRetryPolicy",
   "defaultTrafficPolicy",
+  "pathNormalization",
 ];
 
 /** Extension provider kinds mesh can use, with the fields it honours. */
