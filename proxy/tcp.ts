@@ -17,6 +17,7 @@ import type { Credentials } from "./control_client.ts";
 import { originationOf, type Runtime } from "./runtime.ts";
 import type { Stats } from "./stats.ts";
 import { logger } from "../util/log.ts";
+import { isOwnListener } from "./loop.ts";
 
 const log = logger("tcp");
 
@@ -283,6 +284,12 @@ export function startTcpListener(
     const service = lb?.cluster.host ?? "unknown";
     if (!ep) {
       log.warn("no endpoint for a TCP connection; closing it", { port, cluster });
+      client.destroy();
+      return;
+    }
+    // An endpoint outside the mesh that is this very listener would dial itself forever.
+    if (!ep.mtls && !ep.sidecar && isOwnListener(ep.address, ep.port, [port])) {
+      log.warn("a TCP endpoint is this listener itself; closing the connection", { port });
       client.destroy();
       return;
     }
