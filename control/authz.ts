@@ -37,9 +37,52 @@ export function authzFor(snapshot: Snapshot, node: NodeInfo): AuthzPolicy[] {
     const selector = p.spec.selector?.matchLabels;
     if (selector && !labelsMatch(selector, node.labels)) continue;
     const t = translate(p);
-    if (t) out.push(t);
+    if (t) out.push(expandTrustDomains(t, snapshot.mesh));
   }
   return out;
+}
+
+/**
+ * Istio's trust domain migration: a principal whose trust domain is the mesh's,
+ * one of its `trustDomainAliases`, or `cluster.local` (a policy's name for "this
+ * mesh") stands for that identity under the mesh's trust domain and every alias.
+ * Principals of other trust domains, and wildcards, are left as written.
+ *
+ * @example
+ * ```ts
+ * expandPrincipal("cluster.local/ns/a/sa/b", ["new-td", "old-td"]);
+ * // ["new-td/ns/a/sa/b", "old-td/ns/a/sa/b"]
+ * ```
+ */
+export function expandPrincipal(principal: string, domains: readonly string[]): string[] {
+  const at = principal.indexOf("/ns/");
+  if (at <= 0) return [principal];
+  const td = principal.slice(0, at);
+  if (td !== "cluster.local" && !domains.includes(td)) return [principal];
+  const rest = principal.slice(at);
+  return domains.map((d) => d + rest);
+}
+
+function expandTrustDomains(
+  policy: AuthzPolicy,
+  mesh: { trustDomain: string; trustDomainAliases?: string[] },
+): AuthzPolicy {
+  const domains = [mesh.trustDomain, ...(mesh.trustDomainAliases ?? [])];
+  if (domains.length === 1 && domains[0] === "cluster.local") return policy;
+  const expand = (list?: string[]) =>
+    list && [...new Set(list.flatMap((p) => expandPrincipal(p, domains)))];
+  for (const rule of policy.rules) {
+    for (const src of rule.from ?? []) {
+      if (src.principals) src.principals = expand(src.principals);
+      if (src.notPrincipals) src.notPrincipals = expand(src.notPrincipals);
+    }
+    for (const c of rule.when ?? []) {
+      if (c.key !== "source.principal") continue;
+      if (c.values) c.values = expand(c.values);
+      if (c.notValues) c.notValues = expand(c.notValues);
+    }
+  }
+  return policy;
 }
 
 function translate(p: AuthorizationPolicy): AuthzPolicy | undefined {
