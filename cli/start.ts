@@ -117,6 +117,41 @@ export const proxyFlags: FlagSpecs = {
     help:
       "where Gateway credentialName certificates live: <dir>/<name>/tls.crt and tls.key (gateway)",
   },
+  "max-connections": {
+    type: "int",
+    default: 10_000,
+    min: 1,
+    max: 1_000_000,
+    help: "connections each listener holds at once; more are closed when accepted",
+  },
+  "request-headers-timeout": {
+    type: "duration",
+    default: "10s",
+    min: 100,
+    max: 3_600_000,
+    help: "a request head must arrive whole this long after its first byte (and a TLS handshake)",
+  },
+  "idle-timeout": {
+    type: "duration",
+    default: "60s",
+    min: 100,
+    max: 86_400_000,
+    help: "a connection without a request in flight closes after this long idle",
+  },
+  "max-request-headers-kb": {
+    type: "int",
+    default: 60,
+    min: 1,
+    max: 8192,
+    help: "largest request head in KiB, request line included; more is answered 431",
+  },
+  "max-request-headers": {
+    type: "int",
+    default: 100,
+    min: 1,
+    max: 10_000,
+    help: "most header lines in a request; more is answered 431",
+  },
   ...common,
 };
 
@@ -199,6 +234,13 @@ export async function startCommand(argv: string[]): Promise<number> {
     adminPort: flags.adminPort as number,
     gatewayAddress: flags.gatewayAddress as string,
     credentialsDir: flags.credentialsDir as string,
+    limits: {
+      maxConnections: flags.maxConnections as number,
+      requestHeadersTimeoutMs: flags.requestHeadersTimeout as number,
+      idleTimeoutMs: flags.idleTimeout as number,
+      maxRequestHeadersBytes: (flags.maxRequestHeadersKb as number) * 1024,
+      maxRequestHeaders: flags.maxRequestHeaders as number,
+    },
   });
   await waitForSignal();
   await proxy.close();

@@ -15,14 +15,16 @@
  */
 import type { Socket } from "node:net";
 import {
+  BARE_LF,
   ChunkedDecoder,
   concat,
   CRLF,
   emptyBody,
-  indexOfHeadEnd,
+  findHeadEnd,
   latin1,
   MAX_HEAD_BYTES,
   parseHeaderLines,
+  responseFraming,
   SocketBody,
   writeBody,
 } from "./h1_codec.ts";
@@ -215,7 +217,8 @@ class H1Connection {
         if (body) return onBody(chunk);
         const from = buf.length;
         buf = concat(buf, chunk);
-        const end = indexOfHeadEnd(buf, from);
+        const end = findHeadEnd(buf, from);
+        if (end === BARE_LF) return fail(new Error("bare LF line ending in the response head"));
         if (end < 0) {
           if (buf.length > MAX_HEAD_BYTES) fail(new Error("response head over 64 KiB"));
           return;
@@ -233,20 +236,20 @@ class H1Connection {
         const h = parseHeaderLines(lines);
         if (typeof h === "string") return fail(new Error(h));
         keepAlive = m[1] === "1" ? h.connection !== "close" : h.connection === "keep-alive";
-        if (req.method === "HEAD" || status === 204 || status === 304) mode = "none";
-        else if (h.transferEncoding?.includes("chunked")) {
+        // Strict framing, as for requests: Transfer-Encoding only `chunked`, never with
+        // Content-Length (an upstream that breaks this fails the exchange: 503 downstream).
+        const framing = responseFraming(h, req.method, status);
+        if ("error" in framing) return fail(new Error(`bad response: ${framing.error}`));
+        if (framing.kind === "chunked") {
           mode = "chunked";
           chunked = new ChunkedDecoder();
-        } else if (h.contentLength !== undefined) {
-          remaining = Number(h.contentLength);
-          if (!Number.isSafeInteger(remaining) || remaining < 0) {
-            return fail(new Error("bad content-length"));
-          }
-          mode = remaining === 0 ? "none" : "length";
-        } else {
+        } else if (framing.kind === "length") {
+          remaining = framing.length;
+          mode = "length";
+        } else if (framing.kind === "close") {
           mode = "close";
           keepAlive = false;
-        }
+        } else mode = "none";
         body = new SocketBody(this.socket, () => {
           if (!done) {
             done = true;

@@ -3,7 +3,12 @@
  * socket from the mTLS inbound listener): requests are parsed incrementally,
  * bodies stream with backpressure, responses go out head-first with
  * content-length or chunked framing, and keep-alive is handled here rather
- * than through write callbacks.
+ * than through write callbacks. Parsing is strict (see `h1_codec.ts`), and a
+ * connection is protected as Envoy's HTTP connection manager protects one: a
+ * request head must arrive whole within `requestHeadersTimeoutMs` of its first
+ * byte (slowloris), heads are limited in bytes and header count (431), an idle
+ * connection closes after `idleTimeoutMs`, and a connection ends with a delayed
+ * close (FIN, then at most a second of discarded input before it is destroyed).
  *
  * @example
  * ```ts
@@ -14,14 +19,15 @@
 import type { Socket } from "node:net";
 import { STATUS_CODES } from "node:http";
 import {
+  BARE_LF,
   ChunkedDecoder,
   concat,
   CRLF,
+  findHeadEnd,
   HOP_BY_HOP,
-  indexOfHeadEnd,
   latin1,
-  MAX_HEAD_BYTES,
   parseHeaderLines,
+  requestFraming,
   SocketBody,
   writeBody,
 } from "./h1_codec.ts";
@@ -53,10 +59,42 @@ export interface H1ServerResponse {
 /** Handles one request. */
 export type H1Handler = (req: H1ServerRequest) => Promise<H1ServerResponse> | H1ServerResponse;
 
+/**
+ * Protection settings of one connection (all optional; {@linkcode H1_SERVER_DEFAULTS} fill
+ * in the rest). Zero turns a timeout off.
+ */
+export interface H1ServerOptions {
+  /** A request head must be complete this long after its first byte (Envoy `request_headers_timeout`). */
+  requestHeadersTimeoutMs?: number;
+  /** A connection with no request in flight closes after this long without traffic. */
+  idleTimeoutMs?: number;
+  /** A connection with a request in flight closes after this long without traffic (Envoy `stream_idle_timeout`). */
+  streamIdleTimeoutMs?: number;
+  /** Largest request head, request line included (Envoy `max_request_headers_kb`); more is 431. */
+  maxRequestHeadersBytes?: number;
+  /** Most header lines in a request head (Envoy `max_headers_count`); more is 431. */
+  maxRequestHeaders?: number;
+  /** HTTP/1.1 requests without a Host header are refused with 400 (RFC 9112 §3.2). */
+  requireHost?: boolean;
+}
+
+/** The defaults, Envoy's where it has one that suits a sidecar (see docs/performance.md). */
+export const H1_SERVER_DEFAULTS: Readonly<Required<H1ServerOptions>> = Object.freeze({
+  requestHeadersTimeoutMs: 10_000,
+  idleTimeoutMs: 60_000,
+  streamIdleTimeoutMs: 300_000,
+  maxRequestHeadersBytes: 60 * 1024,
+  maxRequestHeaders: 100,
+  requireHost: true,
+});
+
+/** How long a closing connection's unread input is discarded before it is destroyed. */
+export const DELAYED_CLOSE_MS = 1_000;
+
 const encoder = new TextEncoder();
-const REQUEST_LINE = /^([A-Z]+) (\S+) HTTP\/1\.([01])$/;
-/** Idle keep-alive connections close after this long. */
-export const IDLE_TIMEOUT_MS = 60_000;
+const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([\x21-\x7e\x80-\xff]+) HTTP\/1\.([01])$/;
+/** Idle keep-alive connections close after this long (the default of `idleTimeoutMs`). */
+export const IDLE_TIMEOUT_MS = H1_SERVER_DEFAULTS.idleTimeoutMs;
 
 function plain(status: number, text: string): H1ServerResponse {
   return { status, headers: [["content-type", "text/plain"]], body: text };
@@ -68,18 +106,66 @@ function plain(status: number, text: string): H1ServerResponse {
  */
 export type H1ConnectHandler = (target: string, socket: Socket, rest: Uint8Array) => void;
 
-/** Serves HTTP/1.1 on `socket` until it closes (or a CONNECT hands it to `onConnect`). */
-export function serveH1(socket: Socket, handler: H1Handler, onConnect?: H1ConnectHandler): void {
+/**
+ * Serves HTTP/1.1 on `socket` until it closes (or a CONNECT hands it to `onConnect`).
+ * `options` sets the connection's limits and timeouts (defaults: {@linkcode H1_SERVER_DEFAULTS}).
+ */
+export function serveH1(
+  socket: Socket,
+  handler: H1Handler,
+  onConnect?: H1ConnectHandler,
+  options?: H1ServerOptions,
+): void {
+  const o = options ? { ...H1_SERVER_DEFAULTS, ...options } : H1_SERVER_DEFAULTS;
   socket.setNoDelay?.(true);
-  socket.setTimeout(IDLE_TIMEOUT_MS, () => socket.destroy());
+  let idleMs = o.idleTimeoutMs;
+  const onTimeout = () => socket.destroy();
+  socket.setTimeout(idleMs, onTimeout);
+  const idleFor = (ms: number) => {
+    if (ms !== idleMs) {
+      idleMs = ms;
+      socket.setTimeout(ms);
+    }
+  };
   let buf: Uint8Array = new Uint8Array(0);
+  let scanned = 0; // bytes of `buf` already searched for the end of the head
   let busy = false; // a request is being handled
   let closed = false;
+  let headTimer: ReturnType<typeof setTimeout> | undefined;
+  let pipelinePaused = false; // reading stopped: pipelined bytes wait for the current request
   // Body state of the current request.
   let body: SocketBody | undefined;
   let remaining = 0;
   let chunked: ChunkedDecoder | undefined;
   let bodyDone = true;
+
+  const clearHeadTimer = () => {
+    if (headTimer !== undefined) {
+      clearTimeout(headTimer);
+      headTimer = undefined;
+    }
+  };
+
+  /** Ends the connection: FIN after what was written, input discarded, destroyed soon after. */
+  const close = () => {
+    closed = true;
+    clearHeadTimer();
+    socket.removeListener("data", onData);
+    socket.on("data", () => {}); // discard input so that our FIN isn't turned into a reset
+    socket.resume();
+    socket.end();
+    socket.once("finish", () => {
+      const t = setTimeout(() => socket.destroy(), DELAYED_CLOSE_MS);
+      socket.once("close", () => clearTimeout(t));
+    });
+  };
+
+  /** Answers a request the server refuses, then closes. */
+  const refuse = (status: number, why: string, method = "GET") => {
+    closed = true;
+    clearHeadTimer();
+    respond(plain(status, `${why}\n`), method, false).finally(close);
+  };
 
   const onBodyData = (data: Uint8Array): Uint8Array => {
     // Returns bytes past the end of the body (a pipelined next request).
@@ -143,59 +229,85 @@ export function serveH1(socket: Socket, handler: H1Handler, onConnect?: H1Connec
   };
 
   const next = () => {
-    if (busy || closed || buf.length === 0) return;
-    const end = indexOfHeadEnd(buf, 0);
+    if (busy || closed) return;
+    if (pipelinePaused) {
+      pipelinePaused = false;
+      socket.resume();
+    }
+    // Empty lines before a request line are ignored (RFC 9112 §2.2).
+    let skip = 0;
+    while (skip + 1 < buf.length && buf[skip] === 13 && buf[skip + 1] === 10) skip += 2;
+    if (skip) {
+      buf = buf.subarray(skip);
+      scanned = Math.max(0, scanned - skip);
+    }
+    if (buf.length === 0) return;
+    const end = findHeadEnd(buf, scanned);
+    if (end === BARE_LF) return refuse(400, "bad request: bare LF line ending in the request head");
     if (end < 0) {
-      if (buf.length > MAX_HEAD_BYTES) {
-        closed = true;
-        respond(plain(431, "request head over 64 KiB\n"), "GET", false).finally(() => socket.end());
+      scanned = buf.length;
+      if (buf.length > o.maxRequestHeadersBytes) {
+        return refuse(
+          431,
+          `request headers over ${Math.floor(o.maxRequestHeadersBytes / 1024)} KiB`,
+        );
+      }
+      // The first byte of a head starts its clock; more bytes don't reset it (slowloris).
+      if (headTimer === undefined && o.requestHeadersTimeoutMs > 0) {
+        headTimer = setTimeout(() => {
+          headTimer = undefined;
+          if (!busy && !closed) refuse(408, "request headers timeout");
+        }, o.requestHeadersTimeoutMs);
       }
       return;
+    }
+    clearHeadTimer();
+    if (end + 4 > o.maxRequestHeadersBytes) {
+      return refuse(431, `request headers over ${Math.floor(o.maxRequestHeadersBytes / 1024)} KiB`);
     }
     const lines = latin1.decode(buf.subarray(0, end)).split(CRLF);
     let rest = buf.subarray(end + 4);
     buf = new Uint8Array(0);
-    const m = REQUEST_LINE.exec(lines[0]);
-    const h = m ? parseHeaderLines(lines) : "malformed request line";
-    if (!m || typeof h === "string") {
-      closed = true;
-      respond(plain(400, `bad request: ${h}\n`), "GET", false).finally(() => socket.end());
-      return;
+    scanned = 0;
+    if (lines.length - 1 > o.maxRequestHeaders) {
+      return refuse(431, `more than ${o.maxRequestHeaders} request headers`);
     }
+    const m = REQUEST_LINE.exec(lines[0]);
+    if (!m) return refuse(400, "bad request: malformed request line");
     const method = m[1];
+    const h = parseHeaderLines(lines);
+    if (typeof h === "string") return refuse(400, `bad request: ${h}`, method);
+    if ((h.hosts ?? 0) > 1) return refuse(400, "bad request: more than one host header", method);
+    if (m[3] === "1" && o.requireHost && h.hosts === undefined) {
+      return refuse(400, "bad request: missing host header", method);
+    }
     if (method === "CONNECT") {
       closed = true;
       socket.removeListener("data", onData);
       socket.setTimeout(0);
       if (!onConnect) {
-        respond(plain(405, "CONNECT is not allowed here\n"), method, false).finally(() =>
-          socket.end()
-        );
+        respond(plain(405, "CONNECT is not allowed here\n"), method, false).finally(close);
         return;
       }
       onConnect(m[2], socket, rest);
       return;
     }
+    const framing = requestFraming(h);
+    if ("error" in framing) return refuse(framing.status, `bad request: ${framing.error}`, method);
     const keepAlive = m[3] === "1" ? h.connection !== "close" : h.connection === "keep-alive";
     let length: number | undefined;
     body = undefined;
     chunked = undefined;
     remaining = 0;
     bodyDone = true;
-    if (h.transferEncoding?.includes("chunked")) {
+    if (framing.kind === "chunked") {
       chunked = new ChunkedDecoder();
       bodyDone = false;
-    } else if (h.contentLength !== undefined) {
-      length = Number(h.contentLength);
-      if (!Number.isSafeInteger(length) || length < 0) {
-        closed = true;
-        respond(plain(400, "bad request: bad content-length\n"), method, false)
-          .finally(() => socket.end());
-        return;
-      }
+    } else if (framing.kind === "length") {
+      length = framing.length;
       remaining = length;
-      bodyDone = length === 0;
-    }
+      bodyDone = false;
+    } else if (h.contentLength !== undefined) length = 0;
     if (!bodyDone) {
       body = new SocketBody(socket, () => {});
       if (h.expect === "100-continue") socket.write(`HTTP/1.1 100 Continue${CRLF}${CRLF}`);
@@ -203,6 +315,7 @@ export function serveH1(socket: Socket, handler: H1Handler, onConnect?: H1Connec
     }
     buf = rest;
     busy = true;
+    idleFor(o.streamIdleTimeoutMs);
     const req: H1ServerRequest = {
       method,
       target: m[2],
@@ -220,11 +333,11 @@ export function serveH1(socket: Socket, handler: H1Handler, onConnect?: H1Connec
         const reuse = keepAlive && !closed && bodyDone;
         await respond(res, method, reuse);
         if (!reuse || !bodyDone) {
-          closed = true;
-          socket.end();
+          close();
           return;
         }
         busy = false;
+        idleFor(o.idleTimeoutMs);
         next();
       })
       .catch(() => socket.destroy());
@@ -238,15 +351,21 @@ export function serveH1(socket: Socket, handler: H1Handler, onConnect?: H1Connec
     } else {
       buf = concat(buf, chunk);
     }
+    if (busy && !pipelinePaused && buf.length > o.maxRequestHeadersBytes) {
+      pipelinePaused = true; // a client pipelining ahead waits; its bytes are bounded
+      socket.pause();
+    }
     next();
   };
   socket.on("data", onData);
   socket.on("error", () => {
     closed = true;
+    clearHeadTimer();
     body?.error(new Error("client connection failed"));
   });
   socket.on("close", () => {
     closed = true;
+    clearHeadTimer();
     if (!bodyDone) body?.error(new Error("client closed the connection mid-body"));
   });
 }

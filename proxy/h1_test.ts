@@ -334,3 +334,232 @@ Deno.test("H1Pool: a connection (TLS handshake included) that takes too long fai
     silent.close();
   }
 });
+
+// ---------------------------------------------------------------------------------------------
+// Strict parsing and connection limits (shared by the inbound and the routed listeners)
+
+/** Sends `bytes` on a new connection and returns everything the server sent until it closed. */
+function rawExchange(port: number, bytes: string): Promise<string> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: "127.0.0.1", port }, () => s.write(bytes));
+    let out = "";
+    s.on("data", (c: Uint8Array) => out += new TextDecoder("latin1").decode(c));
+    s.on("error", () => {});
+    s.on("close", () => resolve(out));
+  });
+}
+
+Deno.test("server refuses smuggling and malformed heads with 400/431/501; the handler never sees them", async () => {
+  const seen: string[] = [];
+  const srv = await h1Server(async (req) => {
+    seen.push(req.target);
+    if (req.body) await text(req.body);
+    return { status: 200, headers: [], body: "ok" };
+  });
+  const many = Array.from({ length: 101 }, (_, i) => `x-h${i}: v\r\n`).join("");
+  const cases: [string, string, number][] = [
+    ["bare LF", "GET /a HTTP/1.1\nhost: a\n\n", 400],
+    ["bare LF in one line", "GET /a HTTP/1.1\r\nhost: a\nx: y\r\n\r\n", 400],
+    [
+      "TE x, chunked",
+      "POST /a HTTP/1.1\r\nhost: a\r\ntransfer-encoding: x, chunked\r\n\r\n0\r\n\r\n",
+      501,
+    ],
+    ["TE chunked, x", "POST /a HTTP/1.1\r\nhost: a\r\ntransfer-encoding: chunked, x\r\n\r\n", 501],
+    ["TE identity", "POST /a HTTP/1.1\r\nhost: a\r\ntransfer-encoding: identity\r\n\r\n", 501],
+    [
+      "two TE headers",
+      "POST /a HTTP/1.1\r\nhost: a\r\ntransfer-encoding: chunked\r\ntransfer-encoding: chunked\r\n\r\n",
+      501,
+    ],
+    [
+      "CL + TE",
+      "POST /a HTTP/1.1\r\nhost: a\r\ncontent-length: 5\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n",
+      400,
+    ],
+    [
+      "differing CL",
+      "POST /a HTTP/1.1\r\nhost: a\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\nab",
+      400,
+    ],
+    ["CL not a number", "POST /a HTTP/1.1\r\nhost: a\r\ncontent-length: +1\r\n\r\na", 400],
+    ["CL list", "POST /a HTTP/1.1\r\nhost: a\r\ncontent-length: 1, 1\r\n\r\na", 400],
+    ["obs-fold", "GET /a HTTP/1.1\r\nhost: a\r\nx: 1\r\n  2\r\n\r\n", 400],
+    ["space before colon", "GET /a HTTP/1.1\r\nhost : a\r\n\r\n", 400],
+    ["bad name", "GET /a HTTP/1.1\r\nhost: a\r\nx(y): 1\r\n\r\n", 400],
+    ["NUL in value", "GET /a HTTP/1.1\r\nhost: a\r\nx: 1\x002\r\n\r\n", 400],
+    ["CR in value", "GET /a HTTP/1.1\r\nhost: a\r\nx: 1\r2\r\n\r\n", 400],
+    ["no Host on 1.1", "GET /a HTTP/1.1\r\nx: 1\r\n\r\n", 400],
+    ["two Hosts", "GET /a HTTP/1.1\r\nhost: a\r\nhost: b\r\n\r\n", 400],
+    ["bad request line", "GET  /a HTTP/1.1\r\nhost: a\r\n\r\n", 400],
+    ["HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", 400],
+    ["101 headers", `GET /a HTTP/1.1\r\nhost: a\r\n${many}\r\n`, 431],
+    ["head over 60 KiB", `GET /a HTTP/1.1\r\nhost: a\r\nx: ${"a".repeat(61 * 1024)}\r\n\r\n`, 431],
+    [
+      "incomplete head over 60 KiB",
+      `GET /a HTTP/1.1\r\nhost: a\r\nx: ${"a".repeat(61 * 1024)}`,
+      431,
+    ],
+    [
+      "bad chunk size",
+      "POST /a HTTP/1.1\r\nhost: a\r\ntransfer-encoding: chunked\r\n\r\n0x5\r\nhello\r\n0\r\n\r\n",
+      0,
+    ],
+    [
+      "chunk size with bare LF",
+      "POST /a HTTP/1.1\r\nhost: a\r\ntransfer-encoding: chunked\r\n\r\n5\nhello\r\n0\r\n\r\n",
+      0,
+    ],
+  ];
+  try {
+    for (const [what, bytes, status] of cases) {
+      const out = await rawExchange(srv.port, bytes);
+      if (status === 0) {
+        // A bad chunk arrives after the handler started: the connection is reset, never a 200.
+        assert.ok(!out.startsWith("HTTP/1.1 200"), `${what}: ${JSON.stringify(out.slice(0, 80))}`);
+      } else {
+        assert.match(
+          out,
+          new RegExp(`^HTTP/1\\.1 ${status} `),
+          `${what}: ${JSON.stringify(out.slice(0, 80))}`,
+        );
+        assert.match(out, /connection: close/, what);
+      }
+    }
+    assert.equal(
+      seen.filter((t) => t === "/a").length,
+      2,
+      "only the two chunked cases reach the handler",
+    );
+    // What is allowed still is: HTTP/1.0 without Host, a chunk extension, trailers, leading CRLF.
+    const ok = [
+      "GET /ok HTTP/1.0\r\n\r\n",
+      "\r\nGET /ok HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n",
+      "POST /ok HTTP/1.1\r\nhost: a\r\nconnection: close\r\ntransfer-encoding: Chunked\r\n\r\n" +
+      "5;x=1\r\nhello\r\n0\r\nx-t: 1\r\n\r\n",
+      "GET /ok HTTP/1.1\r\nhost: a\r\nconnection: close\r\nx: \t tab \t\r\n\r\n",
+    ];
+    for (const bytes of ok) {
+      const out = await rawExchange(srv.port, bytes);
+      assert.match(out, /^HTTP\/1\.1 200 /, JSON.stringify(bytes));
+    }
+  } finally {
+    await srv.close();
+  }
+});
+
+Deno.test("client refuses responses with smuggling framing", async () => {
+  const answers = [
+    "HTTP/1.1 200 OK\r\ncontent-length: 2\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n",
+    "HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+    "HTTP/1.1 200 OK\ncontent-length: 2\n\nok",
+    "HTTP/1.1 200 OK\r\nx: 1\r\n 2\r\ncontent-length: 2\r\n\r\nok",
+  ];
+  for (const answer of answers) {
+    const server = net.createServer((s) => {
+      s.on("error", () => {});
+      s.once("data", () => s.end(answer));
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    const port = (server.address() as net.AddressInfo).port;
+    const pool = new H1Pool(() => net.connect({ host: "127.0.0.1", port }));
+    try {
+      await assert.rejects(
+        pool.request({ method: "GET", path: "/", headers: [["host", "x"]], body: null }),
+        JSON.stringify(answer),
+      );
+    } finally {
+      pool.close();
+      await new Promise((r) => server.close(r));
+    }
+  }
+});
+
+Deno.test("server closes a head that doesn't arrive within the headers timeout, counted from its first byte", async () => {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((s) => {
+    sockets.add(s);
+    serveH1(s, () => ({ status: 200, headers: [], body: "ok" }), undefined, {
+      requestHeadersTimeoutMs: 300,
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  const port = (server.address() as net.AddressInfo).port;
+  try {
+    // One byte at a time, each well within the timeout: the head's clock isn't reset.
+    const s = net.connect({ host: "127.0.0.1", port });
+    let out = "";
+    let sent = 0;
+    s.on("data", (c: Uint8Array) => out += new TextDecoder().decode(c));
+    const closed = new Promise<void>((r) => s.on("close", () => r()));
+    s.on("error", () => {});
+    const head = "GET / HTTP/1.1\r\nhost: a\r\nx-slow: " + "a".repeat(1000);
+    const timer = setInterval(() => {
+      if (sent < head.length && !s.destroyed) s.write(head[sent++]);
+    }, 20);
+    await closed;
+    clearInterval(timer);
+    assert.match(out, /^HTTP\/1\.1 408 /);
+    assert.ok(sent < head.length, `closed after ${sent} bytes`);
+  } finally {
+    for (const s of sockets) s.destroy();
+    await new Promise((r) => server.close(r));
+  }
+});
+
+Deno.test("a request body the handler doesn't read pauses the client socket (bounded buffering)", async () => {
+  let release!: () => void;
+  const released = new Promise<void>((r) => release = r);
+  let serverSocket!: net.Socket;
+  const server = net.createServer((s) => {
+    serverSocket = s;
+    serveH1(s, async (req) => {
+      await released;
+      const n = (await new Response(req.body).arrayBuffer()).byteLength;
+      return { status: 200, headers: [], body: String(n) };
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  const port = (server.address() as net.AddressInfo).port;
+  const total = 64 * 1024 * 1024;
+  const c = net.connect({ host: "127.0.0.1", port });
+  let written = 0;
+  let out = "";
+  c.on("data", (d: Uint8Array) => out += new TextDecoder().decode(d));
+  const chunk = new Uint8Array(64 * 1024);
+  const pump = () => {
+    while (written < total) {
+      written += chunk.length;
+      if (!c.write(chunk)) return; // wait for drain: the server isn't reading
+    }
+  };
+  c.on("drain", pump);
+  c.write(`POST / HTTP/1.1\r\nhost: a\r\ncontent-length: ${total}\r\n\r\n`);
+  pump();
+  try {
+    // The writer stalls: the server stopped reading well before the 64 MiB were sent.
+    let last = -1;
+    for (let i = 0; i < 100 && written !== last; i++) {
+      last = written;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.ok(written < total / 2, `the client wrote ${written} bytes unhindered`);
+    assert.ok(
+      (serverSocket.bytesRead ?? 0) < 16 * 1024 * 1024,
+      `server read ${serverSocket.bytesRead}`,
+    );
+    release();
+    const done = new Promise<void>((r) => c.on("end", () => r()));
+    await new Promise<void>((r) => {
+      const check = () => out.includes(String(total)) ? r() : setTimeout(check, 20);
+      check();
+    });
+    assert.match(out, new RegExp(`^HTTP/1\\.1 200 [\\s\\S]*${total}$`));
+    c.end();
+    await Promise.race([done, new Promise((r) => setTimeout(r, 100))]);
+  } finally {
+    c.destroy();
+    serverSocket.destroy();
+    await new Promise((r) => server.close(r));
+  }
+});

@@ -16,7 +16,8 @@ import { urisFromAltNames } from "../ca/spiffe.ts";
 import { logger } from "../util/log.ts";
 import type { Credentials } from "./control_client.ts";
 import { H1Pool } from "./h1_client.ts";
-import { serveH1 } from "./h1_server.ts";
+import { serveH1 as serveH1WithOptions } from "./h1_server.ts";
+import { guardServer, h1Options, type ListenerLimits } from "./listener.ts";
 import { splice } from "./tcp.ts";
 import type { Stats } from "./stats.ts";
 import type { AuthzDecision, AuthzRequest } from "./authz.ts";
@@ -60,6 +61,8 @@ export interface InboundOptions {
    * domains are accepted besides the mesh's own (the trust domain of this proxy's certificate).
    */
   trustDomainAliases?: () => readonly string[] | undefined;
+  /** Connection limits and timeouts (listener.ts; defaults without). */
+  limits?: ListenerLimits;
   /** The config's MeshConfig `pathNormalization` (BASE, Istio's default, when absent). */
   pathNormalization?: () => PathNormalization | undefined;
 }
@@ -206,6 +209,11 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
       serveConnection(socket, undefined);
     });
   });
+  // Connection limits and timeouts as the routed listeners have them (listener.ts).
+  guardServer(server, "inbound", opts.limits);
+  const h1 = h1Options(opts.limits);
+  const serveH1: typeof serveH1WithOptions = (s, handler, connect) =>
+    serveH1WithOptions(s, handler, connect, h1);
 
   /** Serves HTTP/1.1 (and CONNECT tunnels) on a connection, mTLS (`peer` known) or plaintext. */
   function serveConnection(

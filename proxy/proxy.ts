@@ -15,6 +15,7 @@ import { originationOf, Runtime } from "./runtime.ts";
 import { type Origination, Upstreams } from "./forward.ts";
 import { Tracer } from "./tracing.ts";
 import { serveMutualTls } from "./tls_gateway.ts";
+import { DEFAULT_LIMITS, type HttpListener, type ListenerLimits, serveHttp } from "./listener.ts";
 import { type RoutedContext, routedHandler } from "./outbound.ts";
 import { OutlierDetector } from "./outlier.ts";
 import { CircuitBreakers } from "./circuit.ts";
@@ -51,6 +52,8 @@ export interface ProxyOptions {
   gatewayAddress?: string;
   /** Where a gateway finds Gateway `credentialName` credentials (`<name>/tls.crt`, `tls.key`). */
   credentialsDir?: string;
+  /** Connection limits and timeouts of every listener but admin (defaults: Envoy-like). */
+  limits?: ListenerLimits;
 }
 
 /** A running proxy. */
@@ -62,13 +65,16 @@ export interface Proxy {
 
 type Server = Deno.HttpServer<Deno.NetAddr>;
 
+/** The admin port (loopback only) stays on `Deno.serve`. */
 function serve(
   hostname: string,
   port: number,
   handler: (req: Request, info: Deno.ServeHandlerInfo) => Response | Promise<Response>,
-  tls?: { cert: string; key: string },
 ): Server {
-  return Deno.serve({ hostname, port, onListen: () => {}, ...tls }, handler);
+  const s = Deno.serve({ hostname, port, onListen: () => {} }, handler);
+  // An accept failure (out of file descriptors) must not become an unhandled rejection.
+  s.finished.catch((err) => log.error("admin listener failed", { error: err }));
+  return s;
 }
 
 /** How long a gateway listener reopening a port waits for the old one to release it. */
@@ -291,7 +297,8 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
     tracer: () => tracer,
     ownPorts: () => [outboundPort, inbound?.port, admin.addr.port],
   };
-  const servers: Server[] = [];
+  const limits = opts.limits ?? DEFAULT_LIMITS;
+  const servers: HttpListener[] = [];
   let inbound: Inbound | undefined;
   let outboundPort: number | undefined;
   try {
@@ -313,16 +320,19 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
           tracer: () => tracer,
           waitForConfig,
           accessLog,
+          limits,
         });
         node.inboundPort = inbound.port;
       }
-      const outbound = serve(
-        "127.0.0.1",
-        opts.outboundPort,
-        routedHandler(ctx, (rt) => rt.outbound, 80, true),
-      );
+      const outbound = await serveHttp({
+        name: "outbound",
+        hostname: "127.0.0.1",
+        port: opts.outboundPort,
+        handler: routedHandler(ctx, (rt) => rt.outbound, 80, true),
+        limits,
+      });
       servers.push(outbound);
-      outboundPort = outbound.addr.port;
+      outboundPort = outbound.port;
     }
   } catch (err) {
     client.close();
@@ -414,10 +424,23 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
           if (tls?.ca) {
             // MUTUAL: clients must present a certificate (node:tls; Deno.serve can't ask).
             const material = { cert: tls.cert, key: tls.key, ca: tls.ca };
-            gatewayServers.set(key, await serveMutualTls(address, port, material, handler));
+            gatewayServers.set(
+              key,
+              await serveMutualTls(address, port, material, handler, limits),
+            );
           } else {
             const plainTls = tls ? { cert: tls.cert, key: tls.key } : undefined;
-            gatewayServers.set(key, serve(address, port, handler, plainTls));
+            gatewayServers.set(
+              key,
+              await serveHttp({
+                name: `gateway:${port}`,
+                hostname: address,
+                port,
+                handler,
+                tls: plainTls,
+                limits,
+              }),
+            );
           }
         }
         log.info("gateway listener open", { address: `${address}:${port}`, protocol: l.protocol });
@@ -466,7 +489,13 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
         if (l.protocol === "HTTP") {
           const port = l.port;
           const table = (rt: Runtime) => rt.egress.get(port) ?? rt.outbound;
-          const s = serve(l.bind, port, routedHandler(ctx, table, port, true));
+          const s = await serveHttp({
+            name: `egress:${port}`,
+            hostname: l.bind,
+            port,
+            handler: routedHandler(ctx, table, port, true),
+            limits,
+          });
           egressServers.set(key, { close: () => s.shutdown() });
         } else {
           egressServers.set(key, await startTcpListener(l.bind, l.port, tcpCtx));

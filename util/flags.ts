@@ -24,6 +24,9 @@ export interface FlagSpec {
   values?: readonly string[];
   /** Whether the flag must be given. */
   required?: boolean;
+  /** Smallest and largest value of an int flag, or of a duration flag in milliseconds. */
+  min?: number;
+  max?: number;
 }
 
 /** Flag definitions by long name (kebab-case). */
@@ -66,9 +69,25 @@ export function parseLabels(s: string): Record<string, string> | undefined {
   return out;
 }
 
+/** Milliseconds as the shortest duration text (`1500` → `1.5s`, `60000` → `1m`). */
+export function formatDuration(ms: number): string {
+  if (ms % 3_600_000 === 0 && ms > 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0 && ms > 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0 || ms >= 1000) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}
+
 function convert(name: string, spec: FlagSpec, raw: string, from: string): unknown {
   const bad = (what: string) =>
     new UsageError(`${from} ${JSON.stringify(raw)}: ${what} (see --help)`);
+  const inRange = (n: number, show: (n: number) => string) => {
+    if (spec.min !== undefined && spec.max !== undefined && (n < spec.min || n > spec.max)) {
+      throw bad(`must be from ${show(spec.min)} to ${show(spec.max)}`);
+    }
+    if (spec.min !== undefined && n < spec.min) throw bad(`must be at least ${show(spec.min)}`);
+    if (spec.max !== undefined && n > spec.max) throw bad(`must be at most ${show(spec.max)}`);
+    return n;
+  };
   switch (spec.type) {
     case "string":
       if (spec.values && !spec.values.includes(raw)) {
@@ -77,7 +96,7 @@ function convert(name: string, spec: FlagSpec, raw: string, from: string): unkno
       return raw;
     case "int": {
       if (!/^-?\d+$/.test(raw.trim())) throw bad("must be a whole number");
-      return Number(raw);
+      return inRange(Number(raw), String);
     }
     case "port": {
       const n = Number(raw);
@@ -91,7 +110,7 @@ function convert(name: string, spec: FlagSpec, raw: string, from: string): unkno
     case "duration": {
       const ms = parseDuration(raw);
       if (ms === undefined) throw bad("must be a duration like 30s, 5m, 24h");
-      return ms;
+      return inRange(ms, formatDuration);
     }
     case "labels": {
       const l = parseLabels(raw);

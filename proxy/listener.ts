@@ -1,0 +1,458 @@
+/**
+ * The proxy's routed HTTP listeners (sidecar outbound and HTTP egress ports, gateway HTTP,
+ * HTTPS SIMPLE and MUTUAL), all one way: `node:net` (and `node:tls` for HTTPS) with mesh's
+ * own HTTP/1.1 server (`h1_server.ts`), bridged to a `Deno.serve`-style
+ * `(Request, ServeHandlerInfo) => Response` handler. Owning the connections is what lets the
+ * proxy protect itself as Envoy does, in one place ({@linkcode ListenerLimits}):
+ *
+ * - at most `maxConnections` connections per listener (and a process-wide budget derived from
+ *   the open-file limit, so that accepting can never run the process out of descriptors);
+ *   one more is closed as soon as it is accepted;
+ * - a request head must arrive whole within `requestHeadersTimeoutMs` of its first byte, and
+ *   a TLS handshake within the same time (slowloris);
+ * - heads are limited to `maxRequestHeadersBytes` and `maxRequestHeaders` (431);
+ * - a connection without a request in flight closes after `idleTimeoutMs`;
+ * - accept errors never crash the process, and an accept loop that stopped (Deno 2.9's
+ *   `node:net` stops accepting for good after one `EMFILE`) is noticed by a loopback probe
+ *   and the port listened on again.
+ *
+ * The inbound listener (`inbound.ts`) gets the same protection with {@linkcode guardServer}
+ * and {@linkcode h1Options}.
+ *
+ * @example
+ * ```ts
+ * const l = await serveHttp({ name: "outbound", hostname: "127.0.0.1", port: 15001, handler });
+ * l.port; // the bound port
+ * await l.shutdown();
+ * ```
+ * @module
+ */
+import net from "node:net";
+import tls from "node:tls";
+import { type H1Handler, type H1ServerOptions, serveH1 } from "./h1_server.ts";
+import { logger } from "../util/log.ts";
+
+const log = logger("listener");
+
+/** Protection settings of a listener (flags of `mesh start`, see README). */
+export interface ListenerLimits {
+  /** Most connections open at once; more are closed when accepted. */
+  maxConnections: number;
+  /** A request head must be complete this long after its first byte (ms). */
+  requestHeadersTimeoutMs: number;
+  /** A connection without a request in flight closes after this long idle (ms). */
+  idleTimeoutMs: number;
+  /** Largest request head in bytes (request line and headers). */
+  maxRequestHeadersBytes: number;
+  /** Most header lines in a request. */
+  maxRequestHeaders: number;
+}
+
+/** The defaults: Envoy's limits, with a shorter headers timeout and idle timeout. */
+export const DEFAULT_LIMITS: Readonly<ListenerLimits> = Object.freeze({
+  maxConnections: 10_000,
+  requestHeadersTimeoutMs: 10_000,
+  idleTimeoutMs: 60_000,
+  maxRequestHeadersBytes: 60 * 1024,
+  maxRequestHeaders: 100,
+});
+
+/** The HTTP/1.1 server options that carry `limits`. */
+export function h1Options(limits: ListenerLimits = DEFAULT_LIMITS): H1ServerOptions {
+  return {
+    requestHeadersTimeoutMs: limits.requestHeadersTimeoutMs,
+    idleTimeoutMs: limits.idleTimeoutMs,
+    maxRequestHeadersBytes: limits.maxRequestHeadersBytes,
+    maxRequestHeaders: limits.maxRequestHeaders,
+  };
+}
+
+/** Logs one line per `key` at most every `intervalMs`, with how many were held back. */
+export function rateLimitedLog(intervalMs = 10_000) {
+  const last = new Map<string, { at: number; held: number }>();
+  return (key: string, message: string, fields: Record<string, unknown>) => {
+    const now = performance.now();
+    const s = last.get(key);
+    if (s && now - s.at < intervalMs) {
+      s.held++;
+      return;
+    }
+    const held = s?.held ?? 0;
+    last.set(key, { at: now, held: 0 });
+    log.warn(message, held ? { ...fields, suppressed: held } : fields);
+  };
+}
+const warn = rateLimitedLog();
+
+/** The soft open-file limit of this process (from /proc/self/limits), or undefined. */
+export function openFileLimit(): number | undefined {
+  try {
+    const text = Deno.readTextFileSync("/proc/self/limits");
+    const m = text.match(/^Max open files\s+(\d+|unlimited)/m);
+    if (!m) return undefined;
+    return m[1] === "unlimited" ? undefined : Number(m[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Connections all guarded listeners of the process may hold together: half the open-file
+ * limit less a reserve, since each downstream connection may need an upstream one (and the
+ * rest of the process needs descriptors too).
+ */
+export const PROCESS_CONNECTION_BUDGET: number = (() => {
+  const limit = openFileLimit();
+  return limit === undefined ? Infinity : Math.max(64, Math.floor((limit - 256) / 2));
+})();
+let processConnections = 0;
+
+/** Connections open now across every guarded listener of the process. */
+export function openConnections(): number {
+  return processConnections;
+}
+
+/** How often a listener checks that it still accepts, and after how many misses it relistens. */
+const PROBE_INTERVAL_MS = 2_000;
+const PROBE_WAIT_MS = 2_000;
+const PROBE_MISSES = 2;
+
+/** A guarded server's live numbers. */
+export interface Guard {
+  /** Connections open now. */
+  readonly connections: number;
+  /** Connections refused for the limits so far. */
+  readonly refused: number;
+  /** Times the accept loop was found stopped and the port listened on again. */
+  readonly relistens: number;
+}
+
+/**
+ * Protects a `node:net` server (call it after `createServer(handler)`, before `listen`): its
+ * connection listeners run only for connections within `maxConnections` (and the process
+ * budget); `error` events are logged (rate-limited), never thrown; and once listening, a
+ * loopback probe checks every couple of seconds that connections are still accepted, and
+ * listens on the port again when they aren't.
+ */
+export function guardServer(
+  server: net.Server,
+  name: string,
+  limits: Pick<ListenerLimits, "maxConnections"> = DEFAULT_LIMITS,
+): Guard {
+  const state = { connections: 0, refused: 0, relistens: 0 };
+  const handlers = server.listeners("connection") as ((s: net.Socket) => void)[];
+  server.removeAllListeners("connection");
+  const probes = new Set<number>();
+  let probeAccepted = 0;
+  server.on("connection", (socket: net.Socket) => {
+    if (probes.size && probes.has(socket.remotePort ?? -1) && isLoopback(socket.remoteAddress)) {
+      probeAccepted++;
+      socket.on("error", () => {});
+      socket.destroy();
+      return;
+    }
+    if (
+      state.connections >= limits.maxConnections || processConnections >= PROCESS_CONNECTION_BUDGET
+    ) {
+      state.refused++;
+      socket.on("error", () => {});
+      socket.destroy();
+      warn(`${name}:limit`, "connection refused: too many connections", {
+        listener: name,
+        open: state.connections,
+        max: Math.min(limits.maxConnections, PROCESS_CONNECTION_BUDGET),
+      });
+      return;
+    }
+    state.connections++;
+    processConnections++;
+    socket.once("close", () => {
+      state.connections--;
+      processConnections--;
+    });
+    for (const h of handlers) h.call(server, socket);
+  });
+  server.on("error", (err: Error & { code?: string }) => {
+    // Accept failures (EMFILE, ENFILE, ECONNABORTED) must not end the process.
+    warn(`${name}:error`, "listener error; still listening", {
+      listener: name,
+      code: err.code,
+      error: err.message,
+    });
+  });
+
+  let timer: ReturnType<typeof setInterval> | undefined;
+  let misses = 0;
+  let probing = false;
+  const probe = () => {
+    if (!server.listening) {
+      clearInterval(timer);
+      timer = undefined;
+      return;
+    }
+    if (probing) return;
+    const a = server.address();
+    if (!a || typeof a !== "object") return;
+    probing = true;
+    const host = a.address === "0.0.0.0" ? "127.0.0.1" : a.address === "::" ? "::1" : a.address;
+    const before = probeAccepted;
+    let port = -1;
+    const s = net.connect({ host, port: a.port });
+    s.on("error", (err: Error & { code?: string }) => {
+      // Out of descriptors ourselves: can't tell now; the next probe will.
+      if (err.code === "EMFILE" || err.code === "ENFILE") {
+        warn(`${name}:probe`, "out of file descriptors", { listener: name, code: err.code });
+      }
+    });
+    s.once("connect", () => {
+      port = s.localPort ?? -1;
+      probes.add(port);
+    });
+    const t = setTimeout(() => {
+      probing = false;
+      probes.delete(port);
+      const connected = port !== -1;
+      s.destroy();
+      if (!connected || probeAccepted > before) {
+        misses = 0;
+        return;
+      }
+      // The kernel took the connection but the server never accepted it.
+      if (++misses < PROBE_MISSES || !server.listening) return;
+      misses = 0;
+      state.relistens++;
+      log.warn("listener stopped accepting (file descriptors ran out?); listening again", {
+        listener: name,
+        address: `${a.address}:${a.port}`,
+      });
+      server.close();
+      server.listen(a.port, a.address);
+    }, PROBE_WAIT_MS);
+    Deno.unrefTimer(t as unknown as number);
+  };
+  server.on("listening", () => {
+    if (timer !== undefined) return;
+    timer = setInterval(probe, PROBE_INTERVAL_MS);
+    Deno.unrefTimer(timer as unknown as number);
+  });
+  return state;
+}
+
+function isLoopback(address: string | undefined): boolean {
+  return !!address &&
+    (address.startsWith("127.") || address === "::1" || address === "::ffff:127.0.0.1");
+}
+
+/**
+ * Whether a server-side TLS socket's client certificate chained to the trusted CAs. A
+ * `TLSSocket` made directly (not by `tls.Server`) doesn't set `authorized`, and Deno's
+ * handshake accepts an untrusted certificate and reports it only through `verifyError()`,
+ * as Node's `tls.Server` reads it; without that, nothing is trusted.
+ */
+function peerVerified(t: tls.TLSSocket): boolean {
+  if (t.authorized) return true;
+  const handle = (t as unknown as { _handle?: { verifyError?: () => unknown } })._handle;
+  if (typeof handle?.verifyError !== "function") return false;
+  const cert = t.getPeerCertificate();
+  return !handle.verifyError() && !!cert && Object.keys(cert).length > 0;
+}
+
+/** A `Deno.serve`-style handler. */
+export type ServeHandler = (
+  req: Request,
+  info: Deno.ServeHandlerInfo,
+) => Response | Promise<Response>;
+
+/** Serving material of an HTTPS listener; with `ca`, clients must present a certificate (MUTUAL). */
+export interface ListenerTls {
+  cert: string;
+  key: string;
+  /** CAs that client certificates must chain to (MUTUAL). */
+  ca?: string;
+}
+
+/** What {@linkcode serveHttp} starts. */
+export interface ListenerOptions {
+  /** For logs: `outbound`, `gateway:443`, ... */
+  name: string;
+  hostname: string;
+  port: number;
+  handler: ServeHandler;
+  tls?: ListenerTls;
+  limits?: ListenerLimits;
+}
+
+/** A running routed listener. */
+export interface HttpListener {
+  port: number;
+  guard: Guard;
+  /** Stops listening and closes every connection. */
+  shutdown(): Promise<void>;
+}
+
+const verified = new WeakSet<Request>();
+
+/** Whether `req`'s `x-forwarded-client-cert` was set by a MUTUAL listener (so it goes on). */
+export function hasVerifiedXfcc(req: Request): boolean {
+  return verified.has(req);
+}
+
+/** The `x-forwarded-client-cert` value Envoy sets for a verified client certificate. */
+export function xfccFor(cert: tls.PeerCertificate): string {
+  const hash = (cert.fingerprint256 ?? "").replace(/:/g, "").toLowerCase();
+  const subject = Object.entries(cert.subject ?? {})
+    .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join("+") : v}`).reverse().join(",");
+  const parts = [`Hash=${hash}`, `Subject="${subject.replace(/"/g, '\\"')}"`];
+  for (const san of (cert.subjectaltname ?? "").split(/,\s*/)) {
+    if (san.startsWith("URI:")) parts.push(`URI=${san.slice(4)}`);
+    else if (san.startsWith("DNS:")) parts.push(`DNS=${san.slice(4)}`);
+  }
+  return parts.join(";");
+}
+
+/** The URL the `Request` object is built with (its `url` is replaced by the one as sent). */
+const BASE_URL = "http://request.invalid/";
+const ABSOLUTE = /^https?:\/\//i;
+
+/**
+ * Bridges mesh's HTTP/1.1 server to a `Deno.serve`-style handler for one connection. The
+ * handler sees `Request.url` as `Deno.serve` builds it, unnormalized: an absolute-form target
+ * as sent, else `scheme://` + the Host header + the target (`localhost:<port>` when an
+ * HTTP/1.0 request has no Host, as `Deno.serve` does).
+ */
+export function bridge(
+  handler: ServeHandler,
+  socket: net.Socket,
+  scheme: "http" | "https",
+  listenerPort: number,
+  xfcc?: string,
+): H1Handler {
+  const info = {
+    remoteAddr: {
+      transport: "tcp",
+      hostname: socket.remoteAddress ?? "",
+      port: socket.remotePort ?? 0,
+    },
+    completed: Promise.resolve(),
+  } as unknown as Deno.ServeHandlerInfo;
+  return async (r) => {
+    let host: string | undefined;
+    let pairs = r.headers;
+    if (xfcc !== undefined) {
+      pairs = r.headers.filter(([k]) => k !== "x-forwarded-client-cert");
+      pairs.push(["x-forwarded-client-cert", xfcc]);
+    }
+    for (const [k, v] of r.headers) {
+      if (k === "host") {
+        host = v;
+        break;
+      }
+    }
+    const t = r.target;
+    let url: string;
+    if (t.charCodeAt(0) === 47) url = `${scheme}://${host ?? `localhost:${listenerPort}`}${t}`;
+    else if (ABSOLUTE.test(t)) url = t;
+    else if (t === "*") url = `${scheme}://${host ?? `localhost:${listenerPort}`}*`;
+    else return { status: 400, headers: [], body: "bad request: bad request target\n" };
+    let req: Request;
+    try {
+      req = new Request(BASE_URL, {
+        method: r.method,
+        headers: new Headers(pairs),
+        body: r.method === "GET" || r.method === "HEAD" ? null : r.body,
+      });
+    } catch (err) {
+      await r.body?.cancel().catch(() => {});
+      return { status: 400, headers: [], body: `bad request: ${(err as Error).message}\n` };
+    }
+    Object.defineProperty(req, "url", { value: url });
+    if (xfcc !== undefined) verified.add(req);
+    let res: Response;
+    try {
+      res = await handler(req, info);
+    } catch (err) {
+      res = new Response(`proxy error: ${(err as Error).message}`, { status: 500 });
+    }
+    const out: [string, string][] = [];
+    let length: number | undefined;
+    res.headers.forEach((v, k) => {
+      if (k === "content-length") length = Number(v);
+      out.push([k, v]);
+    });
+    return { status: res.status, headers: out, body: res.body, length };
+  };
+}
+
+/**
+ * Starts a routed HTTP (or, with `tls`, HTTPS) listener; resolves once it listens, rejects
+ * when it can't (port in use).
+ */
+export function serveHttp(opts: ListenerOptions): Promise<HttpListener> {
+  const limits = opts.limits ?? DEFAULT_LIMITS;
+  const h1 = h1Options(limits);
+  const sockets = new Set<net.Socket>();
+  let port = opts.port;
+  const secure = opts.tls
+    ? tls.createSecureContext({ cert: opts.tls.cert, key: opts.tls.key, ca: opts.tls.ca })
+    : undefined;
+  const mutual = opts.tls?.ca !== undefined;
+  const scheme = opts.tls ? "https" : "http";
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    socket.on("error", () => socket.destroy());
+    if (!secure) {
+      serveH1(socket, bridge(opts.handler, socket, scheme, port), undefined, h1);
+      return;
+    }
+    // The handshake must finish within the headers timeout too (a slow handshake is slowloris).
+    const handshake = limits.requestHeadersTimeoutMs > 0
+      ? setTimeout(() => socket.destroy(), limits.requestHeadersTimeoutMs)
+      : undefined;
+    const t = new tls.TLSSocket(socket, {
+      isServer: true,
+      secureContext: secure,
+      requestCert: mutual,
+      rejectUnauthorized: mutual,
+      ALPNProtocols: ["http/1.1"],
+    } as tls.TLSSocketOptions);
+    t.on("error", () => {
+      clearTimeout(handshake);
+      t.destroy();
+      socket.destroy();
+    });
+    t.once("close", () => {
+      clearTimeout(handshake);
+      socket.destroy();
+    });
+    t.once("secure", () => {
+      clearTimeout(handshake);
+      if (mutual && !peerVerified(t)) {
+        t.destroy();
+        return;
+      }
+      const xfcc = mutual ? xfccFor(t.getPeerCertificate()) : undefined;
+      serveH1(t, bridge(opts.handler, t, scheme, port, xfcc), undefined, h1);
+    });
+  });
+  const guard = guardServer(server, opts.name, limits);
+  return new Promise((resolve, reject) => {
+    const failed = (err: Error) => reject(err);
+    server.prependOnceListener("error", failed);
+    server.listen(opts.port, opts.hostname, () => {
+      server.off("error", failed);
+      const a = server.address();
+      port = typeof a === "object" && a ? a.port : opts.port;
+      resolve({
+        port,
+        guard,
+        shutdown: () =>
+          new Promise<void>((done) => {
+            if (!server.listening) done();
+            else server.close(() => done());
+            for (const s of sockets) s.destroy();
+          }),
+      });
+    });
+  });
+}
