@@ -118,15 +118,16 @@ export function serveH1(
 ): void {
   const o = options ? { ...H1_SERVER_DEFAULTS, ...options } : H1_SERVER_DEFAULTS;
   socket.setNoDelay?.(true);
-  let idleMs = o.idleTimeoutMs;
-  const onTimeout = () => socket.destroy();
-  socket.setTimeout(idleMs, onTimeout);
-  const idleFor = (ms: number) => {
-    if (ms !== idleMs) {
-      idleMs = ms;
-      socket.setTimeout(ms);
-    }
+  // One socket timer, never re-armed per request (that costs): when it fires with a request
+  // in flight, the quiet time adds up until the stream idle timeout.
+  const idleMs = o.idleTimeoutMs;
+  let quietMs = 0;
+  const onTimeout = () => {
+    quietMs += idleMs;
+    if (busy && quietMs < o.streamIdleTimeoutMs) socket.setTimeout(idleMs);
+    else socket.destroy();
   };
+  socket.setTimeout(idleMs, onTimeout);
   let buf: Uint8Array = new Uint8Array(0);
   let scanned = 0; // bytes of `buf` already searched for the end of the head
   let busy = false; // a request is being handled
@@ -315,7 +316,7 @@ export function serveH1(
     }
     buf = rest;
     busy = true;
-    idleFor(o.streamIdleTimeoutMs);
+    quietMs = 0;
     const req: H1ServerRequest = {
       method,
       target: m[2],
@@ -337,7 +338,6 @@ export function serveH1(
           return;
         }
         busy = false;
-        idleFor(o.idleTimeoutMs);
         next();
       })
       .catch(() => socket.destroy());

@@ -310,6 +310,9 @@ export function xfccFor(cert: tls.PeerCertificate): string {
   return parts.join(";");
 }
 
+/** Response bodies up to this size (with a content-length) are read whole before writing. */
+const SMALL_BODY_BYTES = 16 * 1024;
+
 /** The URL the `Request` object is built with (its `url` is replaced by the one as sent). */
 const BASE_URL = "http://request.invalid/";
 const ABSOLUTE = /^https?:\/\//i;
@@ -379,6 +382,11 @@ export function bridge(
       if (k === "content-length") length = Number(v);
       out.push([k, v]);
     });
+    // A small body of known length is read whole (natively) and goes out with the head in
+    // one write; anything else streams with backpressure.
+    if (res.body !== null && length !== undefined && length <= SMALL_BODY_BYTES) {
+      return { status: res.status, headers: out, body: new Uint8Array(await res.arrayBuffer()) };
+    }
     return { status: res.status, headers: out, body: res.body, length };
   };
 }

@@ -414,6 +414,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
             tcpCtx,
             (rt) => rt.config.listeners.find((x) => x.port === port),
             true,
+            limits,
           );
           gatewayServers.set(key, { shutdown: () => s.close() });
         } else {
@@ -498,7 +499,10 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
           });
           egressServers.set(key, { close: () => s.shutdown() });
         } else {
-          egressServers.set(key, await startTcpListener(l.bind, l.port, tcpCtx));
+          egressServers.set(
+            key,
+            await startTcpListener(l.bind, l.port, tcpCtx, undefined, false, limits),
+          );
         }
         log.info("egress listener open", { address: `${l.bind}:${l.port}`, protocol: l.protocol });
       } catch (err) {

@@ -12,6 +12,7 @@ import type { Endpoint, SniRoute, TcpDestination } from "../api/proxy_config.ts"
 import { hostMatches } from "../api/host.ts";
 import { MAX_HELLO_BYTES, serverName } from "./sni.ts";
 import { concat, indexOfHeadEnd, latin1 } from "./h1_codec.ts";
+import { guardServer, type ListenerLimits } from "./listener.ts";
 import { identityChecker, type Origination, originationOptions } from "./forward.ts";
 import type { Credentials } from "./control_client.ts";
 import { originationOf, type Runtime } from "./runtime.ts";
@@ -28,7 +29,11 @@ export interface TcpContext {
   stats: Stats;
 }
 
-/** Pipes two sockets both ways, counting bytes; calls `done` once when both are closed. */
+/**
+ * Pipes two sockets both ways, counting bytes; calls `done` once when both are closed.
+ * `pipe` carries the backpressure: a side whose writes back up (`write()` false) pauses the
+ * other side's reading until `drain`, so a slow reader holds at most the sockets' buffers.
+ */
 export function splice(
   a: net.Socket,
   b: net.Socket,
@@ -234,6 +239,7 @@ export function startTcpListener(
   target: (rt: Runtime) => TcpTarget | undefined = (rt) =>
     rt.config.egressListeners?.find((l) => l.port === port),
   authorize = false,
+  limits?: Pick<ListenerLimits, "maxConnections">,
 ): Promise<{ close(): Promise<void> }> {
   const open = new Set<net.Socket>();
   const server = net.createServer({ pauseOnConnect: true }, (client) => {
@@ -306,6 +312,8 @@ export function startTcpListener(
       client.destroy();
     });
   };
+  // The listener limits (connections at once, accept errors, the accept watchdog).
+  guardServer(server, `tcp:${port}`, limits);
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, bind, () => {

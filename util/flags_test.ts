@@ -368,3 +368,41 @@ Deno.test("flagHelp: help texts start in one column", () => {
 Deno.test("flagHelp: no flags, no lines", () => {
   assert.equal(flagHelp({}), "");
 });
+
+Deno.test("parseFlags: int and duration flags with min/max name the flag and the range", () => {
+  const specs = {
+    "max-connections": { type: "int", min: 1, max: 100, default: 10, help: "conns" },
+    "request-headers-timeout": { type: "duration", min: 100, default: "10s", help: "timeout" },
+  } satisfies FlagSpecs;
+  assert.equal(parseFlags(["--max-connections=100"], specs, {}).flags.maxConnections, 100);
+  assert.equal(parseFlags([], specs, {}).flags.requestHeadersTimeout, 10_000);
+  usageError(
+    () => parseFlags(["--max-connections=0"], specs, {}),
+    "--max-connections",
+    "from 1 to 100",
+  );
+  usageError(
+    () => parseFlags([], specs, { MESH_MAX_CONNECTIONS: "101" }),
+    "MESH_MAX_CONNECTIONS",
+    "from 1 to 100",
+  );
+  usageError(
+    () => parseFlags(["--request-headers-timeout=10ms"], specs, {}),
+    "--request-headers-timeout",
+    "at least 100ms",
+  );
+});
+
+Deno.test("mesh start: the listener limit flags are proxy flags with Envoy-like defaults", async () => {
+  const { proxyFlags } = await import("../cli/start.ts");
+  const { flags } = parseFlags(["--mode=proxy", "--token-file=t"], proxyFlags, {});
+  assert.equal(flags.maxConnections, 10_000);
+  assert.equal(flags.requestHeadersTimeout, 10_000);
+  assert.equal(flags.idleTimeout, 60_000);
+  assert.equal(flags.maxRequestHeadersKb, 60);
+  assert.equal(flags.maxRequestHeaders, 100);
+  usageError(
+    () => parseFlags(["--mode=proxy", "--token-file=t", "--max-request-headers=0"], proxyFlags, {}),
+    "--max-request-headers",
+  );
+});
