@@ -12,6 +12,7 @@ import type { Endpoint, UpstreamTls } from "../api/proxy_config.ts";
 import { urisFromAltNames } from "../ca/spiffe.ts";
 import type { Credentials } from "./control_client.ts";
 import { H1Pool, type H1Request, type H1Response } from "./h1_client.ts";
+import { connectTls, type TlsDialOptions } from "./flow.ts";
 
 /**
  * The SPIFFE IDs a peer expected as `expected` may present: `expected` itself and, as Istio
@@ -94,14 +95,14 @@ export class Upstreams {
     // TLS origination is for endpoints outside the mesh; a sidecar speaks mesh mTLS or plaintext.
     if (!ep.mtls && !ep.sidecar && origination) {
       const options = originationOptions(ep, origination);
-      pool = new H1Pool(() => tls.connect(options));
+      pool = new H1Pool(() => connectTls(options));
     } else if (ep.mtls) {
       const creds = this.#creds;
       const roots = this.#roots;
       if (!creds) throw new Error("no mesh certificate yet");
       const checkServerIdentity = identityChecker(ep.identity, this.#aliases);
       pool = new H1Pool(() =>
-        tls.connect({
+        connectTls({
           host: ep.address,
           port: ep.port,
           key: creds.keyPem,
@@ -177,10 +178,10 @@ function isIp(host: string): boolean {
 }
 
 /** `tls.connect` options for TLS origination to `ep`, as Istio's ClientTLSSettings describe. */
-export function originationOptions(ep: Endpoint, o: Origination): tls.ConnectionOptions {
+export function originationOptions(ep: Endpoint, o: Origination): TlsDialOptions {
   const t = o.tls;
   const servername = t.sni ?? (isIp(ep.address) ? o.host : ep.address);
-  const options: tls.ConnectionOptions = {
+  const options: TlsDialOptions = {
     host: ep.address,
     port: ep.port,
     servername: isIp(servername) ? undefined : servername,

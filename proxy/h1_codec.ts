@@ -6,6 +6,7 @@
  * @module
  */
 import type { Socket } from "node:net";
+import { pauseReading, resumeReading } from "./flow.ts";
 
 /** CRLF. */
 export const CRLF = "\r\n";
@@ -293,7 +294,7 @@ export class SocketBody {
       pull: () => {
         if (!this.#closed && this.#paused) {
           this.#paused = false;
-          socket.resume();
+          resumeReading(socket);
         }
       },
       cancel: () => {
@@ -309,7 +310,7 @@ export class SocketBody {
     this.#controller.enqueue(chunk);
     if (!this.#paused && (this.#controller.desiredSize ?? 1) <= 0) {
       this.#paused = true;
-      this.#socket.pause();
+      pauseReading(this.#socket);
     }
   }
 
@@ -322,7 +323,7 @@ export class SocketBody {
     } catch { /* cancelled */ }
     if (this.#paused) {
       this.#paused = false;
-      this.#socket.resume();
+      resumeReading(this.#socket);
     }
   }
 

@@ -18,6 +18,7 @@
  */
 import type { Socket } from "node:net";
 import { STATUS_CODES } from "node:http";
+import { pauseReading, resumeReading } from "./flow.ts";
 import {
   BARE_LF,
   ChunkedDecoder,
@@ -153,7 +154,7 @@ export function serveH1(
     clearHeadTimer();
     socket.removeListener("data", onData);
     socket.on("data", () => {}); // discard input so that our FIN isn't turned into a reset
-    socket.resume();
+    resumeReading(socket);
     socket.end();
     socket.once("finish", () => {
       const t = setTimeout(() => socket.destroy(), DELAYED_CLOSE_MS);
@@ -233,7 +234,7 @@ export function serveH1(
     if (busy || closed) return;
     if (pipelinePaused) {
       pipelinePaused = false;
-      socket.resume();
+      resumeReading(socket);
     }
     // Empty lines before a request line are ignored (RFC 9112 §2.2).
     let skip = 0;
@@ -353,7 +354,7 @@ export function serveH1(
     }
     if (busy && !pipelinePaused && buf.length > o.maxRequestHeadersBytes) {
       pipelinePaused = true; // a client pipelining ahead waits; its bytes are bounded
-      socket.pause();
+      pauseReading(socket);
     }
     next();
   };

@@ -29,6 +29,7 @@ import { hopFilter, withoutHopHeaders } from "./hop_headers.ts";
 import { VIA_HEADER } from "./loop.ts";
 import { type JwtAuthenticator, jwtDenied, type RequestAuth } from "./jwt.ts";
 import { type Tracer, withTraceHeaders } from "./tracing.ts";
+import { pauseReading } from "./flow.ts";
 
 /** Settings of the inbound listener. */
 export interface InboundOptions {
@@ -231,7 +232,7 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
     // closes it at its next request).
     const refused = () => !mtls && mode() === "STRICT";
     const onConnect = async (_target: string, tunnel: net.Socket, rest: Uint8Array) => {
-      tunnel.pause(); // bytes wait until the tunnel is authorized and the app connection is there
+      pauseReading(tunnel); // bytes wait until the tunnel is authorized and the app connection is there
       if (opts.waitForConfig && !(await opts.waitForConfig())) {
         tunnel.end("HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n");
         return;

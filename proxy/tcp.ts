@@ -7,7 +7,6 @@
  * @module
  */
 import net from "node:net";
-import tls from "node:tls";
 import type { Endpoint, SniRoute, TcpDestination } from "../api/proxy_config.ts";
 import { hostMatches } from "../api/host.ts";
 import { MAX_HELLO_BYTES, serverName } from "./sni.ts";
@@ -19,6 +18,7 @@ import { originationOf, type Runtime } from "./runtime.ts";
 import type { Stats } from "./stats.ts";
 import { logger } from "../util/log.ts";
 import { isOwnListener } from "./loop.ts";
+import { connectTls, pauseReading, resumeReading, type TlsDialOptions } from "./flow.ts";
 
 const log = logger("tcp");
 
@@ -31,23 +31,20 @@ export interface TcpContext {
 
 /**
  * Pipes two sockets both ways, counting bytes; calls `done` once when both are closed.
- * `pipe` carries the backpressure: a side whose writes back up (`write()` false) pauses the
- * other side's reading until `drain`, so a slow reader holds at most the sockets' buffers.
+ * Backpressure: a side whose writes back up (`write()` false) stops the other side's
+ * reading until `drain` ({@linkcode pauseReading}, which really stops a TLS socket), so a
+ * slow reader holds at most the sockets' buffers.
  */
 export function splice(
   a: net.Socket,
   b: net.Socket,
   done: (aToB: number, bToA: number) => void,
 ): void {
-  let ab = 0;
-  let ba = 0;
-  a.on("data", (c: Uint8Array) => ab += c.length);
-  b.on("data", (c: Uint8Array) => ba += c.length);
-  a.pipe(b);
-  b.pipe(a);
+  const ab = flowInto(a, b);
+  const ba = flowInto(b, a);
   let closed = 0;
   const close = () => {
-    if (++closed === 2) done(ab, ba);
+    if (++closed === 2) done(ab(), ba());
   };
   const end = (other: net.Socket) => () => other.destroy();
   a.on("close", close);
@@ -56,6 +53,26 @@ export function splice(
   b.on("error", end(a));
   a.on("close", end(b));
   b.on("close", end(a));
+}
+
+/** Copies `from` into `to` with backpressure; returns a reader of the bytes copied. */
+function flowInto(from: net.Socket, to: net.Socket): () => number {
+  let bytes = 0;
+  let waiting = false;
+  from.on("data", (c: Uint8Array) => {
+    bytes += c.length;
+    if (!to.write(c) && !waiting) {
+      waiting = true;
+      pauseReading(from);
+      to.once("drain", () => {
+        waiting = false;
+        resumeReading(from);
+      });
+    }
+  });
+  from.on("end", () => to.end());
+  resumeReading(from);
+  return () => bytes;
 }
 
 /** How long opening a tunnel (connect, TLS, the CONNECT answer) may take. */
@@ -75,7 +92,7 @@ function dial(
   return new Promise((resolve, reject) => {
     if (!ep.mtls && !ep.sidecar) {
       // Outside the mesh: plain TCP, or TLS when a DestinationRule originates it.
-      let options: tls.ConnectionOptions;
+      let options: TlsDialOptions;
       try {
         options = origination
           ? originationOptions(ep, origination)
@@ -84,7 +101,7 @@ function dial(
         return reject(err);
       }
       const s: net.Socket = origination
-        ? tls.connect(options, () => ready())
+        ? connectTls(options, () => ready())
         : net.connect({ host: ep.address, port: ep.port }, () => ready());
       const ready = () => {
         s.setTimeout(0);
@@ -102,13 +119,16 @@ function dial(
     if (ep.mtls) {
       const t = ctx.tls();
       if (!t) return reject(new Error("no mesh certificate yet"));
-      s = tls.connect({
+      s = connectTls({
         host: ep.address,
         port: ep.port,
         key: t.creds.keyPem,
         cert: t.creds.certChainPem,
         ca: t.roots,
-        checkServerIdentity: identityChecker(ep.identity),
+        checkServerIdentity: identityChecker(
+          ep.identity,
+          () => ctx.runtime()?.config.trustDomainAliases,
+        ),
       });
     } else s = net.connect({ host: ep.address, port: ep.port });
     s.setNoDelay(true);
@@ -135,7 +155,7 @@ function dial(
         if (buf.length > 8192) s.destroy(new Error("tunnel answer too long"));
         return;
       }
-      s.pause(); // no byte may flow before the caller pipes it
+      pauseReading(s); // no byte may flow before the caller pipes it
       s.setTimeout(0);
       s.removeListener("data", onData);
       s.removeListener("error", fail);

@@ -318,11 +318,17 @@ Deno.test("fault: out of file descriptors (ulimit -n 256): a flood of 1,000 conn
 });
 
 /**
- * A 200 MB download through A and B read slowly by a raw client. With `plaintext`, every hop is
- * plain TCP and the bound is asserted; over mTLS the figures are printed only: Deno 2.9.6's
- * `node:tls` has no backpressure (a paused TLS socket's native layer keeps reading from the
- * kernel, and `write()` buffers natively with `drain` at once), so the sender of the mTLS hop
- * holds what its peer doesn't read (see docs/performance.md).
+ * RSS growth a proxy may show while a 200 MB stream's reader stalls or lags. The stall point
+ * (the sender held after a few MB: two 64 KiB body windows plus the sockets' buffers) is the
+ * exact proof of backpressure; RSS also takes in a fresh proxy's warm-up and garbage not yet
+ * collected (45–80 MB measured), while a proxy without backpressure grows by the transfer
+ * (538 MB measured before proxy/flow.ts).
+ */
+const RSS_GROWTH_BOUND_MB = 100;
+
+/**
+ * A 200 MB download through A and B read slowly by a raw client, over a plaintext or an mTLS
+ * hop between the sidecars (mTLS reading is paused under the TLS layer: proxy/flow.ts).
  */
 async function slowReader(plaintext: boolean) {
   const hop = plaintext ? "plaintext hop" : "mTLS hop";
@@ -348,12 +354,7 @@ async function slowReader(plaintext: boolean) {
     await eventually(() => headSeen, 10_000, "the response head");
     // The app's writes stall once the buffers along the way are full.
     const stalledAt = await settled(() => app.stats.sent);
-    if (plaintext) {
-      assert.ok(
-        stalledAt < SIZE / 2,
-        `the app wrote ${stalledAt} bytes to a client that reads none`,
-      );
-    }
+    assert.ok(stalledAt < SIZE / 4, `the app wrote ${stalledAt} bytes to a client that reads none`);
     // Then read slowly: 200 bursts of about 64 KiB, 10 ms apart; then the rest at full speed.
     for (let i = 0; i < 200; i++) {
       const before = received;
@@ -362,19 +363,22 @@ async function slowReader(plaintext: boolean) {
       c.pause();
       await new Promise((r) => setTimeout(r, 10));
     }
-    c.resume();
-    await eventually(() => received >= SIZE, 120_000, "the whole download");
+    // Memory is bounded while the reader lags; the rest then goes at full speed.
     const peaks = sampler.stop();
     const growth = peaks.map((p, i) => p - start[i]);
+    c.resume();
+    await eventually(() => received >= SIZE, 120_000, "the whole download");
     console.log(
       `fault: slow reader 200 MB download (${hop}): app stalled after ${
         (stalledAt / MB).toFixed(1)
       } MB ` +
-        `unread; peak RSS A ${peaks[0].toFixed(0)} MB (+${growth[0].toFixed(0)}), ` +
+        `unread; peak RSS while it lagged A ${peaks[0].toFixed(0)} MB (+${
+          growth[0].toFixed(0)
+        }), ` +
         `B ${peaks[1].toFixed(0)} MB (+${growth[1].toFixed(0)})`,
     );
     assert.ok(received - SIZE < 1024, `received ${received}`);
-    if (plaintext) { for (const g of growth) assert.ok(g < 64, `RSS grew ${g.toFixed(0)} MB`); }
+    for (const g of growth) assert.ok(g < RSS_GROWTH_BOUND_MB, `RSS grew ${g.toFixed(0)} MB`);
   } finally {
     sampler.stop();
     c.destroy();
@@ -385,7 +389,7 @@ async function slowReader(plaintext: boolean) {
 
 Deno.test("fault: slow reader: a 200 MB download read slowly keeps both proxies' memory bounded (plaintext hops)", () =>
   slowReader(true));
-Deno.test("fault: slow reader over the mTLS hop: figures only (Deno's node:tls has no backpressure)", () =>
+Deno.test("fault: slow reader: a 200 MB download read slowly keeps both proxies' memory bounded (mTLS hop)", () =>
   slowReader(false));
 
 /** A 200 MB upload to an app that never reads (as {@linkcode slowReader} for the hops). */
@@ -422,13 +426,11 @@ async function neverReading(plaintext: boolean) {
         `${(stalledAt / MB).toFixed(1)} MB; peak RSS A ${peaks[0].toFixed(0)} MB ` +
         `(+${growth[0].toFixed(0)}), B ${peaks[1].toFixed(0)} MB (+${growth[1].toFixed(0)})`,
     );
-    if (plaintext) {
-      assert.ok(
-        stalledAt < 64 * MB,
-        `the client wrote ${stalledAt} bytes to an app that reads none`,
-      );
-      for (const g of growth) assert.ok(g < 64, `RSS grew ${g.toFixed(0)} MB`);
-    }
+    assert.ok(
+      stalledAt < SIZE / 4,
+      `the client wrote ${stalledAt} bytes to an app that reads none`,
+    );
+    for (const g of growth) assert.ok(g < RSS_GROWTH_BOUND_MB, `RSS grew ${g.toFixed(0)} MB`);
   } finally {
     sampler.stop();
     c.destroy();
@@ -439,7 +441,7 @@ async function neverReading(plaintext: boolean) {
 
 Deno.test("fault: never-reading app: a 200 MB upload stalls with both proxies' memory bounded (plaintext hops)", () =>
   neverReading(true));
-Deno.test("fault: never-reading app over the mTLS hop: figures only (Deno's node:tls has no backpressure)", () =>
+Deno.test("fault: never-reading app: a 200 MB upload stalls with both proxies' memory bounded (mTLS hop)", () =>
   neverReading(false));
 
 Deno.test("fault: smuggling and malformed requests are refused with 400/431/501 and never reach the app", async () => {
