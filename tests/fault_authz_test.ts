@@ -280,7 +280,7 @@ spec:
     const pid = web.proc.child.pid;
     const startFds = fds(pid);
     const cases: { head: string; status: number }[] = [
-      { head: "GET / HTTP/1.1\r\nConnection: close\r\n\r\n", status: 404 },
+      { head: "GET / HTTP/1.1\r\nConnection: close\r\n\r\n", status: 400 },
       { head: "GET / HTTP/1.0\r\n\r\n", status: 404 },
       { head: get("/", ""), status: 404 },
       { head: get("/", `127.0.0.1:${out}`), status: 508 },
