@@ -16,6 +16,11 @@
  *   `node:net` stops accepting for good after one `EMFILE`) is noticed by a loopback probe
  *   and the port listened on again.
  *
+ * HTTP/2 gets through too: a plaintext connection that opens with the HTTP/2 preface (h2c
+ * with prior knowledge; decided on the first byte that can't be the preface, so HTTP/1.1
+ * waits for nothing) and a TLS connection that negotiated ALPN `h2` are piped, still counted
+ * and timed by the listener, to an internal `Deno.serve` on loopback (`h2c_bridge.ts`).
+ *
  * The inbound listener (`inbound.ts`) gets the same protection with {@linkcode guardServer}
  * and {@linkcode h1Options}.
  *
@@ -30,6 +35,7 @@
 import net from "node:net";
 import tls from "node:tls";
 import { type H1Handler, type H1ServerOptions, serveH1 } from "./h1_server.ts";
+import { H2Bridge, prefaceMatch } from "./h2c_bridge.ts";
 import { logger } from "../util/log.ts";
 
 const log = logger("listener");
@@ -400,17 +406,30 @@ export function serveHttp(opts: ListenerOptions): Promise<HttpListener> {
   const h1 = h1Options(limits);
   const sockets = new Set<net.Socket>();
   let port = opts.port;
+  const scheme = opts.tls ? "https" : "http";
+  const h2 = new H2Bridge({
+    name: opts.name,
+    scheme,
+    handler: opts.handler,
+    limits,
+    onVerified: (req) => verified.add(req),
+  });
+  /** Hands a connection to HTTP/2; the pipe's descriptors count against the process budget. */
+  const toH2 = (socket: net.Socket, head: Uint8Array | undefined, xfcc?: string) => {
+    processConnections++;
+    socket.once("close", () => processConnections--);
+    h2.attach(socket, head, { xfcc });
+  };
   const secure = opts.tls
     ? tls.createSecureContext({ cert: opts.tls.cert, key: opts.tls.key, ca: opts.tls.ca })
     : undefined;
   const mutual = opts.tls?.ca !== undefined;
-  const scheme = opts.tls ? "https" : "http";
   const server = net.createServer((socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
     socket.on("error", () => socket.destroy());
     if (!secure) {
-      serveH1(socket, bridge(opts.handler, socket, scheme, port), undefined, h1);
+      sniff(socket);
       return;
     }
     // The handshake must finish within the headers timeout too (a slow handshake is slowloris).
@@ -422,7 +441,7 @@ export function serveHttp(opts: ListenerOptions): Promise<HttpListener> {
       secureContext: secure,
       requestCert: mutual,
       rejectUnauthorized: mutual,
-      ALPNProtocols: ["http/1.1"],
+      ALPNProtocols: ["h2", "http/1.1"],
     } as tls.TLSSocketOptions);
     t.on("error", () => {
       clearTimeout(handshake);
@@ -440,9 +459,55 @@ export function serveHttp(opts: ListenerOptions): Promise<HttpListener> {
         return;
       }
       const xfcc = mutual ? xfccFor(t.getPeerCertificate()) : undefined;
+      if (t.alpnProtocol === "h2") return toH2(t, undefined, xfcc);
       serveH1(t, bridge(opts.handler, t, scheme, port, xfcc), undefined, h1);
     });
   });
+  /**
+   * A plaintext connection's first bytes: the HTTP/2 preface goes to HTTP/2, anything else
+   * to HTTP/1.1 as soon as a byte differs from the preface (usually the first). Before a byte
+   * arrives the idle timeout applies; a proper prefix of the preface must complete within the
+   * headers timeout, which HTTP/1.1 then gets only what is left of.
+   */
+  const sniff = (socket: net.Socket) => {
+    let buf: Uint8Array | undefined;
+    let started = 0;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const onIdle = () => socket.destroy();
+    const onData = (chunk: Uint8Array) => {
+      buf = buf === undefined ? chunk : concat(buf, chunk);
+      const m = prefaceMatch(buf);
+      if (m === "more") {
+        if (timer === undefined && limits.requestHeadersTimeoutMs > 0) {
+          started = performance.now();
+          timer = setTimeout(() => socket.destroy(), limits.requestHeadersTimeoutMs);
+        }
+        return;
+      }
+      socket.removeListener("data", onData);
+      socket.removeListener("timeout", onIdle);
+      clearTimeout(timer);
+      if (m === "h2") {
+        socket.setTimeout(0);
+        return toH2(socket, buf);
+      }
+      socket.pause();
+      socket.unshift(buf);
+      let o = h1;
+      if (timer !== undefined) {
+        const left = limits.requestHeadersTimeoutMs - (performance.now() - started);
+        o = { ...h1, requestHeadersTimeoutMs: Math.max(1, left) };
+      }
+      serveH1(socket, bridge(opts.handler, socket, scheme, port), undefined, o);
+      socket.resume();
+    };
+    socket.on("data", onData);
+    if (limits.idleTimeoutMs > 0) {
+      socket.setTimeout(limits.idleTimeoutMs);
+      socket.on("timeout", onIdle);
+    }
+    socket.once("close", () => clearTimeout(timer));
+  };
   const guard = guardServer(server, opts.name, limits);
   return new Promise((resolve, reject) => {
     const failed = (err: Error) => reject(err);
@@ -456,11 +521,20 @@ export function serveHttp(opts: ListenerOptions): Promise<HttpListener> {
         guard,
         shutdown: () =>
           new Promise<void>((done) => {
-            if (!server.listening) done();
-            else server.close(() => done());
+            const closed = h2.close();
+            const finish = () => closed.then(() => done());
+            if (!server.listening) finish();
+            else server.close(finish);
             for (const s of sockets) s.destroy();
           }),
       });
     });
   });
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
 }
