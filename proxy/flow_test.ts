@@ -19,7 +19,7 @@ function pump(out: net.Socket, blocked: (sent: number) => void): Promise<number>
       while (sent < TOTAL) {
         sent += chunk.length;
         if (!out.write(chunk)) {
-          const quiet = setTimeout(() => { if (Deno.env.get("DBG")) console.log("blocked", sent); blocked(sent); }, 300);
+          const quiet = setTimeout(() => blocked(sent), 300);
           out.once("drain", () => {
             clearTimeout(quiet);
             go();
@@ -45,7 +45,6 @@ function readWithPause(s: net.Socket, writerBlocked: Promise<number>): Promise<n
         pauseReading(s);
         writerBlocked.then(() => resumeReading(s));
       }
-      if (Deno.env.get("DBG") && got % (8 * MB) < d.length) console.log("got", got);
       if (got >= TOTAL) resolve(got);
     });
   });
@@ -55,7 +54,7 @@ Deno.test("flow: a paused TLS reader stops the peer (server side, and client sid
   const dir = await Deno.makeTempDir();
   const pki = await testPki(dir);
   const ctx = tls.createSecureContext(pki.server);
-  for (const side of (Deno.env.get("SIDES")?.split(",") ?? ["server reads", "client reads"]) as ("server reads" | "client reads")[]) {
+  for (const side of ["server reads", "client reads"] as const) {
     let blockedAt = -1;
     let onBlocked!: (n: number) => void;
     const writerBlocked = new Promise<number>((r) => onBlocked = r);
@@ -68,7 +67,7 @@ Deno.test("flow: a paused TLS reader stops the peer (server side, and client sid
     const accepted = new Promise<void>((done) => {
       const server = net.createServer((raw) => {
         const s = new tls.TLSSocket(raw, { isServer: true, secureContext: ctx });
-        s.on("error", (e) => console.log("server error", e.message));
+        s.on("error", () => {});
         if (side === "server reads") reading.resolve(readWithPause(s, writerBlocked));
         else s.on("secure", () => writing.resolve(pump(s, blocked)));
         server.close();
@@ -82,7 +81,7 @@ Deno.test("flow: a paused TLS reader stops the peer (server side, and client sid
           ca: pki.ca,
           servername: "secure.example.com",
         });
-        c.on("error", (e) => console.log("client error", e.message));
+        c.on("error", () => {});
         if (side === "server reads") c.on("secureConnect", () => writing.resolve(pump(c, blocked)));
         else reading.resolve(readWithPause(c, writerBlocked));
         clientSocket = c;
