@@ -1,0 +1,61 @@
+/**
+ * Fields of Istio's kinds that mesh validates but does not enforce yet, in one place: each
+ * kind's checks warn about them (`not supported by mesh yet; ignored`), and docs/compatibility.md
+ * lists them.
+ * @module
+ */
+
+export const UNSUPPORTED_L4_MATCH = ["destinationSubnets", "sourceSubnet"] as const;
+export const UNSUPPORTED_HTTP_ROUTE: readonly string[] = [];
+export const UNSUPPORTED_MATCH = ["statPrefix"] as const;
+export const UNSUPPORTED_DR = ["workloadSelector"] as const;
+export const UNSUPPORTED_TRAFFIC_POLICY = [
+  "tunnel",
+  "proxyProtocol",
+  "retryBudget",
+] as const;
+export const UNSUPPORTED_POOL_TCP = [
+  "tcpKeepalive",
+  "maxConnectionDuration",
+  "idleTimeout",
+] as const;
+export const UNSUPPORTED_POOL_HTTP = [
+  "maxRetries",
+  "idleTimeout",
+  "h2UpgradePolicy",
+  "useClientProtocol",
+  "maxConcurrentStreams",
+  "http2KeepAlive",
+] as const;
+export const UNSUPPORTED_OUTLIER = [
+  "interval",
+  "splitExternalLocalOriginErrors",
+  "consecutiveLocalOriginFailures",
+  "outlierDetectionHttpErrorCodes",
+] as const;
+/** Consistent-hash tuning mesh doesn't take (its ring has 256 points per endpoint). */
+export const UNSUPPORTED_HASH = ["ringHash", "maglev", "minimumRingSize"] as const;
+export const UNSUPPORTED_LB = [
+  "localityLbSetting",
+  "zoneAwareLbSetting",
+  "warmupDurationSecs",
+  "warmup",
+] as const;
+export const UNSUPPORTED_TLS = ["credentialName", "caCrl"] as const;
+export const UNSUPPORTED_SERVER = ["bind", "defaultEndpoint"] as const;
+/** Server TLS fields a gateway doesn't use with mode SIMPLE (it serves one certificate). */
+export const UNSUPPORTED_SERVER_TLS = [
+  "caCertificates",
+  "caCrl",
+  "caCertCredentialName",
+  "credentialNames",
+  "tlsCertificates",
+  "subjectAltNames",
+  "verifyCertificateSpki",
+  "verifyCertificateHash",
+  "minProtocolVersion",
+  "maxProtocolVersion",
+  "cipherSuites",
+] as const;
+export const UNSUPPORTED_SE = ["subjectAltNames", "addresses"] as const;
+export const UNSUPPORTED_WE = ["network", "locality", "weight", "serviceAccount"] as const;
