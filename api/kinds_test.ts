@@ -725,3 +725,67 @@ Deno.test("diagnostics are plain JSON", () => {
     assert.ok(Object.values(d).every((v) => ["string", "number"].includes(typeof v)));
   }
 });
+
+// ---------------------------------------------------------------------------------------------
+// The kind registry (api/kinds.ts)
+
+Deno.test("the registry holds every kind's group, versions, plural and short names", async () => {
+  const { KIND_INFO, KINDS: ids, kindOf } = await import("./kinds.ts");
+  for (const id of ids) {
+    const k = KIND_INFO[id];
+    assert.equal(kindOf(k.group, k.kind), id, id);
+    assert.ok(k.versions.length > 0 && k.plural === k.plural.toLowerCase(), id);
+  }
+  assert.deepEqual(KIND_INFO.VirtualService.shortNames, ["vs"]);
+  assert.equal(kindOf("networking.istio.io", "Nope"), undefined);
+});
+
+Deno.test("documents mesh doesn't read are named, never skipped in silence", () => {
+  const text = [
+    "apiVersion: v1",
+    "kind: Service",
+    "metadata: {name: details}",
+    "---",
+    "apiVersion: networking.istio.io/v1alpha3",
+    "kind: EnvoyFilter",
+    "metadata: {name: ef}",
+    "spec: {}",
+    "---",
+    "apiVersion: extensions.istio.io/v1alpha1",
+    "kind: WasmPlugin",
+    "metadata: {name: wp}",
+    "spec: {}",
+    "---",
+    "apiVersion: cert-manager.io/v1",
+    "kind: Certificate",
+    "metadata: {name: c}",
+    "",
+  ].join("\n");
+  const { resources, diagnostics, skipped } = parseResources(text, "mixed.yaml");
+  assert.equal(resources.length, 0);
+  assert.deepEqual(skipped.map((s) => `${s.kind}@${s.line}`), [
+    "Service@1",
+    "EnvoyFilter@5",
+    "WasmPlugin@10",
+    "Certificate@15",
+  ]);
+  const warned = diagnostics.filter((d) => d.severity === "warning").map((d) => d.kind);
+  assert.deepEqual(warned, ["EnvoyFilter", "WasmPlugin"]);
+  assert.ok(diagnostics.every((d) => /not supported by mesh/.test(d.message)), show(diagnostics));
+});
+
+Deno.test("a resource with errors is handed back as invalid, with its spec as written", () => {
+  const text = [
+    "apiVersion: networking.istio.io/v1",
+    "kind: VirtualService",
+    "metadata: {name: bad, namespace: ns}",
+    "spec: {hosts: [reviews], http: [{route: [{destination: {host: reviews}, weight: 900}]}]}",
+    "",
+  ].join("\n");
+  const { resources, invalid } = parseResources(text, "bad.yaml");
+  assert.equal(resources.length, 0);
+  assert.equal(invalid.length, 1);
+  assert.equal(invalid[0].kind, "VirtualService");
+  assert.equal(invalid[0].metadata.namespace, "ns");
+  assert.deepEqual((invalid[0].spec as { hosts: string[] }).hosts, ["reviews"]);
+});

@@ -36,7 +36,17 @@ import {
 } from "../util/yaml.ts";
 import type { Diagnostic, Severity } from "./diagnostic.ts";
 import {
-  type CheckContext,
+  apiGroups,
+  apiVersionOf,
+  type Kind,
+  KIND_INFO,
+  kindOf,
+  KINDS,
+  NETWORKING,
+  UNREAD_KINDS,
+  type UnreadKind,
+} from "./kinds.ts";
+import {
   checkLabels,
   DURATION_SCHEMAS,
   isDns1123Label,
@@ -49,46 +59,21 @@ import {
   type Reporter,
 } from "./schemas/common.ts";
 import {
-  checkDestinationRule,
-  checkGateway,
-  checkServiceEntry,
-  checkSidecar,
-  checkVirtualService,
-  checkWorkloadEntry,
-  checkWorkloadGroup,
   type DestinationRuleSpec,
-  destinationRuleSpec,
   type GatewaySpec,
-  gatewaySpec,
   type ServiceEntrySpec,
-  serviceEntrySpec,
   type SidecarSpec,
-  sidecarSpec,
   type VirtualServiceSpec,
-  virtualServiceSpec,
   type WorkloadEntrySpec,
-  workloadEntrySpec,
   type WorkloadGroupSpec,
-  workloadGroupSpec,
 } from "./schemas/networking.ts";
 import {
   type AuthorizationPolicySpec,
-  authorizationPolicySpec,
-  checkAuthorizationPolicy,
-  checkPeerAuthentication,
-  checkRequestAuthentication,
   type PeerAuthenticationSpec,
-  peerAuthenticationSpec,
   type RequestAuthenticationSpec,
-  requestAuthenticationSpec,
 } from "./schemas/security.ts";
-import { checkTelemetry, type TelemetrySpec, telemetrySpec } from "./schemas/telemetry.ts";
-import {
-  checkMeshConfig,
-  MESH_CONFIG_API_VERSION,
-  type MeshConfigSpec,
-  meshConfigSpec,
-} from "./schemas/mesh_config.ts";
+import type { TelemetrySpec } from "./schemas/telemetry.ts";
+import { MESH_CONFIG_API_VERSION, type MeshConfigSpec } from "./schemas/mesh_config.ts";
 
 export { isDns1123Label, isDns1123Subdomain, MESH_CONFIG_API_VERSION, NOT_SUPPORTED, notEnforced };
 export {
@@ -171,75 +156,30 @@ export type { PolicyTargetReference, WorkloadSelector } from "./schemas/common.t
 // ---------------------------------------------------------------------------------------------
 // Kinds and versions
 
-/** The resource kinds mesh reads. */
-export const KINDS = [
-  "VirtualService",
-  "DestinationRule",
-  "Gateway",
-  "ServiceEntry",
-  "WorkloadEntry",
-  "Sidecar",
-  "WorkloadGroup",
-  "PeerAuthentication",
-  "AuthorizationPolicy",
-  "RequestAuthentication",
-  "Telemetry",
-  "MeshConfig",
-] as const;
-/** One of {@linkcode KINDS}. */
-export type Kind = typeof KINDS[number];
+export { type Kind, KIND_INFO, kindOf, KINDS, UNREAD_KINDS } from "./kinds.ts";
 
 /** The API group of the networking kinds. */
-export const API_GROUP = "networking.istio.io";
+export const API_GROUP = NETWORKING;
 /** Versions of {@linkcode API_GROUP} accepted for every networking kind. */
-export const API_VERSIONS = ["v1", "v1beta1", "v1alpha3"] as const;
+export const API_VERSIONS = KIND_INFO.VirtualService.versions;
 
 /** Every API group mesh reads, with the versions it accepts (the first is the newest). */
-export const API_GROUPS: Readonly<Record<string, readonly string[]>> = {
-  [API_GROUP]: API_VERSIONS,
-  "security.istio.io": ["v1", "v1beta1"],
-  "telemetry.istio.io": ["v1", "v1alpha1"],
-  "config.mesh.dev": ["v1alpha1"],
-};
+export const API_GROUPS: Readonly<Record<string, readonly string[]>> = Object.fromEntries(
+  apiGroups(),
+);
 
 /** The API group of each kind. */
-export const KIND_GROUPS: Readonly<Record<Kind, string>> = {
-  VirtualService: API_GROUP,
-  DestinationRule: API_GROUP,
-  Gateway: API_GROUP,
-  ServiceEntry: API_GROUP,
-  WorkloadEntry: API_GROUP,
-  Sidecar: API_GROUP,
-  WorkloadGroup: API_GROUP,
-  PeerAuthentication: "security.istio.io",
-  AuthorizationPolicy: "security.istio.io",
-  RequestAuthentication: "security.istio.io",
-  Telemetry: "telemetry.istio.io",
-  MeshConfig: "config.mesh.dev",
-};
+export const KIND_GROUPS: Readonly<Record<Kind, string>> = Object.fromEntries(
+  KINDS.map((k) => [k, KIND_INFO[k].group]),
+) as Record<Kind, string>;
 
 /**
  * Kinds whose resources the data plane acts on (each warns about the fields it doesn't
  * honour). Every other kind is ignored with a warning.
  */
-export const ENFORCED_KINDS: readonly Kind[] = [
-  "VirtualService",
-  "DestinationRule",
-  "Gateway",
-  "ServiceEntry",
-  "WorkloadEntry",
-  "Sidecar",
-  "AuthorizationPolicy",
-  "PeerAuthentication",
-  "RequestAuthentication",
-  "Telemetry",
-  "MeshConfig",
-];
-
-/** Istio kinds that exist but that mesh doesn't read; they get a warning. */
-const OTHER_ISTIO_KINDS: Readonly<Record<string, readonly string[]>> = {
-  [API_GROUP]: ["EnvoyFilter", "ProxyConfig"],
-};
+export const ENFORCED_KINDS: readonly Kind[] = KINDS.filter((k) =>
+  KIND_INFO[k].support === "enforced"
+);
 
 /** Largest input {@linkcode parseResources} reads at all, in characters. */
 export const MAX_INPUT_SIZE = 64 * 1024 * 1024;
@@ -328,6 +268,34 @@ export interface ParseResult {
   resources: Resource[];
   /** Errors and warnings, in source order. */
   diagnostics: Diagnostic[];
+  /**
+   * Documents of a kind mesh reads that have errors, as written (for the analyzer, which
+   * reports them as IST0106 and still resolves references to and from them).
+   */
+  invalid: InvalidResource[];
+  /** Documents mesh doesn't read (Kubernetes objects, other APIs, Istio kinds mesh lacks). */
+  skipped: SkippedDocument[];
+}
+
+/** A document of a kind mesh reads that failed validation, with its spec as written. */
+export interface InvalidResource {
+  apiVersion: string;
+  kind: Kind;
+  /** `name` is "" when missing or not a string; `namespace` is defaulted. */
+  metadata: Metadata;
+  spec: unknown;
+  source: { file: string; line: number };
+}
+
+/** A document that mesh doesn't read, and why. */
+export interface SkippedDocument {
+  apiVersion: string;
+  kind: string;
+  name?: string;
+  namespace: string;
+  file: string;
+  line: number;
+  why: string;
 }
 
 /** Options of {@linkcode parseResources}. */
@@ -358,7 +326,7 @@ export function parseResources(
   file: string,
   options: ParseOptions = {},
 ): ParseResult {
-  const result: ParseResult = { resources: [], diagnostics: [] };
+  const result: ParseResult = { resources: [], diagnostics: [], invalid: [], skipped: [] };
   if (text.length > MAX_INPUT_SIZE) {
     result.diagnostics.push({
       severity: "error",
@@ -391,6 +359,8 @@ export function parseResources(
     });
     result.resources.push(...one.resources);
     result.diagnostics.push(...one.diagnostics);
+    result.invalid.push(...one.invalid);
+    result.skipped.push(...one.skipped);
   }
   result.diagnostics.sort((a, b) => a.line - b.line || a.column - b.column);
   return result;
@@ -404,7 +374,7 @@ export function validateResource(obj: unknown, options: ValidateOptions = {}): P
   const file = options.file ?? "<input>";
   const line = options.line ?? 1;
   const positionOf = options.positionOf ?? (() => ({ line, column: 1 }));
-  const result: ParseResult = { resources: [], diagnostics: [] };
+  const result: ParseResult = { resources: [], diagnostics: [], invalid: [], skipped: [] };
   const ctx: DocContext = {
     file,
     positionOf,
@@ -448,32 +418,6 @@ export function formatPath(path: readonly YamlPathSegment[]): string {
   }
   return out;
 }
-
-// ---------------------------------------------------------------------------------------------
-// Kind definitions
-
-interface KindDef<K extends Kind> {
-  schema: z.ZodType<SpecOf<K>>;
-  check: (spec: SpecOf<K>, r: Reporter, ctx: CheckContext) => void;
-}
-
-const DEFS: { [K in Kind]: KindDef<K> } = {
-  VirtualService: { schema: virtualServiceSpec, check: checkVirtualService },
-  DestinationRule: { schema: destinationRuleSpec, check: checkDestinationRule },
-  Gateway: { schema: gatewaySpec, check: checkGateway },
-  ServiceEntry: { schema: serviceEntrySpec, check: checkServiceEntry },
-  WorkloadEntry: {
-    schema: workloadEntrySpec,
-    check: (spec, r) => checkWorkloadEntry(spec, ["spec"], r),
-  },
-  Sidecar: { schema: sidecarSpec, check: checkSidecar },
-  WorkloadGroup: { schema: workloadGroupSpec, check: checkWorkloadGroup },
-  PeerAuthentication: { schema: peerAuthenticationSpec, check: checkPeerAuthentication },
-  AuthorizationPolicy: { schema: authorizationPolicySpec, check: checkAuthorizationPolicy },
-  RequestAuthentication: { schema: requestAuthenticationSpec, check: checkRequestAuthentication },
-  Telemetry: { schema: telemetrySpec, check: checkTelemetry },
-  MeshConfig: { schema: meshConfigSpec, check: checkMeshConfig },
-};
 
 const metadataSchema = z.looseObject({
   name: z.string().refine(isDns1123Subdomain, {
@@ -579,10 +523,6 @@ function describe(v: unknown): string {
   return `${typeof v} ${quote(String(v)).slice(1, -1)}`;
 }
 
-function isKind(s: string): s is Kind {
-  return (KINDS as readonly string[]).includes(s);
-}
-
 /** Reads `obj` at `prefix` of the document: a resource, a List, or something skipped. */
 function readObject(ctx: DocContext, obj: unknown, prefix: Path, allowList: boolean): void {
   const docReport = reporter(ctx, prefix, {});
@@ -613,7 +553,7 @@ function readObject(ctx: DocContext, obj: unknown, prefix: Path, allowList: bool
   const groupKnown = Object.hasOwn(API_GROUPS, group);
 
   const listOf = kindName.endsWith("List") ? kindName.slice(0, -4) : "";
-  if (kindName === "List" || (groupKnown && isKind(listOf) && KIND_GROUPS[listOf] === group)) {
+  if (kindName === "List" || (groupKnown && kindOf(group, listOf) !== undefined)) {
     readList(ctx, obj, prefix, allowList);
     return;
   }
@@ -625,27 +565,28 @@ function readObject(ctx: DocContext, obj: unknown, prefix: Path, allowList: bool
     name: typeof meta.name === "string" ? meta.name : undefined,
   };
   const r = reporter(ctx, prefix, subject);
-  if (!groupKnown) {
-    // Kubernetes objects and groups that aren't Istio's: not ours. Istio's other groups (like
-    // extensions.istio.io) are Istio configuration mesh doesn't read: say so.
-    if (group === "istio.io" || group.endsWith(".istio.io")) {
-      r.warn([], `${kindName} resources are ${NOT_SUPPORTED}`);
-    }
+  const skip = (why: string) =>
+    ctx.result.skipped.push({
+      apiVersion: version,
+      kind: kindName,
+      ...(subject.name !== undefined ? { name: subject.name } : {}),
+      namespace: subject.namespace,
+      file: ctx.file,
+      line: ctx.positionOf(prefix).line,
+      why,
+    });
+  const unread = UNREAD_KINDS.find((k) => k.group === group && k.kind === kindName);
+  if (unread) {
+    readUnread(ctx, obj, unread, r);
+    skip(`${kindName} resources are not supported by mesh: ${unread.why}`);
+    r.finish();
     return;
   }
-  if (!isKind(kindName) || KIND_GROUPS[kindName] !== group) {
-    if (isKind(kindName)) {
-      const home = KIND_GROUPS[kindName];
-      r.error(
-        ["apiVersion"],
-        `${kindName} belongs to ${home}, not ${group}; use apiVersion ${home}/${
-          API_GROUPS[home][0]
-        }`,
-      );
-    } else if (OTHER_ISTIO_KINDS[group]?.includes(kindName)) {
-      r.warn([], `${kindName} resources are ${NOT_SUPPORTED}`);
-    } else {
-      const kinds = KINDS.filter((k) => KIND_GROUPS[k] === group);
+  const id = kindOf(group, kindName);
+  if (!groupKnown || id === undefined) {
+    const elsewhere = KINDS.filter((k) => KIND_INFO[k].kind === kindName);
+    if (groupKnown && elsewhere.length === 0) {
+      const kinds = KINDS.filter((k) => KIND_INFO[k].group === group).map((k) => KIND_INFO[k].kind);
       const guess = suggest(kindName, kinds);
       r.error(
         ["kind"],
@@ -653,10 +594,34 @@ function readObject(ctx: DocContext, obj: unknown, prefix: Path, allowList: bool
           guess ? ` (did you mean ${quote(guess)}?)` : ""
         }; mesh reads ${kinds.join(", ")}`,
       );
+      return;
     }
+    if (elsewhere.length > 0 && (groupKnown || isIstioGroup(group))) {
+      const homes = elsewhere.map(apiVersionOf);
+      r.error(
+        ["apiVersion"],
+        `${kindName} belongs to ${
+          elsewhere.map((k) => KIND_INFO[k].group).join(" or ")
+        }, not ${group}; use apiVersion ${homes.join(" or ")}`,
+      );
+      return;
+    }
+    if (isIstioGroup(group)) {
+      // Istio configuration mesh doesn't read: say so, as a warning.
+      r.warn([], `${kindName} resources are ${NOT_SUPPORTED}`);
+      skip(`${kindName} resources are not supported by mesh`);
+      return;
+    }
+    // Kubernetes objects and other APIs: not configuration mesh reads from files; named in
+    // the result so that callers can say so.
+    skip(
+      group === "" || !group.includes(".")
+        ? `a Kubernetes ${kindName} is not configuration mesh reads`
+        : `${group} is not an API mesh reads`,
+    );
     return;
   }
-  const versions = API_GROUPS[group];
+  const versions = KIND_INFO[id].versions;
   if (!versions.includes(groupVersion)) {
     r.error(
       ["apiVersion"],
@@ -665,8 +630,42 @@ function readObject(ctx: DocContext, obj: unknown, prefix: Path, allowList: bool
     );
     return;
   }
-  readResource(ctx, obj, prefix, kindName, version, r);
+  readResource(ctx, obj, prefix, id, version, r);
   r.finish();
+}
+
+function isIstioGroup(group: string): boolean {
+  return group === "istio.io" || group.endsWith(".istio.io");
+}
+
+/** Validates a document of a kind mesh recognizes but doesn't read, where a schema exists. */
+function readUnread(
+  ctx: DocContext,
+  raw: Record<string, unknown>,
+  unread: UnreadKind,
+  r: Reporter,
+): void {
+  r.warn([], `${unread.kind} resources are not supported by mesh (${unread.why}); ignored`);
+  if (!unread.schema) return;
+  const rawSpec = normalize(raw.spec, unread.schema, 1);
+  if (rawSpec === TOO_DEEP) {
+    r.error([], `nesting deeper than ${MAX_DEPTH} levels; no Istio resource needs that`);
+    return;
+  }
+  if (rawSpec === undefined || rawSpec === null) {
+    r.error(["spec"], `missing required field "spec"`);
+    return;
+  }
+  const parsed = unread.schema.safeParse(rawSpec);
+  if (!parsed.success) {
+    reportIssues(parsed.error.issues, rawSpec, ["spec"], unread.schema, unread.kind, r);
+    return;
+  }
+  const meta = isRecord(raw.metadata) ? raw.metadata : {};
+  unread.check?.(parsed.data, r, {
+    namespace: typeof meta.namespace === "string" ? meta.namespace : ctx.defaultNamespace,
+    name: typeof meta.name === "string" ? meta.name : "",
+  });
 }
 
 function readList(
@@ -699,9 +698,8 @@ function readResource(
   for (const key of Object.keys(raw)) {
     if (!TOP_LEVEL_KEYS.includes(key)) r.error([key], unknownField(key, TOP_LEVEL_KEYS, kind));
   }
-  if (!ENFORCED_KINDS.includes(kind)) r.warn(["spec"], notEnforced(kind));
-
-  const def = DEFS[kind] as KindDef<Kind>;
+  const def = KIND_INFO[kind];
+  if (def.support !== "enforced") r.warn(["spec"], notEnforced(def.kind));
   const rawMetadata = normalize(raw.metadata, metadataSchema, 1);
   const rawSpec = normalize(raw.spec, def.schema, 1);
   if (rawMetadata === TOO_DEEP || rawSpec === TOO_DEEP) {
@@ -731,16 +729,31 @@ function readResource(
     else reportIssues(parsed.error.issues, rawSpec, ["spec"], def.schema, kind, r);
   }
 
-  if (!metadata || spec === undefined || r.errors > 0) return;
+  const source = { file: ctx.file, line: ctx.positionOf(prefix).line };
+  const keepInvalid = () => {
+    const m = isRecord(raw.metadata) ? raw.metadata : {};
+    ctx.result.invalid.push({
+      apiVersion,
+      kind,
+      metadata: {
+        ...m,
+        name: typeof m.name === "string" ? m.name : "",
+        namespace: typeof m.namespace === "string" ? m.namespace : ctx.defaultNamespace,
+      },
+      spec: rawSpec,
+      source,
+    });
+  };
+  if (!metadata || spec === undefined || r.errors > 0) return keepInvalid();
   def.check(spec, r, { namespace: metadata.namespace, name: metadata.name });
-  if (r.errors > 0) return;
+  if (r.errors > 0) return keepInvalid();
   ctx.result.resources.push(
     {
       apiVersion,
       kind,
       metadata,
       spec,
-      source: { file: ctx.file, line: ctx.positionOf(prefix).line },
+      source,
     } as Resource,
   );
 }
@@ -805,7 +818,7 @@ function reportIssues(
   root: unknown,
   base: Path,
   schema: z.ZodType,
-  kind: Kind,
+  kind: string,
   r: Reporter,
 ): void {
   const seen = new Set<string>();
@@ -911,7 +924,7 @@ function knownKeysAt(schema: z.ZodType, path: Path): string[] {
   return s instanceof z.ZodObject ? Object.keys(s.shape) : [];
 }
 
-function unknownField(key: string, known: readonly string[], kind: Kind): string {
+function unknownField(key: string, known: readonly string[], kind: string): string {
   const guess = suggest(key, known);
   return `unknown field ${quote(key)}${guess ? ` (did you mean ${quote(guess)}?)` : ""}; ` +
     `check the spelling against Istio's ${kind} reference`;

@@ -110,7 +110,10 @@ Deno.test("a fault without a percentage, and a gRPC abort, are warnings", () => 
 sampleTest("Kubernetes-only platform file yields nothing", () => {
   const text = Deno.readTextFileSync(new URL("platform-kube/bookinfo.yaml", SAMPLES));
   const result = parseResources(text, "bookinfo.yaml");
-  assert.deepEqual(result, { resources: [], diagnostics: [] });
+  assert.deepEqual([result.resources, result.diagnostics, result.invalid], [[], [], []]);
+  // Named, not skipped in silence: Services, ServiceAccounts and Deployments.
+  assert.ok(result.skipped.length >= 12, JSON.stringify(result.skipped));
+  assert.ok(result.skipped.every((s) => s.why.startsWith("a Kubernetes ")));
 });
 
 sampleTest("bookinfo samples decode to the expected shapes", () => {
@@ -2024,7 +2027,7 @@ Deno.test("YAML syntax errors report line and column", () => {
   assert.ok(diagnostics.some((d) => d.path === "spec.servers" && d.line === 6));
 });
 
-Deno.test("Istio kinds mesh doesn't read warn; Kubernetes objects are skipped silently", () => {
+Deno.test("Istio kinds mesh doesn't read warn; Kubernetes objects are named as skipped", () => {
   const text = [
     "apiVersion: networking.istio.io/v1alpha3", // 1
     "kind: EnvoyFilter",
@@ -2046,14 +2049,16 @@ Deno.test("Istio kinds mesh doesn't read warn; Kubernetes objects are skipped si
     "metadata: {name: r}",
     "spec: {}",
   ].join("\n");
-  const { resources, diagnostics } = parseResources(text, "s.yaml");
-  assert.deepEqual(resources, []);
+  const { resources, diagnostics, skipped } = parseResources(text, "s.yaml");
+  assert.deepEqual(resources.filter((r) => (r.kind as string) !== "HTTPRoute"), []);
   assert.deepEqual(
-    diagnostics.map((d) => [d.severity, d.line, d.kind, d.message]),
-    [
-      ["warning", 1, "EnvoyFilter", "EnvoyFilter resources are not supported by mesh yet; ignored"],
-      ["warning", 6, "WasmPlugin", "WasmPlugin resources are not supported by mesh yet; ignored"],
-    ],
+    diagnostics.filter((d) => d.kind !== "HTTPRoute").map((d) => [d.severity, d.line, d.kind]),
+    [["warning", 1, "EnvoyFilter"], ["warning", 6, "WasmPlugin"]],
+  );
+  assert.ok(diagnostics.every((d) => d.message.includes("not supported by mesh")));
+  assert.deepEqual(
+    skipped.filter((s) => s.kind !== "HTTPRoute").map((s) => [s.line, s.kind]),
+    [[1, "EnvoyFilter"], [6, "WasmPlugin"], [11, "ConfigMap"]],
   );
 });
 

@@ -11,40 +11,26 @@
  * ```
  * @module
  */
-import * as api from "../../api/resources.ts";
-import { API_GROUP, KINDS } from "../../api/resources.ts";
+import { API_GROUP, KIND_INFO, KINDS } from "../../api/resources.ts";
 
-/** Kind → API group, where api/resources.ts says (kinds outside networking.istio.io). */
-const KIND_GROUPS: Readonly<Record<string, string>> =
-  (api as unknown as { KIND_GROUPS?: Record<string, string> }).KIND_GROUPS ?? {};
-
-/** Istio's short names for its kinds (from its CRDs). */
-const SHORT_NAMES: Record<string, string[]> = {
-  VirtualService: ["vs"],
-  DestinationRule: ["dr"],
-  Gateway: ["gw"],
-  ServiceEntry: ["se"],
-  WorkloadEntry: ["we"],
-  WorkloadGroup: ["wg"],
-  Sidecar: [],
-  EnvoyFilter: [],
-  PeerAuthentication: ["pa"],
-  AuthorizationPolicy: ["ap"],
-  RequestAuthentication: ["ra"],
-  Telemetry: ["telemetry"],
-};
-
-/** The lower-case plural: `VirtualService` → `virtualservices`, `ServiceEntry` → `serviceentries`. */
+/** The registry's plural for a kind mesh stores, else the English rule. */
 export function pluralOf(kind: string): string {
+  const info = (KIND_INFO as Record<string, { plural: string } | undefined>)[kind];
+  if (info) return info.plural;
   const k = kind.toLowerCase();
   if (/[^aeiou]y$/.test(k)) return k.slice(0, -1) + "ies";
   if (/(s|x|ch|sh)$/.test(k)) return k + "es";
   return k + "s";
 }
 
+function shortNames(kind: string): readonly string[] {
+  return (KIND_INFO as Record<string, { shortNames: readonly string[] } | undefined>)[kind]
+    ?.shortNames ?? [];
+}
+
 /** The API group of a kind mesh stores, e.g. `networking.istio.io`, `security.istio.io`. */
 export function groupOfKind(kind: string): string {
-  return KIND_GROUPS[kind] ?? API_GROUP;
+  return (KIND_INFO as Record<string, { group: string } | undefined>)[kind]?.group ?? API_GROUP;
 }
 
 /** The group of an `apiVersion` (`networking.istio.io/v1` → `networking.istio.io`; `v1` → ``). */
@@ -62,7 +48,8 @@ export function isMeshGroup(group: string): boolean {
 /** Every name that means `kind`, lower case. */
 export function namesOf(kind: string): string[] {
   const group = groupOfKind(kind);
-  const base = [kind.toLowerCase(), pluralOf(kind), ...(SHORT_NAMES[kind] ?? [])];
+  const info = (KIND_INFO as Record<string, { kind: string } | undefined>)[kind];
+  const base = [(info?.kind ?? kind).toLowerCase(), pluralOf(kind), ...shortNames(kind)];
   return [...base, ...base.map((n) => `${n}.${group}`)];
 }
 
@@ -75,7 +62,7 @@ export function resolveKind(name: string): string | undefined {
 /** A line listing the kinds and their short names, for error messages. */
 export function kindsHelp(): string {
   return KINDS.map((k) => {
-    const short = SHORT_NAMES[k]?.[0];
+    const short = shortNames(k)[0];
     return short ? `${k} (${short})` : k;
   }).join(", ");
 }
