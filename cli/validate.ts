@@ -9,7 +9,7 @@ import {
   parseFlags,
   UsageError,
 } from "../util/flags.ts";
-import { parseResources } from "../api/resources.ts";
+import { parseResources, type SkippedDocument } from "../api/resources.ts";
 import { type Diagnostic, formatDiagnostic } from "../api/diagnostic.ts";
 import { common, readInputs } from "./common.ts";
 
@@ -48,31 +48,55 @@ export async function validateCommand(argv: string[]): Promise<number> {
   const json = flags.output === "json";
   const all: Diagnostic[] = [];
   const files: string[] = [];
+  const skippedAll: SkippedDocument[] = [];
   for (const { file, text } of await readInputs(args)) {
-    const { resources, diagnostics } = parseResources(text, file, {
+    const { resources, diagnostics, skipped } = parseResources(text, file, {
       defaultNamespace: flags.namespace as string,
     });
     files.push(file);
     count += resources.length;
+    skippedAll.push(...skipped);
     for (const d of diagnostics) {
       if (d.severity === "error") errors++;
       else warnings++;
       if (json) all.push(d);
       else console.error(formatDiagnostic(d));
     }
+    if (!json) {
+      // Documents mesh doesn't read are named (those of Istio's kinds were warned about).
+      const warned = new Set(diagnostics.map((d) => d.line));
+      for (const s of skipped) if (!warned.has(s.line)) console.error(formatSkipped(s));
+    }
   }
   if (json) {
     console.log(
       JSON.stringify(
-        { valid: errors === 0, resources: count, errors, warnings, files, diagnostics: all },
+        {
+          valid: errors === 0,
+          resources: count,
+          errors,
+          warnings,
+          files,
+          diagnostics: all,
+          skipped: skippedAll,
+        },
         null,
         2,
       ),
     );
   } else {
+    const notRead = skippedAll.length ? `; ${skippedAll.length} document(s) not read by mesh` : "";
     console.log(
-      errors ? `${errors} error(s) in ${args.join(" ")}` : `ok: ${count} resource(s) valid`,
+      errors
+        ? `${errors} error(s) in ${args.join(" ")}${notRead}`
+        : `ok: ${count} resource(s) valid${notRead}`,
     );
   }
   return errors ? 1 : 0;
+}
+
+/** `file:line: note: Kind namespace/name: not read: why`. */
+export function formatSkipped(s: SkippedDocument): string {
+  const name = s.name === undefined ? "" : ` ${s.namespace}/${s.name}`;
+  return `${s.file}:${s.line}:1: note: ${s.kind}${name}: not read: ${s.why}`;
 }

@@ -79,3 +79,57 @@ export function withoutSamples(): boolean {
 export function sampleTest(name: string, fn: (t: Deno.TestContext) => void | Promise<void>): void {
   Deno.test({ name, ignore: withoutSamples(), fn });
 }
+
+// ---------------------------------------------------------------------------------------------
+// Istio's whole samples/ tree (Gateway API, multicluster, security, ...), beyond Bookinfo
+
+const GIT_MIRROR = env("MESH_ISTIO_GIT") ?? "/work/.mirror/istio+istio/repo";
+
+/**
+ * Istio's whole `samples/` directory: `$MESH_ISTIO_TREE` (a checkout of istio/istio, or its
+ * `samples/`), else extracted once from a git copy of istio/istio at `$MESH_ISTIO_GIT` (default
+ * `/work/.mirror/istio+istio/repo`) into `~/.cache/mesh/`. Undefined when neither is there.
+ */
+export async function istioTreeSamples(): Promise<string | undefined> {
+  const tree = env("MESH_ISTIO_TREE");
+  if (tree) {
+    if (isDir(`${tree}/samples/bookinfo`)) return `${tree}/samples`;
+    return isDir(`${tree}/bookinfo`) ? tree : undefined;
+  }
+  try {
+    const rev = await new Deno.Command("git", {
+      args: ["-C", GIT_MIRROR, "rev-parse", "--short=12", "HEAD"],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    if (!rev.success) return undefined;
+    const commit = new TextDecoder().decode(rev.stdout).trim();
+    const cache = `${env("HOME") ?? "/tmp"}/.cache/mesh/istio-samples-${commit}`;
+    if (isDir(`${cache}/samples/bookinfo`)) return `${cache}/samples`;
+    const tmp = `${cache}.tmp-${Deno.pid}`;
+    await Deno.mkdir(tmp, { recursive: true });
+    const sh = await new Deno.Command("sh", {
+      args: [
+        "-c",
+        'git -C "$1" archive --format=tar HEAD samples | tar -x -C "$2"',
+        "sh",
+        GIT_MIRROR,
+        tmp,
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    if (!sh.success || !isDir(`${tmp}/samples/bookinfo`)) {
+      await Deno.remove(tmp, { recursive: true }).catch(() => {});
+      return undefined;
+    }
+    await Deno.rename(tmp, cache).catch(() => Deno.remove(tmp, { recursive: true }));
+    return isDir(`${cache}/samples/bookinfo`) ? `${cache}/samples` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The line printed when Istio's whole samples tree isn't there. */
+export const TREE_MISSING =
+  "skipped: Istio's samples/ tree not found (set MESH_ISTIO_TREE to an istio/istio checkout, or MESH_ISTIO_GIT to a git copy of it)";
