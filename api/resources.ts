@@ -398,6 +398,28 @@ export function validateResource(obj: unknown, options: ValidateOptions = {}): P
   return result;
 }
 
+/**
+ * The documents of `result` mesh doesn't read, as warnings (those already warned about, of
+ * Istio's kinds, aren't repeated): for a config source, where a document that isn't read is
+ * something the user put there in vain.
+ */
+export function skippedWarnings(
+  result: Pick<ParseResult, "diagnostics" | "skipped">,
+): Diagnostic[] {
+  const warned = new Set(result.diagnostics.map((d) => `${d.file}:${d.line}`));
+  return result.skipped.filter((s) => !warned.has(`${s.file}:${s.line}`)).map((s) => ({
+    severity: "warning" as const,
+    file: s.file,
+    line: s.line,
+    column: 1,
+    path: "",
+    kind: s.kind,
+    ...(s.name !== undefined ? { name: s.name } : {}),
+    namespace: s.namespace,
+    message: `not read by mesh: ${s.why}`,
+  }));
+}
+
 /** `s`, cut to at most `max` characters. */
 function shorten(s: string, max: number): string {
   return s.length > max ? `${s.slice(0, max - 3)}...` : s;

@@ -33,7 +33,7 @@
  * ```
  * @module
  */
-import { parseResources, type Resource } from "../../api/resources.ts";
+import { parseResources, type Resource, skippedWarnings } from "../../api/resources.ts";
 import { type Diagnostic, formatDiagnostic, hasErrors } from "../../api/diagnostic.ts";
 import { parseYamlDocuments, stringifyYaml } from "../../util/yaml.ts";
 import { asStorageError, prepareAtomicWrite, type PreparedWrite } from "../../util/atomic_write.ts";
@@ -308,7 +308,9 @@ export class FileStore extends SnapshotStore implements ConfigStore {
       }
       const prev = this.#files.get(p);
       if (prev && prev.text === text) continue;
-      const { resources, diagnostics } = parseResources(text, this.#rel(p));
+      const parsed = parseResources(text, this.#rel(p));
+      const { resources } = parsed;
+      const diagnostics = [...parsed.diagnostics, ...skippedWarnings(parsed)];
       for (const d of diagnostics) {
         (d.severity === "error" ? log.error : log.warn)(formatDiagnostic(d));
       }
