@@ -24,11 +24,11 @@ import {
   UNENFORCED_SOURCE,
 } from "../api/schemas/security.ts";
 import { labelsMatch } from "./labels.ts";
-import type { Snapshot } from "./snapshot.ts";
+import { rootNamespaceOf, type Snapshot } from "./snapshot.ts";
 
 /** The AuthorizationPolicies of `snapshot` that apply to the proxy `node`, translated. */
 export function authzFor(snapshot: Snapshot, node: NodeInfo): AuthzPolicy[] {
-  const root = snapshot.mesh.rootNamespace ?? "istio-system";
+  const root = rootNamespaceOf(snapshot.mesh);
   const out: AuthzPolicy[] = [];
   for (const p of snapshot.authorizationPolicies) {
     const ns = p.metadata.namespace;

@@ -19,7 +19,13 @@ import { FileStore } from "./store/file.ts";
 import type { ConfigStore } from "./store/types.ts";
 import { adminApi } from "./admin_api.ts";
 import { PushHub } from "./push.ts";
-import { buildSnapshot, type MeshSettings, meshSettingsFrom, type Snapshot } from "./snapshot.ts";
+import {
+  buildSnapshot,
+  MESH_DEFAULTS,
+  type MeshSettings,
+  meshSettingsFrom,
+  type Snapshot,
+} from "./snapshot.ts";
 import { startControlServer } from "./server.ts";
 import { formatDiagnostic } from "../api/diagnostic.ts";
 import { logger } from "../util/log.ts";
@@ -114,7 +120,7 @@ export async function startControl(opts: ControlOptions): Promise<Control> {
   const meshConfig = store.snapshot().resources.find((r) => r.kind === "MeshConfig") as
     | { spec: { trustDomain?: string } }
     | undefined;
-  const trustDomain = meshConfig?.spec.trustDomain ?? opts.trustDomain ?? "cluster.local";
+  const trustDomain = meshConfig?.spec.trustDomain ?? opts.trustDomain ?? MESH_DEFAULTS.trustDomain;
   await Deno.mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
   const { host, port } = splitListen(opts.listen);
   // The serving certificate is issued by our own CA and never written to disk.
@@ -133,7 +139,7 @@ export async function startControl(opts: ControlOptions): Promise<Control> {
   let warnedTrustDomain: string | undefined;
   const mesh: MeshSettings = {
     trustDomain,
-    outboundTrafficPolicy: opts.outboundTrafficPolicy ?? "ALLOW_ANY",
+    outboundTrafficPolicy: opts.outboundTrafficPolicy ?? MESH_DEFAULTS.outboundTrafficPolicy,
   };
   let revision = 0;
   let current: Snapshot | undefined;

@@ -10,7 +10,7 @@
  * @module
  */
 import type { NodeInfo, ProxyConfig } from "../api/proxy_config.ts";
-import type { Snapshot } from "./snapshot.ts";
+import { rootNamespaceOf, type Snapshot } from "./snapshot.ts";
 import { ServiceRegistry } from "./registry.ts";
 import { sidecarVirtualHosts } from "./routes.ts";
 import { authzFor } from "./authz.ts";
@@ -68,7 +68,7 @@ export function generateProxyConfig(
     ...(gateway ? {} : {
       inboundMtls: mtlsModeFor(
         snapshot.peerAuthentications,
-        snapshot.mesh.rootNamespace ?? "istio-system",
+        rootNamespaceOf(snapshot.mesh),
         node,
         node.appPort,
       ),

@@ -10,7 +10,7 @@
  * ```
  * @module
  */
-import type { Snapshot } from "./snapshot.ts";
+import { rootNamespaceOf, type Snapshot } from "./snapshot.ts";
 import { labelsMatch } from "./labels.ts";
 import { exportedTo } from "./visibility.ts";
 import { mtlsModeFor } from "./peer_authn.ts";
@@ -97,7 +97,7 @@ export class ServiceRegistry {
             identity: spiffeId(snapshot.mesh.trustDomain, w.namespace, w.serviceAccount),
             mtlsMode: mtlsModeFor(
               snapshot.peerAuthentications,
-              snapshot.mesh.rootNamespace ?? "istio-system",
+              rootNamespaceOf(snapshot.mesh),
               w,
               w.appPort,
             ),
@@ -159,7 +159,7 @@ export class ServiceRegistry {
     // the client; rules elsewhere never apply. In each, the exact host before the longest
     // wildcard.
     const svcNs = this.services.get(host)?.namespace;
-    const root = this.#snapshot.mesh.rootNamespace ?? "istio-system";
+    const root = rootNamespaceOf(this.#snapshot.mesh);
     const rank = (ns: string) =>
       ns === clientNamespace && ns !== root ? 0 : ns === svcNs ? 1 : ns === root ? 2 : 3;
     let best: DestinationRule | undefined;

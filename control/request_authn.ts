@@ -13,7 +13,7 @@ import type { RequestAuthentication } from "../api/resources.ts";
 import { durationMs } from "../api/schemas/common.ts";
 import { NO_KEYS } from "./jwks.ts";
 import { labelsMatch } from "./labels.ts";
-import type { Snapshot } from "./snapshot.ts";
+import { rootNamespaceOf, type Snapshot } from "./snapshot.ts";
 
 type Rule = NonNullable<RequestAuthentication["spec"]["jwtRules"]>[number];
 
@@ -32,7 +32,7 @@ export function requestAuthenticationsFor(
   snapshot: Snapshot,
   node: Pick<NodeInfo, "namespace" | "labels">,
 ): RequestAuthentication[] {
-  const root = snapshot.mesh.rootNamespace ?? "istio-system";
+  const root = rootNamespaceOf(snapshot.mesh);
   return snapshot.requestAuthentications.filter((ra) => {
     const ns = ra.metadata.namespace;
     if (ns !== root && ns !== node.namespace) return false;

@@ -11,7 +11,7 @@ import { clusterName } from "../api/proxy_config.ts";
 import { fqdn, hostMatches } from "../api/host.ts";
 import type { Sidecar } from "../api/resources.ts";
 import { labelsMatch, type ServiceRegistry } from "./registry.ts";
-import type { Snapshot } from "./snapshot.ts";
+import { rootNamespaceOf, type Snapshot } from "./snapshot.ts";
 import { boundToMesh, sidecarVirtualHosts, tcpDestinations } from "./routes.ts";
 
 /** The Sidecar that applies to `node`: one selecting it, else its namespace's default, else the root namespace's. */
@@ -22,7 +22,7 @@ export function sidecarFor(snapshot: Snapshot, node: NodeInfo): Sidecar | undefi
   ) ??
     inNs.find((s) => !s.spec.workloadSelector) ??
     snapshot.sidecars.find((s) =>
-      s.metadata.namespace === (snapshot.mesh.rootNamespace ?? "istio-system") &&
+      s.metadata.namespace === rootNamespaceOf(snapshot.mesh) &&
       !s.spec.workloadSelector
     );
 }

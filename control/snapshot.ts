@@ -35,6 +35,22 @@ export interface RegisteredWorkload {
   nodeId: string;
 }
 
+/**
+ * MeshConfig's defaults, in one place (Istio's values): what applies where neither a flag nor a
+ * MeshConfig resource says otherwise.
+ */
+export const MESH_DEFAULTS = Object.freeze({
+  trustDomain: "cluster.local",
+  rootNamespace: "istio-system",
+  outboundTrafficPolicy: "ALLOW_ANY" as const,
+  pathNormalization: "BASE" as const,
+});
+
+/** The root namespace in effect: MeshConfig `rootNamespace`, else Istio's `istio-system`. */
+export function rootNamespaceOf(mesh: Pick<MeshSettings, "rootNamespace">): string {
+  return mesh.rootNamespace ?? MESH_DEFAULTS.rootNamespace;
+}
+
 /** Mesh-wide settings (Istio's MeshConfig subset that this slice honours). */
 export interface MeshSettings {
   trustDomain: string;

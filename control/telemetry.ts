@@ -26,7 +26,7 @@ import type { Telemetry } from "../api/resources.ts";
 import type { AccessLogging, Tracing } from "../api/schemas/telemetry.ts";
 import { labelsMatch } from "./labels.ts";
 import type { ServiceRegistry } from "./registry.ts";
-import type { Snapshot } from "./snapshot.ts";
+import { rootNamespaceOf, type Snapshot } from "./snapshot.ts";
 
 /** Istio's default share of traces sampled, in percent. */
 export const DEFAULT_SAMPLING_PERCENT = 1;
@@ -42,7 +42,7 @@ export function telemetriesFor(
   snapshot: Snapshot,
   node: Pick<NodeInfo, "namespace" | "labels">,
 ): Telemetry[] {
-  const root = snapshot.mesh.rootNamespace ?? "istio-system";
+  const root = rootNamespaceOf(snapshot.mesh);
   const usable = snapshot.telemetries.filter((t) => !t.spec.targetRef && !t.spec.targetRefs);
   const mesh = usable.filter((t) => t.metadata.namespace === root && !hasSelector(t));
   const ns = node.namespace === root
