@@ -383,8 +383,8 @@ export function parseDuration(s: string): bigint | string {
 export interface DurationOptions {
   /** Smallest accepted duration: `1ms` (Istio's default rule) or `0`. */
   min?: "1ms" | "0";
-  /** Finest accepted precision (Istio: milliseconds; some fields seconds). */
-  precision?: "ms" | "s";
+  /** Finest accepted precision (Istio: milliseconds; some fields seconds; `ns`: any). */
+  precision?: "ms" | "s" | "ns";
 }
 
 /** A valid duration in milliseconds (fractions kept); undefined when unset or invalid. */
@@ -402,7 +402,7 @@ export function durationProblem(s: string, options: DurationOptions = {}): strin
   if (min === "1ms" && ns < 1_000_000n) {
     return `duration ${quote(s)} is too short; it must be at least 1ms`;
   }
-  const step = precision === "s" ? 1_000_000_000n : 1_000_000n;
+  const step = precision === "s" ? 1_000_000_000n : precision === "ns" ? 1n : 1_000_000n;
   if (ns % step !== 0n) {
     return `duration ${quote(s)} is finer than ${
       precision === "s" ? "a second" : "a millisecond"
