@@ -154,6 +154,16 @@ export function accessLogFor(
   return undefined; // only providers mesh can't write to (warned at validation)
 }
 
+/**
+ * A tag name as a Prometheus label: characters other than letters, digits and `_` become `_`
+ * (as Envoy's Prometheus output does), a leading digit gets a `_` before it; undefined for "".
+ */
+export function prometheusLabel(tag: string): string | undefined {
+  if (tag === "") return undefined;
+  const label = tag.replace(/[^a-zA-Z0-9_]/g, "_");
+  return /^[0-9]/.test(label) ? `_${label}` : label;
+}
+
 /** A CEL string literal (`'x'` or `"x"`): the only tag values mesh can set. */
 export function celStringLiteral(expr: string): string | undefined {
   const m = expr.trim().match(/^(['"])(.*)\1$/s);
@@ -181,7 +191,9 @@ export function metricsFor(
         };
         if (o.disabled !== undefined) override.disabled = o.disabled;
         const tags: NonNullable<MetricOverride["tags"]> = {};
-        for (const [tag, change] of Object.entries(o.tagOverrides ?? {})) {
+        for (const [name, change] of Object.entries(o.tagOverrides ?? {})) {
+          const tag = prometheusLabel(name);
+          if (tag === undefined) continue;
           if (change.operation === "REMOVE") tags[tag] = { remove: true };
           else {
             const value = change.value !== undefined ? celStringLiteral(change.value) : undefined;

@@ -4,7 +4,13 @@ import { formatDiagnostic } from "../api/diagnostic.ts";
 import type { NodeInfo } from "../api/proxy_config.ts";
 import { buildSnapshot, meshSettingsFrom } from "./snapshot.ts";
 import { ServiceRegistry } from "./registry.ts";
-import { accessLogFor, celStringLiteral, metricsFor, tracingFor } from "./telemetry.ts";
+import {
+  accessLogFor,
+  celStringLiteral,
+  metricsFor,
+  prometheusLabel,
+  tracingFor,
+} from "./telemetry.ts";
 
 function parse(text: string): Resource[] {
   const { resources, diagnostics } = parseResources(text, "t.yaml");
@@ -171,4 +177,18 @@ Deno.test("metricsFor: overrides of every level in order; only string literals s
   assert.equal(celStringLiteral("'a b'"), "a b");
   assert.equal(celStringLiteral('"x"'), "x");
   assert.equal(celStringLiteral("request.host"), undefined);
+});
+
+Deno.test("metricsFor: tag names become Prometheus labels as Envoy writes them (my-tag: my_tag)", () => {
+  const text = telemetry(
+    "istio-system",
+    "mesh",
+    "metrics:\n- overrides:\n  - tagOverrides:\n      my-tag: {value: \"'x'\"}",
+  );
+  assert.deepEqual(metricsFor(snapshotWith(text), { namespace: "shop", labels: {} }), [
+    { metric: "ALL_METRICS", mode: "CLIENT_AND_SERVER", tags: { my_tag: { value: "x" } } },
+  ]);
+  assert.equal(prometheusLabel("a.b-c"), "a_b_c");
+  assert.equal(prometheusLabel("1st"), "_1st");
+  assert.equal(prometheusLabel(""), undefined);
 });

@@ -1,23 +1,31 @@
 /**
  * `telemetry.istio.io` Telemetry: metrics, tracing and access logging per workload, with
- * Istio's semantic rules. mesh enforces `tracing` (with a zipkin provider), `accessLogging`
- * and `metrics` overrides; the fields it can't honour are warned about.
+ * Istio's rules (ValidateTelemetry, the CEL syntax of access log filters, the CRD's schema).
+ * mesh enforces `tracing` (with a zipkin provider), `accessLogging` and `metrics` overrides;
+ * the fields it can't honour are warned about.
  * @module
  */
 
 import { z } from "zod";
+import { celProblem } from "./cel.ts";
 import {
   checkOneOf,
-  checkPolicyTargets,
   duration,
   NOT_SUPPORTED,
   numberRange,
   type Path,
   policyTargetReference,
+  quote,
   type Reporter,
-  SIMPLE_HEADER_NAME,
+  warnUnsupported,
   workloadSelector,
 } from "./common.ts";
+import { checkPolicyTargetsAsIstio } from "./policy_targets.ts";
+import {
+  UNSUPPORTED_TELEMETRY_ACCESS_LOGGING,
+  UNSUPPORTED_TELEMETRY_METRICS,
+  UNSUPPORTED_TELEMETRY_TRACING,
+} from "./unsupported.ts";
 
 const providerRef = z.strictObject({ name: z.string() });
 const workloadMode = z.enum(["CLIENT_AND_SERVER", "CLIENT", "SERVER"]);
@@ -41,13 +49,6 @@ const tracing = z.strictObject({
   enableIstioTags: z.boolean().optional(),
   disableContextPropagation: z.boolean().optional(),
 });
-/** Tracing fields mesh doesn't honour (warned about). */
-const UNSUPPORTED_TRACING = [
-  "match",
-  "useRequestIdForTraceSampling",
-  "enableIstioTags",
-  "disableContextPropagation",
-] as const;
 
 /** Tracing settings of a Telemetry. */
 export type Tracing = z.infer<typeof tracing>;
@@ -86,7 +87,8 @@ const metricsOverrides = z.strictObject({
 const metrics = z.strictObject({
   providers: z.array(providerRef).optional(),
   overrides: z.array(metricsOverrides).optional(),
-  reportingInterval: duration().optional(),
+  // The CRD asks for at least 1ms and nothing about precision.
+  reportingInterval: duration({ precision: "ns" }).optional(),
 });
 /** Metrics settings of a Telemetry. */
 export type Metrics = z.infer<typeof metrics>;
@@ -114,125 +116,104 @@ export type TelemetrySpec = z.infer<typeof telemetrySpec>;
 
 /** Checks a Telemetry spec. */
 export function checkTelemetry(spec: TelemetrySpec, r: Reporter): void {
-  checkPolicyTargets(spec, r);
+  checkPolicyTargetsAsIstio(spec, r);
   const base: Path = ["spec"];
-  for (const k of ["targetRef", "targetRefs"] as const) {
-    if (spec[k] !== undefined) r.warn([...base, k], NOT_SUPPORTED);
+  warnUnsupported(spec, ["targetRef", "targetRefs"], base, r);
+  spec.metrics?.forEach((m, i) => checkMetrics(m, [...base, "metrics", i], r));
+  if ((spec.tracing?.length ?? 0) > 1) {
+    r.warn([...base, "tracing"], "Istio uses only one tracing entry; merge them into one");
   }
-  spec.metrics?.forEach((m, i) => {
-    const path = [...base, "metrics", i];
-    m.providers?.forEach((p, j) => {
-      if (p.name !== "prometheus") {
-        r.warn(
-          [...path, "providers", j],
-          `${NOT_SUPPORTED}: mesh exports metrics to Prometheus only (the prometheus provider)`,
-        );
-      }
-    });
-    if (m.reportingInterval !== undefined) r.warn([...path, "reportingInterval"], NOT_SUPPORTED);
-    m.overrides?.forEach((o, j) => {
-      const at = [...path, "overrides", j];
-      if (o.match?.customMetric !== undefined) {
-        r.warn([...at, "match", "customMetric"], NOT_SUPPORTED);
-      }
-      for (const [tag, t] of Object.entries(o.tagOverrides ?? {})) {
-        if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(tag)) {
-          r.error(
-            [...at, "tagOverrides", tag],
-            `invalid tag name ${JSON.stringify(tag)}; use letters, digits and '_' (a Prometheus ` +
-              "label name)",
-          );
-        }
-        const v = t.value?.trim();
-        if ((t.operation ?? "UPSERT") === "UPSERT" && v && !/^(['"]).*\1$/s.test(v)) {
-          r.warn(
-            [...at, "tagOverrides", tag, "value"],
-            "only string literals ('value') are supported by mesh yet; this tag is left as is",
-          );
-        }
-      }
-    });
-  });
+  spec.tracing?.forEach((t, i) => checkTracing(t, [...base, "tracing", i], r));
   spec.accessLogging?.forEach((a, i) => {
-    if (a.match !== undefined) r.warn([...base, "accessLogging", i, "match"], NOT_SUPPORTED);
+    const path = [...base, "accessLogging", i];
+    checkProviders(a.providers, [...path, "providers"], r);
+    warnUnsupported(a, UNSUPPORTED_TELEMETRY_ACCESS_LOGGING, path, r);
     if (a.filter !== undefined) {
+      // Istio parses the expression (an empty one too) and refuses it if it isn't CEL.
+      const problem = celProblem(a.filter.expression ?? "");
+      if (problem) {
+        r.error([...path, "filter", "expression"], `must be a valid CEL expression: ${problem}`);
+      }
       r.warn(
-        [...base, "accessLogging", i, "filter"],
+        [...path, "filter"],
         "filter expressions are not supported by mesh yet: every request is logged",
       );
     }
   });
-  spec.tracing?.forEach((t, i) => {
-    for (const k of UNSUPPORTED_TRACING) {
-      if (t[k] !== undefined) r.warn([...base, "tracing", i, k], NOT_SUPPORTED);
-    }
-    for (const [name, tag] of Object.entries(t.customTags ?? {})) {
-      if (tag.formatter) {
-        r.warn([...base, "tracing", i, "customTags", name, "formatter"], NOT_SUPPORTED);
-      }
+}
+
+function checkMetrics(m: Metrics, path: Path, r: Reporter): void {
+  checkProviders(m.providers, [...path, "providers"], r);
+  m.providers?.forEach((p, j) => {
+    if (p.name !== "prometheus" && p.name !== "") {
+      r.warn(
+        [...path, "providers", j],
+        `${NOT_SUPPORTED}: mesh exports metrics to Prometheus only (the prometheus provider)`,
+      );
     }
   });
-  if ((spec.tracing?.length ?? 0) > 1) {
-    r.warn([...base, "tracing"], "Istio uses only one tracing entry; merge them into one");
-  }
-  spec.tracing?.forEach((t, i) => {
-    const path = [...base, "tracing", i];
-    checkProviders(t.providers, [...path, "providers"], r);
-    if ((t.providers?.length ?? 0) > 1) {
-      r.warn([...path, "providers"], "Istio sends traces to one provider; keep one");
-    }
-    for (const [name, tag] of Object.entries(t.customTags ?? {})) {
-      const at = [...path, "customTags", name];
-      if (name === "") r.error(at, "tag names may not be empty");
-      checkOneOf(tag, ["literal", "environment", "header", "formatter"], at, r, true);
-      if (tag.literal?.value === "") r.error([...at, "literal", "value"], "value may not be empty");
-      if (tag.environment?.name === "") {
-        r.error([...at, "environment", "name"], "name may not be empty");
+  warnUnsupported(m, UNSUPPORTED_TELEMETRY_METRICS, path, r);
+  m.overrides?.forEach((o, j) => {
+    const at = [...path, "overrides", j];
+    if (o.match) {
+      checkOneOf(o.match, ["metric", "customMetric"], [...at, "match"], r);
+      if (o.match.customMetric === "") {
+        r.error([...at, "match", "customMetric"], "customMetric may not be empty");
+      } else if (o.match.customMetric !== undefined) {
+        r.warn([...at, "match", "customMetric"], NOT_SUPPORTED);
       }
-      if (tag.header?.name === "") r.error([...at, "header", "name"], "name may not be empty");
-      else if (tag.header && !SIMPLE_HEADER_NAME.test(tag.header.name)) {
-        r.error(
-          [...at, "header", "name"],
-          `invalid header name ${JSON.stringify(tag.header.name)}; use letters, digits and '-'`,
+    }
+    for (const [tag, override] of Object.entries(o.tagOverrides ?? {})) {
+      const tAt = [...at, "tagOverrides", tag];
+      if (tag === "") r.warn(tAt, "tag names should not be empty");
+      const op = override.operation ?? "UPSERT";
+      if (op === "UPSERT" && !override.value) {
+        r.error(tAt, "operation UPSERT needs a value (a CEL expression)");
+      } else if (op === "REMOVE" && override.value !== undefined) {
+        r.error([...tAt, "value"], "operation REMOVE takes no value; remove it");
+      } else if (op === "UPSERT" && !isStringLiteral(override.value!)) {
+        r.warn(
+          [...tAt, "value"],
+          "CEL expressions other than string literals ('value') are not supported by mesh yet; " +
+            "this tag is left as is",
         );
       }
-      if (tag.formatter?.value === "") {
-        r.error([...at, "formatter", "value"], "value may not be empty");
-      }
     }
   });
-  spec.metrics?.forEach((m, i) => {
-    const path = [...base, "metrics", i];
-    checkProviders(m.providers, [...path, "providers"], r);
-    m.overrides?.forEach((o, j) => {
-      const at = [...path, "overrides", j];
-      if (o.match) {
-        checkOneOf(o.match, ["metric", "customMetric"], [...at, "match"], r);
-        if (o.match.customMetric === "") {
-          r.error([...at, "match", "customMetric"], "customMetric may not be empty");
-        }
-      }
-      for (const [tag, override] of Object.entries(o.tagOverrides ?? {})) {
-        const tAt = [...at, "tagOverrides", tag];
-        if (tag === "") r.warn(tAt, "tag names should not be empty");
-        const op = override.operation ?? "UPSERT";
-        if (op === "UPSERT" && !override.value) {
-          r.error(tAt, "operation UPSERT needs a value (a CEL expression)");
-        } else if (op === "REMOVE" && override.value !== undefined) {
-          r.error([...tAt, "value"], "operation REMOVE takes no value; remove it");
-        }
-      }
-    });
-  });
-  spec.accessLogging?.forEach((a, i) => {
-    checkProviders(a.providers, [...base, "accessLogging", i, "providers"], r);
-  });
+}
+
+function isStringLiteral(expr: string): boolean {
+  return /^(['"]).*\1$/s.test(expr.trim());
+}
+
+function checkTracing(t: Tracing, path: Path, r: Reporter): void {
+  checkProviders(t.providers, [...path, "providers"], r);
+  if ((t.providers?.length ?? 0) > 1) {
+    r.warn([...path, "providers"], "Istio sends traces to one provider; keep one");
+  }
+  warnUnsupported(t, UNSUPPORTED_TELEMETRY_TRACING, path, r);
+  for (const [name, tag] of Object.entries(t.customTags ?? {})) {
+    const at = [...path, "customTags", name];
+    if (name === "") r.error(at, "tag names may not be empty");
+    // At most one source; a tag with none is accepted (and sets nothing).
+    checkOneOf(tag, ["literal", "environment", "header", "formatter"], at, r);
+    const empty = (field: Path, what: string) =>
+      r.error([...at, ...field], `${what} may not be empty`);
+    if (tag.literal?.value === "") empty(["literal", "value"], "a literal tag's value");
+    if (tag.environment?.name === "") empty(["environment", "name"], "an environment tag's name");
+    if (tag.header?.name === "") empty(["header", "name"], "a header tag's name");
+    if (tag.formatter?.value === "") empty(["formatter", "value"], "a formatter tag's value");
+    if (tag.formatter) r.warn([...at, "formatter"], NOT_SUPPORTED);
+  }
 }
 
 function checkProviders(providers: { name: string }[] | undefined, path: Path, r: Reporter): void {
   providers?.forEach((p, i) => {
     if (p.name === "") {
-      r.error([...path, i, "name"], "provider names may not be empty; name an extension provider");
+      r.error(
+        [...path, i, "name"],
+        `provider names may not be empty; name an extension provider (got ${quote(p.name)})`,
+      );
     }
   });
 }

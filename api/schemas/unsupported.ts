@@ -59,3 +59,14 @@ export const UNSUPPORTED_SERVER_TLS = [
 ] as const;
 export const UNSUPPORTED_SE = ["subjectAltNames", "addresses"] as const;
 export const UNSUPPORTED_WE = ["network", "locality", "weight", "serviceAccount"] as const;
+/** Telemetry tracing fields mesh doesn't honour. */
+export const UNSUPPORTED_TELEMETRY_TRACING = [
+  "match",
+  "useRequestIdForTraceSampling",
+  "enableIstioTags",
+  "disableContextPropagation",
+] as const;
+/** Telemetry metrics fields mesh doesn't honour. */
+export const UNSUPPORTED_TELEMETRY_METRICS = ["reportingInterval"] as const;
+/** Telemetry access logging fields mesh doesn't honour (`filter` has its own warning). */
+export const UNSUPPORTED_TELEMETRY_ACCESS_LOGGING = ["match"] as const;
