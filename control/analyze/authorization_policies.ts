@@ -1,17 +1,25 @@
 /**
- * AuthorizationPolicies that name namespaces that don't exist (Istio's
- * `auth.AuthorizationPoliciesAnalyzer`, `IST0101` with `Referenced namespace not found`).
- * Entries of `rules[].from[].source.namespaces` and `notNamespaces` may use a `*` prefix or
- * suffix, or be `*`.
+ * AuthorizationPolicies (Istio's `auth.AuthorizationPoliciesAnalyzer`):
  *
- * A namespace exists when a Namespace object for it is in the input, or when any object in
- * the input lives in it (and the default namespace and `istio-system` always do): istioctl
- * knows only Namespace objects, which local files rarely carry.
+ * - `IST0127` when a policy applies to no workload: one with a `selector` that matches no
+ *   workload of its namespace (of any namespace, for a policy in the root namespace), or a
+ *   namespace-wide one in a namespace without workloads (root-namespace policies without a
+ *   selector apply to the whole mesh and are never reported);
+ * - `IST0101` (`Referenced namespace not found`) for each `rules[].from[].source.namespaces`
+ *   or `notNamespaces` entry that matches no namespace. Entries may use a `*` prefix or
+ *   suffix, or be `*`.
+ *
+ * mesh has no sidecar injection: every workload in the input counts as in the mesh, where
+ * istioctl counts only pods with a sidecar (or injection enabled). A namespace exists when a
+ * Namespace object for it is in the input, or when any object in the input lives in it (and
+ * the default namespace and `istio-system` always do): istioctl knows only Namespace objects,
+ * which local files rarely carry.
  * @module
  */
-import { ReferencedResourceNotFound } from "./messages.ts";
+import { NoMatchingWorkloadsFound, ReferencedResourceNotFound } from "./messages.ts";
 import type { Analyzer } from "./analyzer.ts";
 import type { AnalysisContext } from "./context.ts";
+import { selectorMatches, selectorString } from "./k8s.ts";
 
 /** Whether the namespace pattern `exp` (`*`, `*suffix`, `prefix*`, or a name) matches `ns`. */
 export function namespaceMatches(ns: string, exp: string): boolean {
@@ -21,20 +29,40 @@ export function namespaceMatches(ns: string, exp: string): boolean {
   return ns.toLowerCase() === exp.toLowerCase();
 }
 
-/** Checks the namespaces AuthorizationPolicies refer to. */
+/** The root namespace in effect: MeshConfig `rootNamespace`, else Istio's `istio-system`. */
+export function rootNamespace(ctx: AnalysisContext): string {
+  return ctx.meshConfig?.spec.rootNamespace || "istio-system";
+}
+
+/** Checks the workloads and namespaces AuthorizationPolicies refer to. */
 export const authorizationPolicyAnalyzer: Analyzer = {
   name: "auth.AuthorizationPoliciesAnalyzer",
   description: "Checks the validity of authorization policies",
-  codes: [ReferencedResourceNotFound.code],
+  codes: [NoMatchingWorkloadsFound.code, ReferencedResourceNotFound.code],
   analyze(ctx: AnalysisContext): void {
     const known = [...ctx.knownNamespaces()];
+    const root = rootNamespace(ctx);
     for (const ap of ctx.authorizationPolicies) {
-      ap.rules.forEach((rule, i) => {
-        rule.from.forEach((source, j) => {
+      const ns = ap.metadata.namespace;
+      const origin = ctx.originOf(ap);
+      const matchLabels = ap.spec.selector ? ap.spec.selector.matchLabels ?? {} : undefined;
+      const candidates = ns === root
+        ? ctx.workloads
+        : ctx.workloads.filter((w) => w.namespace === ns);
+      if (matchLabels !== undefined) {
+        if (!candidates.some((w) => selectorMatches(matchLabels, w.labels))) {
+          ctx.report(NoMatchingWorkloadsFound, [selectorString(matchLabels)], origin);
+        }
+      } else if (ns !== root && candidates.length === 0) {
+        ctx.report(NoMatchingWorkloadsFound, [""], origin);
+      }
+
+      (ap.spec.rules ?? []).forEach((rule, i) => {
+        (rule.from ?? []).forEach((from, j) => {
           for (const field of ["namespaces", "notNamespaces"] as const) {
-            source[field].forEach((ns, k) => {
-              if (known.some((n) => namespaceMatches(n, ns))) return;
-              ctx.report(ReferencedResourceNotFound, ["namespace", ns], ap.origin, [
+            (from.source?.[field] ?? []).forEach((exp, k) => {
+              if (known.some((n) => namespaceMatches(n, exp))) return;
+              ctx.report(ReferencedResourceNotFound, ["namespace", exp], origin, [
                 "spec",
                 "rules",
                 i,

@@ -1,11 +1,18 @@
 /**
- * What the analyzers work on: every input file read once into the Istio resources that
- * validate (via {@linkcode parseResources}), the Kubernetes objects beside them (see
- * `k8s.ts`), the host registry built from both, and the messages reported so far.
+ * What the analyzers work on: every input file read once into Istio resources (via
+ * {@linkcode parseResources}), the Kubernetes objects beside them (see `k8s.ts`), the kinds
+ * mesh's parser doesn't read (see `loose_kinds.ts`), the host registry built from them, and
+ * the messages reported so far.
  *
  * Reading reports on its own: validation errors and warnings become `IST0106` and `IST0133`
  * messages, and a kind/namespace/name defined twice is `MSH0001` (the later one is analyzed,
  * as the control plane lets the later file win).
+ *
+ * A resource that fails Istio's checks but has the right shape (its `spec` matches the
+ * schema: only a semantic rule failed) is still analyzed, as istioctl keeps such resources in
+ * its store: references to it resolve and its own references are checked. One whose shape is
+ * wrong (an unknown field, a string where a list belongs) is only reported, as istioctl can't
+ * read it either.
  *
  * @example
  * ```ts
@@ -20,30 +27,46 @@
  * @module
  */
 import {
+  type AuthorizationPolicy,
   type DestinationRule,
   type Gateway,
+  KIND_INFO,
   MAX_DOCUMENT_SIZE,
   MAX_INPUT_SIZE,
+  type MeshConfig,
   parseResources,
+  type PeerAuthentication,
+  type RequestAuthentication,
   type Resource,
   type ServiceEntry,
+  type Sidecar,
+  type Telemetry,
   type VirtualService,
   type WorkloadEntry,
 } from "../../api/resources.ts";
 import type { Diagnostic } from "../../api/diagnostic.ts";
 import { parseYamlDocuments, type YamlPathSegment, type YamlPosition } from "../../util/yaml.ts";
 import {
-  type AuthorizationPolicy,
   type KubeIssue,
   type KubeNamespace,
+  type KubeNode,
   type KubeObject,
+  type KubeSecret,
   type KubeService,
   type KubeServiceAccount,
   type ObjectOrigin,
   readKubeObjects,
   type Workload,
 } from "./k8s.ts";
-import { HostIndex } from "./hosts.ts";
+import {
+  type CustomResourceDefinition,
+  type GatewayRoute,
+  type KubernetesGateway,
+  type LooseObject,
+  readLooseObjects,
+  type WasmPlugin,
+} from "./loose_kinds.ts";
+import { HostIndex, ScopedHosts } from "./hosts.ts";
 import {
   DuplicateResource,
   type Message,
@@ -86,17 +109,33 @@ export class AnalysisContext {
   readonly gateways: Gateway[] = [];
   readonly serviceEntries: ServiceEntry[] = [];
   readonly workloadEntries: WorkloadEntry[] = [];
+  readonly sidecars: Sidecar[] = [];
+  readonly telemetries: Telemetry[] = [];
+  readonly authorizationPolicies: AuthorizationPolicy[] = [];
+  readonly requestAuthentications: RequestAuthentication[] = [];
+  readonly peerAuthentications: PeerAuthentication[] = [];
+  /** The MeshConfig in effect: the first by namespace/name, as the control plane picks it. */
+  meshConfig?: MeshConfig;
   readonly services: KubeService[] = [];
   /** Pods, pod templates, WorkloadEntries and the default gateway. */
   readonly workloads: Workload[] = [];
   readonly namespaces: KubeNamespace[] = [];
   readonly serviceAccounts: KubeServiceAccount[] = [];
-  readonly authorizationPolicies: AuthorizationPolicy[] = [];
+  readonly secrets: KubeSecret[] = [];
+  readonly nodes: KubeNode[] = [];
+  readonly kubernetesGateways: KubernetesGateway[] = [];
+  readonly gatewayRoutes: GatewayRoute[] = [];
+  readonly wasmPlugins: WasmPlugin[] = [];
+  readonly crds: CustomResourceDefinition[] = [];
   /** Every namespace some input object lives in (plus the default one and `istio-system`). */
   readonly namespacesInUse = new Set<string>();
   readonly messages: Message[] = [];
+  /** Hosts as mesh's control plane sees them (wildcards, exportTo). */
   hosts: HostIndex = new HostIndex([]);
+  /** Hosts as Istio's analyzers index them (see {@linkcode ScopedHosts}). */
+  scopedHosts: ScopedHosts = new ScopedHosts([], []);
   #positions = new Map<string, (path: readonly YamlPathSegment[]) => YamlPosition>();
+  #raw = new Map<string, unknown>();
 
   constructor(defaultNamespace: string) {
     this.defaultNamespace = defaultNamespace;
@@ -109,6 +148,19 @@ export class AnalysisContext {
     positionOf: (path: readonly YamlPathSegment[]) => YamlPosition,
   ): void {
     this.#positions.set(`${file}\n${line}`, positionOf);
+  }
+
+  /** Remembers the document object that starts at `file:line`, as written. */
+  addRaw(file: string, line: number, value: unknown): void {
+    this.#raw.set(`${file}\n${line}`, value);
+  }
+
+  /** The object `r` was read from, as written (for fields the typed forms leave out). */
+  rawOf(r: { file: string; line: number }): Record<string, unknown> {
+    const v = this.#raw.get(`${r.file}\n${r.line}`);
+    return typeof v === "object" && v !== null && !Array.isArray(v)
+      ? v as Record<string, unknown>
+      : {};
   }
 
   /** The origin of an Istio resource, with field positions when its file was read here. */
@@ -196,6 +248,21 @@ function dedupe<T>(
   return out;
 }
 
+/**
+ * The semantically invalid resources of a parse, typed: those whose spec still matches the
+ * kind's schema (see the module doc) and that have a name.
+ */
+function analyzableInvalid(parsed: ReturnType<typeof parseResources>): Resource[] {
+  const out: Resource[] = [];
+  for (const inv of parsed.invalid ?? []) {
+    if (!inv.metadata.name) continue;
+    const spec = KIND_INFO[inv.kind].schema.safeParse(inv.spec);
+    if (!spec.success) continue;
+    out.push({ ...inv, spec: spec.data } as Resource);
+  }
+  return out;
+}
+
 /** Reads all inputs into an {@linkcode AnalysisContext}. Never throws on bad input. */
 export function loadInputs(
   inputs: readonly Input[],
@@ -204,22 +271,30 @@ export function loadInputs(
   const ctx = new AnalysisContext(options.defaultNamespace ?? "default");
   const resources: Resource[] = [];
   const objects: KubeObject[] = [];
+  const loose: LooseObject[] = [];
   for (const { file, text } of inputs) {
     ctx.files.push(file);
     const parsed = parseResources(text, file, { defaultNamespace: ctx.defaultNamespace });
-    resources.push(...parsed.resources);
+    // In source order, so that of two definitions the later one wins whichever is invalid.
+    resources.push(
+      ...[...parsed.resources, ...analyzableInvalid(parsed)].sort((a, b) =>
+        a.source.line - b.source.line
+      ),
+    );
     for (const d of parsed.diagnostics) ctx.messages.push(schemaMessage(d, d.severity));
     if (text.length > MAX_INPUT_SIZE) continue; // reported by parseResources
     for (const doc of parseYamlDocuments(text, { maxDocumentSize: MAX_DOCUMENT_SIZE })) {
       if (doc.error) continue; // reported by parseResources
       registerPositions(ctx, file, doc.value, doc.positionOf);
-      const read = readKubeObjects(doc.value, {
+      const readContext = {
         file,
         defaultNamespace: ctx.defaultNamespace,
         positionOf: doc.positionOf,
-      });
+      };
+      const read = readKubeObjects(doc.value, readContext);
       objects.push(...read.objects);
       for (const issue of read.issues) ctx.messages.push(schemaMessage(issue, "error"));
+      loose.push(...readLooseObjects(doc.value, readContext));
     }
   }
 
@@ -231,24 +306,14 @@ export function loadInputs(
   );
   for (const r of kept) {
     ctx.namespacesInUse.add(r.metadata.namespace);
-    switch (r.kind) {
-      case "VirtualService":
-        ctx.virtualServices.push(r);
-        break;
-      case "DestinationRule":
-        ctx.destinationRules.push(r);
-        break;
-      case "Gateway":
-        ctx.gateways.push(r);
-        break;
-      case "ServiceEntry":
-        ctx.serviceEntries.push(r);
-        break;
-      case "WorkloadEntry":
-        ctx.workloadEntries.push(r);
-        break;
-    }
+    addResource(ctx, r);
   }
+  const meshConfigs = kept.filter((r): r is MeshConfig => r.kind === "MeshConfig");
+  ctx.meshConfig = meshConfigs.sort((a, b) => {
+    const ka = `${a.metadata.namespace}/${a.metadata.name}`;
+    const kb = `${b.metadata.namespace}/${b.metadata.name}`;
+    return ka < kb ? -1 : ka > kb ? 1 : 0;
+  })[0];
 
   const keptObjects = dedupe(
     ctx,
@@ -258,24 +323,17 @@ export function loadInputs(
   );
   for (const o of keptObjects) {
     if (o.origin.namespace !== undefined) ctx.namespacesInUse.add(o.origin.namespace);
-    switch (o.type) {
-      case "Service":
-        ctx.services.push(o);
-        break;
-      case "Workload":
-        ctx.workloads.push(o);
-        break;
-      case "Namespace":
-        ctx.namespaces.push(o);
-        break;
-      case "ServiceAccount":
-        ctx.serviceAccounts.push(o);
-        break;
-      case "AuthorizationPolicy":
-        // If mesh's own validation rejected it, it is reported there and not analyzed.
-        if (!rejected(ctx.messages, o.origin)) ctx.authorizationPolicies.push(o);
-        break;
-    }
+    addObject(ctx, o);
+  }
+  const keptLoose = dedupe(
+    ctx,
+    loose,
+    (o) => `${o.origin.kind}/${o.origin.namespace ?? ""}/${o.origin.name}`,
+    (o) => o.origin,
+  );
+  for (const o of keptLoose) {
+    if (o.origin.namespace !== undefined) ctx.namespacesInUse.add(o.origin.namespace);
+    addLoose(ctx, o);
   }
 
   for (const we of ctx.workloadEntries) {
@@ -309,7 +367,63 @@ export function loadInputs(
   }
   ctx.namespacesInUse.add(ctx.defaultNamespace);
   ctx.hosts = HostIndex.build(ctx.services, ctx.serviceEntries, (se) => ctx.originOf(se));
+  ctx.scopedHosts = new ScopedHosts(ctx.serviceEntries, ctx.services);
   return ctx;
+}
+
+function addResource(ctx: AnalysisContext, r: Resource): void {
+  switch (r.kind) {
+    case "VirtualService":
+      return void ctx.virtualServices.push(r);
+    case "DestinationRule":
+      return void ctx.destinationRules.push(r);
+    case "Gateway":
+      return void ctx.gateways.push(r);
+    case "ServiceEntry":
+      return void ctx.serviceEntries.push(r);
+    case "WorkloadEntry":
+      return void ctx.workloadEntries.push(r);
+    case "Sidecar":
+      return void ctx.sidecars.push(r);
+    case "Telemetry":
+      return void ctx.telemetries.push(r);
+    case "AuthorizationPolicy":
+      return void ctx.authorizationPolicies.push(r);
+    case "RequestAuthentication":
+      return void ctx.requestAuthentications.push(r);
+    case "PeerAuthentication":
+      return void ctx.peerAuthentications.push(r);
+  }
+}
+
+function addObject(ctx: AnalysisContext, o: KubeObject): void {
+  switch (o.type) {
+    case "Service":
+      return void ctx.services.push(o);
+    case "Workload":
+      return void ctx.workloads.push(o);
+    case "Namespace":
+      return void ctx.namespaces.push(o);
+    case "ServiceAccount":
+      return void ctx.serviceAccounts.push(o);
+    case "Secret":
+      return void ctx.secrets.push(o);
+    case "Node":
+      return void ctx.nodes.push(o);
+  }
+}
+
+function addLoose(ctx: AnalysisContext, o: LooseObject): void {
+  switch (o.type) {
+    case "KubernetesGateway":
+      return void ctx.kubernetesGateways.push(o);
+    case "GatewayRoute":
+      return void ctx.gatewayRoutes.push(o);
+    case "WasmPlugin":
+      return void ctx.wasmPlugins.push(o);
+    case "CustomResourceDefinition":
+      return void ctx.crds.push(o);
+  }
 }
 
 /** Records field positions for each top-level object (and `List` item) of a document. */
@@ -319,22 +433,14 @@ function registerPositions(
   value: unknown,
   positionOf: (path: readonly YamlPathSegment[]) => YamlPosition,
 ): void {
-  const register = (prefix: YamlPathSegment[]) =>
-    ctx.addPositions(
-      file,
-      positionOf(prefix).line,
-      (path) => positionOf([...prefix, ...path]),
-    );
-  register([]);
+  const register = (prefix: YamlPathSegment[], raw: unknown) => {
+    const line = positionOf(prefix).line;
+    ctx.addPositions(file, line, (path) => positionOf([...prefix, ...path]));
+    ctx.addRaw(file, line, raw);
+  };
+  register([], value);
   if (typeof value === "object" && value !== null && !Array.isArray(value)) {
     const items = (value as Record<string, unknown>).items;
-    if (Array.isArray(items)) items.forEach((_, i) => register(["items", i]));
+    if (Array.isArray(items)) items.forEach((item, i) => register(["items", i], item));
   }
-}
-
-function rejected(messages: readonly Message[], o: ObjectOrigin): boolean {
-  return messages.some((m) =>
-    m.code === SchemaValidationError.code && m.resource?.kind === o.kind &&
-    m.resource.name === o.name && m.resource.namespace === o.namespace
-  );
 }

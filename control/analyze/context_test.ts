@@ -34,8 +34,54 @@ spec:
     "spec.trafficPolicy.outlierDetection.outlierDetectionHttpErrorCodes: not supported by mesh " +
     "yet; ignored",
   ]);
-  // The invalid VirtualService is left out of the other checks (no IST0101 about it).
-  assert.deepEqual(linesOf(messages, "IST0101"), []);
+  // The invalid VirtualService is still analyzed, as istioctl does: its host doesn't exist.
+  assert.deepEqual(linesOf(messages, "IST0101"), [
+    'Error [IST0101] (VirtualService default/reviews t.yaml:9) Referenced host not found: "reviews"',
+    'Error [IST0101] (VirtualService default/reviews t.yaml:11) Referenced host not found: "reviews"',
+  ]);
+});
+
+Deno.test("load: references to a semantically invalid resource resolve; a misshapen one is out", () => {
+  const gateway = (extra: string) =>
+    `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: public}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 80, name: http, protocol: HTTP}
+    hosts: ["*"]
+${extra}---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: web}
+spec:
+  hosts: [web.example.com]
+  gateways: [public]
+  http:
+  - route:
+    - destination: {host: web.example.com}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: web}
+spec:
+  hosts: [web.example.com]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  resolution: DNS
+`;
+  // Two servers with the same port name: an Istio rule fails, the shape is right.
+  const semantic = run(gateway(
+    "  - port: {number: 81, name: http, protocol: HTTP}\n    hosts: ['*']\n",
+  ));
+  assert.equal(linesOf(semantic, "IST0106").length, 1);
+  assert.deepEqual(linesOf(semantic, "IST0101"), []);
+  // An unknown field: istioctl can't read it either, so the reference doesn't resolve.
+  const shape = run(gateway("  bogus: 1\n"));
+  assert.equal(linesOf(shape, "IST0106").length, 1);
+  assert.deepEqual(linesOf(shape, "IST0101").map((l) => l.replace(/\(.*\)/, "()")), [
+    'Error [IST0101] () Referenced gateway not found: "public"',
+  ]);
 });
 
 Deno.test("load: YAML that doesn't parse is IST0106 with the file position", () => {

@@ -159,3 +159,131 @@ export class HostIndex {
     );
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Istio's analyzer index
+
+/** Istio's analyzers' form of a full name: a short host gets `.<namespace>.svc.cluster.local`. */
+export function istioFqdn(host: string, namespace: string): string {
+  return host.startsWith("*") || host.includes(".")
+    ? host
+    : `${host}.${namespace}.svc.${DEFAULT_DOMAIN_SUFFIX}`;
+}
+
+/** Istio's `host.Name.Matches`: two hosts overlap (a wildcard covers the other's suffix). */
+export function istioHostsMatch(a: string, b: string): boolean {
+  const aw = a.startsWith("*");
+  const bw = b.startsWith("*");
+  if (aw && bw) {
+    return a.length < b.length ? b.slice(1).endsWith(a.slice(1)) : a.slice(1).endsWith(b.slice(1));
+  }
+  if (aw) return b.endsWith(a.slice(1));
+  if (bw) return a.endsWith(b.slice(1));
+  return a === b;
+}
+
+/** What a scoped host stands for: a ServiceEntry, or a Kubernetes Service seen as one. */
+export interface ScopedEntry {
+  kind: "ServiceEntry" | "Service";
+  namespace: string;
+  name: string;
+  ports: HostPort[];
+  /** The ServiceEntry's `workloadSelector.labels` (Services have none here). */
+  workloadSelector?: Record<string, string>;
+}
+
+/**
+ * Hosts keyed as Istio's analyzers key them: `<scope>/<fqdn>`, where the scope is `*` (every
+ * namespace) or the one namespace the host is exported to. ServiceEntries come first, then
+ * Kubernetes Services (a Service replaces a ServiceEntry with the same key); later entries
+ * replace earlier ones.
+ */
+export class ScopedHosts {
+  readonly #map = new Map<string, ScopedEntry>();
+
+  constructor(serviceEntries: readonly ServiceEntry[], services: readonly KubeService[]) {
+    for (const se of serviceEntries) {
+      const ns = se.metadata.namespace;
+      const entry: ScopedEntry = {
+        kind: "ServiceEntry",
+        namespace: ns,
+        name: se.metadata.name,
+        ports: (se.spec.ports ?? []).map((p) => ({
+          number: p.number,
+          name: p.name,
+          ...(p.protocol ? { protocol: p.protocol } : {}),
+        })),
+        ...(se.spec.workloadSelector?.labels
+          ? { workloadSelector: se.spec.workloadSelector.labels }
+          : {}),
+      };
+      const exportTo = se.spec.exportTo ?? [];
+      let toAll = false;
+      for (const h of se.spec.hosts) {
+        if (exportTo.length === 0 || toAll) {
+          this.#set("*", ns, h, entry);
+          continue;
+        }
+        for (const e of exportTo) {
+          if (e === "*") {
+            this.#set("*", ns, h, entry);
+            toAll = true;
+            break;
+          }
+          this.#set(e === "." ? ns : e, ns, h, entry);
+        }
+      }
+    }
+    for (const svc of services) {
+      const entry: ScopedEntry = {
+        kind: "Service",
+        namespace: svc.namespace,
+        name: svc.name,
+        ports: svc.ports.map((p) => ({
+          number: p.port,
+          ...(p.name !== undefined ? { name: p.name } : {}),
+          protocol: p.protocol,
+        })),
+      };
+      const annotation = svc.annotations[EXPORT_TO_ANNOTATION] ?? "";
+      const scopes = annotation === ""
+        ? ["*"]
+        : annotation.split(",").map((s) => s.trim()).map((s) => (s === "." ? svc.namespace : s));
+      for (const scope of scopes) this.#set(scope, svc.namespace, svc.name, entry);
+    }
+  }
+
+  #set(scope: string, namespace: string, host: string, entry: ScopedEntry): void {
+    const key = `${scope}/${istioFqdn(host, namespace)}`;
+    this.#map.delete(key); // a replacement goes last, as a new map entry would
+    this.#map.set(key, entry);
+  }
+
+  /**
+   * Istio's `GetDestinationHost`: the entry a destination `host`, written in a resource of
+   * `namespace` exported to `exportTo`, refers to. Hosts exported everywhere first, then to the
+   * resource's own namespace (no `exportTo`) or to its `exportTo` namespaces, then wildcard
+   * hosts visible in its namespace.
+   */
+  lookup(namespace: string, exportTo: readonly string[], host: string): ScopedEntry | undefined {
+    const all = this.#map.get(`*/${istioFqdn(host, namespace)}`);
+    if (all) return all;
+    const scopes = exportTo.length === 0
+      ? [namespace]
+      : exportTo.map((e) => (e === "." ? namespace : e));
+    for (const scope of scopes) {
+      const e = this.#map.get(`${scope}/${istioFqdn(host, namespace)}`);
+      if (e) return e;
+    }
+    const bare = host.startsWith("*") ? host.slice(1) : host;
+    for (const [key, entry] of this.#map) {
+      const slash = key.indexOf("/");
+      const scope = key.slice(0, slash);
+      const seHost = key.slice(slash + 1);
+      if (!seHost.startsWith("*")) continue;
+      if (scope !== "*" && scope !== namespace) continue;
+      if (bare.endsWith(seHost.slice(1))) return entry;
+    }
+    return undefined;
+  }
+}

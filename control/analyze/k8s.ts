@@ -2,8 +2,8 @@
  * Core Kubernetes objects as `mesh analyze` reads them from the same files as the Istio
  * resources, the way `istioctl analyze` does for local files: Services (hosts and ports),
  * Pods and the pod templates of Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs and
- * CronJobs (workload labels), Namespaces and ServiceAccounts. AuthorizationPolicies
- * (`security.istio.io`) are read here too, loosely, for the checks that need them.
+ * CronJobs (workload labels, annotations, containers), Namespaces, ServiceAccounts, Secrets
+ * (for Gateway `credentialName`) and Nodes (topology labels).
  *
  * Each kind gets a light schema: only the fields the analyzers use are checked, and a
  * malformed one is reported (as a schema validation error) instead of guessed at.
@@ -45,6 +45,15 @@ export interface KubeServicePort {
   /** `TCP` when not set, as Kubernetes defaults it. */
   protocol: string;
   targetPort?: number | string;
+  appProtocol?: string;
+}
+
+/** A `status.conditions` entry, as far as analysis needs it. */
+export interface Condition {
+  type: string;
+  status: string;
+  reason: string;
+  message: string;
 }
 
 /** A Kubernetes Service: the host `<name>.<namespace>.svc.cluster.local`. */
@@ -56,7 +65,20 @@ export interface KubeService {
   ports: KubeServicePort[];
   /** Pod labels it selects; absent selects nothing (endpoints are managed elsewhere). */
   selector?: Record<string, string>;
+  labels: Record<string, string>;
   annotations: Record<string, string>;
+  /** `spec.type`; `ClusterIP` when not set. */
+  serviceType: string;
+  /** `status.conditions`. */
+  conditions: Condition[];
+}
+
+/** A container of a pod, as far as analysis needs it. */
+export interface Container {
+  name: string;
+  image?: string;
+  /** `securityContext.runAsUser`. */
+  runAsUser?: number;
 }
 
 /** Something that runs pods with labels: a Pod, or a controller's pod template. */
@@ -67,6 +89,17 @@ export interface Workload {
   name: string;
   /** The pod labels (a controller's `spec.template.metadata.labels`). */
   labels: Record<string, string>;
+  /** The pod annotations (a controller's `spec.template.metadata.annotations`). */
+  podAnnotations?: Record<string, string>;
+  /** The object's own `metadata.labels` and `metadata.annotations` (a Pod's are its pod's). */
+  meta?: { labels: Record<string, string>; annotations: Record<string, string> };
+  /** `containers` then `initContainers`. */
+  containers?: Container[];
+  initContainerNames?: string[];
+  /** The pod's `securityContext.runAsUser`. */
+  runAsUser?: number;
+  /** `spec.nodeName` (Pods). */
+  nodeName?: string;
   serviceAccount?: string;
   /** Made up by mesh (the default ingress gateway), not read from a file. */
   synthetic?: boolean;
@@ -88,21 +121,22 @@ export interface KubeServiceAccount {
   name: string;
 }
 
-/** One `rules[].from[].source` of an AuthorizationPolicy, as far as analysis needs it. */
-export interface AuthorizationSource {
-  namespaces: string[];
-  notNamespaces: string[];
-}
-
-/** An AuthorizationPolicy (`security.istio.io`), read loosely. */
-export interface AuthorizationPolicy {
-  type: "AuthorizationPolicy";
+/** A Kubernetes Secret: its type and the base64 values of `data` (and `stringData`, encoded). */
+export interface KubeSecret {
+  type: "Secret";
   origin: ObjectOrigin;
   namespace: string;
   name: string;
-  selector?: Record<string, string>;
-  /** `rules[i].from[j].source`, with the indices kept (missing entries are empty). */
-  rules: { from: AuthorizationSource[] }[];
+  secretType: string;
+  data: Record<string, string>;
+}
+
+/** A Kubernetes Node, for its topology labels. */
+export interface KubeNode {
+  type: "Node";
+  origin: ObjectOrigin;
+  name: string;
+  labels: Record<string, string>;
 }
 
 /** Any object this module reads. */
@@ -111,7 +145,8 @@ export type KubeObject =
   | Workload
   | KubeNamespace
   | KubeServiceAccount
-  | AuthorizationPolicy;
+  | KubeSecret
+  | KubeNode;
 
 /** A problem with an object's shape, positioned like a validation diagnostic. */
 export interface KubeIssue {
@@ -157,21 +192,39 @@ const serviceSpec = z.looseObject({
     name: z.string().optional(),
     protocol: z.string().optional(),
     targetPort: z.union([z.number().int().min(0).max(65535), z.string()]).optional(),
+    appProtocol: z.string().optional(),
   })).optional(),
   selector: labelMap.optional(),
+  type: z.string().optional(),
 });
 
-const podTemplate = z.looseObject({
-  metadata: z.looseObject({ labels: labelMap.optional() }).optional(),
-  spec: z.looseObject({
-    serviceAccountName: z.string().optional(),
-    serviceAccount: z.string().optional(),
-  }).optional(),
+const securityContext = z.looseObject({ runAsUser: z.number().int().optional() });
+
+const container = z.looseObject({
+  name: z.string(),
+  image: z.string().optional(),
+  securityContext: securityContext.optional(),
 });
 
 const podSpec = z.looseObject({
   serviceAccountName: z.string().optional(),
   serviceAccount: z.string().optional(),
+  containers: z.array(container).optional(),
+  initContainers: z.array(container).optional(),
+  securityContext: securityContext.optional(),
+  nodeName: z.string().optional(),
+});
+
+const podTemplate = z.looseObject({
+  metadata: z.looseObject({ labels: labelMap.optional(), annotations: labelMap.optional() })
+    .optional(),
+  spec: podSpec.optional(),
+});
+
+const secretBody = z.looseObject({
+  type: z.string().optional(),
+  data: z.record(z.string(), z.string()).optional(),
+  stringData: z.record(z.string(), z.string()).optional(),
 });
 
 /** Controllers whose pods come from `spec.template`, by API group. */
@@ -263,19 +316,18 @@ function readOne(
     }
     return;
   }
-  const kindKnown =
-    (group === "" && ["Service", "Pod", "Namespace", "ServiceAccount"].includes(kind)) ||
+  const kindKnown = (group === "" &&
+    ["Service", "Pod", "Namespace", "ServiceAccount", "Secret", "Node"].includes(kind)) ||
     (TEMPLATE_KINDS[group]?.includes(kind) ?? false) ||
-    (group === "batch" && kind === "CronJob") ||
-    (group === "security.istio.io" && kind === "AuthorizationPolicy");
+    (group === "batch" && kind === "CronJob");
   if (!kindKnown) return;
 
-  const loose = kind === "AuthorizationPolicy";
+  const clusterScoped = kind === "Namespace" || kind === "Node";
   const at = (path: readonly YamlPathSegment[]) => ctx.positionOf([...prefix, ...path]);
   const rawMeta = isRecord(value.metadata) ? value.metadata : {};
   const subject = {
     kind,
-    namespace: kind === "Namespace"
+    namespace: clusterScoped
       ? undefined
       : typeof rawMeta.namespace === "string"
       ? rawMeta.namespace
@@ -288,7 +340,6 @@ function readOne(
     const parsed = schema.safeParse(v === null ? undefined : v);
     if (parsed.success) return parsed.data;
     failed = true;
-    if (loose) return undefined;
     const seen = new Set<string>();
     for (const issue of parsed.error.issues) {
       const full = [...path, ...issue.path as YamlPathSegment[]];
@@ -308,7 +359,7 @@ function readOne(
 
   const meta = check(metadata, ["metadata"]);
   if (!meta) {
-    if (value.metadata === undefined && !loose) {
+    if (value.metadata === undefined) {
       out.issues.push({
         file: ctx.file,
         line: at([]).line,
@@ -322,13 +373,14 @@ function readOne(
   const namespace = meta.namespace ?? ctx.defaultNamespace;
   const origin: ObjectOrigin = {
     kind,
-    ...(kind === "Namespace" ? {} : { namespace }),
+    ...(clusterScoped ? {} : { namespace }),
     name: meta.name,
     file: ctx.file,
     line: at([]).line,
     lineOf: (path) => at(path).line,
   };
   const labels = meta.labels ?? {};
+  const annotations = meta.annotations ?? {};
 
   switch (kind) {
     case "Service": {
@@ -344,35 +396,55 @@ function readOne(
           ...(p.name !== undefined ? { name: p.name } : {}),
           protocol: (p.protocol ?? "TCP").toUpperCase(),
           ...(p.targetPort !== undefined ? { targetPort: p.targetPort } : {}),
+          ...(p.appProtocol !== undefined ? { appProtocol: p.appProtocol } : {}),
         })),
         ...(spec.selector ? { selector: spec.selector } : {}),
-        annotations: meta.annotations ?? {},
+        labels,
+        annotations,
+        serviceType: spec.type ?? "ClusterIP",
+        conditions: conditionsOf(value.status),
       });
       return;
     }
     case "Pod": {
       const spec = check(podSpec.optional(), ["spec"]);
       if (failed) return;
-      const sa = spec?.serviceAccountName ?? spec?.serviceAccount;
       out.objects.push({
         type: "Workload",
         origin,
         namespace,
         name: meta.name,
         labels,
-        ...(sa ? { serviceAccount: sa } : {}),
+        podAnnotations: annotations,
+        meta: { labels, annotations },
+        ...podFields(spec),
       });
       return;
     }
     case "Namespace":
       out.objects.push({ type: "Namespace", origin, name: meta.name, labels });
       return;
+    case "Node":
+      out.objects.push({ type: "Node", origin, name: meta.name, labels });
+      return;
     case "ServiceAccount":
       out.objects.push({ type: "ServiceAccount", origin, namespace, name: meta.name });
       return;
-    case "AuthorizationPolicy":
-      out.objects.push(readAuthorizationPolicy(value.spec, origin, namespace, meta.name));
+    case "Secret": {
+      const body = check(secretBody, []);
+      if (!body) return;
+      const data: Record<string, string> = { ...(body.data ?? {}) };
+      for (const [k, v] of Object.entries(body.stringData ?? {})) data[k] = base64(v);
+      out.objects.push({
+        type: "Secret",
+        origin,
+        namespace,
+        name: meta.name,
+        secretType: body.type ?? "Opaque",
+        data,
+      });
       return;
+    }
   }
   // Controllers: the pod template.
   const templatePath = kind === "CronJob"
@@ -380,50 +452,55 @@ function readOne(
     : ["spec", "template"];
   const template = check(podTemplate.optional(), templatePath);
   if (failed) return;
-  const sa = template?.spec?.serviceAccountName ?? template?.spec?.serviceAccount;
   out.objects.push({
     type: "Workload",
     origin,
     namespace,
     name: meta.name,
     labels: template?.metadata?.labels ?? {},
-    ...(sa ? { serviceAccount: sa } : {}),
+    podAnnotations: template?.metadata?.annotations ?? {},
+    meta: { labels, annotations },
+    ...podFields(template?.spec),
   });
 }
 
-function strings(v: unknown): string[] {
-  return Array.isArray(v) ? v.filter((s): s is string => typeof s === "string") : [];
+type PodSpec = z.infer<typeof podSpec>;
+
+function podFields(spec: PodSpec | undefined): Partial<Workload> {
+  const out: Partial<Workload> = {};
+  const sa = spec?.serviceAccountName ?? spec?.serviceAccount;
+  if (sa) out.serviceAccount = sa;
+  out.containers = (spec?.containers ?? []).map((c) => ({
+    name: c.name,
+    ...(c.image !== undefined ? { image: c.image } : {}),
+    ...(c.securityContext?.runAsUser !== undefined
+      ? { runAsUser: c.securityContext.runAsUser }
+      : {}),
+  }));
+  out.initContainerNames = (spec?.initContainers ?? []).map((c) => c.name);
+  if (spec?.securityContext?.runAsUser !== undefined) {
+    out.runAsUser = spec.securityContext.runAsUser;
+  }
+  if (spec?.nodeName) out.nodeName = spec.nodeName;
+  return out;
 }
 
-function readAuthorizationPolicy(
-  spec: unknown,
-  origin: ObjectOrigin,
-  namespace: string,
-  name: string,
-): AuthorizationPolicy {
-  const s = isRecord(spec) ? spec : {};
-  const selector = isRecord(s.selector) && isRecord(s.selector.matchLabels)
-    ? Object.fromEntries(
-      Object.entries(s.selector.matchLabels).filter(([, v]) => typeof v === "string"),
-    ) as Record<string, string>
-    : undefined;
-  const rules = (Array.isArray(s.rules) ? s.rules : []).map((rule) => ({
-    from: (isRecord(rule) && Array.isArray(rule.from) ? rule.from : []).map((f) => {
-      const source = isRecord(f) && isRecord(f.source) ? f.source : {};
-      return {
-        namespaces: strings(source.namespaces),
-        notNamespaces: strings(source.notNamespaces),
-      };
-    }),
+function base64(s: string): string {
+  let binary = "";
+  for (const b of new TextEncoder().encode(s)) binary += String.fromCharCode(b);
+  return btoa(binary);
+}
+
+/** `status.conditions` read loosely: entries without a string `type` are left out. */
+export function conditionsOf(status: unknown): Condition[] {
+  if (!isRecord(status) || !Array.isArray(status.conditions)) return [];
+  const str = (v: unknown) => (typeof v === "string" ? v : "");
+  return status.conditions.filter((c) => isRecord(c) && typeof c.type === "string").map((c) => ({
+    type: str(c.type),
+    status: str(c.status),
+    reason: str(c.reason),
+    message: str(c.message),
   }));
-  return {
-    type: "AuthorizationPolicy",
-    origin,
-    namespace,
-    name,
-    ...(selector ? { selector } : {}),
-    rules,
-  };
 }
 
 /** Whether `labels` carry every key/value of `selector` (an empty selector matches all). */

@@ -155,41 +155,65 @@ spec: {}
   ]);
 });
 
-Deno.test("k8s: AuthorizationPolicy is read loosely, never as an issue", () => {
-  const { objects, issues } = read(`apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: allow, namespace: shop}
+Deno.test("k8s: containers, security contexts, annotations, Secrets and Nodes", () => {
+  const { objects, issues } = read(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, labels: {istio: x}, annotations: {a: b}}
 spec:
-  selector: {matchLabels: {app: reviews}}
-  rules:
-  - from:
-    - source: {namespaces: [a, 7, b], notNamespaces: [c]}
-    - source: {principals: [x]}
-  - to: [{operation: {methods: [GET]}}]
-  - "garbage"
+  template:
+    metadata:
+      labels: {app: web}
+      annotations: {sidecar.istio.io/inject: "true"}
+    spec:
+      securityContext: {runAsUser: 1337}
+      containers:
+      - name: app
+        image: web:1
+        securityContext: {runAsUser: 1000}
+      initContainers:
+      - name: istio-init
 ---
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: empty}
-spec: 42
+apiVersion: v1
+kind: Secret
+metadata: {name: cert, namespace: istio-system}
+type: kubernetes.io/tls
+data: {tls.crt: QUJD}
+stringData: {tls.key: key}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: n1, labels: {topology.kubernetes.io/region: r1}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: s}
+spec:
+  type: ExternalName
+  ports: [{port: 80, appProtocol: http}]
+status:
+  conditions: [{type: istio.io/WaypointBound, status: "False", reason: R}, {status: x}]
 `);
   assert.deepEqual(issues, []);
-  assert.equal(objects.length, 2);
-  const [ap, empty] = objects;
-  assert.equal(ap.type, "AuthorizationPolicy");
-  if (ap.type !== "AuthorizationPolicy" || empty.type !== "AuthorizationPolicy") return;
-  assert.deepEqual(ap.selector, { app: "reviews" });
-  assert.deepEqual(ap.rules, [
-    {
-      from: [
-        { namespaces: ["a", "b"], notNamespaces: ["c"] },
-        { namespaces: [], notNamespaces: [] },
-      ],
-    },
-    { from: [] },
-    { from: [] },
+  const [web, secret, node, svc] = objects;
+  assert.ok(web.type === "Workload" && secret.type === "Secret" && node.type === "Node");
+  assert.ok(svc.type === "Service");
+  assert.deepEqual(web.meta, { labels: { istio: "x" }, annotations: { a: "b" } });
+  assert.deepEqual(web.podAnnotations, { "sidecar.istio.io/inject": "true" });
+  assert.deepEqual(web.containers, [{ name: "app", image: "web:1", runAsUser: 1000 }]);
+  assert.deepEqual(web.initContainerNames, ["istio-init"]);
+  assert.equal(web.runAsUser, 1337);
+  assert.deepEqual(
+    [secret.origin.namespace, secret.secretType, secret.data],
+    ["istio-system", "kubernetes.io/tls", { "tls.crt": "QUJD", "tls.key": "a2V5" }],
+  );
+  assert.deepEqual([node.origin.namespace, node.labels], [undefined, {
+    "topology.kubernetes.io/region": "r1",
+  }]);
+  assert.equal(svc.serviceType, "ExternalName");
+  assert.deepEqual(svc.ports, [{ port: 80, protocol: "TCP", appProtocol: "http" }]);
+  assert.deepEqual(svc.conditions, [
+    { type: "istio.io/WaypointBound", status: "False", reason: "R", message: "" },
   ]);
-  assert.deepEqual(empty.rules, []);
 });
 
 Deno.test("k8s: selectors as Kubernetes matches and prints them", () => {

@@ -18,24 +18,9 @@
  * @module
  */
 
-/** Severity of a message, named as istioctl names them. */
-export type Level = "Error" | "Warning" | "Info";
-
-/** Levels from worst to mildest (istioctl's sort order). */
-export const LEVELS: readonly Level[] = ["Error", "Warning", "Info"];
-
-/** One kind of finding: a stable code, a name, a level, and how its text is built. */
-export interface MessageType<A extends unknown[] = never[]> {
-  /** `IST0101`, `MSH0001`, ... */
-  readonly code: string;
-  /** `ReferencedResourceNotFound`, ... */
-  readonly name: string;
-  readonly level: Level;
-  /** One sentence: what the message means. */
-  readonly description: string;
-  /** Builds the message text from its arguments. */
-  readonly format: (...args: A) => string;
-}
+export * from "./message_type.ts";
+export * from "./istio_messages.ts";
+import { define, goList, goQuote, type Level, LEVELS, type MessageType } from "./message_type.ts";
 
 /** The resource a message is about. */
 export interface ResourceRef {
@@ -72,30 +57,6 @@ export interface MessageRecord {
   resource?: ResourceRef;
   file?: string;
   line?: number;
-}
-
-const ALL: MessageType<never[]>[] = [];
-
-function define<A extends unknown[]>(
-  code: string,
-  name: string,
-  level: Level,
-  description: string,
-  format: (...args: A) => string,
-): MessageType<A> {
-  const t: MessageType<A> = { code, name, level, description, format };
-  ALL.push(t as unknown as MessageType<never[]>);
-  return t;
-}
-
-/** Go's `%q` for a string, close enough for host names and labels. */
-export function goQuote(s: string): string {
-  return JSON.stringify(s);
-}
-
-/** Go's `%v` for a slice: `[a b c]`. */
-export function goList(items: readonly (string | number)[]): string {
-  return `[${items.join(" ")}]`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -238,11 +199,6 @@ export const DuplicateResource = define(
     `Duplicate resource: also defined at ${other}; the later definition is used and this one ` +
     "is ignored",
 );
-
-/** Every message type, in code order. */
-export function messageTypes(): readonly MessageType<never[]>[] {
-  return [...ALL].sort((a, b) => a.code < b.code ? -1 : a.code > b.code ? 1 : 0);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Building and rendering
