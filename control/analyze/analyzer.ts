@@ -35,10 +35,16 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-/** Reads `{host, subset, port: {number}}` loosely; undefined unless `host` is a string. */
+/**
+ * Reads `{host, subset, port: {number}}` loosely. A missing destination (or host) is host
+ * `""`, as Istio's getters read it; undefined only when `v` is there but not a mapping.
+ */
 function destinationAt(v: unknown): Omit<VsDestination, "mirror" | "path"> | undefined {
-  if (!isRecord(v) || typeof v.host !== "string") return undefined;
-  const out: Omit<VsDestination, "mirror" | "path"> = { host: v.host };
+  if (v === undefined || v === null) return { host: "" };
+  if (!isRecord(v)) return undefined;
+  const out: Omit<VsDestination, "mirror" | "path"> = {
+    host: typeof v.host === "string" ? v.host : "",
+  };
   if (typeof v.subset === "string" && v.subset !== "") out.subset = v.subset;
   if (isRecord(v.port) && typeof v.port.number === "number") out.port = v.port.number;
   return out;
@@ -55,7 +61,7 @@ export function routeDestinations(vs: VirtualService): VsDestination[] {
     list(vs.spec[section]).forEach((rule, i) => {
       if (!isRecord(rule)) return;
       list(rule.route).forEach((rd, j) => {
-        const d = isRecord(rd) ? destinationAt(rd.destination) : undefined;
+        const d = isRecord(rd) ? destinationAt(rd.destination) : destinationAt(undefined);
         if (d) {
           out.push({
             ...d,
@@ -72,11 +78,12 @@ export function routeDestinations(vs: VirtualService): VsDestination[] {
 /** The HTTP mirror destinations of `vs`: `mirror` and `mirrors[].destination`. */
 export function mirrorDestinations(vs: VirtualService): VsDestination[] {
   const out: VsDestination[] = [];
-  (vs.spec.http ?? []).forEach((rule, i) => {
-    const m = destinationAt(rule.mirror);
+  list(vs.spec.http).forEach((rule, i) => {
+    if (!isRecord(rule)) return;
+    const m = isRecord(rule.mirror) ? destinationAt(rule.mirror) : undefined;
     if (m) out.push({ ...m, mirror: true, path: ["spec", "http", i, "mirror", "host"] });
     list(rule.mirrors).forEach((entry, k) => {
-      const d = isRecord(entry) ? destinationAt(entry.destination) : undefined;
+      const d = isRecord(entry) ? destinationAt(entry.destination) : destinationAt(undefined);
       if (d) {
         out.push({
           ...d,

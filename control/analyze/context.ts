@@ -248,17 +248,63 @@ function dedupe<T>(
   return out;
 }
 
+/** The value at `path` inside `v`, or undefined. */
+function valueAt(v: unknown, path: readonly PropertyKey[]): unknown {
+  let x = v;
+  for (const k of path) {
+    if (typeof x !== "object" || x === null) return undefined;
+    x = (x as Record<PropertyKey, unknown>)[k];
+  }
+  return x;
+}
+
 /**
- * The semantically invalid resources of a parse, typed: those whose spec still matches the
- * kind's schema (see the module doc) and that have a name.
+ * Whether a schema issue is one of Istio's validation rules rather than a document Istio's
+ * decoder can't read: a missing field, a value out of range or of the wrong form. Unknown
+ * fields, values of the wrong type and unknown enum values make istioctl drop the resource.
+ */
+function semanticIssue(issue: { code: string; path: readonly PropertyKey[] }, spec: unknown) {
+  switch (issue.code) {
+    case "invalid_type": {
+      const v = valueAt(spec, issue.path);
+      return v === undefined || v === null;
+    }
+    case "too_small":
+    case "too_big":
+    case "invalid_format":
+    case "not_multiple_of":
+    case "custom":
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** The top-level lists and strings analyzers iterate, filled in where an invalid spec lacks them. */
+const SPEC_DEFAULTS: Partial<Record<string, Record<string, unknown>>> = {
+  VirtualService: { hosts: [] },
+  Gateway: { servers: [] },
+  DestinationRule: { host: "" },
+  ServiceEntry: { hosts: [] },
+};
+
+/**
+ * The semantically invalid resources of a parse (see the module doc), typed as far as their
+ * spec allows: an invalid resource may lack required fields, which analyzers read with care.
  */
 function analyzableInvalid(parsed: ReturnType<typeof parseResources>): Resource[] {
   const out: Resource[] = [];
   for (const inv of parsed.invalid ?? []) {
     if (!inv.metadata.name) continue;
-    const spec = KIND_INFO[inv.kind].schema.safeParse(inv.spec);
-    if (!spec.success) continue;
-    out.push({ ...inv, spec: spec.data } as Resource);
+    const parsedSpec = KIND_INFO[inv.kind].schema.safeParse(inv.spec);
+    let spec: unknown = parsedSpec.data;
+    if (!parsedSpec.success) {
+      const raw = inv.spec ?? {};
+      if (typeof raw !== "object" || Array.isArray(raw)) continue;
+      if (!parsedSpec.error.issues.every((i) => semanticIssue(i, raw))) continue;
+      spec = { ...SPEC_DEFAULTS[inv.kind], ...raw };
+    }
+    out.push({ ...inv, spec } as Resource);
   }
   return out;
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { destinationHostAnalyzer } from "./destination_hosts.ts";
-import { kubeService, linesOf, run } from "./testutil.ts";
+import { istioCases, kubeService, lineOf, linesOf, run } from "./testutil.ts";
 
 const only = { analyzers: [destinationHostAnalyzer] };
 
@@ -125,3 +125,214 @@ spec:
     'Error [IST0101] (VirtualService default/reviews t.yaml:18) Referenced host not found: "api.example.com"',
   ]);
 });
+
+Deno.test("destination hosts: the VirtualService's own exportTo decides where hosts are looked up", () => {
+  // A Service exported only to its namespace and `team`; a VirtualService in its namespace.
+  const svc = `apiVersion: v1
+kind: Service
+metadata:
+  name: hello
+  namespace: hello
+  annotations: {networking.istio.io/exportTo: "team,."}
+spec:
+  ports: [{port: 80, name: http}]
+---
+`;
+  const route = (exportTo: string) =>
+    vs(
+      `  hosts: [hello]
+  exportTo: ${exportTo}
+  http:
+  - route:
+    - destination: {host: hello.hello.svc.cluster.local}`,
+      "hello",
+    );
+  assert.deepEqual(linesOf(run(svc + route('["."]'), only)), []);
+  assert.deepEqual(linesOf(run(svc + route("[team]"), only)), []);
+  // Regression: exported to a namespace that can't see the host, the host isn't found.
+  assert.deepEqual(linesOf(run(svc + route("[bogus]"), only)), [
+    "Error [IST0101] (VirtualService hello/reviews t.yaml:20) Referenced host not found: " +
+    '"hello.hello.svc.cluster.local"',
+  ]);
+});
+
+Deno.test("destination hosts: gateway routes without subset to a subset-split host (IST0140)", () => {
+  const yaml = kubeService("ratings", [80]) + `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: edge}
+spec:
+  hosts: [ratings.example.com]
+  gateways: [istio-system/public]
+  http:
+  - route:
+    - destination: {host: ratings}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: ratings}
+spec:
+  hosts: [ratings]
+  http:
+  - route:
+    - destination: {host: ratings, subset: v1}
+`;
+  assert.deepEqual(linesOf(run(yaml, only), "IST0140"), [
+    `Warning [IST0140] (VirtualService default/edge t.yaml:${
+      lineOf(yaml, "{host: ratings}")
+    }) Subset in virtual service ` +
+    "default/ratings has no effect on ingress gateway default/edge requests",
+  ]);
+});
+
+const service = (name: string, ns: string, ports: string, annotations = "") =>
+  `apiVersion: v1
+kind: Service
+metadata: {name: ${name}, namespace: ${ns}${annotations}}
+spec:
+  ports: ${ports}
+---
+`;
+const se = (name: string, ns: string, hosts: string[], exportTo?: string[]) =>
+  `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ${name}, namespace: ${ns}}
+spec:
+  hosts: ${JSON.stringify(hosts)}
+${exportTo ? `  exportTo: ${JSON.stringify(exportTo)}\n` : ""}---
+`;
+/** A VirtualService: `spec` is YAML under `spec:` (two-space indented). */
+const v = (name: string, ns: string, spec: string) =>
+  `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: ${name}, namespace: ${ns}}
+spec:
+${spec}
+---
+`;
+const to = (dest: string, extra = "") =>
+  `  http:\n  - route:\n    - destination: ${dest}\n${extra}`;
+
+// Istio's testdata/virtualservice_destinationhosts.yaml and
+// virtualservice_route_rule_no_effects_ingress.yaml (the VirtualServices without hosts are
+// invalid, IST0106, and analyzed all the same).
+istioCases(destinationHostAnalyzer, [
+  {
+    name: "virtualServiceDestinationHosts",
+    yaml: service("reviews", "default", "[{port: 42, name: tcp-test, protocol: TCP}]") +
+      service(
+        "reviews-2port",
+        "default",
+        "[{port: 80, name: http-test, protocol: HTTP}, {port: 443, name: https-test, protocol: HTTPS}]",
+      ) +
+      se("external-reviews", "default", ["external-reviews.org"]) +
+      se("eu-wildcard", "default", ["*.eu.bookinfo.com"]) +
+      se("service-entry-ignore", "default-ignore", ["*"], ["."]) +
+      se("service-entry-other", "other", ["other.bookinfo.com"], ["."]) +
+      se("service-entry-exported", "other", ["abc.bookinfo.com"], ["default"]) +
+      v("reviews", "default", to("{host: reviews, subset: v1}")) +
+      v(
+        "reviews-bogushost",
+        "default",
+        "  http:\n  - route:\n    - {}\n    - destination: {host: reviews-bogus, subset: v1}",
+      ) +
+      v("reviews-fqdn", "default", to("{host: reviews.default.svc.cluster.local, subset: v1}")) +
+      v("reviews-external", "default", to("{host: external-reviews.org}")) +
+      v("reviews-bookinfo-eu", "default", to("{host: reviews.eu.bookinfo.com}")) +
+      v("reviews-bookinfo-eu-wildcard", "default", to('{host: "*.eu.bookinfo.com"}')) +
+      v("reviews-bookinfo-other", "default", to("{host: other.bookinfo.com}")) +
+      v(
+        "reviews-mirror",
+        "default",
+        to("{host: reviews, subset: v1}", "    mirror: {host: reviews, subset: v1}"),
+      ) +
+      v(
+        "reviews-mirror-bogushost",
+        "default",
+        to("{host: reviews, subset: v1}", "    mirror: {host: reviews-bogus, subset: v1}"),
+      ) +
+      v("reviews-bogusport", "default", to("{host: reviews, subset: v1, port: {number: 999}}")) +
+      v("reviews-2port-missing", "default", to("{host: reviews-2port, subset: v1}")) +
+      v(
+        "reviews-2port-present",
+        "default",
+        to("{host: reviews-2port, subset: v1, port: {number: 80}}"),
+      ) +
+      v(
+        "cross-namespace",
+        "istio-system",
+        "  hosts: [reviews]\n" + to("{host: reviews.default.svc.cluster.local}"),
+      ) +
+      service(
+        "details",
+        "default",
+        "[{port: 9080, name: http}]",
+        ", annotations: {networking.istio.io/exportTo: banana}",
+      ) +
+      v(
+        "cross-namespace-details",
+        "istio-system",
+        "  hosts: [details]\n" + to("{host: details.default.svc.cluster.local}"),
+      ) +
+      v(
+        "banana-details",
+        "banana",
+        "  hosts: [details]\n" + to("{host: details.default.svc.cluster.local}"),
+      ) +
+      service(
+        "hello",
+        "hello",
+        "[{port: 9080, name: http}]",
+        ', annotations: {networking.istio.io/exportTo: "hello1,hello2,."}',
+      ) +
+      ["hello1", "hello2", "hello"].map((ns) =>
+        v("hello", ns, "  hosts: [hello]\n" + to("{host: hello.hello.svc.cluster.local}"))
+      ).join("") +
+      v(
+        "hello-export-to-bogus",
+        "hello",
+        "  hosts: [hello]\n  exportTo: [bogus]\n" + to("{host: hello.hello.svc.cluster.local}"),
+      ) +
+      v("vs-to-extporto-serviceentry", "default", to("{host: abc.bookinfo.com}")),
+    expected: [
+      "IST0101 VirtualService default/reviews-bogushost",
+      "IST0101 VirtualService default/reviews-bogushost",
+      "IST0101 VirtualService default/reviews-bookinfo-other",
+      "IST0101 VirtualService default/reviews-mirror-bogushost",
+      "IST0101 VirtualService default/reviews-bogusport",
+      "IST0112 VirtualService default/reviews-2port-missing",
+      "IST0101 VirtualService istio-system/cross-namespace-details",
+      "IST0101 VirtualService hello/hello-export-to-bogus",
+    ],
+  },
+  {
+    name: "Route Rule no effect on Ingress",
+    yaml: [1, 2].map((n) =>
+      `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: testing-gateway-0${n}-test-0${n}, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - hosts: [testing-0${n}.com]
+    port: {name: http, number: 80, protocol: HTTP}
+---
+` +
+      v(
+        `testing-service-0${n}-test-0${n}`,
+        "default",
+        `  gateways: [istio-system/testing-gateway-0${n}-test-0${n}]\n  hosts: [testing-0${n}.com]\n` +
+          to(n === 1 ? "{host: ratings}" : "{host: ratings, subset: v1}"),
+      )
+    ).join("") +
+      service("ratings", "default", "[{port: 80, name: http-ratings, protocol: HTTP}]") +
+      v("ratings-01", "default", "  hosts: [ratings]\n" + to("{host: ratings, subset: v1}")) +
+      `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: ratings, namespace: default}
+spec:
+  host: ratings
+  subsets: [{name: v1, labels: {version: v1}}]
+`,
+    expected: ["IST0140 VirtualService default/testing-service-01-test-01"],
+  },
+]);

@@ -5,16 +5,22 @@
  *   `Referenced selector not found`). Workloads are Pods, pod templates of controllers,
  *   WorkloadEntries, and mesh's default ingress gateway (`istio=ingressgateway`,
  *   `app=istio-ingressgateway`), which stands in for `mesh start --mode=gateway`;
- * - each server port must be a (target) port of a Kubernetes Service that selects those
- *   workloads (`IST0162`). mesh's gateways listen on the server ports themselves, so this is
- *   only checked when the input has such a Service; istioctl checks against its own default
- *   ingress Service.
+ * - each server port must be a port of a Kubernetes Service that selects those workloads, or
+ *   the `targetPort` one of its ports forwards to (`IST0162`); only TCP ports count. mesh's
+ *   gateways listen on the server ports themselves, so this is only checked when the input
+ *   has such a Service; istioctl checks against its own default ingress Service.
  * @module
  */
 import { GatewayPortNotDefinedOnService, ReferencedResourceNotFound } from "./messages.ts";
 import type { Analyzer } from "./analyzer.ts";
 import type { AnalysisContext } from "./context.ts";
 import { selectorMatches, selectorString } from "./k8s.ts";
+
+/** A `targetPort` as Kubernetes' `IntValue`: a number, a numeric string, else 0. */
+function intValue(v: number | string | undefined): number {
+  if (typeof v === "number") return v;
+  return v !== undefined && /^[0-9]+$/.test(v) ? Number(v) : 0;
+}
 
 /** Checks that each Gateway's selector and ports are backed by workloads and Services. */
 export const gatewayWorkloadAnalyzer: Analyzer = {
@@ -52,19 +58,23 @@ export const gatewayWorkloadAnalyzer: Analyzer = {
       for (const svc of services) {
         for (const p of svc.ports) {
           if (p.protocol !== "TCP") continue;
-          ports.add(typeof p.targetPort === "number" && p.targetPort !== 0 ? p.targetPort : p.port);
+          const target = intValue(p.targetPort);
+          ports.add(target !== 0 ? target : p.port);
+          if (target !== 0) ports.add(p.port); // Istio accepts the Service port too
         }
       }
-      gw.spec.servers.forEach((server, i) => {
-        if (ports.has(server.port.number)) return;
-        ctx.report(GatewayPortNotDefinedOnService, [server.port.number, selected], origin, [
-          "spec",
-          "servers",
-          i,
-          "port",
-          "number",
-        ]);
-      });
+      // Istio points at the selector's first label.
+      const first = Object.keys(selector).sort()[0];
+      for (const server of gw.spec.servers) {
+        const port = server?.port?.number;
+        if (port === undefined || ports.has(port)) continue;
+        ctx.report(
+          GatewayPortNotDefinedOnService,
+          [port, selected],
+          origin,
+          first !== undefined ? ["spec", "selector", first] : ["spec", "selector"],
+        );
+      }
     }
   },
 };
