@@ -43,6 +43,17 @@ import {
 } from "./schemas/request_authentication.ts";
 import { checkTelemetry, telemetrySpec } from "./schemas/telemetry.ts";
 import { checkMeshConfig, meshConfigSpec } from "./schemas/mesh_config.ts";
+import {
+  checkEnvoyFilter,
+  ENVOY_FILTER_VERSIONS,
+  envoyFilterSpec,
+} from "./schemas/envoy_filter.ts";
+import {
+  checkProxyConfigKind,
+  PROXY_CONFIG_VERSIONS,
+  proxyConfigKindSpec,
+} from "./schemas/proxy_config_kind.ts";
+import { checkWasmPlugin, WASM_PLUGIN_VERSIONS, wasmPluginSpec } from "./schemas/wasm_plugin.ts";
 
 /** The API group of Istio's networking kinds. */
 export const NETWORKING = "networking.istio.io";
@@ -215,6 +226,8 @@ export interface UnreadKind {
   readonly group: string;
   /** Why mesh doesn't read it, ending the warning "<kind> resources are not supported by mesh". */
   readonly why: string;
+  /** The versions Istio's CRD serves (newest first), where known. */
+  readonly versions?: readonly string[];
   /** Istio's validation of the spec, where mesh has it. */
   // deno-lint-ignore no-explicit-any
   readonly schema?: z.ZodType<any>;
@@ -224,9 +237,30 @@ export interface UnreadKind {
 
 /** Istio kinds mesh recognizes and reports as not supported (validated where a schema exists). */
 export const UNREAD_KINDS: readonly UnreadKind[] = [
-  { kind: "EnvoyFilter", group: NETWORKING, why: "mesh's proxy is not Envoy" },
-  { kind: "ProxyConfig", group: NETWORKING, why: "set proxy settings with mesh's flags" },
-  { kind: "WasmPlugin", group: "extensions.istio.io", why: "mesh's proxy runs no Wasm" },
+  {
+    kind: "EnvoyFilter",
+    group: NETWORKING,
+    versions: ENVOY_FILTER_VERSIONS,
+    why: "mesh's proxy is not Envoy",
+    schema: envoyFilterSpec,
+    check: checkEnvoyFilter,
+  },
+  {
+    kind: "ProxyConfig",
+    group: NETWORKING,
+    versions: PROXY_CONFIG_VERSIONS,
+    why: "set proxy settings with mesh's flags",
+    schema: proxyConfigKindSpec,
+    check: checkProxyConfigKind,
+  },
+  {
+    kind: "WasmPlugin",
+    group: "extensions.istio.io",
+    versions: WASM_PLUGIN_VERSIONS,
+    why: "mesh's proxy runs no Wasm",
+    schema: wasmPluginSpec,
+    check: checkWasmPlugin,
+  },
 ];
 
 const BY_GROUP_KIND = new Map<string, Kind>(

@@ -30,6 +30,8 @@ export interface DocHeader {
   kind: string;
   name?: string;
   namespace?: string;
+  /** Warnings every document of the kind gets, which say nothing about a case. */
+  alwaysWarns?: RegExp;
 }
 
 /** Whether a diagnostic is mesh's own "not supported / not enforced" note. */
@@ -60,7 +62,9 @@ export function documentOf(c: Case, header: DocHeader): string {
 export function decide(c: Case, header: DocHeader): { got: Verdict; diagnostics: Diagnostic[] } {
   const { diagnostics } = parseResources(documentOf(c, header), "case.yaml");
   const errors = diagnostics.filter((d) => d.severity === "error");
-  const warnings = diagnostics.filter((d) => d.severity === "warning" && !isMeshNote(d));
+  const warnings = diagnostics.filter((d) =>
+    d.severity === "warning" && !isMeshNote(d) && !header.alwaysWarns?.test(d.message)
+  );
   const got: Verdict = errors.length ? "error" : warnings.length ? "warning" : "valid";
   return { got, diagnostics };
 }
