@@ -1,18 +1,19 @@
 /**
- * HTTP rules of a VirtualService that can never be used (Istio reports these from its
- * VirtualService validation as `IST0130` and `IST0131`):
+ * Rules of a VirtualService that can never be used, as Istio's VirtualService validation
+ * reports them (`IST0130`, `IST0131`), for `http`, `tcp` and `tls` routes alike:
  *
- * - a rule after a rule without matches (that one takes every request), or a second rule
- *   without matches: `IST0130`;
- * - a match identical (ignoring its `name`) to a match of an earlier rule: `IST0131`, and
- *   `IST0130` when every match of the rule is such a duplicate;
- * - a `uri.prefix` match covered by an earlier rule's shorter prefix with the same other
- *   conditions (port, method, authority, headers): `IST0131`.
+ * - a rule after a rule without matches (that one takes every request, reported once per
+ *   match), or a second rule without matches: `IST0130`;
+ * - a match identical (ignoring an HTTP match's `name`) to a match of an earlier rule:
+ *   `IST0131`, and `IST0130` when every match of the rule is such a duplicate;
+ * - HTTP only: a `uri.prefix` match covered by an earlier match's shorter prefix, in an
+ *   earlier rule or the same one, with the same port and covering method, authority,
+ *   headers, query parameters and `withoutHeaders` (Istio compares only those): `IST0131`.
  *
- * Rules are named `#<index>`, or by their `name` in quotes, as Istio names them.
+ * HTTP rules and matches are named by their `name` in quotes, else `#<index>`; TCP and TLS
+ * ones by index, as Istio names them.
  * @module
  */
-import type { HTTPMatchRequest, HTTPRoute } from "../../api/resources.ts";
 import { VirtualServiceIneffectiveMatch, VirtualServiceUnreachableRule } from "./messages.ts";
 import type { Analyzer } from "./analyzer.ts";
 import type { AnalysisContext } from "./context.ts";
@@ -30,37 +31,59 @@ export type RuleFinding =
     dup: string;
   };
 
-function ruleName(route: HTTPRoute, i: number): string {
-  return route.name ? JSON.stringify(route.name) : `#${i}`;
+/** Which route list: HTTP rules have names and prefix overlap; TCP and TLS don't. */
+export type RouteKind = "http" | "tcp" | "tls";
+
+type Rec = Record<string, unknown>;
+
+function isRecord(v: unknown): v is Rec {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-function matchName(m: HTTPMatchRequest, j: number): string {
-  return m.name ? JSON.stringify(m.name) : `#${j}`;
+function nameOf(kind: RouteKind, v: unknown, i: number): string {
+  if (kind === "http" && isRecord(v) && typeof v.name === "string" && v.name !== "") {
+    return JSON.stringify(v.name);
+  }
+  return `#${i}`;
 }
 
-/** JSON with sorted keys, for comparing matches regardless of field order. */
+function isZero(v: unknown): boolean {
+  return v === undefined || v === null || v === false || v === 0 || v === "" ||
+    (Array.isArray(v) && v.length === 0);
+}
+
+/** JSON with sorted keys and zero values left out, as Go's `omitempty` serializes a match. */
 function canonical(v: unknown): string {
   if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
-  if (typeof v === "object" && v !== null) {
+  if (isRecord(v)) {
     const entries = Object.entries(v)
-      .filter(([, x]) => x !== undefined)
+      .filter(([, x]) => !isZero(x))
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonical(x)}`).join(",")}}`;
   }
-  return JSON.stringify(v);
+  return JSON.stringify(v ?? null);
 }
 
-/** A match's conditions without its name. */
-function matchKey(m: HTTPMatchRequest): string {
-  const { name: _name, ...rest } = m;
-  return canonical(rest);
+function matchKey(kind: RouteKind, m: unknown): string {
+  if (kind === "http" && isRecord(m)) {
+    const { name: _name, ...rest } = m;
+    return canonical(rest);
+  }
+  return canonical(m);
 }
 
 /** `exact:v` / `prefix:v` for a string match (regex and presence give ""), as Istio compares. */
-function exactOrPrefix(sm: { exact?: string; prefix?: string } | undefined): string {
-  if (sm?.exact) return `exact:${sm.exact}`;
-  if (sm?.prefix) return `prefix:${sm.prefix}`;
+function exactOrPrefix(sm: unknown): string {
+  if (!isRecord(sm)) return "";
+  if (typeof sm.exact === "string" && sm.exact) return `exact:${sm.exact}`;
+  if (typeof sm.prefix === "string" && sm.prefix) return `prefix:${sm.prefix}`;
   return "";
+}
+
+function stringMatches(v: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (isRecord(v)) { for (const [k, sm] of Object.entries(v)) out[k] = exactOrPrefix(sm); }
+  return out;
 }
 
 interface PrefixMatch {
@@ -69,85 +92,86 @@ interface PrefixMatch {
   ruleName: string;
   matchName: string;
   prefix: string;
-  port?: number;
+  port: number;
   method: string;
   authority: string;
   headers: Record<string, string>;
-  /** Conditions compared only for equality (query parameters, withoutHeaders, ...). */
-  rest: string;
+  queryParams: Record<string, string>;
+  withoutHeaders: Record<string, string>;
 }
 
-function prefixMatch(route: HTTPRoute, i: number, m: HTTPMatchRequest, j: number) {
-  const prefix = m.uri?.prefix;
-  if (!prefix) return undefined;
-  const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(m.headers ?? {})) headers[k] = exactOrPrefix(v);
-  const {
-    name: _n,
-    uri: _u,
-    port: _p,
-    method: _m,
-    authority: _a,
-    headers: _h,
-    ...rest
-  } = m;
-  const out: PrefixMatch = {
+function prefixMatch(route: unknown, i: number, m: unknown, j: number): PrefixMatch | undefined {
+  if (!isRecord(m) || !isRecord(m.uri)) return undefined;
+  const prefix = m.uri.prefix;
+  if (typeof prefix !== "string" || prefix === "") return undefined;
+  return {
     rule: i,
     match: j,
-    ruleName: ruleName(route, i),
-    matchName: matchName(m, j),
+    ruleName: nameOf("http", route, i),
+    matchName: nameOf("http", m, j),
     prefix,
+    port: typeof m.port === "number" ? m.port : 0,
     method: exactOrPrefix(m.method) || "exact:GET",
     authority: exactOrPrefix(m.authority),
-    headers,
-    rest: canonical(rest),
+    headers: stringMatches(m.headers),
+    queryParams: stringMatches(m.queryParams),
+    withoutHeaders: stringMatches(m.withoutHeaders),
   };
-  if (m.port !== undefined) out.port = m.port;
-  return out;
+}
+
+/** Istio's test: `x` is the same as `y` or starts with it. */
+function within(x: string, y: string): boolean {
+  return x === y || x.startsWith(y);
+}
+
+function mapCovered(a: Record<string, string>, b: Record<string, string>): boolean {
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  return keys.every((k) => Object.hasOwn(b, k) && within(a[k], b[k]));
 }
 
 /** Whether the earlier prefix match `a` takes every request the later `b` would. */
 function covers(a: PrefixMatch, b: PrefixMatch): boolean {
-  if (!b.prefix.startsWith(a.prefix) || a.port !== b.port || a.rest !== b.rest) return false;
-  const within = (x: string, y: string) => x === y || x.startsWith(y);
-  if (!within(a.method, b.method) || !within(a.authority, b.authority)) return false;
-  const ak = Object.keys(a.headers);
-  if (ak.length !== Object.keys(b.headers).length) return false;
-  return ak.every((k) => k in b.headers && within(a.headers[k], b.headers[k]));
+  return b.prefix.startsWith(a.prefix) && a.port === b.port &&
+    within(a.method, b.method) && within(a.authority, b.authority) &&
+    mapCovered(a.headers, b.headers) && mapCovered(a.queryParams, b.queryParams) &&
+    mapCovered(a.withoutHeaders, b.withoutHeaders);
 }
 
-/** Finds the unreachable rules and ineffective matches of a list of HTTP routes. */
-export function unreachableRules(routes: readonly HTTPRoute[]): RuleFinding[] {
+/** Finds the unreachable rules and ineffective matches of one route list (read loosely). */
+export function unreachableRules(routes: readonly unknown[], kind: RouteKind = "http") {
   const out: RuleFinding[] = [];
   const seen = new Map<string, number>();
   const prefixes: PrefixMatch[] = [];
   let catchAll = -1;
   routes.forEach((route, i) => {
-    const matches = route.match ?? [];
+    if (!isRecord(route)) return;
+    const ruleName = nameOf(kind, route, i);
+    const matches = Array.isArray(route.match) ? route.match : [];
     if (matches.length === 0) {
       if (catchAll >= 0) {
         out.push({
           kind: "unreachable",
           rule: i,
-          ruleName: ruleName(route, i),
+          ruleName,
           reason: "only the last rule can have no matches",
         });
       }
       catchAll = i;
       return;
     }
-    if (catchAll >= 0) {
-      out.push({
-        kind: "unreachable",
-        rule: i,
-        ruleName: ruleName(route, i),
-        reason: "route without matches defined before",
-      });
-      return;
-    }
     let duplicates = 0;
     matches.forEach((m, j) => {
-      const key = matchKey(m);
+      if (catchAll >= 0) {
+        out.push({
+          kind: "unreachable",
+          rule: i,
+          ruleName,
+          reason: "route without matches defined before",
+        });
+        return;
+      }
+      const key = matchKey(kind, m);
       const earlier = seen.get(key);
       if (earlier !== undefined) {
         duplicates++;
@@ -155,21 +179,21 @@ export function unreachableRules(routes: readonly HTTPRoute[]): RuleFinding[] {
           kind: "ineffective",
           rule: i,
           match: j,
-          ruleName: ruleName(route, i),
-          matchName: matchName(m, j),
-          dup: ruleName(routes[earlier], earlier),
+          ruleName,
+          matchName: nameOf(kind, m, j),
+          dup: nameOf(kind, routes[earlier], earlier),
         });
         return;
       }
       seen.set(key, i);
-      const p = prefixMatch(route, i, m, j);
+      const p = kind === "http" ? prefixMatch(route, i, m, j) : undefined;
       if (p) prefixes.push(p);
     });
     if (duplicates === matches.length) {
       out.push({
         kind: "unreachable",
         rule: i,
-        ruleName: ruleName(route, i),
+        ruleName,
         reason: "all matches used by prior rules",
       });
     }
@@ -177,8 +201,7 @@ export function unreachableRules(routes: readonly HTTPRoute[]): RuleFinding[] {
   for (let a = 0; a < prefixes.length; a++) {
     for (let b = a + 1; b < prefixes.length; b++) {
       const [pa, pb] = [prefixes[a], prefixes[b]];
-      if (pa.prefix === pb.prefix || pa.rule === pb.rule) continue;
-      if (!covers(pa, pb)) continue;
+      if (pa.prefix === pb.prefix || !covers(pa, pb)) continue;
       out.push({
         kind: "ineffective",
         rule: pb.rule,
@@ -192,7 +215,7 @@ export function unreachableRules(routes: readonly HTTPRoute[]): RuleFinding[] {
   return out;
 }
 
-/** Reports HTTP rules and matches of VirtualServices that can never be used. */
+/** Reports rules and matches of VirtualServices that can never be used. */
 export const unreachableRulesAnalyzer: Analyzer = {
   name: "virtualservice.UnreachableRulesAnalyzer",
   description: "Checks for VirtualService rules and matches that earlier rules make unusable",
@@ -200,17 +223,21 @@ export const unreachableRulesAnalyzer: Analyzer = {
   analyze(ctx: AnalysisContext): void {
     for (const vs of ctx.virtualServices) {
       const origin = ctx.originOf(vs);
-      for (const f of unreachableRules(vs.spec.http ?? [])) {
-        const path: YamlPathSegment[] = ["spec", "http", f.rule];
-        if (f.kind === "unreachable") {
-          ctx.report(VirtualServiceUnreachableRule, [f.ruleName, f.reason], origin, path);
-        } else {
-          ctx.report(
-            VirtualServiceIneffectiveMatch,
-            [f.ruleName, f.matchName, f.dup],
-            origin,
-            [...path, "match", f.match],
-          );
+      for (const kind of ["http", "tcp", "tls"] as const) {
+        const routes: unknown = vs.spec[kind];
+        if (!Array.isArray(routes)) continue;
+        for (const f of unreachableRules(routes, kind)) {
+          const path: YamlPathSegment[] = ["spec", kind, f.rule];
+          if (f.kind === "unreachable") {
+            ctx.report(VirtualServiceUnreachableRule, [f.ruleName, f.reason], origin, path);
+          } else {
+            ctx.report(
+              VirtualServiceIneffectiveMatch,
+              [f.ruleName, f.matchName, f.dup],
+              origin,
+              [...path, "match", f.match],
+            );
+          }
         }
       }
     }
