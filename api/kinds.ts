@@ -43,6 +43,7 @@ import {
 } from "./schemas/request_authentication.ts";
 import { checkTelemetry, telemetrySpec } from "./schemas/telemetry.ts";
 import { checkMeshConfig, meshConfigSpec } from "./schemas/mesh_config.ts";
+import { GATEWAY_API_KINDS } from "./schemas/gateway_api/kinds.ts";
 import {
   checkEnvoyFilter,
   ENVOY_FILTER_VERSIONS,
@@ -209,6 +210,9 @@ const REGISTRY = {
     schema: meshConfigSpec,
     check: checkMeshConfig,
   },
+  // The Gateway API (gateway.networking.k8s.io), converted to Gateways and VirtualServices by
+  // control/gateway_api.
+  ...GATEWAY_API_KINDS,
 } satisfies Record<string, KindInfo>;
 
 /** The id of a kind mesh reads (see the module doc). */

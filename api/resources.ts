@@ -73,6 +73,7 @@ import {
   type RequestAuthenticationSpec,
 } from "./schemas/security.ts";
 import type { TelemetrySpec } from "./schemas/telemetry.ts";
+import type { GatewayApiSpecMap } from "./schemas/gateway_api/kinds.ts";
 import { MESH_CONFIG_API_VERSION, type MeshConfigSpec } from "./schemas/mesh_config.ts";
 
 export { isDns1123Label, isDns1123Subdomain, MESH_CONFIG_API_VERSION, NOT_SUPPORTED, notEnforced };
@@ -204,8 +205,8 @@ export interface Metadata {
   [k: string]: unknown;
 }
 
-/** The spec type of each kind. */
-export interface SpecMap {
+/** The spec type of each kind (the Gateway API's from {@linkcode GatewayApiSpecMap}). */
+export interface SpecMap extends GatewayApiSpecMap {
   VirtualService: VirtualServiceSpec;
   DestinationRule: DestinationRuleSpec;
   Gateway: GatewaySpec;

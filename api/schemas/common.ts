@@ -29,6 +29,8 @@ export interface CheckContext {
   namespace: string;
   /** The resource's name. */
   name: string;
+  /** The document's `apiVersion` (for kinds whose rules differ by version). */
+  apiVersion?: string;
 }
 
 /** The message of every "known to Istio, not enforced by mesh" warning. */
