@@ -1035,19 +1035,20 @@ const INVALID: Case[] = [
     line: 11,
   },
   {
-    name: "duplicate server names",
+    // Istio doesn't check that server names are unique; ~ is for the Gateway API's gateways.
+    name: "Gateway host in the ~ namespace",
     text: doc(GW, [
       "servers:",
       "- name: web",
       "  port: {number: 80, name: http, protocol: HTTP}",
       "  hosts: ['a.example.com']",
-      "- name: web", // 10
+      "- name: web",
       "  port: {number: 81, name: http-alt, protocol: HTTP}",
-      "  hosts: ['b.example.com']",
+      "  hosts: ['~/b.example.com']", // 12
     ]),
-    path: "spec.servers[1].name",
-    message: 'duplicate server name "web"',
-    line: 10,
+    path: "spec.servers[1].hosts[0]",
+    message: 'namespace "~" is not *, . or a namespace name',
+    line: 12,
   },
   {
     name: "SIMPLE server TLS without certificates",

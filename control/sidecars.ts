@@ -28,16 +28,35 @@ export function sidecarFor(snapshot: Snapshot, node: NodeInfo): Sidecar | undefi
 }
 
 /**
- * Whether a Sidecar egress host (`ns/host`, `./host`, `*\/host`, `~/host`) admits a service:
- * `.` is the workload's own namespace (also for a root-namespace default Sidecar), `~` is no
- * namespace (admits nothing), as Istio reads them.
+ * Whether a Sidecar egress host (`ns/host`, `./host`, `*\/host`) admits a service: `.` is the
+ * workload's own namespace (also for a root-namespace default Sidecar), as Istio reads them;
+ * `~` entries admit nothing (they exclude: {@linkcode excludes}).
  */
 function admits(pattern: string, svcHost: string, svcNs: string, workloadNs: string): boolean {
   const [ns0, host] = pattern.includes("/") ? pattern.split("/", 2) : ["*", pattern];
-  if (ns0 === "~" || host === "~") return false;
+  if (ns0.startsWith("~") || host === "~") return false;
   const ns = ns0 === "." ? workloadNs : ns0;
   if (ns !== "*" && ns !== svcNs) return false;
   return hostMatches(host.toLowerCase(), svcHost);
+}
+
+/**
+ * Whether an exclusion (`~ns/host`, `~/host` for every namespace, `~./host`) removes a service,
+ * as Istio reads them: the service's namespace (or every one) and a host pattern it matches.
+ */
+function excludes(pattern: string, svcHost: string, svcNs: string, workloadNs: string): boolean {
+  const slash = pattern.indexOf("/");
+  if (!pattern.startsWith("~") || slash < 0) return false;
+  const ns0 = pattern.slice(1, slash);
+  const ns = ns0 === "" ? "*" : ns0 === "." ? workloadNs : ns0;
+  if (ns !== "*" && ns !== svcNs) return false;
+  return hostMatches(pattern.slice(slash + 1).toLowerCase(), svcHost);
+}
+
+/** Whether an egress listener's hosts admit a service: one entry does and no exclusion removes it. */
+function hostsAdmit(hosts: readonly string[], svcHost: string, svcNs: string, workloadNs: string) {
+  return !hosts.some((h) => excludes(h, svcHost, svcNs, workloadNs)) &&
+    hosts.some((h) => admits(h, svcHost, svcNs, workloadNs));
 }
 
 /** The egress listeners of a sidecar node. */
@@ -63,7 +82,7 @@ export function egressListeners(
         snapshot.virtualServices,
         node.namespace,
         node.labels,
-        (s) => eg.hosts.some((h) => admits(h, s.host, s.namespace, node.namespace)),
+        (s) => hostsAdmit(eg.hosts, s.host, s.namespace, node.namespace),
       );
     }
     if (protocol === "TCP") {
@@ -71,7 +90,7 @@ export function egressListeners(
         .sort((a, b) => a.host < b.host ? -1 : 1)
         .find((s) =>
           s.ports.some((p) => p.number === number) &&
-          eg.hosts.some((h) => admits(h, s.host, s.namespace, node.namespace))
+          hostsAdmit(eg.hosts, s.host, s.namespace, node.namespace)
         );
       if (svc) {
         listener.cluster = clusterName(number, undefined, svc.host);
@@ -102,5 +121,5 @@ export function sidecarScope(
   const sc = sidecarFor(snapshot, node);
   const catchAll = sc?.spec.egress?.find((eg) => eg.port === undefined);
   if (!sc || !catchAll) return undefined;
-  return (svc) => catchAll.hosts.some((h) => admits(h, svc.host, svc.namespace, node.namespace));
+  return (svc) => hostsAdmit(catchAll.hosts, svc.host, svc.namespace, node.namespace);
 }
