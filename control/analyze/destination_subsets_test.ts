@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { destinationSubsetAnalyzer } from "./destination_subsets.ts";
-import { lineOf, linesOf, run } from "./testutil.ts";
+import { istioCases, lineOf, linesOf, run } from "./testutil.ts";
 
 const only = { analyzers: [destinationSubsetAnalyzer] };
 
@@ -104,3 +104,40 @@ spec:
     'destinationrule not found: "reviews+canary"',
   ]);
 });
+
+const route = (name: string, dest: string, mirror = "") =>
+  `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: ${name}, namespace: default}
+spec:
+  http:
+  - route:
+    - destination: ${dest}
+${mirror ? `    mirror: ${mirror}\n` : ""}---
+`;
+
+// Istio's testdata/virtualservice_destinationrules.yaml (VirtualServices without hosts are
+// invalid and analyzed all the same).
+istioCases(destinationSubsetAnalyzer, [{
+  name: "virtualServiceDestinationRules",
+  yaml: `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews, namespace: default}
+spec:
+  host: reviews
+  subsets: [{labels: {version: v1}, name: v1}]
+---
+` + route("reviews", "{host: reviews, subset: v1}") +
+    route("reviews-bogussubset", "{host: reviews, subset: bogus}") +
+    route("reviews-fqdn", "{host: reviews.default.svc.cluster.local, subset: v1}") +
+    route("reviews-mirror", "{host: reviews, subset: v1}", "{host: reviews, subset: v1}") +
+    route(
+      "reviews-mirror-bogussubset",
+      "{host: reviews, subset: v1}",
+      "{host: reviews, subset: bogus}",
+    ),
+  expected: [
+    "IST0101 VirtualService default/reviews-bogussubset",
+    "IST0101 VirtualService default/reviews-mirror-bogussubset",
+  ],
+}]);

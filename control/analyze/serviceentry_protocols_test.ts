@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { serviceEntryProtocolAnalyzer } from "./serviceentry_protocols.ts";
-import { lineOf, linesOf, run } from "./testutil.ts";
+import { istioCases, lineOf, linesOf, run } from "./testutil.ts";
 
 const only = { analyzers: [serviceEntryProtocolAnalyzer] };
 
@@ -51,3 +51,79 @@ Deno.test("serviceentry protocols: exportTo keeps entries apart unless both are 
   const both = se("a", "HTTP", "", "team-1") + local("b", "TLS", "team-2");
   assert.equal(linesOf(run(both, only), "IST0177").length, 2);
 });
+
+const entry = (name: string, ns: string, host: string, port: string, exportTo = "") =>
+  `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ${name}, namespace: ${ns}}
+spec:
+  hosts: [${host}]
+  ports: [${port}]
+  resolution: DNS
+  location: MESH_EXTERNAL
+${exportTo}---
+`;
+
+// Istio's testdata/serviceentry-conflicting-protocol.yaml, -no-conflict-protocol.yaml and
+// -conflicting-exportto.yaml.
+istioCases(serviceEntryProtocolAnalyzer, [
+  {
+    name: "ServiceEntry conflicting protocols on same host and port",
+    yaml: entry(
+      "se-https",
+      "default",
+      "example.com",
+      "{name: https-13835, number: 13835, protocol: HTTPS}",
+    ) +
+      entry(
+        "se-http",
+        "default",
+        "example.com",
+        "{name: http-13835, number: 13835, protocol: HTTP}",
+      ) +
+      entry(
+        "se-no-conflict",
+        "default",
+        "other.com",
+        "{name: https-443, number: 443, protocol: HTTPS}",
+      ),
+    expected: [
+      "IST0177 ServiceEntry default/se-http",
+      "IST0177 ServiceEntry default/se-https",
+    ],
+  },
+  {
+    name: "ServiceEntry no conflict same protocol",
+    yaml: entry(
+      "se-https-only",
+      "default",
+      "example.com",
+      "{name: https-443, number: 443, protocol: HTTPS}",
+    ) +
+      entry(
+        "se-https-only-2",
+        "default",
+        "example.com",
+        "{name: https-443-2, number: 443, protocol: HTTPS}",
+      ),
+    expected: [],
+  },
+  {
+    name: "ServiceEntry no conflict non-overlapping exportTo scopes",
+    yaml: entry(
+      "se-ns1",
+      "ns1",
+      "example.com",
+      "{name: http-8080, number: 8080, protocol: HTTP}",
+      '  exportTo: ["."]\n',
+    ) +
+      entry(
+        "se-ns2",
+        "ns2",
+        "example.com",
+        "{name: https-8080, number: 8080, protocol: HTTPS}",
+        '  exportTo: ["."]\n',
+      ),
+    expected: [],
+  },
+]);
