@@ -397,6 +397,7 @@ export interface ProxyConfig {
  * request identity.
  */
 export interface JwtProvider {
+  /** The tokens' `iss`; "" (a rule with only a `jwksUri`) takes any issuer the keys verify. */
   issuer: string;
   /** Accepted `aud` values; any when absent. */
   audiences?: string[];
@@ -477,6 +478,11 @@ export interface AuthzPolicy {
   name: string;
   action: "ALLOW" | "DENY";
   rules: AuthzRule[];
+  /**
+   * A dry run (`istio.io/dry-run`): evaluated and logged, never enforced (Istio's shadow
+   * rules).
+   */
+  dryRun?: boolean;
 }
 
 /** One rule of an {@linkcode AuthzPolicy}. */

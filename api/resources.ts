@@ -74,6 +74,7 @@ import {
 } from "./schemas/security.ts";
 import type { TelemetrySpec } from "./schemas/telemetry.ts";
 import type { GatewayApiSpecMap } from "./schemas/gateway_api/kinds.ts";
+import { checkDryRunAnnotation } from "./schemas/security_common.ts";
 import { MESH_CONFIG_API_VERSION, type MeshConfigSpec } from "./schemas/mesh_config.ts";
 
 export { isDns1123Label, isDns1123Subdomain, MESH_CONFIG_API_VERSION, NOT_SUPPORTED, notEnforced };
@@ -768,7 +769,16 @@ function readResource(
     });
   };
   if (!metadata || spec === undefined || r.errors > 0) return keepInvalid();
-  def.check(spec, r, { namespace: metadata.namespace, name: metadata.name });
+  // Istio's webhook refuses istio.io/dry-run on every kind but AuthorizationPolicy (whose
+  // check looks at it with the action).
+  if (kind !== "AuthorizationPolicy" && isIstioGroup(def.group)) {
+    checkDryRunAnnotation(metadata.annotations, { kind: def.kind }, r);
+  }
+  def.check(spec, r, {
+    namespace: metadata.namespace,
+    name: metadata.name,
+    annotations: metadata.annotations,
+  });
   if (r.errors > 0) return keepInvalid();
   ctx.result.resources.push(
     {

@@ -6,6 +6,11 @@
  * validation; here they fail closed, as Istio treats fields a proxy can't
  * evaluate: an ALLOW rule that relies on one never matches, and a DENY rule
  * ignores it (so it denies more, never less).
+ *
+ * A policy annotated `istio.io/dry-run: "true"` (Go's booleans) is sent marked `dryRun`: the
+ * proxy evaluates it beside the enforced ones and logs what it would have decided, never
+ * letting it allow or deny (Istio's shadow rules). Empty lists are read as unset, as Istio's
+ * protobuf decoding does (`from: []` is no `from`, `principals: []` no principals).
  * @module
  */
 import type {
@@ -23,6 +28,7 @@ import {
   supportedConditionKey,
   UNENFORCED_SOURCE,
 } from "../api/schemas/security.ts";
+import { isDryRun } from "../api/schemas/security_common.ts";
 import { labelsMatch } from "./labels.ts";
 import { rootNamespaceOf, type Snapshot } from "./snapshot.ts";
 
@@ -95,7 +101,15 @@ function translate(p: AuthorizationPolicy): AuthzPolicy | undefined {
     const rule = translateRule(r, action === "DENY");
     if (rule) rules.push(rule);
   }
-  return { name: `${p.metadata.namespace}/${p.metadata.name}`, action, rules };
+  const out: AuthzPolicy = { name: `${p.metadata.namespace}/${p.metadata.name}`, action, rules };
+  // Validation allows the annotation only on ALLOW and DENY policies.
+  if (isDryRun(p.metadata.annotations) && declared !== "CUSTOM") out.dryRun = true;
+  return out;
+}
+
+/** A list, or undefined when it is empty (protobuf has no empty lists). */
+function nonEmpty<T>(list: readonly T[] | undefined): T[] | undefined {
+  return list?.length ? [...list] : undefined;
 }
 
 type RawRule = NonNullable<AuthorizationPolicy["spec"]["rules"]>[number];
@@ -106,23 +120,29 @@ type RawRule = NonNullable<AuthorizationPolicy["spec"]["rules"]>[number];
  */
 function translateRule(r: RawRule, deny: boolean): AuthzRule | undefined {
   const out: AuthzRule = {};
-  if (r.from) {
+  if (r.from?.length) {
     const from: AuthzSource[] = [];
     for (const f of r.from) {
       const s = f.source ?? {};
       if (unsupportedSource(s) && !deny) continue;
       const src: AuthzSource = {};
-      for (const k of ENFORCED_SOURCE) if (s[k]) src[k] = [...s[k]!];
+      for (const k of ENFORCED_SOURCE) {
+        const list = nonEmpty(s[k]);
+        if (list) src[k] = list;
+      }
       from.push(src);
     }
     if (from.length === 0) return undefined;
     out.from = from;
   }
-  if (r.to) {
+  if (r.to?.length) {
     const to: AuthzOperation[] = [];
     for (const t of r.to) {
       const op: AuthzOperation = {};
-      for (const k of OPERATION_FIELDS) if (t.operation?.[k]) op[k] = [...t.operation[k]!];
+      for (const k of OPERATION_FIELDS) {
+        const list = nonEmpty(t.operation?.[k]);
+        if (list) op[k] = list;
+      }
       // Path templates ({*}, {**}) can't be evaluated: an ALLOW operation with one never
       // matches; a DENY operation treats it as any path (and drops a templated notPaths).
       const templated = (list?: string[]) => list?.some((p) => p.includes("{")) ?? false;
@@ -136,12 +156,14 @@ function translateRule(r: RawRule, deny: boolean): AuthzRule | undefined {
     if (to.length === 0) return undefined;
     out.to = to;
   }
-  if (r.when) {
+  if (r.when?.length) {
     if (!deny && r.when.some((c) => !supportedConditionKey(c.key))) return undefined;
     out.when = r.when.filter((c) => supportedConditionKey(c.key)).map((c) => {
       const cond: AuthzCondition = { key: c.key };
-      if (c.values) cond.values = [...c.values];
-      if (c.notValues) cond.notValues = [...c.notValues];
+      const values = nonEmpty(c.values);
+      const notValues = nonEmpty(c.notValues);
+      if (values) cond.values = values;
+      if (notValues) cond.notValues = notValues;
       return cond;
     });
   }
@@ -149,5 +171,5 @@ function translateRule(r: RawRule, deny: boolean): AuthzRule | undefined {
 }
 
 function unsupportedSource(s: Record<string, unknown>): boolean {
-  return UNENFORCED_SOURCE.some((k) => s[k] !== undefined);
+  return UNENFORCED_SOURCE.some((k) => (s[k] as unknown[] | undefined)?.length);
 }

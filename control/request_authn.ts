@@ -46,11 +46,12 @@ export function jwtFor(snapshot: Snapshot, node: NodeInfo): JwtProvider[] {
   const out: JwtProvider[] = [];
   for (const ra of requestAuthenticationsFor(snapshot, node)) {
     for (const rule of ra.spec.jwtRules ?? []) {
-      if (!rule.issuer) continue; // an error at validation
       const uri = jwksUriOf(rule);
+      // No issuer (valid with a jwksUri): tokens of any issuer the keys verify, as Envoy does.
+      if (!rule.issuer && uri === undefined) continue; // an error at validation
       const jwks = rule.jwks ?? (uri !== undefined ? snapshot.jwks.get(uri) : undefined) ??
         NO_KEYS;
-      const p: JwtProvider = { issuer: rule.issuer, jwks };
+      const p: JwtProvider = { issuer: rule.issuer ?? "", jwks };
       if (rule.audiences?.length) p.audiences = [...rule.audiences];
       if (rule.fromHeaders?.length) p.fromHeaders = rule.fromHeaders.map((h) => ({ ...h }));
       if (rule.fromParams?.length) p.fromParams = [...rule.fromParams];

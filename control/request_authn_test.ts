@@ -129,3 +129,22 @@ Deno.test("JwksCache: fetches once, refreshes, keeps the last good set on failur
     await server.shutdown();
   }
 });
+
+Deno.test('jwtFor: a rule with a jwksUri and no issuer takes any issuer (issuer "")', () => {
+  const resources = parse(`apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {name: any-issuer, namespace: foo}
+spec:
+  jwtRules:
+  - jwksUri: https://issuer.example/jwks.json
+`);
+  const snapshot = buildSnapshot({
+    revision: 1,
+    resources,
+    workloads: [],
+    mesh: { trustDomain: "cluster.local", outboundTrafficPolicy: "ALLOW_ANY" },
+    roots: "",
+    jwks: new Map([["https://issuer.example/jwks.json", KEYS]]),
+  });
+  assert.deepEqual(jwtFor(snapshot, node("foo", {})), [{ issuer: "", jwks: KEYS }]);
+});

@@ -124,7 +124,9 @@ export function meshSettingsFrom(
   if (spec.defaultProviders?.accessLogging?.length) {
     out.defaultAccessLogProviders = [...spec.defaultProviders.accessLogging];
   }
-  for (const p of spec.extensionProviders ?? []) {
+  // As Istio merges them, a provider defined twice is its last definition.
+  const providers = new Map((spec.extensionProviders ?? []).map((p) => [p.name, p]));
+  for (const p of providers.values()) {
     const f = p.envoyFileAccessLog;
     if (f) {
       out.accessLogProviders ??= {};

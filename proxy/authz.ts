@@ -47,8 +47,24 @@ export interface AuthzRequest {
   auth?: RequestAuth;
 }
 
-/** The outcome: allowed, or denied by the named policy (or for lack of an ALLOW match). */
-export type AuthzDecision = { allowed: true } | { allowed: false; policy?: string };
+/**
+ * What a workload's dry-run policies would have decided, per action (Istio's shadow engine
+ * result): for DENY, denied by the named policy or allowed; for ALLOW, allowed by the named
+ * policy or denied for lack of a match.
+ */
+export interface DryRunDecision {
+  action: "ALLOW" | "DENY";
+  allowed: boolean;
+  policy?: string;
+}
+
+/**
+ * The outcome: allowed, or denied by the named policy (or for lack of an ALLOW match); with
+ * dry-run policies, also what they would have decided (never part of the outcome).
+ */
+export type AuthzDecision = ({ allowed: true } | { allowed: false; policy?: string }) & {
+  dryRun?: DryRunDecision[];
+};
 
 /** Istio's string matching: `*` (any, non-empty), `prefix*`, `*suffix`, or exact. */
 export function authzStringMatch(pattern: string, value: string | undefined): boolean {
@@ -244,8 +260,30 @@ function ruleMatches(rule: AuthzRule, r: AuthzRequest, deny: boolean): boolean {
   return true;
 }
 
-/** Compiles a workload's policies into one decision function. */
+/**
+ * Compiles a workload's policies into one decision function. Dry-run policies never change the
+ * decision; what they would have decided comes with it (`dryRun`).
+ */
 export function compileAuthz(policies: AuthzPolicy[]): (r: AuthzRequest) => AuthzDecision {
+  const enforced = compileEnforced(policies.filter((p) => !p.dryRun));
+  const shadowDeny = policies.filter((p) => p.dryRun && p.action === "DENY");
+  const shadowAllow = policies.filter((p) => p.dryRun && p.action === "ALLOW");
+  if (shadowDeny.length === 0 && shadowAllow.length === 0) return enforced;
+  return (r) => {
+    const dryRun: DryRunDecision[] = [];
+    if (shadowDeny.length) {
+      const hit = shadowDeny.find((p) => p.rules.some((rule) => ruleMatches(rule, r, true)));
+      dryRun.push({ action: "DENY", allowed: !hit, ...(hit ? { policy: hit.name } : {}) });
+    }
+    if (shadowAllow.length) {
+      const hit = shadowAllow.find((p) => p.rules.some((rule) => ruleMatches(rule, r, false)));
+      dryRun.push({ action: "ALLOW", allowed: !!hit, ...(hit ? { policy: hit.name } : {}) });
+    }
+    return { ...enforced(r), dryRun };
+  };
+}
+
+function compileEnforced(policies: AuthzPolicy[]): (r: AuthzRequest) => AuthzDecision {
   const deny = policies.filter((p) => p.action === "DENY");
   const allow = policies.filter((p) => p.action === "ALLOW");
   if (deny.length === 0 && allow.length === 0) return () => ({ allowed: true });

@@ -239,7 +239,7 @@ export class JwtAuthenticator {
         continue;
       }
       const candidates = this.#providers.filter((c) =>
-        c.p.issuer === iss && c.locations.some((l) => sameLocation(l, loc))
+        (c.p.issuer === "" || c.p.issuer === iss) && c.locations.some((l) => sameLocation(l, loc))
       );
       if (!candidates.length) failure ??= "Jwt issuer is not configured";
       for (const c of candidates) {
@@ -297,7 +297,7 @@ async function verify(
   try {
     c.keySet ??= j.createLocalJWKSet(c.jwks as Parameters<Jose["createLocalJWKSet"]>[0]);
     const { payload } = await j.jwtVerify(token, c.keySet, {
-      issuer: c.p.issuer,
+      issuer: c.p.issuer || undefined,
       audience: c.p.audiences?.length ? c.p.audiences : undefined,
       clockTolerance: CLOCK_SKEW_S,
     });

@@ -218,3 +218,18 @@ Deno.test("jwt: output headers can't be sent by clients, and claims can't inject
   // No role claim: x-role only removed; a name with CR/LF isn't copied; framing headers never.
   assert.deepEqual(out.headers, { remove: ["x-role", "x-name", "authorization"] });
 });
+
+Deno.test("jwt: a rule without issuer (a jwksUri only) takes tokens of any issuer its keys verify", async () => {
+  const iss = await issuer();
+  const jwt = new JwtAuthenticator([{ issuer: "", jwks: iss.jwks }]);
+  const token = await iss.sign({ sub: "bob", iss: "https://anyone.example" });
+  const out = await jwt.authenticate(request({ authorization: `Bearer ${token}` }));
+  assert.ok(out.ok);
+  assert.equal(out.auth?.principal, "https://anyone.example/bob");
+  // The keys still decide: a token signed by other keys is refused.
+  const other = await issuer("k2");
+  const bad = await jwt.authenticate(
+    request({ authorization: `Bearer ${await other.sign({ sub: "bob" })}` }),
+  );
+  assert.deepEqual(bad, { ok: false, message: "Jwt verification fails" });
+});

@@ -14,6 +14,7 @@ import { RouteTable } from "./route.ts";
 import { Balancer } from "./balancer.ts";
 import { type AuthzDecision, type AuthzRequest, compileAuthz } from "./authz.ts";
 import { JwtAuthenticator } from "./jwt.ts";
+import { logger } from "../util/log.ts";
 import type { Origination } from "./forward.ts";
 
 /** Serving state derived from one config. */
@@ -34,7 +35,7 @@ export class Runtime {
   readonly jwt?: JwtAuthenticator;
 
   private constructor(config: ProxyConfig) {
-    if (config.authz?.length) this.authorize = compileAuthz(config.authz);
+    if (config.authz?.length) this.authorize = logDryRuns(compileAuthz(config.authz));
     if (config.jwt?.length) this.jwt = new JwtAuthenticator(config.jwt);
     this.config = config;
     this.outbound = new RouteTable(config.virtualHosts);
@@ -75,4 +76,30 @@ export function originationOf(c: Cluster): Origination | undefined {
   let o = originations.get(c);
   if (!o) originations.set(c, o = { tls: c.tls, host: c.host });
   return o;
+}
+
+const dryRunLog = logger("authz");
+
+/**
+ * Logs what dry-run AuthorizationPolicies would have decided (`istio.io/dry-run`; Istio records
+ * it as the RBAC filter's shadow result): a would-be denial at info, a would-be allow at debug.
+ */
+function logDryRuns(
+  authorize: (r: AuthzRequest) => AuthzDecision,
+): (r: AuthzRequest) => AuthzDecision {
+  return (r) => {
+    const decision = authorize(r);
+    for (const d of decision.dryRun ?? []) {
+      const fields = {
+        action: d.action,
+        policy: d.policy ?? "(none matched)",
+        principal: r.principal || "(none)",
+        source: r.sourceIp,
+        ...(r.tcp ? { tcp: true } : { method: r.method, path: r.path.split("?")[0] }),
+      };
+      if (d.allowed) dryRunLog.debug("dry-run policy would allow", fields);
+      else dryRunLog.info("dry-run policy would deny", fields);
+    }
+    return decision;
+  };
 }

@@ -1,13 +1,18 @@
 /**
  * AuthorizationPolicy (`security.istio.io`): action, rules (from, to, when), selector or
- * targetRefs, with Istio's rules.
+ * targetRefs, and the `istio.io/dry-run` annotation, with Istio's rules (its webhook's
+ * ValidateAuthorizationPolicy and the CRD's schema). The values of `when` conditions and
+ * `to.operation.paths` are checked by authorization_values.ts.
+ *
+ * Empty lists are unset to Istio's webhook (protobuf has no empty list): `principals: []` alone
+ * is an empty source, `rules: []` on a DENY policy is no rules. `from: []` and `to: []` are
+ * accepted as unset (mesh warns, since the rule then matches any source or operation).
  * @module
  */
 
 import { z } from "zod";
 import {
-  checkPolicyTargets,
-  isIPOrCIDR,
+  type CheckContext,
   NOT_SUPPORTED,
   type Path,
   policyTargetReference,
@@ -16,6 +21,25 @@ import {
   stringList,
   workloadSelector,
 } from "./common.ts";
+import { checkPolicyTargetsAsIstio } from "./policy_targets.ts";
+import {
+  checkDryRunAnnotation,
+  has,
+  ipBlockProblem,
+  isGoPort,
+  present,
+} from "./security_common.ts";
+import {
+  conditionProblems,
+  pathTemplateProblem,
+  serviceAccountProblem,
+  trustDomainProblem,
+} from "./authorization_values.ts";
+
+const serviceAccount = z.string().max(320, {
+  error: "service accounts are at most 320 characters long",
+});
+
 const source = z.strictObject({
   principals: stringList.optional(),
   notPrincipals: stringList.optional(),
@@ -23,11 +47,10 @@ const source = z.strictObject({
   notRequestPrincipals: stringList.optional(),
   namespaces: stringList.optional(),
   notNamespaces: stringList.optional(),
-  serviceAccounts: z.array(z.string().max(320)).max(16, { error: "at most 16 serviceAccounts" })
+  serviceAccounts: z.array(serviceAccount).max(16, { error: "at most 16 serviceAccounts" })
     .optional(),
-  notServiceAccounts: z.array(z.string().max(320)).max(16, {
-    error: "at most 16 notServiceAccounts",
-  }).optional(),
+  notServiceAccounts: z.array(serviceAccount).max(16, { error: "at most 16 notServiceAccounts" })
+    .optional(),
   ipBlocks: stringList.optional(),
   notIpBlocks: stringList.optional(),
   remoteIpBlocks: stringList.optional(),
@@ -99,10 +122,22 @@ export const SOURCE_FIELDS = [
   "trustDomains",
   "notTrustDomains",
 ] as const;
-/** Source fields a request's JWT gives: only HTTP requests have them. */
-const REQUEST_SOURCE_FIELDS: readonly string[] = ["requestPrincipals", "notRequestPrincipals"];
-/** Source fields that tell TCP connections apart too. */
-const TCP_SOURCE_FIELDS = SOURCE_FIELDS.filter((k) => !REQUEST_SOURCE_FIELDS.includes(k));
+/**
+ * Source fields that make a DENY rule apply to TCP too (Istio's list: the request principals
+ * and, as Istio has it, the trust domains are not among them).
+ */
+const TCP_SOURCE_FIELDS = [
+  "principals",
+  "notPrincipals",
+  "ipBlocks",
+  "notIpBlocks",
+  "namespaces",
+  "notNamespaces",
+  "remoteIpBlocks",
+  "notRemoteIpBlocks",
+  "serviceAccounts",
+  "notServiceAccounts",
+] as const;
 /** The fields of an AuthorizationPolicy operation. */
 export const OPERATION_FIELDS = [
   "hosts",
@@ -114,15 +149,31 @@ export const OPERATION_FIELDS = [
   "paths",
   "notPaths",
 ] as const;
+/** Source fields a CUSTOM policy can't use (its external authorizer gets no peer identity). */
 const CUSTOM_UNSUPPORTED_SOURCE = [
   "namespaces",
   "notNamespaces",
+  "serviceAccounts",
+  "notServiceAccounts",
+  "trustDomains",
+  "notTrustDomains",
   "principals",
   "notPrincipals",
   "requestPrincipals",
   "notRequestPrincipals",
 ] as const;
+/** `when` keys a CUSTOM policy can't use (besides every `request.auth.*`). */
+const CUSTOM_UNSUPPORTED_KEYS = [
+  "source.namespace",
+  "source.serviceAccount",
+  "source.trustDomain",
+  "source.principal",
+];
 const IP_FIELDS = ["ipBlocks", "notIpBlocks", "remoteIpBlocks", "notRemoteIpBlocks"] as const;
+/** Source fields whose values are only checked for emptiness. */
+const PLAIN_SOURCE_FIELDS = SOURCE_FIELDS.filter((k) =>
+  !k.endsWith("erviceAccounts") && !k.endsWith("rustDomains")
+);
 
 /** Source fields mesh doesn't evaluate (remote IPs, account shorthands). */
 export const UNENFORCED_SOURCE = [
@@ -159,10 +210,15 @@ export function supportedConditionKey(key: string): boolean {
     /^request\.auth\.claims\[[^\]]+\](\[[^\]]+\])*$/.test(key);
 }
 
-/** Checks an AuthorizationPolicy spec. */
-export function checkAuthorizationPolicy(spec: AuthorizationPolicySpec, r: Reporter): void {
-  checkPolicyTargets(spec, r);
+/** Checks an AuthorizationPolicy spec (and its `istio.io/dry-run` annotation). */
+export function checkAuthorizationPolicy(
+  spec: AuthorizationPolicySpec,
+  r: Reporter,
+  ctx?: CheckContext,
+): void {
   const action = spec.action ?? "ALLOW";
+  checkDryRunAnnotation(ctx?.annotations, { kind: "AuthorizationPolicy", action }, r);
+  checkPolicyTargetsAsIstio(spec, r);
   const base: Path = ["spec"];
   if (action === "AUDIT") r.warn([...base, "action"], `AUDIT is ${NOT_SUPPORTED}`);
   if (action === "CUSTOM") {
@@ -176,14 +232,13 @@ export function checkAuthorizationPolicy(spec: AuthorizationPolicySpec, r: Repor
     if (spec[k] !== undefined) r.warn([...base, k], `${NOT_SUPPORTED} (the policy is skipped)`);
   }
   if (action === "CUSTOM") {
-    if (spec.rules === undefined) {
+    if (!has(spec.rules)) {
       r.error(
         [...base, "rules"],
         "a CUSTOM policy without rules never applies; add rules (an empty rule {} matches " +
           "every request)",
       );
-    }
-    if (!spec.provider?.name) {
+    } else if (!spec.provider?.name) {
       r.error(
         [...base, "provider", "name"],
         "action CUSTOM needs provider.name, naming an extension provider of the MeshConfig",
@@ -195,159 +250,65 @@ export function checkAuthorizationPolicy(spec: AuthorizationPolicySpec, r: Repor
       `provider is only for action CUSTOM; remove it or set action: CUSTOM (action is ${action})`,
     );
   }
-  if (action === "DENY" && spec.rules === undefined) {
+  if (action === "DENY" && !has(spec.rules)) {
     r.error(
       [...base, "rules"],
       "a DENY policy without rules never applies; add rules (an empty rule {} matches every " +
         "request)",
     );
   }
-  spec.rules?.forEach((rl, i) => checkRule(rl, [...base, "rules", i], action, r));
+  spec.rules?.forEach((rl, i) => checkRule(rl, { path: [...base, "rules", i], action, r }));
 }
 
-function checkRule(rl: Rule, path: Path, action: string, r: Reporter): void {
-  let fromHttpOnly = false;
+/** Where a rule is and what its policy does. */
+interface RuleContext {
+  path: Path;
+  action: string;
+  r: Reporter;
+}
+
+function checkRule(rl: Rule, ctx: RuleContext): void {
+  const { path, action, r } = ctx;
+  let fromExists = false;
   let fromTcp = false;
   if (rl.from !== undefined && rl.from.length === 0) {
-    r.error([...path, "from"], "from is empty; add a source, or remove from to match anyone");
+    r.warn(
+      [...path, "from"],
+      "from is empty, which Istio reads as unset: this rule matches any source; remove from, " +
+        "or list sources",
+    );
   }
   rl.from?.forEach((f, j) => {
     const at = [...path, "from", j, "source"];
-    const src = f.source;
-    if (!src) {
+    if (!f.source) {
       r.error(at, `missing required field "source"`);
       return;
     }
-    const set = SOURCE_FIELDS.filter((k) => src[k] !== undefined);
-    if (set.length === 0) {
-      r.error(at, "empty source; set principals, namespaces, ipBlocks or another field");
-    }
-    if (TCP_SOURCE_FIELDS.some((k) => src[k] !== undefined)) fromTcp = true;
-    else fromHttpOnly = true;
-    for (const field of set) {
-      src[field]?.forEach((v, k) => {
-        if (v === "") r.error([...at, field, k], "empty values are not allowed");
-      });
-    }
-    for (const field of IP_FIELDS) {
-      src[field]?.forEach((v, k) => {
-        if (v !== "" && !isIPOrCIDR(v)) {
-          r.error([...at, field, k], `invalid IP address or CIDR block ${quote(v)}`);
-        }
-      });
-    }
-    const accounts = ["serviceAccounts", "notServiceAccounts"].filter((k) =>
-      src[k as keyof Source] !== undefined
-    );
-    const identities = ["principals", "notPrincipals", "namespaces", "notNamespaces"].filter((k) =>
-      src[k as keyof Source] !== undefined
-    );
-    if (accounts.length && identities.length) {
-      r.error(
-        [...at, accounts[0]],
-        `${accounts[0]} can't be combined with ${identities.join(", ")}; keep one kind`,
-      );
-    }
-    for (const field of UNENFORCED_SOURCE) {
-      if (src[field] !== undefined) {
-        r.warn(
-          [...at, field],
-          "not supported by mesh yet: an ALLOW rule with it never matches, a DENY rule " +
-            "ignores it",
-        );
-      }
-    }
-    if (action === "CUSTOM") {
-      for (const field of CUSTOM_UNSUPPORTED_SOURCE) {
-        if (src[field] !== undefined) {
-          r.error([...at, field], `${field} is not supported with action CUSTOM`);
-        }
-      }
-    }
+    fromExists = true;
+    if (TCP_SOURCE_FIELDS.some((k) => has(f.source![k]))) fromTcp = true;
+    checkSource(f.source, at, ctx);
   });
-  let toHttpOnly = false;
+  let toExists = false;
   let toTcp = false;
   if (rl.to !== undefined && rl.to.length === 0) {
-    r.error([...path, "to"], "to is empty; add an operation, or remove to to match anything");
+    r.warn(
+      [...path, "to"],
+      "to is empty, which Istio reads as unset: this rule matches any operation; remove to, " +
+        "or list operations",
+    );
   }
   rl.to?.forEach((t, j) => {
     const at = [...path, "to", j, "operation"];
-    const op = t.operation;
-    if (!op) {
+    if (!t.operation) {
       r.error(at, `missing required field "operation"`);
       return;
     }
-    const set = OPERATION_FIELDS.filter((k) => op[k] !== undefined);
-    if (set.length === 0) r.error(at, "empty operation; set paths, methods, ports or hosts");
-    if (op.ports !== undefined || op.notPorts !== undefined) toTcp = true;
-    else toHttpOnly = true;
-    for (const field of set) {
-      op[field]?.forEach((v, k) => {
-        if (v === "") r.error([...at, field, k], "empty values are not allowed");
-      });
-    }
-    for (const field of ["ports", "notPorts"] as const) {
-      op[field]?.forEach((v, k) => {
-        if (v !== "" && !isPort(v)) {
-          r.error([...at, field, k], `invalid port ${quote(v)}; use a number from 0 to 65535`);
-        }
-      });
-    }
-    for (const field of ["paths", "notPaths"] as const) {
-      op[field]?.forEach((v, k) => {
-        const problem = pathTemplateProblem(v);
-        if (problem) r.error([...at, field, k], problem);
-        else if (v.includes("{")) {
-          r.warn(
-            [...at, field, k],
-            "path templates are not supported by mesh yet: an ALLOW rule with one never matches, " +
-              "a DENY rule treats it as any path",
-          );
-        }
-      });
-    }
+    toExists = true;
+    if (has(t.operation.ports) || has(t.operation.notPorts)) toTcp = true;
+    checkOperation(t.operation, at, r);
   });
-  rl.when?.forEach((c, j) => {
-    const at = [...path, "when", j];
-    if (c.key === "") {
-      r.error([...at, "key"], "key may not be empty");
-      return;
-    }
-    if (c.values === undefined && c.notValues === undefined) {
-      r.error(at, `set values or notValues for key ${quote(c.key)}`);
-    } else if (!c.values?.length && !c.notValues?.length) {
-      r.error(at, `values and notValues are both empty for key ${quote(c.key)}`);
-    }
-    const keyProblem = conditionKeyProblem(c.key);
-    if (keyProblem) {
-      r.error([...at, "key"], keyProblem);
-    } else {
-      if (!supportedConditionKey(c.key)) {
-        r.warn(
-          [...at, "key"],
-          `${quote(c.key)} is not supported by mesh yet: an ALLOW rule with it never matches, ` +
-            "a DENY rule ignores it",
-        );
-      }
-      for (const field of ["values", "notValues"] as const) {
-        c[field]?.forEach((v, k) => {
-          const problem = conditionValueProblem(c.key, v);
-          if (problem) r.error([...at, field, k], problem);
-        });
-      }
-    }
-    if (
-      action === "CUSTOM" &&
-      (c.key === "source.namespace" || c.key === "source.principal" ||
-        c.key.startsWith("request.auth."))
-    ) {
-      r.error([...at, "key"], `${c.key} is not supported with action CUSTOM`);
-    }
-  });
-  if (
-    action === "DENY" &&
-    ((fromHttpOnly && !fromTcp && rl.to === undefined) || (toHttpOnly && !toTcp))
-  ) {
+  rl.when?.forEach((c, j) => checkCondition(c, [...path, "when", j], ctx));
+  if (action === "DENY" && ((fromExists && !toExists && !fromTcp) || (toExists && !toTcp))) {
     r.warn(
       path,
       "this DENY rule uses only HTTP attributes, so it denies all traffic to TCP ports it " +
@@ -356,62 +317,116 @@ function checkRule(rl: Rule, path: Path, action: string, r: Reporter): void {
   }
 }
 
-function isPort(v: string): boolean {
-  return /^\d{1,5}$/.test(v) && Number(v) <= 65535;
+function checkSource(src: Source, at: Path, ctx: RuleContext): void {
+  const { action, r } = ctx;
+  if (!SOURCE_FIELDS.some((k) => has(src[k]))) {
+    r.error(at, "empty source; set principals, namespaces, ipBlocks or another field");
+  }
+  // The CRD's rule counts a field written at all, even as [].
+  const accounts = ["serviceAccounts", "notServiceAccounts"].filter((k) =>
+    present(src[k as keyof Source])
+  );
+  const identities = ["principals", "notPrincipals", "namespaces", "notNamespaces"].filter((k) =>
+    present(src[k as keyof Source])
+  );
+  if (accounts.length && identities.length) {
+    r.error(
+      [...at, accounts[0]],
+      `${accounts[0]} can't be combined with ${identities.join(", ")}; keep one kind`,
+    );
+  }
+  for (const field of PLAIN_SOURCE_FIELDS) {
+    src[field]?.forEach((v, k) => {
+      if (v === "") r.error([...at, field, k], "empty values are not allowed");
+    });
+  }
+  for (const field of IP_FIELDS) {
+    src[field]?.forEach((v, k) => {
+      const problem = v === "" ? undefined : ipBlockProblem(v);
+      if (problem) r.error([...at, field, k], problem);
+    });
+  }
+  for (const field of ["serviceAccounts", "notServiceAccounts"] as const) {
+    src[field]?.forEach((v, k) => {
+      const problem = serviceAccountProblem(v);
+      if (problem) r.error([...at, field, k], problem);
+    });
+  }
+  for (const field of ["trustDomains", "notTrustDomains"] as const) {
+    src[field]?.forEach((v, k) => {
+      const problem = trustDomainProblem(v);
+      if (problem) r.error([...at, field, k], problem);
+    });
+  }
+  for (const field of UNENFORCED_SOURCE) {
+    if (has(src[field])) {
+      r.warn(
+        [...at, field],
+        "not supported by mesh yet: an ALLOW rule with it never matches, a DENY rule " +
+          "ignores it",
+      );
+    }
+  }
+  if (action === "CUSTOM") {
+    for (const field of CUSTOM_UNSUPPORTED_SOURCE) {
+      if (has(src[field])) r.error([...at, field], `${field} is not supported with action CUSTOM`);
+    }
+  }
 }
 
-/** `{*}` and `{**}` path templates: only whole segments, no named variables. */
-function pathTemplateProblem(path: string): string | undefined {
-  if (!path.includes("{*}") && !path.includes("{**}")) return undefined;
-  if (/\/\{\w+=\*\*?\}|\{\w*\}|\/\*\*?|\*\*?\//.test(path)) {
-    return `invalid path template ${quote(path)}; use {*} for one segment and {**} for the rest`;
+function checkOperation(op: Operation, at: Path, r: Reporter): void {
+  if (!OPERATION_FIELDS.some((k) => has(op[k]))) {
+    r.error(at, "empty operation; set paths, methods, ports or hosts");
   }
-  return undefined;
+  for (const field of OPERATION_FIELDS) {
+    op[field]?.forEach((v, k) => {
+      if (v === "") r.error([...at, field, k], "empty values are not allowed");
+    });
+  }
+  for (const field of ["ports", "notPorts"] as const) {
+    op[field]?.forEach((v, k) => {
+      if (v !== "" && !isGoPort(v)) {
+        r.error([...at, field, k], `invalid port ${quote(v)}; use a number from 0 to 65535`);
+      }
+    });
+  }
+  for (const field of ["paths", "notPaths"] as const) {
+    op[field]?.forEach((v, k) => {
+      const problem = pathTemplateProblem(v);
+      if (problem) r.error([...at, field, k], problem);
+      else if (v.includes("{")) {
+        r.warn(
+          [...at, field, k],
+          "path templates are not supported by mesh yet: an ALLOW rule with one never matches, " +
+            "a DENY rule treats it as any path",
+        );
+      }
+    });
+  }
 }
 
-/** The attribute names a `when` condition may use. */
-const CONDITION_KEYS = new Set([
-  "source.ip",
-  "remote.ip",
-  "source.namespace",
-  "source.principal",
-  "request.auth.principal",
-  "request.auth.audiences",
-  "request.auth.presenter",
-  "destination.ip",
-  "destination.port",
-  "connection.sni",
-]);
-const MAP_KEYS = ["request.headers", "request.auth.claims", "experimental.envoy.filters."];
-
-function conditionKeyProblem(key: string): string | undefined {
-  if (CONDITION_KEYS.has(key)) return undefined;
-  const prefix = MAP_KEYS.find((p) => key.startsWith(p));
-  if (prefix !== undefined) {
-    const open = key.indexOf("[");
-    if (key.endsWith("]") && open > 0 && open < key.length - 2) return undefined;
-    return `invalid key ${quote(key)}; write it as ${prefix.replace(/\.$/, "")}[name]`;
+function checkCondition(c: Condition, at: Path, ctx: RuleContext): void {
+  const { action, r } = ctx;
+  if (action === "CUSTOM") {
+    if (CUSTOM_UNSUPPORTED_KEYS.includes(c.key) || c.key.startsWith("request.auth.")) {
+      r.error([...at, "key"], `${c.key} is not supported with action CUSTOM`);
+    }
   }
-  if (key === "destination.namespace") {
-    return "destination.namespace is replaced by the policy's own namespace";
+  if (c.key === "") {
+    r.error([...at, "key"], "key may not be empty");
+    return;
   }
-  if (key.startsWith("destination.labels")) return "destination.labels is replaced by selector";
-  if (key === "destination.name" || key === "destination.user") {
-    return `${key} is no longer supported (it was in v1alpha1)`;
+  if (!has(c.values) && !has(c.notValues)) {
+    r.error(at, `set values or notValues for key ${quote(c.key)}`);
+    return;
   }
-  return `unknown key ${quote(key)}; use e.g. request.headers[name], source.ip, ` +
-    "source.namespace, source.principal, request.auth.claims[name], destination.port";
-}
-
-function conditionValueProblem(key: string, value: string): string | undefined {
-  if (value === "") return "empty values are not allowed";
-  if (
-    (key === "source.ip" || key === "remote.ip" || key === "destination.ip") && !isIPOrCIDR(value)
-  ) {
-    return `invalid IP address or CIDR block ${quote(value)}`;
+  const problems = conditionProblems(c);
+  for (const p of problems) r.error([...at, ...p.path], p.message);
+  if (problems.length === 0 && !supportedConditionKey(c.key)) {
+    r.warn(
+      [...at, "key"],
+      `${quote(c.key)} is not supported by mesh yet: an ALLOW rule with it never matches, ` +
+        "a DENY rule ignores it",
+    );
   }
-  if (key === "destination.port" && !isPort(value)) {
-    return `invalid port ${quote(value)}; use a number from 0 to 65535`;
-  }
-  return undefined;
 }

@@ -31,6 +31,8 @@ export interface CheckContext {
   name: string;
   /** The document's `apiVersion` (for kinds whose rules differ by version). */
   apiVersion?: string;
+  /** The resource's annotations (`metadata.annotations`), when it has any. */
+  annotations?: Readonly<Record<string, string>>;
 }
 
 /** The message of every "known to Istio, not enforced by mesh" warning. */

@@ -4,13 +4,8 @@
  */
 
 import { z } from "zod";
-import {
-  checkSelectorLabels,
-  type Path,
-  quote,
-  type Reporter,
-  workloadSelector,
-} from "./common.ts";
+import { type Path, quote, type Reporter, workloadSelector } from "./common.ts";
+import { checkLabelSelector } from "./policy_targets.ts";
 /** mTLS modes of a PeerAuthentication. */
 export const MTLS_MODES = ["UNSET", "DISABLE", "PERMISSIVE", "STRICT"] as const;
 
@@ -25,10 +20,17 @@ export const peerAuthenticationSpec = z.strictObject({
 /** `spec` of a PeerAuthentication. */
 export type PeerAuthenticationSpec = z.infer<typeof peerAuthenticationSpec>;
 
-/** Checks a PeerAuthentication spec. */
-export function checkPeerAuthentication(spec: PeerAuthenticationSpec, r: Reporter): void {
+/**
+ * Checks a PeerAuthentication spec: the selector (as Istio: no empty keys, no `*`), and
+ * `portLevelMtls` (only with a selector that has labels; keys are ports 1..65535 as JSON reads
+ * them, so no leading zeros or signs).
+ */
+export function checkPeerAuthentication(
+  spec: PeerAuthenticationSpec,
+  r: Reporter,
+): void {
   if (spec.selector) {
-    checkSelectorLabels(spec.selector.matchLabels, ["spec", "selector", "matchLabels"], r);
+    checkLabelSelector(spec.selector.matchLabels, ["spec", "selector", "matchLabels"], r);
   }
   const ports = spec.portLevelMtls;
   if (ports === undefined) return;
@@ -45,7 +47,7 @@ export function checkPeerAuthentication(spec: PeerAuthenticationSpec, r: Reporte
   }
   for (const key of Object.keys(ports)) {
     const n = Number(key);
-    if (!/^\d{1,5}$/.test(key) || n < 1 || n > 65535) {
+    if (!/^[1-9]\d*$/.test(key) || n > 65535) {
       r.error(
         [...at, key],
         `portLevelMtls keys are port numbers from 1 to 65535; got ${quote(key)}`,

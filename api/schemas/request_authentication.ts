@@ -1,11 +1,11 @@
 /**
- * RequestAuthentication (`security.istio.io`): JWT rules, with Istio's rules.
+ * RequestAuthentication (`security.istio.io`): JWT rules, with Istio's rules (its webhook's
+ * ValidateRequestAuthentication and the CRD's schema and CEL rules).
  * @module
  */
 
 import { z } from "zod";
 import {
-  checkPolicyTargets,
   duration,
   NOT_SUPPORTED,
   type Path,
@@ -14,8 +14,15 @@ import {
   type Reporter,
   SIMPLE_HEADER_NAME,
   stringList,
+  warnUnsupported,
   workloadSelector,
 } from "./common.ts";
+import { checkPolicyTargetsAsIstio } from "./policy_targets.ts";
+import { UNSUPPORTED_JWT_RULE } from "./unsupported.ts";
+
+/** `presence` of a JWT rule: whether a request must carry a token. */
+export const JWT_PRESENCE = ["OPTIONAL", "REQUIRED"] as const;
+
 const jwtRule = z.strictObject({
   issuer: z.string().optional(),
   audiences: stringList.optional(),
@@ -33,6 +40,7 @@ const jwtRule = z.strictObject({
   timeout: duration().optional(),
   spaceDelimitedClaims: z.array(z.string()).max(64, { error: "at most 64 spaceDelimitedClaims" })
     .optional(),
+  presence: z.enum(JWT_PRESENCE).optional(),
 });
 /** How one issuer's JWTs are verified. */
 export type JWTRule = z.infer<typeof jwtRule>;
@@ -49,7 +57,7 @@ export type RequestAuthenticationSpec = z.infer<typeof requestAuthenticationSpec
 
 /** Checks a RequestAuthentication spec. */
 export function checkRequestAuthentication(spec: RequestAuthenticationSpec, r: Reporter): void {
-  checkPolicyTargets(spec, r);
+  checkPolicyTargetsAsIstio(spec, r);
   for (const k of ["targetRef", "targetRefs"] as const) {
     if (spec[k] !== undefined) r.warn(["spec", k], `${NOT_SUPPORTED} (the policy is skipped)`);
   }
@@ -57,12 +65,15 @@ export function checkRequestAuthentication(spec: RequestAuthenticationSpec, r: R
 }
 
 function checkJwtRule(jr: JWTRule, path: Path, r: Reporter): void {
-  if (!jr.issuer) {
+  warnUnsupported(jr, UNSUPPORTED_JWT_RULE, path, r);
+  const uris = (["jwksUri", "jwks_uri"] as const).filter((k) => jr[k]);
+  if (jr.issuer === "") {
+    r.error([...path, "issuer"], "issuer may not be empty; remove it, or set the tokens' iss");
+  } else if (jr.issuer === undefined && uris.length === 0) {
     r.error(
       [...path, "issuer"],
-      jr.issuer === undefined
-        ? `missing required field "issuer"; set it to the iss claim of the tokens`
-        : "issuer may not be empty",
+      `missing required field "issuer"; set it to the iss claim of the tokens (or set jwksUri ` +
+        "to accept any issuer its keys sign for)",
     );
   }
   const keys = (["jwks", "jwksUri", "jwks_uri"] as const).filter((k) => jr[k] !== undefined);
@@ -74,11 +85,15 @@ function checkJwtRule(jr: JWTRule, path: Path, r: Reporter): void {
     if (uri === undefined) continue;
     const problem = jwksUriProblem(uri);
     if (problem) r.error([...path, field], problem);
+    else if (!/^[a-z]+:\/\/[^/?#]/i.test(uri)) {
+      r.warn(
+        [...path, field],
+        `jwksUri ${quote(uri)} names no host, so no keys can be fetched from it and its ` +
+          "tokens are refused",
+      );
+    }
   }
-  if (jr.jwks !== undefined) {
-    const problem = jwksProblem(jr.jwks);
-    if (problem) r.error([...path, "jwks"], problem);
-  }
+  if (jr.jwks !== undefined) checkJwks(jr.jwks, [...path, "jwks"], r);
   for (const field of ["audiences", "fromParams", "fromCookies", "spaceDelimitedClaims"] as const) {
     jr[field]?.forEach((v, k) => {
       if (v === "") r.error([...path, field, k], "empty values are not allowed");
@@ -92,7 +107,8 @@ function checkJwtRule(jr: JWTRule, path: Path, r: Reporter): void {
   jr.outputClaimToHeaders?.forEach((o, k) => {
     const at = [...path, "outputClaimToHeaders", k];
     if (o.claim === "") r.error([...at, "claim"], "claim may not be empty");
-    if (!SIMPLE_HEADER_NAME.test(o.header)) {
+    if (o.header === "") r.error([...at, "header"], "header may not be empty");
+    else if (!SIMPLE_HEADER_NAME.test(o.header)) {
       r.error(
         [...at, "header"],
         `invalid header name ${quote(o.header)}; use letters, digits, '-' and '_'`,
@@ -101,40 +117,93 @@ function checkJwtRule(jr: JWTRule, path: Path, r: Reporter): void {
   });
 }
 
-function jwksUriProblem(uri: string): string | undefined {
-  let url: URL;
-  try {
-    url = new URL(uri);
-  } catch {
-    return `invalid URL ${quote(uri)}; use an http:// or https:// URL`;
+/** Characters Go's `net/url` takes in a host besides letters, digits and `%` escapes. */
+const HOST_CHARS = /^[A-Za-z0-9\-._~!$&'()*+,;=:[\]<>"%]*$/;
+/** The largest port Go's `strconv.Atoi` reads. */
+const MAX_ATOI = 9223372036854775807n;
+
+/**
+ * Problems with a `jwksUri`, as Go's `url.Parse` and `url.ParseRequestURI` (the CRD's `url()`)
+ * read it and Istio then checks it: an `http` or `https` scheme, a host Go can parse, a numeric
+ * port.
+ */
+export function jwksUriProblem(uri: string): string | undefined {
+  if (uri === "") return "jwksUri may not be empty";
+  // deno-lint-ignore no-control-regex
+  if (/[\x00-\x1f\x7f]/.test(uri)) return "jwksUri may not contain control characters";
+  const m = /^([A-Za-z][A-Za-z0-9+.-]*):(.*)$/s.exec(uri);
+  if (!m) return `invalid URL ${quote(uri)}; use an http:// or https:// URL`;
+  const scheme = m[1].toLowerCase();
+  if (scheme !== "http" && scheme !== "https") {
+    return `jwksUri must be an http:// or https:// URL; got scheme ${quote(scheme)}`;
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    return `jwksUri must be an http:// or https:// URL; got scheme ${
-      quote(url.protocol.slice(0, -1))
-    }`;
+  if (/%(?![0-9a-fA-F]{2})/.test(uri)) return `invalid % escape in jwksUri ${quote(uri)}`;
+  const rest = m[2].replace(/[?#].*$/s, "");
+  if (!rest.startsWith("//")) return undefined;
+  const end = rest.indexOf("/", 2);
+  const authority = end < 0 ? rest.slice(2) : rest.slice(2, end);
+  const host = authority.slice(authority.lastIndexOf("@") + 1);
+  let port = "";
+  if (host.startsWith("[")) {
+    const close = host.indexOf("]");
+    if (close < 0) return `invalid host in jwksUri ${quote(uri)}: missing ']'`;
+    const after = host.slice(close + 1);
+    if (after !== "" && !after.startsWith(":")) return `invalid port in jwksUri ${quote(uri)}`;
+    port = after.slice(1);
+  } else {
+    const colon = host.lastIndexOf(":");
+    if (colon >= 0) port = host.slice(colon + 1);
+    if (!HOST_CHARS.test(host)) return `invalid character in the host of jwksUri ${quote(uri)}`;
   }
-  if (url.hostname === "") return `jwksUri ${quote(uri)} has no host`;
+  if (port !== "" && (!/^\d+$/.test(port) || BigInt(port) > MAX_ATOI)) {
+    return `invalid port ${quote(port)} in jwksUri; use a number`;
+  }
   return undefined;
 }
 
-function jwksProblem(jwks: string): string | undefined {
+/** The key types a JSON Web Key may have. */
+const KEY_TYPES = ["RSA", "EC", "OKP", "oct"];
+
+/**
+ * Checks an inline `jwks`: a JSON Web Key Set (`{"keys": [...]}`) or a single key, each key with
+ * a known `kty`. A key with private material (`d`, or a symmetric `oct` key) is a warning: only
+ * public keys verify tokens.
+ */
+function checkJwks(jwks: string, path: Path, r: Reporter): void {
   let parsed: unknown;
   try {
     parsed = JSON.parse(jwks);
   } catch (e) {
-    return `jwks is not valid JSON (${e instanceof Error ? e.message : String(e)}); ` +
-      'inline a JSON Web Key Set like {"keys": [...]}';
+    r.error(
+      path,
+      `jwks is not valid JSON (${e instanceof Error ? e.message : String(e)}); ` +
+        'inline a JSON Web Key Set like {"keys": [...]}',
+    );
+    return;
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    return 'jwks must be a JSON Web Key Set object like {"keys": [...]}';
+    r.error(path, 'jwks must be a JSON Web Key Set object like {"keys": [...]}');
+    return;
   }
   const obj = parsed as Record<string, unknown>;
-  if (Array.isArray(obj.keys)) {
-    const bad = obj.keys.findIndex((k) =>
-      typeof k !== "object" || k === null || typeof (k as Record<string, unknown>).kty !== "string"
-    );
-    return bad < 0 ? undefined : `jwks keys[${bad}] is not a JSON Web Key (it needs "kty")`;
+  const keys = obj.keys === undefined ? [obj] : obj.keys;
+  if (!Array.isArray(keys)) {
+    r.error(path, 'jwks "keys" must be a list of JSON Web Keys');
+    return;
   }
-  if (typeof obj.kty === "string") return undefined;
-  return 'jwks must be a JSON Web Key Set like {"keys": [...]} or a single key with "kty"';
+  keys.forEach((key, i) => {
+    const at = obj.keys === undefined ? "jwks" : `jwks keys[${i}]`;
+    const k = typeof key === "object" && key !== null ? key as Record<string, unknown> : {};
+    if (typeof k.kty !== "string" || !KEY_TYPES.includes(k.kty)) {
+      r.error(
+        path,
+        `${at} is not a JSON Web Key: its "kty" must be one of ${KEY_TYPES.join(", ")}`,
+      );
+    } else if (k.kty === "oct" || "d" in k) {
+      r.warn(
+        path,
+        `${at} holds private key material; only public keys are needed to verify tokens`,
+      );
+    }
+  });
 }
