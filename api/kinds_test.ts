@@ -786,7 +786,7 @@ Deno.test("a resource with errors is handed back as invalid, with its spec as wr
     "apiVersion: networking.istio.io/v1",
     "kind: VirtualService",
     "metadata: {name: bad, namespace: ns}",
-    "spec: {hosts: [reviews], http: [{route: [{destination: {host: reviews}, weight: 900}]}]}",
+    "spec: {hosts: [reviews], http: [{route: [{destination: {host: reviews}, weight: -900}]}]}",
     "",
   ].join("\n");
   const { resources, invalid } = parseResources(text, "bad.yaml");

@@ -1,0 +1,312 @@
+/**
+ * VirtualService HTTP route parts, as Istio decides them: header values (Envoy's header parser)
+ * and header operations, the authority set once, direct responses, rewrites and redirects
+ * (validation_test.go TestValidateHTTPHeaderValue, TestValidateHTTPStatus,
+ * TestValidateHTTPDirectResponse, TestValidateHTTPRewrite, TestValidateUriRegexRewrite,
+ * TestValidateHTTPRedirect), in mesh's own words.
+ */
+import { type Case, tableTest } from "./case_table.ts";
+import { big, DEST, fault, HEADER, http, KB, REDIRECT, routed } from "./http_route_cases.ts";
+
+const CASES: Case[] = [
+  // --- TestValidateHTTPHeaderValue
+  { name: "value foo", yaml: routed("headers: {request: {set: {x: foo}}}"), want: "valid" },
+  {
+    name: "value with a variable in the middle",
+    yaml: routed("headers: {request: {set: {x: 'prefix %HOSTNAME% suffix'}}}"),
+    want: "valid",
+  },
+  {
+    name: "value with a variable and % inside its arguments",
+    yaml: routed(
+      "headers: {request: {set: {x: '%DOWNSTREAM_PEER_CERT_V_END(%b %d %H:%M:%S %Y %Z)%'}}}",
+    ),
+    want: "valid",
+  },
+  {
+    name: "value with DYNAMIC_METADATA",
+    yaml: routed("headers: {request: {set: {x: '%DYNAMIC_METADATA(com.test.my_filter)%'}}}"),
+    want: "valid",
+  },
+  {
+    name: "value with a JSON array argument",
+    yaml: routed(`headers: {request: {set: {x: '%UPSTREAM_METADATA(["a", "b"])%'}}}`),
+    want: "valid",
+  },
+  {
+    name: "value %START_TIME%%",
+    yaml: routed("headers: {request: {set: {x: '%START_TIME%%'}}}"),
+    want: "error",
+  },
+  {
+    name: "value abc%123",
+    yaml: routed("headers: {request: {set: {x: 'abc%123'}}}"),
+    want: "error",
+  },
+  {
+    name: "value with a newline",
+    yaml: routed(`headers: {request: {set: {x: "a\\nb"}}}`),
+    want: "error",
+  },
+
+  // --- Header operation names and the authority
+  {
+    name: "set :authority on a route",
+    yaml: routed("headers: {request: {set: {':authority': foo}}}"),
+    want: "valid",
+  },
+  {
+    name: "set host on a route",
+    yaml: routed("headers: {request: {set: {host: foo}}}"),
+    want: "valid",
+  },
+  { name: "set :path", yaml: routed("headers: {request: {set: {':path': /x}}}"), want: "error" },
+  { name: "remove host", yaml: routed("headers: {request: {remove: [Host]}}"), want: "error" },
+  {
+    name: "response set host",
+    yaml: routed("headers: {response: {set: {host: x}}}"),
+    want: "error",
+  },
+  {
+    name: "response add :status",
+    yaml: routed("headers: {response: {add: {':status': '1'}}}"),
+    want: "error",
+  },
+  {
+    name: "authority in rewrite and a header",
+    yaml: routed("rewrite: {authority: bar}, headers: {request: {set: {':authority': foo}}}"),
+    want: "error",
+    message: "authority",
+  },
+  {
+    name: "authority set twice by headers",
+    yaml: routed("headers: {request: {set: {':authority': foo}, add: {host: bar}}}"),
+    want: "error",
+    message: "authority",
+  },
+  {
+    name: "authority in rewrite and a destination's header",
+    yaml: http(
+      "rewrite: {authority: bar}, route: [{destination: {host: a.b}, " +
+        "headers: {request: {set: {':authority': foo}}}}]",
+    ),
+    want: "valid",
+  },
+
+  // --- TestValidateHTTPStatus and TestValidateHTTPDirectResponse
+  {
+    name: "abort status -100",
+    yaml: fault("{abort: {httpStatus: -100, percentage: {value: 1}}}"),
+    want: "error",
+  },
+  {
+    name: "abort status 0",
+    yaml: fault("{abort: {httpStatus: 0, percentage: {value: 1}}}"),
+    want: "error",
+  },
+  {
+    name: "abort status 200",
+    yaml: fault("{abort: {httpStatus: 200, percentage: {value: 1}}}"),
+    want: "valid",
+  },
+  {
+    name: "abort status 601",
+    yaml: fault("{abort: {httpStatus: 601, percentage: {value: 1}}}"),
+    want: "error",
+  },
+  { name: "direct response 200", yaml: http("directResponse: {status: 200}"), want: "valid" },
+  { name: "direct response 199", yaml: http("directResponse: {status: 199}"), want: "error" },
+  { name: "direct response 601", yaml: http("directResponse: {status: 601}"), want: "error" },
+  {
+    name: "direct response with a string",
+    yaml: http("directResponse: {status: 200, body: {string: hello}}"),
+    want: "valid",
+  },
+  {
+    name: "direct response string over 100 KB",
+    yaml: http(`directResponse: {status: 200, body: {string: ${big(101 * KB)}}}`),
+    want: "warning",
+    message: "100",
+  },
+  {
+    name: "direct response string over 1 MB",
+    yaml: http(`directResponse: {status: 200, body: {string: ${big(2 * 1024 * KB)}}}`),
+    want: "error",
+  },
+  {
+    name: "direct response with bytes",
+    yaml: http("directResponse: {status: 200, body: {bytes: aGVsbG8=}}"),
+    want: "valid",
+  },
+  {
+    name: "direct response bytes over 100 KB",
+    yaml: http(`directResponse: {status: 200, body: {bytes: ${btoa(big(100 * KB + 1))}}}`),
+    want: "warning",
+  },
+  {
+    name: "direct response bytes of 100 KB (the base64 is longer)",
+    yaml: http(`directResponse: {status: 200, body: {bytes: ${btoa(big(100 * KB))}}}`),
+    want: "valid",
+  },
+  {
+    name: "direct response bytes over 1 MB",
+    yaml: http(`directResponse: {status: 200, body: {bytes: ${btoa(big(1024 * KB + 1))}}}`),
+    want: "error",
+  },
+  {
+    name: "direct response bytes not base64",
+    yaml: http("directResponse: {status: 200, body: {bytes: '%%'}}"),
+    want: "error",
+  },
+  {
+    name: "direct response with string and bytes",
+    yaml: http("directResponse: {status: 200, body: {string: a, bytes: YQ==}}"),
+    want: "error",
+  },
+  {
+    name: "direct response without status",
+    yaml: http("directResponse: {body: {string: a}}"),
+    want: "error",
+  },
+  {
+    name: "direct response and fault",
+    yaml: http("directResponse: {status: 200}, fault: {abort: {httpStatus: 500}}"),
+    want: "error",
+  },
+  {
+    name: "direct response and rewrite",
+    yaml: http("directResponse: {status: 200}, rewrite: {uri: /a}"),
+    want: "error",
+  },
+  {
+    name: "direct response and redirect",
+    yaml: http(`directResponse: {status: 200}, ${REDIRECT}`),
+    want: "error",
+  },
+  {
+    name: "direct response and route",
+    yaml: http(`directResponse: {status: 200}, ${DEST}`),
+    want: "error",
+  },
+
+  // --- TestValidateHTTPRewrite / TestValidateUriRegexRewrite
+  {
+    name: "rewrite uri and authority",
+    yaml: routed("rewrite: {uri: /path/to/resource, authority: foobar.org}"),
+    want: "valid",
+  },
+  { name: "rewrite uri", yaml: routed("rewrite: {uri: /path/to/resource}"), want: "valid" },
+  { name: "rewrite authority", yaml: routed("rewrite: {authority: foobar.org}"), want: "valid" },
+  {
+    name: "rewrite uriRegexRewrite",
+    yaml: routed(
+      `rewrite: {uriRegexRewrite: {match: '^/service/([^/]+)(/.*)$', rewrite: '\\2/instance/\\1'}}`,
+    ),
+    want: "valid",
+  },
+  {
+    name: "rewrite uriRegexRewrite and authority",
+    yaml: routed(
+      `rewrite: {authority: a.b, uriRegexRewrite: {match: '^/s/(.*)$', rewrite: '/\\1'}}`,
+    ),
+    want: "valid",
+  },
+  {
+    name: "rewrite uriRegexRewrite and uri",
+    yaml: routed(`rewrite: {uri: /p, uriRegexRewrite: {match: '^/s/(.*)$', rewrite: '/\\1'}}`),
+    want: "error",
+  },
+  {
+    name: "rewrite uri '' and uriRegexRewrite",
+    yaml: routed(`rewrite: {uri: '', uriRegexRewrite: {match: '^/s/(.*)$', rewrite: '/\\1'}}`),
+    want: "valid",
+  },
+  { name: "an empty rewrite", yaml: routed("rewrite: {}"), want: "error" },
+  {
+    name: "a rewrite of empty strings",
+    yaml: routed("rewrite: {uri: '', authority: ''}"),
+    want: "error",
+  },
+  {
+    name: "uriRegexRewrite without match",
+    yaml: routed(`rewrite: {uriRegexRewrite: {rewrite: '/\\1'}}`),
+    want: "error",
+  },
+  {
+    name: "uriRegexRewrite without rewrite",
+    yaml: routed("rewrite: {uriRegexRewrite: {match: '^/s$'}}"),
+    want: "error",
+  },
+  {
+    name: "uriRegexRewrite with rewrite ''",
+    yaml: routed("rewrite: {uriRegexRewrite: {match: '^/s$', rewrite: ''}}"),
+    want: "error",
+  },
+  {
+    name: "uriRegexRewrite with a bad regex",
+    yaml: routed("rewrite: {uriRegexRewrite: {match: '[', rewrite: '['}}"),
+    want: "error",
+  },
+  { name: "redirect and rewrite", yaml: http(`${REDIRECT}, rewrite: {uri: /a}`), want: "error" },
+
+  // --- TestValidateHTTPRedirect
+  {
+    name: "redirect of empty uri and authority",
+    yaml: http("redirect: {uri: '', authority: ''}"),
+    want: "error",
+  },
+  { name: "redirect code 299", yaml: http("redirect: {uri: t, redirectCode: 299}"), want: "error" },
+  { name: "redirect code 400", yaml: http("redirect: {uri: t, redirectCode: 400}"), want: "error" },
+  { name: "redirect uri only", yaml: http("redirect: {uri: t, authority: ''}"), want: "valid" },
+  {
+    name: "redirect authority only",
+    yaml: http("redirect: {uri: '', authority: t}"),
+    want: "valid",
+  },
+  {
+    name: "redirect code 0",
+    yaml: http("redirect: {uri: t, authority: t, redirectCode: 0}"),
+    want: "valid",
+  },
+  {
+    name: "redirect code 308",
+    yaml: http("redirect: {uri: t, authority: t, redirectCode: 308}"),
+    want: "valid",
+  },
+  {
+    name: "redirect prefixRewrite only",
+    yaml: http("redirect: {prefixRewrite: /bar}"),
+    want: "valid",
+  },
+  {
+    name: "redirect prefixRewrite and authority",
+    yaml: http("redirect: {authority: foo.example.com, prefixRewrite: /}"),
+    want: "valid",
+  },
+  {
+    name: "redirect uri and prefixRewrite",
+    yaml: http("redirect: {uri: /old, prefixRewrite: /new}"),
+    want: "error",
+  },
+  { name: "redirect scheme ftp", yaml: http("redirect: {scheme: ftp}"), want: "error" },
+  { name: "redirect scheme https only", yaml: http("redirect: {scheme: https}"), want: "valid" },
+  { name: "redirect port only", yaml: http("redirect: {port: 8443}"), want: "valid" },
+  { name: "redirect port 0", yaml: http("redirect: {port: 0}"), want: "valid" },
+  { name: "redirect port 70000", yaml: http("redirect: {port: 70000}"), want: "error" },
+  {
+    name: "redirect derivePort only",
+    yaml: http("redirect: {derivePort: FROM_REQUEST_PORT}"),
+    want: "valid",
+  },
+  {
+    name: "redirect port and derivePort",
+    yaml: http("redirect: {port: 1, derivePort: FROM_REQUEST_PORT}"),
+    want: "error",
+  },
+];
+
+tableTest(
+  "VirtualService HTTP route actions and headers: Istio's rules, case by case",
+  HEADER,
+  CASES,
+);
