@@ -2,9 +2,11 @@
  * Telemetry validation, rule by rule as Istio decides it (pkg/config/validation ValidateTelemetry,
  * the CEL check of access log filters, and the CRD's schema and x-kubernetes-validations).
  */
+import assert from "node:assert/strict";
+import { istioTreeSamples } from "../../tests/samples.ts";
+import { parseResources } from "../resources.ts";
 import { type Case, tableTest } from "./case_table.ts";
 import { celProblem } from "./cel.ts";
-import assert from "node:assert/strict";
 
 const HEADER = { apiVersion: "telemetry.istio.io/v1", kind: "Telemetry" };
 
@@ -475,4 +477,21 @@ Deno.test("celProblem: CEL syntax as cel-go parses it", () => {
   for (const e of good) assert.equal(celProblem(e), undefined, e);
   const bad = ["", ")++++", "a +", "a ? b", "'open", "a..b", "f(", "[1, 2", "a === b", "a = b"];
   for (const e of bad) assert.notEqual(celProblem(e), undefined, e);
+});
+
+const tree = await istioTreeSamples();
+
+Deno.test({
+  name: "Telemetry: Istio's samples (OpenTelemetry tracing and Loki access logs) are accepted",
+  ignore: !tree,
+  fn: async () => {
+    for (
+      const file of ["open-telemetry/tracing/telemetry.yaml", "open-telemetry/loki/telemetry.yaml"]
+    ) {
+      const text = await Deno.readTextFile(`${tree}/${file}`);
+      const { resources, diagnostics } = parseResources(text, file);
+      assert.ok(resources.some((r) => r.kind === "Telemetry"), file);
+      assert.deepEqual(diagnostics.filter((d) => d.severity === "error"), [], file);
+    }
+  },
 });
