@@ -9,8 +9,9 @@
  *   or `notNamespaces` entry that matches no namespace. Entries may use a `*` prefix or
  *   suffix, or be `*`.
  *
- * mesh has no sidecar injection: every workload in the input counts as in the mesh, where
- * istioctl counts only pods with a sidecar (or injection enabled). A namespace exists when a
+ * mesh has no sidecar injection: a workload counts as in the mesh unless it opts out (see
+ * `inMesh` in `deployments.ts`), where istioctl counts only pods with a sidecar (or injection
+ * enabled); ambient workloads count too, as in istioctl. A namespace exists when a
  * Namespace object for it is in the input, or when any object in the input lives in it (and
  * the default namespace and `istio-system` always do): istioctl knows only Namespace objects,
  * which local files rarely carry.
@@ -20,6 +21,8 @@ import { NoMatchingWorkloadsFound, ReferencedResourceNotFound } from "./messages
 import type { Analyzer } from "./analyzer.ts";
 import type { AnalysisContext } from "./context.ts";
 import { selectorMatches, selectorString } from "./k8s.ts";
+import { inMesh } from "./deployments.ts";
+import { workloadInAmbient } from "./sidecar_selectors.ts";
 
 /** Whether the namespace pattern `exp` (`*`, `*suffix`, `prefix*`, or a name) matches `ns`. */
 export function namespaceMatches(ns: string, exp: string): boolean {
@@ -42,13 +45,12 @@ export const authorizationPolicyAnalyzer: Analyzer = {
   analyze(ctx: AnalysisContext): void {
     const known = [...ctx.knownNamespaces()];
     const root = rootNamespace(ctx);
+    const workloads = ctx.workloads.filter((w) => inMesh(ctx, w) || workloadInAmbient(w));
     for (const ap of ctx.authorizationPolicies) {
       const ns = ap.metadata.namespace;
       const origin = ctx.originOf(ap);
       const matchLabels = ap.spec.selector ? ap.spec.selector.matchLabels ?? {} : undefined;
-      const candidates = ns === root
-        ? ctx.workloads
-        : ctx.workloads.filter((w) => w.namespace === ns);
+      const candidates = ns === root ? workloads : workloads.filter((w) => w.namespace === ns);
       if (matchLabels !== undefined) {
         if (!candidates.some((w) => selectorMatches(matchLabels, w.labels))) {
           ctx.report(NoMatchingWorkloadsFound, [selectorString(matchLabels)], origin);

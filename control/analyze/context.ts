@@ -94,6 +94,21 @@ export interface AnalyzeOptions {
   defaultIngressGateway?: boolean;
 }
 
+/**
+ * Namespaces istioctl leaves out of analysis altogether (Kubernetes' own, and kind's storage):
+ * objects in them, and Namespace objects for them, are not read.
+ */
+export const IGNORED_NAMESPACES: ReadonlySet<string> = new Set([
+  "kube-system",
+  "kube-public",
+  "kube-node-lease",
+  "local-path-storage",
+]);
+
+function ignored(kind: string, namespace: string | undefined, name: string | undefined) {
+  return IGNORED_NAMESPACES.has((kind === "Namespace" ? name : namespace) ?? "");
+}
+
 /** Labels of the default ingress gateway (`mesh start --mode=gateway` without `--labels`). */
 export const DEFAULT_GATEWAY_LABELS: Readonly<Record<string, string>> = {
   istio: "ingressgateway",
@@ -261,10 +276,13 @@ function valueAt(v: unknown, path: readonly PropertyKey[]): unknown {
 /**
  * Whether a schema issue is one of Istio's validation rules rather than a document Istio's
  * decoder can't read: a missing field, a value out of range or of the wrong form. Unknown
- * fields, values of the wrong type and unknown enum values make istioctl drop the resource.
+ * fields, values of the wrong type and unknown enum values make istioctl drop the resource;
+ * a port `protocol` is a plain string in Istio's API, so an unknown one is only a rule.
  */
 function semanticIssue(issue: { code: string; path: readonly PropertyKey[] }, spec: unknown) {
   switch (issue.code) {
+    case "invalid_value":
+      return issue.path.at(-1) === "protocol";
     case "invalid_type": {
       const v = valueAt(spec, issue.path);
       return v === undefined || v === null;
@@ -301,7 +319,7 @@ function analyzableInvalid(parsed: ReturnType<typeof parseResources>): Resource[
     if (!parsedSpec.success) {
       const raw = inv.spec ?? {};
       if (typeof raw !== "object" || Array.isArray(raw)) continue;
-      if (!parsedSpec.error.issues.every((i) => semanticIssue(i, raw))) continue;
+      if (!parsedSpec.error.issues.every((i) => semanticIssue(i, inv.spec))) continue;
       spec = { ...SPEC_DEFAULTS[inv.kind], ...raw };
     }
     out.push({ ...inv, spec } as Resource);
@@ -327,7 +345,11 @@ export function loadInputs(
         a.source.line - b.source.line
       ),
     );
-    for (const d of parsed.diagnostics) ctx.messages.push(schemaMessage(d, d.severity));
+    for (const d of parsed.diagnostics) {
+      if (!ignored(d.kind ?? "", d.namespace, d.name)) {
+        ctx.messages.push(schemaMessage(d, d.severity));
+      }
+    }
     if (text.length > MAX_INPUT_SIZE) continue; // reported by parseResources
     for (const doc of parseYamlDocuments(text, { maxDocumentSize: MAX_DOCUMENT_SIZE })) {
       if (doc.error) continue; // reported by parseResources
@@ -339,14 +361,18 @@ export function loadInputs(
       };
       const read = readKubeObjects(doc.value, readContext);
       objects.push(...read.objects);
-      for (const issue of read.issues) ctx.messages.push(schemaMessage(issue, "error"));
+      for (const issue of read.issues) {
+        if (!ignored(issue.kind, issue.namespace, issue.name)) {
+          ctx.messages.push(schemaMessage(issue, "error"));
+        }
+      }
       loose.push(...readLooseObjects(doc.value, readContext));
     }
   }
 
   const kept = dedupe(
     ctx,
-    resources,
+    resources.filter((r) => !ignored(r.kind, r.metadata.namespace, r.metadata.name)),
     (r) => `${r.kind}/${r.metadata.namespace}/${r.metadata.name}`,
     (r) => ctx.originOf(r),
   );
@@ -363,7 +389,7 @@ export function loadInputs(
 
   const keptObjects = dedupe(
     ctx,
-    objects,
+    objects.filter((o) => !ignored(o.origin.kind, o.origin.namespace, o.origin.name)),
     (o) => `${o.origin.kind}/${o.origin.namespace ?? ""}/${o.origin.name}`,
     (o) => o.origin,
   );
@@ -373,7 +399,7 @@ export function loadInputs(
   }
   const keptLoose = dedupe(
     ctx,
-    loose,
+    loose.filter((o) => !ignored(o.origin.kind, o.origin.namespace, o.origin.name)),
     (o) => `${o.origin.kind}/${o.origin.namespace ?? ""}/${o.origin.name}`,
     (o) => o.origin,
   );

@@ -111,6 +111,7 @@ export interface KubeNamespace {
   origin: ObjectOrigin;
   name: string;
   labels: Record<string, string>;
+  annotations?: Record<string, string>;
 }
 
 /** A Kubernetes ServiceAccount. */
@@ -201,7 +202,7 @@ const serviceSpec = z.looseObject({
 const securityContext = z.looseObject({ runAsUser: z.number().int().optional() });
 
 const container = z.looseObject({
-  name: z.string(),
+  name: z.string().default(""),
   image: z.string().optional(),
   securityContext: securityContext.optional(),
 });
@@ -337,7 +338,8 @@ function readOne(
   let failed = false;
   const check = <T>(schema: z.ZodType<T>, path: YamlPathSegment[]): T | undefined => {
     const v = valueAt(value, path);
-    const parsed = schema.safeParse(v === null ? undefined : v);
+    // A field written with no value (`annotations:`) is absent, as Kubernetes reads it.
+    const parsed = schema.safeParse(withoutNulls(v));
     if (parsed.success) return parsed.data;
     failed = true;
     const seen = new Set<string>();
@@ -422,7 +424,7 @@ function readOne(
       return;
     }
     case "Namespace":
-      out.objects.push({ type: "Namespace", origin, name: meta.name, labels });
+      out.objects.push({ type: "Namespace", origin, name: meta.name, labels, annotations });
       return;
     case "Node":
       out.objects.push({ type: "Node", origin, name: meta.name, labels });
@@ -462,6 +464,16 @@ function readOne(
     meta: { labels, annotations },
     ...podFields(template?.spec),
   });
+}
+
+/** `v` with every mapping entry whose value is null left out (null itself is undefined). */
+function withoutNulls(v: unknown): unknown {
+  if (v === null) return undefined;
+  if (Array.isArray(v)) return v.map(withoutNulls);
+  if (!isRecord(v)) return v;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) if (x !== null) out[k] = withoutNulls(x);
+  return out;
 }
 
 type PodSpec = z.infer<typeof podSpec>;

@@ -17,13 +17,31 @@
 import type { Analyzer } from "./analyzer.ts";
 import { type AnalyzeOptions, type Input, loadInputs } from "./context.ts";
 import { InternalError, type Message, sortAndDedupe } from "./messages.ts";
+import { annotationAnalyzer } from "./annotations.ts";
 import { authorizationPolicyAnalyzer } from "./authorization_policies.ts";
+import { conditionAnalyzer } from "./conditions.ts";
+import { applicationUidAnalyzer, deploymentServicesAnalyzer } from "./deployments.ts";
+import { deprecationAnalyzer } from "./deprecation.ts";
 import { destinationHostAnalyzer } from "./destination_hosts.ts";
 import { destinationRuleHostAnalyzer } from "./destination_rule_hosts.ts";
+import { destinationRuleTlsAnalyzer } from "./destination_rule_tls.ts";
 import { destinationSubsetAnalyzer } from "./destination_subsets.ts";
+import { conflictingGatewayAnalyzer, gatewayCertificateAnalyzer } from "./gateway_conflicts.ts";
+import { gatewaySecretAnalyzer } from "./gateway_secrets.ts";
 import { gatewayWorkloadAnalyzer } from "./gateway_workloads.ts";
+import { jwtClaimRouteAnalyzer } from "./jwt_claim_routes.ts";
+import { k8sGatewaySelectorAnalyzer } from "./k8s_gateway_selectors.ts";
 import { meshHostsAnalyzer } from "./mesh_hosts.ts";
+import { serviceEntryAddressAnalyzer } from "./serviceentry_addresses.ts";
 import { serviceEntryProtocolAnalyzer } from "./serviceentry_protocols.ts";
+import { servicePortAnalyzer } from "./service_ports.ts";
+import { sidecarSelectorAnalyzer } from "./sidecar_selectors.ts";
+import {
+  telemetryDefaultSelectorAnalyzer,
+  telemetryLightstepAnalyzer,
+  telemetryProviderAnalyzer,
+  telemetrySelectorAnalyzer,
+} from "./telemetry.ts";
 import { unreachableRulesAnalyzer } from "./unreachable_rules.ts";
 import { vsGatewayAnalyzer } from "./vs_gateways.ts";
 
@@ -31,16 +49,34 @@ export type { Analyzer } from "./analyzer.ts";
 export { AnalysisContext, type AnalyzeOptions, type Input, loadInputs } from "./context.ts";
 export * from "./messages.ts";
 
-/** Every analyzer `mesh analyze` runs, in a stable order. */
+/** Every analyzer `mesh analyze` runs, in the order of Istio's list (`analyzers/all.go`). */
 export const ANALYZERS: readonly Analyzer[] = [
+  annotationAnalyzer,
   authorizationPolicyAnalyzer,
+  conditionAnalyzer,
+  deploymentServicesAnalyzer,
+  applicationUidAnalyzer,
+  destinationRuleTlsAnalyzer,
   destinationRuleHostAnalyzer,
+  deprecationAnalyzer,
   gatewayWorkloadAnalyzer,
-  serviceEntryProtocolAnalyzer,
+  gatewayCertificateAnalyzer,
+  gatewaySecretAnalyzer,
+  conflictingGatewayAnalyzer,
+  k8sGatewaySelectorAnalyzer,
+  servicePortAnalyzer,
+  sidecarSelectorAnalyzer,
   meshHostsAnalyzer,
   destinationHostAnalyzer,
   destinationSubsetAnalyzer,
   vsGatewayAnalyzer,
+  jwtClaimRouteAnalyzer,
+  serviceEntryAddressAnalyzer,
+  serviceEntryProtocolAnalyzer,
+  telemetryProviderAnalyzer,
+  telemetrySelectorAnalyzer,
+  telemetryDefaultSelectorAnalyzer,
+  telemetryLightstepAnalyzer,
   unreachableRulesAnalyzer,
 ];
 
