@@ -305,8 +305,11 @@ export async function startControl(opts: ControlOptions): Promise<Control> {
           name: r.metadata.name,
           file: r.source.file,
         })),
-        diagnostics: s.diagnostics.map(formatDiagnostic),
+        diagnostics: [...s.diagnostics, ...(current?.gatewayApi?.diagnostics ?? [])]
+          .map(formatDiagnostic),
         workloads: current?.workloads,
+        // The status Istio would write on each Gateway API object.
+        ...(current?.gatewayApi ? { gatewayApi: current.gatewayApi.statuses } : {}),
       });
     });
     app.route("/", adminApi({ store, tokens }));

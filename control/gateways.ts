@@ -10,6 +10,7 @@ import type { Gateway, VirtualService } from "../api/resources.ts";
 import { labelsMatch, type ServiceRegistry } from "./registry.ts";
 import { sniRoutes, tcpDestinations, translateRoutes } from "./routes.ts";
 import { exportedTo } from "./visibility.ts";
+import { GATEWAY_SEMANTICS } from "./gateway_api/convert_gateway.ts";
 
 /** Whether `vs` names `gw` in its gateways (as `ns/name`, or `name` in its own namespace). */
 export function boundToGateway(vs: VirtualService, gw: Gateway): boolean {
@@ -47,6 +48,10 @@ export function gatewayListeners(
   const byPort = new Map<number, GatewayListener>();
   for (const gw of gateways) {
     if (!labelsMatch(gw.spec.selector ?? {}, labels)) continue;
+    // A Gateway API Gateway is served by the gateway processes of its own namespace only.
+    if (gw.metadata.annotations?.[GATEWAY_SEMANTICS] && gw.metadata.namespace !== namespace) {
+      continue;
+    }
     // VirtualServices bound to this Gateway and exported to the gateway's namespace.
     const bound = virtualServices.filter((vs) =>
       boundToGateway(vs, gw) && exportedTo(vs.spec.exportTo, vs.metadata.namespace, namespace)

@@ -6,6 +6,7 @@
  */
 import type { AccessLogSettings, PathNormalization } from "../api/proxy_config.ts";
 import type { HTTPRetry, TrafficPolicy } from "../api/schemas/networking.ts";
+import { convertGatewayApi, type GatewayApiResult } from "./gateway_api/convert.ts";
 import type {
   AuthorizationPolicy,
   DestinationRule,
@@ -177,6 +178,11 @@ export interface Snapshot {
   readonly roots: string;
   /** SHA-256 (hex) of the root the CA signs under. */
   readonly signingRoot?: string;
+  /**
+   * The Gateway API resources converted (their Gateways and VirtualServices are in `gateways`
+   * and `virtualServices`), with their status and diagnostics.
+   */
+  readonly gatewayApi?: GatewayApiResult;
 }
 
 function byKey<T extends Resource>(a: T, b: T): number {
@@ -196,9 +202,14 @@ export function buildSnapshot(input: {
   /** Key sets fetched for `jwksUri`s so far. */
   jwks?: ReadonlyMap<string, string>;
 }): Snapshot {
+  // Gateway API resources become Istio Gateways and VirtualServices beside the user's.
+  const gatewayApi = convertGatewayApi(input.resources);
+  const resources = gatewayApi.gateways.length + gatewayApi.virtualServices.length
+    ? [...input.resources, ...gatewayApi.gateways, ...gatewayApi.virtualServices]
+    : input.resources;
   const of = <K extends Resource["kind"]>(kind: K) =>
     Object.freeze(
-      input.resources.filter((r) => r.kind === kind).sort(byKey) as Resource<K>[],
+      resources.filter((r) => r.kind === kind).sort(byKey) as Resource<K>[],
     );
   return Object.freeze({
     revision: input.revision,
@@ -217,5 +228,6 @@ export function buildSnapshot(input: {
     mesh: input.mesh,
     roots: input.roots,
     signingRoot: input.signingRoot,
+    ...(gatewayApi.statuses.length ? { gatewayApi } : {}),
   });
 }
