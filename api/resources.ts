@@ -600,6 +600,15 @@ function readObject(ctx: DocContext, obj: unknown, prefix: Path, allowList: bool
       why,
     });
   const unread = UNREAD_KINDS.find((k) => k.group === group && k.kind === kindName);
+  if (unread?.versions && !unread.versions.includes(groupVersion)) {
+    r.error(
+      ["apiVersion"],
+      `${unread.kind} is served only as ${
+        unread.versions.map((v) => `${unread.group}/${v}`).join(", ")
+      }; use apiVersion ${unread.group}/${unread.versions[0]}`,
+    );
+    return;
+  }
   if (unread) {
     readUnread(ctx, obj, unread, r);
     skip(`${kindName} resources are not supported by mesh: ${unread.why}`);
@@ -744,14 +753,14 @@ function readResource(
     }
   }
 
+  // No spec is an empty one, as the API server stores it (Istio's CRDs don't require spec):
+  // the kind's own rules decide (an AuthorizationPolicy without one denies all; a Gateway
+  // without servers is refused).
   let spec: SpecOf<Kind> | undefined;
-  if (rawSpec === undefined || rawSpec === null) {
-    r.error(["spec"], `missing required field "spec"`);
-  } else {
-    const parsed = def.schema.safeParse(rawSpec);
-    if (parsed.success) spec = parsed.data;
-    else reportIssues(parsed.error.issues, rawSpec, ["spec"], def.schema, kind, r);
-  }
+  const specIn = rawSpec === undefined || rawSpec === null ? {} : rawSpec;
+  const parsed = def.schema.safeParse(specIn);
+  if (parsed.success) spec = parsed.data;
+  else reportIssues(parsed.error.issues, specIn, ["spec"], def.schema, kind, r);
 
   const source = { file: ctx.file, line: ctx.positionOf(prefix).line };
   const keepInvalid = () => {
