@@ -45,10 +45,13 @@ export function hostAliases(
   return out;
 }
 
-/** Whether `host` is matched by `pattern` (exact, `*`, or `*.suffix`). */
+/**
+ * Whether `host` is matched by `pattern`: exact, `*`, or a wildcard `*.suffix` or `*suffix`
+ * (Istio's host.Name and Envoy's suffix wildcards: `*-bar.example.com`).
+ */
 export function hostMatches(pattern: string, host: string): boolean {
   if (pattern === "*" || pattern === host) return true;
-  if (pattern.startsWith("*.")) return host.endsWith(pattern.slice(1));
+  if (pattern.startsWith("*")) return host.endsWith(pattern.slice(1));
   return false;
 }
 

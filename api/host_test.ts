@@ -112,6 +112,13 @@ Deno.test("hostMatches: '*.suffix' matches subdomains, not the bare domain", () 
   assert.equal(hostMatches("*.example.com", "www.example.org"), false);
 });
 
+Deno.test("hostMatches: a partial wildcard '*suffix' matches by suffix (Istio, Envoy)", () => {
+  assert.equal(hostMatches("*-foo.example.com", "a-foo.example.com"), true);
+  assert.equal(hostMatches("*foo.example.com", "barfoo.example.com"), true);
+  assert.equal(hostMatches("*-foo.example.com", "a.foo.example.com"), false);
+  assert.equal(hostsIntersect("*-foo.example.com", "*.example.com"), true);
+});
+
 Deno.test("hostMatches: a concrete pattern doesn't match a wildcard host", () => {
   assert.equal(hostMatches("www.example.com", "*.example.com"), false);
   assert.equal(hostMatches("www.example.com", "*"), false);

@@ -6,17 +6,21 @@
  */
 import type { GatewayListener, VirtualHost } from "../api/proxy_config.ts";
 import { hostsIntersect } from "../api/host.ts";
+import { resolveGatewayName } from "../api/schemas/http_route_checks.ts";
 import type { Gateway, VirtualService } from "../api/resources.ts";
 import { labelsMatch, type ServiceRegistry } from "./registry.ts";
 import { sniRoutes, tcpDestinations, translateRoutes } from "./routes.ts";
 import { exportedTo } from "./visibility.ts";
 import { GATEWAY_SEMANTICS } from "./gateway_api/convert_gateway.ts";
 
-/** Whether `vs` names `gw` in its gateways (as `ns/name`, or `name` in its own namespace). */
+/**
+ * Whether `vs` names `gw` in its gateways (as `ns/name`, `name` in its own namespace, or the
+ * old FQDN form `name.ns...`).
+ */
 export function boundToGateway(vs: VirtualService, gw: Gateway): boolean {
   const full = `${gw.metadata.namespace}/${gw.metadata.name}`;
   return (vs.spec.gateways ?? []).some((g) =>
-    g === full || (g === gw.metadata.name && vs.metadata.namespace === gw.metadata.namespace)
+    resolveGatewayName(g, vs.metadata.namespace) === full
   );
 }
 

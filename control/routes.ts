@@ -19,6 +19,7 @@ import { clusterName } from "../api/proxy_config.ts";
 import { fqdn, hostAliases, hostMatches } from "../api/host.ts";
 import type { HTTPMatchRequest, HTTPRoute, VirtualService } from "../api/resources.ts";
 import type { StringMatch } from "../api/schemas/networking.ts";
+import { resolveGatewayName } from "../api/schemas/http_route_checks.ts";
 import type { HTTPRetry } from "../api/schemas/networking.ts";
 import { durationMs as parseMs } from "../api/schemas/common.ts";
 
@@ -42,7 +43,7 @@ export function translateMatch(m: HTTPMatchRequest): RouteMatch {
   if (m.uri) out.uri = { ...m.uri };
   if (m.method) out.method = { ...m.method };
   if (m.authority) out.authority = { ...m.authority };
-  if (m.port !== undefined) out.port = m.port;
+  if (m.port) out.port = m.port; // 0 is unset (proto3)
   if (m.headers) {
     out.headers = {};
     for (const [k, v] of Object.entries(m.headers)) out.headers[k.toLowerCase()] = { ...v };
@@ -50,7 +51,8 @@ export function translateMatch(m: HTTPMatchRequest): RouteMatch {
   if (m.withoutHeaders) {
     out.withoutHeaders = {};
     for (const [k, v] of Object.entries(m.withoutHeaders)) {
-      out.withoutHeaders[k.toLowerCase()] = { ...v };
+      // Istio: regex "*" in withoutHeaders is no pattern but "the header is present".
+      out.withoutHeaders[k.toLowerCase()] = v.regex === "*" ? {} : { ...v };
     }
   }
   if (m.queryParams) {
@@ -84,11 +86,9 @@ export function matchesClient(
   for (const [k, v] of Object.entries(m.sourceLabels ?? {})) {
     if (client.labels[k] !== v) return false;
   }
-  if (m.sourceNamespace !== undefined && m.sourceNamespace !== client.namespace) return false;
+  if (m.sourceNamespace && m.sourceNamespace !== client.namespace) return false;
   if (m.gateways?.length) {
-    const names = m.gateways.map((g) =>
-      g === "mesh" || g.includes("/") ? g : `${vsNamespace}/${g}`
-    );
+    const names = m.gateways.map((g) => resolveGatewayName(g, vsNamespace));
     if (!names.includes(client.gateway ?? "mesh")) return false;
   }
   return true;
@@ -131,7 +131,7 @@ export function translateRoutes(
         m.gateways
           ? {
             ...m,
-            gateways: m.gateways.map((g) => g === "mesh" || g.includes("/") ? g : `${ns}/${g}`),
+            gateways: m.gateways.map((g) => resolveGatewayName(g, ns)),
           }
           : m
       );
@@ -146,7 +146,7 @@ export function translateRoutes(
       continue;
     }
     const matches = (http.match ?? []).filter((m) =>
-      (port === undefined || m.port === undefined || m.port === port) &&
+      (port === undefined || !m.port || m.port === port) &&
       (client === undefined || matchesClient(m, client, ns))
     );
     if ((http.match ?? []).length > 0 && matches.length === 0) continue;
@@ -161,13 +161,14 @@ export function translateRoutes(
     };
     if (http.redirect) {
       const rd = http.redirect;
-      route.redirect = { code: rd.redirectCode ?? 301 };
-      if (rd.uri !== undefined) route.redirect.uri = rd.uri;
-      if (rd.prefixRewrite !== undefined) route.redirect.prefixRewrite = rd.prefixRewrite;
-      if (rd.authority !== undefined) route.redirect.authority = rd.authority;
-      if (rd.port !== undefined) route.redirect.port = rd.port;
+      // Empty strings and port 0 are unset (proto3), as Istio reads them; code 0 is 301.
+      route.redirect = { code: rd.redirectCode || 301 };
+      if (rd.uri) route.redirect.uri = rd.uri;
+      if (rd.prefixRewrite) route.redirect.prefixRewrite = rd.prefixRewrite;
+      if (rd.authority) route.redirect.authority = rd.authority;
+      if (rd.port) route.redirect.port = rd.port;
       if (rd.derivePort !== undefined) route.redirect.derivePort = rd.derivePort;
-      if (rd.scheme !== undefined) route.redirect.scheme = rd.scheme;
+      if (rd.scheme) route.redirect.scheme = rd.scheme;
     } else if (http.directResponse) {
       const dr = http.directResponse;
       route.directResponse = { status: dr.status };
@@ -178,8 +179,8 @@ export function translateRoutes(
     if (http.rewrite) {
       const rw = http.rewrite;
       route.rewrite = {};
-      if (rw.uri !== undefined) route.rewrite.uri = rw.uri;
-      if (rw.authority !== undefined) route.rewrite.authority = rw.authority;
+      if (rw.uri) route.rewrite.uri = rw.uri; // "" is unset (proto3)
+      if (rw.authority) route.rewrite.authority = rw.authority;
       if (rw.uriRegexRewrite?.match !== undefined && rw.uriRegexRewrite.rewrite !== undefined) {
         route.rewrite.regex = {
           match: rw.uriRegexRewrite.match,
@@ -438,9 +439,7 @@ export function tcpDestinations(
   const ns = vs.metadata.namespace;
   for (const r of vs.spec.tcp ?? []) {
     const matched = !r.match?.length ||
-      r.match.some((m) =>
-        (m.port === undefined || m.port === port) && matchesClient(m, client, ns)
-      );
+      r.match.some((m) => (!m.port || m.port === port) && matchesClient(m, client, ns));
     if (!matched) continue;
     const out = destinationsOf(r, ns, port, registry, selfHost)
       .map(({ cluster, weight }) => ({ cluster, weight }));
@@ -464,7 +463,7 @@ export function sniRoutes(
   const out: SniRoute[] = [];
   for (const r of vs.spec.tls ?? []) {
     const hosts = r.match
-      .filter((m) => (m.port === undefined || m.port === port) && matchesClient(m, client, ns))
+      .filter((m) => (!m.port || m.port === port) && matchesClient(m, client, ns))
       .flatMap((m) => m.sniHosts.map((h) => h.toLowerCase()));
     if (!hosts.length) continue;
     const destinations = destinationsOf(r, ns, port, registry, undefined)

@@ -82,6 +82,30 @@ export function stripQuery(path: string): string {
   return q < 0 ? path : path.slice(0, q);
 }
 
+/**
+ * How a header match reads its header: by lowercase name, or for the pseudo-headers Istio
+ * matches (`:authority`, `:method`, `:path`, `:scheme`) from the request line; `:status`, and
+ * names that can't be headers (JWT claim keys, which mesh doesn't route on), are never there.
+ */
+export function headerGetter(name: string): (r: RequestView) => string | undefined {
+  switch (name) {
+    case ":authority":
+      return (r) => r.authority;
+    case ":method":
+      return (r) => r.method;
+    case ":path":
+      return (r) => r.path;
+    case ":scheme":
+      return (r) => r.scheme ?? "http";
+    case ":status":
+      return () => undefined;
+  }
+  // A name that can't be a header (an `@request.auth.claims...` key) is on no request.
+  if (!/^[!#$%&'*+\-.^_`|~A-Za-z0-9]+$/.test(name)) return () => undefined;
+  const lname = name.toLowerCase();
+  return (r) => r.header(lname);
+}
+
 function compileMatch(m: RouteMatch): Pred {
   const preds: Pred[] = [];
   if (m.uri) {
@@ -116,13 +140,13 @@ function compileMatch(m: RouteMatch): Pred {
   }
   for (const [name, sm] of Object.entries(m.headers ?? {})) {
     const f = compileStringMatch(sm);
-    const lname = name.toLowerCase();
-    preds.push((r) => f(r.header(lname)));
+    const get = headerGetter(name);
+    preds.push((r) => f(get(r)));
   }
   for (const [name, sm] of Object.entries(m.withoutHeaders ?? {})) {
     const f = compileStringMatch(sm);
-    const lname = name.toLowerCase();
-    preds.push((r) => !f(r.header(lname)));
+    const get = headerGetter(name);
+    preds.push((r) => !f(get(r)));
   }
   for (const [name, sm] of Object.entries(m.queryParams ?? {})) {
     // Istio: an empty exact value tests that the parameter is present.

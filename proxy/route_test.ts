@@ -490,3 +490,18 @@ Deno.test("RouteTable: scheme matches http on mesh listeners", () => {
   ])]);
   assert.equal(clusterOf(t, req("svc")), "http");
 });
+
+Deno.test("RouteTable: header matches on pseudo-headers read the request line; claim keys never match", () => {
+  const t = new RouteTable([vhost("web", ["web"], [
+    route("by-authority", [{
+      headers: { ":authority": { prefix: "web" }, ":method": { exact: "POST" } },
+    }]),
+    route("by-path", [{ headers: { ":path": { prefix: "/p" }, ":scheme": { exact: "http" } } }]),
+    route("by-claim", [{ headers: { "@request.auth.claims.group": { exact: "admin" } } }]),
+    route("no-claim", [{ withoutHeaders: { "@request.auth.claims.group": { exact: "admin" } } }]),
+  ])]);
+  assert.equal(clusterOf(t, req("web", { method: "POST" })), "by-authority");
+  assert.equal(clusterOf(t, req("web", { path: "/p/1" })), "by-path");
+  // Never a header of a request (and no throw from an invalid header name): the claim match fails.
+  assert.equal(clusterOf(t, req("web", { path: "/x" })), "no-claim");
+});

@@ -391,3 +391,17 @@ export function checkRewrite(rw: HTTPRewrite, path: Path, r: Reporter): void {
     } else checkRegex(regex.match, [...path, "uriRegexRewrite", "match"], r);
   }
 }
+
+/**
+ * The `namespace/name` a gateway reference stands for, as Istio resolves it: `mesh` stays, a
+ * short name is in the VirtualService's namespace, and the old FQDN form `name.ns[.svc...]`
+ * names `ns/name`.
+ */
+export function resolveGatewayName(ref: string, namespace: string): string {
+  if (ref === "mesh" || ref.includes("/")) return ref;
+  const dot = ref.indexOf(".");
+  if (dot < 0) return `${namespace}/${ref}`;
+  const rest = ref.slice(dot + 1);
+  const next = rest.indexOf(".");
+  return `${next < 0 ? rest : rest.slice(0, next)}/${ref.slice(0, dot)}`;
+}
