@@ -564,9 +564,8 @@ function buildTls(gw: KGateway, l: Listener, refs: References): TlsResult {
         notes,
       };
     }
-    out.mode = validation.mode === "AllowInsecureFallback" && option !== "MUTUAL"
-      ? "OPTIONAL_MUTUAL"
-      : "MUTUAL";
+    out.mode = validation.mode === "AllowInsecureFallback" ? "OPTIONAL_MUTUAL" : "MUTUAL";
+    if (option === "MUTUAL" || option === "OPTIONAL_MUTUAL") out.mode = option;
     out.caCertCredentialName = credentialName(caNs, ca.name, ns);
     notes.push(
       `client certificates are verified with the CA mesh's gateway reads from ` +

@@ -240,12 +240,12 @@ export function convertRoutes(
       }
     }
   }
-  out.virtualServices.push(...mergeCandidates(candidates));
+  out.virtualServices.push(...mergeCandidates(candidates, refs.istioForm));
   return out;
 }
 
 /** Istio's mergeHTTPRoutes: one VirtualService per key, routes in precedence order. */
-function mergeCandidates(candidates: readonly Candidate[]): VirtualService[] {
+function mergeCandidates(candidates: readonly Candidate[], istioForm: boolean): VirtualService[] {
   const byKey = new Map<string, Candidate[]>();
   for (const c of candidates) {
     if (!byKey.has(c.key)) byKey.set(c.key, []);
@@ -270,7 +270,7 @@ function mergeCandidates(candidates: readonly Candidate[]): VirtualService[] {
       spec: {
         hosts: [base.host],
         gateways: [base.gateway],
-        http: meshRoutes(http),
+        http: istioForm ? http : meshRoutes(http),
         ...(base.exportLocal ? { exportTo: ["."] } : {}),
       },
       source: base.source,

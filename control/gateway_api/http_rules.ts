@@ -149,7 +149,7 @@ function rewriteOf(f: URLRewriteFilter): HTTPRoute["rewrite"] | undefined {
 }
 
 function escapeRegex(s: string): string {
-  return s.replace(/[\\^$.*+?()[\]{}|/-]/g, "\\$&");
+  return s.replace(/[\\^$.*+?()[\]{}|]/g, "\\$&"); // Go's regexp.QuoteMeta
 }
 
 function corsOf(f: CorsFilter): CorsPolicy {

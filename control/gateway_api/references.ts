@@ -29,6 +29,12 @@ export interface ConvertOptions {
    * `kubernetes.io/metadata.name` label).
    */
   namespaceLabels?: Readonly<Record<string, Record<string, string>>>;
+  /**
+   * Keep the routes as Istio writes them (`PathPrefix` as a plain prefix, invalid backends as
+   * `destination: {}` with host ""), for comparing with Istio's output; mesh's proxies need the
+   * default form.
+   */
+  istioForm?: boolean;
 }
 
 interface Grant {
@@ -61,6 +67,8 @@ const GRANT_TO = new Set([
 export class References {
   /** The cluster's DNS suffix. */
   readonly suffix: string;
+  /** See {@linkcode ConvertOptions.istioForm}. */
+  readonly istioForm: boolean;
   readonly #grants: Grant[] = [];
   readonly #hosts = new Set<string>();
   readonly #serviceEntries = new Map<string, ServiceEntry>();
@@ -68,6 +76,7 @@ export class References {
 
   constructor(resources: readonly Resource[], options: ConvertOptions = {}) {
     this.suffix = options.domainSuffix ?? "cluster.local";
+    this.istioForm = options.istioForm ?? false;
     for (const r of resources) {
       this.#namespaces.set(r.metadata.namespace, {});
       if (r.kind === "ServiceEntry") {
@@ -371,6 +380,9 @@ function referenceDenied(
   route: RouteForParents,
   refs: References,
 ): ConditionError | undefined {
+  if (kindName === "Service" && !refs.hasHost(refs.serviceHost(ref.name, ns))) {
+    return { reason: "NoMatchingParent", message: `parent service: "${ref.name}" not found` };
+  }
   if (kindName === "ServiceEntry" && !refs.serviceEntry(ns, ref.name)) {
     return {
       reason: "NoMatchingParent",
