@@ -787,6 +787,7 @@ function readResource(
     namespace: metadata.namespace,
     name: metadata.name,
     annotations: metadata.annotations,
+    apiVersion,
   });
   if (r.errors > 0) return keepInvalid();
   ctx.result.resources.push(
