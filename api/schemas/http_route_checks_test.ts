@@ -37,16 +37,19 @@ const CASES: Case[] = [
     name: "value %START_TIME%%",
     yaml: routed("headers: {request: {set: {x: '%START_TIME%%'}}}"),
     want: "error",
+    message: 'invalid header value "%START_TIME%%": a % ends',
   },
   {
     name: "value abc%123",
     yaml: routed("headers: {request: {set: {x: 'abc%123'}}}"),
     want: "error",
+    message: 'invalid header value "abc%123": a %VARIABLE% is',
   },
   {
     name: "value with a newline",
     yaml: routed(`headers: {request: {set: {x: "a\\nb"}}}`),
     want: "error",
+    message: "header values may not contain control characters",
   },
 
   // --- Header operation names and the authority
@@ -60,17 +63,29 @@ const CASES: Case[] = [
     yaml: routed("headers: {request: {set: {host: foo}}}"),
     want: "valid",
   },
-  { name: "set :path", yaml: routed("headers: {request: {set: {':path': /x}}}"), want: "error" },
-  { name: "remove host", yaml: routed("headers: {request: {remove: [Host]}}"), want: "error" },
+  {
+    name: "set :path",
+    yaml: routed("headers: {request: {set: {':path': /x}}}"),
+    want: "error",
+    message: 'pseudo-header ":path" can\'t be changed',
+  },
+  {
+    name: "remove host",
+    yaml: routed("headers: {request: {remove: [Host]}}"),
+    want: "error",
+    message: "the Host header can't be changed here",
+  },
   {
     name: "response set host",
     yaml: routed("headers: {response: {set: {host: x}}}"),
     want: "error",
+    message: "the Host header can't be changed here",
   },
   {
     name: "response add :status",
     yaml: routed("headers: {response: {add: {':status': '1'}}}"),
     want: "error",
+    message: 'pseudo-header ":status" can\'t be changed',
   },
   {
     name: "authority in rewrite and a header",
@@ -98,11 +113,13 @@ const CASES: Case[] = [
     name: "abort status -100",
     yaml: fault("{abort: {httpStatus: -100, percentage: {value: 1}}}"),
     want: "error",
+    message: "HTTP status -100 is not in the range 200..599",
   },
   {
     name: "abort status 0",
     yaml: fault("{abort: {httpStatus: 0, percentage: {value: 1}}}"),
     want: "error",
+    message: "HTTP status 0 is not in the range 200..599",
   },
   {
     name: "abort status 200",
@@ -110,13 +127,38 @@ const CASES: Case[] = [
     want: "valid",
   },
   {
+    // Istio accepts 600; mesh deliberately refuses it (docs/compatibility.md).
+    name: "abort status 600 (deliberately refused; Istio accepts it, Envoy doesn't)",
+    yaml: fault("{abort: {httpStatus: 600, percentage: {value: 1}}}"),
+    want: "error",
+    message: "HTTP status 600",
+  },
+  {
     name: "abort status 601",
     yaml: fault("{abort: {httpStatus: 601, percentage: {value: 1}}}"),
     want: "error",
+    message: "HTTP status 601 is not in the range 200..599",
   },
   { name: "direct response 200", yaml: http("directResponse: {status: 200}"), want: "valid" },
-  { name: "direct response 199", yaml: http("directResponse: {status: 199}"), want: "error" },
-  { name: "direct response 601", yaml: http("directResponse: {status: 601}"), want: "error" },
+  {
+    name: "direct response 199",
+    yaml: http("directResponse: {status: 199}"),
+    want: "error",
+    message: "HTTP status 199 is not in the range 200..599",
+  },
+  {
+    // Istio accepts 600; mesh deliberately refuses it (docs/compatibility.md).
+    name: "direct response 600 (deliberately refused; Istio accepts it, Envoy doesn't)",
+    yaml: http("directResponse: {status: 600}"),
+    want: "error",
+    message: "HTTP status 600 is not in the range 200..599",
+  },
+  {
+    name: "direct response 601",
+    yaml: http("directResponse: {status: 601}"),
+    want: "error",
+    message: "HTTP status 601 is not in the range 200..599",
+  },
   {
     name: "direct response with a string",
     yaml: http("directResponse: {status: 200, body: {string: hello}}"),
@@ -132,6 +174,7 @@ const CASES: Case[] = [
     name: "direct response string over 1 MB",
     yaml: http(`directResponse: {status: 200, body: {string: ${big(2 * 1024 * KB)}}}`),
     want: "error",
+    message: "the limit is 1048576",
   },
   {
     name: "direct response with bytes",
@@ -142,6 +185,7 @@ const CASES: Case[] = [
     name: "direct response bytes over 100 KB",
     yaml: http(`directResponse: {status: 200, body: {bytes: ${btoa(big(100 * KB + 1))}}}`),
     want: "warning",
+    message: "bodies over 100 KB may slow the control plane",
   },
   {
     name: "direct response bytes of 100 KB (the base64 is longer)",
@@ -152,41 +196,49 @@ const CASES: Case[] = [
     name: "direct response bytes over 1 MB",
     yaml: http(`directResponse: {status: 200, body: {bytes: ${btoa(big(1024 * KB + 1))}}}`),
     want: "error",
+    message: "the limit is 1048576",
   },
   {
     name: "direct response bytes not base64",
     yaml: http("directResponse: {status: 200, body: {bytes: '%%'}}"),
     want: "error",
+    message: "bytes must be base64",
   },
   {
     name: "direct response with string and bytes",
     yaml: http("directResponse: {status: 200, body: {string: a, bytes: YQ==}}"),
     want: "error",
+    message: "string and bytes can't both be set; keep one",
   },
   {
     name: "direct response without status",
     yaml: http("directResponse: {body: {string: a}}"),
     want: "error",
+    message: 'missing required field "status"',
   },
   {
     name: "direct response and fault",
     yaml: http("directResponse: {status: 200}, fault: {abort: {httpStatus: 500}}"),
     want: "error",
+    message: "directResponse and fault can't both be set",
   },
   {
     name: "direct response and rewrite",
     yaml: http("directResponse: {status: 200}, rewrite: {uri: /a}"),
     want: "error",
+    message: "directResponse and rewrite can't both be set",
   },
   {
     name: "direct response and redirect",
     yaml: http(`directResponse: {status: 200}, ${REDIRECT}`),
     want: "error",
+    message: "redirect and directResponse can't both be set",
   },
   {
     name: "direct response and route",
     yaml: http(`directResponse: {status: 200}, ${DEST}`),
     want: "error",
+    message: "directResponse and route can't both be set",
   },
 
   // --- TestValidateHTTPRewrite / TestValidateUriRegexRewrite
@@ -215,48 +267,75 @@ const CASES: Case[] = [
     name: "rewrite uriRegexRewrite and uri",
     yaml: routed(`rewrite: {uri: /p, uriRegexRewrite: {match: '^/s/(.*)$', rewrite: '/\\1'}}`),
     want: "error",
+    message: "uri and uriRegexRewrite can't both be set; keep",
   },
   {
     name: "rewrite uri '' and uriRegexRewrite",
     yaml: routed(`rewrite: {uri: '', uriRegexRewrite: {match: '^/s/(.*)$', rewrite: '/\\1'}}`),
     want: "valid",
   },
-  { name: "an empty rewrite", yaml: routed("rewrite: {}"), want: "error" },
+  {
+    name: "an empty rewrite",
+    yaml: routed("rewrite: {}"),
+    want: "error",
+    message: "empty rewrite; set uri, uriRegexRewrite or",
+  },
   {
     name: "a rewrite of empty strings",
     yaml: routed("rewrite: {uri: '', authority: ''}"),
     want: "error",
+    message: "empty rewrite; set uri, uriRegexRewrite or",
   },
   {
     name: "uriRegexRewrite without match",
     yaml: routed(`rewrite: {uriRegexRewrite: {rewrite: '/\\1'}}`),
     want: "error",
+    message: "uriRegexRewrite needs both match and rewrite",
   },
   {
     name: "uriRegexRewrite without rewrite",
     yaml: routed("rewrite: {uriRegexRewrite: {match: '^/s$'}}"),
     want: "error",
+    message: "uriRegexRewrite needs both match and rewrite",
   },
   {
     name: "uriRegexRewrite with rewrite ''",
     yaml: routed("rewrite: {uriRegexRewrite: {match: '^/s$', rewrite: ''}}"),
     want: "error",
+    message: "uriRegexRewrite needs both match and rewrite",
   },
   {
     name: "uriRegexRewrite with a bad regex",
     yaml: routed("rewrite: {uriRegexRewrite: {match: '[', rewrite: '['}}"),
     want: "error",
+    message: "invalid regular expression: Unterminated",
   },
-  { name: "redirect and rewrite", yaml: http(`${REDIRECT}, rewrite: {uri: /a}`), want: "error" },
+  {
+    name: "redirect and rewrite",
+    yaml: http(`${REDIRECT}, rewrite: {uri: /a}`),
+    want: "error",
+    message: "redirect and rewrite can't both be set",
+  },
 
   // --- TestValidateHTTPRedirect
   {
     name: "redirect of empty uri and authority",
     yaml: http("redirect: {uri: '', authority: ''}"),
     want: "error",
+    message: "empty redirect; set uri, prefixRewrite",
   },
-  { name: "redirect code 299", yaml: http("redirect: {uri: t, redirectCode: 299}"), want: "error" },
-  { name: "redirect code 400", yaml: http("redirect: {uri: t, redirectCode: 400}"), want: "error" },
+  {
+    name: "redirect code 299",
+    yaml: http("redirect: {uri: t, redirectCode: 299}"),
+    want: "error",
+    message: "299 is not a redirect code; use a 3xx code like",
+  },
+  {
+    name: "redirect code 400",
+    yaml: http("redirect: {uri: t, redirectCode: 400}"),
+    want: "error",
+    message: "400 is not a redirect code; use a 3xx code like",
+  },
   { name: "redirect uri only", yaml: http("redirect: {uri: t, authority: ''}"), want: "valid" },
   {
     name: "redirect authority only",
@@ -287,12 +366,23 @@ const CASES: Case[] = [
     name: "redirect uri and prefixRewrite",
     yaml: http("redirect: {uri: /old, prefixRewrite: /new}"),
     want: "error",
+    message: "uri and prefixRewrite can't both be set; keep",
   },
-  { name: "redirect scheme ftp", yaml: http("redirect: {scheme: ftp}"), want: "error" },
+  {
+    name: "redirect scheme ftp",
+    yaml: http("redirect: {scheme: ftp}"),
+    want: "error",
+    message: 'scheme must be "http" or "https"; got "ftp"',
+  },
   { name: "redirect scheme https only", yaml: http("redirect: {scheme: https}"), want: "valid" },
   { name: "redirect port only", yaml: http("redirect: {port: 8443}"), want: "valid" },
   { name: "redirect port 0", yaml: http("redirect: {port: 0}"), want: "valid" },
-  { name: "redirect port 70000", yaml: http("redirect: {port: 70000}"), want: "error" },
+  {
+    name: "redirect port 70000",
+    yaml: http("redirect: {port: 70000}"),
+    want: "error",
+    message: "port number 70000 must be in the range 1..65535",
+  },
   {
     name: "redirect derivePort only",
     yaml: http("redirect: {derivePort: FROM_REQUEST_PORT}"),
@@ -302,6 +392,7 @@ const CASES: Case[] = [
     name: "redirect port and derivePort",
     yaml: http("redirect: {port: 1, derivePort: FROM_REQUEST_PORT}"),
     want: "error",
+    message: "port and derivePort can't both be set; keep one",
   },
 ];
 

@@ -28,7 +28,12 @@ const CASES: Case[] = [
   // --- TestValidateHTTPRoute
   { name: "an empty route", yaml: "hosts: [foo.bar]\nhttp: [{}]", want: "error", message: "route" },
   { name: "one destination", yaml: http(DEST), want: "valid" },
-  { name: "a null destination", yaml: http("route: [{destination: null}]"), want: "error" },
+  {
+    name: "a null destination",
+    yaml: http("route: [{destination: null}]"),
+    want: "error",
+    message: 'missing required field "destination"',
+  },
   {
     name: "weights 25 and 75",
     yaml: http(
@@ -59,6 +64,7 @@ const CASES: Case[] = [
     name: "a negative weight",
     yaml: http("route: [{destination: {host: a.b}, weight: -1}]"),
     want: "error",
+    message: "weight -1 is negative",
   },
   { name: "a redirect", yaml: http("redirect: {uri: /lerp, authority: foo.biz}"), want: "valid" },
   {
@@ -83,7 +89,12 @@ const CASES: Case[] = [
     yaml: matching("{headers: {x-foo: {exact: bar}}}", "redirect: {prefixRewrite: /bar}"),
     want: "valid",
   },
-  { name: "redirect and route", yaml: http(`${DEST}, ${REDIRECT}`), want: "error" },
+  {
+    name: "redirect and route",
+    yaml: http(`${DEST}, ${REDIRECT}`),
+    want: "error",
+    message: "redirect and route can't both be set; redirect",
+  },
   {
     name: "header operations with empty values",
     yaml: destHeaders(
@@ -96,31 +107,37 @@ const CASES: Case[] = [
     name: "empty name in request add",
     yaml: destHeaders("{request: {add: {'': v}}}"),
     want: "error",
+    message: "header names may not be empty",
   },
   {
     name: "empty name in request set",
     yaml: destHeaders("{request: {set: {'': v}}}"),
     want: "error",
+    message: "header names may not be empty",
   },
   {
     name: "empty name in request remove",
     yaml: destHeaders("{request: {remove: ['']}}"),
     want: "error",
+    message: "header names may not be empty",
   },
   {
     name: "empty name in response add",
     yaml: destHeaders("{response: {add: {'': v}}}"),
     want: "error",
+    message: "header names may not be empty",
   },
   {
     name: "empty name in response set",
     yaml: destHeaders("{response: {set: {'': v}}}"),
     want: "error",
+    message: "header names may not be empty",
   },
   {
     name: "empty name in response remove",
     yaml: destHeaders("{response: {remove: ['']}}"),
     want: "error",
+    message: "header names may not be empty",
   },
   {
     name: "an escaped %",
@@ -136,6 +153,7 @@ const CASES: Case[] = [
     name: "an unescaped % in set",
     yaml: destHeaders("{response: {set: {name: 'abcd%oijasodifj'}}}"),
     want: "error",
+    message: "a %VARIABLE% is not closed",
   },
   {
     name: "an escaped % in add",
@@ -151,8 +169,14 @@ const CASES: Case[] = [
     name: "an unescaped % in add",
     yaml: destHeaders("{response: {add: {name: 'abcd%oijasodifj'}}}"),
     want: "error",
+    message: "a %VARIABLE% is not closed",
   },
-  { name: "a null header match", yaml: matching("{headers: {header: null}}"), want: "error" },
+  {
+    name: "a null header match",
+    yaml: matching("{headers: {header: null}}"),
+    want: "error",
+    message: "expected a mapping, got null",
+  },
   {
     name: "an empty prefix header match",
     yaml: matching("{headers: {emptyprefix: {prefix: ''}}}"),
@@ -160,23 +184,49 @@ const CASES: Case[] = [
     message: "prefix",
   },
   { name: "no match", yaml: http(DEST), want: "valid" },
-  { name: "mirrorPercent 101", yaml: routed("mirrorPercent: 101"), want: "error" },
-  { name: "mirror_percent 101", yaml: routed("mirror_percent: 101"), want: "error" },
-  { name: "mirrorPercentage 101", yaml: routed("mirrorPercentage: {value: 101}"), want: "error" },
+  {
+    name: "mirrorPercent 101",
+    yaml: routed("mirrorPercent: 101"),
+    want: "error",
+    message: "must be at most 100; got 101",
+  },
+  {
+    name: "mirror_percent 101",
+    yaml: routed("mirror_percent: 101"),
+    want: "error",
+    message: "must be at most 100; got 101",
+  },
+  {
+    name: "mirrorPercentage 101",
+    yaml: routed("mirrorPercentage: {value: 101}"),
+    want: "error",
+    message: "must be a number from 0 to 100; got 101",
+  },
   { name: "mirrorPercentage 1", yaml: routed("mirrorPercentage: {value: 1}"), want: "valid" },
   {
     name: "mirrorPercentage 0.00001",
     yaml: routed("mirrorPercentage: {value: 0.00001}"),
     want: "valid",
   },
-  { name: "mirrorPercentage -1", yaml: routed("mirrorPercentage: {value: -1}"), want: "error" },
-  { name: "mirrors without destination", yaml: routed("mirrors: [{}]"), want: "error" },
+  {
+    name: "mirrorPercentage -1",
+    yaml: routed("mirrorPercentage: {value: -1}"),
+    want: "error",
+    message: "must be a number from 0 to 100; got -1",
+  },
+  {
+    name: "mirrors without destination",
+    yaml: routed("mirrors: [{}]"),
+    want: "error",
+    message: 'missing required field "destination"',
+  },
   {
     name: "mirrors percentage 101",
     yaml: routed(
       "mirrors: [{destination: {host: a.b}}, {destination: {host: a.b}, percentage: {value: 101}}]",
     ),
     want: "error",
+    message: "must be a number from 0 to 100; got 101",
   },
   {
     name: "mirrors percentages 1 and 50",
@@ -195,6 +245,7 @@ const CASES: Case[] = [
     name: "mirrors percentage -1",
     yaml: routed("mirrors: [{destination: {host: a.b}, percentage: {value: -1}}]"),
     want: "error",
+    message: "must be a number from 0 to 100; got -1",
   },
   {
     name: "mirror and mirrors",
@@ -202,13 +253,28 @@ const CASES: Case[] = [
     want: "error",
     message: "mirror",
   },
-  { name: "mirror to host *", yaml: routed("mirror: {host: '*'}"), want: "error" },
+  {
+    name: "mirror to host *",
+    yaml: routed("mirror: {host: '*'}"),
+    want: "error",
+    message: 'invalid destination host "*": it is *; use a',
+  },
   { name: "mirror to a wildcard host", yaml: routed("mirror: {host: '*.foo.com'}"), want: "valid" },
 
   // --- TestValidateRootHTTPRoute (a route with delegate)
   { name: "root: delegate only", yaml: http(DELEGATE), want: "valid" },
-  { name: "root: route and delegate", yaml: http(`${DEST}, ${DELEGATE}`), want: "error" },
-  { name: "root: redirect and delegate", yaml: http(`${REDIRECT}, ${DELEGATE}`), want: "error" },
+  {
+    name: "root: route and delegate",
+    yaml: http(`${DEST}, ${DELEGATE}`),
+    want: "error",
+    message: "a route with delegate can't have destinations",
+  },
+  {
+    name: "root: redirect and delegate",
+    yaml: http(`${REDIRECT}, ${DELEGATE}`),
+    want: "error",
+    message: "a route with delegate can't redirect",
+  },
   {
     name: "root: directResponse and delegate (Istio doesn't check)",
     yaml: http(`directResponse: {status: 200}, ${DELEGATE}`),
@@ -218,6 +284,7 @@ const CASES: Case[] = [
     name: "root: a null header match",
     yaml: matching("{headers: {header: null}}", DELEGATE),
     want: "error",
+    message: "expected a mapping, got null",
   },
   {
     name: "root: a prefix header match",
@@ -228,6 +295,7 @@ const CASES: Case[] = [
     name: "root: an empty prefix header match",
     yaml: matching("{headers: {h: {prefix: ''}}}", DELEGATE),
     want: "error",
+    message: "an empty prefix matches everything; set a",
   },
   {
     name: "root: an exact header match",
@@ -253,13 +321,19 @@ const CASES: Case[] = [
     name: "withoutHeaders regex ?",
     yaml: matching("{withoutHeaders: {h: {regex: '?'}}}", REDIRECT),
     want: "error",
+    message: "invalid regular expression: Nothing to repeat",
   },
   {
     name: "withoutHeaders regex * (presence)",
     yaml: matching("{withoutHeaders: {h: {regex: '*'}}}", REDIRECT),
     want: "valid",
   },
-  { name: "headers regex *", yaml: matching("{headers: {h: {regex: '*'}}}"), want: "error" },
+  {
+    name: "headers regex *",
+    yaml: matching("{headers: {h: {regex: '*'}}}"),
+    want: "error",
+    message: "invalid regular expression: Nothing to repeat",
+  },
   {
     name: "root: a regex URI match",
     yaml: matching("{uri: {regex: test}}", DELEGATE),
@@ -289,11 +363,13 @@ const CASES: Case[] = [
     name: "an empty prefix method match",
     yaml: matching("{method: {prefix: ''}}", REDIRECT),
     want: "error",
+    message: "an empty prefix matches everything; set a",
   },
   {
     name: "an empty regex method match",
     yaml: matching("{method: {regex: ''}}", REDIRECT),
     want: "error",
+    message: "empty regular expression; write a pattern or",
   },
   {
     name: "an empty prefix URI match",
@@ -309,31 +385,37 @@ const CASES: Case[] = [
     name: "an empty regex URI match",
     yaml: matching("{uri: {regex: ''}}", REDIRECT),
     want: "error",
+    message: "empty regular expression; write a pattern or",
   },
   {
     name: "an empty regex query match",
     yaml: matching("{queryParams: {q: {regex: ''}}}", REDIRECT),
     want: "error",
+    message: "empty regular expression; write a pattern or",
   },
   {
     name: "an empty prefix query match",
     yaml: matching("{queryParams: {q: {prefix: ''}}}"),
     want: "error",
+    message: "an empty prefix matches everything; set a",
   },
   {
     name: "an empty regex scheme match",
     yaml: matching("{scheme: {regex: ''}}", REDIRECT),
     want: "error",
+    message: "empty regular expression; write a pattern or",
   },
   {
     name: "an empty prefix scheme match",
     yaml: matching("{scheme: {prefix: ''}}", REDIRECT),
     want: "error",
+    message: "an empty prefix matches everything; set a",
   },
   {
     name: "an empty prefix authority match",
     yaml: matching("{authority: {prefix: ''}}"),
     want: "error",
+    message: "an empty prefix matches everything; set a",
   },
   {
     name: "an empty exact authority match",
@@ -345,16 +427,28 @@ const CASES: Case[] = [
     name: "exact and prefix in one StringMatch (the CRD's oneOf)",
     yaml: matching("{uri: {exact: /a, prefix: /a}}"),
     want: "error",
+    message: "set only one of exact, prefix or regex; found",
   },
   {
     name: "a regex of 1025 characters",
     yaml: matching(`{uri: {regex: ${big(1025)}}}`),
     want: "error",
+    message: "regular expression is 1025 characters long; the",
   },
-  { name: "an invalid regex", yaml: matching("{uri: {regex: '['}}"), want: "error" },
+  {
+    name: "an invalid regex",
+    yaml: matching("{uri: {regex: '['}}"),
+    want: "error",
+    message: "invalid regular expression: Unterminated",
+  },
 
   // --- TestValidateDelegateHTTPRoute (routes of a delegate VirtualService)
-  { name: "delegate: an empty route", yaml: inDelegate(""), want: "error" },
+  {
+    name: "delegate: an empty route",
+    yaml: inDelegate(""),
+    want: "error",
+    message: "no destination; add at least one entry under",
+  },
   { name: "delegate: one destination", yaml: inDelegate(DEST), want: "valid" },
   {
     name: "delegate: weights summing to 105",
@@ -364,25 +458,52 @@ const CASES: Case[] = [
     want: "valid",
   },
   { name: "delegate: a redirect", yaml: inDelegate(REDIRECT), want: "valid" },
-  { name: "delegate: redirect and route", yaml: inDelegate(`${DEST}, ${REDIRECT}`), want: "error" },
+  {
+    name: "delegate: redirect and route",
+    yaml: inDelegate(`${DEST}, ${REDIRECT}`),
+    want: "error",
+    message: "redirect and route can't both be set; redirect",
+  },
   {
     name: "delegate: mirrorPercent 101",
     yaml: inDelegate(`${DEST}, mirrorPercent: 101`),
     want: "error",
+    message: "must be at most 100; got 101",
   },
-  { name: "delegate: a route with delegate", yaml: inDelegate(DELEGATE), want: "error" },
+  {
+    name: "delegate: a route with delegate",
+    yaml: inDelegate(DELEGATE),
+    want: "error",
+    message: "no destination; add at least one entry under",
+  },
 
   // --- Match fields beyond the tables
   { name: "match port 0 (unset)", yaml: matching("{port: 0}"), want: "valid" },
-  { name: "match port 65536", yaml: matching("{port: 65536}"), want: "error" },
+  {
+    name: "match port 65536",
+    yaml: matching("{port: 65536}"),
+    want: "error",
+    message: "port number 65536 must be in the range 1..65535",
+  },
   { name: "match sourceNamespace ''", yaml: matching("{sourceNamespace: ''}"), want: "valid" },
-  { name: "match sourceNamespace bad", yaml: matching("{sourceNamespace: a.b}"), want: "error" },
+  {
+    name: "match sourceNamespace bad",
+    yaml: matching("{sourceNamespace: a.b}"),
+    want: "error",
+    message: 'invalid namespace "a.b"',
+  },
   {
     name: "match sourceLabels bad key",
     yaml: matching("{sourceLabels: {'-a': b}}"),
     want: "error",
+    message: 'invalid label key "-a"; use [prefix/]name',
   },
-  { name: "match gateways bad", yaml: matching("{gateways: ['ns/x y']}"), want: "error" },
+  {
+    name: "match gateways bad",
+    yaml: matching("{gateways: ['ns/x y']}"),
+    want: "error",
+    message: 'invalid gateway name "x y"; a Gateway name is a',
+  },
   { name: "match statPrefix", yaml: matching("{statPrefix: foo}"), want: "valid" },
 
   // --- TestValidateHTTPHeaderName (header match names)
@@ -406,17 +527,38 @@ const CASES: Case[] = [
     yaml: matching("{headers: {'funky!$#_': {exact: a}}}"),
     want: "valid",
   },
-  { name: "header name empty", yaml: matching("{headers: {'': {exact: a}}}"), want: "error" },
-  { name: "header name ::", yaml: matching("{headers: {'::': {exact: a}}}"), want: "error" },
+  {
+    name: "header name empty",
+    yaml: matching("{headers: {'': {exact: a}}}"),
+    want: "error",
+    message: "header names may not be empty",
+  },
+  {
+    name: "header name ::",
+    yaml: matching("{headers: {'::': {exact: a}}}"),
+    want: "error",
+    message: 'invalid header name "::"',
+  },
   {
     name: "header name with a quote",
     yaml: matching(`{headers: {'illegal"char': {exact: a}}}`),
     want: "error",
+    message: 'invalid header name "illegal\\"char"; use',
   },
-  { name: "header name :foo", yaml: matching("{headers: {':foo': {exact: a}}}"), want: "error" },
+  {
+    name: "header name :foo",
+    yaml: matching("{headers: {':foo': {exact: a}}}"),
+    want: "error",
+    message: 'invalid header name ":foo"; use letters, digits',
+  },
 
   // --- TestValidateDestination, subsets and ports
-  { name: "destination without host", yaml: http("route: [{destination: {}}]"), want: "error" },
+  {
+    name: "destination without host",
+    yaml: http("route: [{destination: {}}]"),
+    want: "error",
+    message: 'missing required field "host"',
+  },
   {
     name: "destination with subset and port",
     yaml: http("route: [{destination: {host: foo.bar, subset: shiny, port: {number: 5000}}}]"),
@@ -426,11 +568,13 @@ const CASES: Case[] = [
     name: "destination with a port without number",
     yaml: http("route: [{destination: {host: foo.bar, subset: shiny, port: {}}}]"),
     want: "error",
+    message: 'missing required field "number"',
   },
   {
     name: "destination port 0",
     yaml: http("route: [{destination: {host: a.b, port: {number: 0}}}]"),
     want: "error",
+    message: "must be an integer from 1 to 65535; got 0",
   },
   {
     name: "destination subset ''",
@@ -446,6 +590,7 @@ const CASES: Case[] = [
     name: "destination subset a.b",
     yaml: http("route: [{destination: {host: a.b, subset: a.b}}]"),
     want: "error",
+    message: 'invalid subset name "a.b"; subset names are DNS',
   },
   {
     name: "destination host with a trailing dot",
@@ -456,14 +601,35 @@ const CASES: Case[] = [
     name: "destination host an IP address",
     yaml: http("route: [{destination: {host: 1.2.3.4}}]"),
     want: "error",
+    message: 'invalid destination host "1.2.3.4": the',
   },
 
   // --- Timeouts (agent.ValidateDuration, the CRD's >= 1ms)
   { name: "timeout 1s", yaml: routed("timeout: 1s"), want: "valid" },
-  { name: "timeout 0s", yaml: routed("timeout: 0s"), want: "error" },
-  { name: "timeout 1ns", yaml: routed("timeout: 1ns"), want: "error" },
-  { name: "timeout 1.000000001s", yaml: routed("timeout: 1.000000001s"), want: "error" },
-  { name: "timeout -1s", yaml: routed("timeout: -1s"), want: "error" },
+  {
+    name: "timeout 0s",
+    yaml: routed("timeout: 0s"),
+    want: "error",
+    message: 'duration "0s" is too short; it must be at least',
+  },
+  {
+    name: "timeout 1ns",
+    yaml: routed("timeout: 1ns"),
+    want: "error",
+    message: 'duration "1ns" is too short; it must be at',
+  },
+  {
+    name: "timeout 1.000000001s",
+    yaml: routed("timeout: 1.000000001s"),
+    want: "error",
+    message: 'duration "1.000000001s" is finer than a',
+  },
+  {
+    name: "timeout -1s",
+    yaml: routed("timeout: -1s"),
+    want: "error",
+    message: 'negative duration "-1s"; durations must be',
+  },
 ];
 
 tableTest("VirtualService HTTP routes: Istio's rules, case by case", HEADER, CASES);

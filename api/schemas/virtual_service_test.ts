@@ -70,16 +70,28 @@ tls:
     name: "a route entry without destination",
     yaml: "hosts: [foo.bar]\nhttp: [{route: [{}]}]",
     want: "error",
+    message: 'missing required field "destination"',
   },
   {
     name: "a destination without host",
     yaml: "hosts: [foo.bar]\nhttp: [{route: [{destination: {}}]}]",
     want: "error",
+    message: 'missing required field "host"',
   },
   { name: "a delegate (no hosts)", yaml: ROUTE, want: "valid" },
-  { name: "a host with a bad character", yaml: hosts("[foo.ba!r]"), want: "error" },
+  {
+    name: "a host with a bad character",
+    yaml: hosts("[foo.ba!r]"),
+    want: "error",
+    message: 'invalid host "foo.ba!r": "ba!r" is not a DNS',
+  },
   { name: "no routes at all", yaml: "hosts: [foo.bar]", want: "error", message: "no routes" },
-  { name: "a gateway name with @", yaml: gateways("[b@dgateway]"), want: "error" },
+  {
+    name: "a gateway name with @",
+    yaml: gateways("[b@dgateway]"),
+    want: "error",
+    message: 'invalid gateway "b@dgateway": "b@dgateway" is',
+  },
   {
     name: "a gateway named in the old FQDN form",
     yaml: gateways("[gateway.example.com]"),
@@ -87,8 +99,18 @@ tls:
     message: "example/gateway",
   },
   { name: "namespace/name gateway", yaml: gateways("[ns1/gateway]"), want: "valid" },
-  { name: "namespace/* gateway", yaml: gateways("[ns1/*]"), want: "error" },
-  { name: "*/name gateway", yaml: gateways("['*/gateway']"), want: "error" },
+  {
+    name: "namespace/* gateway",
+    yaml: gateways("[ns1/*]"),
+    want: "error",
+    message: 'invalid gateway name "*"; a Gateway name is a',
+  },
+  {
+    name: "*/name gateway",
+    yaml: gateways("['*/gateway']"),
+    want: "error",
+    message: 'invalid gateway namespace "*"',
+  },
   {
     name: "host * for sidecars",
     yaml: hosts("['*']"),
@@ -100,11 +122,13 @@ tls:
     name: "a TCP route without destination",
     yaml: "hosts: [foo.bar]\ntcp: [{match: [{port: 999}]}]",
     want: "error",
+    message: "no destination; a TCP route needs at least one",
   },
   {
     name: "a TLS route without destination",
     yaml: "hosts: [foo.bar]\ntls: [{match: [{port: 999, sniHosts: [foo.bar]}]}]",
     want: "error",
+    message: "no destination; a TLS route needs at least one",
   },
   {
     name: "the deprecated mirrorPercent",
@@ -145,6 +169,7 @@ http:
 - match: [{headers: {"@request.auth.claims": {exact: bar}}}]
   route: [{destination: {host: foo.baz}}]`,
     want: "error",
+    message: 'invalid header name "@request.auth.claims"; use',
   },
   {
     name: "an IP address as SNI host",
@@ -153,7 +178,12 @@ http:
     want: "warning",
     message: "SNI",
   },
-  { name: "a wildcard inside an SNI host", yaml: tls("[foo.*.com]"), want: "error" },
+  {
+    name: "a wildcard inside an SNI host",
+    yaml: tls("[foo.*.com]"),
+    want: "error",
+    message: 'invalid SNI host "foo.*.com": "*" is not a DNS',
+  },
 
   // --- TestValidateRouteDestination (through a TCP route)
   { name: "tcp: simple", yaml: tcp("[{destination: {host: foo.baz}}]"), want: "valid" },
@@ -164,14 +194,30 @@ http:
     yaml: tcp("[{destination: {host: '*.eu.bookinfo.com'}}]"),
     want: "valid",
   },
-  { name: "tcp: host *", yaml: tcp("[{destination: {host: '*'}}]"), want: "error" },
-  { name: "tcp: host foo.*", yaml: tcp("[{destination: {host: 'foo.*'}}]"), want: "error" },
+  {
+    name: "tcp: host *",
+    yaml: tcp("[{destination: {host: '*'}}]"),
+    want: "error",
+    message: 'invalid destination host "*": it is *; use a',
+  },
+  {
+    name: "tcp: host foo.*",
+    yaml: tcp("[{destination: {host: 'foo.*'}}]"),
+    want: "error",
+    message: 'invalid destination host "foo.*": "*" is not a',
+  },
   {
     name: "tcp: host default/baz",
     yaml: tcp("[{destination: {host: default/baz}}]"),
     want: "error",
+    message: 'invalid destination host "default/baz"',
   },
-  { name: "tcp: no destination", yaml: tcp("[{weight: 1}]"), want: "error" },
+  {
+    name: "tcp: no destination",
+    yaml: tcp("[{weight: 1}]"),
+    want: "error",
+    message: 'missing required field "destination"',
+  },
   {
     name: "tcp: weights 25 and 75",
     yaml: tcp("[{destination: {host: a.b}, weight: 25}, {destination: {host: c.d}, weight: 75}]"),
@@ -181,6 +227,7 @@ http:
     name: "tcp: a negative weight",
     yaml: tcp("[{destination: {host: a.b}, weight: 5}, {destination: {host: c.d}, weight: -1}]"),
     want: "error",
+    message: "weight -1 is negative",
   },
   {
     name: "tcp: weights summing to 1050",
@@ -232,8 +279,14 @@ http:
     yaml: "hosts: [foo.bar]\nhttp: [{delegate: {name: test, namespace: test}, " +
       "route: [{destination: {host: foo.baz}}]}]",
     want: "error",
+    message: "a route with delegate can't have destinations",
   },
-  { name: "a delegate with an empty route", yaml: "http: [{}]", want: "error" },
+  {
+    name: "a delegate with an empty route",
+    yaml: "http: [{}]",
+    want: "error",
+    message: "no destination; add at least one entry under",
+  },
   {
     name: "a delegate delegating again",
     yaml: "http: [{delegate: {name: test, namespace: test}}]",
@@ -266,24 +319,50 @@ http:
 
   // --- Host names (ValidateWildcardDomain and the gateway form)
   { name: "host of 63 characters", yaml: hosts(`[${LONG_LABEL}]`), want: "valid" },
-  { name: "host of 256 characters", yaml: hosts(`[${"x.".repeat(128)}]`), want: "error" },
+  {
+    name: "host of 256 characters",
+    yaml: hosts(`[${"x.".repeat(128)}]`),
+    want: "error",
+    message: "invalid host",
+  },
   { name: "host *.bar.com", yaml: hosts("['*.bar.com']"), want: "valid" },
   { name: "host *foo (one label)", yaml: hosts("['*foo']"), want: "valid" },
   { name: "host *foo.bar.com", yaml: hosts("['*foo.bar.com']"), want: "valid" },
   { name: "host *-foo.bar.com", yaml: hosts("['*-foo.bar.com']"), want: "valid" },
-  { name: "host foo.*.com", yaml: hosts("['foo.*.com']"), want: "error" },
-  { name: "host foo*.bar.com", yaml: hosts("['foo*.bar.com']"), want: "error" },
+  {
+    name: "host foo.*.com",
+    yaml: hosts("['foo.*.com']"),
+    want: "error",
+    message: 'invalid host "foo.*.com": "*" is not a DNS',
+  },
+  {
+    name: "host foo*.bar.com",
+    yaml: hosts("['foo*.bar.com']"),
+    want: "error",
+    message: 'invalid host "foo*.bar.com": "foo*" is not a',
+  },
   { name: "host an IP address", yaml: hosts("[1.1.1.1]"), want: "valid" },
   { name: "host an IPv6 address", yaml: hosts("['2001:db8::1']"), want: "valid" },
   { name: "host upper case", yaml: hosts("[Foo.Bar]"), want: "valid" },
   { name: "host with a trailing dot", yaml: hosts("[foo.bar.]"), want: "valid" },
-  { name: "host with a numeric top-level domain", yaml: hosts("[foo.123]"), want: "error" },
+  {
+    name: "host with a numeric top-level domain",
+    yaml: hosts("[foo.123]"),
+    want: "error",
+    message: 'invalid host "foo.123": the top-level domain',
+  },
   { name: "host all digits, one label", yaml: hosts("['123']"), want: "valid" },
-  { name: "host empty", yaml: hosts("['']"), want: "error" },
+  {
+    name: "host empty",
+    yaml: hosts("['']"),
+    want: "error",
+    message: 'invalid host "": it is empty; use a short name',
+  },
   {
     name: "host outbound_ form without SNI routes",
     yaml: hosts("[outbound_.80_._.e2e.foobar.mesh]", "gateways: [gw]\n"),
     want: "error",
+    message: 'invalid host "outbound_.80_._.e2e.foobar.mesh"',
   },
   {
     name: "SNI host outbound_ form on a gateway",
@@ -300,6 +379,7 @@ http:
       gw: "[gw]",
     }),
     want: "error",
+    message: "invalid host",
   },
   {
     name: "SNI host outbound_ form with a port that isn't a number",
@@ -308,11 +388,13 @@ http:
       gw: "[gw]",
     }),
     want: "error",
+    message: "invalid host",
   },
   {
     name: "SNI host outbound_ form too short",
     yaml: tls("[outbound_.80_._]", { hosts: "[outbound_.80_._]", gw: "[gw]" }),
     want: "error",
+    message: 'invalid host "outbound_.80_._": "" is not a',
   },
   {
     name: "SNI host outbound.com on a gateway",
@@ -324,16 +406,23 @@ http:
     yaml: hosts("[foo.bar, FOO.bar]"),
     want: "valid",
   },
-  { name: "the same host twice", yaml: hosts("[foo.bar, foo.bar]"), want: "error" },
+  {
+    name: "the same host twice",
+    yaml: hosts("[foo.bar, foo.bar]"),
+    want: "error",
+    message: 'host "foo.bar" overlaps hosts[0] "foo.bar"',
+  },
   {
     name: "hosts *foo.com and bar.foo.com",
     yaml: hosts("['*foo.com', bar.foo.com]"),
     want: "error",
+    message: 'host "bar.foo.com" overlaps hosts[0]',
   },
   {
     name: "hosts * and foo.bar on a gateway",
     yaml: hosts("['*', foo.bar]", "gateways: [gw]\n"),
     want: "error",
+    message: 'host "foo.bar" overlaps hosts[0] "*"; list each',
   },
 
   // --- TLS routes: SNI hosts
@@ -358,16 +447,23 @@ http:
     want: "error",
     message: "subset",
   },
-  { name: "SNI host not among the hosts", yaml: tls("[other.bar]"), want: "error" },
+  {
+    name: "SNI host not among the hosts",
+    yaml: tls("[other.bar]"),
+    want: "error",
+    message: 'SNI host "other.bar" is not a subset of the',
+  },
   {
     name: "a TLS route without match",
     yaml: "hosts: [foo.bar]\ntls: [{route: [{destination: {host: foo.baz}}]}]",
     want: "error",
+    message: 'missing required field "match"',
   },
   {
     name: "a TLS match without sniHosts",
     yaml: "hosts: [foo.bar]\ntls: [{match: [{sniHosts: []}], route: [{destination: {host: a.b}}]}]",
     want: "error",
+    message: "sniHosts must list at least one host",
   },
   {
     name: "TLS match fields",
@@ -396,12 +492,14 @@ tls:
     yaml: "hosts: [foo.bar]\ngateways: [gw]\ntls: [{match: [{sniHosts: [foo.bar], port: 70000}], " +
       "route: [{destination: {host: a.b}}]}]",
     want: "error",
+    message: "port number 70000 must be in the range 1..65535",
   },
   {
     name: "TLS match with a bad subnet",
     yaml: "hosts: [foo.bar]\ngateways: [gw]\ntls: [{match: [{sniHosts: [foo.bar], " +
       "destinationSubnets: [10.0.0.0/33]}], route: [{destination: {host: a.b}}]}]",
     want: "error",
+    message: '"10.0.0.0/33" is not a valid CIDR block',
   },
 
   // --- TCP routes
@@ -425,6 +523,7 @@ tcp:
     yaml: "hosts: [foo.bar]\ntcp: [{match: [{sourceLabels: {'b@d': x}}], " +
       "route: [{destination: {host: a.b}}]}]",
     want: "error",
+    message: 'invalid label key "b@d"; use [prefix/]name',
   },
   {
     name: "TCP match with a long label value (Istio sets no length limit)",
@@ -437,6 +536,7 @@ tcp:
     yaml: "hosts: [foo.bar]\ntcp: [{match: [{destinationSubnets: [010.0.0.1]}], " +
       "route: [{destination: {host: a.b}}]}]",
     want: "error",
+    message: '"010.0.0.1" is not a valid IP address',
   },
   {
     name: "TCP match with an unmasked CIDR",
@@ -449,27 +549,53 @@ tcp:
   { name: "gateway mesh", yaml: gateways("[mesh]"), want: "valid" },
   { name: "gateway short name", yaml: gateways("[my-gateway]"), want: "valid" },
   { name: "gateway upper case", yaml: gateways("[ns/My-Gateway]"), want: "valid" },
-  { name: "gateway ns/a.b (name not a label)", yaml: gateways("[ns/a.b]"), want: "error" },
-  { name: "gateway ./name", yaml: gateways("[./gw]"), want: "error" },
-  { name: "gateway ns/ (empty name)", yaml: gateways("[ns/]"), want: "error" },
+  {
+    name: "gateway ns/a.b (name not a label)",
+    yaml: gateways("[ns/a.b]"),
+    want: "error",
+    message: 'invalid gateway name "a.b"; a Gateway name is a',
+  },
+  {
+    name: "gateway ./name",
+    yaml: gateways("[./gw]"),
+    want: "error",
+    message: 'invalid gateway namespace "."',
+  },
+  {
+    name: "gateway ns/ (empty name)",
+    yaml: gateways("[ns/]"),
+    want: "error",
+    message: 'invalid gateway "ns/"; neither namespace nor',
+  },
   {
     name: "gateway FQDN with a trailing dot",
     yaml: gateways("[gw.istio-system.svc.cluster.local.]"),
     want: "warning",
     message: "istio-system/gw",
   },
-  { name: "gateway FQDN with a numeric TLD", yaml: gateways("[gw.123]"), want: "error" },
+  {
+    name: "gateway FQDN with a numeric TLD",
+    yaml: gateways("[gw.123]"),
+    want: "error",
+    message: 'invalid gateway "gw.123": the top-level domain',
+  },
   {
     name: "gateway FQDN of 256 characters",
     yaml: gateways(`[${"g.".repeat(128)}]`),
     want: "error",
+    message: "invalid gateway",
   },
   {
     name: "after a name without /, Istio checks no further gateway",
     yaml: gateways("[mesh, 'ns/b@d']"),
     want: "valid",
   },
-  { name: "a bad gateway after ns/name ones", yaml: gateways("[ns/a, 'ns/b@d']"), want: "error" },
+  {
+    name: "a bad gateway after ns/name ones",
+    yaml: gateways("[ns/a, 'ns/b@d']"),
+    want: "error",
+    message: 'invalid gateway name "b@d"; a Gateway name is a',
+  },
   {
     name: "gateway * and mesh",
     yaml: hosts("['*']", "gateways: [mesh, gw]\n"),
@@ -478,8 +604,18 @@ tcp:
   },
 
   // --- exportTo
-  { name: "exportTo . and *", yaml: hosts("[foo.bar]", "exportTo: ['.', '*']\n"), want: "error" },
-  { name: "exportTo ~", yaml: hosts("[foo.bar]", "exportTo: ['~']\n"), want: "error" },
+  {
+    name: "exportTo . and *",
+    yaml: hosts("[foo.bar]", "exportTo: ['.', '*']\n"),
+    want: "error",
+    message: '"*" can\'t be combined with other exportTo',
+  },
+  {
+    name: "exportTo ~",
+    yaml: hosts("[foo.bar]", "exportTo: ['~']\n"),
+    want: "error",
+    message: 'invalid exportTo entry "~"; use ".", "*" or a',
+  },
   { name: "exportTo a namespace", yaml: hosts("[foo.bar]", "exportTo: [other]\n"), want: "valid" },
 ];
 
