@@ -633,3 +633,13 @@ const CASES: Case[] = [
 ];
 
 tableTest("VirtualService HTTP routes: Istio's rules, case by case", HEADER, CASES);
+
+// TestValidateDelegateHTTPRoute runs TestValidateHTTPRoute's cases for the routes of a delegate
+// VirtualService (no hosts): every one is decided the same way there.
+const FIRST_ROOT = CASES.findIndex((c) => c.name.startsWith("root: "));
+const IN_DELEGATE: Case[] = CASES.slice(0, FIRST_ROOT).map((c) => ({
+  ...c,
+  name: `in a delegate VirtualService, ${c.name}`,
+  yaml: c.yaml.replace(/^hosts: \[foo\.bar\]\n/, ""),
+}));
+tableTest("VirtualService HTTP routes of a delegate: Istio's rules", HEADER, IN_DELEGATE);
