@@ -25,7 +25,6 @@ import {
   objectReference,
   secretObjectReference,
   sectionName,
-  selectorProblem,
 } from "./common.ts";
 
 const routeGroupKind = z.strictObject({ group: group.optional(), kind });
@@ -165,7 +164,12 @@ export function checkKubernetesGateway(
   });
   // What mesh doesn't do.
   if (spec.tls?.frontend) {
-    r.warn(["spec", "tls", "frontend"], `client certificate validation is ${NOT_SUPPORTED}`);
+    r.warn(
+      ["spec", "tls", "frontend"],
+      "client certificates are verified, but mesh's proxy reads the CA from " +
+        "<credentials-dir>/<credential>/ca.crt (or <credential>-cacert/ca.crt), not from " +
+        "caCertificateRefs",
+    );
   }
   if (spec.tls?.backend) {
     r.warn(["spec", "tls", "backend"], `client certificates to backends are ${NOT_SUPPORTED}`);
@@ -213,16 +217,6 @@ function checkListener(l: Listener, path: Path, r: Reporter): void {
       [...path, "tls"],
       "certificateRefs or options must be specified when mode is Terminate",
     );
-  }
-  const sel = l.allowedRoutes?.namespaces?.selector;
-  if (sel) {
-    const problem = selectorProblem(sel);
-    if (problem) {
-      r.warn(
-        [...path, "allowedRoutes", "namespaces", "selector"],
-        `${problem}; no namespace matches, so no route can attach`,
-      );
-    }
   }
   for (const [key, value] of Object.entries(l.tls?.options ?? {})) {
     const at = [...path, "tls", "options", key];

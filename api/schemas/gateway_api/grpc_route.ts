@@ -148,7 +148,12 @@ function checkMatch(m: GRPCRouteMatch, path: Path, r: Reporter): void {
     if (!exact) {
       for (const f of ["service", "method"] as const) {
         const problem = mm[f] === undefined ? undefined : regexProblem(mm[f]!);
-        if (problem) r.warn([...path, "method", f], `invalid RE2 regular expression: ${problem}`);
+        if (problem) {
+          r.warn(
+            [...path, "method", f],
+            `invalid RE2 regular expression (${problem}): mesh's proxy can't use it; the rule is not programmed`,
+          );
+        }
       }
     }
   }

@@ -322,7 +322,12 @@ function checkMatch(m: HTTPRouteMatch, path: Path, r: Reporter): void {
     }
   } else {
     const problem = regexProblem(p.value);
-    if (problem) r.warn([...path, "path", "value"], `invalid RE2 regular expression: ${problem}`);
+    if (problem) {
+      r.warn(
+        [...path, "path", "value"],
+        `invalid RE2 regular expression (${problem}): mesh's proxy can't use it; the rule is not programmed`,
+      );
+    }
   }
   for (const field of ["headers", "queryParams"] as const) {
     const names = new Map<string, number>();
@@ -337,7 +342,10 @@ function checkMatch(m: HTTPRouteMatch, path: Path, r: Reporter): void {
       if (h.type === "RegularExpression") {
         const problem = regexProblem(h.value);
         if (problem) {
-          r.warn([...path, field, i, "value"], `invalid RE2 regular expression: ${problem}`);
+          r.warn(
+            [...path, field, i, "value"],
+            `invalid RE2 regular expression (${problem}): mesh's proxy can't use it; the rule is not programmed`,
+          );
         }
       }
     });
