@@ -14,7 +14,7 @@ spec:
     - destination: {host: reviews}
       weight: 90
     - destination: {host: reviews}
-      weight: 5
+      weight: -5
 ---
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
@@ -26,8 +26,8 @@ spec:
     outlierDetection: {outlierDetectionHttpErrorCodes: [500]}
 `);
   assert.deepEqual(linesOf(messages, "IST0106"), [
-    "Error [IST0106] (VirtualService default/reviews t.yaml:8) Schema validation error: " +
-    "spec.http[0].route: weights sum to 95; they must sum to 100",
+    "Error [IST0106] (VirtualService default/reviews t.yaml:12) Schema validation error: " +
+    "spec.http[0].route[1].weight: weight -5 is negative",
   ]);
   assert.deepEqual(linesOf(messages, "IST0133"), [
     "Warning [IST0133] (DestinationRule default/reviews t.yaml:21) Schema validation warning: " +

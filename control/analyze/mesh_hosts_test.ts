@@ -74,7 +74,7 @@ Deno.test("mesh hosts: hosts overlap, not only equal ('*.d' covers '*.productpag
 });
 
 Deno.test("mesh hosts: an invalid VirtualService (IST0106) still conflicts", () => {
-  // Duplicate route weights make it invalid, its shape is fine: istioctl keeps analyzing it.
+  // A negative route weight makes it invalid, its shape is fine: istioctl keeps analyzing it.
   const bad = `apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: bad, namespace: default}
@@ -83,7 +83,7 @@ spec:
   http:
   - route:
     - {destination: {host: web}, weight: 60}
-    - {destination: {host: web}, weight: 60}
+    - {destination: {host: web}, weight: -10}
 ---
 `;
   const messages = run(bad + vs("good", "default", ["web"]), only);
