@@ -271,7 +271,7 @@ function mergeCandidates(candidates: readonly Candidate[], istioForm: boolean): 
         hosts: [base.host],
         gateways: [base.gateway],
         http: istioForm ? http : meshRoutes(http),
-        ...(base.exportLocal ? { exportTo: ["."] } : {}),
+        ...(base.exportLocal && !istioForm ? { exportTo: ["."] } : {}),
       },
       source: base.source,
     });

@@ -24,9 +24,10 @@ export interface ConvertOptions {
   /** The cluster's DNS suffix (default `cluster.local`). */
   domainSuffix?: string;
   /**
-   * Labels of namespaces, for `allowedRoutes.namespaces.selector` (Kubernetes Namespace objects
-   * are not configuration mesh reads; every namespace of the config is known with its
-   * `kubernetes.io/metadata.name` label).
+   * The namespaces and their labels, as Kubernetes Namespace objects would give them, for
+   * `allowedRoutes.namespaces.selector`. Namespace objects are not configuration mesh reads, so
+   * by default every namespace of the config is known, with only its
+   * `kubernetes.io/metadata.name` label.
    */
   namespaceLabels?: Readonly<Record<string, Record<string, string>>>;
   /**
@@ -78,7 +79,7 @@ export class References {
     this.suffix = options.domainSuffix ?? "cluster.local";
     this.istioForm = options.istioForm ?? false;
     for (const r of resources) {
-      this.#namespaces.set(r.metadata.namespace, {});
+      if (!options.namespaceLabels) this.#namespaces.set(r.metadata.namespace, {});
       if (r.kind === "ServiceEntry") {
         this.#serviceEntries.set(`${r.metadata.namespace}/${r.metadata.name}`, r);
         for (const h of r.spec.hosts) this.#hosts.add(h.toLowerCase());
