@@ -399,8 +399,9 @@ export function meshRoutes(routes: readonly HTTPRoute[]): HTTPRoute[] {
   for (const r0 of routes) {
     const r = invalidShare(r0);
     const m = r.match?.[0];
-    const prefix = m?.uri?.prefix;
-    if (prefix === undefined || prefix === "/") {
+    // A prefix `/foo` or `/foo/` is Envoy's path_separated_prefix `/foo` under Istio.
+    const prefix = m?.uri?.prefix?.replace(/\/$/, "");
+    if (prefix === undefined || prefix === "") {
       out.push(r);
       continue;
     }
