@@ -364,7 +364,7 @@ rules:
         [
           [{ uri: { exact: "/helloworld.Greeter/SayHello" } }],
           // Istio's prefix "/helloworld.Greeter/" is Envoy's path-separated "/helloworld.Greeter".
-        [{ uri: { exact: "/helloworld.Greeter" } }, { uri: { prefix: "/helloworld.Greeter/" } }],
+          [{ uri: { exact: "/helloworld.Greeter" } }, { uri: { prefix: "/helloworld.Greeter/" } }],
         ],
       );
     },
