@@ -9,7 +9,8 @@ import {
   parseFlags,
   UsageError,
 } from "../util/flags.ts";
-import { parseResources, type SkippedDocument } from "../api/resources.ts";
+import { parseResources, type Resource, type SkippedDocument } from "../api/resources.ts";
+import { convertGatewayApi } from "../control/gateway_api/convert.ts";
 import { type Diagnostic, formatDiagnostic } from "../api/diagnostic.ts";
 import { common, readInputs } from "./common.ts";
 
@@ -49,12 +50,14 @@ export async function validateCommand(argv: string[]): Promise<number> {
   const all: Diagnostic[] = [];
   const files: string[] = [];
   const skippedAll: SkippedDocument[] = [];
+  const read: Resource[] = [];
   for (const { file, text } of await readInputs(args)) {
     const { resources, diagnostics, skipped } = parseResources(text, file, {
       defaultNamespace: flags.namespace as string,
     });
     files.push(file);
     count += resources.length;
+    read.push(...resources);
     skippedAll.push(...skipped);
     for (const d of diagnostics) {
       if (d.severity === "error") errors++;
@@ -67,6 +70,13 @@ export async function validateCommand(argv: string[]): Promise<number> {
       const warned = new Set(diagnostics.map((d) => d.line));
       for (const s of skipped) if (!warned.has(s.line)) console.error(formatSkipped(s));
     }
+  }
+  // The Gateway API across all inputs: what Istio's status would say isn't accepted,
+  // resolved or programmed, and what mesh does differently, as warnings.
+  for (const d of convertGatewayApi(read).diagnostics) {
+    warnings++;
+    if (json) all.push(d);
+    else console.error(formatDiagnostic(d));
   }
   if (json) {
     console.log(
