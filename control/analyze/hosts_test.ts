@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
+import type { ServiceEntry } from "../../api/resources.ts";
 import { loadInputs } from "./context.ts";
-import { visibleIn } from "./hosts.ts";
+import { istioFqdn, istioHostsMatch, ScopedHosts, visibleIn } from "./hosts.ts";
 import { kubeService } from "./testutil.ts";
 
 const registry = (yaml: string) => loadInputs([{ file: "h.yaml", text: yaml }]).hosts;
@@ -78,4 +79,42 @@ spec:
   const hosts = registry(se + kubeService("reviews", [9080]));
   assert.equal(hosts.lookup("reviews", "default")?.kind, "Service");
   assert.equal(hosts.entries.length, 2);
+});
+
+Deno.test("Istio's host forms: short names, overlap of wildcards", () => {
+  assert.equal(istioFqdn("reviews", "shop"), "reviews.shop.svc.cluster.local");
+  assert.equal(istioFqdn("reviews.shop", "x"), "reviews.shop");
+  assert.equal(istioFqdn("*", "x"), "*");
+  assert.ok(istioHostsMatch("*.d", "*.productpage.d"));
+  assert.ok(istioHostsMatch("*.productpage.d", "*.d"));
+  assert.ok(istioHostsMatch("a.b.com", "*.com"));
+  assert.ok(istioHostsMatch("*", "anything"));
+  assert.ok(!istioHostsMatch("a.com", "b.com"));
+  assert.ok(!istioHostsMatch("*.a.com", "*.b.com"));
+});
+
+Deno.test("ScopedHosts: exported everywhere, to the own namespace, to named ones", () => {
+  const se = (name: string, ns: string, hosts: string[], exportTo?: string[]) =>
+    ({
+      apiVersion: "networking.istio.io/v1",
+      kind: "ServiceEntry",
+      metadata: { name, namespace: ns },
+      spec: { hosts, ...(exportTo ? { exportTo } : {}), ports: [{ number: 80, name: "http" }] },
+      source: { file: "", line: 1 },
+    }) as unknown as ServiceEntry;
+  const index = new ScopedHosts([
+    se("all", "a", ["all.com"]),
+    se("own", "a", ["own.com"], ["."]),
+    se("named", "a", ["named.com"], ["b"]),
+    se("wild", "a", ["*.wild.com"], ["."]),
+  ], []);
+  assert.equal(index.lookup("z", [], "all.com")?.name, "all");
+  assert.equal(index.lookup("a", [], "own.com")?.name, "own");
+  assert.equal(index.lookup("b", [], "own.com"), undefined);
+  assert.equal(index.lookup("b", [], "named.com")?.name, "named");
+  // A resource in `a` exported to `b` only looks hosts up as seen from `b`.
+  assert.equal(index.lookup("a", ["b"], "own.com"), undefined);
+  assert.equal(index.lookup("a", ["b"], "named.com")?.name, "named");
+  assert.equal(index.lookup("a", [], "x.wild.com")?.name, "wild");
+  assert.equal(index.lookup("c", [], "x.wild.com"), undefined);
 });
