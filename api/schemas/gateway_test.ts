@@ -296,3 +296,45 @@ Deno.test({
     assert.ok(read >= 9, `only ${read} Gateways and Sidecars read`);
   },
 });
+
+Deno.test("Gateway: what mesh accepts but doesn't enforce is warned about, field by field", () => {
+  const text = `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: edge}
+spec:
+  servers:
+  - port: {number: 443, name: https, protocol: HTTPS}
+    hosts: ["*.example.com"]
+    bind: 10.0.0.1
+    tls:
+      mode: SIMPLE
+      credentialName: "$CREDENTIAL_NAME"
+      ecdhCurves: [P-256]
+      insecureSkipVerify: true
+      cipherSuites: [AES128-SHA]
+  - port: {number: 443, name: https-b, protocol: HTTPS}
+    hosts: [b.example.com]
+    tls: {mode: SIMPLE, credentialName: other, insecureSkipVerify: false}
+  - port: {number: 15443, name: tls, protocol: TLS}
+    hosts: ["*.local"]
+    tls: {mode: AUTO_PASSTHROUGH}
+  - port: {number: 9000, name: grpc, protocol: GRPC}
+    hosts: ["*"]
+`;
+  const { diagnostics } = parseResources(text, "gw.yaml");
+  assert.deepEqual(diagnostics.filter((d) => d.severity === "error"), []);
+  assert.deepEqual(diagnostics.map((d) => d.path), [
+    "spec.servers[0].bind",
+    "spec.servers[0].tls.credentialName",
+    "spec.servers[0].tls.ecdhCurves",
+    "spec.servers[0].tls.insecureSkipVerify",
+    "spec.servers[0].tls.cipherSuites",
+    "spec.servers[1].tls",
+    "spec.servers[2].tls.mode",
+    "spec.servers[3].port.protocol",
+  ]);
+  assert.ok(
+    diagnostics.every((d) => /not supported by mesh/.test(d.message)),
+    diagnostics.map(formatDiagnostic).join("\n"),
+  );
+});

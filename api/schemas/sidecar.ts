@@ -293,7 +293,7 @@ function checkEgressProxy(proxy: EgressProxy, mode: string | undefined, r: Repor
     r.error([...at, "port"], "egressProxy needs a port");
     return;
   }
-  if (proxy.subset !== undefined && !isIstioLabel(proxy.subset)) {
+  if (proxy.subset && !isIstioLabel(proxy.subset)) {
     r.error(
       [...at, "subset"],
       `invalid subset name ${quote(proxy.subset)}; use a DNS label like v1`,

@@ -140,8 +140,8 @@ ${ALL}`,
   { name: "port connection pool and an inbound default", yaml: `${ingress(`connectionPool: ${POOL}`)}\ninboundConnectionPool: ${POOL}`, want: "valid" },
   { name: "port connection pool without an inbound default", yaml: ingress(`connectionPool: ${POOL}`), want: "valid" },
   { name: "http pool settings on a TCP port", yaml: ingress(`connectionPool: ${POOL}`, "{protocol: tcp, number: 90, name: foo}"), want: "warning", message: "http connection pool settings apply only to HTTP ports" },
-  { name: "empty inbound connection pool", yaml: "inboundConnectionPool: {}", want: "error", message: "empty connectionPool" },
-  { name: "empty port connection pool", yaml: ingress("connectionPool: {}", "{protocol: tcp, number: 90, name: foo}"), want: "error", message: "empty connectionPool" },
+  { name: "empty inbound connection pool", yaml: "inboundConnectionPool: {}", want: "error", message: "connection pool" },
+  { name: "empty port connection pool", yaml: ingress("connectionPool: {}", "{protocol: tcp, number: 90, name: foo}"), want: "error", message: "connection pool" },
 ];
 
 const many = Array.from({ length: 257 }, (_, i) => `l${i}: v`).join(", ");
@@ -230,6 +230,7 @@ egress:
   { name: "egress proxy wildcard host", yaml: "outboundTrafficPolicy: {mode: ALLOW_ANY, egressProxy: {host: '*.proxy.example.com', port: {number: 3128}}}", want: "error" },
   { name: "egress proxy without a host", yaml: "outboundTrafficPolicy: {mode: ALLOW_ANY, egressProxy: {port: {number: 3128}}}", want: "error", message: 'missing required field "host"' },
   { name: "egress proxy subset that isn't a DNS label", yaml: "outboundTrafficPolicy: {mode: ALLOW_ANY, egressProxy: {host: squid.example.com, subset: Bad_Subset, port: {number: 3128}}}", want: "error", message: "subset" },
+  { name: "egress proxy with an empty subset", yaml: "outboundTrafficPolicy: {mode: ALLOW_ANY, egressProxy: {host: squid.example.com, subset: '', port: {number: 3128}}}", want: "valid" },
   { name: "egress proxy port 0", yaml: "outboundTrafficPolicy: {mode: ALLOW_ANY, egressProxy: {host: squid.example.com, port: {number: 0}}}", want: "error" },
   { name: "unknown Sidecar field", yaml: `${ALL}\negres: []`, want: "error", message: "did you mean" },
 ];

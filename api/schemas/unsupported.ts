@@ -43,7 +43,10 @@ export const UNSUPPORTED_LB = [
 ] as const;
 export const UNSUPPORTED_TLS = ["credentialName", "caCrl"] as const;
 export const UNSUPPORTED_SERVER = ["bind", "defaultEndpoint"] as const;
-/** Server TLS fields a gateway doesn't use with mode SIMPLE (it serves one certificate). */
+/**
+ * Server TLS fields a gateway doesn't use with mode SIMPLE (it serves one certificate); MUTUAL
+ * uses `caCertificates`. `insecureSkipVerify: true` is warned about by the Gateway's checks.
+ */
 export const UNSUPPORTED_SERVER_TLS = [
   "caCertificates",
   "caCrl",
@@ -56,6 +59,7 @@ export const UNSUPPORTED_SERVER_TLS = [
   "minProtocolVersion",
   "maxProtocolVersion",
   "cipherSuites",
+  "ecdhCurves",
 ] as const;
 export const UNSUPPORTED_SE = ["subjectAltNames", "addresses"] as const;
 export const UNSUPPORTED_WE = ["network", "locality", "weight", "serviceAccount"] as const;
@@ -70,5 +74,3 @@ export const UNSUPPORTED_TELEMETRY_TRACING = [
 export const UNSUPPORTED_TELEMETRY_METRICS = ["reportingInterval"] as const;
 /** Telemetry access logging fields mesh doesn't honour (`filter` has its own warning). */
 export const UNSUPPORTED_TELEMETRY_ACCESS_LOGGING = ["match"] as const;
-/** JWT rule fields mesh doesn't enforce (`presence`: istiod doesn't apply it either yet). */
-export const UNSUPPORTED_JWT_RULE = ["presence"] as const;
