@@ -97,11 +97,17 @@ export interface KindInfo {
   /** Istio's semantic checks on a structurally valid `spec`. */
   // deno-lint-ignore no-explicit-any
   readonly check: (spec: any, r: Reporter, ctx: CheckContext) => void;
+  /**
+   * Whether the CRD requires `spec` (ServiceEntry, WorkloadEntry, WorkloadGroup and the Gateway
+   * API kinds); elsewhere a document without one is read as an empty spec, as the API server
+   * stores it.
+   */
+  readonly specRequired?: boolean;
 }
 
 function networking(
   kind: string,
-  rest: Pick<KindInfo, "plural" | "shortNames" | "support" | "schema" | "check">,
+  rest: Pick<KindInfo, "plural" | "shortNames" | "support" | "schema" | "check" | "specRequired">,
 ): KindInfo {
   return { kind, group: NETWORKING, versions: NETWORKING_VERSIONS, scope: "Namespaced", ...rest };
 }
@@ -143,6 +149,7 @@ const REGISTRY = {
     check: checkGateway,
   }),
   ServiceEntry: networking("ServiceEntry", {
+    specRequired: true,
     plural: "serviceentries",
     shortNames: ["se"],
     support: "enforced",
@@ -150,6 +157,7 @@ const REGISTRY = {
     check: checkServiceEntry,
   }),
   WorkloadEntry: networking("WorkloadEntry", {
+    specRequired: true,
     plural: "workloadentries",
     shortNames: ["we"],
     support: "enforced",
@@ -164,6 +172,7 @@ const REGISTRY = {
     check: checkSidecar,
   }),
   WorkloadGroup: networking("WorkloadGroup", {
+    specRequired: true,
     plural: "workloadgroups",
     shortNames: ["wg"],
     support: "validated",

@@ -410,7 +410,7 @@ Deno.test("validated resources keep their typed specs", () => {
   for (const r of resources) {
     if (r.kind === "MeshConfig") assert.equal(r.spec.trustDomain, "example.org");
   }
-  assert.equal(KINDS.length, 12);
+  assert.equal(KINDS.length, 19);
 });
 
 Deno.test("MeshConfig: trust domain, root namespace, outbound policy, access logs and telemetry providers are honoured; the rest warns", () => {

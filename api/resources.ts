@@ -38,6 +38,7 @@ import type { Diagnostic, Severity } from "./diagnostic.ts";
 import {
   apiGroups,
   apiVersionOf,
+  isKind,
   type Kind,
   KIND_INFO,
   kindOf,
@@ -753,14 +754,19 @@ function readResource(
     }
   }
 
-  // No spec is an empty one, as the API server stores it (Istio's CRDs don't require spec):
+  // No spec is an empty one, as the API server stores it, where the CRD doesn't require spec:
   // the kind's own rules decide (an AuthorizationPolicy without one denies all; a Gateway
   // without servers is refused).
   let spec: SpecOf<Kind> | undefined;
-  const specIn = rawSpec === undefined || rawSpec === null ? {} : rawSpec;
-  const parsed = def.schema.safeParse(specIn);
-  if (parsed.success) spec = parsed.data;
-  else reportIssues(parsed.error.issues, specIn, ["spec"], def.schema, kind, r);
+  const noSpec = rawSpec === undefined || rawSpec === null;
+  if (noSpec && def.specRequired) {
+    r.error(["spec"], `missing required field "spec"; ${def.kind}'s CRD requires it`);
+  } else {
+    const specIn = noSpec ? {} : rawSpec;
+    const parsed = def.schema.safeParse(specIn);
+    if (parsed.success) spec = parsed.data;
+    else reportIssues(parsed.error.issues, specIn, ["spec"], def.schema, kind, r);
+  }
 
   const source = { file: ctx.file, line: ctx.positionOf(prefix).line };
   const keepInvalid = () => {
@@ -787,6 +793,7 @@ function readResource(
     namespace: metadata.namespace,
     name: metadata.name,
     annotations: metadata.annotations,
+    labels: metadata.labels,
     apiVersion,
   });
   if (r.errors > 0) return keepInvalid();
@@ -970,7 +977,14 @@ function knownKeysAt(schema: z.ZodType, path: Path): string[] {
 function unknownField(key: string, known: readonly string[], kind: string): string {
   const guess = suggest(key, known);
   return `unknown field ${quote(key)}${guess ? ` (did you mean ${quote(guess)}?)` : ""}; ` +
-    `check the spelling against Istio's ${kind} reference`;
+    `check the spelling against ${referenceName(kind)}`;
+}
+
+/** The reference documentation a kind's fields are spelled in, e.g. "Istio's VirtualService reference". */
+function referenceName(kind: string): string {
+  const def = isKind(kind) ? KIND_INFO[kind] : undefined;
+  if (def?.group === "gateway.networking.k8s.io") return `the Gateway API's ${def.kind} reference`;
+  return `Istio's ${def?.kind ?? kind} reference`;
 }
 
 /** The known name `key` was most likely meant to be, if any is close. */

@@ -3,6 +3,7 @@ import { type Diagnostic, formatDiagnostic } from "./diagnostic.ts";
 import {
   type DestinationRule,
   type Gateway,
+  kindOf,
   KINDS,
   MAX_DOCUMENT_SIZE,
   NOT_SUPPORTED,
@@ -163,6 +164,9 @@ const MC = "MeshConfig";
 const SEC = "security.istio.io/v1";
 const TEL = "telemetry.istio.io/v1";
 const MESH = "config.mesh.dev/v1alpha1";
+const GWAPI = "gateway.networking.k8s.io/v1";
+const GWAPI_BETA = "gateway.networking.k8s.io/v1beta1";
+const GWAPI_ALPHA = "gateway.networking.k8s.io/v1alpha2";
 const route1 = ["hosts: [reviews]", "http:", "- route:", "  - destination: {host: reviews}"];
 
 /** A resource document of another group: header on lines 1-5, `spec` lines from line 6 on. */
@@ -540,7 +544,7 @@ const INVALID: Case[] = [
       "  labels: {app: db}",
     ]),
     path: "spec.workloadSelector",
-    message: "can't both be set",
+    message: "only one of workloadSelector or endpoints",
     line: 9,
   },
   {
@@ -567,7 +571,7 @@ const INVALID: Case[] = [
       "- address: db.example.com", // 9
     ]),
     path: "spec.endpoints[0].address",
-    message: "resolution STATIC needs IP addresses",
+    message: "resolution STATIC needs IPs",
     line: 9,
   },
   {
@@ -581,7 +585,7 @@ const INVALID: Case[] = [
     name: "WorkloadEntry with a malformed address",
     text: doc("WorkloadEntry", ["address: 10.1.2.999"]),
     path: "spec.address",
-    message: 'invalid address "10.1.2.999"',
+    message: '"10.1.2.999" is neither an IP address nor an FQDN',
     line: 6,
   },
   {
@@ -891,10 +895,10 @@ const INVALID: Case[] = [
     line: 9,
   },
   {
-    name: "empty traffic policy",
+    name: "traffic policy must have at least one field",
     text: doc(DR, ["host: reviews", "trafficPolicy: {}"]),
     path: "spec.trafficPolicy",
-    message: "empty traffic policy",
+    message: "traffic policy must have at least one field",
     line: 7,
   },
   {
@@ -961,7 +965,7 @@ const INVALID: Case[] = [
     name: "wildcard in a workload selector",
     text: doc(DR, ["host: reviews", "workloadSelector:", "  matchLabels:", '    app: "*"']),
     path: "spec.workloadSelector.matchLabels.app",
-    message: "wildcards are not allowed in label values",
+    message: "wildcard is not supported in a selector",
     line: 9,
   },
   // -------------------------------------------------------------------------------------------
@@ -1091,7 +1095,7 @@ const INVALID: Case[] = [
     name: "CIDR address with DNS resolution",
     text: doc(SE, ["hosts: [api.example.com]", "addresses: [10.0.0.0/24]", "resolution: DNS"]),
     path: "spec.addresses",
-    message: "CIDR addresses need resolution NONE or STATIC",
+    message: "CIDR addresses are allowed only for resolution NONE or STATIC",
     line: 7,
   },
   {
@@ -1111,7 +1115,7 @@ const INVALID: Case[] = [
     name: "DNS resolution of a wildcard host",
     text: doc(SE, ["hosts:", "- '*.example.com'", "resolution: DNS"]),
     path: "spec.hosts[0]",
-    message: "is a wildcard",
+    message: "they must be FQDNs",
     line: 7,
   },
   {
@@ -1123,7 +1127,7 @@ const INVALID: Case[] = [
       "resolution: DNS",
     ]),
     path: "spec.ports[0]",
-    message: "several hosts can't share a non-HTTP, non-TLS port",
+    message: "multiple hosts with a non-HTTP, non-TLS port",
     line: 8,
   },
   {
@@ -1170,10 +1174,10 @@ const INVALID: Case[] = [
     line: 8,
   },
   {
-    name: "WorkloadEntry port name in upper case",
-    text: doc("WorkloadEntry", ["address: 10.0.0.1", "ports:", "  HTTP: 8080"]),
-    path: "spec.ports.HTTP",
-    message: 'invalid port name "HTTP"',
+    name: "WorkloadEntry port name with an underscore (upper case is allowed, as in Istio)",
+    text: doc("WorkloadEntry", ["address: 10.0.0.1", "ports:", "  my_port: 8080"]),
+    path: "spec.ports.my_port",
+    message: 'invalid port name "my_port"',
     line: 8,
   },
   // -------------------------------------------------------------------------------------------
@@ -1281,7 +1285,7 @@ const INVALID: Case[] = [
     name: "readiness probe without a method",
     text: doc("WorkloadGroup", ["template: {}", "probe:", "  periodSeconds: 5"]),
     path: "spec.probe",
-    message: "set one of httpGet, tcpSocket, exec, grpc",
+    message: "set one of httpGet, tcpSocket or exec",
     line: 7,
   },
   {
@@ -1752,6 +1756,61 @@ const INVALID: Case[] = [
     message: "use one of telemetry.istio.io/v1, telemetry.istio.io/v1alpha1",
     line: 1,
   },
+  // The Gateway API: one case per kind (the full tables are in api/schemas/gateway_api/).
+  {
+    name: "Gateway API Gateway without listeners",
+    text: res(GWAPI, "Gateway", ["gatewayClassName: istio"]),
+    path: "spec.listeners",
+    message: 'missing required field "listeners"',
+    line: 5,
+  },
+  {
+    name: "GatewayClass with a misspelled field",
+    text: res(GWAPI, "GatewayClass", [
+      "controllerName: istio.io/gateway-controller",
+      "descripton: x",
+    ]),
+    path: "spec.descripton",
+    message: "check the spelling against the Gateway API's GatewayClass reference",
+    line: 7,
+  },
+  {
+    name: "HTTPRoute with a misspelled field",
+    text: res(GWAPI, "HTTPRoute", ["parentRef: [{name: gw}]"]),
+    path: "spec.parentRef",
+    message: '(did you mean "parentRefs"?)',
+    line: 6,
+  },
+  {
+    name: "GRPCRoute with a misspelled field",
+    text: res(GWAPI, "GRPCRoute", ["hostname: [a.example.com]"]),
+    path: "spec.hostname",
+    message: '(did you mean "hostnames"?)',
+    line: 6,
+  },
+  {
+    name: "TCPRoute without rules",
+    text: res(GWAPI_ALPHA, "TCPRoute", ["parentRefs: [{name: gw}]"]),
+    path: "spec.rules",
+    message: 'missing required field "rules"',
+    line: 5,
+  },
+  {
+    name: "TLSRoute without rules",
+    text: res(GWAPI_ALPHA, "TLSRoute", ["parentRefs: [{name: gw}]"]),
+    path: "spec.rules",
+    message: 'missing required field "rules"',
+    line: 5,
+  },
+  {
+    name: "ReferenceGrant without to",
+    text: res(GWAPI_BETA, "ReferenceGrant", [
+      "from: [{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: a}]",
+    ]),
+    path: "spec.to",
+    message: 'missing required field "to"',
+    line: 5,
+  },
   {
     name: "metadata label value with a space",
     text: doc(VS, route1).replace("  name: test", "  name: test\n  labels:\n    app: a b"),
@@ -1763,7 +1822,10 @@ const INVALID: Case[] = [
 
 Deno.test("invalid resources: path, message and line", async (t) => {
   assert.ok(INVALID.length >= 80, `${INVALID.length} cases`);
-  const kinds = new Set(INVALID.map((c) => /^kind: (\w+)$/m.exec(c.text)?.[1]));
+  const kinds = new Set(INVALID.map((c) => {
+    const group = /^apiVersion: (\S+)\/\w+$/m.exec(c.text)?.[1] ?? "";
+    return kindOf(group, /^kind: (\w+)$/m.exec(c.text)?.[1] ?? "");
+  }));
   for (const kind of KINDS) assert.ok(kinds.has(kind), `no invalid ${kind} case`);
   for (const c of INVALID) {
     await t.step(c.name, () => {

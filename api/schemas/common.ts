@@ -33,6 +33,8 @@ export interface CheckContext {
   apiVersion?: string;
   /** The resource's annotations (`metadata.annotations`), when it has any. */
   annotations?: Readonly<Record<string, string>>;
+  /** The resource's labels (`metadata.labels`), when it has any. */
+  labels?: Readonly<Record<string, string>>;
 }
 
 /** The message of every "known to Istio, not enforced by mesh" warning. */
@@ -316,8 +318,9 @@ export function checkExportTo(
   const seen = new Map<string, number>();
   exportTo.forEach((entry, i) => {
     const at = [...path, i];
+    // Istio's labels.IsDNS1123Label takes upper case too.
     const valid = entry === "." || entry === "*" || (allowNone && entry === "~") ||
-      isDns1123Label(entry);
+      isDns1123Label(entry.toLowerCase());
     if (!valid) {
       r.error(
         at,
@@ -633,8 +636,9 @@ export function intRange(min: number, max: number) {
 
 /** A number from `min` to `max`. */
 export function numberRange(min: number, max: number) {
+  const range = max === Number.MAX_VALUE ? `of at least ${min}` : `from ${min} to ${max}`;
   const error = (issue: { input?: unknown }) =>
-    `must be a number from ${min} to ${max}; got ${String(issue.input)}`;
+    `must be a number ${range}; got ${String(issue.input)}`;
   return z.number().refine((n) => Number.isFinite(n) && n >= min && n <= max, { error });
 }
 

@@ -7,23 +7,19 @@ import { z } from "zod";
 import {
   type CheckContext,
   checkExportTo,
-  checkLabels,
-  checkSelectorLabels,
   checkUnique,
-  formatted,
-  HOST_HINT,
-  isDns1123Label,
-  isWildcardHost,
+  labelMap,
   type Path,
   quote,
   type Reporter,
   stringList,
   warnUnsupported,
-  workloadSelector,
 } from "./common.ts";
-import { labels } from "./http_route.ts";
+import { isIstioLabel, wildcardDomainProblem } from "./server_hosts.ts";
 import { checkTrafficPolicy, type TrafficPolicy, trafficPolicy } from "./traffic_policy.ts";
 import { UNSUPPORTED_DR } from "./unsupported.ts";
+import { checkIstioLabels, checkSelectorMap } from "./workload_entry.ts";
+
 /** A named set of a service's endpoints, selected by labels. */
 export interface Subset {
   /** DNS-1123 label, unique within the rule. */
@@ -33,13 +29,8 @@ export interface Subset {
 }
 
 const subset: z.ZodType<Subset> = z.strictObject({
-  name: formatted(
-    isDns1123Label,
-    (v) =>
-      `invalid subset name ${quote(v)}; use lowercase letters, digits and '-' ` +
-      "(at most 63, starting and ending with a letter or digit)",
-  ),
-  labels: labels.optional(),
+  name: z.string(),
+  labels: labelMap.optional(),
   trafficPolicy: trafficPolicy.optional(),
 });
 
@@ -55,14 +46,18 @@ export interface DestinationRuleSpec {
 
 /** The schema of a DestinationRule `spec`. */
 export const destinationRuleSpec: z.ZodType<DestinationRuleSpec> = z.strictObject({
-  host: formatted(isWildcardHost, (v) => `invalid host ${quote(v)}; ${HOST_HINT}`),
+  host: z.string(),
   trafficPolicy: trafficPolicy.optional(),
   subsets: z.array(subset).optional(),
   exportTo: stringList.optional(),
-  workloadSelector: workloadSelector.optional(),
+  workloadSelector: z.strictObject({
+    matchLabels: labelMap.refine((m) => Object.keys(m).length <= 4096, {
+      error: "at most 4096 labels",
+    }).optional(),
+  }).optional(),
 });
 
-/** Checks a DestinationRule spec. */
+/** Checks a DestinationRule spec as Istio's ValidateDestinationRule does. */
 export function checkDestinationRule(
   spec: DestinationRuleSpec,
   r: Reporter,
@@ -70,9 +65,36 @@ export function checkDestinationRule(
 ): void {
   const base: Path = ["spec"];
   warnUnsupported(spec, UNSUPPORTED_DR, base, r);
+  const hostProblem = wildcardDomainProblem(spec.host);
+  if (hostProblem) r.error([...base, "host"], `invalid host ${quote(spec.host)}: ${hostProblem}`);
+  if (spec.trafficPolicy) {
+    checkTrafficPolicy(spec.trafficPolicy, [...base, "trafficPolicy"], r, ctx.namespace);
+  }
+  spec.subsets?.forEach((s, i) => {
+    const path = [...base, "subsets", i];
+    if (s.name === "") r.error([...path, "name"], "subset name cannot be empty");
+    else if (!isIstioLabel(s.name)) {
+      r.error(
+        [...path, "name"],
+        `invalid subset name ${quote(s.name)}; use letters, digits and '-' (at most 63, ` +
+          "starting and ending with a letter or digit)",
+      );
+    }
+    checkIstioLabels(s.labels, [...path, "labels"], r);
+    if (s.trafficPolicy) {
+      checkTrafficPolicy(s.trafficPolicy, [...path, "trafficPolicy"], r, ctx.namespace);
+    }
+  });
+  checkUnique(
+    spec.subsets,
+    (s) => s.name,
+    (i) => [...base, "subsets", i, "name"],
+    "subset name",
+    r,
+  );
   checkExportTo(spec.exportTo, [...base, "exportTo"], ctx, r, false);
   if (spec.workloadSelector) {
-    checkSelectorLabels(
+    checkSelectorMap(
       spec.workloadSelector.matchLabels,
       [...base, "workloadSelector", "matchLabels"],
       r,
@@ -84,19 +106,4 @@ export function checkDestinationRule(
       );
     }
   }
-  if (spec.trafficPolicy) {
-    checkTrafficPolicy(spec.trafficPolicy, [...base, "trafficPolicy"], r, true);
-  }
-  spec.subsets?.forEach((s, i) => {
-    const path = [...base, "subsets", i];
-    checkLabels(s.labels, [...path, "labels"], r);
-    if (s.trafficPolicy) checkTrafficPolicy(s.trafficPolicy, [...path, "trafficPolicy"], r, true);
-  });
-  checkUnique(
-    spec.subsets,
-    (s) => s.name,
-    (i) => [...base, "subsets", i, "name"],
-    "subset name",
-    r,
-  );
 }

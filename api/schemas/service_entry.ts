@@ -1,5 +1,6 @@
 /**
- * ServiceEntry (`networking.istio.io`): hosts, addresses, ports, resolution and endpoints.
+ * ServiceEntry (`networking.istio.io`): hosts, addresses, ports, resolution and endpoints,
+ * validated as Istio's ValidateServiceEntry and the CRD do.
  * @module
  */
 
@@ -7,16 +8,9 @@ import { z } from "zod";
 import {
   type CheckContext,
   checkExportTo,
-  checkSelectorLabels,
   checkUnique,
-  formatted,
-  isDns1123Label,
   isHttpProtocol,
-  isIP,
-  isIPOrCIDR,
   isTlsProtocol,
-  isWildcardHost,
-  nonEmptyList,
   NOT_SUPPORTED,
   type Path,
   portNumber,
@@ -27,12 +21,21 @@ import {
   warnUnsupported,
 } from "./common.ts";
 import { type Protocol } from "./gateway.ts";
-import { networkingSelector } from "./http_route.ts";
+import { fqdnProblem, isGoIP, isIstioLabel, wildcardDomainProblem } from "./server_hosts.ts";
 import { UNSUPPORTED_SE } from "./unsupported.ts";
-import { checkWorkloadEntry, type WorkloadEntrySpec, workloadEntrySpec } from "./workload_entry.ts";
+import {
+  checkEndpointPorts,
+  checkEntryShape,
+  checkIstioLabels,
+  checkSelectorMap,
+  checkWorkloadEntry,
+  type WorkloadEntrySpec,
+  workloadEntrySpec,
+} from "./workload_entry.ts";
 /** A port of a ServiceEntry. */
 export interface ServicePort {
   number: number;
+  /** Upper case (Istio reads protocols case-insensitively). */
   protocol?: Protocol;
   /** Unique within the entry. */
   name: string;
@@ -62,138 +65,305 @@ export interface ServiceEntrySpec {
 const servicePort: z.ZodType<ServicePort> = z.strictObject({
   number: portNumber,
   protocol: protocol.optional(),
-  name: formatted(
-    isDns1123Label,
-    (v) => `invalid port name ${quote(v)}; use a DNS label like http or tcp-db`,
-  ),
+  name: z.string(),
   targetPort: portNumber.optional(),
 });
 
+/** A list of at most `max` items (a CRD maxItems). */
+function upTo<T extends z.ZodType>(item: T, max: number, what: string) {
+  return z.array(item).max(max, { error: `at most ${max} ${what}` });
+}
+
 /** The schema of a ServiceEntry `spec`. */
 export const serviceEntrySpec: z.ZodType<ServiceEntrySpec> = z.strictObject({
-  hosts: nonEmptyList(
-    formatted(
-      (s) => s !== "*" && isWildcardHost(s),
-      (v) =>
-        v === "*"
-          ? `"*" is not allowed in a ServiceEntry; name the hosts, e.g. *.example.com`
-          : `invalid host ${quote(v)}; use a DNS name like api.example.com or *.example.com`,
-    ),
-    "hosts must list at least one host",
-  ),
-  addresses: z.array(formatted(
-    isIPOrCIDR,
-    (v) => `invalid address ${quote(v)}; use an IP address or CIDR block like 10.0.0.0/16`,
-  )).optional(),
-  ports: z.array(servicePort).optional(),
+  hosts: upTo(z.string(), 256, "hosts"),
+  addresses: upTo(
+    z.string().max(64, { error: "addresses are at most 64 characters" }),
+    256,
+    "addresses",
+  ).optional(),
+  ports: upTo(
+    servicePort,
+    256,
+    "ports",
+  ).optional(),
   location: z.enum(["MESH_EXTERNAL", "MESH_INTERNAL"]).optional(),
   resolution: z.enum(["NONE", "STATIC", "DNS", "DNS_ROUND_ROBIN", "DYNAMIC_DNS"]).optional(),
-  endpoints: z.array(workloadEntrySpec).optional(),
-  workloadSelector: networkingSelector.optional(),
+  endpoints: upTo(workloadEntrySpec, 4096, "endpoints").optional(),
+  workloadSelector: z.strictObject({
+    labels: z.record(z.string(), z.string()).refine((m) => Object.keys(m).length <= 256, {
+      error: "at most 256 labels",
+    }).optional(),
+  }).optional(),
   exportTo: stringList.optional(),
   subjectAltNames: stringList.optional(),
 });
+
+/** The label that opts a ServiceEntry out of IP auto-allocation (`"false"`). */
+const AUTOALLOCATE_LABEL = "networking.istio.io/enable-autoallocate-ip";
+/** The label that puts a resource behind a waypoint. */
+const WAYPOINT_LABEL = "istio.io/use-waypoint";
 
 /** Checks a ServiceEntry spec. */
 export function checkServiceEntry(spec: ServiceEntrySpec, r: Reporter, ctx: CheckContext): void {
   const base: Path = ["spec"];
   warnUnsupported(spec, UNSUPPORTED_SE, base, r);
-  checkExportTo(spec.exportTo, [...base, "exportTo"], ctx, r, true);
   const resolution = spec.resolution ?? "NONE";
   if (resolution === "DYNAMIC_DNS") {
     r.warn([...base, "resolution"], `DYNAMIC_DNS is ${NOT_SUPPORTED}`);
   }
-  spec.hosts.forEach((host, i) => {
-    const earlier = spec.hosts.indexOf(host);
-    if (earlier < i) r.warn([...base, "hosts", i], `host ${quote(host)} is listed twice`);
-  });
-  if (
-    spec.addresses?.some((a) => a.includes("/")) && resolution !== "NONE" && resolution !== "STATIC"
-  ) {
-    r.error(
-      [...base, "addresses"],
-      `CIDR addresses need resolution NONE or STATIC, not ${resolution}`,
-    );
-  }
-  const names = new Map<string, number>();
-  spec.ports?.forEach((port, i) => {
-    const path = [...base, "ports", i];
-    if (!names.has(port.name)) names.set(port.name, i);
-    // HTTP ports are routed; TCP (and TLS, carried as TCP) go through Sidecar egress ports.
-    if (port.protocol !== undefined && !["HTTP", "TCP", "TLS"].includes(port.protocol)) {
-      r.warn([...path, "protocol"], `${port.protocol} is ${NOT_SUPPORTED}`);
-    }
-    if (port.targetPort !== undefined && resolution === "NONE") {
-      r.warn([...path, "targetPort"], "targetPort has no effect with resolution NONE");
-    }
-  });
-  checkUnique(spec.ports, (p) => p.name, (i) => [...base, "ports", i, "name"], "port name", r);
-  checkUnique(spec.ports, (p) => p.number, (i) => [...base, "ports", i, "number"], "port", r);
-
   if (spec.workloadSelector) {
-    checkSelectorLabels(spec.workloadSelector.labels, [...base, "workloadSelector", "labels"], r);
+    checkSelectorMap(spec.workloadSelector.labels, [...base, "workloadSelector", "labels"], r);
+    if (spec.endpoints !== undefined) {
+      r.error(
+        [...base, "workloadSelector"],
+        "only one of workloadSelector or endpoints is allowed; keep one",
+      );
+    }
   }
-  const endpoints = spec.endpoints ?? [];
-  if (spec.endpoints !== undefined && spec.workloadSelector !== undefined) {
-    r.error(
-      [...base, "workloadSelector"],
-      "endpoints and workloadSelector can't both be set; keep one",
-    );
-  }
-  if (endpoints.length > 0 && resolution === "NONE") {
-    r.error(
-      [...base, "endpoints"],
-      "endpoints are unused with resolution NONE; set resolution to STATIC (IP addresses) " +
-        "or DNS (host names)",
-    );
-  }
-  if (spec.workloadSelector && resolution !== "STATIC") {
-    r.warn(
-      [...base, "workloadSelector"],
-      `workloadSelector is meant for resolution STATIC, not ${resolution}`,
-    );
-  }
-  if ((resolution === "DNS" || resolution === "DNS_ROUND_ROBIN") && endpoints.length === 0) {
-    spec.hosts.forEach((h, i) => {
-      if (h.includes("*")) {
-        r.error(
-          [...base, "hosts", i],
-          `resolution ${resolution} without endpoints resolves the hosts themselves; ` +
-            `${quote(h)} is a wildcard; list endpoints or name a host`,
-        );
-      }
-    });
-  }
-  if (resolution === "DNS_ROUND_ROBIN" && endpoints.length > 1) {
-    r.error([...base, "endpoints"], "resolution DNS_ROUND_ROBIN allows at most one endpoint");
-  }
+  checkHosts(spec, resolution, r);
+  checkAddresses(spec, resolution, r);
+  const names = checkPorts(spec, resolution, r, ctx);
+  checkResolution(spec, resolution, names, r, ctx);
   if (resolution !== "NONE" && spec.hosts.length > 1) {
     const l4 = spec.ports?.findIndex((p) =>
-      !isHttpProtocol(p.protocol ?? "TCP") && !isTlsProtocol(p.protocol ?? "TCP")
+      !isHttpProtocol(p.protocol) && !isTlsProtocol(p.protocol)
     ) ?? -1;
     if (l4 >= 0) {
       r.error(
         [...base, "ports", l4],
-        "several hosts can't share a non-HTTP, non-TLS port (nothing tells them apart); " +
+        "multiple hosts with a non-HTTP, non-TLS port: nothing tells the hosts apart; " +
           "use one ServiceEntry per host or resolution NONE",
       );
     }
   }
-  endpoints.forEach((ep, i) => {
-    const path = [...base, "endpoints", i];
-    checkWorkloadEntry(ep, path, r, names);
-    const address = ep.address;
-    if (
-      resolution === "STATIC" && address !== undefined && !isIP(address) &&
-      !address.startsWith("unix://")
-    ) {
-      r.error(
-        [...path, "address"],
-        `resolution STATIC needs IP addresses, got ${quote(address)}; use an IP, or resolution DNS`,
+  checkExportTo(spec.exportTo, [...base, "exportTo"], ctx, r, true);
+}
+
+function checkHosts(spec: ServiceEntrySpec, resolution: ServiceEntryResolution, r: Reporter): void {
+  if (spec.hosts.length === 0) r.error(["spec", "hosts"], "a ServiceEntry needs at least one host");
+  spec.hosts.forEach((host, i) => {
+    const at = ["spec", "hosts", i];
+    if (host === "*") {
+      r.error(at, `"*" is not allowed in a ServiceEntry; name the hosts, e.g. *.example.com`);
+      return;
+    }
+    const problem = wildcardDomainProblem(host);
+    if (problem) r.error(at, `invalid host ${quote(host)}: ${problem}`);
+    else if (resolution !== "DYNAMIC_DNS" && host.includes("*") && !host.startsWith("*.")) {
+      r.warn(
+        at,
+        `partial wildcard ${quote(host)} not allowed; use a whole first label, like *.example.com`,
       );
     }
-    if (address?.startsWith("unix://") && (spec.ports?.length ?? 0) !== 1) {
-      r.error([...path, "address"], "a unix endpoint needs exactly one service port");
+  });
+}
+
+/** Go's netip.ParsePrefix accepts `s`. */
+function isGoPrefix(s: string): boolean {
+  const slash = s.lastIndexOf("/");
+  const ip = s.slice(0, slash);
+  const bits = s.slice(slash + 1);
+  if (!isGoIP(ip) || ip.includes("%")) return false;
+  if (!/^(?:0|[1-9]\d*)$/.test(bits) || bits.length > 3) return false;
+  return Number(bits) <= (ip.includes(":") ? 128 : 32);
+}
+
+function checkAddresses(
+  spec: ServiceEntrySpec,
+  resolution: ServiceEntryResolution,
+  r: Reporter,
+): void {
+  spec.addresses?.forEach((a, i) => {
+    const slashes = a.split("/").length - 1;
+    if (slashes === 1 ? !isGoPrefix(a) : !isGoIP(a)) {
+      r.error(
+        ["spec", "addresses", i],
+        slashes === 1
+          ? `${quote(a)} is not a valid CIDR block, like 10.0.0.0/16`
+          : `${quote(a)} is not a valid IP address`,
+      );
     }
   });
+  if (
+    spec.addresses?.some((a) => a.includes("/")) && resolution !== "NONE" && resolution !== "STATIC"
+  ) {
+    r.error(["spec", "addresses"], "CIDR addresses are allowed only for resolution NONE or STATIC");
+  }
+}
+
+/** The port checks; returns the port names. */
+function checkPorts(
+  spec: ServiceEntrySpec,
+  resolution: ServiceEntryResolution,
+  r: Reporter,
+  ctx: CheckContext,
+): Map<string, number> {
+  const names = new Map<string, number>();
+  const optedOut = ctx.labels?.[AUTOALLOCATE_LABEL]?.toLowerCase() === "false";
+  const noAddresses = (spec.addresses?.length ?? 0) === 0;
+  // Istio allocates an address itself unless the resolution is NONE or the entry opts out.
+  const autoAllocated = noAddresses && resolution !== "NONE" && !optedOut;
+  spec.ports?.forEach((port, i) => {
+    const path = ["spec", "ports", i];
+    if (!names.has(port.name)) names.set(port.name, i);
+    if (!isIstioLabel(port.name)) {
+      r.error(
+        [...path, "name"],
+        `invalid port name ${quote(port.name)}; use a DNS label like http or tcp-db`,
+      );
+    }
+    // HTTP ports are routed; TCP (and TLS, carried as TCP) go through Sidecar egress ports.
+    if (port.protocol !== undefined && !["HTTP", "TCP", "TLS"].includes(port.protocol)) {
+      r.warn([...path, "protocol"], `${port.protocol} is ${NOT_SUPPORTED}`);
+    }
+    if (noAddresses && !autoAllocated && (port.protocol === undefined || port.protocol === "TCP")) {
+      r.warn(
+        [...path, "protocol"],
+        "addresses are required for ports serving TCP (or unset) protocol when IP " +
+          "auto-allocation is not enabled (resolution NONE, or the entry opts out)",
+      );
+    }
+  });
+  checkUnique(spec.ports, (p) => p.name, (i) => ["spec", "ports", i, "name"], "port name", r);
+  checkUnique(spec.ports, (p) => p.number, (i) => ["spec", "ports", i, "number"], "port", r);
+  return names;
+}
+
+/** The rules of each resolution, and the endpoints. */
+function checkResolution(
+  spec: ServiceEntrySpec,
+  resolution: ServiceEntryResolution,
+  names: Map<string, number>,
+  r: Reporter,
+  ctx: CheckContext,
+): void {
+  const base: Path = ["spec"];
+  const endpoints = spec.endpoints ?? [];
+  // The CRD's rules hold for every endpoint.
+  endpoints.forEach((ep, i) => {
+    const path = [...base, "endpoints", i];
+    checkEntryShape(ep, path, r);
+    if (ep.address === undefined && ep.network === undefined) {
+      r.error([...path, "address"], "an endpoint needs an address (or a network)");
+    }
+  });
+  switch (resolution) {
+    case "NONE":
+      if (spec.endpoints !== undefined) {
+        r.error([...base, "endpoints"], "resolution NONE takes no endpoints; use STATIC or DNS");
+      }
+      if (spec.workloadSelector) {
+        r.warn(
+          [...base, "workloadSelector"],
+          "workloadSelector should not be set when resolution is NONE",
+        );
+      }
+      break;
+    case "STATIC":
+      endpoints.forEach((ep, i) => {
+        checkWorkloadEntry(ep, [...base, "endpoints", i], r, {
+          servicePorts: names,
+          addresses: "ip",
+        });
+      });
+      break;
+    case "DNS":
+    case "DNS_ROUND_ROBIN":
+      checkDnsResolution(spec, resolution, names, r);
+      break;
+    case "DYNAMIC_DNS":
+      checkDynamicDns(spec, r, ctx);
+      break;
+  }
+}
+
+function checkDnsResolution(
+  spec: ServiceEntrySpec,
+  resolution: "DNS" | "DNS_ROUND_ROBIN",
+  names: Map<string, number>,
+  r: Reporter,
+): void {
+  const base: Path = ["spec"];
+  const endpoints = spec.endpoints ?? [];
+  if (endpoints.length === 0) {
+    const i = spec.hosts.findIndex((h) => fqdnProblem(h) !== undefined);
+    if (i >= 0) {
+      r.error(
+        [...base, "hosts", i],
+        `resolution ${resolution} without endpoints resolves the hosts themselves: they must be ` +
+          `FQDNs; ${quote(spec.hosts[i])} is not (${fqdnProblem(spec.hosts[i])}); list endpoints`,
+      );
+    }
+  }
+  if (resolution === "DNS_ROUND_ROBIN" && endpoints.length > 1) {
+    r.error([...base, "endpoints"], "resolution DNS_ROUND_ROBIN allows at most one endpoint");
+  }
+  endpoints.forEach((ep, i) => {
+    const path = [...base, "endpoints", i];
+    warnUnsupported(ep, ["network", "locality", "weight", "serviceAccount"], path, r);
+    const address = ep.address ?? "";
+    if (!isGoIP(address) && fqdnProblem(address)) {
+      r.error(
+        [...path, "address"],
+        `endpoint address ${quote(address)} is neither an IP address nor an FQDN`,
+      );
+    }
+    checkIstioLabels(ep.labels, [...path, "labels"], r);
+    checkEndpointPorts(ep, path, r, names);
+  });
+  if ((spec.addresses?.length ?? 0) > 0 && spec.hosts.length > 1) {
+    // Istio looks at the first port that runs over TCP (TCP, TLS, HTTPS, the databases).
+    const tcp = spec.ports?.find((p) =>
+      p.protocol !== undefined && !isHttpProtocol(p.protocol) && p.protocol !== "UDP"
+    );
+    if (tcp) {
+      r.warn(
+        [...base, "hosts"],
+        "a ServiceEntry can not have more than one host with addresses and a TCP port",
+      );
+    }
+  }
+}
+
+function checkDynamicDns(spec: ServiceEntrySpec, r: Reporter, ctx: CheckContext): void {
+  const base: Path = ["spec"];
+  if (spec.hosts.length === 0) {
+    r.error([...base, "hosts"], "resolution DYNAMIC_DNS needs at least one wildcard host");
+  }
+  spec.hosts.forEach((h, i) => {
+    if (!h.startsWith("*")) {
+      r.error(
+        [...base, "hosts", i],
+        `resolution DYNAMIC_DNS needs wildcard hosts; ${quote(h)} is not`,
+      );
+    }
+  });
+  if ((spec.addresses?.length ?? 0) > 0) {
+    r.error(
+      [...base, "addresses"],
+      "addresses can't be set with resolution DYNAMIC_DNS (routes come from the hosts)",
+    );
+  }
+  if ((spec.endpoints?.length ?? 0) > 0) {
+    r.error(
+      [...base, "endpoints"],
+      "endpoints can't be set with resolution DYNAMIC_DNS (the hosts are resolved)",
+    );
+  }
+  spec.ports?.forEach((p, i) => {
+    if (!["HTTP", "TLS", "GRPC", "HTTP2"].includes(p.protocol ?? "")) {
+      r.error(
+        [...base, "ports", i, "protocol"],
+        "only HTTP, TLS, GRPC and HTTP2 ports are supported with resolution DYNAMIC_DNS",
+      );
+    }
+  });
+  const waypoint = ctx.labels?.[WAYPOINT_LABEL];
+  if (spec.location === "MESH_INTERNAL" && waypoint && waypoint.toLowerCase() !== "none") {
+    r.error(
+      [...base, "location"],
+      "location MESH_INTERNAL with resolution DYNAMIC_DNS is not supported when using waypoints",
+    );
+  }
 }

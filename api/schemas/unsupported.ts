@@ -40,6 +40,7 @@ export const UNSUPPORTED_LB = [
   "zoneAwareLbSetting",
   "warmupDurationSecs",
   "warmup",
+  "backendUtilization",
 ] as const;
 export const UNSUPPORTED_TLS = ["credentialName", "caCrl"] as const;
 export const UNSUPPORTED_SERVER = ["bind", "defaultEndpoint"] as const;
@@ -74,3 +75,5 @@ export const UNSUPPORTED_TELEMETRY_TRACING = [
 export const UNSUPPORTED_TELEMETRY_METRICS = ["reportingInterval"] as const;
 /** Telemetry access logging fields mesh doesn't honour (`filter` has its own warning). */
 export const UNSUPPORTED_TELEMETRY_ACCESS_LOGGING = ["match"] as const;
+/** JWT rule fields mesh doesn't enforce (`presence`: istiod doesn't apply it either yet). */
+export const UNSUPPORTED_JWT_RULE = ["presence"] as const;

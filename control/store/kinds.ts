@@ -50,7 +50,10 @@ export function namesOf(kind: string): string[] {
   const group = groupOfKind(kind);
   const info = (KIND_INFO as Record<string, { kind: string } | undefined>)[kind];
   const base = [(info?.kind ?? kind).toLowerCase(), pluralOf(kind), ...shortNames(kind)];
-  return [...base, ...base.map((n) => `${n}.${group}`)];
+  // The id too, where it differs from the written kind (`KubernetesGateway`); a bare
+  // `gateways` means Istio's Gateway, the Gateway API's is `gateways.gateway.networking.k8s.io`.
+  const id = kind.toLowerCase() === base[0] ? [] : [kind.toLowerCase()];
+  return [...base, ...base.map((n) => `${n}.${group}`), ...id];
 }
 
 /** The kind a user means by `name` (case-insensitive; singular, plural or short), if any. */

@@ -25,8 +25,11 @@ Deno.test("kinds: singular, plural, short and qualified names in any case", () =
   // Every kind resolves from its own name and plural.
   for (const k of KINDS) {
     assert.equal(resolveKind(k), k);
-    assert.equal(resolveKind(pluralOf(k)), k);
+    assert.equal(resolveKind(typeName(k)), k);
+    if (k !== "KubernetesGateway") assert.equal(resolveKind(pluralOf(k)), k);
   }
+  assert.equal(resolveKind("gateways.gateway.networking.k8s.io"), "KubernetesGateway");
+  assert.equal(resolveKind("gtw"), "KubernetesGateway");
 });
 
 Deno.test("kinds: kubectl's printed names", () => {

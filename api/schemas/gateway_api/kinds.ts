@@ -41,6 +41,7 @@ function gatewayApi(
     group: GATEWAY_API_GROUP,
     scope: rest.scope ?? "Namespaced",
     support: "enforced",
+    specRequired: true,
     ...rest,
   };
 }
