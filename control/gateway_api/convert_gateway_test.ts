@@ -87,7 +87,7 @@ ${
     }`,
     check(out) {
       assert.equal(out.gateways.length, 1);
-      assert.deepEqual(conds(statusOf(out, "GatewayClass//custom").conditions), [
+      assert.deepEqual(conds(statusOf<GatewayStatus>(out, "GatewayClass//custom").conditions), [
         "Accepted=True/Accepted",
       ]);
     },

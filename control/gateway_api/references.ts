@@ -64,6 +64,17 @@ const GRANT_TO = new Set([
   "inference.networking.k8s.io/InferencePool",
 ]);
 
+/** A reference to check against the ReferenceGrants. */
+export interface GrantQuery {
+  /** The kind referring (`HTTPRoute`, `Gateway`, ...) and its namespace. */
+  fromKind: string;
+  fromNamespace: string;
+  /** `group/kind` of the object referred to (`/Service`, `/Secret`). */
+  to: string;
+  name: string;
+  toNamespace: string;
+}
+
 /** What the conversion looks things up in: grants, services, namespaces. */
 export class References {
   /** The cluster's DNS suffix. */
@@ -106,13 +117,13 @@ export class References {
   }
 
   /**
-   * Whether a ReferenceGrant in `toNamespace` lets a `fromKind` in `fromNamespace` refer to the
-   * `group/kind` object `name` there.
+   * Whether a ReferenceGrant in `ref.toNamespace` lets a `fromKind` in `fromNamespace` refer to
+   * the `group/kind` (`to`) object `name` there.
    */
-  allowed(fromKind: string, fromNamespace: string, to: string, name: string, toNamespace: string) {
+  allowed(ref: GrantQuery): boolean {
     return this.#grants.some((g) =>
-      g.fromKind === fromKind && g.fromNamespace === fromNamespace && g.to === to &&
-      g.toNamespace === toNamespace && (g.name === undefined || g.name === name)
+      g.fromKind === ref.fromKind && g.fromNamespace === ref.fromNamespace && g.to === ref.to &&
+      g.toNamespace === ref.toNamespace && (g.name === undefined || g.name === ref.name)
     );
   }
 
@@ -183,7 +194,15 @@ export function resolveBackend(
     error: { reason, message, soft },
   });
   if (route.enforceGrant && to.namespace !== undefined && to.namespace !== route.namespace) {
-    if (!refs.allowed(route.kind, route.namespace, `${group}/${kind}`, to.name, to.namespace)) {
+    if (
+      !refs.allowed({
+        fromKind: route.kind,
+        fromNamespace: route.namespace,
+        to: `${group}/${kind}`,
+        name: to.name,
+        toNamespace: to.namespace,
+      })
+    ) {
       return invalid(
         "RefNotPermitted",
         `backendRef ${to.name}/${to.namespace} not accessible to a ${route.kind} in namespace ` +
@@ -356,7 +375,7 @@ export function routeParents(
         hostname: p.originalHostname,
         banned,
         sectionName: p.sectionName,
-        ...deniedField(referenceDenied(p, kindName, ref, ns, route, refs)),
+        ...deniedField(referenceDenied(p, { kindName, ref, namespace: ns, route, refs })),
       });
     }
   });
@@ -375,12 +394,15 @@ function deniedField(denied: ConditionError | undefined): { denied?: ConditionEr
 /** Istio's referenceAllowed: why parent `p` refuses the route, or undefined. */
 function referenceDenied(
   p: ParentInfo,
-  kindName: string,
-  ref: ParentReference,
-  ns: string,
-  route: RouteForParents,
-  refs: References,
+  at: {
+    kindName: string;
+    ref: ParentReference;
+    namespace: string;
+    route: RouteForParents;
+    refs: References;
+  },
 ): ConditionError | undefined {
+  const { kindName, ref, namespace: ns, route, refs } = at;
   if (kindName === "Service" && !refs.hasHost(refs.serviceHost(ref.name, ns))) {
     return { reason: "NoMatchingParent", message: `parent service: "${ref.name}" not found` };
   }

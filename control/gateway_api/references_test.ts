@@ -34,7 +34,7 @@ Deno.test("ReferenceGrant: from kind and namespace, to kind and (optional) name"
   ];
   for (const [kind, from, to, name, ns, want] of table) {
     assert.equal(
-      refs.allowed(kind, from, to, name, ns),
+      refs.allowed({ fromKind: kind, fromNamespace: from, to, name, toNamespace: ns }),
       want,
       `${kind} ${from} -> ${to} ${ns}/${name}`,
     );
@@ -93,7 +93,7 @@ Deno.test("resolveBackend: Services, Hostnames, grants, and Istio's errors", () 
     const got = resolveBackend(ref, route, refs);
     assert.equal(got.error?.reason, reason, JSON.stringify(ref));
     for (const [k, v] of Object.entries(want)) {
-      assert.equal((got as Record<string, unknown>)[k], v, JSON.stringify(ref));
+      assert.equal((got as unknown as Record<string, unknown>)[k], v, JSON.stringify(ref));
     }
   }
   // Mesh routes don't need a grant (Istio checks them on Gateways only).
