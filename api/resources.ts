@@ -401,6 +401,12 @@ export function validateResource(obj: unknown, options: ValidateOptions = {}): P
   return result;
 }
 
+/** `file:line:1: note: Kind namespace/name: not read: why`, as `mesh validate` and `analyze` print it. */
+export function formatSkipped(s: SkippedDocument): string {
+  const name = s.name === undefined ? "" : ` ${s.namespace}/${s.name}`;
+  return `${s.file}:${s.line}:1: note: ${s.kind}${name}: not read: ${s.why}`;
+}
+
 /**
  * The documents of `result` mesh doesn't read, as warnings (those already warned about, of
  * Istio's kinds, aren't repeated): for a config source, where a document that isn't read is

@@ -9,7 +9,12 @@ import {
   parseFlags,
   UsageError,
 } from "../util/flags.ts";
-import { parseResources, type Resource, type SkippedDocument } from "../api/resources.ts";
+import {
+  formatSkipped,
+  parseResources,
+  type Resource,
+  type SkippedDocument,
+} from "../api/resources.ts";
 import { convertGatewayApi } from "../control/gateway_api/convert.ts";
 import { type Diagnostic, formatDiagnostic } from "../api/diagnostic.ts";
 import { common, readInputs } from "./common.ts";
@@ -103,10 +108,4 @@ export async function validateCommand(argv: string[]): Promise<number> {
     );
   }
   return errors ? 1 : 0;
-}
-
-/** `file:line: note: Kind namespace/name: not read: why`. */
-export function formatSkipped(s: SkippedDocument): string {
-  const name = s.name === undefined ? "" : ` ${s.namespace}/${s.name}`;
-  return `${s.file}:${s.line}:1: note: ${s.kind}${name}: not read: ${s.why}`;
 }

@@ -7,7 +7,7 @@
  */
 import { expandShortFlags, type FlagSpecs, parseFlags, UsageError } from "../../util/flags.ts";
 import { stringifyYaml } from "../../util/yaml.ts";
-import { isDns1123Label } from "../../api/resources.ts";
+import { formatSkipped, isDns1123Label } from "../../api/resources.ts";
 import { readInputs } from "../../util/inputs.ts";
 import { analyze } from "./mod.ts";
 import { atLeast, formatMessage, type Level, LEVELS, messageRecord } from "./messages.ts";
@@ -62,7 +62,9 @@ export async function runAnalyze(
   if (inputs.length === 0) {
     throw new UsageError(`no .yaml, .yml or .json files in ${args.join(" ")}`);
   }
-  const { messages } = analyze(inputs, { defaultNamespace: namespace });
+  const { messages, notRead } = analyze(inputs, { defaultNamespace: namespace });
+  // Named on standard error, so that standard output stays istioctl's.
+  for (const s of notRead) console.error(formatSkipped(s));
   const shown = messages.filter((m) => atLeast(m.level, outputThreshold));
   const failed = messages.some((m) => atLeast(m.level, failureThreshold));
 

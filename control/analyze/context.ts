@@ -40,6 +40,7 @@ import {
   type Resource,
   type ServiceEntry,
   type Sidecar,
+  type SkippedDocument,
   type Telemetry,
   type VirtualService,
   type WorkloadEntry,
@@ -47,6 +48,7 @@ import {
 import type { Diagnostic } from "../../api/diagnostic.ts";
 import { parseYamlDocuments, type YamlPathSegment, type YamlPosition } from "../../util/yaml.ts";
 import {
+  isKubeKindRead,
   type KubeIssue,
   type KubeNamespace,
   type KubeNode,
@@ -119,6 +121,8 @@ export const DEFAULT_GATEWAY_LABELS: Readonly<Record<string, string>> = {
 export class AnalysisContext {
   readonly defaultNamespace: string;
   readonly files: string[] = [];
+  /** Documents neither mesh's resources nor Kubernetes objects analyze reads (noted, not analyzed). */
+  readonly notRead: SkippedDocument[] = [];
   readonly virtualServices: VirtualService[] = [];
   readonly destinationRules: DestinationRule[] = [];
   readonly gateways: Gateway[] = [];
@@ -350,6 +354,11 @@ export function loadInputs(
         ctx.messages.push(schemaMessage(d, d.severity));
       }
     }
+    const warned = new Set(parsed.diagnostics.map((d) => `${d.file}:${d.line}`));
+    ctx.notRead.push(...parsed.skipped.filter((s) =>
+      !warned.has(`${s.file}:${s.line}`) &&
+      !isKubeKindRead(s.apiVersion.includes("/") ? s.apiVersion.split("/")[0] : "", s.kind)
+    ));
     if (text.length > MAX_INPUT_SIZE) continue; // reported by parseResources
     for (const doc of parseYamlDocuments(text, { maxDocumentSize: MAX_DOCUMENT_SIZE })) {
       if (doc.error) continue; // reported by parseResources

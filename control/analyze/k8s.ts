@@ -299,6 +299,14 @@ function splitApiVersion(apiVersion: string): { group: string } {
   return { group: slash < 0 ? "" : apiVersion.slice(0, slash) };
 }
 
+/** Whether analyze reads Kubernetes objects of `group` and `kind` (Services, workloads, ...). */
+export function isKubeKindRead(group: string, kind: string): boolean {
+  return (group === "" &&
+    ["Service", "Pod", "Namespace", "ServiceAccount", "Secret", "Node"].includes(kind)) ||
+    (TEMPLATE_KINDS[group]?.includes(kind) ?? false) ||
+    (group === "batch" && kind === "CronJob");
+}
+
 function readOne(
   value: unknown,
   prefix: YamlPathSegment[],
@@ -317,11 +325,7 @@ function readOne(
     }
     return;
   }
-  const kindKnown = (group === "" &&
-    ["Service", "Pod", "Namespace", "ServiceAccount", "Secret", "Node"].includes(kind)) ||
-    (TEMPLATE_KINDS[group]?.includes(kind) ?? false) ||
-    (group === "batch" && kind === "CronJob");
-  if (!kindKnown) return;
+  if (!isKubeKindRead(group, kind)) return;
 
   const clusterScoped = kind === "Namespace" || kind === "Node";
   const at = (path: readonly YamlPathSegment[]) => ctx.positionOf([...prefix, ...path]);

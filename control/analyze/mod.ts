@@ -14,6 +14,7 @@
  * ```
  * @module
  */
+import type { SkippedDocument } from "../../api/resources.ts";
 import type { Analyzer } from "./analyzer.ts";
 import { type AnalyzeOptions, type Input, loadInputs } from "./context.ts";
 import { InternalError, type Message, sortAndDedupe } from "./messages.ts";
@@ -94,6 +95,8 @@ export interface AnalysisResult {
   files: string[];
   /** Names of the analyzers that ran. */
   analyzers: string[];
+  /** Documents not analyzed: of kinds neither mesh nor its analyzers read. */
+  notRead: SkippedDocument[];
 }
 
 /**
@@ -114,5 +117,6 @@ export function analyze(inputs: readonly Input[], options: AnalysisOptions = {})
     messages: sortAndDedupe(ctx.messages),
     files: [...ctx.files],
     analyzers: analyzers.map((a) => a.name),
+    notRead: [...ctx.notRead],
   };
 }

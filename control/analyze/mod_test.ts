@@ -152,3 +152,32 @@ Deno.test("every code an analyzer reports is in the catalog, and documented", ()
     assert.ok(doc.includes(t.code) && doc.includes(t.name), `docs/analyze.md lacks ${t.code}`);
   }
 });
+
+Deno.test("documents neither mesh nor its analyzers read are named, not analyzed", () => {
+  const text = [
+    "apiVersion: example.com/v1",
+    "kind: Widget",
+    "metadata: {name: w}",
+    "---",
+    "apiVersion: v1",
+    "kind: ConfigMap",
+    "metadata: {name: c, namespace: shop}",
+    "---",
+    "apiVersion: v1",
+    "kind: Service",
+    "metadata: {name: s}",
+    "spec: {ports: [{port: 80, name: http}]}",
+    "---",
+    "apiVersion: extensions.istio.io/v1alpha1",
+    "kind: WasmPlugin",
+    "metadata: {name: p}",
+    "spec: {url: oci://example.com/p}",
+  ].join("\n");
+  const { notRead, messages } = analyze([{ file: "in.yaml", text }]);
+  assert.deepEqual(
+    notRead.map((s) => `${s.line} ${s.kind} ${s.namespace}/${s.name}`),
+    ["1 Widget default/w", "5 ConfigMap shop/c"],
+  );
+  // The WasmPlugin has its own warning (IST0133); the Service is read by the analyzers.
+  assert.ok(messages.some((m) => m.code === "IST0133" && /WasmPlugin/.test(m.message)));
+});
