@@ -90,7 +90,7 @@ spec:
     - destination: {host: reviews, subset: v1}
       weight: 30
     - destination: {host: reviews, subset: v2}
-      weight: 30
+      weight: -30
 `;
     const r = await meshRun(["validate", "-"], { stdin: bad });
     assert.equal(r.code, 1);
