@@ -18,7 +18,6 @@ export interface Identity {
 }
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const TRUST_DOMAIN = /^[a-z0-9._-]+$/;
 
 /** Builds the SPIFFE URI for a workload identity. */
 export function spiffeId(trustDomain: string, namespace: string, serviceAccount: string): string {
@@ -37,14 +36,6 @@ export function checkName(what: string, value: string): string | undefined {
   if (!value) return `${what} is empty`;
   if (value.length > 63 || !DNS_LABEL.test(value)) {
     return `${what} "${value}" is not a DNS label (lowercase letters, digits and '-', at most 63)`;
-  }
-  return undefined;
-}
-
-/** Checks a trust domain; returns an error message or undefined. */
-export function checkTrustDomain(value: string): string | undefined {
-  if (!value || !TRUST_DOMAIN.test(value)) {
-    return `trust domain "${value}" is not valid (lowercase letters, digits, '.', '-' and '_')`;
   }
   return undefined;
 }

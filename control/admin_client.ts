@@ -73,13 +73,6 @@ const adminTokenFlags: FlagSpecs = {
   "log-level": { type: "string", values: ["debug", "info", "warn", "error"], help: "ignored" },
 };
 
-/** Lines for the main usage text. */
-export const ADMIN_USAGE =
-  `  mesh apply -f FILE|DIR|-                             create or update resources
-  mesh delete -f FILE|DIR|- | KIND NAME...             delete resources
-  mesh get KIND [NAME] [-n NS|-A] [-o yaml|json|name]  list resources
-  mesh status                                          config diagnostics and proxy sync`;
-
 /** Help of one admin command, or undefined. */
 export function adminHelp(cmd: string): string | undefined {
   const auth = "\n\nNeeds an admin token: mesh token create --admin --data-dir DIR > admin.token";

@@ -134,7 +134,7 @@ export class FileStore extends SnapshotStore implements ConfigStore {
     return this;
   }
 
-  /** The latest snapshot as a watched value (what {@linkcode ConfigDir} exposes as `state`). */
+  /** The latest snapshot as a watched value. */
   get state(): Watched<StoreSnapshot> {
     return this.cell.watched;
   }
