@@ -32,7 +32,7 @@ import {
   type ExtensionProvider,
   extensionProviders,
 } from "./mesh_extension_providers.ts";
-import { checkMeshLocalityLb, checkMeshZoneAwareLb } from "./mesh_locality.ts";
+import { checkLocalityLb, checkZoneAwareLb } from "./locality_lb.ts";
 import {
   checkDefaultTrafficPolicy,
   checkInboundRetry,
@@ -245,10 +245,11 @@ export function checkMeshConfig(spec: MeshConfigSpec, r: Reporter): void {
   }
   if (spec.defaultConfig) checkMeshProxyConfig(spec.defaultConfig, [...base, "defaultConfig"], r);
   if (spec.localityLbSetting) {
-    checkMeshLocalityLb(spec.localityLbSetting, [...base, "localityLbSetting"], r);
+    // Mesh-wide, Istio passes an outlier policy: failover never warns about a missing one.
+    checkLocalityLb(spec.localityLbSetting, [...base, "localityLbSetting"], r, true);
   }
   if (spec.zoneAwareLbSetting) {
-    checkMeshZoneAwareLb(spec.zoneAwareLbSetting, [...base, "zoneAwareLbSetting"], r);
+    checkZoneAwareLb(spec.zoneAwareLbSetting, [...base, "zoneAwareLbSetting"], r, true);
   }
   spec.serviceSettings?.forEach((s, i) => {
     s.hosts?.forEach((h, j) => {
