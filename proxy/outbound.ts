@@ -20,11 +20,13 @@ import { forwardRouted, loopDetected, proxyTo } from "./forward_routed.ts";
 import { requestAuthority } from "./authority.ts";
 import { normalizePath } from "./path_normalize.ts";
 import { isOwnListener, newProxyId, VIA_HEADER, viaLoop, withVia } from "./loop.ts";
+import { sendable } from "./header_ops.ts";
 import {
   corsFor,
   directResponse,
   injectFault,
   redirectLocation,
+  redirectResponse,
   rewritePath,
   text,
   withDelayFlag,
@@ -348,19 +350,17 @@ export function routedHandler(
       if (route.redirect) {
         record(route.redirect.code);
         return withHeaders(
-          new Response(null, {
-            status: route.redirect.code,
-            headers: {
-              location: redirectLocation(
-                route.redirect,
-                path,
-                authority,
-                port,
-                hit.matched,
-                req.url.startsWith("https:") ? "https" : "http",
-              ),
-            },
-          }),
+          redirectResponse(
+            route.redirect.code,
+            redirectLocation(
+              route.redirect,
+              path,
+              authority,
+              port,
+              hit.matched,
+              req.url.startsWith("https:") ? "https" : "http",
+            ),
+          ),
           route.headers?.response,
         );
       }
@@ -368,7 +368,9 @@ export function routedHandler(
       let upAuthority = authority;
       if (route.rewrite) {
         upPath = rewritePath(path, route.rewrite, hit.matched);
-        upAuthority = route.rewrite.authority ?? authority;
+        // An authority that can't be a `host` value (a CR or LF from config) isn't rewritten to.
+        const rw = route.rewrite.authority;
+        if (rw !== undefined && sendable("host", rw)) upAuthority = rw;
       }
       return forwardRouted(ctx, lb, hit, req, upPath, upAuthority, record, {
         requestId,

@@ -15,6 +15,7 @@ import type {
   RouteRewrite,
 } from "../api/proxy_config.ts";
 import { compileStringMatch } from "./route.ts";
+import { changeHeaderList as changeSafely, safeSet, withHeaderChanges } from "./header_ops.ts";
 
 /** Statuses whose responses have no body. */
 export const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
@@ -34,38 +35,30 @@ export function withDelayFlag(flags: string | undefined): string {
 }
 const AFTER_DI = new Set(["FI", "UPE", "RBAC"]);
 
-/** Applies header changes to a request's header list: remove, then set (replacing), then add. */
+/**
+ * Applies header changes to a request's header list: remove, then set (replacing), then add;
+ * a change the proxy can't send is skipped (see `header_ops.ts`).
+ */
 export function changeHeaderList(
   list: [string, string][],
   c: HeaderChanges,
 ): [string, string][] {
-  const drop = new Set([...(c.remove ?? []), ...Object.keys(c.set ?? {})]);
-  const out = drop.size ? list.filter(([k]) => !drop.has(k)) : list.slice();
-  for (const [k, v] of Object.entries(c.set ?? {})) out.push([k, v]);
-  for (const [k, v] of Object.entries(c.add ?? {})) out.push([k, v]);
-  return out;
+  return changeSafely(list, c);
 }
 
-/** Applies header changes to a response (its headers may be immutable: then it is copied). */
+/**
+ * Applies header changes to a response (its headers may be immutable: then it is copied); a
+ * change `Headers` would refuse is skipped, never thrown (see `header_ops.ts`).
+ */
 export function withHeaders(res: Response, c: HeaderChanges | undefined): Response {
-  if (!c) return res;
-  let out = res;
-  try {
-    apply(out.headers);
-  } catch {
-    out = new Response(res.body, {
-      status: res.status,
-      statusText: res.statusText,
-      headers: res.headers,
-    });
-    apply(out.headers);
-  }
-  return out;
-  function apply(h: Headers) {
-    for (const k of c!.remove ?? []) h.delete(k);
-    for (const [k, v] of Object.entries(c!.set ?? {})) h.set(k, v);
-    for (const [k, v] of Object.entries(c!.add ?? {})) h.append(k, v);
-  }
+  return withHeaderChanges(res, c);
+}
+
+/** A redirect to `location` (left out, and warned about, if it can't be a header value). */
+export function redirectResponse(status: number, location: string): Response {
+  const headers = new Headers();
+  safeSet(headers, "location", location);
+  return new Response(null, { status, headers });
 }
 
 const rewriteRegexes = new WeakMap<RouteRewrite, { re: RegExp; to: string }>();
@@ -170,11 +163,12 @@ export function corsFor(
         : undefined;
     }
     const h = new Headers({ "access-control-allow-origin": origin });
+    // The lists come from config: a value `Headers` refuses is skipped, never thrown.
     if (cors.allowMethods?.length) {
-      h.set("access-control-allow-methods", cors.allowMethods.join(","));
+      safeSet(h, "access-control-allow-methods", cors.allowMethods.join(","));
     }
     if (cors.allowHeaders?.length) {
-      h.set("access-control-allow-headers", cors.allowHeaders.join(","));
+      safeSet(h, "access-control-allow-headers", cors.allowHeaders.join(","));
     }
     if (cors.maxAge !== undefined) h.set("access-control-max-age", String(cors.maxAge));
     if (cors.allowCredentials) h.set("access-control-allow-credentials", "true");

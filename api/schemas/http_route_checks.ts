@@ -163,7 +163,14 @@ export function headerValueProblem(value: string): string | undefined {
   return state === "text" ? undefined : bad("a %VARIABLE% is not closed");
 }
 
-/** Checks the header changes of a route or a destination. */
+/**
+ * Checks the header changes of a route or a destination, as Istio's
+ * `ValidateHTTPHeaderWithAuthorityOperationName`, `ValidateHTTPHeaderOperationName` and
+ * `ValidateHTTPHeaderValue`: names are refused only when empty, `Host` (outside request
+ * `set`/`add`) or `:`-prefixed (but the authority in request `set`/`add`), never for their
+ * characters (the proxy skips a change it can't make); values for control characters and
+ * Envoy's `%` syntax. All are errors.
+ */
 export function checkHeaderOperations(
   ops: HeaderOperations | undefined,
   path: Path,
@@ -174,8 +181,11 @@ export function checkHeaderOperations(
     if (!op) continue;
     for (const kind of ["set", "add"] as const) {
       for (const [name, value] of Object.entries(op[kind] ?? {})) {
-        const problem = operationNameProblem(name, side === "request") ?? headerValueProblem(value);
-        if (problem) r.error([...path, side, kind, name], problem);
+        // As Istio, the name and the value are both checked (and both reported).
+        const nameProblem = operationNameProblem(name, side === "request");
+        if (nameProblem) r.error([...path, side, kind, name], nameProblem);
+        const valueProblem = headerValueProblem(value);
+        if (valueProblem) r.error([...path, side, kind, name], valueProblem);
       }
     }
     op.remove?.forEach((name, i) => {

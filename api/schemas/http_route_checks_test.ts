@@ -108,6 +108,125 @@ const CASES: Case[] = [
     want: "valid",
   },
 
+  // --- What Istio refuses in header operations, and what it lets through
+  // (ValidateHTTPHeaderWithAuthorityOperationName, ValidateHTTPHeaderOperationName and
+  // ValidateHTTPHeaderValue: names are only checked for emptiness, Host and a ':' prefix, never
+  // for token characters; values for control characters and Envoy's % syntax; all errors).
+  {
+    name: "set a name with a space (Istio doesn't check name characters)",
+    yaml: routed("headers: {request: {set: {'bad name': v}}}"),
+    want: "valid",
+  },
+  {
+    name: "response add a name with a colon inside",
+    yaml: routed("headers: {response: {add: {'x-a:b': v}}}"),
+    want: "valid",
+  },
+  {
+    name: "remove a non-ASCII name",
+    yaml: routed("headers: {request: {remove: ['x-caf\u00e9']}}"),
+    want: "valid",
+  },
+  {
+    name: "set a name with a newline",
+    yaml: routed(`headers: {response: {set: {"x-a\\nb": v}}}`),
+    want: "valid",
+  },
+  {
+    name: "set :Authority in another case",
+    yaml: routed("headers: {request: {set: {':Authority': foo}}}"),
+    want: "valid",
+  },
+  {
+    name: "add HOST on a request",
+    yaml: routed("headers: {request: {add: {HOST: foo}}}"),
+    want: "valid",
+  },
+  {
+    name: "remove :authority",
+    yaml: routed("headers: {request: {remove: [':authority']}}"),
+    want: "error",
+    message: 'pseudo-header ":authority" can\'t be changed',
+  },
+  {
+    name: "response set :authority",
+    yaml: routed("headers: {response: {set: {':authority': x}}}"),
+    want: "error",
+    message: 'pseudo-header ":authority" can\'t be changed',
+  },
+  {
+    name: "request add :method",
+    yaml: routed("headers: {request: {add: {':method': GET}}}"),
+    want: "error",
+    message: 'pseudo-header ":method" can\'t be changed',
+  },
+  {
+    name: "response remove HoSt",
+    yaml: routed("headers: {response: {remove: [HoSt]}}"),
+    want: "error",
+    message: "the Host header can't be changed here",
+  },
+  {
+    name: "value with a tab",
+    yaml: routed(`headers: {request: {set: {x: "a\\tb"}}}`),
+    want: "valid",
+  },
+  {
+    name: "non-ASCII value",
+    yaml: routed(`headers: {response: {set: {x: "caf\\u00e9 \\u65e5\\u672c"}}}`),
+    want: "valid",
+  },
+  {
+    name: "value 100%%",
+    yaml: routed("headers: {response: {add: {x: '100%%'}}}"),
+    want: "valid",
+  },
+  {
+    name: "value with a NUL",
+    yaml: routed(`headers: {response: {set: {x: "a\\0b"}}}`),
+    want: "error",
+    message: "header values may not contain control characters",
+  },
+  {
+    name: "value with a carriage return",
+    yaml: routed(`headers: {request: {add: {x: "a\\rb"}}}`),
+    want: "error",
+    message: "header values may not contain control characters",
+  },
+  {
+    name: "value with DEL",
+    yaml: routed(`headers: {request: {set: {x: "a\\x7fb"}}}`),
+    want: "error",
+    message: "header values may not contain control characters",
+  },
+  {
+    name: "value ending in a lone %",
+    yaml: routed("headers: {response: {set: {x: '100%'}}}"),
+    want: "error",
+    message: "a % ends the value",
+  },
+  {
+    name: "destination response value with a newline",
+    yaml: http(
+      'route: [{destination: {host: foo.baz}, headers: {response: {set: {x: "a\\nb"}}}}]',
+    ),
+    want: "error",
+    message: "header values may not contain control characters",
+  },
+  {
+    name: "destination request value abc%123",
+    yaml: http("route: [{destination: {host: foo.baz}, headers: {request: {add: {x: 'abc%1'}}}}]"),
+    want: "error",
+    message: 'invalid header value "abc%1"',
+  },
+  {
+    // Istio reports the name and the value alike.
+    name: "a bad name and a bad value: the value is reported too",
+    yaml: routed("headers: {response: {set: {':status': '50%'}}}"),
+    want: "error",
+    message: 'invalid header value "50%"',
+  },
+
   // --- TestValidateHTTPStatus and TestValidateHTTPDirectResponse
   {
     name: "abort status -100",
