@@ -23,6 +23,7 @@ import type { RouteHit } from "./route.ts";
 import type { RoutedContext } from "./outbound.ts";
 import { hopFilter } from "./hop_headers.ts";
 import { isOwnListener, VIA_HEADER } from "./loop.ts";
+import { acceptUpgrade, offeredUpgrade, upgradeHeaders } from "./upgrade.ts";
 import {
   changeHeaderList,
   faultHits,
@@ -66,6 +67,8 @@ export function upstreamHeaders(
     out.push([k, v]);
   });
   out.push(["host", authority]);
+  const upgrade = offeredUpgrade(req); // the one hop-by-hop exchange that goes on (upgrade.ts)
+  if (upgrade) out.push(...upgradeHeaders(upgrade));
   if (opts.via) out.push([VIA_HEADER, opts.via]);
   if (!hasRequestId) out.push(["x-request-id", opts.requestId ?? crypto.randomUUID()]);
   return out;
@@ -94,6 +97,7 @@ export async function proxyTo(
       length: cl !== null ? Number(cl) : undefined,
     });
     onStatus(res.status);
+    if (res.upgrade) return acceptUpgrade(req, { ...res, upgrade: res.upgrade });
     return await toResponse(res);
   } catch (err) {
     onStatus(503);
@@ -220,7 +224,7 @@ export async function forwardRouted(
   const destHeaders = hit.destination?.headers;
   if (destHeaders?.request) headers = changeHeaderList(headers, destHeaders.request);
   if (route.headers?.request) headers = changeHeaderList(headers, route.headers.request);
-  if (route.mirrors && !(body instanceof ReadableStream)) {
+  if (route.mirrors && !(body instanceof ReadableStream) && !offeredUpgrade(req)) {
     mirror(ctx, route.mirrors, req.method, path, headers, body);
   }
   const deadline = route.timeoutMs !== undefined ? performance.now() + route.timeoutMs : undefined;
@@ -348,6 +352,11 @@ export async function forwardRouted(
     }
     if (!res.full && (cluster.limits !== undefined || done !== undefined)) {
       res = { ...res, body: onEnd(res.body, release) };
+    }
+    if (res.upgrade) {
+      record(101, ep);
+      const changes = [destHeaders?.response, route.headers?.response];
+      return acceptUpgrade(req, { ...res, upgrade: res.upgrade }, changes);
     }
     // The route timeout covers the whole response, as Envoy's: a body still streaming at the
     // deadline is cut off (the client sees the response reset).

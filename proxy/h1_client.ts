@@ -28,6 +28,7 @@ import {
   SocketBody,
   writeBody,
 } from "./h1_codec.ts";
+import { pauseReading } from "./flow.ts";
 
 /** A request as the client writes it. */
 export interface H1Request {
@@ -60,6 +61,11 @@ export interface H1Response {
    * callers can send it in one write instead of reading `body`.
    */
   full?: Uint8Array;
+  /**
+   * Set for a `101 Switching Protocols` answer to a request with an `Upgrade` header: the
+   * connection, out of its pool now and the caller's, with the bytes that followed the head.
+   */
+  upgrade?: { socket: Socket; head: Uint8Array };
 }
 
 /** Failure before a response head arrived. */
@@ -89,6 +95,8 @@ class H1Connection {
   established = false;
   #onData?: (chunk: Uint8Array) => void;
   #onEnd?: (err: Error) => void;
+  // deno-lint-ignore no-explicit-any
+  #listeners: [string, (...args: any[]) => void][] = [];
 
   constructor(socket: Socket, pool: H1Pool) {
     this.socket = socket;
@@ -106,10 +114,11 @@ class H1Connection {
       this.established = true;
       if (ms > 0) socket.setTimeout(0);
     });
-    socket.on("data", (c: Uint8Array) => {
+    const onData = (c: Uint8Array) => {
       if (this.#onData) this.#onData(c);
       else this.destroy(); // bytes with no request outstanding: don't trust this connection
-    });
+    };
+    socket.on("data", onData);
     const gone = (err?: Error) => {
       if (this.closed && !this.#onEnd) return;
       this.closed = true;
@@ -119,8 +128,22 @@ class H1Connection {
       this.#onEnd = undefined;
       cb?.(err ?? new Error("upstream closed the connection"));
     };
-    socket.on("error", (err: Error) => gone(err));
-    socket.on("close", () => gone());
+    const onError = (err: Error) => gone(err);
+    const onClose = () => gone();
+    socket.on("error", onError);
+    socket.on("close", onClose);
+    this.#listeners = [["data", onData], ["error", onError], ["close", onClose]];
+  }
+
+  /** Hands the socket over (an upgrade): out of the pool, no listener of this connection left. */
+  detach(): Socket {
+    this.closed = true;
+    this.#onData = undefined;
+    this.#onEnd = undefined;
+    this.pool.forget(this);
+    for (const [event, fn] of this.#listeners) this.socket.removeListener(event, fn);
+    this.socket.on("error", () => {}); // until the new owner listens
+    return this.socket;
   }
 
   destroy(): void {
@@ -145,6 +168,8 @@ class H1Connection {
           : `transfer-encoding: chunked${CRLF}`;
       }
       head += CRLF;
+      // A 101 to an upgrade request hands the connection over instead of ending an exchange.
+      const upgrading = req.headers.some(([k]) => k === "upgrade");
 
       let buf: Uint8Array = new Uint8Array(0);
       let body: SocketBody | undefined;
@@ -229,6 +254,22 @@ class H1Connection {
         const m = STATUS_LINE.exec(lines[0]);
         if (!m) return fail(new Error(`bad status line ${JSON.stringify(lines[0].slice(0, 80))}`));
         const status = Number(m[2]);
+        if (status === 101 && upgrading) {
+          const h = parseHeaderLines(lines);
+          if (typeof h === "string") return fail(new Error(h));
+          done = true;
+          this.uses++;
+          pauseReading(this.socket); // nothing flows until the new owner pipes it
+          const socket = this.detach();
+          resolve({
+            status,
+            statusText: m[3] ?? "",
+            headers: h.headers,
+            body: emptyBody(),
+            upgrade: { socket, head: rest },
+          });
+          return;
+        }
         if (status >= 100 && status < 200) {
           if (rest.length) this.#onData!(rest); // 100 Continue and friends: wait for the real head
           return;

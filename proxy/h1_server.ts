@@ -55,6 +55,11 @@ export interface H1ServerResponse {
   body: ReadableStream<Uint8Array> | Uint8Array | string | null;
   /** Length of a streamed body when known (sent as content-length). */
   length?: number;
+  /**
+   * With status 101: takes the connection over once the head (`headers` as given, hop-by-hop
+   * ones included) is written, with the bytes the client sent after its request head.
+   */
+  upgrade?: (socket: Socket, rest: Uint8Array) => void;
 }
 
 /** Handles one request. */
@@ -330,6 +335,7 @@ export function serveH1(
       .then(() => handler(req))
       .catch((err) => plain(500, `internal error: ${(err as Error).message}\n`))
       .then(async (res) => {
+        if (res.status === 101 && res.upgrade) return switchProtocols(res, res.upgrade);
         // A request body the handler left unread would desynchronise the
         // connection: such a response says `connection: close` and ends it.
         const reuse = keepAlive && !closed && bodyDone;
@@ -342,6 +348,30 @@ export function serveH1(
         next();
       })
       .catch(() => socket.destroy());
+  };
+
+  /** Writes a 101 head and hands the connection (and what the client sent since) over. */
+  const switchProtocols = (
+    res: H1ServerResponse,
+    take: (socket: Socket, rest: Uint8Array) => void,
+  ) => {
+    closed = true;
+    clearHeadTimer();
+    socket.removeListener("data", onData);
+    socket.removeListener("timeout", onTimeout);
+    socket.setTimeout(0);
+    if (!bodyDone) {
+      socket.destroy(); // an upgrade request with a body still coming: no protocol to switch to
+      return;
+    }
+    let head = `HTTP/1.1 101 Switching Protocols${CRLF}`;
+    for (const [k, v] of res.headers) {
+      if (k !== "content-length" && k !== "transfer-encoding") head += `${k}: ${v}${CRLF}`;
+    }
+    socket.write(head + CRLF);
+    const rest = buf;
+    buf = new Uint8Array(0);
+    take(socket, rest);
   };
 
   const onData = (chunk: Uint8Array) => {

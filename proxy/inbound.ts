@@ -30,6 +30,7 @@ import { VIA_HEADER } from "./loop.ts";
 import { type JwtAuthenticator, jwtDenied, type RequestAuth } from "./jwt.ts";
 import { type Tracer, withTraceHeaders } from "./tracing.ts";
 import { pauseReading } from "./flow.ts";
+import { carry, switchingHeaders, upgradeHeaders, upgradeOf } from "./upgrade.ts";
 
 /** Settings of the inbound listener. */
 export interface InboundOptions {
@@ -441,6 +442,10 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
         headers.push(h);
       }
       if (host) headers.push(["host", host]);
+      // A WebSocket upgrade (authorized like any request) asks the app for it in turn.
+      const asked = req.body ? undefined : upgradeOf(req.headers);
+      const upgrade = asked && "type" in asked ? asked.type : undefined;
+      if (upgrade) headers.push(...upgradeHeaders(upgrade));
       for (const kv of Object.entries(extraHeaders?.set ?? {})) headers.push(kv);
       if (xfcc) {
         headers.push(
@@ -457,6 +462,15 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
           length: req.length,
         });
         finish(res.status);
+        const up = res.upgrade;
+        if (up && upgrade) {
+          return {
+            status: 101,
+            headers: switchingHeaders(res.headers, upgrade),
+            body: null,
+            upgrade: (s, rest) => carry(s, rest, up, { idleTimeoutMs: h1.idleTimeoutMs ?? 0 }),
+          };
+        }
         const resHeaders = withoutHopHeaders(res.headers);
         if (res.full) return { status: res.status, headers: resHeaders, body: res.full };
         const cl = res.headers.find(([k]) => k === "content-length");

@@ -34,7 +34,13 @@
  */
 import net from "node:net";
 import tls from "node:tls";
-import { type H1Handler, type H1ServerOptions, serveH1 } from "./h1_server.ts";
+import {
+  type H1ConnectHandler,
+  type H1Handler,
+  type H1ServerOptions,
+  serveH1,
+} from "./h1_server.ts";
+import { carry, offerUpgrade, switchingHeaders, upgradeOf, type UpgradeSlot } from "./upgrade.ts";
 import { H2Bridge, prefaceMatch } from "./h2c_bridge.ts";
 import { logger } from "../util/log.ts";
 
@@ -286,6 +292,8 @@ export interface ListenerOptions {
   handler: ServeHandler;
   tls?: ListenerTls;
   limits?: ListenerLimits;
+  /** Takes CONNECT requests (the sidecar's outbound listener); without, they get 405. */
+  onConnect?: H1ConnectHandler;
 }
 
 /** A running routed listener. */
@@ -327,7 +335,9 @@ const ABSOLUTE = /^https?:\/\//i;
  * Bridges mesh's HTTP/1.1 server to a `Deno.serve`-style handler for one connection. The
  * handler sees `Request.url` as `Deno.serve` builds it, unnormalized: an absolute-form target
  * as sent, else `scheme://` + the Host header + the target (`localhost:<port>` when an
- * HTTP/1.0 request has no Host, as `Deno.serve` does).
+ * HTTP/1.0 request has no Host, as `Deno.serve` does). A WebSocket upgrade request is
+ * offered to the handler (`upgrade.ts`); when it comes back accepted, the connection is
+ * answered 101 and spliced to the upstream one, closed after `upgradeIdleMs` of quiet.
  */
 export function bridge(
   handler: ServeHandler,
@@ -335,6 +345,7 @@ export function bridge(
   scheme: "http" | "https",
   listenerPort: number,
   xfcc?: string,
+  upgradeIdleMs: number = DEFAULT_LIMITS.idleTimeoutMs,
 ): H1Handler {
   const info = {
     remoteAddr: {
@@ -376,11 +387,34 @@ export function bridge(
     }
     Object.defineProperty(req, "url", { value: url });
     if (xfcc !== undefined) verified.add(req);
+    // An upgrade can be carried only once the request is whole (no body still to come).
+    const asked = upgradeOf(r.headers);
+    if (asked && "refused" in asked) {
+      // As Envoy answers an upgrade type its connection manager isn't configured for.
+      await r.body?.cancel().catch(() => {});
+      return { status: 403, headers: [], body: `upgrade ${asked.refused} is not allowed\n` };
+    }
+    let slot: UpgradeSlot | undefined;
+    if (asked && "type" in asked && !r.body) slot = offerUpgrade(req, asked.type);
     let res: Response;
     try {
       res = await handler(req, info);
     } catch (err) {
       res = new Response(`proxy error: ${(err as Error).message}`, { status: 500 });
+    }
+    const up = slot?.upstream;
+    if (slot && up) {
+      await res.body?.cancel().catch(() => {});
+      const pairs: [string, string][] = [];
+      res.headers.forEach((v, k) => pairs.push([k, v]));
+      const done = slot.done;
+      return {
+        status: 101,
+        headers: switchingHeaders(pairs, slot.type),
+        body: null,
+        upgrade: (client, rest) =>
+          carry(client, rest, up, { idleTimeoutMs: upgradeIdleMs, done: () => done?.() }),
+      };
     }
     const out: [string, string][] = [];
     let length: number | undefined;
@@ -460,7 +494,12 @@ export function serveHttp(opts: ListenerOptions): Promise<HttpListener> {
       }
       const xfcc = mutual ? xfccFor(t.getPeerCertificate()) : undefined;
       if (t.alpnProtocol === "h2") return toH2(t, undefined, xfcc);
-      serveH1(t, bridge(opts.handler, t, scheme, port, xfcc), undefined, h1);
+      serveH1(
+        t,
+        bridge(opts.handler, t, scheme, port, xfcc, limits.idleTimeoutMs),
+        opts.onConnect,
+        h1,
+      );
     });
   });
   /**
@@ -498,7 +537,12 @@ export function serveHttp(opts: ListenerOptions): Promise<HttpListener> {
         const left = limits.requestHeadersTimeoutMs - (performance.now() - started);
         o = { ...h1, requestHeadersTimeoutMs: Math.max(1, left) };
       }
-      serveH1(socket, bridge(opts.handler, socket, scheme, port), undefined, o);
+      serveH1(
+        socket,
+        bridge(opts.handler, socket, scheme, port, undefined, limits.idleTimeoutMs),
+        opts.onConnect,
+        o,
+      );
       socket.resume();
     };
     socket.on("data", onData);

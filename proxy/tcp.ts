@@ -55,6 +55,28 @@ export function splice(
   b.on("close", end(a));
 }
 
+/**
+ * {@linkcode splice}, and both sockets closed after `idleMs` without a byte either way (0:
+ * never): a socket's timer restarts on its reads and writes, and whatever one side reads the
+ * other writes, so either timer firing means the whole tunnel was quiet.
+ */
+export function spliceIdle(
+  a: net.Socket,
+  b: net.Socket,
+  idleMs: number,
+  done: (aToB: number, bToA: number) => void,
+): void {
+  if (idleMs > 0) {
+    const quiet = () => {
+      a.destroy();
+      b.destroy();
+    };
+    a.setTimeout(idleMs, quiet);
+    b.setTimeout(idleMs, quiet);
+  }
+  splice(a, b, done);
+}
+
 /** Copies `from` into `to` with backpressure; returns a reader of the bytes copied. */
 function flowInto(from: net.Socket, to: net.Socket): () => number {
   let bytes = 0;
@@ -83,7 +105,7 @@ const DIAL_TIMEOUT_MS = 10_000;
  * sidecar (over mTLS, or plaintext when its PeerAuthentication disables mTLS), else a
  * plain connection.
  */
-function dial(
+export function dial(
   ep: Endpoint,
   authority: string,
   ctx: TcpContext,
