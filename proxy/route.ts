@@ -19,6 +19,10 @@ import type {
   WeightedCluster,
 } from "../api/proxy_config.ts";
 import { splitHostPort } from "../api/host.ts";
+import { type Re2Translation, translateRe2 } from "../api/re2.ts";
+import { logger } from "../util/log.ts";
+
+const log = logger("route");
 
 /** What route matching reads of a request. */
 export interface RequestView {
@@ -58,6 +62,38 @@ export interface RouteHit {
 
 type Pred = (req: RequestView) => boolean;
 
+/** Translations of the config's RE2 regexes, by source; null for one that can't be. */
+const re2Translations = new Map<string, Re2Translation | null>();
+/** Past this many distinct regexes the cache starts over (config churn can't grow it). */
+const RE2_CACHE_LIMIT = 4096;
+
+/**
+ * A regex from pushed config (RE2 syntax, as Envoy's `safe_regex`) as a JavaScript RegExp:
+ * `full` for a full match (StringMatch), `global` for every match (`uriRegexRewrite`).
+ * Undefined for one that isn't valid RE2 or can't be translated (config from an older or
+ * foreign control plane): one warning names it and its match never matches; nothing throws,
+ * so the rest of the config still applies.
+ */
+export function re2RegExp(re: string, mode: "full" | "global"): RegExp | undefined {
+  let t = re2Translations.get(re);
+  if (t === undefined) {
+    t = translateRe2(re);
+    if ("error" in t) {
+      log.warn("a regex in the config is not valid RE2; its match never matches", {
+        regex: re,
+        error: t.error,
+      });
+      t = null;
+    }
+    if (re2Translations.size >= RE2_CACHE_LIMIT) re2Translations.clear();
+    re2Translations.set(re, t);
+  }
+  if (t === null || "error" in t) return undefined;
+  return mode === "full"
+    ? new RegExp(`^(?:${t.source})$`, t.flags)
+    : new RegExp(t.source, t.flags + "g");
+}
+
 /** Compiles a StringMatch into a predicate over a possibly-missing value. */
 export function compileStringMatch(m: StringMatch): (value: string | undefined) => boolean {
   if (m.exact !== undefined) {
@@ -69,7 +105,8 @@ export function compileStringMatch(m: StringMatch): (value: string | undefined) 
     return (v) => v !== undefined && v.startsWith(p);
   }
   if (m.regex !== undefined) {
-    const re = new RegExp(`^(?:${m.regex})$`);
+    const re = re2RegExp(m.regex, "full");
+    if (!re) return () => false;
     return (v) => v !== undefined && re.test(v);
   }
   // An empty StringMatch matches presence, as Istio's header match with no value.
@@ -144,6 +181,9 @@ function compileMatch(m: RouteMatch): Pred {
     preds.push((r) => f(get(r)));
   }
   for (const [name, sm] of Object.entries(m.withoutHeaders ?? {})) {
+    // A regex that can't be used fails the whole match, not just its header test: the
+    // inverted test would otherwise let every request through.
+    if (sm.regex !== undefined && !re2RegExp(sm.regex, "full")) return () => false;
     const f = compileStringMatch(sm);
     const get = headerGetter(name);
     preds.push((r) => !f(get(r)));

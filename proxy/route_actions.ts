@@ -14,7 +14,7 @@ import type {
   RouteRedirect,
   RouteRewrite,
 } from "../api/proxy_config.ts";
-import { compileStringMatch } from "./route.ts";
+import { compileStringMatch, re2RegExp } from "./route.ts";
 import { changeHeaderList as changeSafely, safeSet, withHeaderChanges } from "./header_ops.ts";
 
 /** Statuses whose responses have no body. */
@@ -61,11 +61,16 @@ export function redirectResponse(status: number, location: string): Response {
   return new Response(null, { status, headers });
 }
 
-const rewriteRegexes = new WeakMap<RouteRewrite, { re: RegExp; to: string }>();
+const rewriteRegexes = new WeakMap<RouteRewrite, { re: RegExp | undefined; to: string }>();
+
+/** An RE2 rewrite string filled in: `\1`-`\9` a group, `\0` the whole match, `\\` a backslash. */
+function substitute(to: string, groups: (string | undefined)[]): string {
+  return to.replace(/\\([0-9\\])/g, (_, g: string) => g === "\\" ? "\\" : groups[+g] ?? "");
+}
 
 /**
  * The upstream path after a `rewrite`, query kept: `uriRegexRewrite` replaces
- * every match (its `\\1` groups become `$1`); `uri` replaces the matched prefix
+ * every match (`\\1` is its first group); `uri` replaces the matched prefix
  * for a prefix match, the whole path for an exact or regex match, and the
  * leading `/` when the route has no URI match (as Envoy's `prefix_rewrite`).
  */
@@ -76,10 +81,16 @@ export function rewritePath(path: string, rw: RouteRewrite, matched?: RouteMatch
   if (rw.regex) {
     let c = rewriteRegexes.get(rw);
     if (!c) {
-      c = { re: new RegExp(rw.regex.match, "g"), to: rw.regex.rewrite.replace(/\\(\d)/g, "$$$1") };
+      c = { re: re2RegExp(rw.regex.match, "global"), to: rw.regex.rewrite };
       rewriteRegexes.set(rw, c);
     }
-    return p.replace(c.re, c.to) + query;
+    // A regex that can't be used (warned once) rewrites nothing.
+    if (!c.re) return path;
+    const to = c.to;
+    return p.replace(c.re, (...args: unknown[]) => {
+      const end = args.findIndex((a) => typeof a === "number");
+      return substitute(to, args.slice(0, end) as (string | undefined)[]);
+    }) + query;
   }
   if (rw.uri === undefined) return path;
   const prefix = matched?.uri?.prefix;

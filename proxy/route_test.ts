@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
-import type { Route, RouteMatch, VirtualHost } from "../api/proxy_config.ts";
+import type { ProxyConfig, Route, RouteMatch, VirtualHost } from "../api/proxy_config.ts";
 import { compileStringMatch, pickWeighted, type RequestView, RouteTable } from "./route.ts";
+import { corsFor, rewritePath } from "./route_actions.ts";
+import { Runtime } from "./runtime.ts";
 
 /** A request; `headers` keys are lowercase as the proxy passes them. */
 function req(
@@ -439,8 +441,11 @@ Deno.test("compileStringMatch: exact takes precedence over prefix and regex", ()
   assert.equal(f("c"), false);
 });
 
-Deno.test("compileStringMatch: an invalid regex throws at compile time", () => {
-  assert.throws(() => compileStringMatch({ regex: "(" }), SyntaxError);
+Deno.test("compileStringMatch: an invalid regex never matches (and doesn't throw)", () => {
+  let f!: (v: string | undefined) => boolean;
+  stderrOf(() => f = compileStringMatch({ regex: "(" }));
+  assert.equal(f("("), false);
+  assert.equal(f(""), false);
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -504,4 +509,132 @@ Deno.test("RouteTable: header matches on pseudo-headers read the request line; c
   assert.equal(clusterOf(t, req("web", { path: "/p/1" })), "by-path");
   // Never a header of a request (and no throw from an invalid header name): the claim match fails.
   assert.equal(clusterOf(t, req("web", { path: "/x" })), "no-claim");
+});
+
+// ---------------------------------------------------------------------------------------------
+// RE2 regexes (translated by api/re2.ts, as Envoy's safe_regex reads them)
+
+/** Runs `f`, returning the lines it wrote to standard error (the logger's warnings). */
+function stderrOf(f: () => void): string[] {
+  const lines: string[] = [];
+  const original = Deno.stderr.writeSync;
+  Deno.stderr.writeSync = (b: Uint8Array) => {
+    lines.push(new TextDecoder().decode(b));
+    return b.length;
+  };
+  try {
+    f();
+  } finally {
+    Deno.stderr.writeSync = original;
+  }
+  return lines;
+}
+
+Deno.test("RouteTable: a (?i) uri regex matches case-insensitively", () => {
+  const t = new RouteTable([vhost("svc", ["svc"], [
+    route("api", [{ uri: { regex: "(?i)/api/.*" } }]),
+    route("rest"),
+  ])]);
+  assert.equal(clusterOf(t, req("svc", { path: "/API/x" })), "api");
+  assert.equal(clusterOf(t, req("svc", { path: "/api/x?q=1" })), "api");
+  assert.equal(clusterOf(t, req("svc", { path: "/apix" })), "rest");
+});
+
+Deno.test("compileStringMatch: RE2 syntax JavaScript lacks or reads differently", () => {
+  const cases: [string, string[], string[]][] = [
+    ["(?P<v>v\\d+)", ["v1", "v22"], ["v", "x1"]],
+    ["\\Aabc\\z", ["abc"], ["abcd"]],
+    ["[[:alpha:]]+", ["abc", "XYZ"], ["ab1"]],
+    ["[[:^digit:]]+", ["abc"], ["a1"]],
+    ["\\pL+", ["héllo", "αβ"], ["a1"]],
+    ["\\p{Greek}+", ["αβ"], ["ab"]],
+    ["\\Qa.b\\E", ["a.b"], ["axb"]],
+    ["a(?i)b", ["aB"], ["AB"]],
+    ["(?s)a.b", ["a\nb"], []],
+    ["a.b", ["a\rb"], ["a\nb"]],
+    ["x]{2}", ["x]]"], ["x]"]],
+    ["\\s", [" "], ["\v", "\u00a0"]],
+  ];
+  for (const [re, yes, no] of cases) {
+    const f = compileStringMatch({ regex: re });
+    for (const s of yes) assert.ok(f(s), `${re} should match ${JSON.stringify(s)}`);
+    for (const s of no) assert.ok(!f(s), `${re} should not match ${JSON.stringify(s)}`);
+    assert.equal(f(undefined), false);
+  }
+});
+
+Deno.test("rewritePath: uriRegexRewrite with an RE2 named group and \\0", () => {
+  assert.equal(
+    rewritePath("/v1/items?q=1", {
+      regex: { match: "^/(?P<n>v\\d+)/", rewrite: "/api/\\1/" },
+    }),
+    "/api/v1/items?q=1",
+  );
+  // Every match is replaced; \0 is the whole match; a $ in the rewrite is literal.
+  assert.equal(
+    rewritePath("/A/b/a", { regex: { match: "(?i)a", rewrite: "[\\0$&]" } }),
+    "/[A$&]/b/[a$&]",
+  );
+  assert.equal(rewritePath("/x", { regex: { match: "x", rewrite: "\\\\y" } }), "/\\y");
+});
+
+Deno.test("corsFor: an RE2 (?i) origin regex", () => {
+  const cors = {
+    allowOrigins: [{ regex: "(?i)https://[[:alnum:]-]+\\.example" }],
+    unmatchedPreflights: "FORWARD" as const,
+  };
+  const get = new Request("http://shop/cart");
+  assert.ok(corsFor(cors, get, "https://Shop-1.EXAMPLE") !== undefined);
+  assert.equal(corsFor(cors, get, "https://shop.test"), undefined);
+});
+
+Deno.test("RouteTable: a regex that isn't RE2 never matches, is warned once, and the rest applies", () => {
+  const bad = "/lookahead(?=x)-route-test";
+  const badRewrite = "(?<=y)rewrite-route-test";
+  const table = () =>
+    new RouteTable([vhost("svc", ["svc"], [
+      route("bad-uri", [{ uri: { regex: bad } }]),
+      route("bad-without", [{ withoutHeaders: { "x-h": { regex: bad } } }]),
+      route("good", [{ uri: { prefix: "/" } }]),
+    ])]);
+  let t!: RouteTable;
+  const lines = stderrOf(() => {
+    t = table();
+    table(); // a second config with the same regex: no second warning
+  });
+  assert.equal(lines.length, 1, lines.join(""));
+  assert.match(lines[0], /WARN/);
+  assert.ok(lines[0].includes(JSON.stringify(bad)), lines[0]);
+  assert.equal(clusterOf(t, req("svc", { path: bad })), "good");
+  assert.equal(clusterOf(t, req("svc", { path: "/lookaheadx-route-test" })), "good");
+  // A rewrite whose regex can't be used leaves the path alone (and is warned once).
+  const rewrites = stderrOf(() => {
+    const rw = { regex: { match: badRewrite, rewrite: "/z" } };
+    assert.equal(rewritePath("/yrewrite-route-test?q", rw), "/yrewrite-route-test?q");
+    assert.equal(rewritePath("/yrewrite-route-test", rw), "/yrewrite-route-test");
+  });
+  assert.equal(rewrites.length, 1);
+  const cors = { allowOrigins: [{ regex: bad }], unmatchedPreflights: "FORWARD" as const };
+  stderrOf(() => assert.equal(corsFor(cors, new Request("http://svc/"), bad), undefined));
+});
+
+Deno.test("Runtime.compile: a config with a regex that isn't RE2 is applied, not refused", () => {
+  const config = {
+    version: "1",
+    trustDomain: "cluster.local",
+    roots: "",
+    outboundTrafficPolicy: "ALLOW_ANY",
+    virtualHosts: [vhost("svc", ["svc"], [
+      route("bad", [{ headers: { "x-v": { regex: "(a)\\1-runtime-test" } } }]),
+      route("good"),
+    ])],
+    listeners: [],
+    clusters: {},
+  } as unknown as ProxyConfig;
+  let rt!: Runtime;
+  stderrOf(() => rt = Runtime.compile(config));
+  assert.equal(
+    clusterOf(rt.outbound, req("svc", { headers: { "x-v": "aa-runtime-test" } })),
+    "good",
+  );
 });

@@ -8,6 +8,7 @@
  */
 
 import { z } from "zod";
+import { translateRe2 } from "../re2.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Reporting
@@ -434,137 +435,21 @@ export function duration(options: DurationOptions = {}) {
 // ---------------------------------------------------------------------------------------------
 // Regular expressions (RE2, as Envoy and Istio read them)
 
-/** Escapes RE2 supports, by the letter after the backslash. */
-const RE2_LETTER_ESCAPES = new Set("aftnrvxdDsSwWbBAzpPCQE");
-/** Largest repeat count RE2 accepts in `{n,m}`. */
-const RE2_MAX_REPEAT = 1000;
 /** Longest regex Istio accepts. */
 export const MAX_REGEX_LENGTH = 1024;
 
 /**
- * Problems with `re` as an RE2 regular expression, or undefined. RE2 has no lookaround, no
- * backreferences and no atomic groups; those are reported by name. The rest is checked by
- * compiling an equivalent JavaScript pattern.
+ * Problems with `re` as an RE2 regular expression, or undefined. What RE2 refuses (lookaround,
+ * backreferences, atomic groups, possessive quantifiers, repeat counts over 1000) is reported
+ * by name; the check is {@linkcode translateRe2}'s, the translation the proxy matches with.
  */
 export function regexProblem(re: string): string | undefined {
   if (re.length === 0) return "empty regular expression; omit the field or write a pattern";
   if (re.length > MAX_REGEX_LENGTH) {
     return `regular expression is ${re.length} characters long; the limit is ${MAX_REGEX_LENGTH}`;
   }
-  let js = "";
-  let inClass = false;
-  for (let i = 0; i < re.length; i++) {
-    const c = re[i];
-    if (c === "\\") {
-      const n = re[i + 1];
-      if (n === undefined) return "trailing backslash; escape it as \\\\";
-      if (n >= "1" && n <= "9") {
-        const next = re[i + 2] ?? "";
-        if (n > "7" || !(next >= "0" && next <= "7")) {
-          return `backreference \\${n} is not supported by RE2`;
-        }
-      }
-      if (/[A-Za-z]/.test(n) && !RE2_LETTER_ESCAPES.has(n)) {
-        const hint = n === "k"
-          ? " (backreferences are not supported by RE2)"
-          : n === "u"
-          ? "; use \\x{hex} for a code point"
-          : n === "Z"
-          ? "; use \\z for the end of text"
-          : "";
-        return `escape \\${n} is not supported by RE2${hint}`;
-      }
-      if (n === "Q") {
-        // \Q...\E: literal text
-        const end = re.indexOf("\\E", i + 2);
-        const literal = re.slice(i + 2, end < 0 ? re.length : end);
-        js += literal.replace(/[\\^$.*+?()[\]{}|/-]/g, "\\$&");
-        i = end < 0 ? re.length : end + 1;
-        continue;
-      }
-      if (n === "p" || n === "P") {
-        // Unicode classes (\pL, \p{Greek}): check the shape, stand in with a plain class.
-        if (re[i + 2] === "{") {
-          const close = re.indexOf("}", i + 3);
-          if (close < 0 || !/^\^?[A-Za-z_]+$/.test(re.slice(i + 3, close))) {
-            return `invalid Unicode class at ${quote(re.slice(i, i + 12))}`;
-          }
-          i = close;
-        } else if (/[A-Za-z]/.test(re[i + 2] ?? "")) i += 2;
-        else return "\\p must be followed by a class name, like \\pL or \\p{Greek}";
-        js += inClass ? "a" : "[a]";
-        continue;
-      }
-      const replacement = inClass ? undefined : { A: "^", z: "$", C: "[\\s\\S]" }[n];
-      js += replacement ?? (n === "a" ? "\\x07" : n === "E" ? "" : c + n);
-      i++;
-      continue;
-    }
-    if (inClass) {
-      if (c === "]") inClass = false;
-      js += c;
-      continue;
-    }
-    if (c === "[") {
-      inClass = true;
-      js += c;
-      if (re[i + 1] === "^") js += re[++i];
-      if (re[i + 1] === "]") {
-        js += "\\]";
-        i++;
-      }
-      continue;
-    }
-    if ((c === "*" || c === "+" || c === "?") && re[i + 1] === "+") {
-      return `possessive repetition ${quote(c + "+")} is not supported by RE2`;
-    }
-    if (c === "{") {
-      const m = /^\{(\d+)(?:,(\d*))?\}/.exec(re.slice(i, i + 16));
-      if (m && (Number(m[1]) > RE2_MAX_REPEAT || Number(m[2] || 0) > RE2_MAX_REPEAT)) {
-        return `repeat count in ${m[0]} is larger than RE2's limit of ${RE2_MAX_REPEAT}`;
-      }
-    }
-    if (c === "(" && re[i + 1] === "?") {
-      const rest = re.slice(i + 2, i + 12);
-      if (rest.startsWith("=") || rest.startsWith("!")) {
-        return "lookahead (?= or (?! is not supported by RE2";
-      }
-      if (rest.startsWith("<=") || rest.startsWith("<!")) {
-        return "lookbehind (?<= or (?<! is not supported by RE2";
-      }
-      if (rest.startsWith(">")) return "atomic groups (?> are not supported by RE2";
-      if (rest.startsWith("P=") || rest.startsWith("P>")) {
-        return "named backreferences are not supported by RE2";
-      }
-      if (rest.startsWith("P<")) {
-        js += "(?<";
-        i += 3;
-        continue;
-      }
-      if (rest.startsWith("<") || rest.startsWith(":")) {
-        js += "(?";
-        i++;
-        continue;
-      }
-      const flags = /^([imsU]*)(?:-([imsU]*))?([:)])/.exec(rest);
-      if (flags && (flags[1] || flags[2])) {
-        // (?i) and (?i:...) change matching, not syntax; JavaScript can't say them inline.
-        js += flags[3] === ":" ? "(?:" : "";
-        i += 1 + flags[0].length;
-        continue;
-      }
-      return `unsupported group syntax ${quote(re.slice(i, i + 4))}; RE2 groups are (...), ` +
-        "(?:...), (?P<name>...) and flags like (?i)";
-    }
-    js += c;
-  }
-  try {
-    new RegExp(js);
-  } catch (e) {
-    const message = e instanceof Error ? e.message : String(e);
-    return message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, "");
-  }
-  return undefined;
+  const t = translateRe2(re);
+  return "error" in t ? t.error : undefined;
 }
 
 /** A regular expression field (RE2 syntax). */
