@@ -361,7 +361,10 @@ export function serveH1(
     socket.removeListener("timeout", onTimeout);
     socket.setTimeout(0);
     if (!bodyDone) {
-      socket.destroy(); // an upgrade request with a body still coming: no protocol to switch to
+      // An upgrade request with a body still coming: no protocol to switch to. The taker
+      // still gets the (closed) socket, so that it closes its side too.
+      socket.destroy();
+      take(socket, new Uint8Array(0));
       return;
     }
     let head = `HTTP/1.1 101 Switching Protocols${CRLF}`;

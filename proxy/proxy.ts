@@ -22,6 +22,7 @@ import { CircuitBreakers } from "./circuit.ts";
 import { AccessLog } from "./access_log.ts";
 import { type Inbound, startInbound } from "./inbound.ts";
 import { startTcpListener, type TcpContext } from "./tcp.ts";
+import { outboundConnect } from "./connect.ts";
 import { adminApp } from "./admin.ts";
 import { Stats } from "./stats.ts";
 import { fqdn } from "../api/host.ts";
@@ -330,6 +331,18 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
         port: opts.outboundPort,
         handler: routedHandler(ctx, (rt) => rt.outbound, 80, true),
         limits,
+        // Apps using the sidecar as their HTTPS proxy: CONNECT tunnels (connect.ts).
+        onConnect: outboundConnect({
+          runtime: () => runtime,
+          tls: () => {
+            const c = client.credentials.get();
+            return c ? { creds: c, roots: client.trust.get() ?? c.rootsPem } : undefined;
+          },
+          stats,
+          accessLog,
+          ownPorts: () => [outboundPort, inbound?.port, admin.addr.port],
+          idleTimeoutMs: limits.idleTimeoutMs,
+        }),
       });
       servers.push(outbound);
       outboundPort = outbound.port;
