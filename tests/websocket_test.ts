@@ -8,8 +8,9 @@
  */
 import assert from "node:assert/strict";
 import { eventually, freePort, type Proc, TestMesh } from "./helpers.ts";
+import { runWsClient, wsClient } from "./peers.ts";
 
-/** A WebSocket echo app: greets with its name, then echoes every message. */
+/** A WebSocket echo app: greets with its name (not on `/pure`), then echoes every message. */
 function wsApp(name: string) {
   const state = { open: 0, closed: 0 };
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
@@ -18,9 +19,10 @@ function wsApp(name: string) {
     }
     const { socket, response } = Deno.upgradeWebSocket(req);
     socket.binaryType = "arraybuffer";
+    const greet = new URL(req.url).pathname !== "/pure";
     socket.onopen = () => {
       state.open++;
-      socket.send(`hello from ${name}`);
+      if (greet) socket.send(`hello from ${name}`);
     };
     socket.onmessage = (e) => socket.send(e.data);
     socket.onclose = () => state.closed++;
@@ -268,6 +270,14 @@ Deno.test("WebSocket through sidecars and the gateway: routed, authorized, splic
       15_000,
       "routing to ws-v2",
     );
+    await eventually(
+      async () => {
+        const r = await fetch(`http://127.0.0.1:${plain}/`);
+        return r.ok && (await r.json()).name === "ws-v1";
+      },
+      15_000,
+      "routing to ws-v1",
+    );
     let upgrades = 0;
 
     await t.step("small messages echo, text and binary", async () => {
@@ -375,6 +385,35 @@ Deno.test("WebSocket through sidecars and the gateway: routed, authorized, splic
         await a.proc.waitFor(/"GET \/private\/chat HTTP\/1\.1" 403 /);
       },
     );
+
+    const go = await wsClient().catch((err) => ({ path: undefined, skip: String(err) }));
+    await t.step({
+      name:
+        "a Go client (coder/websocket) with the sidecar as its proxy, absolute-form and CONNECT",
+      ignore: go.path === undefined,
+      fn: async () => {
+        const run = (proxyConnect: boolean) =>
+          runWsClient({
+            url: "ws://ws-app:8080/pure",
+            proxy: `http://127.0.0.1:${a.outbound}`,
+            proxyConnect,
+            n: 20,
+            size: 1000,
+            big: 10 * 1024 * 1024,
+            bin: go.path,
+            timeoutS: 60,
+          });
+        const r = await run(false);
+        assert.ok(r.ok, JSON.stringify(r));
+        assert.equal(r.echoed, 21);
+        // Through a CONNECT tunnel the app's inbound side sees TCP: the DENY policy's HTTP-only
+        // `paths` are ignored for TCP, which makes its rule match every connection (Istio's
+        // rule for DENY), so the tunnel is refused.
+        const tunnel = await run(true);
+        assert.equal(tunnel.ok, false);
+        assert.match(tunnel.error ?? "", /CONNECT ws-app:8080 .*403 Forbidden/);
+      },
+    });
 
     await t.step("through the gateway to the meshed app", async () => {
       const gw = await m.gateway();
