@@ -221,11 +221,6 @@ export function pickDestination<D extends { weight: number }>(
   return dests[dests.length - 1];
 }
 
-/** Picks a cluster by weight given a number in [0, 1); "" when there is none. */
-export function pickWeighted(dests: { cluster: string; weight: number }[], rand: number): string {
-  return pickDestination(dests, rand)?.cluster ?? "";
-}
-
 interface CompiledRoute {
   route: Route;
   match: Pred;

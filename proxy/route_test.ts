@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import type { ProxyConfig, Route, RouteMatch, VirtualHost } from "../api/proxy_config.ts";
-import { compileStringMatch, pickWeighted, type RequestView, RouteTable } from "./route.ts";
+import { compileStringMatch, pickDestination, type RequestView, RouteTable } from "./route.ts";
+
+/** The cluster `pickDestination` picks, or "" when none. */
+const pickWeighted = (dests: { cluster: string; weight: number }[], rand: number) =>
+  pickDestination(dests, rand)?.cluster ?? "";
 import { corsFor, rewritePath } from "./route_actions.ts";
 import { Runtime } from "./runtime.ts";
 
@@ -337,9 +341,9 @@ Deno.test("RouteTable: match() picks among weighted destinations with rand", () 
 });
 
 // ---------------------------------------------------------------------------------------------
-// pickWeighted
+// pickDestination (weighted)
 
-Deno.test("pickWeighted: 50/50 split at deterministic rand values", () => {
+Deno.test("pickDestination: 50/50 split at deterministic rand values", () => {
   const dests = [{ cluster: "a", weight: 50 }, { cluster: "b", weight: 50 }];
   assert.equal(pickWeighted(dests, 0), "a");
   assert.equal(pickWeighted(dests, 0.49), "a");
@@ -347,7 +351,7 @@ Deno.test("pickWeighted: 50/50 split at deterministic rand values", () => {
   assert.equal(pickWeighted(dests, 0.99), "b");
 });
 
-Deno.test("pickWeighted: three-way split and weights not summing to 100", () => {
+Deno.test("pickDestination: three-way split and weights not summing to 100", () => {
   const dests = [
     { cluster: "a", weight: 1 },
     { cluster: "b", weight: 2 },
@@ -361,24 +365,24 @@ Deno.test("pickWeighted: three-way split and weights not summing to 100", () => 
   assert.equal(pickWeighted(dests, 0.99), "c");
 });
 
-Deno.test("pickWeighted: a zero-weight destination is never picked", () => {
+Deno.test("pickDestination: a zero-weight destination is never picked", () => {
   const dests = [{ cluster: "zero", weight: 0 }, { cluster: "all", weight: 100 }];
   for (const r of [0, 0.49, 0.5, 0.99]) assert.equal(pickWeighted(dests, r), "all");
 });
 
-Deno.test("pickWeighted: a single destination is picked whatever its weight or rand", () => {
+Deno.test("pickDestination: a single destination is picked whatever its weight or rand", () => {
   for (const r of [0, 0.49, 0.5, 0.99]) {
     assert.equal(pickWeighted([{ cluster: "only", weight: 100 }], r), "only");
     assert.equal(pickWeighted([{ cluster: "only", weight: 0 }], r), "only");
   }
 });
 
-Deno.test("pickWeighted: rand at the top edge falls to the last destination", () => {
+Deno.test("pickDestination: rand at the top edge falls to the last destination", () => {
   const dests = [{ cluster: "a", weight: 50 }, { cluster: "b", weight: 50 }];
   assert.equal(pickWeighted(dests, 1), "b");
 });
 
-Deno.test("pickWeighted: the distribution over an even grid follows the weights", () => {
+Deno.test("pickDestination: the distribution over an even grid follows the weights", () => {
   const dests = [{ cluster: "v1", weight: 80 }, { cluster: "v2", weight: 20 }];
   const counts: Record<string, number> = { v1: 0, v2: 0 };
   for (let i = 0; i < 1000; i++) counts[pickWeighted(dests, i / 1000)]++;

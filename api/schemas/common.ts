@@ -138,11 +138,6 @@ export function isHostname(s: string): boolean {
   return !/^\d+$/.test(labels[labels.length - 1]);
 }
 
-/** A host name with at least one dot (Istio's FQDN for Gateway and Sidecar hosts). */
-export function isFqdn(s: string): boolean {
-  return s.includes(".") && isHostname(s);
-}
-
 /** A dotted-quad IPv4 address. */
 export function isIPv4(s: string): boolean {
   if (s.length > 15) return false;
@@ -194,54 +189,6 @@ export function unixAddressProblem(address: string): string | undefined {
 export const HOST_HINT =
   "use a short name like reviews, an FQDN like reviews.default.svc.cluster.local, " +
   "a wildcard like *.example.com, or *";
-
-/**
- * Problems with a `namespace/host` entry (Gateway server hosts and Sidecar egress hosts): the
- * namespace is `*`, `.`, a namespace name (or `~` in a Sidecar); the host is `*`, `*.domain`
- * or an FQDN (a Gateway also takes an IP address). Short names are not allowed.
- */
-export function namespacedHostProblem(
-  entry: string,
-  where: "Gateway" | "Sidecar",
-): string | undefined {
-  const slash = entry.indexOf("/");
-  if (slash < 0) {
-    if (where === "Sidecar") {
-      return `invalid host ${quote(entry)}; write it as namespace/host, like ./*, */*, ` +
-        "istio-system/*.example.com or prod/reviews.prod.svc.cluster.local";
-    }
-    return hostPartProblem(entry, where);
-  }
-  const ns = entry.slice(0, slash);
-  const host = entry.slice(slash + 1);
-  if (ns === "" || host === "") {
-    return `invalid host ${quote(entry)}; neither the namespace nor the host may be empty`;
-  }
-  const nsOk = ns === "*" || ns === "." || (where === "Sidecar" && ns === "~") ||
-    isDns1123Label(ns);
-  if (!nsOk) {
-    return `invalid host ${quote(entry)}: namespace ${quote(ns)} is not *, . or a namespace name`;
-  }
-  return hostPartProblem(host, where, entry);
-}
-
-function hostPartProblem(host: string, where: string, entry = host): string | undefined {
-  if (host === "*") return undefined;
-  if (where === "Gateway" && isIP(host)) return undefined;
-  if (host.includes("*") && !(host.startsWith("*.") && !host.slice(2).includes("*"))) {
-    return `invalid host ${quote(entry)}: a wildcard must be the whole first label, like ` +
-      "*.example.com";
-  }
-  if (!isWildcardHost(host)) {
-    return `invalid host ${quote(entry)}; use *, *.example.com or an FQDN like ` +
-      "reviews.default.svc.cluster.local";
-  }
-  if (!host.includes(".")) {
-    return `invalid host ${quote(entry)}: short names are not allowed in a ${where}; use the ` +
-      `FQDN, like ${host}.default.svc.cluster.local`;
-  }
-  return undefined;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Labels and selectors
@@ -535,11 +482,6 @@ export function formatted(test: (s: string) => boolean, explain: (value: string)
 /** A list with at least one element. */
 export function nonEmptyList<T extends z.ZodType>(item: T, error: string) {
   return z.array(item).min(1, { error });
-}
-
-/** A non-empty string. */
-export function nonEmpty(what: string) {
-  return z.string().min(1, { error: `${what} may not be empty` });
 }
 
 /** protobuf int32. */

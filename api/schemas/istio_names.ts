@@ -7,54 +7,7 @@
  */
 
 import { isIP, quote } from "./common.ts";
-
-const LABEL = /^[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?$/;
-const WILDCARD_LABEL = /^(\*|(\*|\*-)?[a-zA-Z0-9]([-a-zA-Z0-9]*[a-zA-Z0-9])?)$/;
-
-/** Istio's DNS-1123 label: letters (either case), digits and `-`, at most 63 characters. */
-export function isIstioLabel(s: string): boolean {
-  return s.length <= 63 && LABEL.test(s);
-}
-
-function preconditions(name: string): string | undefined {
-  if (name.length > 255) return `domain name ${quote(name)} too long (max 255)`;
-  if (name.length === 0) return "empty domain name not allowed";
-  return undefined;
-}
-
-/** Dot-separated labels, the last not all digits; a trailing dot is allowed. */
-function labelsProblem(domain: string): string | undefined {
-  const parts = domain.split(".");
-  const tld = parts[parts.length - 1];
-  if (/^[+-]?\d+$/.test(tld)) {
-    return `domain name ${quote(domain)} invalid (top level domain ${quote(tld)} cannot be ` +
-      "all-numeric)";
-  }
-  for (let i = 0; i < parts.length; i++) {
-    if (i === parts.length - 1 && parts[i] === "") return undefined;
-    if (!isIstioLabel(parts[i])) {
-      return `domain name ${quote(domain)} invalid (label ${quote(parts[i])} invalid)`;
-    }
-  }
-  return undefined;
-}
-
-/** Why `name` is not a fully qualified domain name as Istio reads one. */
-export function fqdnProblem(name: string): string | undefined {
-  return preconditions(name) ?? labelsProblem(name);
-}
-
-/** Why `domain` is not a domain with an optional wildcard first label (`*`, `*.a.b`, `*-a.b`). */
-export function wildcardDomainProblem(domain: string): string | undefined {
-  const pre = preconditions(domain);
-  if (pre) return pre;
-  const dot = domain.indexOf(".");
-  const first = dot < 0 ? domain : domain.slice(0, dot);
-  if (!(first.length <= 63 && WILDCARD_LABEL.test(first))) {
-    return `domain name ${quote(domain)} invalid (label ${quote(first)} invalid)`;
-  }
-  return dot < 0 ? undefined : labelsProblem(domain.slice(dot + 1));
-}
+import { fqdnProblem, isIstioLabel, wildcardDomainProblem } from "./server_hosts.ts";
 
 /** Why `domain` is not a trust domain: dot-separated labels, a trailing dot allowed. */
 export function trustDomainProblem(domain: string): string | undefined {
@@ -123,7 +76,7 @@ export function proxyAddressProblem(address: string): string | undefined {
  * services written with a namespace): the namespace `*`, `.`, `~` or a label, the host `*` or a
  * wildcard domain with a dot.
  */
-export function namespacedHostProblem(entry: string): string | undefined {
+function providerHostProblem(entry: string): string | undefined {
   const slash = entry.indexOf("/");
   if (slash < 0) return "host must be of form namespace/dnsName";
   const ns = entry.slice(0, slash);
@@ -151,5 +104,5 @@ export function providerServiceProblem(service: string): string | undefined {
     if (fqdnProblem(service) && !isIP(service)) return `invalid service ${quote(service)}`;
     return undefined;
   }
-  return namespacedHostProblem(service);
+  return providerHostProblem(service);
 }

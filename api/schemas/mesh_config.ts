@@ -25,7 +25,8 @@ import {
   stringList,
   warnUnsupported,
 } from "./common.ts";
-import { portProblem, trustDomainProblem, wildcardDomainProblem } from "./istio_names.ts";
+import { portProblem, trustDomainProblem } from "./istio_names.ts";
+import { wildcardDomainProblem } from "./server_hosts.ts";
 import {
   checkExtensionProviders,
   defaultProviders,
