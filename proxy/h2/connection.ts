@@ -283,11 +283,15 @@ export class H2Connection extends H2Inbound {
         }
       } else if (this._gotSettings) this._clear("headers");
     } catch (e) {
-      this.#fail(
-        e instanceof H2ConnectionError
-          ? e
-          : new H2ConnectionError(H2_ERROR.INTERNAL_ERROR, String(e), { cause: e }),
-      );
+      try {
+        this.#fail(
+          e instanceof H2ConnectionError
+            ? e
+            : new H2ConnectionError(H2_ERROR.INTERNAL_ERROR, String(e), { cause: e }),
+        );
+      } catch {
+        this._socket.destroy(); // never into the event loop
+      }
     }
   };
 
@@ -328,6 +332,7 @@ export class H2Connection extends H2Inbound {
           code: e.code,
           debug: enc.encode(e.message.slice(0, 200)),
         }),
+        true,
       );
     }
     this.#shutdown({ code: e.code, by: e.remote ? "peer" : "local", error: e });

@@ -52,6 +52,7 @@ export class Sender {
   #owed = 0;
   #closed = false;
   #pumping = false;
+  #overflowed = false;
   #windows: SendWindows | undefined;
   readonly #ready = new Set<H2Stream>();
 
@@ -64,11 +65,17 @@ export class Sender {
     return this.#bytes;
   }
 
-  /** A control frame (SETTINGS, PING, RST_STREAM, WINDOW_UPDATE, GOAWAY, the preface). */
-  control(frame: Uint8Array): void {
+  /**
+   * A control frame (SETTINGS, PING, RST_STREAM, WINDOW_UPDATE, GOAWAY, the preface).
+   * `force` skips the cap (the GOAWAY that ends the connection).
+   */
+  control(frame: Uint8Array, force = false): void {
     if (this.#closed) return;
-    if (this.#blocked && ++this.#owed > this.#o.maxOutboundControl) {
-      this.#o.onOverflow();
+    if (!force && this.#blocked && ++this.#owed > this.#o.maxOutboundControl) {
+      if (!this.#overflowed) {
+        this.#overflowed = true;
+        this.#o.onOverflow();
+      }
       return;
     }
     this.#push(frame);
