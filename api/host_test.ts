@@ -182,7 +182,7 @@ Deno.test("splitHostPort: a bad port is dropped, the host kept", () => {
 // gives port 99999 (no upper bound), and IPv6 lacks the `> 0` check the plain branch has, so
 // "[::1]:0" and "[::1]:" give port 0 where "reviews:0" and "reviews:" give undefined.
 // It also reads ports with Number(), so "reviews:0x10" gives 16 and "reviews:1e3" gives 1000.
-// proxy/outbound.ts then uses such a port as the upstream port of a passthrough request.
+// proxy/stages/passthrough.ts then uses such a port as the upstream port of a passthrough request.
 Deno.test({
   name: "splitHostPort: ports outside 1..65535 are dropped, IPv6 included",
   fn() {

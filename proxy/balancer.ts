@@ -1,7 +1,7 @@
 /**
  * Load balancing over a cluster's endpoints: pure and synchronous, so it is
- * tested without I/O. State (the round-robin cursor) lives per cluster and is
- * rebuilt when config arrives.
+ * tested without I/O. State (the round-robin cursor, requests in flight) lives per cluster
+ * and is carried across config pushes (`stages/clusters.ts`).
  *
  * @example
  * ```ts
@@ -16,22 +16,38 @@ import type { Cluster, Endpoint } from "../api/proxy_config.ts";
 export class Balancer {
   readonly cluster: Cluster;
   #next = 0;
-  #active = new Map<Endpoint, number>();
+  /** Requests in flight by `address:port`; shared with the balancer this one replaced. */
+  #active = new Map<string, number>();
 
   /** Requests in flight to `ep` (counted for LEAST_REQUEST). */
   active(ep: Endpoint): number {
-    return this.#active.get(ep) ?? 0;
+    return this.#active.get(`${ep.address}:${ep.port}`) ?? 0;
   }
 
   /** Marks a request to `ep` started; call the returned function when it ends. */
   begin(ep: Endpoint): () => void {
-    this.#active.set(ep, this.active(ep) + 1);
+    const key = `${ep.address}:${ep.port}`;
+    const active = this.#active;
+    active.set(key, (active.get(key) ?? 0) + 1);
     let done = false;
     return () => {
       if (done) return;
       done = true;
-      this.#active.set(ep, this.active(ep) - 1);
+      const n = (active.get(key) ?? 1) - 1;
+      if (n > 0) active.set(key, n);
+      else active.delete(key);
     };
+  }
+
+  /**
+   * Takes over from the balancer of the same cluster in the previous config (its endpoints
+   * changed): requests in flight keep counting (one map, shared), and the round-robin cursor
+   * goes on where it was.
+   */
+  inherit(prev: Balancer): void {
+    this.#active = prev.#active;
+    const n = this.cluster.endpoints.length;
+    this.#next = n ? prev.#next % n : 0;
   }
 
   #ring?: { points: Uint32Array; owners: Uint32Array };

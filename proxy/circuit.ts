@@ -33,6 +33,19 @@ export class CircuitBreakers {
   }
 
   /**
+   * Forgets the clusters not in `names` (a request still holding a slot of one releases it
+   * into the forgotten gate).
+   */
+  retain(names: ReadonlySet<string>): void {
+    for (const name of this.#gates.keys()) if (!names.has(name)) this.#gates.delete(name);
+  }
+
+  /** Clusters with a gate. */
+  get size(): number {
+    return this.#gates.size;
+  }
+
+  /**
    * Admits a request to `cluster`: a release function at once, a promise of
    * one once a slot frees up, or undefined when the request overflows.
    */

@@ -7,11 +7,12 @@
 import assert from "node:assert/strict";
 import type { HeaderOps, ProxyConfig, Route } from "../api/proxy_config.ts";
 import { Runtime } from "./runtime.ts";
-import { type RoutedContext, routedHandler } from "./outbound.ts";
+import { outboundHandler } from "./outbound.ts";
+import type { RoutedContext } from "./stages/routed.ts";
+import { ClusterStates } from "./stages/clusters.ts";
+import { H1EndpointClient } from "./stages/endpoint.ts";
 import { Upstreams } from "./forward.ts";
 import { Stats } from "./stats.ts";
-import { OutlierDetector } from "./outlier.ts";
-import { CircuitBreakers } from "./circuit.ts";
 import { serveHttp } from "./listener.ts";
 
 const CLUSTER = "outbound|80||svc.default.svc.cluster.local";
@@ -57,16 +58,15 @@ async function withRoute(
   const upstreams = new Upstreams();
   const ctx: RoutedContext = {
     runtime: () => rt,
-    upstreams,
+    endpoints: new H1EndpointClient(upstreams),
+    clusters: new ClusterStates(),
     stats: new Stats({ namespace: "default", workload: "test", principal: "" }),
-    outliers: new OutlierDetector(),
-    breakers: new CircuitBreakers(),
   };
   const listener = await serveHttp({
     name: "outbound",
     hostname: "127.0.0.1",
     port: 0,
-    handler: routedHandler(ctx, (r) => r.outbound, 80, false),
+    handler: outboundHandler(ctx, { table: (r) => r.outbound, port: 80 }),
   });
   try {
     await fn(`http://127.0.0.1:${listener.port}/`, () => last);

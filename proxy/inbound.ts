@@ -27,8 +27,10 @@ import { normalizePath } from "./path_normalize.ts";
 import { targetAuthority } from "./authority.ts";
 import { hopFilter, withoutHopHeaders } from "./hop_headers.ts";
 import { VIA_HEADER } from "./loop.ts";
-import { type JwtAuthenticator, jwtDenied, type RequestAuth } from "./jwt.ts";
-import { type Tracer, withTraceHeaders } from "./tracing.ts";
+import type { JwtAuthenticator, RequestAuth } from "./jwt.ts";
+import { type Failure, failureAnswer } from "./errors.ts";
+import { observe, type Telemetry } from "./stages/observe.ts";
+import { type Span, type Tracer, withTraceHeaders } from "./tracing.ts";
 import { pauseReading } from "./flow.ts";
 import { carry, switchingHeaders, upgradeHeaders, upgradeOf } from "./upgrade.ts";
 
@@ -185,6 +187,7 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
   tlsServer.on("tlsClientError", (_err: Error, socket: tls.TLSSocket) => socket.destroy());
 
   const mode = (): MtlsMode => opts.mtlsMode?.() ?? "STRICT";
+  const telemetry: Telemetry = { stats: opts.stats, accessLog: opts.accessLog };
   // Every connection starts here; its first byte says TLS or plaintext.
   const server = net.createServer((socket) => {
     track(socket);
@@ -276,45 +279,43 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
     };
     const appHost = `127.0.0.1:${opts.appPort}`;
     const inboundCluster = `inbound|${opts.appPort}||`;
-    const logAccess = (
-      req: { method: string; target: string; headers: [string, string][] },
-      status: number,
-      start: number,
-      flags?: string,
-    ) => {
-      if (!opts.accessLog?.enabled) return;
-      const h = (n: string) => req.headers.find(([k]) => k === n)?.[1];
-      const durationMs = performance.now() - start;
-      opts.accessLog.write({
-        start: Date.now() - durationMs,
-        method: req.method,
-        path: req.target,
-        status,
-        flags,
-        bytesReceived: Number(h("content-length") ?? 0) || 0,
-        durationMs,
-        forwardedFor: h("x-forwarded-for"),
-        userAgent: h("user-agent"),
-        requestId: h("x-request-id"),
-        authority: h("host"),
-        upstreamHost: appHost,
-        upstreamCluster: inboundCluster,
-      });
-    };
     serveH1(socket, async (req) => {
       const start = performance.now();
+      const h = (n: string) => req.headers.find(([k]) => k === n)?.[1];
+      // Request headers, `host` the request's one authority once decided.
+      let header = h;
+      // The one observe step (stats, access log, span), as the routed listeners have it.
+      const done = (status: number, flags?: string, span?: Span) =>
+        observe(telemetry, {
+          reporter: "destination",
+          labels,
+          status,
+          flags,
+          start,
+          method: req.method,
+          path: req.target,
+          authority: h("host"),
+          header: h,
+          upstreamHost: appHost,
+          upstreamCluster: inboundCluster,
+          span: span && {
+            span,
+            name: `${opts.service}:${opts.appPort}/*`,
+            url: `http://${header("host") ?? ""}${req.target}`,
+            peerAddress: sourceIp,
+          },
+        });
+      // A refusal as errors.ts answers it, observed; the request body is not read.
+      const refuse = async (f: Failure, span?: Span) => {
+        const a = failureAnswer(f);
+        done(a.status, a.flags, span);
+        if (req.body) await req.body.cancel().catch(() => {});
+        return { status: a.status, headers: a.headers, body: a.body };
+      };
       if (opts.waitForConfig) {
         const waited = opts.waitForConfig();
         const ready = waited === true || await waited;
-        if (!ready) {
-          opts.stats.record("destination", labels, 503, performance.now() - start);
-          if (req.body) await req.body.cancel().catch(() => {});
-          return {
-            status: 503,
-            headers: [["content-type", "text/plain"]],
-            body: "proxy has no configuration yet",
-          };
-        }
+        if (!ready) return refuse({ kind: "no_config" });
       }
       if (refused()) {
         socket.destroy();
@@ -325,47 +326,17 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
       const authority = targetAuthority(req.target, req.headers.find(([k]) => k === "host")?.[1]);
       const normalized = normalizePath(req.target, opts.pathNormalization?.());
       if (authority.reject !== undefined || normalized.reject !== undefined) {
-        const invalid = authority.reject ?? normalized.reject;
-        opts.stats.record("destination", labels, 400, performance.now() - start);
-        logAccess(req, 400, start, "DPE");
-        if (req.body) await req.body.cancel().catch(() => {});
-        return {
-          status: 400,
-          headers: [["content-type", "text/plain"]],
-          body: `bad request: ${invalid}`,
-        };
+        return refuse({ kind: "bad_request", why: (authority.reject ?? normalized.reject)! });
       }
       req.target = normalized.path;
       const host = authority.authority;
-      const header = (name: string) =>
-        name === "host" ? host : req.headers.find(([k]) => k === name)?.[1];
+      header = (name: string) => name === "host" ? host : h(name);
       if (opts.appPort === opts.port) {
         // The app port is this listener's own: forwarding would loop.
-        opts.stats.record("destination", labels, 508, performance.now() - start);
-        if (req.body) await req.body.cancel().catch(() => {});
-        return {
-          status: 508,
-          headers: [["content-type", "text/plain"]],
-          body: "loop detected: the app port is the inbound listener's own",
-        };
+        return refuse({ kind: "loop", why: "the app port is the inbound listener's own" });
       }
       // A SERVER span sharing the caller's span id; its B3 headers go on to the app.
       const span = opts.tracer?.()?.start("SERVER", header);
-      const finish = (status: number, flags?: string) => {
-        opts.stats.record("destination", labels, status, performance.now() - start);
-        logAccess(req, status, start, flags);
-        span?.end({
-          name: `${opts.service}:${opts.appPort}/*`,
-          status,
-          method: req.method,
-          url: `http://${header("host") ?? ""}${req.target}`,
-          upstreamCluster: inboundCluster,
-          responseFlags: flags,
-          requestId: header("x-request-id"),
-          userAgent: header("user-agent"),
-          peerAddress: sourceIp,
-        });
-      };
       // RequestAuthentication: a token must verify; it gives the request an identity.
       let auth: RequestAuth | undefined;
       let extraHeaders: HeaderChanges | undefined;
@@ -378,10 +349,13 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
         };
         const out = await jwt.authenticate({ path: req.target, header: joined });
         if (!out.ok) {
-          finish(401);
-          if (req.body) await req.body.cancel().catch(() => {});
-          const denied = jwtDenied(out.message, header("host") ?? "", req.target, "http");
-          return { status: 401, headers: denied.headers, body: denied.body };
+          return refuse({
+            kind: "jwt_denied",
+            message: out.message,
+            authority: header("host") ?? "",
+            path: req.target,
+            scheme: "http",
+          }, span);
         }
         auth = out.auth;
         extraHeaders = out.headers;
@@ -398,15 +372,7 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
           header,
           auth,
         });
-        if (!decision.allowed) {
-          finish(403, "RBAC");
-          if (req.body) await req.body.cancel().catch(() => {});
-          return {
-            status: 403,
-            headers: [["content-type", "text/plain"]],
-            body: "RBAC: access denied",
-          };
-        }
+        if (!decision.allowed) return refuse({ kind: "rbac" }, span);
       }
       if (span) extraHeaders = withTraceHeaders(extraHeaders, span);
       const headers: [string, string][] = [];
@@ -461,7 +427,7 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
           body: req.body,
           length: req.length,
         });
-        finish(res.status);
+        done(res.status, undefined, span);
         const up = res.upgrade;
         if (up && upgrade) {
           return {
@@ -481,14 +447,9 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
           length: cl ? Number(cl[1]) : undefined,
         };
       } catch (err) {
-        finish(503, "UF");
-        return {
-          status: 503,
-          headers: [["content-type", "text/plain"]],
-          body: `upstream connect error or disconnect/reset before headers. reset reason: ${
-            (err as Error).message
-          }`,
-        };
+        const a = failureAnswer({ kind: "unreachable", detail: (err as Error).message });
+        done(a.status, a.flags, span);
+        return { status: a.status, headers: a.headers, body: a.body };
       }
     }, onConnect);
   }

@@ -55,6 +55,19 @@ export class OutlierDetector {
     return n;
   }
 
+  /** Forgets endpoints and clusters no longer in `clusters` (bounded by the config). */
+  retain(clusters: Iterable<Cluster>): void {
+    if (this.#state.size === 0) return;
+    const keep = new Set<string>();
+    for (const c of clusters) for (const ep of c.endpoints) keep.add(this.#key(c, ep));
+    for (const key of this.#state.keys()) if (!keep.has(key)) this.#state.delete(key);
+  }
+
+  /** Endpoints with failures or ejections on record. */
+  get size(): number {
+    return this.#state.size;
+  }
+
   /** Records how an attempt on `ep` ended; may eject it. */
   report(cluster: Cluster, ep: Endpoint, outcome: Outcome): void {
     const policy = cluster.outlier;

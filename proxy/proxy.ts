@@ -16,9 +16,11 @@ import { type Origination, Upstreams } from "./forward.ts";
 import { Tracer } from "./tracing.ts";
 import { serveMutualTls } from "./tls_gateway.ts";
 import { DEFAULT_LIMITS, type HttpListener, type ListenerLimits, serveHttp } from "./listener.ts";
-import { type RoutedContext, routedHandler } from "./outbound.ts";
-import { OutlierDetector } from "./outlier.ts";
-import { CircuitBreakers } from "./circuit.ts";
+import { outboundHandler } from "./outbound.ts";
+import { gatewayHandler } from "./gateway.ts";
+import type { RoutedContext } from "./stages/routed.ts";
+import { ClusterStates } from "./stages/clusters.ts";
+import { H1EndpointClient } from "./stages/endpoint.ts";
 import { AccessLog } from "./access_log.ts";
 import { type Inbound, startInbound } from "./inbound.ts";
 import { startTcpListener, type TcpContext } from "./tcp.ts";
@@ -163,6 +165,8 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
   const stats = new Stats({ namespace: opts.namespace, workload, principal });
   let runtime: Runtime | undefined;
   const upstreams = new Upstreams(() => runtime?.config.trustDomainAliases);
+  // Balancers, breakers, outlier ejections and pools live across pushes, pruned as clusters go.
+  const clusters = new ClusterStates({ pools: upstreams });
   const accessLog = new AccessLog();
   // Tracing (Telemetry with a zipkin provider): spans go to the collector through the
   // proxy's own upstream pools, like any request to that service.
@@ -218,7 +222,9 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
     trustDomain,
     validate: (config) => {
       try {
-        runtime = Runtime.compile(config);
+        const next = Runtime.compile(config);
+        clusters.adopt(next, runtime);
+        runtime = next;
         accessLog.configure(config.accessLog);
         stats.overrides = config.metrics ?? [];
         if (config.tracing) {
@@ -229,7 +235,6 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
           tracer = undefined;
         }
         configured();
-        upstreams.retain(runtime.endpoints());
         return undefined;
       } catch (err) {
         return (err as Error).message;
@@ -290,10 +295,9 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
 
   const ctx: RoutedContext = {
     runtime: () => runtime,
-    upstreams,
+    endpoints: new H1EndpointClient(upstreams),
+    clusters,
     stats,
-    outliers: new OutlierDetector(),
-    breakers: new CircuitBreakers(),
     accessLog,
     tracer: () => tracer,
     ownPorts: () => [outboundPort, inbound?.port, admin.addr.port],
@@ -329,7 +333,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
         name: "outbound",
         hostname: "127.0.0.1",
         port: opts.outboundPort,
-        handler: routedHandler(ctx, (rt) => rt.outbound, 80, true),
+        handler: outboundHandler(ctx, { table: (rt) => rt.outbound, port: 80 }),
         limits,
         // Apps using the sidecar as their HTTPS proxy: CONNECT tunnels (connect.ts).
         onConnect: outboundConnect({
@@ -434,7 +438,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
           const tls = l.protocol === "HTTPS"
             ? readGatewayTls(l.tls ?? {}, credentialsDir)
             : undefined;
-          const handler = routedHandler(ctx, (rt) => rt.gateway.get(port), port, false, true);
+          const handler = gatewayHandler(ctx, port);
           if (tls?.ca) {
             // MUTUAL: clients must present a certificate (node:tls; Deno.serve can't ask).
             const material = { cert: tls.cert, key: tls.key, ca: tls.ca };
@@ -507,7 +511,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
             name: `egress:${port}`,
             hostname: l.bind,
             port,
-            handler: routedHandler(ctx, table, port, true),
+            handler: outboundHandler(ctx, { table, port }),
             limits,
           });
           egressServers.set(key, { close: () => s.shutdown() });

@@ -1,7 +1,7 @@
 /**
  * Retry decisions for a route, as Envoy makes them for Istio's
  * `HTTPRetry`: which outcomes are retried (`retryOn`), how many times, how
- * long to back off in between. Pure: the forwarding loop in `outbound.ts`
+ * long to back off in between. Pure: the concrete stage (`stages/concrete.ts`)
  * asks, this module answers.
  *
  * @example

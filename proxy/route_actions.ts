@@ -206,24 +206,35 @@ export function faultHits(percent: number, rand: () => number = Math.random): bo
   return percent >= 100 || (percent > 0 && rand() * 100 < percent);
 }
 
+/** What {@linkcode injectFault} calls. */
+export interface FaultHooks {
+  /** Goes on with the request (no abort hit). */
+  forward: () => Promise<Response> | Response;
+  /** Answers an abort with its status. */
+  abort: (status: number) => Response;
+  /** Random draws in [0, 1). */
+  random?: () => number;
+  /** Called when a delay hits, before it starts (Envoy's `DI` flag). */
+  onDelay?: () => void;
+  /** Waits `ms` (the clock's; `setTimeout` without). */
+  sleep?: (ms: number) => Promise<void>;
+}
+
 /**
  * Applies a route's faults as Envoy's fault filter does: the delay (when it
  * hits) first, then the abort (when it hits) instead of forwarding.
  */
-export function injectFault(
-  fault: RouteFault,
-  forward: () => Promise<Response> | Response,
-  abort: (status: number) => Response,
-  rand: () => number = Math.random,
-  onDelay?: () => void,
-): Promise<Response> | Response {
+export function injectFault(fault: RouteFault, h: FaultHooks): Promise<Response> | Response {
+  const rand = h.random ?? Math.random;
   const aborted = fault.abort && faultHits(fault.abort.percent, rand)
     ? fault.abort.status
     : undefined;
-  const next = () => aborted !== undefined ? abort(aborted) : forward();
+  const next = () => aborted !== undefined ? h.abort(aborted) : h.forward();
   if (fault.delay && faultHits(fault.delay.percent, rand)) {
-    onDelay?.();
-    return new Promise<void>((resolve) => setTimeout(resolve, fault.delay!.ms)).then(next);
+    h.onDelay?.();
+    const ms = fault.delay.ms;
+    const wait = h.sleep ? h.sleep(ms) : new Promise<void>((resolve) => setTimeout(resolve, ms));
+    return wait.then(next);
   }
   return next();
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { upstreamHeaders } from "./forward_routed.ts";
+import { upstreamHeaders } from "./upstream_headers.ts";
 
 Deno.test("upstreamHeaders: the one authority as Host, hop-by-hop and untrusted Envoy headers dropped, via appended", () => {
   const req = new Request("http://svc/admin", {

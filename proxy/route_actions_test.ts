@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { Balancer } from "./balancer.ts";
 import {
   changeHeaderList,
   corsFor,
@@ -11,8 +10,7 @@ import {
   withDelayFlag,
   withHeaders,
 } from "./route_actions.ts";
-import { onEnd, pickAvoiding, RouteTimeoutError, untilDeadline } from "./forward_routed.ts";
-import { splitUrl } from "./outbound.ts";
+import { FakeClock, sleep } from "./stages/clock.ts";
 
 Deno.test("faultHits: 0 never, 100 always, fractions by the random draw", () => {
   assert.equal(faultHits(0, () => 0), false);
@@ -30,46 +28,39 @@ Deno.test("injectFault: abort answers instead of forwarding; no fault hit forwar
     return new Response("up");
   };
   const abort = (status: number) => new Response("fault filter abort", { status });
-  const r1 = await injectFault({ abort: { status: 503, percent: 100 } }, forward, abort);
+  const r1 = await injectFault({ abort: { status: 503, percent: 100 } }, { forward, abort });
   assert.equal(r1.status, 503);
   assert.equal(forwarded, 0);
-  const r2 = await injectFault({ abort: { status: 503, percent: 0 } }, forward, abort);
+  const r2 = await injectFault({ abort: { status: 503, percent: 0 } }, { forward, abort });
   assert.equal(await r2.text(), "up");
   assert.equal(forwarded, 1);
 });
 
-Deno.test("injectFault: a delay waits, then aborts or forwards (Envoy's order)", async () => {
+Deno.test("injectFault: a delay waits (on the clock given), then aborts or forwards (Envoy's order)", async () => {
+  const clock = new FakeClock();
   const abort = (status: number) => new Response(null, { status });
   let delays = 0;
   const onDelay = () => delays++;
-  const t = performance.now();
-  const r = await injectFault(
+  let settled = false;
+  const pending = Promise.resolve(injectFault(
     { delay: { ms: 50, percent: 100 }, abort: { status: 500, percent: 100 } },
-    () => new Response("up"),
-    abort,
-    Math.random,
-    onDelay,
-  );
+    { forward: () => new Response("up"), abort, onDelay, sleep: (ms) => sleep(clock, ms) },
+  )).then((r) => {
+    settled = true;
+    return r;
+  });
+  await clock.advance(49);
+  assert.equal(settled, false, "still delayed at 49 ms");
+  await clock.advance(1);
+  const r = await pending;
   assert.equal(r.status, 500);
-  assert.ok(performance.now() - t >= 45);
   assert.equal(delays, 1, "the delay is reported (Envoy's DI flag)");
   const r2 = await injectFault(
     { delay: { ms: 50, percent: 0 } },
-    () => new Response("up"),
-    abort,
-    Math.random,
-    onDelay,
+    { forward: () => new Response("up"), abort, onDelay, sleep: (ms) => sleep(clock, ms) },
   );
   assert.equal(r2.status, 200);
   assert.equal(delays, 1, "0% delays nothing");
-});
-
-Deno.test("splitUrl: authority and path from Request.url", () => {
-  assert.deepEqual(splitUrl("http://reviews:9080/a?b=1"), {
-    authority: "reviews:9080",
-    path: "/a?b=1",
-  });
-  assert.deepEqual(splitUrl("http://reviews"), { authority: "reviews", path: "/" });
 });
 
 Deno.test("rewritePath: prefix, exact, no match, regex; the query is kept", () => {
@@ -198,79 +189,9 @@ Deno.test("corsFor: preflights from allowed origins are answered; others forward
   assert.equal(corsFor(cors, new Request("http://shop/cart"), "https://b.example"), undefined);
 });
 
-Deno.test("onEnd: called once when the body ends, or when it is cancelled", async () => {
-  let ends = 0;
-  const body = onEnd(new Response("abc").body!, () => ends++);
-  assert.equal(await new Response(body).text(), "abc");
-  assert.equal(ends, 1);
-  let cancels = 0;
-  const b2 = onEnd(new Response("xyz").body!, () => cancels++);
-  await b2.cancel();
-  assert.equal(cancels, 1);
-});
-
-Deno.test("untilDeadline: a body that ends in time passes whole; a slow one is cut off", async () => {
-  const fast = untilDeadline(new Response("abc").body!, 1_000);
-  assert.equal(await new Response(fast).text(), "abc");
-  let cancelled: unknown;
-  const slow = new ReadableStream<Uint8Array>({
-    start(c) {
-      c.enqueue(new TextEncoder().encode("first"));
-    },
-    cancel(reason) {
-      cancelled = reason;
-    },
-  });
-  const reader = untilDeadline(slow, 30).getReader();
-  assert.equal(new TextDecoder().decode((await reader.read()).value), "first");
-  await assert.rejects(() => reader.read(), RouteTimeoutError);
-  assert.ok(cancelled instanceof RouteTimeoutError, "the upstream body was cancelled");
-});
-
 Deno.test("withDelayFlag: DI joins the flags in Envoy's order", () => {
   assert.equal(withDelayFlag(undefined), "DI");
   assert.equal(withDelayFlag("FI"), "DI,FI");
   assert.equal(withDelayFlag("UT"), "UT,DI");
   assert.equal(withDelayFlag("UF"), "UF,DI");
-});
-
-Deno.test("pickAvoiding: ejected endpoints are skipped, unless too few are healthy (minHealthPercent)", () => {
-  const eps = [1, 2, 3, 4].map((i) => ({
-    address: `10.0.0.${i}`,
-    port: 80,
-    mtls: false,
-    labels: {},
-  }));
-  const cluster = {
-    name: "c",
-    host: "h",
-    port: 80,
-    lb: "ROUND_ROBIN" as const,
-    endpoints: eps,
-    outlier: {
-      consecutive5xx: 5,
-      consecutiveGatewayErrors: 0,
-      baseEjectionMs: 1000,
-      maxEjectionPercent: 100,
-    },
-  };
-  const ejected = new Set(["10.0.0.1", "10.0.0.2", "10.0.0.3"]);
-  const outliers = { isEjected: (_c: unknown, e: { address: string }) => ejected.has(e.address) };
-  const picks = (c: typeof cluster & { outlier: { minHealthPercent?: number } }) => {
-    const lb = new Balancer(c);
-    const seen = new Set<string>();
-    for (let i = 0; i < 8; i++) {
-      seen.add(pickAvoiding(lb, [], false, outliers as never)?.address ?? "none");
-    }
-    return [...seen].sort();
-  };
-  // 25% healthy: without a threshold, only the healthy one.
-  assert.deepEqual(picks(cluster), ["10.0.0.4"]);
-  // A 50% threshold: panic, every endpoint takes traffic.
-  assert.deepEqual(picks({ ...cluster, outlier: { ...cluster.outlier, minHealthPercent: 50 } }), [
-    "10.0.0.1",
-    "10.0.0.2",
-    "10.0.0.3",
-    "10.0.0.4",
-  ]);
 });
