@@ -102,12 +102,14 @@ export class H1EndpointClient implements EndpointClient {
     this.#pools = pools;
   }
 
-  send(
+  // Async so that a pool that can't be made (no mesh certificate yet, an unreadable TLS file)
+  // rejects like any other failure instead of throwing at the caller (a mirror's `.catch`).
+  async send(
     req: EndpointRequest,
     target: EndpointTarget,
     signal?: AbortSignal,
   ): Promise<EndpointResponse> {
-    return this.#pools.request(
+    return await this.#pools.request(
       target.endpoint,
       {
         method: req.method,

@@ -57,3 +57,16 @@ Deno.test("responseOf: hop-by-hop headers dropped, no body for 204, status 600 r
   assert.equal(n.body, null);
   await assert.rejects(() => responseOf(reply(600, "?")));
 });
+
+Deno.test("H1EndpointClient: a pool that can't be made rejects, never throws at the caller", async () => {
+  const pools: H1Pools = {
+    request: () => {
+      throw new Error("no mesh certificate yet");
+    },
+  };
+  const sent = new H1EndpointClient(pools).send(
+    { method: "GET", path: "/", headers: [], body: null },
+    { endpoint },
+  );
+  await assert.rejects(sent, /no mesh certificate yet/);
+});
