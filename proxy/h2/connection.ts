@@ -234,6 +234,28 @@ export class H2Connection extends H2Inbound {
     this._resetStream(s, new H2StreamError(code, s.id, "reset by the application"));
   }
 
+  /** @internal */
+  consumed(s: H2Stream, n: number): void {
+    if (this._dead || n <= 0) return;
+    this._connUnacked += n;
+    if (this._connUnacked >= this._connWindow / 2) {
+      this._sender.control(
+        encodeFrame({ type: "WINDOW_UPDATE", streamId: 0, increment: this._connUnacked }),
+      );
+      this._connRecv += this._connUnacked;
+      this._connUnacked = 0;
+    }
+    if (s._done || s._remoteEnded) return;
+    s._unacked += n;
+    if (s._unacked >= this.localSettings.initialWindowSize / 2) {
+      this._sender.control(
+        encodeFrame({ type: "WINDOW_UPDATE", streamId: s.id, increment: s._unacked }),
+      );
+      s._recvWindow += s._unacked;
+      s._unacked = 0;
+    }
+  }
+
   protected _open(s: H2Stream): void {
     const id = this._nextId;
     if (id > MAX_WINDOW) {

@@ -265,3 +265,42 @@ Deno.test("connection: a socket destroyed mid-stream settles every pending promi
   await assert.rejects(p.client.ping(), H2ConnectionError);
   await p.close();
 });
+
+Deno.test("connection: throughput of one stream and of small requests (printed)", async () => {
+  const TOTAL = 64 * 1024 * 1024;
+  const p = await h2Pair({
+    onStream: async (s) => {
+      if (s.header(":path") === "/small") {
+        s.respond([[":status", "200"]]);
+        await s.end();
+        return;
+      }
+      let n = 0;
+      for await (const c of s.body) n += c.length;
+      s.respond([[":status", "200"], ["x-n", String(n)]], { endStream: true });
+    },
+  });
+  const s = p.client.request(get("/bulk", "POST"));
+  const chunk = new Uint8Array(256 * 1024);
+  let t = performance.now();
+  for (let sent = 0; sent < TOTAL; sent += chunk.length) await s.write(chunk);
+  await s.end();
+  assert.equal((await s.response)[1][1], String(TOTAL));
+  const mbps = TOTAL / 1024 / 1024 / ((performance.now() - t) / 1000);
+  const N = 5000;
+  t = performance.now();
+  let next = 0;
+  await Promise.all(Array.from({ length: 100 }, async () => {
+    while (next < N) {
+      next++;
+      const r = p.client.request(get("/small"), { endStream: true });
+      await r.response;
+      await r.closed;
+    }
+  }));
+  const rps = N / ((performance.now() - t) / 1000);
+  console.log(
+    `one stream: ${mbps.toFixed(0)} MB/s; small requests: ${rps.toFixed(0)}/s (100 in flight)`,
+  );
+  await p.close();
+});

@@ -140,28 +140,6 @@ export abstract class H2Inbound implements StreamHost {
     });
   }
 
-  /** @internal */
-  consumed(s: H2Stream, n: number): void {
-    if (this._dead || n <= 0) return;
-    this._connUnacked += n;
-    if (this._connUnacked >= this._connWindow / 2) {
-      this._sender.control(
-        encodeFrame({ type: "WINDOW_UPDATE", streamId: 0, increment: this._connUnacked }),
-      );
-      this._connRecv += this._connUnacked;
-      this._connUnacked = 0;
-    }
-    if (s._done || s._remoteEnded) return;
-    s._unacked += n;
-    if (s._unacked >= this.localSettings.initialWindowSize / 2) {
-      this._sender.control(
-        encodeFrame({ type: "WINDOW_UPDATE", streamId: s.id, increment: s._unacked }),
-      );
-      s._recvWindow += s._unacked;
-      s._unacked = 0;
-    }
-  }
-
   // ---- internals ----
 
   protected _windows = { conn: 65535, maxFrame: () => this.peerSettings.maxFrameSize };
@@ -608,6 +586,7 @@ export abstract class H2Inbound implements StreamHost {
   abstract sendHeaders(s: H2Stream, fields: HeaderField[], endStream: boolean): void;
   abstract schedule(s: H2Stream): void;
   abstract resetStream(s: H2Stream, code: number): void;
+  abstract consumed(s: H2Stream, n: number): void;
   protected abstract _calm(why: string): void;
   protected abstract _maybeDone(): void;
   protected abstract _open(s: H2Stream): void;
