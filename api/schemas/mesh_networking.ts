@@ -8,6 +8,7 @@
  */
 
 import { z } from "zod";
+import { localityLbSetting } from "./locality_lb.ts";
 import {
   countSet,
   duration,
@@ -85,18 +86,10 @@ export const outlierDetection = z.strictObject({
   outlierDetectionHttpErrorCodes: z.array(uint32).optional(),
 });
 
-const failover = z.strictObject({ from: z.string().optional(), to: z.string().optional() });
+/** LocalityLoadBalancerSetting: the DestinationRule's (no CRD rule differs). */
+export { localityLbSetting };
 
-/** LocalityLoadBalancerSetting. */
-export const localityLbSetting = z.strictObject({
-  distribute: z.array(z.strictObject({
-    from: z.string().optional(),
-    to: z.record(z.string(), uint32).optional(),
-  })).optional(),
-  failover: z.array(failover).optional(),
-  failoverPriority: stringList.optional(),
-  enabled: bool.optional(),
-});
+const failover = z.strictObject({ from: z.string().optional(), to: z.string().optional() });
 
 /** ZoneAwareLoadBalancerSetting. */
 export const zoneAwareLbSetting = z.strictObject({

@@ -81,16 +81,7 @@ export function buildTls(gw: KGateway, l: Listener, refs: References): TlsResult
   let error: ConditionError | undefined;
   for (const ref of certs) {
     const credNs = ref.namespace ?? ns;
-    if (
-      credNs !== ns &&
-      !refs.allowed({
-        fromKind: "Gateway",
-        fromNamespace: ns,
-        to: "/Secret",
-        name: ref.name,
-        toNamespace: credNs,
-      })
-    ) {
+    if (!secretAllowed(refs, ns, { name: ref.name, namespace: credNs })) {
       error = joinError(error, {
         reason: "RefNotPermitted",
         message: `certificateRef ${ref.name}/${credNs} not accessible to a Gateway in namespace ` +
@@ -180,6 +171,21 @@ export function buildTls(gw: KGateway, l: Listener, refs: References): TlsResult
   return { settings: out, ...(error ? { error } : {}), notes };
 }
 
+/** Whether a Gateway in `ns` may use the Secret: its own namespace, or a ReferenceGrant. */
+function secretAllowed(
+  refs: References,
+  ns: string,
+  secret: { name: string; namespace: string },
+): boolean {
+  return secret.namespace === ns || refs.allowed({
+    fromKind: "Gateway",
+    fromNamespace: ns,
+    to: "/Secret",
+    name: secret.name,
+    toNamespace: secret.namespace,
+  });
+}
+
 /** Istio's check of `spec.tls.backend.clientCertificateRef` (its Secret is not read by mesh). */
 export function clientCertificateError(gw: KGateway, refs: References): ConditionError | undefined {
   const ref = gw.spec.tls?.backend?.clientCertificateRef;
@@ -192,16 +198,7 @@ export function clientCertificateError(gw: KGateway, refs: References): Conditio
   }
   const ns = gw.metadata.namespace;
   const credNs = ref.namespace ?? ns;
-  if (
-    credNs !== ns &&
-    !refs.allowed({
-      fromKind: "Gateway",
-      fromNamespace: ns,
-      to: "/Secret",
-      name: ref.name,
-      toNamespace: credNs,
-    })
-  ) {
+  if (!secretAllowed(refs, ns, { name: ref.name, namespace: credNs })) {
     return {
       reason: "RefNotPermitted",
       message: `clientCertificateRef ${ref.name}/${credNs} not accessible to a Gateway in ` +
