@@ -10,7 +10,7 @@ import {
   withDelayFlag,
   withHeaders,
 } from "./route_actions.ts";
-import { FakeClock, sleep } from "./stages/clock.ts";
+import { FakeClock, sleep } from "../util/clock.ts";
 
 Deno.test("faultHits: 0 never, 100 always, fractions by the random draw", () => {
   assert.equal(faultHits(0, () => 0), false);

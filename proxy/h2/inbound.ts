@@ -17,7 +17,7 @@
  * @module
  */
 import type { Socket } from "node:net";
-import { type Clock, realClock } from "./clock.ts";
+import { type Clock, realClock } from "../../util/clock.ts";
 import { errorName, H2_ERROR, H2ConnectionError, H2StreamError } from "./errors.ts";
 import { FrameReader } from "./frame_reader.ts";
 import { encodeFrame, type HeadersFrame, type ReadItem } from "./frames.ts";

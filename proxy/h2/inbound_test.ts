@@ -1,6 +1,6 @@
 /** The receiving side against a hand-driven peer: every protocol violation ends as RFC 9113 says. */
 import assert from "node:assert/strict";
-import { FakeClock } from "./clock.ts";
+import { FakeClock } from "../../util/clock.ts";
 import { H2_ERROR } from "./errors.ts";
 import type { ReadItem } from "./frames.ts";
 import type { HeaderField } from "./hpack.ts";
@@ -226,16 +226,16 @@ Deno.test("inbound: timeouts on a fake clock: SETTINGS ACK, idle, an unfinished 
     peer.write(enc.encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"));
     peer.send({ type: "SETTINGS", ack: false, settings: [] });
     await peer.waitFor((f) => f.type === "SETTINGS" && f.ack);
-    clock.advance(4999);
+    clock.tick(4999);
     assert.equal(peer.frames.some((f) => f.type === "GOAWAY"), false);
-    clock.advance(1);
+    clock.tick(1);
     assert.equal(await goawayCode(peer), H2_ERROR.SETTINGS_TIMEOUT);
   });
   await withPeer({ server }, async (peer) => {
     peer.start();
     peer.headers(1, get("/"));
     await peer.response(1);
-    clock.advance(60_000);
+    clock.tick(60_000);
     assert.equal(await goawayCode(peer), H2_ERROR.NO_ERROR);
     await peer.ended;
   });
@@ -253,7 +253,7 @@ Deno.test("inbound: timeouts on a fake clock: SETTINGS ACK, idle, an unfinished 
     // The fragment has arrived once a later request on the socket is seen... a PING can't
     // follow inside a block, so wait for the server's timer instead.
     while (clock.pending < 2) await new Promise((r) => setTimeout(r, 0));
-    clock.advance(3000);
+    clock.tick(3000);
     assert.equal(await goawayCode(peer), H2_ERROR.PROTOCOL_ERROR);
   });
   assert.equal(clock.pending, 0);

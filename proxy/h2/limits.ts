@@ -16,14 +16,14 @@
  * @example
  * ```ts
  * import { RateCounter } from "./limits.ts";
- * import { realClock } from "./clock.ts";
+ * import { realClock } from "../../util/clock.ts";
  * const pings = new RateCounter({ clock: realClock, windowMs: 10_000, max: 2 });
  * pings.hit(); pings.hit(); // false, false
  * pings.hit(); // true: over the limit
  * ```
  * @module
  */
-import type { Clock } from "./clock.ts";
+import type { Clock } from "../../util/clock.ts";
 
 /** Caps on what a peer may make us do. */
 export interface H2Limits {

@@ -1,6 +1,6 @@
 /** The defences: rapid reset, floods of PING, SETTINGS, empty frames and CONTINUATION, and control frames owed. */
 import assert from "node:assert/strict";
-import { FakeClock } from "./clock.ts";
+import { FakeClock } from "../../util/clock.ts";
 import { H2_ERROR } from "./errors.ts";
 import { RateCounter } from "./limits.ts";
 import type { H2Stream } from "./stream.ts";
@@ -10,7 +10,7 @@ Deno.test("limits: the rate counter counts in fixed windows", () => {
   const clock = new FakeClock();
   const c = new RateCounter({ clock, windowMs: 1000, max: 2 });
   assert.deepEqual([c.hit(), c.hit(), c.hit()], [false, false, true]);
-  clock.advance(1000);
+  clock.tick(1000);
   assert.deepEqual([c.hit(), c.hit(), c.hit()], [false, false, true]);
 });
 

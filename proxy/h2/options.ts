@@ -13,7 +13,7 @@
  * ```
  * @module
  */
-import type { Clock } from "./clock.ts";
+import type { Clock } from "../../util/clock.ts";
 import type { H2Limits } from "./limits.ts";
 import type { H2Settings } from "./settings.ts";
 import type { H2Stream } from "./stream.ts";

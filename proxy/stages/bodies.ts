@@ -5,11 +5,11 @@
  *
  * @example
  * ```ts
- * const body = untilDeadline(onEnd(res.body, release), { ms: 1000, clock: systemClock });
+ * const body = untilDeadline(onEnd(res.body, release), { ms: 1000, clock: realClock });
  * ```
  * @module
  */
-import type { Clock } from "./clock.ts";
+import type { Clock } from "../../util/clock.ts";
 
 /** `body`, calling `fn` once when it ends, fails or is cancelled. */
 export function onEnd(

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { onEnd, RouteTimeoutError, untilDeadline } from "./bodies.ts";
-import { FakeClock } from "./clock.ts";
+import { FakeClock } from "../../util/clock.ts";
 
 Deno.test("onEnd: called once when the body ends, or when it is cancelled", async () => {
   let ends = 0;

@@ -13,7 +13,7 @@
  *
  * @example
  * ```ts
- * const concrete = new ConcreteStage({ endpoints, clusters, clock: systemClock, balancer });
+ * const concrete = new ConcreteStage({ endpoints, clusters, clock: realClock, balancer });
  * const out = await concrete.send({ lb, route, method: "GET", path: "/", headers, body: null });
  * if (!out.ok) return errorResponse(out.failure);
  * ```
@@ -33,7 +33,7 @@ import { isOwnListener } from "../loop.ts";
 import { attemptAnswer, attemptFailure, type Failure } from "../errors.ts";
 import type { EndpointClient, EndpointResponse } from "./endpoint.ts";
 import type { ClusterStates } from "./clusters.ts";
-import { type Clock, sleep } from "./clock.ts";
+import { type Clock, sleep } from "../../util/clock.ts";
 import { originalDestination, pickEndpoint } from "./pick.ts";
 import { onEnd, untilDeadline } from "./bodies.ts";
 import { mirror } from "./mirror.ts";

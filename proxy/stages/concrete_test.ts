@@ -8,7 +8,7 @@ import type { Cluster, Endpoint, Route } from "../../api/proxy_config.ts";
 import { Balancer } from "../balancer.ts";
 import { type ConcreteRequest, ConcreteStage } from "./concrete.ts";
 import { ClusterStates } from "./clusters.ts";
-import { FakeClock } from "./clock.ts";
+import { FakeClock } from "../../util/clock.ts";
 import { FakeEndpoints, hang, refused, reply, reset, streaming } from "./fake_endpoints.ts";
 
 const ep = (i: number): Endpoint => ({ address: `10.0.0.${i}`, port: 80, mtls: false, labels: {} });

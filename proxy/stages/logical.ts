@@ -9,7 +9,7 @@
  *
  * @example
  * ```ts
- * const logical = new LogicalStage({ concrete, clock: systemClock });
+ * const logical = new LogicalStage({ concrete, clock: realClock });
  * const hit = logical.match(rt.outbound, lr);
  * if (hit) return logical.serve(hit, lr, rt.balancers.get(hit.cluster));
  * ```
@@ -33,7 +33,7 @@ import {
 } from "../route_actions.ts";
 import type { Exchange } from "./observe.ts";
 import type { ConcreteStage } from "./concrete.ts";
-import { type Clock, sleep } from "./clock.ts";
+import { type Clock, sleep } from "../../util/clock.ts";
 import { hashKeyOf } from "./pick.ts";
 import { upstreamHeaders } from "./upstream_headers.ts";
 import { responseOf } from "./endpoint.ts";

@@ -11,7 +11,7 @@ import { Runtime } from "../runtime.ts";
 import { Stats } from "../stats.ts";
 import { outboundHandler } from "../outbound.ts";
 import { ClusterStates } from "./clusters.ts";
-import { FakeClock } from "./clock.ts";
+import { FakeClock } from "../../util/clock.ts";
 import { FakeEndpoints, reply } from "./fake_endpoints.ts";
 import type { RoutedContext } from "./routed.ts";
 

@@ -20,7 +20,7 @@ import type { Reporter, RequestLabels, Stats } from "../stats.ts";
 import type { Span } from "../tracing.ts";
 import { errorResponse, type Failure, failureAnswer } from "../errors.ts";
 import { withDelayFlag } from "../route_actions.ts";
-import { type Clock, systemClock } from "./clock.ts";
+import { type Clock, realClock } from "../../util/clock.ts";
 
 /** Where observations go. */
 export interface Telemetry {
@@ -63,7 +63,7 @@ export interface Observation {
 
 /** Counts, logs and ends the span of a finished request. */
 export function observe(t: Telemetry, o: Observation): void {
-  const durationMs = (t.clock ?? systemClock).now() - o.start;
+  const durationMs = (t.clock ?? realClock).now() - o.start;
   t.stats.record(o.reporter, o.labels, o.status, durationMs);
   const requestId = o.requestId ?? o.header("x-request-id");
   if (t.accessLog?.enabled) {
@@ -128,7 +128,7 @@ export class Exchange {
   constructor(t: Telemetry, req: Request) {
     this.#t = t;
     this.req = req;
-    this.start = (t.clock ?? systemClock).now();
+    this.start = (t.clock ?? realClock).now();
     const url = req.url;
     const from = url.indexOf("://") + 3;
     const slash = url.indexOf("/", from);

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import type { AccessEntry, AccessLog } from "../access_log.ts";
 import { Stats } from "../stats.ts";
 import type { Span, SpanEnd } from "../tracing.ts";
-import { FakeClock } from "./clock.ts";
+import { FakeClock } from "../../util/clock.ts";
 import { Exchange, observe } from "./observe.ts";
 
 function sinks() {

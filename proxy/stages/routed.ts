@@ -31,7 +31,7 @@ import { newProxyId, VIA_HEADER, viaLoop, withVia } from "../loop.ts";
 import { errorResponse, type Failure } from "../errors.ts";
 import type { EndpointClient } from "./endpoint.ts";
 import type { ClusterStates } from "./clusters.ts";
-import { type Clock, systemClock } from "./clock.ts";
+import { type Clock, realClock } from "../../util/clock.ts";
 import { ConcreteStage } from "./concrete.ts";
 import { type EdgePolicy, type LogicalRequest, LogicalStage } from "./logical.ts";
 import { Exchange, type Telemetry } from "./observe.ts";
@@ -95,7 +95,7 @@ export function ownPortsOf(ctx: RoutedContext, rt: Runtime): number[] {
 
 /** The handler of a routed listener composed as `stack` says. */
 export function routedHandler(ctx: RoutedContext, stack: RoutedStack): ServeHandler {
-  const clock = ctx.clock ?? systemClock;
+  const clock = ctx.clock ?? realClock;
   const telemetry: Telemetry = { stats: ctx.stats, accessLog: ctx.accessLog, clock };
   const concrete = new ConcreteStage({
     endpoints: ctx.endpoints,

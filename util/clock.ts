@@ -1,8 +1,9 @@
 /**
- * The clock the request path reads time and sets timers from: {@linkcode systemClock} in a
- * proxy, {@linkcode FakeClock} in the stage tests, which drive route timeouts, per-try
- * timeouts, retry backoff and fault delays without waiting. Same shape as `proxy/h2`'s clock,
- * so one can stand in for the other.
+ * The clock the proxy reads time and sets timers from: {@linkcode realClock} in a process,
+ * {@linkcode FakeClock} in tests, which drive route timeouts, per-try timeouts, retry backoff,
+ * fault delays and HTTP/2's timers and rate windows without waiting. `await advance(ms)` lets
+ * promise callbacks run between timers (for code that awaits, then sets a timer); `tick(ms)`
+ * fires due timers synchronously.
  *
  * @example
  * ```ts
@@ -21,7 +22,7 @@ export interface Clock {
 }
 
 /** The process's clock. */
-export const systemClock: Clock = {
+export const realClock: Clock = {
   now: () => performance.now(),
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (h) => clearTimeout(h as number),
@@ -70,6 +71,32 @@ export class FakeClock implements Clock {
     return this.#timers.size;
   }
 
+  /** Moves time on by `ms`, firing due timers in order, synchronously. */
+  tick(ms: number): void {
+    const end = this.#now + ms;
+    for (let first = this.#due(end); first; first = this.#due(end)) {
+      this.#timers.delete(first[0]);
+      this.#now = first[1].at;
+      first[1].fn();
+    }
+    this.#now = end;
+  }
+
+  /** The first timer due by `end` (earliest, then in the order set). */
+  #due(end: number): [number, Timer] | undefined {
+    let first: [number, Timer] | undefined;
+    for (const e of this.#timers) {
+      const t = e[1];
+      if (
+        t.at <= end &&
+        (!first || t.at < first[1].at || (t.at === first[1].at && t.seq < first[1].seq))
+      ) {
+        first = e;
+      }
+    }
+    return first;
+  }
+
   /**
    * Moves time on by `ms`, firing due timers in order; between timers (and at the end) it lets
    * promise callbacks run, so code that awaits and then sets a new timer is followed.
@@ -77,18 +104,7 @@ export class FakeClock implements Clock {
   async advance(ms: number): Promise<void> {
     const end = this.#now + ms;
     await settle();
-    for (;;) {
-      let first: [number, Timer] | undefined;
-      for (const e of this.#timers) {
-        const t = e[1];
-        if (
-          t.at <= end &&
-          (!first || t.at < first[1].at || (t.at === first[1].at && t.seq < first[1].seq))
-        ) {
-          first = e;
-        }
-      }
-      if (!first) break;
+    for (let first = this.#due(end); first; first = this.#due(end)) {
       this.#timers.delete(first[0]);
       this.#now = first[1].at;
       first[1].fn();
