@@ -51,6 +51,7 @@ export class Upstreams {
   #creds?: Credentials;
   #roots = "";
   #aliases: () => readonly string[] | undefined;
+  #generation = 0;
 
   /** `trustDomainAliases`: the current config's aliases (ProxyConfig `trustDomainAliases`). */
   constructor(trustDomainAliases: () => readonly string[] | undefined = () => undefined) {
@@ -64,6 +65,7 @@ export class Upstreams {
   setCredentials(creds: Credentials, roots: string = creds.rootsPem): void {
     this.#creds = creds;
     this.#roots = roots;
+    this.#generation++;
     for (const [key, pool] of this.#pools) {
       if (key.startsWith("mtls|")) {
         pool.drain();
@@ -81,6 +83,36 @@ export class Upstreams {
   }
 
   /**
+   * How connections to `ep` are keyed: the address, port and TLS (mesh identity or origination
+   * settings); mesh mTLS keys carry the credentials' generation, so a renewal keys anew.
+   */
+  key(ep: Endpoint, origination?: Origination): string {
+    const k = this.#key(ep, origination);
+    return ep.mtls ? `${k}|${this.#generation}` : k;
+  }
+
+  /**
+   * The `tls.connect` options for `ep` (mesh mTLS with the current certificate, or TLS
+   * origination to an endpoint outside the mesh), undefined for plaintext. Throws when there
+   * is no mesh certificate yet or a file the origination names can't be read.
+   */
+  tlsOptions(ep: Endpoint, origination?: Origination): TlsDialOptions | undefined {
+    // TLS origination is for endpoints outside the mesh; a sidecar speaks mesh mTLS or plaintext.
+    if (!ep.mtls && !ep.sidecar && origination) return originationOptions(ep, origination);
+    if (!ep.mtls) return undefined;
+    const creds = this.#creds;
+    if (!creds) throw new Error("no mesh certificate yet");
+    return {
+      host: ep.address,
+      port: ep.port,
+      key: creds.keyPem,
+      cert: creds.certChainPem,
+      ca: this.#roots,
+      checkServerIdentity: identityChecker(ep.identity, this.#aliases),
+    };
+  }
+
+  /**
    * The pool for an endpoint, created on first use. `origination` opens TLS to an endpoint
    * outside the mesh (DestinationRule SIMPLE or MUTUAL); it throws when a file it names
    * can't be read.
@@ -92,28 +124,10 @@ export class Upstreams {
       if (connectTimeoutMs !== undefined) pool.connectTimeoutMs = connectTimeoutMs;
       return pool;
     }
-    // TLS origination is for endpoints outside the mesh; a sidecar speaks mesh mTLS or plaintext.
-    if (!ep.mtls && !ep.sidecar && origination) {
-      const options = originationOptions(ep, origination);
-      pool = new H1Pool(() => connectTls(options));
-    } else if (ep.mtls) {
-      const creds = this.#creds;
-      const roots = this.#roots;
-      if (!creds) throw new Error("no mesh certificate yet");
-      const checkServerIdentity = identityChecker(ep.identity, this.#aliases);
-      pool = new H1Pool(() =>
-        connectTls({
-          host: ep.address,
-          port: ep.port,
-          key: creds.keyPem,
-          cert: creds.certChainPem,
-          ca: roots,
-          checkServerIdentity,
-        })
-      );
-    } else {
-      pool = new H1Pool(() => net.connect({ host: ep.address, port: ep.port }));
-    }
+    const tlsOptions = this.tlsOptions(ep, origination);
+    pool = tlsOptions
+      ? new H1Pool(() => connectTls(tlsOptions))
+      : new H1Pool(() => net.connect({ host: ep.address, port: ep.port }));
     if (connectTimeoutMs !== undefined) pool.connectTimeoutMs = connectTimeoutMs;
     this.#pools.set(key, pool);
     return pool;

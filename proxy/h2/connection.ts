@@ -93,6 +93,14 @@ export class H2Connection extends H2Inbound {
     return this._streams.size + this._waiting.length;
   }
 
+  /**
+   * Client: whether a new request would get a stream: neither side sent GOAWAY and the
+   * connection isn't closed (a pool picks connections by it).
+   */
+  get acceptsStreams(): boolean {
+    return !this._dead && !this._goawayGot && this._goawaySent === undefined;
+  }
+
   /** Bytes handed to the socket and not yet written out by it, plus frames not yet flushed. */
   get bufferedOutgoing(): number {
     return this._sender.buffered + (this._socket.writableLength ?? 0);

@@ -27,6 +27,7 @@ import type { Origination } from "../forward.ts";
 import type { H1Request, H1Response } from "../h1_client.ts";
 import { hopFilter } from "../hop_headers.ts";
 import { NULL_BODY_STATUS } from "../route_actions.ts";
+import { withTrailers } from "../trailers.ts";
 
 /** A request as an endpoint client sends it. */
 export interface EndpointRequest {
@@ -56,6 +57,11 @@ export interface EndpointResponse {
   full?: Uint8Array;
   /** A `101` to an upgrade request: the connection, now the caller's (HTTP/1.1 only). */
   upgrade?: H1Response["upgrade"];
+  /**
+   * The trailers, once the body has been read to its end (HTTP/2; `[]` when none); never
+   * rejects. {@linkcode responseOf} attaches them to the `Response` (`trailers.ts`).
+   */
+  trailers?: Promise<[string, string][]>;
 }
 
 /** Where and how to send: the endpoint and its cluster's connection settings. */
@@ -154,9 +160,10 @@ export async function responseOf(res: EndpointResponse): Promise<Response> {
     if (!res.full) await res.body.cancel();
     return new Response(null, { status: res.status, headers });
   }
-  return new Response((res.full as Uint8Array<ArrayBuffer> | undefined) ?? res.body, {
+  const out = new Response((res.full as Uint8Array<ArrayBuffer> | undefined) ?? res.body, {
     status: res.status,
     statusText: res.statusText,
     headers,
   });
+  return res.trailers ? withTrailers(out, res.trailers) : out;
 }
