@@ -210,6 +210,12 @@ export interface Cluster {
   /** `connectionPool.tcp.connectTimeout` in milliseconds (Istio's default: 10 s). */
   connectTimeoutMs?: number;
   /**
+   * The service port speaks HTTP/2 (port protocol GRPC or HTTP2, or a `grpc`/`http2` name
+   * prefix): requests to endpoints outside the mesh go over HTTP/2 (h2c with prior knowledge,
+   * or ALPN h2 with TLS origination). HTTP/1.1 when absent, and to mesh sidecars for now.
+   */
+  protocol?: "HTTP2";
+  /**
    * Consistent hashing (DestinationRule `loadBalancer.consistentHash`): requests with the
    * same key go to the same endpoint (a ring of endpoints, as Envoy's ring hash).
    */

@@ -210,6 +210,7 @@ export function buildClusters(
           endpoints: selected.map((i) => endpointOf(i, port, tp?.tls?.mode)),
         };
         if (svc.originalDst) c.originalDst = true;
+        if (port.http2) c.protocol = "HTTP2";
         const tls = upstreamTlsOf(tp);
         if (tls) c.tls = tls;
         const hash = hashOf(tp);

@@ -19,6 +19,7 @@ import type { MtlsMode } from "../api/proxy_config.ts";
 export { labelsMatch };
 import { spiffeId } from "../ca/spiffe.ts";
 import { hostMatches } from "../api/host.ts";
+import { speaksHttp2 } from "./port_protocol.ts";
 import type { DestinationRule, VirtualService } from "../api/resources.ts";
 
 /** A service port. */
@@ -27,6 +28,8 @@ export interface ServicePort {
   name: string;
   protocol: string;
   targetPort?: number;
+  /** The port speaks HTTP/2 (GRPC or HTTP2, by protocol or name prefix: `port_protocol.ts`). */
+  http2?: boolean;
 }
 
 /** A service known to the mesh. */
@@ -73,6 +76,7 @@ export class ServiceRegistry {
         name: p.name ?? `port-${p.number}`,
         protocol: (p.protocol ?? "HTTP").toUpperCase(),
         targetPort: p.targetPort,
+        ...(speaksHttp2(p) ? { http2: true } : {}),
       }));
       const instances: WorkloadInstance[] = [];
       for (const ep of se.spec.endpoints ?? []) {

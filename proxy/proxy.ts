@@ -20,7 +20,8 @@ import { outboundHandler } from "./outbound.ts";
 import { gatewayHandler } from "./gateway.ts";
 import type { RoutedContext } from "./stages/routed.ts";
 import { ClusterStates } from "./stages/clusters.ts";
-import { H1EndpointClient } from "./stages/endpoint.ts";
+import { byProtocol, H1EndpointClient } from "./stages/endpoint.ts";
+import { H2EndpointClient } from "./stages/h2_endpoint.ts";
 import { AccessLog } from "./access_log.ts";
 import { type Inbound, startInbound } from "./inbound.ts";
 import { startTcpListener, type TcpContext } from "./tcp.ts";
@@ -165,6 +166,8 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
   const stats = new Stats({ namespace: opts.namespace, workload, principal });
   let runtime: Runtime | undefined;
   const upstreams = new Upstreams(() => runtime?.config.trustDomainAliases);
+  // HTTP/2 upstreams (GRPC/HTTP2 ports outside the mesh), keyed and dialled as `upstreams`.
+  const h2Upstreams = new H2EndpointClient({ dialer: upstreams });
   // Balancers, breakers, outlier ejections and pools live across pushes, pruned as clusters go.
   const clusters = new ClusterStates({ pools: upstreams });
   const accessLog = new AccessLog();
@@ -295,7 +298,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
 
   const ctx: RoutedContext = {
     runtime: () => runtime,
-    endpoints: new H1EndpointClient(upstreams),
+    endpoints: byProtocol({ http1: new H1EndpointClient(upstreams), http2: h2Upstreams }),
     clusters,
     stats,
     accessLog,
@@ -555,6 +558,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
       await Promise.all([...egressServers.values()].map((s) => s.close()));
       await inbound?.close();
       upstreams.close();
+      h2Upstreams.close();
       await admin.shutdown();
     },
   };

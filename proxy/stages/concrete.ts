@@ -19,7 +19,7 @@
  * ```
  * @module
  */
-import type { Endpoint, Route } from "../../api/proxy_config.ts";
+import type { Cluster, Endpoint, Route } from "../../api/proxy_config.ts";
 import type { Balancer } from "../balancer.ts";
 import {
   backoffMs,
@@ -198,6 +198,7 @@ export class ConcreteStage {
           origination: originationOf(cluster),
           connectTimeoutMs: cluster.connectTimeoutMs,
           maxRequestsPerConnection: cluster.limits?.maxRequestsPerConnection,
+          ...(upstreamHttp2(cluster, ep, r.upgrade) ? { protocol: "http2" as const } : {}),
         }, abort?.signal);
         clock.clearTimeout(timer);
         if (res.full || !holds) release();
@@ -234,4 +235,12 @@ export class ConcreteStage {
       return { ok: true, res, ep };
     }
   }
+}
+
+/**
+ * HTTP/2 upstream: the cluster's port speaks it and the endpoint is outside the mesh (a
+ * sidecar's inbound takes HTTP/1.1 for now); an upgrade request stays HTTP/1.1.
+ */
+export function upstreamHttp2(cluster: Cluster, ep: Endpoint, upgrade?: boolean): boolean {
+  return cluster.protocol === "HTTP2" && !ep.mtls && !ep.sidecar && !upgrade;
 }

@@ -238,3 +238,22 @@ Deno.test("concrete: an endpoint outside the mesh on this proxy's own port is a 
   assert.equal(r.ok ? "" : r.failure.kind, "loop");
   assert.equal(up.sent.length, 0);
 });
+
+Deno.test("concrete: an HTTP2 cluster's endpoints outside the mesh get protocol http2; sidecars and upgrades don't", async () => {
+  const side: Endpoint = { ...ep(3), sidecar: true, mtls: true, identity: "spiffe://x" };
+  for (
+    const [endpoint, upgrade, want] of [
+      [ep(1), false, "http2"],
+      [ep(1), true, undefined],
+      [side, false, undefined],
+    ] as const
+  ) {
+    const { stage, req, up } = setup(cluster({ protocol: "HTTP2", endpoints: [endpoint] }));
+    const r = await stage.send(req({}, { upgrade }));
+    assert.ok(r.ok);
+    assert.equal(up.sent[0].target.protocol, want, JSON.stringify({ endpoint, upgrade }));
+  }
+  const { stage, req, up } = setup(cluster());
+  assert.ok((await stage.send(req())).ok);
+  assert.equal(up.sent[0].target.protocol, undefined);
+});
