@@ -20,6 +20,7 @@
  * @module
  */
 import type { HeaderChanges } from "../api/proxy_config.ts";
+import { copyTrailers } from "./trailers.ts";
 import { logger } from "../util/log.ts";
 
 const log = logger("proxy");
@@ -201,7 +202,7 @@ export function withHeaderChanges(
     headers: res.headers,
   });
   applyLeniently(out.headers, c, skips);
-  return out;
+  return copyTrailers(res, out);
 }
 
 /** Whether a request-side name stands for the authority (sent upstream as the `host` header). */

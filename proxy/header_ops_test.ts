@@ -11,6 +11,7 @@ import {
   withHeaderChanges,
 } from "./header_ops.ts";
 import { corsFor, redirectResponse } from "./route_actions.ts";
+import { trailersOf, withTrailers } from "./trailers.ts";
 
 /** A skip log that records its warnings. */
 function recording(cap?: number): { skips: SkipLog; warned: string[] } {
@@ -117,6 +118,14 @@ Deno.test("withHeaderChanges: immutable headers are copied, then changed; invali
   assert.equal(withHeaderChanges(plain, { remove: ["x y"] }, skips), plain, "changed in place");
   assert.equal(await plain.text(), "body");
   assert.equal(withHeaderChanges(plain, undefined, skips), plain);
+  // A copy keeps the trailers (gRPC status over HTTP/2).
+  const immutable = withTrailers(
+    Response.redirect("http://a/b", 302),
+    Promise.resolve([["t", "1"]]),
+  );
+  const copy = withHeaderChanges(immutable, { set: { "x-b": "2" } }, skips);
+  assert.notEqual(copy, immutable);
+  assert.deepEqual(await trailersOf(copy), [["t", "1"]]);
 });
 
 Deno.test("changeHeaderList: invalid changes skipped (no header injection), the authority as Istio's", () => {

@@ -296,7 +296,7 @@ export class H2EndpointClient implements EndpointClient {
     c.inflight++;
     s.closed.then(() => c.inflight--);
     if (body !== null && !(body instanceof Uint8Array && body.length === 0)) {
-      sendBody(s, body);
+      sendBody(s, body).catch(() => s.reset(H2_ERROR.CANCEL)); // never rejects; belt and braces
     }
     const onAbort = () => s.reset(H2_ERROR.CANCEL);
     signal?.addEventListener("abort", onAbort, { once: true });
