@@ -18,8 +18,9 @@
  *
  * HTTP/2 gets through too: a plaintext connection that opens with the HTTP/2 preface (h2c
  * with prior knowledge; decided on the first byte that can't be the preface, so HTTP/1.1
- * waits for nothing) and a TLS connection that negotiated ALPN `h2` are piped, still counted
- * and timed by the listener, to an internal `Deno.serve` on loopback (`h2c_bridge.ts`).
+ * waits for nothing) and a TLS connection that negotiated ALPN `h2` are served by mesh's own
+ * HTTP/2 codec (`h2_serve.ts` over `h2/`), still counted by the listener, with its limits
+ * mapped onto the connection (header list size, headers and idle timeouts), trailers carried.
  *
  * The inbound listener (`inbound.ts`) gets the same protection with {@linkcode guardServer}
  * and {@linkcode h1Options}.
@@ -41,7 +42,8 @@ import {
   serveH1,
 } from "./h1_server.ts";
 import { carry, offerUpgrade, switchingHeaders, upgradeOf, type UpgradeSlot } from "./upgrade.ts";
-import { H2Bridge, prefaceMatch } from "./h2c_bridge.ts";
+import { prefaceMatch, serveH2 } from "./h2_serve.ts";
+import type { H2Connection } from "./h2/connection.ts";
 import { logger } from "../util/log.ts";
 
 const log = logger("listener");
@@ -441,18 +443,19 @@ export function serveHttp(opts: ListenerOptions): Promise<HttpListener> {
   const sockets = new Set<net.Socket>();
   let port = opts.port;
   const scheme = opts.tls ? "https" : "http";
-  const h2 = new H2Bridge({
-    name: opts.name,
-    scheme,
-    handler: opts.handler,
-    limits,
-    onVerified: (req) => verified.add(req),
-  });
-  /** Hands a connection to HTTP/2; the pipe's descriptors count against the process budget. */
+  const h2 = new Set<H2Connection>();
+  /** Hands a connection to HTTP/2 (mesh's codec); it stays counted by the guard. */
   const toH2 = (socket: net.Socket, head: Uint8Array | undefined, xfcc?: string) => {
-    processConnections++;
-    socket.once("close", () => processConnections--);
-    h2.attach(socket, head, { xfcc });
+    const conn = serveH2(socket, {
+      scheme,
+      handler: opts.handler,
+      limits,
+      listenerPort: port,
+      ...(head ? { initialBytes: head } : {}),
+      ...(xfcc !== undefined ? { xfcc, onVerified: (req: Request) => verified.add(req) } : {}),
+    });
+    h2.add(conn);
+    conn.closed.then(() => h2.delete(conn));
   };
   const secure = opts.tls
     ? tls.createSecureContext({ cert: opts.tls.cert, key: opts.tls.key, ca: opts.tls.ca })
@@ -565,10 +568,9 @@ export function serveHttp(opts: ListenerOptions): Promise<HttpListener> {
         guard,
         shutdown: () =>
           new Promise<void>((done) => {
-            const closed = h2.close();
-            const finish = () => closed.then(() => done());
-            if (!server.listening) finish();
-            else server.close(finish);
+            for (const c of [...h2]) c.destroy();
+            if (!server.listening) done();
+            else server.close(() => done());
             for (const s of sockets) s.destroy();
           }),
       });

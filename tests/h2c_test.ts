@@ -2,7 +2,7 @@
  * HTTP/2 with prior knowledge (h2c) from clients to the routed listeners, with real
  * processes: through a sidecar's outbound listener to an app (HTTP/1.1 on the same port),
  * within --max-connections, and on a gateway whose AuthorizationPolicy sees the real client
- * address (not the loopback pipe to the listener's internal HTTP/2 server).
+ * address (HTTP/2 is served by mesh's own codec on the listener's connection).
  */
 import assert from "node:assert/strict";
 import net from "node:net";
@@ -153,8 +153,8 @@ spec:
     const gw = await m.gateway();
     await gw.proc.waitFor(new RegExp(`gateway listener open address=127\\.0\\.0\\.1:${gwPort}`));
     const url = `http://127.0.0.1:${gwPort}/edge`;
-    // The internal HTTP/2 server's pipe comes from 127.0.0.1: a policy that saw it would let
-    // 127.0.0.5 through.
+    // A policy that saw a loopback hop (127.0.0.1) instead of the client would let 127.0.0.5
+    // through.
     await eventually(
       async () => (await curlVersion(["--http2-prior-knowledge", url])).status === 200,
       10_000,

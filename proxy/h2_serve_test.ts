@@ -1,11 +1,15 @@
 /**
- * HTTP/2 on the routed listeners: h2c with prior knowledge and ALPN h2 piped to the internal
- * server, with the listener's limits, the real client address, and no way around the listener.
+ * HTTP/2 on the routed listeners with mesh's codec: h2c with prior knowledge and ALPN h2, the
+ * listener's limits, the real client address, trailers both ways, backpressure, client
+ * resets releasing the response body, handler failures.
  */
 import assert from "node:assert/strict";
 import net from "node:net";
-import { H2Bridge, PREFACE, prefaceMatch } from "./h2c_bridge.ts";
+import { PREFACE, prefaceMatch } from "./h2_serve.ts";
 import { DEFAULT_LIMITS, hasVerifiedXfcc, type ServeHandler, serveHttp } from "./listener.ts";
+import { H2Connection } from "./h2/connection.ts";
+import { H2_ERROR } from "./h2/errors.ts";
+import { trailersOf, withTrailers } from "./trailers.ts";
 import { testPki } from "../tests/helpers.ts";
 
 const enc = new TextEncoder();
@@ -86,7 +90,7 @@ Deno.test("plaintext listener: h2c with prior knowledge and HTTP/1.1 on one port
     assert.deepEqual([h2.status, h2.version], [200, "2"], h2.stderr);
     const seen = JSON.parse(h2.body);
     assert.deepEqual(seen.url, url);
-    // The handler sees curl's own address, not the loopback pipe's.
+    // The handler sees curl's own address.
     assert.deepEqual(seen.remote, `127.0.0.1:${h2.localPort}`);
     const h1 = await curlInfo(["--http1.1", url]);
     assert.deepEqual([h1.status, h1.version], [200, "1.1"], h1.stderr);
@@ -131,40 +135,7 @@ Deno.test("h2c: requests multiplexed on one connection, bodies both ways, one li
   }
 });
 
-Deno.test("h2c: the internal port refuses connections that didn't come through the listener", async () => {
-  const bridge = new H2Bridge({
-    name: "t",
-    scheme: "http",
-    handler: echo,
-    limits: DEFAULT_LIMITS,
-  });
-  const front = net.createServer((s) => bridge.attach(s));
-  await new Promise<void>((r) => front.listen(0, "127.0.0.1", r));
-  const frontPort = (front.address() as net.AddressInfo).port;
-  try {
-    const ok = await curlInfo(["--http2-prior-knowledge", `http://127.0.0.1:${frontPort}/`]);
-    assert.deepEqual(ok.status, 200, ok.stderr);
-    const port = bridge.internalPort!;
-    assert(port > 0);
-    const direct = await curlInfo(["--http2-prior-knowledge", `http://127.0.0.1:${port}/`]);
-    assert.deepEqual(direct.status, 503);
-    const direct1 = await curlInfo([`http://127.0.0.1:${port}/`]);
-    assert.deepEqual(direct1.status, 503);
-    assert.deepEqual(bridge.refused, 2);
-    // And the fix-up itself, without sockets: an unknown pipe port is refused.
-    const res = await bridge.handle(new Request("http://x/"), {
-      remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 1 },
-      completed: Promise.resolve(),
-    } as unknown as Deno.ServeHandlerInfo);
-    assert.deepEqual(res.status, 503);
-    await res.body?.cancel();
-  } finally {
-    await bridge.close();
-    await new Promise((r) => front.close(r));
-  }
-});
-
-Deno.test("h2c: handler errors are a 502; too many request headers a 431; nothing crashes", async () => {
+Deno.test("h2c: handler errors are a 500; too many request headers a 431; nothing crashes", async () => {
   const handler: ServeHandler = (req) => {
     if (req.url.endsWith("/throw")) throw new Error("boom");
     return new Response("ok");
@@ -174,7 +145,7 @@ Deno.test("h2c: handler errors are a 502; too many request headers a 431; nothin
   try {
     const base = `http://127.0.0.1:${l.port}`;
     const thrown = await curlInfo(["--http2-prior-knowledge", `${base}/throw`]);
-    assert.deepEqual(thrown.status, 502);
+    assert.deepEqual([thrown.status, thrown.version], [500, "2"]);
     const many = Array.from({ length: 30 }, (_, i) => ["-H", `x-h${i}: v`]).flat();
     const tooMany = await curlInfo(["--http2-prior-knowledge", ...many, `${base}/`]);
     assert.deepEqual(tooMany.status, 431);
@@ -298,5 +269,166 @@ Deno.test("HTTPS: ALPN h2 is served over HTTP/2 with the https URL; MUTUAL keeps
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** A client of mesh's codec connected to `port`. */
+function h2Client(port: number): Promise<H2Connection> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ host: "127.0.0.1", port }, () => {
+      resolve(new H2Connection(s, { role: "client" }));
+    });
+    s.on("error", reject);
+  });
+}
+
+function req(path: string, method = "GET", extra: [string, string][] = []): [string, string][] {
+  return [[":method", method], [":scheme", "http"], [":path", path], [
+    ":authority",
+    "svc.test",
+  ], ...extra];
+}
+
+const enc2 = new TextEncoder();
+
+Deno.test("h2: trailers both ways (request trailers to the handler, response trailers to the client)", async () => {
+  let seenTrailers: [string, string][] = [];
+  let seenCookie: string | null = null;
+  const handler: ServeHandler = async (r) => {
+    if (r.method === "GET") {
+      return withTrailers(new Response(null), Promise.resolve([["grpc-status", "12"]]));
+    }
+    const body = await r.text();
+    seenTrailers = await trailersOf(r);
+    seenCookie = r.headers.get("cookie");
+    const res = new Response(`got ${body}`, { headers: { "content-type": "application/grpc" } });
+    return withTrailers(res, Promise.resolve([["grpc-status", "0"], ["grpc-message", "ok"]]));
+  };
+  const l = await serveHttp({ name: "t", hostname: "127.0.0.1", port: 0, handler });
+  const c = await h2Client(l.port);
+  try {
+    const s = c.request(req("/svc/M", "POST", [["te", "trailers"], ["cookie", "a=1"], [
+      "cookie",
+      "b=2",
+    ]]));
+    await s.write(enc2.encode("hello"));
+    await s.end([["x-req-trailer", "yes"]]);
+    const head = await s.response;
+    assert.deepEqual(head.find(([k]) => k === ":status")?.[1], "200");
+    assert.deepEqual(new TextDecoder().decode(await s.body.bytes()), "got hello");
+    assert.deepEqual(await s.trailers, [["grpc-status", "0"], ["grpc-message", "ok"]]);
+    assert.deepEqual(seenTrailers, [["x-req-trailer", "yes"]]);
+    assert.deepEqual(seenCookie, "a=1; b=2");
+    // A trailers-only answer (no body, trailers attached): HEADERS, then trailers.
+    const only = c.request(req("/none"), { endStream: true });
+    await only.response;
+    assert.deepEqual((await only.body.bytes()).length, 0);
+    assert.deepEqual(await only.trailers, [["grpc-status", "12"]]);
+  } finally {
+    await c.close();
+    await l.shutdown();
+  }
+});
+
+Deno.test("h2: backpressure both ways: the handler pulls the request body, the client's window holds the response", async () => {
+  let pulled = 0;
+  let produced = 0;
+  let cancelled: unknown = undefined;
+  const released = Promise.withResolvers<void>();
+  const handler: ServeHandler = (r) => {
+    if (r.url.endsWith("/slow-reader")) {
+      // Reads one chunk, then holds the request body without reading.
+      const reader = r.body!.getReader();
+      return reader.read().then(({ value }) => {
+        pulled += value?.length ?? 0;
+        return new Response("held");
+      });
+    }
+    // An endless response body: only what the client's windows take is produced.
+    const chunk = new Uint8Array(16 * 1024);
+    return new Response(
+      new ReadableStream<Uint8Array>({
+        pull: (ctl) => {
+          produced += chunk.length;
+          ctl.enqueue(chunk);
+        },
+        cancel: (why) => {
+          cancelled = why ?? "cancelled";
+          released.resolve();
+        },
+      }, { highWaterMark: 0 }),
+    );
+  };
+  const l = await serveHttp({ name: "t", hostname: "127.0.0.1", port: 0, handler });
+  const c = await h2Client(l.port);
+  try {
+    // Upload 5 MB while the handler reads 1 chunk: the client's writes stall at the windows.
+    const up = c.request(req("/slow-reader", "POST"));
+    const big = new Uint8Array(64 * 1024);
+    let sent = 0;
+    const writing = (async () => {
+      for (let i = 0; i < 80; i++) {
+        await up.write(big);
+        sent += big.length;
+      }
+    })().catch(() => {});
+    const h = await up.response;
+    assert.deepEqual(h.find(([k]) => k === ":status")?.[1], "200");
+    await new Promise((r) => setTimeout(r, 300));
+    assert(sent <= 2 * 1024 * 1024, `client could send ${sent} bytes to a handler not reading`);
+    assert(pulled > 0);
+    up.reset();
+    await writing;
+
+    // Download from an endless body without reading: production stops at the windows.
+    const down = c.request(req("/endless"), { endStream: true });
+    await down.response;
+    await new Promise((r) => setTimeout(r, 300));
+    assert(produced <= 3 * 1024 * 1024, `produced ${produced} bytes for a client not reading`);
+    // The client resets: the handler's response body is cancelled (no leak).
+    down.reset(H2_ERROR.CANCEL);
+    await Promise.race([released.promise, new Promise((r) => setTimeout(r, 2_000))]);
+    assert(cancelled !== undefined, "response body cancelled after the client's reset");
+  } finally {
+    await c.close();
+    await l.shutdown();
+  }
+});
+
+Deno.test("h2: HEAD and 204 answer without a body; a body error mid-way resets the stream; the connection goes on", async () => {
+  const handler: ServeHandler = (r) => {
+    const path = new URL(r.url).pathname;
+    if (path === "/204") return new Response(null, { status: 204 });
+    if (path === "/broken") {
+      let n = 0;
+      return new Response(
+        new ReadableStream<Uint8Array>({
+          pull: (ctl) => {
+            if (n++ === 0) ctl.enqueue(new Uint8Array(10));
+            else ctl.error(new Error("upstream went away"));
+          },
+        }),
+      );
+    }
+    return new Response("body", { headers: { "content-length": "4" } });
+  };
+  const l = await serveHttp({ name: "t", hostname: "127.0.0.1", port: 0, handler });
+  const c = await h2Client(l.port);
+  try {
+    const head = c.request(req("/x", "HEAD"), { endStream: true });
+    const hh = await head.response;
+    assert.deepEqual(hh.find(([k]) => k === "content-length")?.[1], "4");
+    assert.deepEqual((await head.body.bytes()).length, 0);
+    const nc = c.request(req("/204"), { endStream: true });
+    assert.deepEqual((await nc.response).find(([k]) => k === ":status")?.[1], "204");
+    const broken = c.request(req("/broken"), { endStream: true });
+    await broken.response;
+    await assert.rejects(broken.body.bytes());
+    const after = c.request(req("/x"), { endStream: true });
+    await after.response;
+    assert.deepEqual(new TextDecoder().decode(await after.body.bytes()), "body");
+  } finally {
+    await c.close();
+    await l.shutdown();
   }
 });
