@@ -22,6 +22,7 @@ import { errorName, H2_ERROR, H2ConnectionError, H2StreamError } from "./errors.
 import { FrameReader } from "./frame_reader.ts";
 import { encodeFrame, type HeadersFrame, type ReadItem } from "./frames.ts";
 import { type HeaderField, HpackDecoder, HpackEncoder, HpackError } from "./hpack.ts";
+import { type ClosedHow, ClosedStreams } from "./closed.ts";
 import { H2_LIMITS, type H2Limits, RateCounter } from "./limits.ts";
 import { checkRequest, checkResponse, checkTrailers } from "./message.ts";
 import {
@@ -69,6 +70,7 @@ export abstract class H2Inbound implements StreamHost {
   protected readonly _sender: Sender;
   protected readonly _closed = Promise.withResolvers<H2CloseReason>();
   protected readonly _streams = new Map<number, H2Stream>();
+  protected readonly _closedStreams = new ClosedStreams(); // the peer's, for late frames
   protected readonly _waiting: H2Stream[] = []; // client requests waiting for a free stream
   protected readonly _connWindow: number;
   protected _connRecv: number;
@@ -301,7 +303,7 @@ export abstract class H2Inbound implements StreamHost {
       }
       return;
     }
-    this._remove(s);
+    this._remove(s, "peer-reset");
     s._finish(
       new H2StreamError(code, id, "reset by the peer", {
         remote: true,
@@ -343,9 +345,14 @@ export abstract class H2Inbound implements StreamHost {
       }
       return; // a closed stream (we reset it): ignored
     }
-    if (id <= this._lastPeerId) return; // closed
+    if (id <= this._lastPeerId) {
+      const e = this._closedStreams.check(id, "HEADERS"); // closed: ignored or an error
+      return e && this._streamError(id, e, true);
+    }
     this._lastPeerId = id;
-    if (this._goawaySent !== undefined || this._dead) return; // after GOAWAY: not processed
+    if (this._goawaySent !== undefined || this._dead) {
+      return this._closedStreams.add(id, "local-reset"); // after GOAWAY: not processed
+    }
     const refuse = (code: number, why: string) =>
       this._streamError(id, new H2StreamError(code, id, why), true);
     if (this._peerOpen >= this.localSettings.maxConcurrentStreams) {
@@ -446,7 +453,9 @@ export abstract class H2Inbound implements StreamHost {
       if (this._isIdle(id)) {
         throw new H2ConnectionError(H2_ERROR.PROTOCOL_ERROR, `DATA on idle stream ${id}`);
       }
-      return discard(); // a stream we closed or reset: the data is dropped, the window given back
+      discard(); // a closed stream: the data is dropped, the window given back
+      const e = this._isLocal(id) ? undefined : this._closedStreams.check(id, "DATA");
+      return e && this._streamError(id, e, true);
     }
     if (s._remoteEnded) {
       discard();
@@ -513,7 +522,7 @@ export abstract class H2Inbound implements StreamHost {
       this._sender.control(
         encodeFrame({ type: "RST_STREAM", streamId: s.id, code: H2_ERROR.NO_ERROR }),
       );
-      this._remove(s);
+      this._remove(s, "local-reset");
       s._finish(
         new H2StreamError(H2_ERROR.NO_ERROR, s.id, "response complete before the request body"),
       );
@@ -526,20 +535,22 @@ export abstract class H2Inbound implements StreamHost {
     const s = this._streams.get(id);
     if (s) return this._resetStream(s, e, true);
     this._sender.control(encodeFrame({ type: "RST_STREAM", streamId: id, code: e.code }));
+    if (!this._isLocal(id)) this._closedStreams.add(id, "local-reset");
     if (count && this._resets.hit()) this._calm("too many refused streams");
   }
 
   protected _resetStream(s: H2Stream, e: H2StreamError, count = false): void {
     if (s._done) return;
     this._sender.control(encodeFrame({ type: "RST_STREAM", streamId: s.id, code: e.code }));
-    this._remove(s);
+    this._remove(s, "local-reset");
     s._finish(e);
     if (count && this._resets.hit()) return this._calm("too many streams reset for errors");
     this._maybeDone();
   }
 
-  protected _remove(s: H2Stream): void {
+  protected _remove(s: H2Stream, how: ClosedHow = "done"): void {
     if (!this._streams.delete(s.id)) return;
+    if (!this._isLocal(s.id)) this._closedStreams.add(s.id, how);
     if (this._isLocal(s.id)) this._localOpen--;
     else this._peerOpen--;
     this._sender.unschedule(s);
