@@ -18,8 +18,8 @@
  *   the stream (INTERNAL_ERROR). Nothing here throws into the event loop.
  * - No upgrades: HTTP/2 forbids `connection`/`upgrade` fields (the codec refuses such a
  *   request as malformed), so no upgrade slot is ever offered and the handler answers as for
- *   any request. CONNECT (which the codec accepts with `:authority` only) answers 405, as the
- *   HTTP/1.1 side does on a listener without a CONNECT handler; extended CONNECT isn't done.
+ *   any request. CONNECT (which the codec accepts with `:authority` only) answers 501: tunnels
+ *   are HTTP/1.1 CONNECT on the outbound listener; extended CONNECT (RFC 8441) isn't done.
  *
  * The listener's limits map onto the connection: `maxRequestHeadersBytes` is our
  * SETTINGS_MAX_HEADER_LIST_SIZE (over it the codec answers 431), `maxRequestHeaders` is
@@ -181,7 +181,7 @@ function buildRequest(
   }
   if (method === "CONNECT") {
     stream.body.cancel();
-    return text(405, "CONNECT is not supported over HTTP/2");
+    return text(501, "CONNECT over HTTP/2 is not supported");
   }
   if (count > o.limits.maxRequestHeaders) {
     stream.body.cancel();
