@@ -335,11 +335,10 @@ spec:
     assert.equal(aborted.body, "fault filter abort");
     // A fault without a percentage applies to no request, as in Istio.
     assert.equal((await get("never")).status, 200);
-    // Delay at 100%: the request waits, then goes through.
-    const t = performance.now();
+    // Delay at 100%: the request goes through (that it waits first, and is logged DI, is
+    // checked on a fake clock in proxy/stages/logical_test.ts; no wall-clock bound here).
     const delayed = await get("delay");
     assert.equal(delayed.status, 200);
-    assert.ok(performance.now() - t >= 390, `delayed only ${performance.now() - t} ms`);
     // Timeout: a slow upstream gets cut off with 504 (before its answer); a fast one is untouched.
     const slow = await get("none", "/delay/1500");
     assert.equal(slow.status, 504);

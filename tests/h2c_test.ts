@@ -9,6 +9,7 @@ import net from "node:net";
 import {
   curl,
   echoServer,
+  edgeRouteYaml,
   eventually,
   freePort,
   serviceEntryYaml,
@@ -121,24 +122,7 @@ spec:
   selector: {istio: ingressgateway}
   servers: [{port: {number: ${gwPort}, name: http, protocol: HTTP}, hosts: ["*"]}]
 ---
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: edge, namespace: istio-system}
-spec:
-  hosts: [edge.example]
-  location: MESH_EXTERNAL
-  resolution: STATIC
-  ports: [{number: 80, name: http, protocol: HTTP}]
-  endpoints: [{address: 127.0.0.1, ports: {http: ${edge.port}}}]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: edge, namespace: istio-system}
-spec:
-  hosts: ["*"]
-  gateways: [istio-system/gw]
-  http: [{route: [{destination: {host: edge.example, port: {number: 80}}}]}]
----
+${edgeRouteYaml(edge.port)}---
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: {name: deny-one-address, namespace: istio-system}

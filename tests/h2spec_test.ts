@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { h2spec, type H2specResult, runH2spec } from "./peers.ts";
 import {
   echoServer,
+  edgeRouteYaml,
   freePort,
   serviceEntryYaml,
   TestMesh,
@@ -85,24 +86,7 @@ spec:
     hosts: ["*"]
     tls: {mode: SIMPLE, serverCertificate: ${dir}/server.pem, privateKey: ${dir}/server.key}
 ---
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: edge, namespace: istio-system}
-spec:
-  hosts: [edge.example]
-  location: MESH_EXTERNAL
-  resolution: STATIC
-  ports: [{number: 80, name: http, protocol: HTTP}]
-  endpoints: [{address: 127.0.0.1, ports: {http: ${app.port}}}]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: edge, namespace: istio-system}
-spec:
-  hosts: ["*"]
-  gateways: [istio-system/gw]
-  http: [{route: [{destination: {host: edge.example, port: {number: 80}}}]}]
-`,
+${edgeRouteYaml(app.port)}`,
     });
     try {
       const [a, gw] = await Promise.all([

@@ -416,6 +416,31 @@ export function foreignCa(): Promise<CertificateAuthority> {
 }
 
 /** A ServiceEntry for `<name>.default.svc.cluster.local:<port>` selecting workloads labelled `app: <name>`. */
+/**
+ * An app outside the mesh (`edge.example:80` → 127.0.0.1:`port`) routed from every host of the
+ * gateway `istio-system/gw`: a ServiceEntry and a VirtualService, each followed by `---`.
+ */
+export function edgeRouteYaml(port: number): string {
+  return `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: edge, namespace: istio-system}
+spec:
+  hosts: [edge.example]
+  location: MESH_EXTERNAL
+  resolution: STATIC
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  endpoints: [{address: 127.0.0.1, ports: {http: ${port}}}]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: edge, namespace: istio-system}
+spec:
+  hosts: ["*"]
+  gateways: [istio-system/gw]
+  http: [{route: [{destination: {host: edge.example, port: {number: 80}}}]}]
+`;
+}
+
 export function serviceEntryYaml(name: string, port = 8080): string {
   return `apiVersion: networking.istio.io/v1
 kind: ServiceEntry
