@@ -169,7 +169,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
   // HTTP/2 upstreams (GRPC/HTTP2 ports outside the mesh), keyed and dialled as `upstreams`.
   const h2Upstreams = new H2EndpointClient({ dialer: upstreams });
   // Balancers, breakers, outlier ejections and pools live across pushes, pruned as clusters go.
-  const clusters = new ClusterStates({ pools: upstreams });
+  const clusters = new ClusterStates({ pools: [upstreams, h2Upstreams] });
   const accessLog = new AccessLog();
   // Tracing (Telemetry with a zipkin provider): spans go to the collector through the
   // proxy's own upstream pools, like any request to that service.

@@ -26,7 +26,8 @@ export interface PrunablePools {
 
 /** What {@linkcode ClusterStates} is made with. */
 export interface ClusterStatesOptions {
-  pools?: PrunablePools;
+  /** Every pool of upstream connections (HTTP/1.1, HTTP/2). */
+  pools?: readonly PrunablePools[];
   /** The outlier detector's clock (tests). */
   now?: () => number;
 }
@@ -35,11 +36,11 @@ export interface ClusterStatesOptions {
 export class ClusterStates {
   readonly breakers: CircuitBreakers = new CircuitBreakers();
   readonly outliers: OutlierDetector;
-  #pools?: PrunablePools;
+  readonly #pools: readonly PrunablePools[];
 
   constructor(opts: ClusterStatesOptions = {}) {
     this.outliers = new OutlierDetector(opts.now);
-    this.#pools = opts.pools;
+    this.#pools = opts.pools ?? [];
   }
 
   /**
@@ -58,7 +59,10 @@ export class ClusterStates {
     const clusters = Object.values(next.config.clusters);
     this.breakers.retain(new Set(clusters.map((c) => c.name)));
     this.outliers.retain(clusters);
-    this.#pools?.retain(next.endpoints());
+    if (this.#pools.length) {
+      const endpoints = [...next.endpoints()];
+      for (const pools of this.#pools) pools.retain(endpoints);
+    }
   }
 }
 

@@ -64,7 +64,7 @@ Deno.test("ClusterStates: a cluster that goes takes its breaker gate, outlier re
       retained.push([...keep].map(([e]) => e.address)),
   };
   let now = 0;
-  const states = new ClusterStates({ pools, now: () => now });
+  const states = new ClusterStates({ pools: [pools], now: () => now });
   const a = runtime([c("a", [ep(1)]), c("b", [ep(2), ep(3)])]);
   states.adopt(a);
   const ca = a.config.clusters["a"];
