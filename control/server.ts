@@ -1,9 +1,15 @@
 /**
- * The control plane's TLS port: HTTP/1.1 over `node:tls` (ALPN `http/1.1`),
- * framed by mesh's own server loop (`proxy/h1_server.ts`). A client
+ * The control plane's TLS port over `node:tls`, ALPN `["h2", "http/1.1"]`: a
+ * connection that negotiated `h2` is served by mesh's own HTTP/2 codec
+ * (`proxy/h2/`, server role), any other (old proxies, curl `--http1.1`, no
+ * ALPN) by mesh's HTTP/1.1 server loop (`proxy/h1_server.ts`). Both go
+ * through one request handler: each HTTP/2 stream is adapted to the HTTP/1.1
+ * server's request and response shapes ({@linkcode serveH2Control}), so every
+ * route, its authentication and its answers are the same either way. A client
  * certificate is requested but not required; requests that need one check it
  * here. No `node:http2` anywhere: on Deno 2.9 it can abort the whole process
- * when a peer goes away (denoland/deno#36788).
+ * when a peer goes away (denoland/deno#36788); a GOAWAY or reset from a peer on
+ * our codec only ends that connection or stream.
  *
  * - `GET /v1/root`: the trust bundle (PEM), for bootstrapping with a pinned hash;
  * - `POST /v1/certificates`: `{ "csr": PEM }` with `Authorization: Bearer <token>`
@@ -15,6 +21,10 @@
  * Refused signing requests are rate-limited like issued ones: past the limit
  * they are answered 429 and counted instead of written to the audit log one
  * by one.
+ *
+ * `close()` is graceful for HTTP/2: GOAWAY on every connection, the push
+ * streams end (END_STREAM), and connections get up to `drainMs` to finish
+ * before every socket is destroyed (HTTP/1.1 ones without that wait).
  * @module
  */
 import tls from "node:tls";
@@ -25,6 +35,10 @@ import { TokenError, type TokenIssuer } from "../ca/token.ts";
 import { type UsedTokens, UsedTokensSaveError } from "../ca/used_tokens.ts";
 import { parseSpiffeId, urisFromAltNames } from "../ca/spiffe.ts";
 import { type H1ServerRequest, type H1ServerResponse, serveH1 } from "../proxy/h1_server.ts";
+import { H2Connection } from "../proxy/h2/connection.ts";
+import type { H2Stream } from "../proxy/h2/stream.ts";
+import { H2_ERROR } from "../proxy/h2/errors.ts";
+import type { HeaderField } from "../proxy/h2/hpack.ts";
 import type { PushHub } from "./push.ts";
 import { KEEPALIVE_MS, servePushStream } from "./stream.ts";
 import { logger } from "../util/log.ts";
@@ -58,6 +72,8 @@ export interface ControlServerOptions {
   onProxyReport?: () => void;
   /** Push stream keepalive interval (tests). */
   keepaliveMs?: number;
+  /** How long `close()` lets HTTP/2 connections finish after GOAWAY (ms). Default 2000. */
+  drainMs?: number;
 }
 
 /** A running control server. */
@@ -161,6 +177,9 @@ export function startControlServer(opts: ControlServerOptions): Promise<ControlS
   const refusals = new RateLimiter(opts.refusalRate ?? 1, 20);
   const record = (r: Record<string, unknown>) => opts.audit?.(r);
   const sockets = new Set<TLSSocket>();
+  const h2conns = new Set<H2Connection>();
+  // Aborted by close(): push streams end cleanly, new ones are refused.
+  const shutdown = new AbortController();
   // Refusals over the limit, per key, reported as one line (and one audit record) per interval.
   const suppressed = new Map<string, number>();
   let reportTimer: ReturnType<typeof setTimeout> | undefined;
@@ -329,11 +348,15 @@ export function startControlServer(opts: ControlServerOptions): Promise<ControlS
       if (!id) {
         return json(401, { error: "the push stream needs a valid mesh client certificate" });
       }
+      if (shutdown.signal.aborted) {
+        return json(503, { error: "the control plane is shutting down; reconnect" });
+      }
       return servePushStream(req, {
         identity: id,
         hub,
         onProxyReport: opts.onProxyReport,
         keepaliveMs: opts.keepaliveMs,
+        signal: shutdown.signal,
       });
     }
     return json(404, { error: `no route for ${req.method} ${path}` });
@@ -345,7 +368,7 @@ export function startControlServer(opts: ControlServerOptions): Promise<ControlS
     ca: opts.ca().trustBundlePem,
     requestCert: true,
     rejectUnauthorized: false,
-    ALPNProtocols: ["http/1.1"],
+    ALPNProtocols: ["h2", "http/1.1"],
   }, (socket: TLSSocket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
@@ -353,7 +376,15 @@ export function startControlServer(opts: ControlServerOptions): Promise<ControlS
     try {
       // A dead peer (no FIN) is noticed by TCP keepalive too, not only by the stream's own.
       socket.setKeepAlive?.(true, opts.keepaliveMs ?? KEEPALIVE_MS);
-      serveH1(socket, handler);
+      if (shutdown.signal.aborted) {
+        socket.destroy();
+      } else if (socket.alpnProtocol === "h2") {
+        const conn = serveH2Control(socket, handler);
+        h2conns.add(conn);
+        conn.closed.then(() => h2conns.delete(conn));
+      } else {
+        serveH1(socket, handler);
+      }
     } catch (err) {
       log.warn("can't serve a control connection", { error: err });
       socket.destroy();
@@ -372,15 +403,173 @@ export function startControlServer(opts: ControlServerOptions): Promise<ControlS
         updateTls(keyPem, certPem, rootsPem) {
           server.setSecureContext({ key: keyPem, cert: certPem, ca: rootsPem });
         },
-        close: () =>
-          new Promise<void>((r) => {
-            clearTimeout(reportTimer);
-            if (suppressed.size) reportSuppressed();
-            for (const s of sockets) s.destroy();
-            sockets.clear();
-            server.close(() => r());
-          }),
+        close: async () => {
+          clearTimeout(reportTimer);
+          if (suppressed.size) reportSuppressed();
+          const closing = new Promise<void>((r) => server.close(() => r()));
+          // HTTP/2: GOAWAY, then the push streams end; in-flight streams get a moment.
+          const draining = [...h2conns].map((c) => c.closed);
+          for (const c of h2conns) c.goaway(H2_ERROR.NO_ERROR, "control plane shutting down");
+          shutdown.abort();
+          let timer: ReturnType<typeof setTimeout> | undefined;
+          await Promise.race([
+            Promise.all(draining),
+            new Promise((r) => timer = setTimeout(r, opts.drainMs ?? 2000)),
+          ]);
+          clearTimeout(timer);
+          for (const c of h2conns) c.destroy(new Error("control plane shut down"));
+          for (const s of sockets) s.destroy();
+          sockets.clear();
+          await closing;
+        },
       });
     });
   });
+}
+
+/** Response fields HTTP/2 can't carry (§8.2.2); the codec drops them too. */
+const H2_DROPPED = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "upgrade",
+  "te",
+]);
+
+/**
+ * Serves the control port's HTTP/2 (a TLS socket that negotiated ALPN `h2`) with the same
+ * `handler` as HTTP/1.1: each stream becomes an {@linkcode H1ServerRequest} (`:method`,
+ * `:path` as the target, the fields with `host` from `:authority`, the body pulled from the
+ * stream so the client's window grows only as it is read, the TLS socket for the client
+ * certificate) and the {@linkcode H1ServerResponse} goes back on the stream, a streamed body
+ * chunk by chunk within the client's windows. The push stream also gets `closed` and
+ * `abort` (the stream, not the shared socket). A peer's GOAWAY or RST_STREAM only ends its
+ * connection or stream; nothing here throws into the event loop.
+ */
+export function serveH2Control(
+  socket: TLSSocket,
+  handler: (req: H1ServerRequest) => Promise<H1ServerResponse> | H1ServerResponse,
+): H2Connection {
+  const conn: H2Connection = new H2Connection(socket, {
+    role: "server",
+    onStream: (stream): Promise<void> => serveControlStream(conn, socket, stream, handler),
+  });
+  conn.closed.then((reason) => {
+    if (reason.error) log.debug("control h2 connection closed", { error: reason.error });
+    socket.destroy();
+  });
+  return conn;
+}
+
+async function serveControlStream(
+  conn: H2Connection,
+  socket: TLSSocket,
+  stream: H2Stream,
+  handler: (req: H1ServerRequest) => Promise<H1ServerResponse> | H1ServerResponse,
+): Promise<void> {
+  let authority: string | undefined;
+  let path = "/";
+  const headers: [string, string][] = [];
+  for (const [k, v] of stream.headers) {
+    if (k === ":authority") authority = v;
+    else if (k === ":path") path = v;
+    else if (k.charCodeAt(0) !== 58) headers.push([k, v]);
+  }
+  if (authority !== undefined && !headers.some(([k]) => k === "host")) {
+    headers.push(["host", authority]);
+  }
+  const cl = headers.find(([k]) => k === "content-length")?.[1];
+  // The request body as a pulling stream. Cancelling it doesn't reset the stream: the
+  // response (an error line, a refusal) still goes out, and a request body still open when
+  // the response ends is closed by the codec then (RST_STREAM NO_ERROR, §8.1).
+  const body = stream.body.done ? null : new ReadableStream<Uint8Array>({
+    pull: async (ctl) => {
+      const c = await stream.body.read();
+      if (c === null) ctl.close();
+      else ctl.enqueue(c);
+    },
+  }, { highWaterMark: 0 });
+  const req: H1ServerRequest & { closed: Promise<unknown>; abort: () => void } = {
+    method: stream.method,
+    target: path,
+    headers,
+    body,
+    length: cl !== undefined && /^\d+$/.test(cl) ? Number(cl) : undefined,
+    socket,
+    closed: stream.closed,
+    abort: () => {
+      stream.reset(H2_ERROR.CANCEL);
+      // A push stream dropped (a silent or replaced proxy) was its connection's only use.
+      if (conn.activeStreams === 0) conn.destroy(new Error("push stream dropped"));
+    },
+  };
+  let res: H1ServerResponse;
+  try {
+    res = await handler(req);
+  } catch (err) {
+    log.error("control request failed", { error: err });
+    res = {
+      status: 500,
+      headers: [["content-type", "application/json"]],
+      body: encoder.encode(JSON.stringify({ error: "internal error" })),
+    };
+  }
+  const head: HeaderField[] = [[":status", String(res.status)]];
+  for (const [k, v] of res.headers) {
+    const name = k.toLowerCase();
+    if (!H2_DROPPED.has(name) && name !== "content-length") head.push([name, v]);
+  }
+  const payload = typeof res.body === "string" ? encoder.encode(res.body) : res.body;
+  try {
+    if (payload === null || payload instanceof Uint8Array) {
+      if (!payload?.length) {
+        stream.respond([...head, ["content-length", "0"]], { endStream: true });
+      } else {
+        stream.respond([...head, ["content-length", String(payload.length)]]);
+        await stream.write(payload);
+        await stream.end();
+      }
+    } else {
+      await pipeToStream(stream, head, res.length, payload);
+    }
+  } catch (err) {
+    log.debug("control h2 stream ended before its response", { error: err });
+    stream.reset(H2_ERROR.CANCEL);
+  } finally {
+    // Whatever the handler didn't read: its window goes back (the stream is closed by now).
+    if (body && !body.locked) body.cancel().catch(() => {});
+  }
+}
+
+/** Writes a streamed response body on `stream`; a failed stream cancels the body. */
+async function pipeToStream(
+  stream: H2Stream,
+  head: HeaderField[],
+  length: number | undefined,
+  body: ReadableStream<Uint8Array>,
+): Promise<void> {
+  if (stream.state === "closed") {
+    await body.cancel().catch(() => {});
+    return;
+  }
+  stream.respond(length !== undefined ? [...head, ["content-length", String(length)]] : head);
+  const reader = body.getReader();
+  // A reset while the body waits on its source cancels the source now (the push stream ends).
+  stream.closed.then((err) => {
+    if (err) reader.cancel(err).catch(() => {});
+  });
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (value.length) await stream.write(value);
+    }
+  } catch (err) {
+    await reader.cancel(err).catch(() => {});
+    throw err;
+  } finally {
+    reader.releaseLock();
+  }
+  await stream.end();
 }

@@ -1,7 +1,8 @@
 /**
- * The control server's TLS port in-process: HTTP/1.1 over node:tls for the
- * one-shot calls and the full-duplex push stream, keepalives both ways, and
- * the limits on refused signing requests.
+ * The control server's TLS port in-process: HTTP/2 (mesh's codec, ALPN h2) and
+ * HTTP/1.1 over node:tls for the one-shot calls and the full-duplex push
+ * stream, keepalives both ways, GOAWAY on shutdown, peers resetting or going
+ * away, and the limits on refused signing requests.
  */
 import assert from "node:assert/strict";
 import tls from "node:tls";
@@ -9,6 +10,8 @@ import { createCsr } from "../ca/csr.ts";
 import { TokenIssuer } from "../ca/token.ts";
 import { UsedTokens } from "../ca/used_tokens.ts";
 import { openPushStream } from "../proxy/push_stream.ts";
+import { H2Connection } from "../proxy/h2/connection.ts";
+import type { ProxyConfig } from "../api/proxy_config.ts";
 import { CaManager } from "./ca_manager.ts";
 import { PushHub } from "./push.ts";
 import { RateLimiter, startControlServer } from "./server.ts";
@@ -96,97 +99,277 @@ async function until(fn: () => boolean, what: string, tries = 200): Promise<void
   throw new Error(`never happened: ${what}`);
 }
 
-Deno.test("GET /v1/root over HTTP/1.1 (curl, ALPN http/1.1)", async () => {
+Deno.test("GET /v1/root with curl over HTTP/2 (ALPN h2) and HTTP/1.1", async () => {
   const f = await fixture();
   try {
     await Deno.writeTextFile(`${f.dir}/roots.pem`, f.roots);
-    const out = await new Deno.Command("curl", {
-      args: ["-sS", "--cacert", `${f.dir}/roots.pem`, `https://127.0.0.1:${f.server.port}/v1/root`],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.ok(out.success, new TextDecoder().decode(out.stderr));
-    assert.equal(new TextDecoder().decode(out.stdout), f.roots);
-    // A client that offers only h2 gets no h2.
+    for (const [flag, version] of [["--http2", "2"], ["--http1.1", "1.1"]]) {
+      const out = await new Deno.Command("curl", {
+        args: [
+          "-sS",
+          flag,
+          "--cacert",
+          `${f.dir}/roots.pem`,
+          "-w",
+          "\n%{http_version}",
+          `https://127.0.0.1:${f.server.port}/v1/root`,
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.ok(out.success, new TextDecoder().decode(out.stderr));
+      assert.equal(new TextDecoder().decode(out.stdout), `${f.roots}\n${version}`, flag);
+    }
+    for (const [offer, want] of [[["h2", "http/1.1"], "h2"], [["http/1.1"], "http/1.1"]]) {
+      const sock = tls.connect({
+        host: "127.0.0.1",
+        port: f.server.port,
+        ca: f.roots,
+        ALPNProtocols: offer as string[],
+      });
+      const proto = await new Promise<string | false | null>((resolve, reject) => {
+        sock.once("secureConnect", () => resolve(sock.alpnProtocol ?? null));
+        sock.once("error", reject);
+      });
+      sock.destroy();
+      assert.equal(proto, want, `offering ${offer}`);
+    }
+  } finally {
+    await f.close();
+  }
+});
+
+Deno.test("over HTTP/2 the one-shot routes answer as over HTTP/1.1 (fetch, ALPN h2)", async () => {
+  const f = await fixture();
+  const h2 = Deno.createHttpClient({ caCerts: [f.roots], http1: false, http2: true });
+  try {
+    const base = `https://127.0.0.1:${f.server.port}`;
+    const root = await fetch(`${base}/v1/root`, { client: h2 });
+    assert.equal(root.status, 200);
+    assert.equal(await root.text(), f.roots);
+    const token = await f.tokens.create({ namespace: "default", serviceAccount: "h2" });
+    const { csrPem } = await createCsr("spiffe://cluster.local/ns/default/sa/h2");
+    const signed = await fetch(`${base}/v1/certificates`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+      body: JSON.stringify({ csr: csrPem }),
+      client: h2,
+    });
+    assert.equal(signed.status, 200);
+    assert.match((await signed.json()).certChain, /BEGIN CERTIFICATE/);
+    const refused = await fetch(`${base}/v1/certificates`, {
+      method: "POST",
+      body: JSON.stringify({ csr: csrPem }),
+      client: h2,
+    });
+    assert.equal(refused.status, 401);
+    assert.match((await refused.json()).error, /no credential/);
+    const missing = await fetch(`${base}/v1/nothing`, { client: h2 });
+    assert.equal(missing.status, 404);
+    assert.match((await missing.json()).error, /no route for GET \/v1\/nothing/);
+    // An anonymous push stream over h2 is refused like over HTTP/1.1.
+    const stream = await fetch(`${base}/v1/stream`, { method: "POST", body: "{}\n", client: h2 });
+    assert.equal(stream.status, 401);
+    await stream.body?.cancel();
+  } finally {
+    h2.close();
+    await f.close();
+  }
+});
+
+for (const [alpn, protocol] of [[["h2", "http/1.1"], "h2"], [["http/1.1"], "http/1.1"]] as const) {
+  Deno.test(`push stream over ${protocol}: hello up, config and keepalives down, acks up, on one stream`, async () => {
+    const f = await fixture();
+    try {
+      const id = await f.identity("b");
+      const lines: string[] = [];
+      let announced = 0;
+      let used = "";
+      const s = openPushStream({
+        host: "127.0.0.1",
+        port: f.server.port,
+        authority: `127.0.0.1:${f.server.port}`,
+        tls: { ca: f.roots, ...id },
+        alpn: [...alpn],
+        first: hello("n1"),
+        onOpen: (ms, p) => {
+          announced = ms;
+          used = p;
+        },
+        onLine: (l) => lines.push(l),
+      });
+      // The hub may see the hello before the proxy has read the response head: wait for both.
+      await until(
+        () => f.hub.connections().length === 1 && announced > 0,
+        "the hub to see the proxy, and the proxy the response head",
+      );
+      assert.equal(announced, 100, "the server's keepalive interval reaches the proxy");
+      assert.equal(used, protocol);
+      await until(() => lines.filter((l) => l.includes("keepalive")).length >= 3, "keepalives");
+      // Lines up after the hello reach the hub while the response keeps streaming.
+      assert.ok(s.send(JSON.stringify({ type: "ack", version: "v7" }) + "\n"));
+      await until(() => f.hub.connections()[0]?.ackedVersion === "v7", "the ack");
+      // The proxy's keepalives keep it alive past 3 intervals of otherwise silence.
+      const before = lines.length;
+      await until(() => lines.length >= before + 5, "more keepalives");
+      assert.equal(f.hub.connections().length, 1);
+      s.close();
+      const end = await s.done;
+      assert.equal(end.opened, true);
+      await until(() => f.hub.connections().length === 0, "the hub to forget the proxy");
+    } finally {
+      await f.close();
+    }
+  });
+
+  Deno.test(`push stream over ${protocol}: another identity's hello, or no certificate, is refused`, async () => {
+    const f = await fixture();
+    try {
+      const id = await f.identity("b");
+      const lines: string[] = [];
+      const wrong = openPushStream({
+        host: "127.0.0.1",
+        port: f.server.port,
+        authority: "x",
+        tls: { ca: f.roots, ...id },
+        alpn: [...alpn],
+        first: hello("n1", "admin"),
+        onLine: (l) => lines.push(l),
+      });
+      const end = await wrong.done;
+      assert.match(
+        lines.join("\n"),
+        /hello names default\/admin but the certificate is default\/b/,
+      );
+      assert.match(end.reason.message, /ended the stream|closed/);
+      assert.equal(f.hub.connections().length, 0);
+      const anonymous = openPushStream({
+        host: "127.0.0.1",
+        port: f.server.port,
+        authority: "x",
+        tls: { ca: f.roots },
+        alpn: [...alpn],
+        first: hello("n2"),
+        onLine: () => {},
+      });
+      const refused = await anonymous.done;
+      assert.equal(refused.opened, false);
+      assert.match(refused.reason.message, /401.*valid mesh client certificate/);
+    } finally {
+      await f.close();
+    }
+  });
+}
+
+Deno.test("push stream over h2: a 4 MB config arrives whole and is acked", async () => {
+  const f = await fixture();
+  try {
+    const id = await f.identity("b");
+    const configs: string[] = [];
+    const s = openPushStream({
+      host: "127.0.0.1",
+      port: f.server.port,
+      authority: "x",
+      tls: { ca: f.roots, ...id },
+      first: hello("big"),
+      onLine: (l) => {
+        if (!l.includes('"config"')) return;
+        configs.push(l);
+        const version = JSON.parse(l).config.version;
+        s.send(JSON.stringify({ type: "ack", version }) + "\n");
+      },
+    });
+    await until(() => f.hub.connections().length === 1, "the hub to see the proxy");
+    const blob = "y".repeat(4 << 20);
+    f.hub.connections()[0].offer({ version: "big-1", blob } as unknown as ProxyConfig);
+    await until(() => f.hub.connections()[0]?.ackedVersion === "big-1", "the big config's ack");
+    assert.equal(configs.length, 1);
+    assert.ok(JSON.parse(configs[0]).config.blob === blob, "the config arrived unchanged");
+    s.close();
+    await s.done;
+  } finally {
+    await f.close();
+  }
+});
+
+Deno.test("control plane shutdown sends GOAWAY: the proxy's h2 stream ends with a reason", async () => {
+  const f = await fixture();
+  try {
+    const id = await f.identity("b");
+    const s = openPushStream({
+      host: "127.0.0.1",
+      port: f.server.port,
+      authority: "x",
+      tls: { ca: f.roots, ...id },
+      first: hello("n1"),
+      onLine: () => {},
+    });
+    await until(() => f.hub.connections().length === 1, "the hub to see the proxy");
+    await f.server.close();
+    const end = await s.done;
+    assert.equal(end.opened, true);
+    assert.match(end.reason.message, /going away \(GOAWAY NO_ERROR\)/);
+    assert.equal(f.hub.connections().length, 0);
+  } finally {
+    await f.close();
+  }
+});
+
+Deno.test("h2 peers resetting streams, going away or vanishing don't hurt the server", async () => {
+  const f = await fixture();
+  const id = await f.identity("b");
+  const connect = () => {
     const sock = tls.connect({
       host: "127.0.0.1",
       port: f.server.port,
       ca: f.roots,
-      ALPNProtocols: ["h2", "http/1.1"],
+      ...id,
+      ALPNProtocols: ["h2"],
     });
-    const proto = await new Promise<string | false | null>((resolve, reject) => {
-      sock.once("secureConnect", () => resolve(sock.alpnProtocol ?? null));
-      sock.once("error", reject);
-    });
-    sock.destroy();
-    assert.equal(proto, "http/1.1");
-  } finally {
-    await f.close();
-  }
-});
-
-Deno.test("push stream: hello up, config and keepalives down, acks up, all on one HTTP/1.1 stream", async () => {
-  const f = await fixture();
+    sock.on("error", () => {});
+    return { sock, conn: new H2Connection(sock, { role: "client" }) };
+  };
+  const stream = (conn: H2Connection, node: string) => {
+    const s = conn.request([
+      [":method", "POST"],
+      [":scheme", "https"],
+      [":path", "/v1/stream"],
+      [":authority", "x"],
+    ]);
+    s.write(new TextEncoder().encode(hello(node))).catch(() => {});
+    return s;
+  };
   try {
-    const id = await f.identity("b");
-    const lines: string[] = [];
-    let announced = 0;
-    const s = openPushStream({
-      host: "127.0.0.1",
-      port: f.server.port,
-      authority: `127.0.0.1:${f.server.port}`,
-      tls: { ca: f.roots, ...id },
-      first: hello("n1"),
-      onOpen: (ms) => announced = ms,
-      onLine: (l) => lines.push(l),
-    });
-    await until(() => f.hub.connections().length === 1, "the hub to see the proxy");
-    assert.equal(announced, 100, "the server's keepalive interval reaches the proxy");
-    await until(() => lines.filter((l) => l.includes("keepalive")).length >= 3, "keepalives");
-    // Lines up after the hello reach the hub while the response keeps streaming.
-    assert.ok(s.send(JSON.stringify({ type: "ack", version: "v7" }) + "\n"));
-    await until(() => f.hub.connections()[0]?.ackedVersion === "v7", "the ack");
-    // The proxy's keepalives keep it alive past 3 intervals of otherwise silence.
-    const before = lines.length;
-    await until(() => lines.length >= before + 5, "more keepalives");
-    assert.equal(f.hub.connections().length, 1);
-    s.close();
-    const end = await s.done;
-    assert.equal(end.opened, true);
-    await until(() => f.hub.connections().length === 0, "the hub to forget the proxy");
-  } finally {
-    await f.close();
-  }
-});
-
-Deno.test("push stream: a proxy with another identity's hello, or no certificate, is refused", async () => {
-  const f = await fixture();
-  try {
-    const id = await f.identity("b");
-    const lines: string[] = [];
-    const wrong = openPushStream({
+    const a = connect();
+    const s1 = stream(a.conn, "r1");
+    await until(() => f.hub.connections().length === 1, "the first stream");
+    s1.reset(); // RST_STREAM CANCEL from the proxy
+    await until(() => f.hub.connections().length === 0, "the reset stream to be forgotten");
+    const s2 = stream(a.conn, "r2");
+    await until(() => f.hub.connections().length === 1, "a second stream on the connection");
+    a.conn.goaway(); // the proxy going away: its stream stays until it ends
+    assert.equal((await s2.response).find(([k]) => k === ":status")?.[1], "200");
+    a.conn.destroy();
+    await until(() => f.hub.connections().length === 0, "the stream of the closed connection");
+    // A proxy that vanishes without a FIN or a frame: dropped after 3 keepalive intervals.
+    const b = connect();
+    stream(b.conn, "silent");
+    await until(() => f.hub.connections().length === 1, "the silent proxy");
+    b.sock.pause(); // reads nothing more, sends nothing more
+    await until(() => f.hub.connections().length === 0, "the silent proxy to be dropped");
+    b.conn.destroy();
+    // Still serving.
+    const c = openPushStream({
       host: "127.0.0.1",
       port: f.server.port,
       authority: "x",
       tls: { ca: f.roots, ...id },
-      first: hello("n1", "admin"),
-      onLine: (l) => lines.push(l),
-    });
-    const end = await wrong.done;
-    assert.match(lines.join("\n"), /hello names default\/admin but the certificate is default\/b/);
-    assert.match(end.reason.message, /ended the stream|closed/);
-    assert.equal(f.hub.connections().length, 0);
-    const anonymous = openPushStream({
-      host: "127.0.0.1",
-      port: f.server.port,
-      authority: "x",
-      tls: { ca: f.roots },
-      first: hello("n2"),
+      first: hello("after"),
       onLine: () => {},
     });
-    const refused = await anonymous.done;
-    assert.equal(refused.opened, false);
-    assert.match(refused.reason.message, /401.*valid mesh client certificate/);
+    await until(() => f.hub.connections().length === 1, "a new proxy after all that");
+    c.close();
+    await c.done;
   } finally {
     await f.close();
   }

@@ -1,15 +1,19 @@
 /**
- * The control plane's side of the push stream, on mesh's HTTP/1.1 server
- * (`proxy/h1_server.ts`): `POST /v1/stream` with a chunked request body
- * (newline-delimited JSON up: hello, acks, nacks, keepalives) answered by a
- * chunked response that stays open (configs and keepalives down). Both
- * directions flow at once; the response body is a stream whose queue holds
- * one line, so a slow proxy pushes back on {@linkcode ProxyConnection}'s
- * latest-value queue instead of buffering configs.
+ * The control plane's side of the push stream: `POST /v1/stream`, whose request
+ * body (newline-delimited JSON up: hello, acks, nacks, keepalives) and
+ * response body (configs and keepalives down), which stays open, flow at once.
+ * It is one HTTP/2 stream on mesh's own codec (`proxy/h2/`, adapted by
+ * `server.ts`) when the proxy negotiated ALPN `h2`, else a chunked HTTP/1.1
+ * exchange on mesh's HTTP/1.1 server (`proxy/h1_server.ts`); this module only
+ * sees the request/response shapes. The response body is a stream whose queue
+ * holds one line, so a slow proxy (the h2 stream's window, or the socket)
+ * pushes back on {@linkcode ProxyConnection}'s latest-value queue instead of
+ * buffering configs.
  *
  * Liveness: a keepalive line goes down every `keepaliveMs`, and a stream
  * from which nothing (not even a keepalive) arrived for `missed` intervals is
- * dropped, so a proxy that vanished without a FIN is forgotten.
+ * dropped, so a proxy that vanished without a FIN is forgotten. `signal`
+ * ends the stream cleanly (the control plane shutting down).
  *
  * @example
  * ```ts
@@ -43,12 +47,30 @@ export interface PushStreamOptions {
   onProxyReport?: () => void;
   keepaliveMs?: number;
   missed?: number;
+  /** Ends the stream cleanly when aborted (shutdown): the response body ends. */
+  signal?: AbortSignal;
 }
+
+/**
+ * The request as this module needs it. Over HTTP/1.1 that is the server's
+ * request as is; over HTTP/2 the adapter adds `closed` (the stream is gone)
+ * and `abort` (drop it: reset), which replace watching and destroying the
+ * socket, shared with other streams there.
+ */
+export type PushStreamRequest = Pick<H1ServerRequest, "body" | "socket"> & {
+  /** Settles when the stream is gone (HTTP/2); else the socket's close is watched. */
+  closed?: Promise<unknown>;
+  /** Drops the stream at once (HTTP/2); else the socket is destroyed. */
+  abort?: () => void;
+};
 
 const encoder = new TextEncoder();
 
 /** Answers `POST /v1/stream`; the response body stays open until either side ends it. */
-export function servePushStream(req: H1ServerRequest, opts: PushStreamOptions): H1ServerResponse {
+export function servePushStream(
+  req: PushStreamRequest,
+  opts: PushStreamOptions,
+): H1ServerResponse {
   const { identity, hub } = opts;
   const who = `${identity.namespace}/${identity.serviceAccount}`;
   const keepaliveMs = opts.keepaliveMs ?? KEEPALIVE_MS;
@@ -73,7 +95,8 @@ export function servePushStream(req: H1ServerRequest, opts: PushStreamOptions): 
     if (closed) return;
     closed = true;
     clearInterval(timer);
-    socket.off("close", onClose);
+    if (!req.closed) socket.off("close", onClose);
+    opts.signal?.removeEventListener("abort", onAbort);
     if (conn) {
       log.debug("push stream closed", { node: conn.node.id, reason });
       hub.disconnect(conn);
@@ -83,10 +106,16 @@ export function servePushStream(req: H1ServerRequest, opts: PushStreamOptions): 
       ctrl.close();
     } catch { /* cancelled */ }
     reader?.cancel().catch(() => {});
-    if (destroy) socket.destroy();
+    if (destroy) {
+      if (req.abort) req.abort();
+      else socket.destroy();
+    }
   };
   const onClose = () => finish("connection closed");
-  socket.on("close", onClose);
+  const onAbort = () => finish("control plane shutting down");
+  if (req.closed) req.closed.then(onClose, onClose);
+  else socket.on("close", onClose);
+  opts.signal?.addEventListener("abort", onAbort);
   const timer = setInterval(() => {
     if (Date.now() - lastRx > keepaliveMs * missed) {
       log.warn("no keepalive from the proxy; dropping its stream", {
