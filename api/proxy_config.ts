@@ -155,8 +155,11 @@ export interface RetryPolicy {
 export interface RouteFault {
   /** Wait `ms` before forwarding. */
   delay?: { ms: number; percent: number };
-  /** Answer with `status` instead of forwarding. */
-  abort?: { status: number; percent: number };
+  /**
+   * Answer with `status` instead of forwarding; with `grpcStatus` (`abort.grpcStatus`), a
+   * gRPC trailers-only answer with that status code (HTTP status 200).
+   */
+  abort?: { status: number; percent: number; grpcStatus?: number };
 }
 
 /** Routes for a set of domains (`host` or `host:port`, or wildcards like `*.example.com`, `*`). */
@@ -210,11 +213,15 @@ export interface Cluster {
   /** `connectionPool.tcp.connectTimeout` in milliseconds (Istio's default: 10 s). */
   connectTimeoutMs?: number;
   /**
-   * The service port speaks HTTP/2 (port protocol GRPC or HTTP2, or a `grpc`/`http2` name
-   * prefix): requests to endpoints outside the mesh go over HTTP/2 (h2c with prior knowledge,
-   * or ALPN h2 with TLS origination). HTTP/1.1 when absent, and to mesh sidecars for now.
+   * The HTTP version requests to the endpoints go over, as Istio's cluster protocol options:
+   * `HTTP2` when the service port speaks it (protocol GRPC or HTTP2, a `grpc`/`http2` name
+   * prefix) or a DestinationRule's `h2UpgradePolicy: UPGRADE` (or MeshConfig's) upgrades an
+   * HTTP port; `CLIENT` (`useClientProtocol`, or a port that declares no protocol) the version
+   * the client spoke; HTTP/1.1 when absent. To a mesh sidecar HTTP/2 goes over mesh mTLS with
+   * ALPN h2 (h2c with prior knowledge to a plaintext one); outside the mesh, h2c or ALPN h2
+   * with TLS origination. An upgrade request (WebSocket) always goes as HTTP/1.1.
    */
-  protocol?: "HTTP2";
+  protocol?: "HTTP2" | "CLIENT";
   /**
    * Consistent hashing (DestinationRule `loadBalancer.consistentHash`): requests with the
    * same key go to the same endpoint (a ring of endpoints, as Envoy's ring hash).
@@ -262,6 +269,8 @@ export interface ClusterLimits {
   maxRequests?: number;
   /** Requests per connection before it is closed (`http.maxRequestsPerConnection`). */
   maxRequestsPerConnection?: number;
+  /** Streams in flight per HTTP/2 connection (`http.maxConcurrentStreams`). */
+  maxConcurrentStreams?: number;
 }
 
 /** When an endpoint is ejected from its cluster's balancing, and for how long. */
@@ -381,6 +390,13 @@ export interface ProxyConfig {
   clusters: Record<string, Cluster>;
   /** The inbound listener's mTLS mode (PeerAuthentication); STRICT when absent. */
   inboundMtls?: MtlsMode;
+  /**
+   * What the inbound side speaks to the app, from the ports of the services that select the
+   * workload (Istio's inbound cluster protocol): `HTTP2` (h2c with prior knowledge) for a GRPC
+   * or HTTP2 port, `CLIENT` (what the peer spoke) for a port that declares no protocol,
+   * HTTP/1.1 when absent.
+   */
+  inboundProtocol?: "HTTP2" | "CLIENT";
   /**
    * JWT issuers whose tokens this proxy verifies (RequestAuthentications that select it),
    * on the inbound listener of a sidecar and the listeners of a gateway.

@@ -59,6 +59,27 @@ function lbOf(tp: PortPolicy | undefined): Cluster["lb"] {
   return "ROUND_ROBIN";
 }
 
+/**
+ * The HTTP version to a cluster's endpoints, as Istio's cluster builder picks it: HTTP/2 for a
+ * GRPC or HTTP2 port; for an HTTP port, HTTP/2 when `h2UpgradePolicy` is UPGRADE (or DEFAULT
+ * or unset with MeshConfig's UPGRADE) and not DO_NOT_UPGRADE, the client's version with
+ * `useClientProtocol`; the client's version for a port that declares no protocol.
+ */
+function protocolOf(
+  port: ServicePort,
+  tp: PortPolicy | undefined,
+  meshUpgrade: boolean,
+): Cluster["protocol"] {
+  if (port.http2) return "HTTP2";
+  if (port.auto) return "CLIENT";
+  if (port.protocol !== "HTTP") return undefined;
+  const http = tp?.connectionPool?.http;
+  const policy = http?.h2UpgradePolicy;
+  if (policy === "UPGRADE" || (policy !== "DO_NOT_UPGRADE" && meshUpgrade)) return "HTTP2";
+  if (http?.useClientProtocol) return "CLIENT";
+  return undefined;
+}
+
 /** DestinationRule `connectionPool` → {@linkcode ClusterLimits}; undefined when nothing is set. */
 function limitsOf(tp: PortPolicy | undefined): ClusterLimits | undefined {
   const cp = tp?.connectionPool;
@@ -73,6 +94,8 @@ function limitsOf(tp: PortPolicy | undefined): ClusterLimits | undefined {
   if (r) out.maxRequests = r;
   const per = positive(cp.http?.maxRequestsPerConnection);
   if (per) out.maxRequestsPerConnection = per;
+  const streams = positive(cp.http?.maxConcurrentStreams);
+  if (streams) out.maxConcurrentStreams = streams;
   return Object.keys(out).length ? out : undefined;
 }
 
@@ -210,7 +233,8 @@ export function buildClusters(
           endpoints: selected.map((i) => endpointOf(i, port, tp?.tls?.mode)),
         };
         if (svc.originalDst) c.originalDst = true;
-        if (port.http2) c.protocol = "HTTP2";
+        const protocol = protocolOf(port, tp, registry.mesh.h2Upgrade === true);
+        if (protocol) c.protocol = protocol;
         const tls = upstreamTlsOf(tp);
         if (tls) c.tls = tls;
         const hash = hashOf(tp);

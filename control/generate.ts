@@ -72,10 +72,28 @@ export function generateProxyConfig(
         node,
         node.appPort,
       ),
+      ...inboundProtocolOf(registry, node),
     }),
     ...accessLogOf(snapshot, node),
     clusters,
   };
+}
+
+/**
+ * What the inbound side speaks to the app: from the ports of the services that select the
+ * workload, those that reach the app port (`targetPort`, else the port number) or, when none
+ * does, all of them. HTTP/2 if one speaks it; the peer's version if none declares a protocol.
+ */
+function inboundProtocolOf(
+  registry: ServiceRegistry,
+  node: NodeInfo,
+): { inboundProtocol?: ProxyConfig["inboundProtocol"] } {
+  const all = registry.portsSelecting(node.namespace, node.labels);
+  const atApp = all.filter((p) => (p.targetPort ?? p.number) === node.appPort);
+  const ports = atApp.length ? atApp : all;
+  if (ports.some((p) => p.http2)) return { inboundProtocol: "HTTP2" };
+  if (ports.length && ports.every((p) => p.auto)) return { inboundProtocol: "CLIENT" };
+  return {};
 }
 
 function jwtOf(snapshot: Snapshot, node: NodeInfo): { jwt?: ProxyConfig["jwt"] } {

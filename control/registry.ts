@@ -19,7 +19,7 @@ import type { MtlsMode } from "../api/proxy_config.ts";
 export { labelsMatch };
 import { spiffeId } from "../ca/spiffe.ts";
 import { hostMatches } from "../api/host.ts";
-import { speaksHttp2 } from "./port_protocol.ts";
+import { declaresProtocol, speaksHttp2 } from "./port_protocol.ts";
 import type { DestinationRule, VirtualService } from "../api/resources.ts";
 
 /** A service port. */
@@ -30,6 +30,11 @@ export interface ServicePort {
   targetPort?: number;
   /** The port speaks HTTP/2 (GRPC or HTTP2, by protocol or name prefix: `port_protocol.ts`). */
   http2?: boolean;
+  /**
+   * The port declares no protocol (no `protocol`, no known name prefix, no `appProtocol`):
+   * Istio auto-detects it, and proxies speak to it the HTTP version the client spoke.
+   */
+  auto?: boolean;
 }
 
 /** A service known to the mesh. */
@@ -65,6 +70,8 @@ export interface WorkloadInstance {
 export class ServiceRegistry {
   readonly services = new Map<string, Service>();
   #instances = new Map<string, WorkloadInstance[]>();
+  /** The ports of ServiceEntries with a workload selector, by namespace. */
+  #selecting: { namespace: string; selector: Record<string, string>; ports: ServicePort[] }[] = [];
   #snapshot: Snapshot;
 
   constructor(snapshot: Snapshot) {
@@ -77,6 +84,7 @@ export class ServiceRegistry {
         protocol: (p.protocol ?? "HTTP").toUpperCase(),
         targetPort: p.targetPort,
         ...(speaksHttp2(p) ? { http2: true } : {}),
+        ...(declaresProtocol(p) ? {} : { auto: true }),
       }));
       const instances: WorkloadInstance[] = [];
       for (const ep of se.spec.endpoints ?? []) {
@@ -85,6 +93,7 @@ export class ServiceRegistry {
       }
       const selector = se.spec.workloadSelector?.labels;
       if (selector) {
+        this.#selecting.push({ namespace: ns, selector, ports });
         for (const we of snapshot.workloadEntries) {
           if (we.metadata.namespace !== ns || !we.spec.address) continue;
           const labels = { ...(we.metadata.labels ?? {}), ...(we.spec.labels ?? {}) };
@@ -140,6 +149,13 @@ export class ServiceRegistry {
     return this.#snapshot.virtualServices.find((vs) =>
       vs.metadata.name === name && vs.metadata.namespace === namespace
     );
+  }
+
+  /** The ports of the services that select a workload (by its namespace and labels). */
+  portsSelecting(namespace: string, labels: Record<string, string>): ServicePort[] {
+    return this.#selecting
+      .filter((s) => s.namespace === namespace && labelsMatch(s.selector, labels))
+      .flatMap((s) => s.ports);
   }
 
   /** The service with this exact host. */

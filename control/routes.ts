@@ -3,6 +3,7 @@
  * {@linkcode Route} form, resolving short hosts, ports and subsets to cluster names.
  * @module
  */
+import { GRPC_STATUS } from "../api/grpc_status.ts";
 import type {
   HeaderChanges,
   HeaderOps,
@@ -328,8 +329,8 @@ function headerOps(h: HTTPRoute["headers"]): HeaderOps | undefined {
 /**
  * VirtualService `fault` → {@linkcode RouteFault}. As in Istio (Envoy's fault
  * filter), a fault without `percentage` applies to no request; the deprecated
- * integer `percent` of a delay is honoured when `percentage` is absent. gRPC
- * aborts are left out (validation warns).
+ * integer `percent` of a delay is honoured when `percentage` is absent. A gRPC
+ * abort answers status 200 with its `grpc-status`.
  */
 function translateFault(http: HTTPRoute): RouteFault | undefined {
   const f = http.fault;
@@ -339,8 +340,12 @@ function translateFault(http: HTTPRoute): RouteFault | undefined {
   if (f.delay && ms !== undefined) {
     out.delay = { ms, percent: f.delay.percentage?.value ?? f.delay.percent ?? 0 };
   }
+  const percent = f.abort?.percentage?.value ?? 0;
   if (f.abort?.httpStatus !== undefined) {
-    out.abort = { status: f.abort.httpStatus, percent: f.abort.percentage?.value ?? 0 };
+    out.abort = { status: f.abort.httpStatus, percent };
+  } else if (f.abort?.grpcStatus !== undefined) {
+    const code = GRPC_STATUS[f.abort.grpcStatus];
+    if (code !== undefined) out.abort = { status: 200, percent, grpcStatus: code };
   }
   return out.delay || out.abort ? out : undefined;
 }

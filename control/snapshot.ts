@@ -80,6 +80,8 @@ export interface MeshSettings {
   defaultTrafficPolicy?: Pick<TrafficPolicy, "connectionPool" | "outlierDetection">;
   /** MeshConfig `pathNormalization.normalization` (`DEFAULT` read as `BASE`); BASE when absent. */
   pathNormalization?: PathNormalization;
+  /** MeshConfig `h2UpgradePolicy`: HTTP ports go over HTTP/2 unless a DestinationRule says not. */
+  h2Upgrade?: boolean;
 }
 
 /** A `zipkin` extension provider. */
@@ -114,6 +116,7 @@ export function meshSettingsFrom(
     out.pathNormalization = normalization === "DEFAULT" ? "BASE" : normalization;
   }
   if (spec.trustDomainAliases?.length) out.trustDomainAliases = [...spec.trustDomainAliases];
+  if (spec.h2UpgradePolicy === "UPGRADE") out.h2Upgrade = true;
   if (spec.accessLogFile) {
     out.accessLog = { path: spec.accessLogFile, encoding: spec.accessLogEncoding ?? "TEXT" };
   }

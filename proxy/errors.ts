@@ -16,6 +16,7 @@
  */
 import { UpstreamError } from "./h1_client.ts";
 import { jwtDenied } from "./jwt.ts";
+import { encodeGrpcMessage, httpToGrpcStatus } from "./grpc.ts";
 
 /** What went wrong, by kind; `detail` is the underlying error's message. */
 export type Failure =
@@ -41,7 +42,7 @@ export type Failure =
   | { kind: "reset"; detail: string }
   | { kind: "unreachable"; detail: string }
   | { kind: "bad_upstream_response"; detail: string }
-  | { kind: "fault_abort"; status: number };
+  | { kind: "fault_abort"; status: number; grpcStatus?: number };
 
 /** How a failure is answered and logged. */
 export interface Answer {
@@ -50,13 +51,43 @@ export interface Answer {
   headers: [string, string][];
   /** Envoy's response flag, as the access log prints it. */
   flags?: string;
+  /** The `grpc-status` of a gRPC-shaped answer. */
+  grpcStatus?: string;
+}
+
+/** How the request that failed is answered. */
+export interface AnswerOptions {
+  /**
+   * The request is gRPC (`grpc.ts` `isGrpc`): answered as Envoy answers gRPC locally, a
+   * trailers-only response (status 200, `grpc-status` mapped from the HTTP status,
+   * `grpc-message` the text) that gRPC clients read as a status.
+   */
+  grpc?: boolean;
 }
 
 const PLAIN: [string, string][] = [["content-type", "text/plain"]];
 const RESET = "upstream connect error or disconnect/reset before headers. reset reason:";
 
 /** The status, body, headers and flag of `f`. */
-export function failureAnswer(f: Failure): Answer {
+export function failureAnswer(f: Failure, o: AnswerOptions = {}): Answer {
+  const a = httpAnswer(f);
+  const code = f.kind === "fault_abort" && f.grpcStatus !== undefined ? f.grpcStatus : undefined;
+  if (!o.grpc && code === undefined) return a;
+  return grpcAnswer(a, code ?? httpToGrpcStatus(a.status));
+}
+
+/** `a` as a gRPC trailers-only answer with status `code`. */
+function grpcAnswer(a: Answer, code: number): Answer {
+  const headers: [string, string][] = [
+    ["content-type", "application/grpc"],
+    ["grpc-status", String(code)],
+  ];
+  if (a.body) headers.push(["grpc-message", encodeGrpcMessage(a.body)]);
+  for (const h of a.headers) if (h[0] !== "content-type") headers.push(h);
+  return { status: 200, body: "", headers, flags: a.flags, grpcStatus: String(code) };
+}
+
+function httpAnswer(f: Failure): Answer {
   const plain = (status: number, body: string, flags?: string): Answer => ({
     status,
     body,
@@ -118,10 +149,14 @@ export function failureAnswer(f: Failure): Answer {
   }
 }
 
-/** `f` as a `Response` (the routed listeners). */
-export function errorResponse(f: Failure): Response {
-  const a = failureAnswer(f);
-  return new Response(a.body, { status: a.status, headers: a.headers });
+/** `f` as a `Response` (the routed listeners); an empty body is none (gRPC's trailers-only). */
+export function errorResponse(f: Failure, o: AnswerOptions = {}): Response {
+  return answerResponse(failureAnswer(f, o));
+}
+
+/** An {@linkcode Answer} as a `Response`. */
+export function answerResponse(a: Answer): Response {
+  return new Response(a.body === "" ? null : a.body, { status: a.status, headers: a.headers });
 }
 
 /** How an attempt upstream failed before a response head. */

@@ -77,6 +77,18 @@ export interface H2ServeOptions {
 }
 
 const STREAM_IDLE_TIMEOUT_MS = 300_000;
+/** The requests that came in over HTTP/2, with their `:path` as sent. */
+const overHttp2 = new WeakMap<Request, string>();
+
+/** Whether `req` came in over HTTP/2 (a stream of {@linkcode serveH2}). */
+export function cameOverHttp2(req: Request): boolean {
+  return overHttp2.has(req);
+}
+
+/** The `:path` of a request that came in over HTTP/2, as sent; `/` for any other. */
+export function pathOf(req: Request): string {
+  return overHttp2.get(req) ?? "/";
+}
 /** The URL the `Request` object is built with (its `url` is replaced by the one as sent). */
 const BASE_URL = "http://request.invalid/";
 /** Response fields HTTP/2 can't carry (§8.2.2). */
@@ -204,6 +216,7 @@ function buildRequest(
     return text(400, `bad request: ${(err as Error).message}`);
   }
   Object.defineProperty(req, "url", { value: url });
+  overHttp2.set(req, path);
   withTrailers(req, stream.trailers.then(trailerFields));
   if (o.xfcc !== undefined) o.onVerified?.(req);
   return req;

@@ -17,22 +17,25 @@ import { logger } from "../util/log.ts";
 import type { Credentials } from "./control_client.ts";
 import { H1Pool } from "./h1_client.ts";
 import { serveH1 as serveH1WithOptions } from "./h1_server.ts";
-import { guardServer, h1Options, type ListenerLimits } from "./listener.ts";
+import { DEFAULT_LIMITS, guardServer, h1Options, type ListenerLimits } from "./listener.ts";
 import { splice } from "./tcp.ts";
 import type { Stats } from "./stats.ts";
 import type { AuthzDecision, AuthzRequest } from "./authz.ts";
 import type { AccessLog } from "./access_log.ts";
-import type { HeaderChanges, MtlsMode, PathNormalization } from "../api/proxy_config.ts";
-import { normalizePath } from "./path_normalize.ts";
-import { targetAuthority } from "./authority.ts";
-import { hopFilter, withoutHopHeaders } from "./hop_headers.ts";
-import { VIA_HEADER } from "./loop.ts";
-import type { JwtAuthenticator, RequestAuth } from "./jwt.ts";
-import { type Failure, failureAnswer } from "./errors.ts";
-import { observe, type Telemetry } from "./stages/observe.ts";
-import { type Span, type Tracer, withTraceHeaders } from "./tracing.ts";
+import type { MtlsMode, PathNormalization } from "../api/proxy_config.ts";
+import type { JwtAuthenticator } from "./jwt.ts";
+import type { Telemetry } from "./stages/observe.ts";
+import type { Tracer } from "./tracing.ts";
 import { pauseReading } from "./flow.ts";
-import { carry, switchingHeaders, upgradeHeaders, upgradeOf } from "./upgrade.ts";
+import { prefaceMatch, serveH2 } from "./h2_serve.ts";
+import { byProtocol, H1EndpointClient } from "./stages/endpoint.ts";
+import { H2EndpointClient } from "./stages/h2_endpoint.ts";
+import {
+  type InboundConn,
+  type InboundContext,
+  inboundHandler,
+  inboundServeHandler,
+} from "./inbound_handler.ts";
 
 /** Settings of the inbound listener. */
 export interface InboundOptions {
@@ -69,6 +72,8 @@ export interface InboundOptions {
   limits?: ListenerLimits;
   /** The config's MeshConfig `pathNormalization` (BASE, Istio's default, when absent). */
   pathNormalization?: () => PathNormalization | undefined;
+  /** What the app's port speaks (the config's `inboundProtocol`); HTTP/1.1 when undefined. */
+  appProtocol?: () => "HTTP2" | "CLIENT" | undefined;
 }
 
 const log = logger("inbound");
@@ -138,6 +143,40 @@ const TLS_HANDSHAKE = 0x16;
 /** How long a new connection may stay silent before it is closed. */
 export const FIRST_BYTE_TIMEOUT_MS = 15_000;
 
+/**
+ * The first bytes of a paused plaintext connection, read until they are or can't be the
+ * HTTP/2 preface (usually the first chunk decides); undefined when the connection closed or
+ * stalled meanwhile (then it is destroyed). The socket stays paused.
+ */
+function prefaceOf(socket: net.Socket): Promise<{ h2: boolean; bytes: Uint8Array } | undefined> {
+  return new Promise((resolve) => {
+    let buf = new Uint8Array(0);
+    const done = (v: { h2: boolean; bytes: Uint8Array } | undefined) => {
+      socket.off("data", onData);
+      socket.off("close", onClose);
+      socket.setTimeout(0);
+      socket.pause();
+      resolve(v);
+    };
+    const onData = (chunk: Uint8Array) => {
+      const next = new Uint8Array(buf.length + chunk.length);
+      next.set(buf);
+      next.set(chunk, buf.length);
+      buf = next;
+      const m = prefaceMatch(buf);
+      if (m !== "more") done({ h2: m === "h2", bytes: buf });
+    };
+    const onClose = () => done(undefined);
+    socket.on("data", onData);
+    socket.once("close", onClose);
+    socket.setTimeout(FIRST_BYTE_TIMEOUT_MS, () => {
+      socket.destroy();
+      done(undefined);
+    });
+    socket.resume();
+  });
+}
+
 /** A running inbound listener. */
 export interface Inbound {
   port: number;
@@ -154,6 +193,10 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
   const trustDomains = () => [ownTrustDomain, ...(opts.trustDomainAliases?.() ?? [])];
   const logRefused = refusalLogger();
   const app = new H1Pool(() => net.connect({ host: "127.0.0.1", port: opts.appPort }));
+  // The app over h2c (prior knowledge) when its port speaks HTTP/2.
+  const h2App = new H2EndpointClient({
+    dialer: { key: () => "app", tlsOptions: () => undefined },
+  });
   const sockets = new Set<net.Socket>();
   const track = (socket: net.Socket) => {
     sockets.add(socket);
@@ -165,6 +208,8 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
     ca: opts.roots,
     requestCert: true,
     rejectUnauthorized: true,
+    // Peer proxies speak HTTP/2 (ALPN h2); HTTP/1.1 (and CONNECT tunnels) otherwise.
+    ALPNProtocols: ["h2", "http/1.1"],
   }, (socket: tls.TLSSocket) => {
     if (!socket.authorized) {
       socket.destroy();
@@ -181,7 +226,7 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
     }
     track(socket);
     const hash = (cert.fingerprint256 ?? "").replace(/:/g, "").toLowerCase();
-    serveConnection(socket, { uri: peer.id, hash });
+    serveConnection(socket, { uri: peer.id, hash }, { http2: socket.alpnProtocol === "h2" });
   });
   // A refused or stalled handshake: close the connection (Deno's node:tls leaves it open).
   tlsServer.on("tlsClientError", (_err: Error, socket: tls.TLSSocket) => socket.destroy());
@@ -210,8 +255,15 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
         socket.destroy();
         return;
       }
+      // h2c with prior knowledge (a peer proxy to a plaintext workload) or HTTP/1.1.
+      const first = await prefaceOf(socket);
+      if (first === undefined) return;
+      if (first.h2) serveConnection(socket, undefined, { http2: true, initialBytes: first.bytes });
+      else {
+        socket.unshift(first.bytes);
+        serveConnection(socket, undefined, { http2: false });
+      }
       socket.resume();
-      serveConnection(socket, undefined);
     });
   });
   // Connection limits and timeouts as the routed listeners have them (listener.ts).
@@ -220,22 +272,64 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
   const serveH1: typeof serveH1WithOptions = (s, handler, connect) =>
     serveH1WithOptions(s, handler, connect, h1);
 
-  /** Serves HTTP/1.1 (and CONNECT tunnels) on a connection, mTLS (`peer` known) or plaintext. */
+  const inboundCtx: InboundContext = {
+    self,
+    appPort: opts.appPort,
+    port: opts.port,
+    service: opts.service,
+    telemetry,
+    app: byProtocol({
+      http1: new H1EndpointClient({ request: (_ep, req) => app.request(req) }),
+      http2: h2App,
+    }),
+    mode,
+    waitForConfig: opts.waitForConfig,
+    authorize: opts.authorize,
+    authenticate: opts.authenticate,
+    tracer: opts.tracer,
+    pathNormalization: opts.pathNormalization,
+    appProtocol: opts.appProtocol,
+    idleTimeoutMs: h1.idleTimeoutMs ?? 0,
+  };
+  const h2Limits = opts.limits ?? DEFAULT_LIMITS;
+
+  /**
+   * Serves a connection, mTLS (`peer` known) or plaintext: HTTP/2 when ALPN (mTLS) or the
+   * preface (plaintext) says so, else HTTP/1.1 and its CONNECT tunnels.
+   */
   function serveConnection(
     socket: net.Socket,
     peerCert: { uri: string; hash: string } | undefined,
+    o: { http2: boolean; initialBytes?: Uint8Array },
   ) {
+    const conn: InboundConn = {
+      ...(peerCert ? { peer: peerCert } : {}),
+      sourceIp: socket.remoteAddress ?? "",
+      http2: o.http2,
+      close: () => socket.destroy(),
+    };
+    const handle = inboundHandler(inboundCtx, conn);
+    if (o.http2) {
+      serveH2(socket, {
+        scheme: peerCert ? "https" : "http",
+        handler: inboundServeHandler(handle),
+        limits: h2Limits,
+        listenerPort: opts.port,
+        ...(o.initialBytes ? { initialBytes: o.initialBytes } : {}),
+      });
+      return;
+    }
+    serveH1(socket, handle, tunnelHandler(peerCert, conn.sourceIp));
+  }
+
+  /** CONNECT tunnels (TCP through the mesh) go to the app's port as raw bytes. */
+  function tunnelHandler(peerCert: { uri: string } | undefined, sourceIp: string) {
     const peer = peerCert?.uri ?? "";
     const mtls = peerCert !== undefined;
-    const xfcc = mtls ? `By=${self};Hash=${peerCert.hash};Subject="";URI=${peer}` : undefined;
-    const labels = { service: opts.service, peer, mtls };
     const principal = peer.replace(/^spiffe:\/\//, "");
-    const sourceIp = socket.remoteAddress ?? "";
-    // A CONNECT tunnel (TCP through the mesh) goes to the app's port as raw bytes.
-    // A plaintext connection lasts only while the mode allows plaintext (a switch to STRICT
-    // closes it at its next request).
+    // A plaintext connection lasts only while the mode allows plaintext.
     const refused = () => !mtls && mode() === "STRICT";
-    const onConnect = async (_target: string, tunnel: net.Socket, rest: Uint8Array) => {
+    return async (_target: string, tunnel: net.Socket, rest: Uint8Array) => {
       pauseReading(tunnel); // bytes wait until the tunnel is authorized and the app connection is there
       if (opts.waitForConfig && !(await opts.waitForConfig())) {
         tunnel.end("HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n");
@@ -261,197 +355,22 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
         return;
       }
       const tcpLabels = { service: opts.service, peer, mtls };
-      const app = net.connect({ host: "127.0.0.1", port: opts.appPort }, () => {
+      const upstream = net.connect({ host: "127.0.0.1", port: opts.appPort }, () => {
         tunnel.write("HTTP/1.1 200 OK\r\n\r\n");
-        if (rest.length) app.write(rest);
+        if (rest.length) upstream.write(rest);
         opts.stats.tcpOpened("destination", tcpLabels);
         splice(
           tunnel,
-          app,
+          upstream,
           (received, sent) => opts.stats.tcpClosed("destination", tcpLabels, sent, received),
         );
       });
-      app.once("error", () => {
+      upstream.once("error", () => {
         if (!tunnel.destroyed) {
           tunnel.end("HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n");
         }
       });
     };
-    const appHost = `127.0.0.1:${opts.appPort}`;
-    const inboundCluster = `inbound|${opts.appPort}||`;
-    serveH1(socket, async (req) => {
-      const start = performance.now();
-      const h = (n: string) => req.headers.find(([k]) => k === n)?.[1];
-      // Request headers, `host` the request's one authority once decided.
-      let header = h;
-      // The one observe step (stats, access log, span), as the routed listeners have it.
-      const done = (status: number, flags?: string, span?: Span) =>
-        observe(telemetry, {
-          reporter: "destination",
-          labels,
-          status,
-          flags,
-          start,
-          method: req.method,
-          path: req.target,
-          authority: h("host"),
-          header: h,
-          upstreamHost: appHost,
-          upstreamCluster: inboundCluster,
-          span: span && {
-            span,
-            name: `${opts.service}:${opts.appPort}/*`,
-            url: `http://${header("host") ?? ""}${req.target}`,
-            peerAddress: sourceIp,
-          },
-        });
-      // A refusal as errors.ts answers it, observed; the request body is not read.
-      const refuse = async (f: Failure, span?: Span) => {
-        const a = failureAnswer(f);
-        done(a.status, a.flags, span);
-        if (req.body) await req.body.cancel().catch(() => {});
-        return { status: a.status, headers: a.headers, body: a.body };
-      };
-      if (opts.waitForConfig) {
-        const waited = opts.waitForConfig();
-        const ready = waited === true || await waited;
-        if (!ready) return refuse({ kind: "no_config" });
-      }
-      if (refused()) {
-        socket.destroy();
-        return { status: 503, headers: [], body: "" };
-      }
-      // One authority and one normalized path (MeshConfig pathNormalization), decided once:
-      // authorization and the app see the same ones.
-      const authority = targetAuthority(req.target, req.headers.find(([k]) => k === "host")?.[1]);
-      const normalized = normalizePath(req.target, opts.pathNormalization?.());
-      if (authority.reject !== undefined || normalized.reject !== undefined) {
-        return refuse({ kind: "bad_request", why: (authority.reject ?? normalized.reject)! });
-      }
-      req.target = normalized.path;
-      const host = authority.authority;
-      header = (name: string) => name === "host" ? host : h(name);
-      if (opts.appPort === opts.port) {
-        // The app port is this listener's own: forwarding would loop.
-        return refuse({ kind: "loop", why: "the app port is the inbound listener's own" });
-      }
-      // A SERVER span sharing the caller's span id; its B3 headers go on to the app.
-      const span = opts.tracer?.()?.start("SERVER", header);
-      // RequestAuthentication: a token must verify; it gives the request an identity.
-      let auth: RequestAuth | undefined;
-      let extraHeaders: HeaderChanges | undefined;
-      const jwt = opts.authenticate?.();
-      if (jwt) {
-        // Several values of one header are read together, as Envoy does.
-        const joined = (name: string) => {
-          const vs = req.headers.filter(([k]) => k === name).map(([, v]) => v);
-          return vs.length ? vs.join(",") : undefined;
-        };
-        const out = await jwt.authenticate({ path: req.target, header: joined });
-        if (!out.ok) {
-          return refuse({
-            kind: "jwt_denied",
-            message: out.message,
-            authority: header("host") ?? "",
-            path: req.target,
-            scheme: "http",
-          }, span);
-        }
-        auth = out.auth;
-        extraHeaders = out.headers;
-      }
-      const authorize = opts.authorize?.();
-      if (authorize) {
-        const decision = authorize({
-          principal,
-          sourceIp,
-          host: header("host") ?? "",
-          port: opts.appPort,
-          method: req.method,
-          path: req.target,
-          header,
-          auth,
-        });
-        if (!decision.allowed) return refuse({ kind: "rbac" }, span);
-      }
-      if (span) extraHeaders = withTraceHeaders(extraHeaders, span);
-      const headers: [string, string][] = [];
-      // From a mesh peer (mTLS), an XFCC it set (a MUTUAL gateway's) is kept and ours
-      // appended, as Istio's APPEND_FORWARD; in plaintext, nothing a client sent is trusted.
-      // Likewise the scheme a gateway saw (x-forwarded-proto) comes through from a peer.
-      // Both are picked up in the one pass over the headers.
-      let incomingXfcc: string | undefined;
-      let incomingProto: string | undefined;
-      const drop = extraHeaders && new Set([
-        ...(extraHeaders.remove ?? []),
-        ...Object.keys(extraHeaders.set ?? {}),
-      ]);
-      // Hop-by-hop headers and those `Connection` names stay here; Envoy's `x-envoy-*` only
-      // come through from mesh peers (mTLS), and `x-mesh-via` (loop detection) ends here.
-      const hop = hopFilter(
-        req.headers.filter(([k]) => k === "connection").map(([, v]) => v),
-        !mtls,
-      );
-      for (const h of req.headers) {
-        const k = h[0];
-        if (k === "host" || k === VIA_HEADER) continue;
-        if (k === "x-forwarded-client-cert") {
-          if (xfcc) incomingXfcc = h[1];
-          continue;
-        }
-        if (k === "x-forwarded-proto") {
-          if (xfcc) incomingProto = h[1];
-          continue;
-        }
-        if (hop(k) || k === "content-length") continue;
-        if (k === "expect" || drop?.has(k)) continue;
-        headers.push(h);
-      }
-      if (host) headers.push(["host", host]);
-      // A WebSocket upgrade (authorized like any request) asks the app for it in turn.
-      const asked = req.body ? undefined : upgradeOf(req.headers);
-      const upgrade = asked && "type" in asked ? asked.type : undefined;
-      if (upgrade) headers.push(...upgradeHeaders(upgrade));
-      for (const kv of Object.entries(extraHeaders?.set ?? {})) headers.push(kv);
-      if (xfcc) {
-        headers.push(
-          ["x-forwarded-client-cert", incomingXfcc ? `${incomingXfcc},${xfcc}` : xfcc],
-          ["x-forwarded-proto", incomingProto ?? "https"],
-        );
-      } else headers.push(["x-forwarded-proto", "http"]);
-      try {
-        const res = await app.request({
-          method: req.method,
-          path: req.target,
-          headers,
-          body: req.body,
-          length: req.length,
-        });
-        done(res.status, undefined, span);
-        const up = res.upgrade;
-        if (up && upgrade) {
-          return {
-            status: 101,
-            headers: switchingHeaders(res.headers, upgrade),
-            body: null,
-            upgrade: (s, rest) => carry(s, rest, up, { idleTimeoutMs: h1.idleTimeoutMs ?? 0 }),
-          };
-        }
-        const resHeaders = withoutHopHeaders(res.headers);
-        if (res.full) return { status: res.status, headers: resHeaders, body: res.full };
-        const cl = res.headers.find(([k]) => k === "content-length");
-        return {
-          status: res.status,
-          headers: resHeaders,
-          body: res.body,
-          length: cl ? Number(cl[1]) : undefined,
-        };
-      } catch (err) {
-        const a = failureAnswer({ kind: "unreachable", detail: (err as Error).message });
-        done(a.status, a.flags, span);
-        return { status: a.status, headers: a.headers, body: a.body };
-      }
-    }, onConnect);
   }
   return new Promise((resolve, reject) => {
     server.once("error", reject);
@@ -469,6 +388,7 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
             server.close(() => r());
             for (const s of sockets) s.destroy();
             app.close();
+            h2App.close();
           }),
       });
     });

@@ -324,6 +324,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
           mtlsMode: () => runtime?.config.inboundMtls,
           trustDomainAliases: () => runtime?.config.trustDomainAliases,
           pathNormalization: () => runtime?.config.pathNormalization,
+          appProtocol: () => runtime?.config.inboundProtocol,
           authenticate: () => runtime?.jwt,
           tracer: () => tracer,
           waitForConfig,

@@ -13,6 +13,7 @@
  * @module
  */
 import type { RetryPolicy } from "../api/proxy_config.ts";
+import { GRPC_STATUS } from "../api/grpc_status.ts";
 
 /** A compiled retry policy. */
 export interface CompiledRetry {
@@ -27,7 +28,18 @@ export interface CompiledRetry {
   statuses: Set<number>;
   /** Any 5xx is retried (`5xx`). */
   any5xx: boolean;
+  /** gRPC statuses retried (`cancelled`, `deadline-exceeded`, ...; a trailers-only response's). */
+  grpcStatuses: Set<number>;
 }
+
+/** The gRPC conditions of `retryOn`, by the status each retries. */
+const GRPC_CONDITIONS: Record<string, number> = {
+  "cancelled": GRPC_STATUS.CANCELLED,
+  "deadline-exceeded": GRPC_STATUS.DEADLINE_EXCEEDED,
+  "internal": GRPC_STATUS.INTERNAL,
+  "resource-exhausted": GRPC_STATUS.RESOURCE_EXHAUSTED,
+  "unavailable": GRPC_STATUS.UNAVAILABLE,
+};
 
 /** How an attempt failed without a response: couldn't connect, reset, or per-try timeout. */
 export type UpstreamFailure = "connect" | "reset" | "timeout";
@@ -35,7 +47,10 @@ export type UpstreamFailure = "connect" | "reset" | "timeout";
 /** Envoy's default base interval between retries (25 ms; the cap is 10 times that). */
 export const DEFAULT_BACKOFF_MS = 25;
 
-/** Compiles a pushed policy; conditions mesh can't observe (HTTP/2, gRPC) are ignored. */
+/**
+ * Compiles a pushed policy. The gRPC conditions retry a response whose head carries that
+ * `grpc-status` (a trailers-only response: Envoy doesn't wait for trailers either).
+ */
 export function compileRetryPolicy(p: RetryPolicy | undefined): CompiledRetry {
   const out: CompiledRetry = {
     attempts: Math.max(0, p?.attempts ?? 0),
@@ -45,6 +60,7 @@ export function compileRetryPolicy(p: RetryPolicy | undefined): CompiledRetry {
     failures: new Set(),
     statuses: new Set(),
     any5xx: false,
+    grpcStatuses: new Set(),
   };
   const gateway = () => {
     for (const s of [502, 503, 504]) out.statuses.add(s);
@@ -59,7 +75,16 @@ export function compileRetryPolicy(p: RetryPolicy | undefined): CompiledRetry {
       retriableCodes = true;
       continue;
     }
+    const grpc = GRPC_CONDITIONS[cond];
+    if (grpc !== undefined) {
+      out.grpcStatuses.add(grpc);
+      continue;
+    }
     switch (cond) {
+      case "refused-stream":
+        // A stream the peer refused (REFUSED_STREAM, or past its GOAWAY): never processed.
+        failures("connect");
+        break;
       case "5xx":
         out.any5xx = true;
         failures("connect", "reset", "timeout");
@@ -93,6 +118,18 @@ export function compileRetryPolicy(p: RetryPolicy | undefined): CompiledRetry {
 /** Whether a response with `status` is retried under `p`. */
 export function retriableStatus(p: CompiledRetry, status: number): boolean {
   return (p.any5xx && status >= 500 && status <= 599) || p.statuses.has(status);
+}
+
+/** Whether a response (status and head) is retried under `p`, its gRPC status included. */
+export function retriableResponse(
+  p: CompiledRetry,
+  status: number,
+  headers: readonly (readonly [string, string])[],
+): boolean {
+  if (retriableStatus(p, status)) return true;
+  if (p.grpcStatuses.size === 0) return false;
+  const g = headers.find(([k]) => k === "grpc-status")?.[1];
+  return g !== undefined && p.grpcStatuses.has(Number(g));
 }
 
 /** Whether an attempt that failed with `f` is retried under `p`. */

@@ -210,8 +210,8 @@ export function faultHits(percent: number, rand: () => number = Math.random): bo
 export interface FaultHooks {
   /** Goes on with the request (no abort hit). */
   forward: () => Promise<Response> | Response;
-  /** Answers an abort with its status. */
-  abort: (status: number) => Response;
+  /** Answers an abort with its status (and gRPC status, for a gRPC abort). */
+  abort: (a: { status: number; grpcStatus?: number }) => Response;
   /** Random draws in [0, 1). */
   random?: () => number;
   /** Called when a delay hits, before it starts (Envoy's `DI` flag). */
@@ -226,9 +226,7 @@ export interface FaultHooks {
  */
 export function injectFault(fault: RouteFault, h: FaultHooks): Promise<Response> | Response {
   const rand = h.random ?? Math.random;
-  const aborted = fault.abort && faultHits(fault.abort.percent, rand)
-    ? fault.abort.status
-    : undefined;
+  const aborted = fault.abort && faultHits(fault.abort.percent, rand) ? fault.abort : undefined;
   const next = () => aborted !== undefined ? h.abort(aborted) : h.forward();
   if (fault.delay && faultHits(fault.delay.percent, rand)) {
     h.onDelay?.();

@@ -27,7 +27,7 @@ Deno.test("injectFault: abort answers instead of forwarding; no fault hit forwar
     forwarded++;
     return new Response("up");
   };
-  const abort = (status: number) => new Response("fault filter abort", { status });
+  const abort = ({ status }: { status: number }) => new Response("fault filter abort", { status });
   const r1 = await injectFault({ abort: { status: 503, percent: 100 } }, { forward, abort });
   assert.equal(r1.status, 503);
   assert.equal(forwarded, 0);
@@ -38,7 +38,7 @@ Deno.test("injectFault: abort answers instead of forwarding; no fault hit forwar
 
 Deno.test("injectFault: a delay waits (on the clock given), then aborts or forwards (Envoy's order)", async () => {
   const clock = new FakeClock();
-  const abort = (status: number) => new Response(null, { status });
+  const abort = ({ status }: { status: number }) => new Response(null, { status });
   let delays = 0;
   const onDelay = () => delays++;
   let settled = false;

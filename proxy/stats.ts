@@ -108,12 +108,23 @@ export class Stats {
     this.#self = self;
   }
 
-  /** Counts one finished request. */
-  record(reporter: Reporter, l: RequestLabels, code: number, ms: number): void {
-    const key = `${reporter}|${l.service}|${code}|${l.peer ?? ""}|${l.mtls ? 1 : 0}`;
+  /**
+   * Counts one finished request; `grpcStatus` is a gRPC request's `grpc-status` (the label
+   * `grpc_response_status`, and `request_protocol="grpc"`).
+   */
+  record(
+    reporter: Reporter,
+    l: RequestLabels,
+    code: number,
+    ms: number,
+    grpcStatus?: string,
+  ): void {
+    const key = `${reporter}|${l.service}|${code}|${l.peer ?? ""}|${l.mtls ? 1 : 0}|${
+      grpcStatus ?? ""
+    }`;
     let s = this.#series.get(key);
     if (!s) {
-      const pairs = this.#pairs(reporter, l, code);
+      const pairs = this.#pairs(reporter, l, code, grpcStatus);
       s = {
         reporter,
         pairs,
@@ -139,7 +150,7 @@ export class Stats {
     let s = this.#tcp.get(key);
     if (!s) {
       const pairs = this.#pairs(reporter, l, 0)
-        .filter(([k]) => k !== "response_code")
+        .filter(([k]) => k !== "response_code" && k !== "grpc_response_status")
         .map(([k, v]): [string, string] => k === "request_protocol" ? [k, "tcp"] : [k, v]);
       s = { reporter, pairs, labels: render(pairs), opened: 0, closed: 0, sent: 0, received: 0 };
       this.#tcp.set(key, s);
@@ -160,7 +171,12 @@ export class Stats {
     s.received += received;
   }
 
-  #pairs(reporter: Reporter, l: RequestLabels, code: number): [string, string][] {
+  #pairs(
+    reporter: Reporter,
+    l: RequestLabels,
+    code: number,
+    grpcStatus?: string,
+  ): [string, string][] {
     const svc = l.service;
     const parts = svc.split(".");
     const inbound = reporter === "destination";
@@ -174,8 +190,9 @@ export class Stats {
       ["destination_service", svc],
       ["destination_service_name", parts[0] || "unknown"],
       ["destination_service_namespace", svc.endsWith(".svc.cluster.local") ? parts[1] : "unknown"],
-      ["request_protocol", "http"],
+      ["request_protocol", grpcStatus !== undefined ? "grpc" : "http"],
       ["response_code", String(code)],
+      ["grpc_response_status", grpcStatus ?? ""],
       ["connection_security_policy", l.mtls ? "mutual_tls" : "none"],
     ];
     return pairs;

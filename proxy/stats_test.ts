@@ -17,7 +17,7 @@ Deno.test("Stats: Istio's metrics and labels", () => {
   const text = stats().prometheus();
   assert.match(
     text,
-    /istio_requests_total\{reporter="source",.*response_code="200",connection_security_policy="mutual_tls"\} 1/,
+    /istio_requests_total\{reporter="source",.*response_code="200",grpc_response_status="",connection_security_policy="mutual_tls"\} 1/,
   );
   assert.match(
     text,

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { GRPC_STATUS as GRPC_STATUS_CODES } from "../grpc_status.ts";
 import { countSet, NOT_SUPPORTED, type Path, quote, type Reporter } from "./common.ts";
 import { checkHttpStatus, checkRegex, HEADER_TOKEN } from "./http_route_checks.ts";
 import type { CorsPolicy, HTTPFaultInjection, HTTPRetry } from "./http_route.ts";
@@ -72,25 +73,7 @@ export function checkRetries(rt: HTTPRetry, at: Path, r: Reporter): void {
   }
 }
 
-const GRPC_STATUS = new Set([
-  "OK",
-  "CANCELLED",
-  "UNKNOWN",
-  "INVALID_ARGUMENT",
-  "DEADLINE_EXCEEDED",
-  "NOT_FOUND",
-  "ALREADY_EXISTS",
-  "PERMISSION_DENIED",
-  "RESOURCE_EXHAUSTED",
-  "FAILED_PRECONDITION",
-  "ABORTED",
-  "OUT_OF_RANGE",
-  "UNIMPLEMENTED",
-  "INTERNAL",
-  "UNAVAILABLE",
-  "DATA_LOSS",
-  "UNAUTHENTICATED",
-]);
+const GRPC_STATUS = new Set(Object.keys(GRPC_STATUS_CODES));
 
 function checkFaultPercentage(value: number | undefined, path: Path, r: Reporter): void {
   if (value !== undefined && value > 0 && value < 0.0001) {
@@ -129,7 +112,7 @@ export function checkFault(fault: HTTPFaultInjection, path: Path, r: Reporter): 
           [...at, "grpcStatus"],
           `unknown gRPC status ${quote(grpcStatus)}; use a name like NOT_FOUND or UNAVAILABLE`,
         );
-      } else r.warn([...at, "grpcStatus"], `gRPC aborts are ${NOT_SUPPORTED}`);
+      }
     } else if (http2Error !== undefined) {
       r.error(
         [...at, "http2Error"],

@@ -74,6 +74,7 @@ export const MESH_CONFIG_SUPPORTED = [
   "defaultHttpRetryPolicy",
   "defaultTrafficPolicy",
   "pathNormalization",
+  "h2UpgradePolicy",
 ];
 
 const bool = z.boolean();

@@ -22,9 +22,6 @@ export const UNSUPPORTED_POOL_TCP = [
 export const UNSUPPORTED_POOL_HTTP = [
   "maxRetries",
   "idleTimeout",
-  "h2UpgradePolicy",
-  "useClientProtocol",
-  "maxConcurrentStreams",
   "http2KeepAlive",
 ] as const;
 export const UNSUPPORTED_OUTLIER = [

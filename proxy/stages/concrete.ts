@@ -26,7 +26,7 @@ import {
   type CompiledRetry,
   compileRetryPolicy,
   retriableFailure,
-  retriableStatus,
+  retriableResponse,
 } from "../retry.ts";
 import { originationOf } from "../runtime.ts";
 import { isOwnListener } from "../loop.ts";
@@ -75,6 +75,8 @@ export interface ConcreteRequest {
   ownPorts?: readonly number[];
   /** The request asks for a protocol upgrade (never mirrored). */
   upgrade?: boolean;
+  /** The client spoke HTTP/2 (a `CLIENT`-protocol cluster keeps it). */
+  downstreamHttp2?: boolean;
 }
 
 /** What the concrete stage answers. */
@@ -198,7 +200,8 @@ export class ConcreteStage {
           origination: originationOf(cluster),
           connectTimeoutMs: cluster.connectTimeoutMs,
           maxRequestsPerConnection: cluster.limits?.maxRequestsPerConnection,
-          ...(upstreamHttp2(cluster, ep, r.upgrade) ? { protocol: "http2" as const } : {}),
+          maxStreamsPerConnection: cluster.limits?.maxConcurrentStreams,
+          ...(upstreamHttp2(cluster, r) ? { protocol: "http2" as const } : {}),
         }, abort?.signal);
         clock.clearTimeout(timer);
         if (res.full || !holds) release();
@@ -217,7 +220,7 @@ export class ConcreteStage {
         return { ok: false, ep, failure: attemptAnswer(failure, err) };
       }
       clusters.outliers.report(cluster, ep, res.status);
-      if (retriableStatus(policy, res.status)) {
+      if (retriableResponse(policy, res.status, res.headers)) {
         const wait = retryAfter();
         if (wait !== undefined) {
           if (!res.full) await res.body.cancel().catch(() => {});
@@ -238,9 +241,14 @@ export class ConcreteStage {
 }
 
 /**
- * HTTP/2 upstream: the cluster's port speaks it and the endpoint is outside the mesh (a
- * sidecar's inbound takes HTTP/1.1 for now); an upgrade request stays HTTP/1.1.
+ * HTTP/2 upstream: the cluster says so (`HTTP2`), or keeps the client's version (`CLIENT`)
+ * and the client spoke HTTP/2. An upgrade request (WebSocket) always goes as HTTP/1.1: mesh
+ * doesn't do extended CONNECT (RFC 8441), so its tunnel is an HTTP/1.1 connection.
  */
-export function upstreamHttp2(cluster: Cluster, ep: Endpoint, upgrade?: boolean): boolean {
-  return cluster.protocol === "HTTP2" && !ep.mtls && !ep.sidecar && !upgrade;
+export function upstreamHttp2(
+  cluster: Pick<Cluster, "protocol">,
+  r: Pick<ConcreteRequest, "upgrade" | "downstreamHttp2">,
+): boolean {
+  if (r.upgrade) return false;
+  return cluster.protocol === "HTTP2" || (cluster.protocol === "CLIENT" && !!r.downstreamHttp2);
 }

@@ -239,19 +239,22 @@ Deno.test("concrete: an endpoint outside the mesh on this proxy's own port is a 
   assert.equal(up.sent.length, 0);
 });
 
-Deno.test("concrete: an HTTP2 cluster's endpoints outside the mesh get protocol http2; sidecars and upgrades don't", async () => {
+Deno.test("concrete: HTTP2 clusters get protocol http2 (upgrades don't); CLIENT ones the client's version", async () => {
   const side: Endpoint = { ...ep(3), sidecar: true, mtls: true, identity: "spiffe://x" };
   for (
-    const [endpoint, upgrade, want] of [
-      [ep(1), false, "http2"],
-      [ep(1), true, undefined],
-      [side, false, undefined],
+    const [protocol, endpoint, o, want] of [
+      ["HTTP2", ep(1), {}, "http2"],
+      ["HTTP2", side, {}, "http2"],
+      ["HTTP2", ep(1), { upgrade: true }, undefined],
+      ["CLIENT", side, { downstreamHttp2: true }, "http2"],
+      ["CLIENT", side, {}, undefined],
+      ["CLIENT", ep(1), { downstreamHttp2: true, upgrade: true }, undefined],
     ] as const
   ) {
-    const { stage, req, up } = setup(cluster({ protocol: "HTTP2", endpoints: [endpoint] }));
-    const r = await stage.send(req({}, { upgrade }));
+    const { stage, req, up } = setup(cluster({ protocol, endpoints: [endpoint] }));
+    const r = await stage.send(req({}, o));
     assert.ok(r.ok);
-    assert.equal(up.sent[0].target.protocol, want, JSON.stringify({ endpoint, upgrade }));
+    assert.equal(up.sent[0].target.protocol, want, JSON.stringify({ protocol, endpoint, o }));
   }
   const { stage, req, up } = setup(cluster());
   assert.ok((await stage.send(req())).ok);

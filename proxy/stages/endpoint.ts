@@ -73,6 +73,8 @@ export interface EndpointTarget {
   connectTimeoutMs?: number;
   /** Close a connection once it has carried this many requests (`maxRequestsPerConnection`). */
   maxRequestsPerConnection?: number;
+  /** HTTP/2: streams in flight per connection before another opens (`maxConcurrentStreams`). */
+  maxStreamsPerConnection?: number;
   /** The protocol to speak; HTTP/1.1 without. */
   protocol?: "http1" | "http2";
 }

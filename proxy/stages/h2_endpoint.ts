@@ -85,6 +85,8 @@ class H2Pool {
   readonly #o: H2EndpointOptions;
   readonly #onEmpty: () => void;
   connectTimeoutMs = DEFAULT_CONNECT_TIMEOUT_MS;
+  /** The cluster's `maxConcurrentStreams`, when it sets one (below our own cap). */
+  maxStreams: number | undefined;
 
   constructor(dial: () => Socket, o: H2EndpointOptions, onEmpty: () => void) {
     this.#dial = dial;
@@ -99,7 +101,7 @@ class H2Pool {
   /** A connection for one more request; `fresh` opens a new one. */
   pick(fresh: boolean): Conn {
     if (!fresh) {
-      const cap = this.#o.maxStreamsPerConnection ?? 100;
+      const cap = Math.min(this.#o.maxStreamsPerConnection ?? 100, this.maxStreams ?? Infinity);
       const open = this.conns.filter((c) => c.conn.acceptsStreams);
       const free = open.find((c) =>
         c.inflight < Math.min(cap, c.conn.peerSettings.maxConcurrentStreams)
@@ -253,6 +255,7 @@ export class H2EndpointClient implements EndpointClient {
       this.#pools.set(key, pool);
     }
     if (target.connectTimeoutMs !== undefined) pool.connectTimeoutMs = target.connectTimeoutMs;
+    pool.maxStreams = target.maxStreamsPerConnection;
     return { pool, secure };
   }
 

@@ -21,6 +21,7 @@ import type { RequestView, RouteHit, RouteTable } from "../route.ts";
 import { type Tracer, withTraceHeaders } from "../tracing.ts";
 import { sendable } from "../header_ops.ts";
 import { acceptUpgrade, offeredUpgrade } from "../upgrade.ts";
+import { cameOverHttp2 } from "../h2_serve.ts";
 import {
   changeHeaderList,
   corsFor,
@@ -135,7 +136,7 @@ export class LogicalStage {
     if (!fault) return this.#cors(hit, lr, lb, authHeaders);
     return injectFault(fault, {
       forward: () => this.#cors(hit, lr, lb, authHeaders),
-      abort: (status) => ex.fail({ kind: "fault_abort", status }),
+      abort: (a) => ex.fail({ kind: "fault_abort", status: a.status, grpcStatus: a.grpcStatus }),
       random: this.#c.random,
       onDelay: () => ex.delayed = true,
       sleep: (ms) => sleep(this.#c.clock, ms),
@@ -246,6 +247,7 @@ export class LogicalStage {
       originalAuthority: edge.originalDst ? lr.authority : undefined,
       ownPorts: lr.ownPorts,
       upgrade,
+      downstreamHttp2: cameOverHttp2(req),
     });
     if (!out.ok) return ex.fail(out.failure, out.ep);
     const { res, ep } = out;
@@ -264,7 +266,7 @@ export class LogicalStage {
       if (!res.full) await res.body.cancel().catch(() => {});
       return ex.fail({ kind: "bad_upstream_response", detail: (err as Error).message }, ep);
     }
-    ex.finish(res.status, { ep });
+    ex.finishResponse(answer, { ep });
     if (dest?.response) answer = withHeaders(answer, dest.response);
     if (route.headers?.response) answer = withHeaders(answer, route.headers.response);
     if (hash?.setCookie) answer = withHeaders(answer, { add: { "set-cookie": hash.setCookie } });

@@ -18,7 +18,9 @@ import type { Endpoint } from "../../api/proxy_config.ts";
 import type { AccessLog } from "../access_log.ts";
 import type { Reporter, RequestLabels, Stats } from "../stats.ts";
 import type { Span } from "../tracing.ts";
-import { errorResponse, type Failure, failureAnswer } from "../errors.ts";
+import { answerResponse, type Failure, failureAnswer } from "../errors.ts";
+import { isGrpc } from "../grpc.ts";
+import { trailersOf } from "../trailers.ts";
 import { withDelayFlag } from "../route_actions.ts";
 import { type Clock, realClock } from "../../util/clock.ts";
 
@@ -46,6 +48,8 @@ export interface Observation {
   status: number;
   /** Envoy's response flags. */
   flags?: string;
+  /** A gRPC request's `grpc-status` (response headers or trailers; "" when none came). */
+  grpcStatus?: string;
   /** When it started, on the telemetry's clock. */
   start: number;
   method: string;
@@ -64,7 +68,7 @@ export interface Observation {
 /** Counts, logs and ends the span of a finished request. */
 export function observe(t: Telemetry, o: Observation): void {
   const durationMs = (t.clock ?? realClock).now() - o.start;
-  t.stats.record(o.reporter, o.labels, o.status, durationMs);
+  t.stats.record(o.reporter, o.labels, o.status, durationMs, o.grpcStatus);
   const requestId = o.requestId ?? o.header("x-request-id");
   if (t.accessLog?.enabled) {
     t.accessLog.write({
@@ -100,6 +104,8 @@ export function observe(t: Telemetry, o: Observation): void {
 /** How an exchange ended, besides its status. */
 export interface Ending {
   flags?: string;
+  /** A gRPC request's `grpc-status`. */
+  grpcStatus?: string;
   /** The endpoint the request went to. */
   ep?: Endpoint;
 }
@@ -124,6 +130,8 @@ export class Exchange {
   span?: { span: Span; name: string; url: string };
   /** A fault delay was injected (Envoy's `DI`). */
   delayed = false;
+  /** The request is gRPC (its failures answered gRPC's way, its status counted). */
+  readonly grpc: boolean;
 
   constructor(t: Telemetry, req: Request) {
     this.#t = t;
@@ -134,6 +142,7 @@ export class Exchange {
     const slash = url.indexOf("/", from);
     this.path = slash < 0 ? "/" : url.slice(slash);
     this.authority = req.headers.get("host") ?? "";
+    this.grpc = isGrpc(req.headers.get("content-type"));
   }
 
   /** Observes the request as ended with `status` (only the first call counts). */
@@ -147,6 +156,7 @@ export class Exchange {
       labels: { service: this.service, mtls: e.ep?.mtls },
       status,
       flags,
+      grpcStatus: e.grpcStatus ?? (this.grpc ? "" : undefined),
       start: this.start,
       method: this.req.method,
       path: this.path,
@@ -162,8 +172,21 @@ export class Exchange {
 
   /** Observes the request as failed with `f`, and answers it. */
   fail(f: Failure, ep?: Endpoint): Response {
-    const a = failureAnswer(f);
-    this.finish(a.status, { flags: a.flags, ep });
-    return errorResponse(f);
+    const a = failureAnswer(f, { grpc: this.grpc });
+    this.finish(a.status, { flags: a.flags, ep, grpcStatus: a.grpcStatus });
+    return answerResponse(a);
+  }
+
+  /**
+   * Observes a proxied response: at once, or for a gRPC response without `grpc-status` in its
+   * head, once its trailers (which carry it) are in.
+   */
+  finishResponse(res: Response, e: Ending): void {
+    if (!this.grpc) return this.finish(res.status, e);
+    const inHead = res.headers.get("grpc-status");
+    if (inHead !== null) return this.finish(res.status, { ...e, grpcStatus: inHead });
+    trailersOf(res).then((t) =>
+      this.finish(res.status, { ...e, grpcStatus: t.find(([k]) => k === "grpc-status")?.[1] })
+    );
   }
 }
