@@ -328,9 +328,12 @@ export function inboundServeHandler(
       body: request.body,
       ...(cl !== null && /^\d+$/.test(cl) ? { length: Number(cl) } : {}),
     });
-    const body = answer.body === null || typeof answer.body === "string"
-      ? answer.body
-      : answer.body as BodyInit;
+    // An empty body is none: a response that ended with its head (gRPC's trailers-only) goes on
+    // as one HEADERS frame with END_STREAM.
+    const b = answer.body;
+    const body = b === null || b === "" || (b instanceof Uint8Array && b.length === 0)
+      ? null
+      : b as BodyInit;
     const res = new Response(NULL_BODY.has(answer.status) ? null : body, {
       status: answer.status,
       headers: answer.headers,

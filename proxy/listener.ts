@@ -158,12 +158,19 @@ export function guardServer(
   server.removeAllListeners("connection");
   const probes = new Set<number>();
   let probeAccepted = 0;
+  // Loopback connections accepted while a probe runs, by remote port: the server may accept
+  // the probe before the probe learns its own port (the order of the two events varies).
+  const acceptedWhileProbing = new Set<number>();
   server.on("connection", (socket: net.Socket) => {
-    if (probes.size && probes.has(socket.remotePort ?? -1) && isLoopback(socket.remoteAddress)) {
-      probeAccepted++;
-      socket.on("error", () => {});
-      socket.destroy();
-      return;
+    if (probing && isLoopback(socket.remoteAddress)) {
+      const port = socket.remotePort ?? -1;
+      if (probes.has(port)) {
+        probeAccepted++;
+        socket.on("error", () => {});
+        socket.destroy();
+        return;
+      }
+      if (acceptedWhileProbing.size < 64) acceptedWhileProbing.add(port);
     }
     if (
       state.connections >= limits.maxConnections || processConnections >= PROCESS_CONNECTION_BUDGET
@@ -225,9 +232,11 @@ export function guardServer(
     const t = setTimeout(() => {
       probing = false;
       probes.delete(port);
+      const acceptedEarly = acceptedWhileProbing.has(port);
+      acceptedWhileProbing.clear();
       const connected = port !== -1;
       s.destroy();
-      if (!connected || probeAccepted > before) {
+      if (!connected || probeAccepted > before || acceptedEarly) {
         misses = 0;
         return;
       }

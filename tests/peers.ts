@@ -504,6 +504,11 @@ export interface GrpcInteropOptions {
   timeoutMs?: number;
   /** The client binary; default {@linkcode grpcInterop}'s. */
   bin?: string;
+  /**
+   * A hosts file for the client alone (see {@linkcode withHostsFile}): `server_host` can then be
+   * a service's name, which gRPC sends as the authority.
+   */
+  hostsFile?: string;
 }
 
 /** How an interop client run ended. */
@@ -548,10 +553,10 @@ export async function runGrpcInteropClient(o: GrpcInteropOptions): Promise<GrpcI
     if (p.client === undefined) throw new Error(`gRPC interop client unavailable: ${p.skip}`);
     bin = p.client;
   }
-  const out = await run(bin, grpcInteropClientArgs(o), {
-    timeoutMs: o.timeoutMs ?? 60_000,
-    env: GRPC_LOG_ENV,
-  });
+  const [cmd, args] = o.hostsFile
+    ? withHostsFile(o.hostsFile, bin, grpcInteropClientArgs(o))
+    : [bin, grpcInteropClientArgs(o)];
+  const out = await run(cmd, args, { timeoutMs: o.timeoutMs ?? 60_000, env: GRPC_LOG_ENV });
   const output = out.stderr + out.stdout;
   const fatal = output.split("\n").find((l) => /FATAL|failed|Failed/.test(l) && !/INFO:/.test(l));
   return {
@@ -562,6 +567,44 @@ export async function runGrpcInteropClient(o: GrpcInteropOptions): Promise<GrpcI
     output,
     detail: out.timedOut ? "timed out" : (fatal?.trim() ?? tail(output, 2)),
   };
+}
+
+/**
+ * `cmd args` run with `hostsFile` over `/etc/hosts` in a mount namespace of its own
+ * (`unshare --mount`, root only): the machine's `/etc/hosts` is untouched. A client can so
+ * dial a service by name (its authority) at a loopback address.
+ */
+export function withHostsFile(hostsFile: string, cmd: string, args: string[]): [string, string[]] {
+  return [
+    "unshare",
+    ["--mount", "sh", "-c", 'mount --bind "$0" /etc/hosts && exec "$@"', hostsFile, cmd, ...args],
+  ];
+}
+
+/** Whether {@linkcode withHostsFile} works here (`unshare --mount` needs root). */
+export async function canUseHostsFile(): Promise<boolean> {
+  try {
+    const o = await new Deno.Command("unshare", {
+      args: ["--mount", "true"],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return o.success;
+  } catch {
+    return false;
+  }
+}
+
+/** A hosts file: this machine's `/etc/hosts` and `names` at `address`; returns its path. */
+export async function hostsFileWith(
+  dir: string,
+  address: string,
+  names: string[],
+): Promise<string> {
+  const base = await Deno.readTextFile("/etc/hosts").catch(() => "127.0.0.1 localhost\n");
+  const path = `${dir}/hosts`;
+  await Deno.writeTextFile(path, `${base.trimEnd()}\n${address} ${names.join(" ")}\n`);
+  return path;
 }
 
 /** The interop server's command line; it listens on all addresses at `port` (0: any). */

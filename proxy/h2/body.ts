@@ -108,16 +108,26 @@ export class H2Body implements AsyncIterable<Uint8Array> {
     }, { highWaterMark: 0 });
   }
 
-  /** Gives up on the rest: buffered bytes are dropped and the stream is cancelled if still open. */
+  /**
+   * Gives up on the rest: buffered bytes are dropped, later ones are dropped as they come
+   * (their window given back), and the stream is told (`onCancel`) if still open.
+   */
   cancel(): void {
-    if (this.done) return;
+    if (this.done || this.#discarding) return;
     this.#drop();
+    this.#discarding = true;
     if (!this.#ended && !this.#error) this.#onCancel();
   }
+
+  #discarding = false;
 
   /** @internal A DATA payload arrived. */
   push(data: Uint8Array): void {
     if (this.#ended || this.#error || data.length === 0) return;
+    if (this.#discarding) {
+      this.#onConsume?.(data.length);
+      return;
+    }
     this.#bytes += data.length;
     if (this.#waiter && this.#queue.length === 0 && this.#packLen === 0) {
       const w = this.#waiter;

@@ -122,8 +122,30 @@ export class H2Stream {
     this.closed = this.#closed.promise;
     this.body = new H2Body({
       onConsume: (n) => this.#host.consumed(this, n),
-      onCancel: () => this.reset(H2_ERROR.CANCEL),
+      onCancel: () => this.#bodyCancelled(),
     });
+  }
+
+  /** A server gave up on the request body before its response ended: see `_localDone`. */
+  #abandoned = false;
+
+  /**
+   * The body was cancelled. A client (the response body) resets the stream. A server (the
+   * request body) that still has a response to send keeps the stream: the response goes out
+   * (a refusal, say), and then, the request still coming, RST_STREAM NO_ERROR asks the client
+   * to stop (RFC 9113 §8.1); the bytes meanwhile are dropped, their window given back.
+   */
+  #bodyCancelled(): void {
+    if (this.role === "server" && !this._localEnded && !this._done) {
+      this.#abandoned = true;
+      return;
+    }
+    this.reset(H2_ERROR.CANCEL);
+  }
+
+  /** The response ended: a request body given up on is stopped now. */
+  #localDone(): void {
+    if (this.#abandoned && !this._remoteEnded && !this._done) this.reset(H2_ERROR.NO_ERROR);
   }
 
   /** The stream's state. */
@@ -173,6 +195,7 @@ export class H2Stream {
     const end = !informational && (o?.endStream ?? false);
     if (end) this._localEnded = true;
     this.#host.sendHeaders(this, [...fields], end);
+    if (end) this.#localDone();
   }
 
   /**
@@ -244,6 +267,7 @@ export class H2Stream {
     const e = this._end;
     this._end = undefined;
     e?.resolve();
+    this.#localDone();
   }
 
   /** @internal The stream is over: settles everything, with `error` if it failed. */

@@ -77,6 +77,11 @@ export interface ConcreteRequest {
   upgrade?: boolean;
   /** The client spoke HTTP/2 (a `CLIENT`-protocol cluster keeps it). */
   downstreamHttp2?: boolean;
+  /**
+   * A gRPC request's `grpc-timeout` (ms): it replaces the route timeout, capped by it, as
+   * Envoy does with the `max_grpc_timeout` Istio sets to the route's timeout.
+   */
+  grpcTimeoutMs?: number;
 }
 
 /** What the concrete stage answers. */
@@ -127,7 +132,8 @@ export class ConcreteStage {
       });
     }
     const lb = r.lb;
-    const deadline = route.timeoutMs !== undefined ? clock.now() + route.timeoutMs : undefined;
+    const timeoutMs = effectiveTimeout(route.timeoutMs, r.grpcTimeoutMs);
+    const deadline = timeoutMs !== undefined ? clock.now() + timeoutMs : undefined;
     const tried: Endpoint[] = [];
     for (let attempt = 0;; attempt++) {
       const ep = lb?.cluster.originalDst
@@ -238,6 +244,15 @@ export class ConcreteStage {
       return { ok: true, res, ep };
     }
   }
+}
+
+/** The route timeout, or a gRPC request's `grpc-timeout` capped by it. */
+export function effectiveTimeout(
+  routeMs: number | undefined,
+  grpcMs: number | undefined,
+): number | undefined {
+  if (grpcMs === undefined) return routeMs;
+  return routeMs === undefined ? grpcMs : Math.min(routeMs, grpcMs);
 }
 
 /**

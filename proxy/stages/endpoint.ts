@@ -162,7 +162,9 @@ export async function responseOf(res: EndpointResponse): Promise<Response> {
     if (!res.full) await res.body.cancel();
     return new Response(null, { status: res.status, headers });
   }
-  const out = new Response((res.full as Uint8Array<ArrayBuffer> | undefined) ?? res.body, {
+  // An empty whole body is none: a response that ended with its head goes on as one.
+  const body = res.full ? (res.full.length ? res.full as Uint8Array<ArrayBuffer> : null) : res.body;
+  const out = new Response(body, {
     status: res.status,
     statusText: res.statusText,
     headers,

@@ -22,6 +22,7 @@ import { type Tracer, withTraceHeaders } from "../tracing.ts";
 import { sendable } from "../header_ops.ts";
 import { acceptUpgrade, offeredUpgrade } from "../upgrade.ts";
 import { cameOverHttp2 } from "../h2_serve.ts";
+import { grpcTimeoutMs } from "../grpc.ts";
 import {
   changeHeaderList,
   corsFor,
@@ -248,6 +249,7 @@ export class LogicalStage {
       ownPorts: lr.ownPorts,
       upgrade,
       downstreamHttp2: cameOverHttp2(req),
+      grpcTimeoutMs: ex.grpc ? grpcTimeoutMs(req.headers.get("grpc-timeout")) : undefined,
     });
     if (!out.ok) return ex.fail(out.failure, out.ep);
     const { res, ep } = out;
