@@ -41,6 +41,9 @@ function serverHostFor(
   return admitted ? serverHost.slice(i + 1) : undefined;
 }
 
+/** Server protocols served as a plaintext HTTP listener. */
+const PLAIN_HTTP = new Set(["HTTP", "HTTP2", "GRPC", "GRPC-WEB"]);
+
 /** The listeners of a gateway proxy with `labels`. */
 export function gatewayListeners(
   gateways: readonly Gateway[],
@@ -122,9 +125,11 @@ export function gatewayListeners(
         continue;
       }
       // HTTPS terminates TLS (mode SIMPLE); other modes and protocols are warned and skipped.
+      // HTTP2, GRPC and GRPC-WEB servers are plaintext HTTP listeners (h2c is told apart by its
+      // preface on every HTTP listener).
       const https = protocol === "HTTPS" &&
         (server.tls?.mode === "SIMPLE" || server.tls?.mode === "MUTUAL");
-      if (protocol !== "HTTP" && !https) continue;
+      if (!PLAIN_HTTP.has(protocol) && !https) continue;
       let listener = byPort.get(server.port.number);
       if (listener && listener.protocol !== (https ? "HTTPS" : "HTTP")) continue; // port taken
       if (!listener) {

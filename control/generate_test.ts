@@ -1096,3 +1096,36 @@ spec:
   const route = cfg.virtualHosts.find((v) => v.name === `${HOST("details")}:9080`)!.routes[0];
   assert.equal(route.timeoutMs, undefined);
 });
+
+Deno.test("sim: the inbound protocol follows the ports of the services selecting the workload", () => {
+  const se = (ports: string) =>
+    parseResources(
+      `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: rpc, namespace: default}
+spec:
+  hosts: [rpc.default.svc.cluster.local]
+  resolution: STATIC
+  ports: ${ports}
+  workloadSelector: {labels: {app: rpc}}
+`,
+      "rpc.yaml",
+    ).resources;
+  const node = { ...sidecar(), labels: { app: "rpc" }, appPort: 7070 };
+  const protocolFor = (ports: string) =>
+    generateProxyConfig(snapshotOf([], WORKLOADS, se(ports)), node).inboundProtocol;
+  assert.equal(protocolFor("[{number: 7070, name: grpc, protocol: GRPC}]"), "HTTP2");
+  assert.equal(protocolFor("[{number: 7070, name: http}]"), undefined);
+  assert.equal(protocolFor("[{number: 7070, name: api}]"), "CLIENT");
+  // The port that reaches the app port decides; others don't.
+  assert.equal(
+    protocolFor(
+      "[{number: 80, name: web, protocol: HTTP, targetPort: 7070}, {number: 90, name: grpc}]",
+    ),
+    undefined,
+  );
+  // Without a port at the app port, any HTTP/2 one makes it HTTP/2.
+  assert.equal(protocolFor("[{number: 80, name: http}, {number: 90, name: grpc}]"), "HTTP2");
+  // A workload no service selects: HTTP/1.1.
+  assert.equal(generateProxyConfig(snapshotOf([]), node).inboundProtocol, undefined);
+});

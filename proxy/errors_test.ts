@@ -72,3 +72,29 @@ Deno.test("attemptFailure: timeout by the attempt's deadline, connect before a c
     detail: "refused",
   });
 });
+
+Deno.test("failureAnswer: a gRPC request gets a trailers-only answer with Envoy's status mapping", () => {
+  const denied = failureAnswer({ kind: "rbac" }, { grpc: true });
+  assert.equal(denied.status, 200);
+  assert.equal(denied.body, "");
+  assert.equal(denied.flags, "RBAC");
+  assert.equal(denied.grpcStatus, "7");
+  assert.deepEqual(denied.headers, [
+    ["content-type", "application/grpc"],
+    ["grpc-status", "7"],
+    ["grpc-message", "RBAC: access denied"],
+  ]);
+  const overflow = failureAnswer({ kind: "overflow" }, { grpc: true });
+  assert.equal(overflow.grpcStatus, "14");
+  assert.ok(overflow.headers.some(([k, v]) => k === "x-envoy-overloaded" && v === "true"));
+  // A gRPC abort answers its status, for any request.
+  const abort = failureAnswer({ kind: "fault_abort", status: 200, grpcStatus: 8 });
+  assert.equal(abort.status, 200);
+  assert.equal(abort.grpcStatus, "8");
+  assert.equal(abort.flags, "FI");
+  // The Response has no body at all: HTTP/2 sends it as one HEADERS frame with END_STREAM.
+  const res = errorResponse({ kind: "timeout" }, { grpc: true });
+  assert.equal(res.body, null);
+  assert.equal(res.headers.get("grpc-status"), "14");
+  assert.equal(res.headers.get("grpc-message"), "upstream request timeout");
+});

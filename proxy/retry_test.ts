@@ -4,6 +4,7 @@ import {
   compileRetryPolicy,
   DEFAULT_BACKOFF_MS,
   retriableFailure,
+  retriableResponse,
   retriableStatus,
 } from "./retry.ts";
 
@@ -80,4 +81,25 @@ Deno.test("backoff: full jitter under base × 2^(n-1), capped at 10 × base", ()
   assert.equal(backoffMs(p, 10, () => 0.999), 249);
   const slow = compileRetryPolicy({ attempts: 1, retryOn: ["5xx"], backoffMs: 100 });
   assert.equal(backoffMs(slow, 1, () => 0.5), 50);
+});
+
+Deno.test("gRPC conditions retry a trailers-only response with that grpc-status", () => {
+  const p = compileRetryPolicy({
+    attempts: 2,
+    retryOn: ["cancelled", "deadline-exceeded", "internal", "resource-exhausted", "unavailable"],
+  });
+  for (const code of [1, 4, 13, 8, 14]) {
+    assert.equal(retriableResponse(p, 200, [["grpc-status", String(code)]]), true, String(code));
+  }
+  for (const code of [0, 2, 7]) {
+    assert.equal(retriableResponse(p, 200, [["grpc-status", String(code)]]), false, String(code));
+  }
+  assert.equal(retriableResponse(p, 200, []), false, "no status in the head: not retried");
+  assert.equal(retriableResponse(p, 503, []), false, "HTTP statuses need their own conditions");
+  const only = compileRetryPolicy({ attempts: 1, retryOn: ["unavailable"] });
+  assert.equal(retriableResponse(only, 200, [["grpc-status", "14"]]), true);
+  assert.equal(retriableResponse(only, 200, [["grpc-status", "4"]]), false);
+  const mixed = compileRetryPolicy({ attempts: 1, retryOn: ["5xx", "refused-stream"] });
+  assert.equal(retriableResponse(mixed, 502, []), true);
+  assert.equal(retriableFailure(mixed, "connect"), true);
 });

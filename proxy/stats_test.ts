@@ -70,3 +70,19 @@ Deno.test("Stats: series made equal by overrides are added up; a later override 
   assert.equal(lines.length, 1, lines.join("\n"));
   assert.match(lines[0], /\} 2$/);
 });
+
+Deno.test("Stats: gRPC requests are counted with request_protocol grpc and grpc_response_status", () => {
+  const s = new Stats({ namespace: "default", workload: "w", principal: "spiffe://x" });
+  s.record("source", { service: "api.default.svc.cluster.local" }, 200, 1, "0");
+  s.record("source", { service: "api.default.svc.cluster.local" }, 200, 1, "14");
+  s.record("source", { service: "api.default.svc.cluster.local" }, 200, 1, "14");
+  const text = s.prometheus();
+  assert.match(
+    text,
+    /istio_requests_total\{[^}]*request_protocol="grpc",response_code="200",grpc_response_status="0",[^}]*\} 1/,
+  );
+  assert.match(
+    text,
+    /request_protocol="grpc",response_code="200",grpc_response_status="14",[^}]*\} 2/,
+  );
+});

@@ -267,7 +267,7 @@ function warnWhatMeshSkips(spec: GatewaySpec, r: Reporter): void {
         `${mode} is ${NOT_SUPPORTED} (this server is skipped; SIMPLE, MUTUAL and ` +
           "PASSTHROUGH are)",
       );
-    } else if (p !== "HTTP" && p !== "TCP" && p !== "HTTPS" && p !== "TLS") {
+    } else if (!["HTTP", "HTTP2", "GRPC", "GRPC-WEB", "TCP", "HTTPS", "TLS"].includes(p)) {
       r.warn([...path, "port", "protocol"], `${p} is ${NOT_SUPPORTED} (this server is skipped)`);
     }
   });

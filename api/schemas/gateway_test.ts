@@ -318,7 +318,9 @@ spec:
   - port: {number: 15443, name: tls, protocol: TLS}
     hosts: ["*.local"]
     tls: {mode: AUTO_PASSTHROUGH}
-  - port: {number: 9000, name: grpc, protocol: GRPC}
+  - port: {number: 9000, name: mongo, protocol: MONGO}
+    hosts: ["*"]
+  - port: {number: 9001, name: grpc, protocol: GRPC}
     hosts: ["*"]
 `;
   const { diagnostics } = parseResources(text, "gw.yaml");

@@ -213,8 +213,10 @@ function checkPorts(
         `invalid port name ${quote(port.name)}; use a DNS label like http or tcp-db`,
       );
     }
-    // HTTP ports are routed; TCP (and TLS, carried as TCP) go through Sidecar egress ports.
-    if (port.protocol !== undefined && !["HTTP", "TCP", "TLS"].includes(port.protocol)) {
+    // HTTP ports are routed (HTTP2 and GRPC over HTTP/2, GRPC-WEB over HTTP/1.1); TCP (and
+    // TLS, carried as TCP) go through Sidecar egress ports.
+    const routed = ["HTTP", "HTTP2", "GRPC", "GRPC-WEB", "TCP", "TLS"];
+    if (port.protocol !== undefined && !routed.includes(port.protocol)) {
       r.warn([...path, "protocol"], `${port.protocol} is ${NOT_SUPPORTED}`);
     }
     if (noAddresses && !autoAllocated && (port.protocol === undefined || port.protocol === "TCP")) {

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import type { Cluster, Endpoint, Route } from "../../api/proxy_config.ts";
 import { Balancer } from "../balancer.ts";
-import { type ConcreteRequest, ConcreteStage } from "./concrete.ts";
+import { type ConcreteRequest, ConcreteStage, effectiveTimeout } from "./concrete.ts";
 import { ClusterStates } from "./clusters.ts";
 import { FakeClock } from "../../util/clock.ts";
 import { FakeEndpoints, hang, refused, reply, reset, streaming } from "./fake_endpoints.ts";
@@ -259,4 +259,35 @@ Deno.test("concrete: HTTP2 clusters get protocol http2 (upgrades don't); CLIENT 
   const { stage, req, up } = setup(cluster());
   assert.ok((await stage.send(req())).ok);
   assert.equal(up.sent[0].target.protocol, undefined);
+});
+
+Deno.test("concrete: grpc-timeout replaces the route timeout, capped by it", async () => {
+  assert.equal(effectiveTimeout(undefined, undefined), undefined);
+  assert.equal(effectiveTimeout(100, undefined), 100);
+  assert.equal(effectiveTimeout(undefined, 30), 30);
+  assert.equal(effectiveTimeout(100, 300), 100);
+  const up = new FakeEndpoints((_r, _t, signal) => hang(signal));
+  const { stage, req, clock } = setup(cluster(), up);
+  let settled = false;
+  const out = stage.send(req({}, { grpcTimeoutMs: 40 })).finally(() => settled = true);
+  await clock.advance(39);
+  assert.equal(settled, false);
+  await clock.advance(1);
+  const r = await out;
+  assert.deepEqual(r.ok ? undefined : r.failure, { kind: "timeout" });
+});
+
+Deno.test("concrete: retryOn unavailable retries a trailers-only grpc-status 14", async () => {
+  let n = 0;
+  const up = new FakeEndpoints(() =>
+    ++n < 2 ? reply(200, "", [["grpc-status", "14"]]) : reply(200, "", [["grpc-status", "0"]])
+  );
+  const { stage, req, clock } = setup(cluster(), up);
+  const r = await run(
+    clock,
+    stage.send(req({ retries: { attempts: 2, retryOn: ["unavailable"], backoffMs: 10 } })),
+  );
+  assert.ok(r.ok);
+  assert.equal(r.res.headers.find(([k]) => k === "grpc-status")?.[1], "0");
+  assert.equal(up.sent.length, 2);
 });
