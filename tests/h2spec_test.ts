@@ -1,7 +1,10 @@
 /**
  * h2spec (summerwind/h2spec, a conformance tester nobody here wrote) against a real mesh
- * process's routed listeners, which serve HTTP/2 with mesh's own codec: a sidecar's outbound
- * listener (h2c with prior knowledge) and a gateway's HTTPS listener (TLS, ALPN h2). Every
+ * process's listeners, which serve HTTP/2 with mesh's own codec: a sidecar's outbound listener
+ * (h2c with prior knowledge), a sidecar's inbound listener (h2c, which a PERMISSIVE workload
+ * takes in plaintext besides mesh mTLS; h2spec has no client certificate for the mTLS side,
+ * whose HTTP/2 is the same code after the handshake) and a gateway's HTTPS listener (TLS,
+ * ALPN h2). Every
  * case must pass or be listed in {@linkcode EXCEPTIONS} (the README's HTTP/2 section repeats
  * the list). Skipped with one line when h2spec can't be built (no Go, no network).
  */
@@ -25,6 +28,13 @@ export const EXCEPTIONS: ReadonlyMap<string, ReadonlyMap<string, string>> = new 
       "http2/3.5/2",
       "the port serves HTTP/1.1 and h2c: bytes that aren't the preface are HTTP/1.1, answered " +
       "400 and closed (an HTTP/1.1 answer, not a bare close); over TLS (ALPN h2) it passes",
+    ]]),
+  ],
+  [
+    "inbound",
+    new Map<string, string>([[
+      "http2/3.5/2",
+      "as for outbound: the plaintext side serves HTTP/1.1 and h2c on one port",
     ]]),
   ],
   ["gateway", new Map<string, string>([])],
@@ -65,7 +75,8 @@ async function conform(
 }
 
 Deno.test({
-  name: "h2spec: a sidecar's outbound listener (h2c) and a gateway's HTTPS listener (ALPN h2)",
+  name:
+    "h2spec: a sidecar's outbound and inbound listeners (h2c) and a gateway's HTTPS listener (ALPN h2)",
   ignore: SKIP,
   sanitizeOps: false,
   sanitizeResources: false,
@@ -87,9 +98,16 @@ spec:
     tls: {mode: SIMPLE, serverCertificate: ${dir}/server.pem, privateKey: ${dir}/server.key}
 ---
 ${edgeRouteYaml(app.port)}`,
+      "permissive.yaml": `apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: echo, namespace: default}
+spec:
+  selector: {matchLabels: {app: echo}}
+  mtls: {mode: PERMISSIVE}
+`,
     });
     try {
-      const [a, gw] = await Promise.all([
+      const [a, gw, b] = await Promise.all([
         m.sidecar({ name: "a", serviceAccount: "a", labels: "app=a" }),
         m.gateway(),
         m.sidecar({ name: "b", serviceAccount: "echo", labels: "app=echo", appPort: app.port }),
@@ -99,16 +117,20 @@ ${edgeRouteYaml(app.port)}`,
         new RegExp(`gateway listener open address=127\\.0\\.0\\.1:${gwPort} protocol=HTTPS`),
       );
       const out = await conform("outbound", a.outbound, false);
+      const inbound = await conform("inbound", b.inbound, false);
       const gateway = await conform("gateway", gwPort, true);
       // The listeners went on serving after everything h2spec threw at them.
-      for (const p of [a, gw]) {
+      for (const p of [a, gw, b]) {
         const r = await fetch(`http://127.0.0.1:${p.admin}/ready`);
         await r.body?.cancel();
         assert.equal(r.status, 200, "proxy still ready");
       }
-      console.log(`h2spec: outbound ${out.r.summary}; gateway ${gateway.r.summary}`);
+      console.log(
+        `h2spec: outbound ${out.r.summary}; inbound ${inbound.r.summary}; ` +
+          `gateway ${gateway.r.summary}`,
+      );
       assert.deepEqual(
-        [...out.unexpected, ...gateway.unexpected],
+        [...out.unexpected, ...inbound.unexpected, ...gateway.unexpected],
         [],
         "failures not in EXCEPTIONS",
       );

@@ -28,8 +28,14 @@ export class H2Body implements AsyncIterable<Uint8Array> {
   #onConsume: ((n: number) => void) | undefined;
   #onCancel: () => void;
 
-  /** @internal `onConsume` is told of bytes read; `onCancel` when the reader gives up. */
-  constructor(o: { onConsume: (n: number) => void; onCancel: () => void }) {
+  /**
+   * @internal `onConsume` is told of bytes read; `onCancel` when the reader gives up;
+   * `onDiscard` of each DATA payload dropped after that.
+   */
+  constructor(
+    o: { onConsume: (n: number) => void; onCancel: () => void; onDiscard?: () => void },
+  ) {
+    this.#onDiscard = o.onDiscard;
     this.#onConsume = o.onConsume;
     this.#onCancel = o.onCancel;
   }
@@ -120,12 +126,14 @@ export class H2Body implements AsyncIterable<Uint8Array> {
   }
 
   #discarding = false;
+  #onDiscard: (() => void) | undefined;
 
   /** @internal A DATA payload arrived. */
   push(data: Uint8Array): void {
     if (this.#ended || this.#error || data.length === 0) return;
     if (this.#discarding) {
       this.#onConsume?.(data.length);
+      this.#onDiscard?.();
       return;
     }
     this.#bytes += data.length;

@@ -304,3 +304,30 @@ Deno.test("connection: throughput of one stream and of small requests (printed)"
   );
   await p.close();
 });
+
+Deno.test("connection: a server that gives up on a request body answers first, then asks the client to stop (NO_ERROR)", async () => {
+  const p = await h2Pair({
+    onStream: (s) => {
+      s.body.cancel(); // a refusal that won't read the upload
+      s.respond([[":status", "403"], ["content-type", "text/plain"]]);
+      s.end();
+    },
+  });
+  const s = p.client.request(get("/upload", "POST"));
+  const chunk = new Uint8Array(16 * 1024);
+  // The response arrives though the client is still sending.
+  const writes = (async () => {
+    for (let i = 0; i < 64; i++) await s.write(chunk);
+  })().catch((e) => e);
+  assert.equal((await s.response)[0][1], "403");
+  // More DATA after the response: the server resets the stream with NO_ERROR, not CANCEL.
+  const err = await s.closed;
+  assert.ok(err instanceof H2StreamError, String(err));
+  assert.equal(err.code, H2_ERROR.NO_ERROR);
+  assert.ok(err.remote);
+  await writes;
+  // The connection is fine.
+  const next = p.client.request(get("/next"), { endStream: true });
+  assert.equal((await next.response)[0][1], "403");
+  await p.close();
+});

@@ -123,17 +123,18 @@ export class H2Stream {
     this.body = new H2Body({
       onConsume: (n) => this.#host.consumed(this, n),
       onCancel: () => this.#bodyCancelled(),
+      onDiscard: () => this.#discarded(),
     });
   }
 
-  /** A server gave up on the request body before its response ended: see `_localDone`. */
+  /** A server gave up on the request body before its response ended: see `#discarded`. */
   #abandoned = false;
 
   /**
    * The body was cancelled. A client (the response body) resets the stream. A server (the
    * request body) that still has a response to send keeps the stream: the response goes out
-   * (a refusal, say), and then, the request still coming, RST_STREAM NO_ERROR asks the client
-   * to stop (RFC 9113 §8.1); the bytes meanwhile are dropped, their window given back.
+   * (a refusal, say), and then, should more of the request come, RST_STREAM NO_ERROR asks the
+   * client to stop (RFC 9113 §8.1); the bytes meanwhile are dropped, their window given back.
    */
   #bodyCancelled(): void {
     if (this.role === "server" && !this._localEnded && !this._done) {
@@ -143,9 +144,9 @@ export class H2Stream {
     this.reset(H2_ERROR.CANCEL);
   }
 
-  /** The response ended: a request body given up on is stopped now. */
-  #localDone(): void {
-    if (this.#abandoned && !this._remoteEnded && !this._done) this.reset(H2_ERROR.NO_ERROR);
+  /** Request bytes were dropped: once the response is out, the client is asked to stop. */
+  #discarded(): void {
+    if (this.#abandoned && this._localEnded && !this._done) this.reset(H2_ERROR.NO_ERROR);
   }
 
   /** The stream's state. */
@@ -195,7 +196,6 @@ export class H2Stream {
     const end = !informational && (o?.endStream ?? false);
     if (end) this._localEnded = true;
     this.#host.sendHeaders(this, [...fields], end);
-    if (end) this.#localDone();
   }
 
   /**
@@ -267,7 +267,6 @@ export class H2Stream {
     const e = this._end;
     this._end = undefined;
     e?.resolve();
-    this.#localDone();
   }
 
   /** @internal The stream is over: settles everything, with `error` if it failed. */
