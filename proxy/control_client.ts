@@ -4,9 +4,11 @@
  * signed there, renewed at half its lifetime), and the push stream whose
  * configs arrive as a watched latest value. A lost control plane leaves the
  * last config serving while the client reconnects with capped, jittered
- * backoff (a returning control plane is found within a few seconds). Every
- * call is HTTP/1.1 over `node:tls` (mesh's own framing); nothing here uses
- * `node:http2`, which can abort the process on Deno 2.9 (denoland/deno#36788).
+ * backoff (a returning control plane is found within a few seconds). The push
+ * stream is HTTP/2 on mesh's own codec (`push_stream.ts`, HTTP/1.1 when the
+ * server offers only that); the signing calls are HTTP/1.1 over `node:tls`.
+ * Nothing here uses `node:http2`, which can abort the process on Deno 2.9
+ * (denoland/deno#36788).
  * @module
  */
 import tls from "node:tls";
