@@ -3,8 +3,9 @@
  * three proxy pairs (nginx, HAProxy, mesh), each client → proxy A → mTLS →
  * proxy B → app, in one run with one load generator (fortio, as Istio's own
  * benchmarks use; wrk as a fallback). Rows are interleaved round by round and
- * reported as medians. Extra rows try HTTP/2 from the client (h2load), gRPC
- * and raw TCP, and record what a pair can't carry.
+ * reported as medians. Extra rows try HTTP/2 from the client (h2load; and
+ * HTTP/2 between mesh's proxies), gRPC and raw TCP, and record what a pair
+ * can't carry.
  *
  * Usage: `deno task bench [--quick] [--rounds=N] [--duration=Ns] ...` (see `--help`).
  *
@@ -58,12 +59,18 @@ import {
 import { h2load } from "./tools/h2load.ts";
 import type { LoadResult } from "./tools/load.ts";
 import { wrk } from "./tools/wrk.ts";
+import { wsLoad } from "./tools/ws.ts";
+import { wsClient, wsServerPort } from "../tests/peers.ts";
 
 const CONNECTIONS = 16;
 /** Concurrent streams per connection for h2load's max-throughput runs. */
 const H2_STREAMS = 10;
 /** Bytes each TCP round trip sends (and gets echoed back). */
 const TCP_PAYLOAD = 1024;
+/** Bytes per WebSocket message (echoed back). */
+const WS_MESSAGE_BYTES = 1024;
+/** WebSocket messages per connection per second of the run's duration (count-bounded runs). */
+const WS_MESSAGES_PER_S = 500;
 /** Requests per connection-pool warm-up before the first round (count-bounded). */
 const WARMUP_CALLS = 2000;
 const RESULTS_JSON = `${ROOT}/bench/results/latest.json`;
@@ -94,6 +101,8 @@ interface Ctx {
   tmp: string;
   fortio?: Fortio;
   h2load: boolean;
+  /** tests/peers/wsclient, or why not. */
+  wsclient?: { path: string } | { skip: string };
   seq: number;
   /** The recent output of a row's pair, for diagnosing failed runs. */
   output?: (p: Plan) => string;
@@ -143,6 +152,16 @@ async function load(ctx: Ctx, p: Plan, mode: "fixed" | "max", durationS: number)
         warmupMs: 500,
         logFile: `${ctx.tmp}/h2load-${ctx.seq++}.log`,
       });
+    case "ws":
+      return await wsLoad({
+        bin: wsBin(ctx),
+        url: ep.target,
+        headers: ep.headers,
+        connections: CONNECTIONS,
+        messages: WS_MESSAGES_PER_S * durationS,
+        size: WS_MESSAGE_BYTES,
+        timeoutS: 60,
+      });
     case "grpc":
     case "tcp":
       return await fortioLoad(ctx.fortio!.path, {
@@ -153,6 +172,12 @@ async function load(ctx: Ctx, p: Plan, mode: "fixed" | "max", durationS: number)
         payloadBytes: TCP_PAYLOAD,
       });
   }
+}
+
+function wsBin(ctx: Ctx): string {
+  const w = ctx.wsclient;
+  if (!w || !("path" in w)) throw new Error("wsclient unavailable");
+  return w.path;
 }
 
 /** h2load sets the authority with `:authority`, not `Host`. */
@@ -233,6 +258,19 @@ async function probe(ctx: Ctx, p: Plan, target = p.endpoint?.target): Promise<st
         if (r.requests === 32 && r.errors === 0) return undefined;
         return `h2load: ${r.error_sample ?? `${r.errors} of ${r.requests} failed`}`;
       }
+      case "ws": {
+        const r = await wsLoad({
+          bin: wsBin(ctx),
+          url: target!,
+          headers,
+          connections: 1,
+          messages: 20,
+          size: WS_MESSAGE_BYTES,
+          timeoutS: 20,
+        });
+        if (r.errors === 0 && r.requests === 20) return undefined;
+        return `wsclient: ${r.error_sample ?? `${r.requests} of 20 messages echoed`}`;
+      }
       case "grpc":
       case "tcp": {
         const r = await fortioLoad(ctx.fortio!.path, {
@@ -278,7 +316,12 @@ function plans(
     proxies: {},
     ...(target ? { endpoint: { target, headers: [] } } : { unsupported: why ?? "no backend" }),
   });
-  const forPair = (group: Group, key: string, name: (typeof PAIRS)[number]): Plan => {
+  const forPair = (
+    group: Group,
+    key: string,
+    name: (typeof PAIRS)[number],
+    field: Group | "h2Upgrade" = group,
+  ): Plan => {
     const pair = pairs[name];
     const plan: Plan = {
       key,
@@ -291,7 +334,7 @@ function plans(
     if (pair === undefined || typeof pair === "string") {
       return { ...plan, unsupported: pair ?? `${name} pair not started` };
     }
-    const ep = pair[group];
+    const ep = pair[field] ?? { unsupported: `the ${name} pair has no ${field} endpoint` };
     plan.proxies = pair.proxies;
     if (isUnsupported(ep)) {
       return { ...plan, unsupported: ep.unsupported, ...(ep.probe ? { probe: ep.probe } : {}) };
@@ -310,6 +353,12 @@ function plans(
     const plan = forPair("h2", `${name}_h2`, name);
     out.push(h2 && !plan.unsupported ? { ...plan, endpoint: undefined, unsupported: h2 } : plan);
   }
+  // The same h2c traffic, with HTTP/2 (not HTTP/1.1) between mesh's proxies.
+  const upgrade = forPair("h2", "mesh_h2_upgrade", "mesh", "h2Upgrade");
+  upgrade.path = PATHS.mesh.replace("mTLS", "HTTP/2 over mTLS") + " (HTTP/1.1)";
+  out.push(
+    h2 && !upgrade.unsupported ? { ...upgrade, endpoint: undefined, unsupported: h2 } : upgrade,
+  );
   const noFortio = "fortio unavailable (its gRPC ping and TCP echo servers are the backends)";
   out.push(
     direct(
@@ -329,12 +378,21 @@ function plans(
     ),
   );
   for (const name of PAIRS) out.push(forPair("tcp", `tcp_${name}`, name));
+  // WebSocket: mesh only (the nginx and HAProxy pairs have no WebSocket setup).
+  const noWs = ctx.wsclient && "skip" in ctx.wsclient ? ctx.wsclient.skip : undefined;
+  out.push(
+    direct("ws", "ws_direct", backends.ws ? `ws://127.0.0.1:${backends.ws}/echo` : undefined, noWs),
+  );
+  out.push(forPair("ws", "ws_mesh", "mesh"));
   for (const p of out) {
     if (p.group !== "http") {
       p.path = p.path.replace(
         /^client/,
-        { h2: "h2c client", grpc: "gRPC client", tcp: "TCP client" }[p.group]!,
+        { h2: "h2c client", grpc: "gRPC client", tcp: "TCP client", ws: "WebSocket client" }[
+          p.group
+        ]!,
       );
+      if (p.group === "ws") p.path = p.path.replace(/app$/, "WebSocket echo server");
       if (p.group === "grpc") p.path = p.path.replace(/app$/, "fortio gRPC ping server");
       if (p.group === "tcp") p.path = p.path.replace(/app$/, "fortio TCP echo");
     }
@@ -503,6 +561,20 @@ async function main(): Promise<number> {
       await fs.waitFor(/servers started/);
       Object.assign(backends, fortioServerPorts(fs.output));
     }
+    if (opts.extras) {
+      // tests/peers/wsclient: the WebSocket echo server and the load client.
+      ctx.wsclient = await wsClient().catch((err) => ({ skip: (err as Error).message }));
+      if ("path" in ctx.wsclient && ctx.wsclient.path) {
+        const ws = new Proc("ws-server", ctx.wsclient.path, ["-serve", "127.0.0.1:0"]);
+        procs.push(ws);
+        await ws.waitFor(/"listening"/);
+        backends.ws = wsServerPort(ws.output);
+      } else {
+        const why = "skip" in ctx.wsclient ? ctx.wsclient.skip : "no path";
+        ctx.wsclient = { skip: why };
+        notes.push(`no WebSocket rows: ${why}`);
+      }
+    }
 
     // The pairs, started side by side.
     log("starting nginx, HAProxy and mesh pairs");
@@ -626,7 +698,8 @@ async function main(): Promise<number> {
     }
     for (const p of extra) {
       runs[p.key] = [];
-      const fixed = p.group !== "h2" || ctx.fortio;
+      // wsclient can't hold a fixed rate: WebSocket rows have max runs only.
+      const fixed = p.group !== "ws" && (p.group !== "h2" || ctx.fortio);
       if (fixed) runs[p.key].push(await measure(ctx, p, 1, "fixed", opts.extraFixedS));
       runs[p.key].push(await measure(ctx, p, 1, "max", opts.extraMaxS));
       if (isStopping()) return 130;
@@ -636,7 +709,7 @@ async function main(): Promise<number> {
     const rows: Record<string, Row> = {};
     const rowSettings = (p: Plan) => {
       const pair = p.peer ? pairs[p.peer] : undefined;
-      const fixed = p.group === "http" ? fixedToo : !!ctx.fortio;
+      const fixed = p.group === "http" ? fixedToo : p.group !== "ws" && !!ctx.fortio;
       return {
         connections: CONNECTIONS,
         ...(fixed ? { fixed_qps: opts.qps } : {}),
@@ -644,7 +717,12 @@ async function main(): Promise<number> {
         max_s: p.group === "http" ? opts.maxS : opts.extraMaxS,
         rounds: p.group === "http" ? opts.rounds : 1,
         ...(p.group === "h2" ? { h2load_streams_per_connection: H2_STREAMS } : {}),
-        ...(p.group === "tcp" ? { payload_bytes: TCP_PAYLOAD } : { body_bytes: BODY_BYTES }),
+        ...(p.group === "tcp" ? { payload_bytes: TCP_PAYLOAD } : p.group === "ws"
+          ? {
+            message_bytes: WS_MESSAGE_BYTES,
+            messages_per_connection: WS_MESSAGES_PER_S * opts.extraMaxS,
+          }
+          : { body_bytes: BODY_BYTES }),
         target: p.endpoint?.target ?? p.probe ?? null,
         headers: p.endpoint?.headers ?? [],
         ...(pair ? { peer: peerSettings(pair) } : {}),
@@ -666,8 +744,10 @@ async function main(): Promise<number> {
         ? (ctx.fortio ? "fortio" : "wrk")
         : p.group === "h2"
         ? (ctx.fortio ? "h2load (max) + fortio -h2 (fixed rate)" : "h2load")
+        : p.group === "ws"
+        ? "wsclient (tests/peers/wsclient)"
         : "fortio";
-      const latencyAt = ctx.fortio ? "fixed_rate" : "max";
+      const latencyAt = ctx.fortio && p.group !== "ws" ? "fixed_rate" : "max";
       rows[p.key] = summarize(
         { group: p.group, path: p.path, baseline: p.baseline, tool },
         runs[p.key] ?? [],
@@ -691,7 +771,17 @@ async function main(): Promise<number> {
       notes.push(
         `h2 rows: req/s from h2load with ${CONNECTIONS} connections × ${H2_STREAMS} streams, ` +
           (ctx.fortio ? `latency from \`fortio load -h2\` at the fixed rate; ` : "") +
-          `the proxies still speak HTTP/1.1 over mTLS to each other`,
+          `the proxies speak HTTP/1.1 over mTLS to each other, except in \`mesh_h2_upgrade\` ` +
+          `(HTTP/2 over mTLS, by a DestinationRule with h2UpgradePolicy UPGRADE)`,
+      );
+    }
+    if (Object.values(rows).some((r) => r.group === "ws" && r.supported)) {
+      notes.push(
+        `ws rows: messages/s (in the req/s column) of ${CONNECTIONS} wsclient connections side ` +
+          `by side, each sending ${WS_MESSAGES_PER_S * opts.extraMaxS} messages of ` +
+          `${WS_MESSAGE_BYTES} bytes and checking each echo before the next (one message in ` +
+          `flight per connection), over the slowest connection's time; max runs only and no ` +
+          `latency percentiles (wsclient reports none), CPU per 1k messages`,
       );
     }
     const failedMain = MAIN_ROWS.filter((k) => !rows[k]?.supported);
@@ -725,6 +815,11 @@ async function main(): Promise<number> {
         extra_max_s: opts.extraMaxS,
         h2load: { connections: CONNECTIONS, streams_per_connection: H2_STREAMS },
         tcp_payload_bytes: TCP_PAYLOAD,
+        ws: {
+          connections: CONNECTIONS,
+          message_bytes: WS_MESSAGE_BYTES,
+          messages_per_connection: WS_MESSAGES_PER_S * opts.extraMaxS,
+        },
         warmup_calls_per_row: ctx.fortio ? WARMUP_CALLS : 0,
         fortio_resolution_s: FORTIO_RESOLUTION_S,
         cpu: "utime+stime from /proc/<pid>/stat over the process and its descendants",

@@ -13,6 +13,9 @@ import { haproxyConfigA, haproxyConfigB } from "./peers/haproxy.ts";
 import { type CertFiles, PEER_B_NAME } from "./certs.ts";
 import { addOverheads, median, type Row, type Run, summarize, targets } from "./report.ts";
 import { statTicks } from "./procfs.ts";
+import { h2UpgradeRule, serviceEntry } from "./peers/mesh.ts";
+import { wsLoadArgs, wsSummary } from "./tools/ws.ts";
+import { parse as parseYaml } from "yaml";
 
 Deno.test("options: defaults, --quick, bad values", () => {
   const full = parseOptions([]);
@@ -233,5 +236,67 @@ Deno.test("summaries, overheads and targets", () => {
   assert.deepEqual(ts[0].met, false);
   assert.deepEqual(ts[1].ratio, 3);
   assert.deepEqual(ts.filter((t) => t.met === false).length, 6);
+  assert(!ts.some((t) => t.target.startsWith("gRPC")), "no gRPC rows, no gRPC target");
   assert.deepEqual(rows.direct.supported && rows.direct.cpu_s_per_1k_req, null);
+
+  const grpc = (rps: number) =>
+    summarize(
+      { group: "grpc", path: "p", baseline: "grpc_direct", tool: "fortio" },
+      [run("fixed", 1000, 2, 0.05), run("max", rps, 9, 1, 20)],
+      idle,
+      "fixed_rate",
+      1000,
+    );
+  rows.grpc_haproxy = grpc(10000);
+  rows.grpc_mesh = grpc(6000);
+  const g = targets(rows).find((t) => t.target.startsWith("gRPC ≥ 0.5 × HAProxy pair"));
+  assert.deepEqual([g?.ratio, g?.met, g?.value], [0.6, true, "6000 vs 10000 req/s"]);
+  rows.grpc_mesh = { supported: false, group: "grpc", path: "p", reason: "probe failed" };
+  const missing = targets(rows).find((t) => t.target.startsWith("gRPC"));
+  assert.deepEqual([missing?.met, missing?.note], [null, "grpc_mesh row not measured"]);
+});
+
+Deno.test("mesh config: GRPC port for the gRPC backend, an UPGRADE rule for bench-app-h2", () => {
+  const grpc = parseYaml(serviceEntry("bench-grpc", 8079, "GRPC"));
+  assert.deepEqual(grpc.spec.ports, [{ number: 8079, name: "grpc", protocol: "GRPC" }]);
+  assert.deepEqual(grpc.spec.workloadSelector.labels, { app: "bench-grpc" });
+  const h2 = parseYaml(serviceEntry("bench-app-h2", 8080, "HTTP", "bench-app"));
+  assert.deepEqual(h2.spec.hosts, ["bench-app-h2.default.svc.cluster.local"]);
+  assert.deepEqual(h2.spec.workloadSelector.labels, { app: "bench-app" });
+  const dr = parseYaml(h2UpgradeRule("bench-app-h2.default.svc.cluster.local"));
+  assert.deepEqual(dr.kind, "DestinationRule");
+  assert.deepEqual(dr.spec.host, "bench-app-h2.default.svc.cluster.local");
+  assert.deepEqual(dr.spec.trafficPolicy.connectionPool.http.h2UpgradePolicy, "UPGRADE");
+});
+
+Deno.test("WebSocket load: wsclient args and the summed rate", () => {
+  const args = wsLoadArgs({
+    bin: "/x/wsclient",
+    url: "ws://127.0.0.1:1/echo",
+    headers: ["Host: bench-ws:8082"],
+    connections: 16,
+    messages: 500,
+    size: 1024,
+    timeoutS: 60,
+  });
+  assert.deepEqual(args, [
+    "-url",
+    "ws://127.0.0.1:1/echo",
+    "-host",
+    "bench-ws:8082",
+    "-n",
+    "500",
+    "-size",
+    "1024",
+    "-timeout",
+    "60s",
+  ]);
+  const ok = { ok: true, echoed: 500, ms: 1000 };
+  const s = wsSummary(
+    [ok, ok, { ok: false, echoed: 100, ms: 200, error: "dial: boom" }],
+    2000,
+    1500,
+  );
+  assert.deepEqual([s.rps, s.requests, s.errors, s.error_sample], [550, 1100, 400, "dial: boom"]);
+  assert(Number.isNaN(s.p99_ms));
 });

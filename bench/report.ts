@@ -7,7 +7,7 @@
 import type { LoadResult } from "./tools/load.ts";
 
 /** Which traffic a row carries. */
-export type Group = "http" | "h2" | "grpc" | "tcp";
+export type Group = "http" | "h2" | "grpc" | "tcp" | "ws";
 
 /** One load run of one row. */
 export type Run =
@@ -220,9 +220,13 @@ export const LIMITS = {
   addedP99VsNginx: 2,
   cpuSPer1kReq: 0.2,
   rssMb: 60,
+  grpcRpsVsHaproxy: 0.5,
 };
 
-/** Evaluates the issue's targets for the mesh row against the nginx row. */
+/**
+ * Evaluates the issue's targets for the mesh row against the nginx row, and
+ * (when the gRPC rows ran) grpc_mesh's throughput against grpc_haproxy's.
+ */
 export function targets(rows: Record<string, Row>): Target[] {
   const mesh = rows.mesh?.supported ? rows.mesh : undefined;
   const nginx = rows.nginx?.supported ? rows.nginx : undefined;
@@ -292,6 +296,20 @@ export function targets(rows: Record<string, Row>): Target[] {
   if (!mesh) {
     out.push(none("per-proxy CPU and memory", "mesh row missing"));
   }
+  const t5 = `gRPC ≥ ${LIMITS.grpcRpsVsHaproxy} × HAProxy pair (req/s, grpc_mesh vs grpc_haproxy)`;
+  const grpcMesh = rows.grpc_mesh;
+  const grpcHa = rows.grpc_haproxy;
+  if (grpcMesh?.supported && grpcHa?.supported) {
+    const ratio = round(grpcMesh.rps / grpcHa.rps, 2);
+    out.push({
+      target: t5,
+      value: `${grpcMesh.rps.toFixed(0)} vs ${grpcHa.rps.toFixed(0)} req/s`,
+      ratio,
+      met: ratio >= LIMITS.grpcRpsVsHaproxy,
+    });
+  } else if (grpcMesh || grpcHa) {
+    out.push(none(t5, `${grpcMesh?.supported ? "grpc_haproxy" : "grpc_mesh"} row not measured`));
+  }
   return out;
 }
 
@@ -300,7 +318,7 @@ export function targets(rows: Record<string, Row>): Target[] {
 const f = (x: number | null | undefined, d = 2) =>
   x === null || x === undefined || Number.isNaN(x) ? "–" : x.toFixed(d);
 const signed = (x: number | null | undefined) =>
-  x === null || x === undefined ? "–" : (x >= 0 ? "+" : "") + x.toFixed(2);
+  x === null || x === undefined || Number.isNaN(x) ? "–" : (x >= 0 ? "+" : "") + x.toFixed(2);
 
 function proxyCells(row: MeasuredRow): [string, string] {
   if (!row.cpu_s_per_1k_req || !row.rss_mb) return ["–", "–"];
@@ -327,7 +345,8 @@ export function rowsTable(rows: Record<string, Row>, groups: Group[], qps: numbe
       continue;
     }
     const [cpu, rss] = proxyCells(row);
-    const at = row.latency_at === "max" ? "*" : "";
+    // No star on a percentile the tool doesn't report (WebSocket rows).
+    const at = row.latency_at === "max" && !Number.isNaN(row.p50_ms) ? "*" : "";
     const added = row.baseline
       ? `${signed(row.added_p50_ms)} / ${signed(row.added_p90_ms)} / ${signed(row.added_p99_ms)}`
       : "";
@@ -340,7 +359,7 @@ export function rowsTable(rows: Record<string, Row>, groups: Group[], qps: numbe
   const measured = Object.values(rows).filter((r): r is MeasuredRow =>
     groups.includes(r.group) && r.supported
   );
-  if (measured.some((r) => r.latency_at === "max")) {
+  if (measured.some((r) => r.latency_at === "max" && !Number.isNaN(r.p50_ms))) {
     notes.unshift(
       `- *: latency under max load (no fixed-rate run for this row)` +
         (measured.some((r) => r.fixed_rate_rps === null) ? "; CPU too, for rows without one" : ""),
@@ -431,9 +450,9 @@ export function markdown(r: Result): string {
     "## HTTP/1.1: client → proxy A → mTLS → proxy B → app",
     "",
     rowsTable(r.rows, ["http"], s.fixed_qps as number),
-    "## HTTP/2 from the client, gRPC, TCP",
+    "## HTTP/2 from the client, gRPC, TCP, WebSocket",
     "",
-    rowsTable(r.rows, ["h2", "grpc", "tcp"], s.fixed_qps as number),
+    rowsTable(r.rows, ["h2", "grpc", "tcp", "ws"], s.fixed_qps as number),
   ];
   if (r.ca) {
     out.push(

@@ -3,7 +3,9 @@
  * temporary config dir holding the ServiceEntries, proxy B (service account
  * `bench-app`) in front of the app, proxy A (`bench-client`, no app), and,
  * when there is a gRPC backend, a second server-side proxy in front of it
- * (a sidecar fronts one app port). Metrics are on, as always in mesh: both
+ * (a sidecar fronts one app port; its service port is GRPC, so HTTP/2 end to
+ * end). The app is also the service `bench-app-h2`, whose DestinationRule
+ * upgrades the proxy-to-proxy hop to HTTP/2. Metrics are on, as always in mesh: both
  * proxies record Istio's request metrics for every request.
  * @module
  */
@@ -14,9 +16,18 @@ import type { Backends, Pair } from "./types.ts";
 export const MESH_HOST = "bench-app:8080";
 /** The gRPC authority the client sends to proxy A. */
 export const MESH_GRPC_HOST = "bench-grpc:8079";
+/**
+ * The Host for the same app behind a second service, whose DestinationRule sets
+ * `h2UpgradePolicy: UPGRADE`: HTTP/2 between the proxies, HTTP/1.1 to the app.
+ */
+export const MESH_H2_UPGRADE_HOST = "bench-app-h2:8080";
+/** The Host of the WebSocket echo service. */
+export const MESH_WS_HOST = "bench-ws:8082";
 
 const CLUSTER = "outbound|8080||bench-app.default.svc.cluster.local";
 const GRPC_CLUSTER = "outbound|8079||bench-grpc.default.svc.cluster.local";
+const H2_UPGRADE_CLUSTER = "outbound|8080||bench-app-h2.default.svc.cluster.local";
+const WS_CLUSTER = "outbound|8082||bench-ws.default.svc.cluster.local";
 
 /** A Sidecar for proxy A with a TCP egress listener (Istio's captureMode NONE) on `port`. */
 function tcpSidecar(port: number): string {
@@ -33,7 +44,21 @@ spec:
 `;
 }
 
-function serviceEntry(name: string, port: number, protocol: string): string {
+/** A DestinationRule that upgrades `host`'s HTTP/1.1 traffic to HTTP/2 between the proxies. */
+export function h2UpgradeRule(host: string): string {
+  return `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: ${host.split(".")[0]}}
+spec:
+  host: ${host}
+  trafficPolicy:
+    connectionPool:
+      http: {h2UpgradePolicy: UPGRADE}
+`;
+}
+
+/** A ServiceEntry for `name` on `port`, selecting the workloads labelled `app: <app>`. */
+export function serviceEntry(name: string, port: number, protocol: string, app = name): string {
   return `apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: {name: ${name}}
@@ -42,7 +67,7 @@ spec:
   location: MESH_INTERNAL
   resolution: STATIC
   ports: [{number: ${port}, name: ${protocol.toLowerCase()}, protocol: ${protocol}}]
-  workloadSelector: {labels: {app: ${name}}}
+  workloadSelector: {labels: {app: ${app}}}
 `;
 }
 
@@ -50,8 +75,12 @@ spec:
 export async function startMesh(backends: Backends): Promise<Pair & { admin: number[] }> {
   const files: Record<string, string> = {
     "bench-app.yaml": serviceEntry("bench-app", 8080, "HTTP"),
+    // The same app (proxy B's workload) as a second service whose clusters speak HTTP/2.
+    "bench-app-h2.yaml": serviceEntry("bench-app-h2", 8080, "HTTP", "bench-app") + "---\n" +
+      h2UpgradeRule("bench-app-h2.default.svc.cluster.local"),
   };
   if (backends.grpc) files["bench-grpc.yaml"] = serviceEntry("bench-grpc", 8079, "GRPC");
+  if (backends.ws) files["bench-ws.yaml"] = serviceEntry("bench-ws", 8082, "HTTP");
   // TCP: proxy A listens on a local port (a Sidecar egress listener) and tunnels to bench-tcp.
   // The service port and proxy A's listener port are the same number, as in Istio.
   const tcpPort = backends.tcp ? freePort() : 0;
@@ -62,7 +91,7 @@ export async function startMesh(backends: Backends): Promise<Pair & { admin: num
   }
   const m = await TestMesh.start(files);
   try {
-    const [b, a, bg, bt] = await Promise.all([
+    const [b, a, bg, bt, bw] = await Promise.all([
       m.sidecar({
         name: "proxy-b",
         serviceAccount: "bench-app",
@@ -86,13 +115,27 @@ export async function startMesh(backends: Backends): Promise<Pair & { admin: num
           appPort: backends.tcp,
         })
         : undefined,
+      backends.ws
+        ? m.sidecar({
+          name: "proxy-b-ws",
+          serviceAccount: "bench-ws",
+          labels: "app=bench-ws",
+          appPort: backends.ws,
+        })
+        : undefined,
     ]);
     await eventually(
       async () => {
-        const c = (await configDump(a.admin)).config?.clusters;
+        const c = (await configDump(a.admin)).config?.clusters as
+          | Record<string, { endpoints: unknown[]; protocol?: string }>
+          | undefined;
         return c?.[CLUSTER]?.endpoints.length === 1 &&
-          (!bg || c?.[GRPC_CLUSTER]?.endpoints.length === 1) &&
-          (!bt || c?.[tcpCluster]?.endpoints.length === 1);
+          c?.[H2_UPGRADE_CLUSTER]?.endpoints.length === 1 &&
+          c?.[H2_UPGRADE_CLUSTER]?.protocol === "HTTP2" &&
+          (!bg || (c?.[GRPC_CLUSTER]?.endpoints.length === 1 &&
+            c?.[GRPC_CLUSTER]?.protocol === "HTTP2")) &&
+          (!bt || c?.[tcpCluster]?.endpoints.length === 1) &&
+          (!bw || c?.[WS_CLUSTER]?.endpoints.length === 1);
       },
       20_000,
       "proxy A to learn the bench endpoints",
@@ -110,13 +153,12 @@ export async function startMesh(backends: Backends): Promise<Pair & { admin: num
       admin: [a.admin, b.admin],
       http: { target: `http://${outbound}/`, headers: [`Host: ${MESH_HOST}`] },
       h2: { target: `http://${outbound}/`, headers: [`Host: ${MESH_HOST}`] },
+      h2Upgrade: { target: `http://${outbound}/`, headers: [`Host: ${MESH_H2_UPGRADE_HOST}`] },
       grpc: bg
         ? {
           target: outbound,
           headers: [`Host: ${MESH_GRPC_HOST}`],
           proxies: { "proxy-a": a.proc.child.pid, "proxy-b": bg.proc.child.pid },
-          expectedFailure: "gRPC needs HTTP/2 end to end (trailers); mesh forwards " +
-            "proxy to proxy and proxy to app over HTTP/1.1",
         }
         : { unsupported: "no gRPC backend (fortio unavailable)" },
       tcp: bt
@@ -126,14 +168,27 @@ export async function startMesh(backends: Backends): Promise<Pair & { admin: num
           proxies: { "proxy-a": a.proc.child.pid, "proxy-b": bt.proc.child.pid },
         }
         : { unsupported: "no TCP backend (fortio unavailable)" },
+      ws: bw
+        ? {
+          target: `ws://${outbound}/echo`,
+          headers: [`Host: ${MESH_WS_HOST}`],
+          proxies: { "proxy-a": a.proc.child.pid, "proxy-b": bw.proc.child.pid },
+        }
+        : { unsupported: "no WebSocket backend (tests/peers/wsclient unavailable)" },
       settings: {
         processes: "one deno process per proxy",
         tls: "mesh mTLS (SPIFFE certificates from the control plane's CA)",
-        hop: "pooled kept-alive HTTP/1.1 over mTLS between the proxies",
+        hop: "pooled kept-alive HTTP/1.1 over mTLS between the proxies; HTTP/2 over mTLS " +
+          "(ALPN h2) for bench-grpc (port protocol GRPC) and bench-app-h2 (DestinationRule " +
+          "h2UpgradePolicy UPGRADE)",
+        grpc: "bench-grpc's ServiceEntry port is protocol GRPC: HTTP/2 between the proxies, " +
+          "h2c from proxy B to fortio's gRPC server",
         metrics: "on (istio_requests_total, istio_request_duration_milliseconds)",
         h2: "the outbound listener is Deno.serve; h2c with prior knowledge is tried",
         tcp: "a Sidecar egress listener on proxy A (127.0.0.1, captureMode NONE) tunnels " +
           "each connection over mTLS (HTTP CONNECT) to proxy B, which connects to the echo server",
+        ws: "bench-ws (port protocol HTTP, WebSocket upgrade) fronted by its own server-side " +
+          "proxy, in front of tests/peers/wsclient's echo server",
       },
       output: () => m.procs.map((x) => `--- ${x.name} ---\n${x.output.slice(-4000)}`).join("\n"),
       close: () => m.close(),

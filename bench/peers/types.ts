@@ -14,7 +14,7 @@ export interface Unsupported {
 
 /** Where to send one kind of traffic to proxy A (or straight to the app). */
 export interface Endpoint {
-  /** http(s) URL, host:port for gRPC, tcp://host:port for TCP. */
+  /** http(s) URL, host:port for gRPC, tcp://host:port for TCP, ws:// URL for WebSocket. */
   target: string;
   /** `Name: value` headers the client must send (e.g. the mesh's `Host`). */
   headers: string[];
@@ -32,6 +32,8 @@ export interface Backends {
   grpc?: number;
   /** fortio's TCP echo server, when fortio is available. */
   tcp?: number;
+  /** tests/peers/wsclient's echo server (`-serve`), when Go could build it. */
+  ws?: number;
 }
 
 /** A running pair: client → proxy A → mTLS → proxy B → app. */
@@ -43,10 +45,14 @@ export interface Pair {
   http: Endpoint;
   /** HTTP/2 with prior knowledge (h2c) from the client; HTTP/1.1 between the proxies. */
   h2: Endpoint | Unsupported;
+  /** h2c from the client and HTTP/2 over mTLS between the proxies (HTTP/1.1 to the app). */
+  h2Upgrade?: Endpoint | Unsupported;
   /** gRPC (HTTP/2 end to end). */
   grpc: Endpoint | Unsupported;
   /** Raw TCP, mTLS between the proxies. */
   tcp: Endpoint | Unsupported;
+  /** WebSocket echo (ws:// URL), mTLS between the proxies. */
+  ws?: Endpoint | Unsupported;
   /** How the pair is set up, recorded in the results. */
   settings: Record<string, unknown>;
   /** Recent output of the pair's processes, for error messages. */

@@ -6,7 +6,7 @@
 
 /** One load run, whatever the tool. */
 export interface LoadResult {
-  tool: "fortio" | "h2load" | "wrk";
+  tool: "fortio" | "h2load" | "wrk" | "wsclient";
   /** Requests (or TCP round trips) per second actually achieved. */
   rps: number;
   /** Completed calls, successful or not. */
