@@ -42,7 +42,8 @@ export type Failure =
   | { kind: "reset"; detail: string }
   | { kind: "unreachable"; detail: string }
   | { kind: "bad_upstream_response"; detail: string }
-  | { kind: "fault_abort"; status: number; grpcStatus?: number };
+  | { kind: "fault_abort"; status: number; grpcStatus?: number }
+  | { kind: "downstream_reset" };
 
 /** How a failure is answered and logged. */
 export interface Answer {
@@ -146,6 +147,10 @@ function httpAnswer(f: Failure): Answer {
       return plain(502, `upstream sent a response mesh can't forward: ${f.detail}`, "UPE");
     case "fault_abort":
       return plain(f.status, "fault filter abort", "FI");
+    case "downstream_reset":
+      // The client went away before the response: nobody reads this answer; the access log
+      // and metrics record 499 with Envoy's DC (downstream connection termination).
+      return plain(499, "downstream connection termination", "DC");
   }
 }
 

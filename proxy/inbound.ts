@@ -309,6 +309,9 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
       close: () => socket.destroy(),
     };
     const handle = inboundHandler(inboundCtx, conn);
+    // HTTP/1.1: the request in flight is abandoned when the peer's connection closes.
+    const gone = new AbortController();
+    if (!o.http2) socket.once("close", () => gone.abort(new Error("peer connection closed")));
     if (o.http2) {
       serveH2(socket, {
         scheme: peerCert ? "https" : "http",
@@ -319,7 +322,11 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
       });
       return;
     }
-    serveH1(socket, handle, tunnelHandler(peerCert, conn.sourceIp));
+    serveH1(
+      socket,
+      (req) => handle({ ...req, signal: gone.signal }),
+      tunnelHandler(peerCert, conn.sourceIp),
+    );
   }
 
   /** CONNECT tunnels (TCP through the mesh) go to the app's port as raw bytes. */

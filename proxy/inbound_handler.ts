@@ -78,6 +78,8 @@ export interface InboundRequest {
   headers: [string, string][];
   body: ReadableStream<Uint8Array> | null;
   length?: number;
+  /** Aborted when the peer went away (stream reset, connection closed): the app call ends. */
+  signal?: AbortSignal;
 }
 
 /** The answer: HTTP/1.1's response shape, with the app's trailers (HTTP/2) when any. */
@@ -215,8 +217,10 @@ export function inboundHandler(
       res = await ctx.app.send(
         { method: req.method, path, headers, body: req.body, length: req.length },
         { endpoint, ...(http2 ? { protocol: "http2" as const } : {}) },
+        req.signal,
       );
     } catch (err) {
+      if (req.signal?.aborted) return answerFailure({ kind: "downstream_reset" });
       return answerFailure({ kind: "unreachable", detail: (err as Error).message });
     }
     function answerFailure(f: Failure): InboundAnswer {
@@ -326,6 +330,7 @@ export function inboundServeHandler(
       target,
       headers,
       body: request.body,
+      signal: request.signal,
       ...(cl !== null && /^\d+$/.test(cl) ? { length: Number(cl) } : {}),
     });
     // An empty body is none: a response that ended with its head (gRPC's trailers-only) goes on

@@ -366,6 +366,9 @@ export function bridge(
     },
     completed: Promise.resolve(),
   } as unknown as Deno.ServeHandlerInfo;
+  // Aborted when the client's connection closes: the request in flight is cancelled upstream.
+  const gone = new AbortController();
+  socket.once("close", () => gone.abort(new Error("downstream connection closed")));
   return async (r) => {
     let host: string | undefined;
     let pairs = r.headers;
@@ -391,6 +394,7 @@ export function bridge(
         method: r.method,
         headers: new Headers(pairs),
         body: r.method === "GET" || r.method === "HEAD" ? null : r.body,
+        signal: gone.signal,
       });
     } catch (err) {
       await r.body?.cancel().catch(() => {});

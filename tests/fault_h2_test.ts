@@ -576,22 +576,18 @@ ${edgeRouteYaml(edge.addr.port)}`,
 });
 
 /**
- * BUG (deterministic, so ignored): a client's reset of a stream still waiting for its response
- * head is never passed upstream. `proxy/h2_serve.ts` aborts the `Request`'s signal on a client
- * reset (and a connection close), but the concrete stage (`proxy/stages/concrete.ts`, the
- * `endpoints.send(..., abort?.signal)` call) hands the endpoint client only its own
- * per-try/route-timeout `AbortController`, and none exists without a timeout (Istio's default
- * route has none): `H2EndpointClient.send`'s `onAbort` (RST_STREAM CANCEL upstream) never runs.
- * The upstream streams stay open at the app for good; once B's pool to the app holds
- * 4 connections x 100 streams (its `maxConnections` x the app's MAX_CONCURRENT_STREAMS), every
- * new request to the service from any client queues forever (curl times out, h2c and
- * HTTP/1.1 alike). 450 HEADERS + RST_STREAM pairs, below the rapid-reset limit (500 per 10 s,
- * so no GOAWAY), are enough: measured 400 streams left open at the app, the next requests hung.
+ * A client's reset of a stream still waiting for its response head is passed upstream: the
+ * `Request`'s signal (aborted by `proxy/h2_serve.ts` on a reset or a connection close) reaches
+ * the concrete stage, which cancels the attempt in flight (RST_STREAM CANCEL to the next hop)
+ * and retries nothing. Found by this test: before, only a route or per-try timeout cancelled
+ * an attempt, so without one (Istio's default) upstream streams stayed open for good, and
+ * 450 HEADERS + RST_STREAM pairs (below the rapid-reset limit, so no GOAWAY) filled B's pool
+ * to the app (4 connections x 100 streams) until every client's requests hung.
  */
 Deno.test({
   name:
     "fault h2: resets of streams awaiting their response head reach the app; 450 of them don't starve the service",
-  ignore: true,
+  ignore: false,
   async fn() {
     const app = await h2App();
     const { m, a, b } = await setup(app);

@@ -82,6 +82,12 @@ export interface ConcreteRequest {
    * Envoy does with the `max_grpc_timeout` Istio sets to the route's timeout.
    */
   grpcTimeoutMs?: number;
+  /**
+   * Aborted when the client went away (reset its stream, closed its connection): the attempt
+   * in flight is cancelled upstream (RST_STREAM CANCEL, or its connection closed) and nothing
+   * is retried.
+   */
+  signal?: AbortSignal;
 }
 
 /** What the concrete stage answers. */
@@ -184,8 +190,16 @@ export class ConcreteStage {
         }
         limit = limit === undefined ? left : Math.min(limit, left);
       }
+      if (r.signal?.aborted) {
+        release();
+        return { ok: false, ep, failure: { kind: "downstream_reset" } };
+      }
       const abort = limit !== undefined ? new AbortController() : undefined;
       const timer = abort ? clock.setTimeout(() => abort.abort(), limit!) : undefined;
+      // The attempt ends when its time is up or the client is gone, whichever comes first.
+      const signal = abort && r.signal
+        ? AbortSignal.any([abort.signal, r.signal])
+        : abort?.signal ?? r.signal;
       // Retry only while attempts and time remain; the backoff must fit before the deadline.
       const retryAfter = (): number | undefined => {
         if (!replayable || attempt >= policy.attempts) return undefined;
@@ -208,12 +222,13 @@ export class ConcreteStage {
           maxRequestsPerConnection: cluster.limits?.maxRequestsPerConnection,
           maxStreamsPerConnection: cluster.limits?.maxConcurrentStreams,
           ...(upstreamHttp2(cluster, r) ? { protocol: "http2" as const } : {}),
-        }, abort?.signal);
+        }, signal);
         clock.clearTimeout(timer);
         if (res.full || !holds) release();
       } catch (err) {
         clock.clearTimeout(timer);
         release();
+        if (r.signal?.aborted) return { ok: false, ep, failure: { kind: "downstream_reset" } };
         const failure = attemptFailure(err, abort?.signal.aborted === true);
         clusters.outliers.report(cluster, ep, failure);
         if (retriableFailure(policy, failure)) {

@@ -291,3 +291,20 @@ Deno.test("concrete: retryOn unavailable retries a trailers-only grpc-status 14"
   assert.equal(r.res.headers.find(([k]) => k === "grpc-status")?.[1], "0");
   assert.equal(up.sent.length, 2);
 });
+
+Deno.test("concrete: a client gone away cancels the attempt upstream and isn't retried", async () => {
+  const up = new FakeEndpoints((_r, _t, signal) => hang(signal));
+  const { stage, req, clock } = setup(cluster(), up);
+  const client = new AbortController();
+  const out = stage.send(
+    req({ retries: { attempts: 3, retryOn: ["reset", "5xx"] } }, { signal: client.signal }),
+  );
+  await clock.advance(0);
+  assert.equal(up.sent.length, 1);
+  assert.ok(up.sent[0].signal, "the endpoint got a signal without any timeout");
+  client.abort();
+  const r = await out;
+  assert.deepEqual(r.ok ? undefined : r.failure, { kind: "downstream_reset" });
+  assert.equal(up.sent[0].signal?.aborted, true);
+  assert.equal(up.sent.length, 1, "no retry for a client that left");
+});

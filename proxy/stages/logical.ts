@@ -250,6 +250,7 @@ export class LogicalStage {
       upgrade,
       downstreamHttp2: cameOverHttp2(req),
       grpcTimeoutMs: ex.grpc ? grpcTimeoutMs(req.headers.get("grpc-timeout")) : undefined,
+      signal: req.signal,
     });
     if (!out.ok) return ex.fail(out.failure, out.ep);
     const { res, ep } = out;
