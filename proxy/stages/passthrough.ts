@@ -62,11 +62,12 @@ export async function passthrough(
       headers: upstreamHeaders(req, lr.authority, { requestId: ex.requestId, via: lr.via }),
       body: req.body,
       length: cl !== null ? Number(cl) : undefined,
-    }, { endpoint: ep });
+    }, { endpoint: ep }, req.signal);
     ex.finish(res.status, { ep });
     if (res.upgrade) return acceptUpgrade(req, { ...res, upgrade: res.upgrade });
     return await responseOf(res);
   } catch (err) {
+    if (req.signal.aborted) return ex.fail({ kind: "downstream_reset" }, ep);
     return ex.fail({ kind: "unreachable", detail: (err as Error).message }, ep);
   }
 }
