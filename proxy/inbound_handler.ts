@@ -324,7 +324,11 @@ export function inboundServeHandler(
     const headers: [string, string][] = [];
     request.headers.forEach((v, k) => headers.push([k, v]));
     const cl = request.headers.get("content-length");
-    const target = cameOverHttp2(request) ? pathOf(request) : new URL(request.url).pathname;
+    let target = pathOf(request);
+    if (!cameOverHttp2(request)) {
+      const u = new URL(request.url);
+      target = u.pathname + u.search;
+    }
     const answer = await handle({
       method: request.method,
       target,
