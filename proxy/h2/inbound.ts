@@ -91,6 +91,8 @@ export abstract class H2Inbound implements StreamHost {
     { resolve: (ms: number) => void; reject: (e: Error) => void; at: number; timer: unknown }
   >();
   protected _pingSeq = 0;
+  /** Our stream frames sent when the peer's last PING arrived. */
+  protected _framesAtPing = -1;
   protected _timers: { settings?: unknown; idle?: unknown; headers?: unknown; linger?: unknown } =
     {};
   protected readonly _resets: RateCounter;
@@ -176,7 +178,14 @@ export abstract class H2Inbound implements StreamHost {
           }
           return;
         }
-        if (this._pingRate.hit()) return this._calm("PING flood");
+        // Only PINGs with no stream traffic from us since the last count (gRPC's "ping
+        // strikes"): a peer measuring bandwidth (gRPC's BDP estimator pings as our DATA
+        // arrives) isn't flooding; idle PINGs over the limit are. Unread ACKs are capped by
+        // the sender's owed control frames either way.
+        if (this._sender.streamFrames === this._framesAtPing && this._pingRate.hit()) {
+          return this._calm("PING flood");
+        }
+        this._framesAtPing = this._sender.streamFrames;
         return this._sender.control(encodeFrame({ type: "PING", ack: true, data: f.data }));
       case "GOAWAY":
         return this._onGoaway(f.lastStreamId, f.code);

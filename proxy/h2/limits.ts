@@ -5,7 +5,8 @@
  *
  * - rapid reset (CVE-2023-44487): streams the peer resets before our response is complete,
  *   and streams we refuse or reset for the peer's errors, per window;
- * - ping flood (CVE-2019-9512), settings flood (CVE-2019-9515): PING and SETTINGS per window;
+ * - ping flood (CVE-2019-9512), settings flood (CVE-2019-9515): PING and SETTINGS per window
+ *   (a PING that follows stream traffic of ours isn't counted: gRPC's bandwidth probes);
  * - empty frames flood (CVE-2019-9518): DATA without payload or END_STREAM, and PRIORITY
  *   frames (which we ignore), per window;
  * - reset flood (CVE-2019-9514) and any flood of frames we must answer: control frames we owe
@@ -31,7 +32,7 @@ export interface H2Limits {
   windowMs: number;
   /** Streams reset by the peer before our response was complete, or refused/reset by us. */
   maxResets: number;
-  /** PING frames (not ACKs). */
+  /** PING frames (not ACKs) with no HEADERS or DATA from us since the one before. */
   maxPings: number;
   /** SETTINGS frames (not ACKs). */
   maxSettings: number;

@@ -131,3 +131,31 @@ Deno.test("limits: a peer that doesn't read can't make us queue control frames w
   await peer.close();
   await l.close();
 });
+
+Deno.test("limits: PINGs that follow our DATA (gRPC's bandwidth probes) aren't a flood", async () => {
+  const l = await h2Listen({
+    server: { limits: { maxPings: 10 } },
+    onStream: async (s) => {
+      s.respond([[":status", "200"]]);
+      for await (const chunk of s.body) await s.write(chunk); // echo, ping-pong style
+      await s.end();
+    },
+  });
+  const peer = new RawPeer(l.port).start();
+  peer.headers(1, get("/", "POST"), false);
+  const echoes = () => peer.frames.filter((f) => f.type === "DATA" && f.streamId === 1).length;
+  // 50 round trips, each echo answered with a PING (as gRPC's BDP estimator does), against a
+  // limit of 10 PINGs: none is a flood, since our DATA came before each.
+  for (let i = 0; i < 50; i++) {
+    peer.send({ type: "DATA", streamId: 1, endStream: false, data: new Uint8Array([i]) });
+    await peer.waitFor(() => echoes() > i || peer.frames.some((f) => f.type === "GOAWAY"));
+    assert.ok(!peer.frames.some((f) => f.type === "GOAWAY"), `GOAWAY after ${i} round trips`);
+    peer.send({ type: "PING", ack: false, data: new Uint8Array(8) });
+  }
+  // Idle PINGs over the limit are still a flood.
+  for (let i = 0; i < 20; i++) peer.send({ type: "PING", ack: false, data: new Uint8Array(8) });
+  const g = await peer.goaway();
+  assert.equal(g.code, H2_ERROR.ENHANCE_YOUR_CALM);
+  await peer.close();
+  await l.close();
+});

@@ -65,6 +65,9 @@ export class Sender {
     return this.#bytes;
   }
 
+  /** HEADERS and DATA frames framed so far (stream traffic, as opposed to control frames). */
+  streamFrames = 0;
+
   /**
    * A control frame (SETTINGS, PING, RST_STREAM, WINDOW_UPDATE, GOAWAY, the preface).
    * `force` skips the cap (the GOAWAY that ends the connection).
@@ -83,7 +86,9 @@ export class Sender {
 
   /** A header block (HEADERS and CONTINUATION frames). */
   headers(o: HeaderBlockOptions): void {
-    if (!this.#closed) this.#push(encodeHeaders(o));
+    if (this.#closed) return;
+    this.streamFrames++;
+    this.#push(encodeHeaders(o));
   }
 
   /** A stream's END_STREAM went out with its last frame. */
@@ -158,6 +163,7 @@ export class Sender {
       const whole = p.at === p.data.length;
       if (whole) s._out.shift();
       const last = s._out.length === 0 && s._end !== undefined && s._end.trailers.length === 0;
+      this.streamFrames++;
       this.#push(dataFrameHeader(s.id, n, last));
       this.#push(chunk);
       if (whole) p.resolve();
