@@ -350,6 +350,17 @@ const ABSOLUTE = /^https?:\/\//i;
  * offered to the handler (`upgrade.ts`); when it comes back accepted, the connection is
  * answered 101 and spliced to the upstream one, closed after `upgradeIdleMs` of quiet.
  */
+/** The HTTP/1.1 requests' connection signals (see {@linkcode clientGone}). */
+const connectionSignals = new WeakMap<Request, AbortSignal>();
+
+/**
+ * Aborted once the client of `req` went away: its HTTP/1.1 connection closed, or (HTTP/2,
+ * the `Request`'s own signal) its stream was reset or its connection closed.
+ */
+export function clientGone(req: Request): AbortSignal {
+  return connectionSignals.get(req) ?? req.signal;
+}
+
 export function bridge(
   handler: ServeHandler,
   socket: net.Socket,
@@ -367,6 +378,8 @@ export function bridge(
     completed: Promise.resolve(),
   } as unknown as Deno.ServeHandlerInfo;
   // Aborted when the client's connection closes: the request in flight is cancelled upstream.
+  // One per connection, handed over by `clientGone` (not as the Request's `signal`, which
+  // costs a dependent signal per request on a long-lived one).
   const gone = new AbortController();
   socket.once("close", () => gone.abort(new Error("downstream connection closed")));
   return async (r) => {
@@ -394,13 +407,13 @@ export function bridge(
         method: r.method,
         headers: new Headers(pairs),
         body: r.method === "GET" || r.method === "HEAD" ? null : r.body,
-        signal: gone.signal,
       });
     } catch (err) {
       await r.body?.cancel().catch(() => {});
       return { status: 400, headers: [], body: `bad request: ${(err as Error).message}\n` };
     }
     Object.defineProperty(req, "url", { value: url });
+    connectionSignals.set(req, gone.signal);
     if (xfcc !== undefined) verified.add(req);
     // An upgrade can be carried only once the request is whole (no body still to come).
     const asked = upgradeOf(r.headers);

@@ -196,10 +196,12 @@ export class ConcreteStage {
       }
       const abort = limit !== undefined ? new AbortController() : undefined;
       const timer = abort ? clock.setTimeout(() => abort.abort(), limit!) : undefined;
-      // The attempt ends when its time is up or the client is gone, whichever comes first.
-      const signal = abort && r.signal
-        ? AbortSignal.any([abort.signal, r.signal])
-        : abort?.signal ?? r.signal;
+      // The attempt ends when its time is up or the client is gone, whichever comes first
+      // (a listener, removed after the attempt: `AbortSignal.any` would leave a dependent
+      // signal on a connection's long-lived one for every request).
+      const clientLeft = abort && r.signal ? () => abort.abort() : undefined;
+      if (clientLeft) r.signal!.addEventListener("abort", clientLeft, { once: true });
+      const signal = abort?.signal ?? r.signal;
       // Retry only while attempts and time remain; the backoff must fit before the deadline.
       const retryAfter = (): number | undefined => {
         if (!replayable || attempt >= policy.attempts) return undefined;
@@ -224,9 +226,11 @@ export class ConcreteStage {
           ...(upstreamHttp2(cluster, r) ? { protocol: "http2" as const } : {}),
         }, signal);
         clock.clearTimeout(timer);
+        if (clientLeft) r.signal!.removeEventListener("abort", clientLeft);
         if (res.full || !holds) release();
       } catch (err) {
         clock.clearTimeout(timer);
+        if (clientLeft) r.signal!.removeEventListener("abort", clientLeft);
         release();
         if (r.signal?.aborted) return { ok: false, ep, failure: { kind: "downstream_reset" } };
         const failure = attemptFailure(err, abort?.signal.aborted === true);

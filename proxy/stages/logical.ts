@@ -22,6 +22,7 @@ import { type Tracer, withTraceHeaders } from "../tracing.ts";
 import { sendable } from "../header_ops.ts";
 import { acceptUpgrade, offeredUpgrade } from "../upgrade.ts";
 import { cameOverHttp2 } from "../h2_serve.ts";
+import { clientGone } from "../listener.ts";
 import { grpcTimeoutMs } from "../grpc.ts";
 import {
   changeHeaderList,
@@ -250,7 +251,7 @@ export class LogicalStage {
       upgrade,
       downstreamHttp2: cameOverHttp2(req),
       grpcTimeoutMs: ex.grpc ? grpcTimeoutMs(req.headers.get("grpc-timeout")) : undefined,
-      signal: req.signal,
+      signal: clientGone(req),
     });
     if (!out.ok) return ex.fail(out.failure, out.ep);
     const { res, ep } = out;

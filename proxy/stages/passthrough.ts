@@ -11,6 +11,7 @@
  * ```
  * @module
  */
+import { clientGone } from "../listener.ts";
 import type { Endpoint } from "../../api/proxy_config.ts";
 import type { Runtime } from "../runtime.ts";
 import { isOwnListener } from "../loop.ts";
@@ -56,18 +57,22 @@ export async function passthrough(
   }
   const cl = req.headers.get("content-length");
   try {
-    const res = await endpoints.send({
-      method: req.method,
-      path: lr.path,
-      headers: upstreamHeaders(req, lr.authority, { requestId: ex.requestId, via: lr.via }),
-      body: req.body,
-      length: cl !== null ? Number(cl) : undefined,
-    }, { endpoint: ep }, req.signal);
+    const res = await endpoints.send(
+      {
+        method: req.method,
+        path: lr.path,
+        headers: upstreamHeaders(req, lr.authority, { requestId: ex.requestId, via: lr.via }),
+        body: req.body,
+        length: cl !== null ? Number(cl) : undefined,
+      },
+      { endpoint: ep },
+      clientGone(req),
+    );
     ex.finish(res.status, { ep });
     if (res.upgrade) return acceptUpgrade(req, { ...res, upgrade: res.upgrade });
     return await responseOf(res);
   } catch (err) {
-    if (req.signal.aborted) return ex.fail({ kind: "downstream_reset" }, ep);
+    if (clientGone(req).aborted) return ex.fail({ kind: "downstream_reset" }, ep);
     return ex.fail({ kind: "unreachable", detail: (err as Error).message }, ep);
   }
 }
