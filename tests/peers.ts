@@ -286,6 +286,8 @@ export interface H2specOptions {
   runTimeoutS?: number;
   /** The h2spec binary; default {@linkcode h2spec}'s. */
   bin?: string;
+  /** A hosts file for h2spec alone ({@linkcode withHostsFile}): `host` can be a name. */
+  hostsFile?: string;
 }
 
 /** One h2spec case. */
@@ -441,7 +443,10 @@ export async function runH2spec(o: H2specOptions): Promise<H2specResult> {
   try {
     const junit = `${dir}/junit.xml`;
     const bound = o.runTimeoutS ?? 30 + 2 * o.timeoutS * 150;
-    const out = await run(bin, h2specArgs(o, junit), { timeoutMs: bound * 1000 });
+    const [cmd, args] = o.hostsFile
+      ? withHostsFile(o.hostsFile, bin, h2specArgs(o, junit))
+      : [bin, h2specArgs(o, junit)];
+    const out = await run(cmd, args, { timeoutMs: bound * 1000 });
     const output = out.stdout + out.stderr;
     if (out.timedOut) throw new Error(`h2spec overran ${bound} s: ${tail(output, 3)}`);
     let xml: string;
