@@ -38,6 +38,7 @@ import { type H1ServerRequest, type H1ServerResponse, serveH1 } from "../proxy/h
 import { H2Connection } from "../proxy/h2/connection.ts";
 import type { H2Stream } from "../proxy/h2/stream.ts";
 import { H2_ERROR } from "../proxy/h2/errors.ts";
+import { writeBody } from "../proxy/h2/pipe.ts";
 import type { HeaderField } from "../proxy/h2/hpack.ts";
 import type { PushHub } from "./push.ts";
 import { KEEPALIVE_MS, servePushStream } from "./stream.ts";
@@ -554,22 +555,7 @@ async function pipeToStream(
     return;
   }
   stream.respond(length !== undefined ? [...head, ["content-length", String(length)]] : head);
-  const reader = body.getReader();
   // A reset while the body waits on its source cancels the source now (the push stream ends).
-  stream.closed.then((err) => {
-    if (err) reader.cancel(err).catch(() => {});
-  });
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      if (value.length) await stream.write(value);
-    }
-  } catch (err) {
-    await reader.cancel(err).catch(() => {});
-    throw err;
-  } finally {
-    reader.releaseLock();
-  }
+  await writeBody(stream, body);
   await stream.end();
 }

@@ -39,6 +39,7 @@ import type net from "node:net";
 import { H2Connection, PREFACE } from "./h2/connection.ts";
 import type { H2Stream } from "./h2/stream.ts";
 import { H2_ERROR } from "./h2/errors.ts";
+import { writeBody } from "./h2/pipe.ts";
 import type { HeaderField } from "./h2/hpack.ts";
 import { type TrailerFields, trailersOf, withTrailers } from "./trailers.ts";
 import type { ListenerLimits, ServeHandler } from "./listener.ts";
@@ -260,22 +261,6 @@ async function respond(stream: H2Stream, res: Response): Promise<void> {
     return;
   }
   stream.respond(head);
-  const reader = res.body.getReader();
-  // A reset while the body waits on its source: the source is cancelled now, not at its next chunk.
-  stream.closed.then((err) => {
-    if (err) reader.cancel(err).catch(() => {});
-  });
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      if (value.length) await stream.write(value);
-    }
-  } catch (err) {
-    await reader.cancel(err).catch(() => {});
-    throw err;
-  } finally {
-    reader.releaseLock();
-  }
+  await writeBody(stream, res.body);
   await stream.end(await trailersOf(res));
 }
