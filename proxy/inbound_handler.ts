@@ -323,6 +323,15 @@ export function inboundServeHandler(
   return async (request) => {
     const headers: [string, string][] = [];
     request.headers.forEach((v, k) => headers.push([k, v]));
+    // HTTP/2's authority is `:authority` (in the URL), not a `host` field: the app, routing
+    // by host and AuthorizationPolicy `hosts` see it as `host`, as over HTTP/1.1.
+    if (!request.headers.has("host")) {
+      const u = request.url;
+      const from = u.indexOf("://") + 3;
+      const to = u.indexOf("/", from);
+      const authority = u.slice(from, to < 0 ? undefined : to);
+      if (authority) headers.push(["host", authority]);
+    }
     const cl = request.headers.get("content-length");
     let target = pathOf(request);
     if (!cameOverHttp2(request)) {
