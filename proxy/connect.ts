@@ -15,6 +15,7 @@
  * bytes sent and received, reporter source) and gets one access log line when it ends.
  * @module
  */
+import { type Ejections, pickEndpoint } from "./stages/pick.ts";
 import net from "node:net";
 import { STATUS_CODES } from "node:http";
 import { Buffer } from "node:buffer";
@@ -53,7 +54,7 @@ export function connectTarget(
   rt: Runtime,
   authority: string,
   ownPorts: readonly number[] = [],
-  rand: number = Math.random(),
+  o: { random?: () => number; outliers?: Ejections } = {},
 ): ConnectTarget {
   const hp = splitHostPort(authority);
   const host = hp.host.replace(/^\[|\]$/g, "").toLowerCase();
@@ -68,7 +69,12 @@ export function connectTarget(
   if (lb) {
     const ep = lb.cluster.originalDst
       ? { address: host, port, mtls: false, labels: {} }
-      : lb.pick(rand);
+      : pickEndpoint(lb, {
+        tried: [],
+        avoidTried: false,
+        outliers: o.outliers ?? { isEjected: () => false },
+        ...(o.random ? { random: o.random } : {}),
+      });
     if (!ep) return { kind: "refused", status: 503, why: "no healthy upstream", cluster };
     return { kind: "cluster", cluster, service: lb.cluster.host, ep };
   }
@@ -103,7 +109,9 @@ export function outboundConnect(ctx: ConnectContext): H1ConnectHandler {
     const rt = ctx.runtime();
     if (!rt) return answer(client, 503, "proxy has no configuration yet");
     const own = ctx.ownPorts().filter((p): p is number => !!p);
-    const t = connectTarget(rt, target, [...own, ...rt.config.listeners.map((l) => l.port)]);
+    const t = connectTarget(rt, target, [...own, ...rt.config.listeners.map((l) => l.port)], {
+      outliers: ctx.outliers,
+    });
     const logLine = (status: number, more: {
       ep?: Endpoint;
       cluster?: string;

@@ -56,3 +56,36 @@ Deno.test("connectTarget: bad targets and loops are refused", () => {
   const loop = connectTarget(rt, "127.0.0.1:15001", [15001]);
   assert.equal(loop.kind === "refused" && loop.status, 508);
 });
+
+Deno.test("connectTarget: outlier-ejected endpoints take no tunnels (the stages' pick)", () => {
+  const rt = Runtime.compile({
+    outboundTrafficPolicy: "REGISTRY_ONLY",
+    listeners: [],
+    virtualHosts: [{ name: "db:5432", domains: ["db:5432"], routes: [] }],
+    clusters: {
+      "outbound|5432||db": {
+        name: "outbound|5432||db",
+        host: "db",
+        port: 5432,
+        lb: "ROUND_ROBIN",
+        outlier: {
+          consecutive5xx: 1,
+          consecutiveGatewayErrors: 0,
+          baseEjectionMs: 1000,
+          maxEjectionPercent: 100,
+        },
+        endpoints: [
+          { address: "10.0.0.1", port: 5432, mtls: false, labels: {} },
+          { address: "10.0.0.2", port: 5432, mtls: false, labels: {} },
+        ],
+      },
+    },
+  } as unknown as ProxyConfig);
+  const outliers = {
+    isEjected: (_c: unknown, ep: { address: string }) => ep.address === "10.0.0.1",
+  };
+  for (let i = 0; i < 6; i++) {
+    const t = connectTarget(rt, "db:5432", [], { outliers });
+    assert.equal(t.kind === "cluster" && t.ep.address, "10.0.0.2");
+  }
+});

@@ -347,6 +347,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
             return c ? { creds: c, roots: client.trust.get() ?? c.rootsPem } : undefined;
           },
           stats,
+          outliers: clusters.outliers,
           accessLog,
           ownPorts: () => [outboundPort, inbound?.port, admin.addr.port],
           idleTimeoutMs: limits.idleTimeoutMs,
@@ -383,6 +384,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
       return c ? { creds: c, roots: client.trust.get() ?? c.rootsPem } : undefined;
     },
     stats,
+    outliers: clusters.outliers,
   };
   // Gateway listeners follow the config: opened and closed as Gateway servers come and go
   // (and reopened when a port's protocol or certificate changes).

@@ -6,6 +6,7 @@
  * HTTP/2), or straight to a non-mesh endpoint.
  * @module
  */
+import { type Ejections, pickEndpoint } from "./stages/pick.ts";
 import net from "node:net";
 import type { Endpoint, SniRoute, TcpDestination } from "../api/proxy_config.ts";
 import { hostMatches } from "../api/host.ts";
@@ -27,7 +28,12 @@ export interface TcpContext {
   runtime(): Runtime | undefined;
   tls(): { creds: Credentials; roots: string } | undefined;
   stats: Stats;
+  /** Outlier ejections (kept across pushes): ejected endpoints take no new connections. */
+  outliers?: Ejections;
 }
+
+/** No ejections (a context without outlier detection). */
+const NO_EJECTIONS: Ejections = { isEjected: () => false };
 
 /**
  * Pipes two sockets both ways, counting bytes; calls `done` once when both are closed.
@@ -328,7 +334,9 @@ export function startTcpListener(
   /** Sends `client`'s connection to an endpoint of `cluster`. */
   const forward = (client: net.Socket, rt: Runtime | undefined, cluster: string | undefined) => {
     const lb = cluster ? rt?.balancers.get(cluster) : undefined;
-    const ep = lb?.pick();
+    // The stages' pick: the balancer's, outlier-ejected endpoints skipped (panic threshold).
+    const ep = lb &&
+      pickEndpoint(lb, { tried: [], avoidTried: false, outliers: ctx.outliers ?? NO_EJECTIONS });
     const service = lb?.cluster.host ?? "unknown";
     if (!ep) {
       log.warn("no endpoint for a TCP connection; closing it", { port, cluster });
