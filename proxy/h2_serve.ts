@@ -78,17 +78,21 @@ export interface H2ServeOptions {
 }
 
 const STREAM_IDLE_TIMEOUT_MS = 300_000;
-/** The requests that came in over HTTP/2, with their `:path` as sent. */
-const overHttp2 = new WeakMap<Request, string>();
+/**
+ * The `:path` as sent of a request that came in over HTTP/2: a symbol-keyed property, not a
+ * WeakMap (no ephemeron work for the garbage collector per request).
+ */
+const H2_PATH = Symbol("mesh.h2Path");
+type WithPath = Request & { [H2_PATH]?: string };
 
 /** Whether `req` came in over HTTP/2 (a stream of {@linkcode serveH2}). */
 export function cameOverHttp2(req: Request): boolean {
-  return overHttp2.has(req);
+  return (req as WithPath)[H2_PATH] !== undefined;
 }
 
 /** The `:path` of a request that came in over HTTP/2, as sent; `/` for any other. */
 export function pathOf(req: Request): string {
-  return overHttp2.get(req) ?? "/";
+  return (req as WithPath)[H2_PATH] ?? "/";
 }
 /** The URL the `Request` object is built with (its `url` is replaced by the one as sent). */
 const BASE_URL = "http://request.invalid/";
@@ -217,7 +221,7 @@ function buildRequest(
     return text(400, `bad request: ${(err as Error).message}`);
   }
   Object.defineProperty(req, "url", { value: url });
-  overHttp2.set(req, path);
+  (req as WithPath)[H2_PATH] = path;
   withTrailers(req, stream.trailers.then(trailerFields));
   if (o.xfcc !== undefined) o.onVerified?.(req);
   return req;

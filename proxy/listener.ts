@@ -343,6 +343,22 @@ const BASE_URL = "http://request.invalid/";
 const ABSOLUTE = /^https?:\/\//i;
 
 /**
+ * The HTTP/1.1 requests' connection signals (see {@linkcode clientGone}): a symbol-keyed
+ * property rather than a WeakMap, whose entry per request costs the garbage collector
+ * ephemeron work on the hot path.
+ */
+const CONNECTION_SIGNAL = Symbol("mesh.connectionSignal");
+type WithSignal = Request & { [CONNECTION_SIGNAL]?: AbortSignal };
+
+/**
+ * Aborted once the client of `req` went away: its HTTP/1.1 connection closed, or (HTTP/2,
+ * the `Request`'s own signal) its stream was reset or its connection closed.
+ */
+export function clientGone(req: Request): AbortSignal {
+  return (req as WithSignal)[CONNECTION_SIGNAL] ?? req.signal;
+}
+
+/**
  * Bridges mesh's HTTP/1.1 server to a `Deno.serve`-style handler for one connection. The
  * handler sees `Request.url` as `Deno.serve` builds it, unnormalized: an absolute-form target
  * as sent, else `scheme://` + the Host header + the target (`localhost:<port>` when an
@@ -350,17 +366,6 @@ const ABSOLUTE = /^https?:\/\//i;
  * offered to the handler (`upgrade.ts`); when it comes back accepted, the connection is
  * answered 101 and spliced to the upstream one, closed after `upgradeIdleMs` of quiet.
  */
-/** The HTTP/1.1 requests' connection signals (see {@linkcode clientGone}). */
-const connectionSignals = new WeakMap<Request, AbortSignal>();
-
-/**
- * Aborted once the client of `req` went away: its HTTP/1.1 connection closed, or (HTTP/2,
- * the `Request`'s own signal) its stream was reset or its connection closed.
- */
-export function clientGone(req: Request): AbortSignal {
-  return connectionSignals.get(req) ?? req.signal;
-}
-
 export function bridge(
   handler: ServeHandler,
   socket: net.Socket,
@@ -413,7 +418,7 @@ export function bridge(
       return { status: 400, headers: [], body: `bad request: ${(err as Error).message}\n` };
     }
     Object.defineProperty(req, "url", { value: url });
-    connectionSignals.set(req, gone.signal);
+    (req as WithSignal)[CONNECTION_SIGNAL] = gone.signal;
     if (xfcc !== undefined) verified.add(req);
     // An upgrade can be carried only once the request is whole (no body still to come).
     const asked = upgradeOf(r.headers);
