@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { selfSignedCert } from "../tests/self_signed.ts";
 import tls from "node:tls";
 import { H2Connection } from "./h2/connection.ts";
 import type { H2Stream } from "./h2/stream.ts";
@@ -88,34 +89,8 @@ let certs: Promise<{ cert: string; key: string }> | undefined;
 function selfSigned(): Promise<{ cert: string; key: string }> {
   return certs ??= (async () => {
     const dir = await Deno.makeTempDir({ prefix: "mesh-push-test-" });
-    const out = await new Deno.Command("openssl", {
-      args: [
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:prime256v1",
-        "-nodes",
-        "-keyout",
-        `${dir}/key.pem`,
-        "-out",
-        `${dir}/cert.pem`,
-        "-days",
-        "1",
-        "-subj",
-        "/CN=localhost",
-        "-addext",
-        "subjectAltName=IP:127.0.0.1",
-      ],
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    assert.ok(out.success, dec.decode(out.stderr));
-    const pair = {
-      cert: await Deno.readTextFile(`${dir}/cert.pem`),
-      key: await Deno.readTextFile(`${dir}/key.pem`),
-    };
+    const { cert, key } = await selfSignedCert(dir, { san: "IP:127.0.0.1" });
+    const pair = { cert, key };
     await Deno.remove(dir, { recursive: true });
     return pair;
   })();

@@ -7,38 +7,16 @@
  */
 import assert from "node:assert/strict";
 import { curl, eventually, TestMesh } from "./helpers.ts";
+import { selfSignedCert } from "./self_signed.ts";
 
 /** A self-signed certificate for secure.example.com and 127.0.0.1, made with openssl. */
 async function selfSigned(dir: string): Promise<{ cert: string; key: string; caPath: string }> {
-  const out = await new Deno.Command("openssl", {
-    args: [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-keyout",
-      `${dir}/server.key`,
-      "-out",
-      `${dir}/server.pem`,
-      "-days",
-      "1",
-      "-subj",
-      "/CN=secure.example.com",
-      "-addext",
-      "subjectAltName=DNS:secure.example.com,IP:127.0.0.1",
-    ],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
-  return {
-    cert: await Deno.readTextFile(`${dir}/server.pem`),
-    key: await Deno.readTextFile(`${dir}/server.key`),
-    caPath: `${dir}/server.pem`,
-  };
+  const c = await selfSignedCert(dir, {
+    cn: "secure.example.com",
+    san: "DNS:secure.example.com,IP:127.0.0.1",
+    name: "server",
+  });
+  return { cert: c.cert, key: c.key, caPath: c.certPath };
 }
 
 /** Sends a CONNECT to `port`; resolves with the connection and the answer (head and body). */

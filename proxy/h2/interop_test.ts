@@ -4,6 +4,7 @@
  * against `Deno.serve` (hyper) over TLS with ALPN h2. Skipped, with one line, when curl is
  * missing (h2load: when it is missing).
  */
+import { type SelfSigned, selfSignedCert } from "../../tests/self_signed.ts";
 import assert from "node:assert/strict";
 import net from "node:net";
 import tls from "node:tls";
@@ -61,32 +62,8 @@ async function listen(
   };
 }
 
-async function selfSigned(dir: string): Promise<{ cert: string; key: string; certPath: string }> {
-  const r = await run("openssl", [
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-keyout",
-    `${dir}/key.pem`,
-    "-out",
-    `${dir}/cert.pem`,
-    "-days",
-    "1",
-    "-subj",
-    "/CN=localhost",
-    "-addext",
-    "subjectAltName=DNS:localhost,IP:127.0.0.1",
-  ]);
-  assert.ok(r.ok, r.err);
-  return {
-    cert: await Deno.readTextFile(`${dir}/cert.pem`),
-    key: await Deno.readTextFile(`${dir}/key.pem`),
-    certPath: `${dir}/cert.pem`,
-  };
+function selfSigned(dir: string): Promise<SelfSigned> {
+  return selfSignedCert(dir, { san: "DNS:localhost,IP:127.0.0.1" });
 }
 
 Deno.test({

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { selfSignedCert } from "../../tests/self_signed.ts";
 import net from "node:net";
 import type { Endpoint } from "../../api/proxy_config.ts";
 import { Upstreams } from "../forward.ts";
@@ -287,32 +288,7 @@ Deno.test({
   ignore: !hasOpenssl,
 }, async () => {
   const dir = await Deno.makeTempDir();
-  const gen = await new Deno.Command("openssl", {
-    args: [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-keyout",
-      `${dir}/key.pem`,
-      "-out",
-      `${dir}/cert.pem`,
-      "-days",
-      "1",
-      "-subj",
-      "/CN=localhost",
-      "-addext",
-      "subjectAltName=DNS:localhost",
-    ],
-    stdout: "null",
-    stderr: "null",
-  }).output();
-  assert.ok(gen.success);
-  const cert = await Deno.readTextFile(`${dir}/cert.pem`);
-  const key = await Deno.readTextFile(`${dir}/key.pem`);
+  const { cert, key } = await selfSignedCert(dir, { san: "DNS:localhost" });
   const ready = Promise.withResolvers<number>();
   const ac = new AbortController();
   const server = Deno.serve({
