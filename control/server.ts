@@ -428,16 +428,6 @@ export function startControlServer(opts: ControlServerOptions): Promise<ControlS
   });
 }
 
-/** Response fields HTTP/2 can't carry (§8.2.2); the codec drops them too. */
-const H2_DROPPED = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "transfer-encoding",
-  "upgrade",
-  "te",
-]);
-
 /**
  * Serves the control port's HTTP/2 (a TLS socket that negotiated ALPN `h2`) with the same
  * `handler` as HTTP/1.1: each stream becomes an {@linkcode H1ServerRequest} (`:method`,
@@ -517,10 +507,8 @@ async function serveControlStream(
     };
   }
   const head: HeaderField[] = [[":status", String(res.status)]];
-  for (const [k, v] of res.headers) {
-    const name = k.toLowerCase();
-    if (!H2_DROPPED.has(name) && name !== "content-length") head.push([name, v]);
-  }
+  // Connection-specific fields HTTP/2 can't carry (§8.2.2) are dropped by the codec.
+  for (const [k, v] of res.headers) if (k.toLowerCase() !== "content-length") head.push([k, v]);
   const payload = typeof res.body === "string" ? encoder.encode(res.body) : res.body;
   try {
     if (payload === null || payload instanceof Uint8Array) {

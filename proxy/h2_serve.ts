@@ -96,15 +96,6 @@ export function pathOf(req: Request): string {
 }
 /** The URL the `Request` object is built with (its `url` is replaced by the one as sent). */
 const BASE_URL = "http://request.invalid/";
-/** Response fields HTTP/2 can't carry (§8.2.2). */
-const DROPPED = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "transfer-encoding",
-  "upgrade",
-  "te",
-]);
 
 /**
  * Serves HTTP/2 on `socket` (plaintext after the preface check, or TLS that negotiated ALPN
@@ -245,9 +236,8 @@ function trailerFields(fields: readonly HeaderField[]): TrailerFields {
 /** Writes `res` on `stream`; rejects when the stream can't take it (the caller resets). */
 async function respond(stream: H2Stream, res: Response): Promise<void> {
   const head: [string, string][] = [[":status", String(res.status)]];
-  res.headers.forEach((v, k) => {
-    if (!DROPPED.has(k)) head.push([k, v]);
-  });
+  // Connection-specific fields HTTP/2 can't carry (§8.2.2) are dropped by the codec.
+  res.headers.forEach((v, k) => head.push([k, v]));
   const bodyless = stream.method === "HEAD" || res.status === 204 || res.status === 304;
   if (res.body === null || bodyless) {
     await res.body?.cancel().catch(() => {});

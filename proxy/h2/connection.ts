@@ -209,7 +209,7 @@ export class H2Connection extends H2Inbound {
   /** @internal */
   sendHeaders(s: H2Stream, fields: HeaderField[], endStream: boolean): void {
     if (this._dead) return;
-    const out = outgoingFields(fields);
+    const out = outgoingFields(fields, this.role === "client");
     let block: Uint8Array;
     try {
       block = this._encoder.encode(out);

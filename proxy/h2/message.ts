@@ -128,16 +128,23 @@ export function checkTrailers(fields: readonly HeaderField[]): string | undefine
 
 /**
  * Fields as we send them: names lower-cased, connection-specific fields and `te` other than
- * `trailers` dropped, pseudo-header fields first.
+ * `trailers` dropped (every `te` with `teTrailers` false: a server's, since §8.2.2 allows it
+ * in requests only), pseudo-header fields first.
  */
-export function outgoingFields(fields: readonly HeaderField[]): HeaderField[] {
+export function outgoingFields(
+  fields: readonly HeaderField[],
+  teTrailers = true,
+): HeaderField[] {
   const pseudo: HeaderField[] = [];
   const regular: HeaderField[] = [];
   for (const [n, v] of fields) {
     const name = n.toLowerCase();
     if (name.startsWith(":")) pseudo.push([name, v]);
-    else if (CONNECTION_SPECIFIC.has(name) || (name === "te" && v !== "trailers")) continue;
-    else regular.push([name, v]);
+    else if (
+      CONNECTION_SPECIFIC.has(name) || (name === "te" && !(teTrailers && v === "trailers"))
+    ) {
+      continue;
+    } else regular.push([name, v]);
   }
   return pseudo.length ? [...pseudo, ...regular] : regular;
 }
