@@ -120,7 +120,8 @@ export function inboundHandler(
         labels,
         status,
         flags: o.flags,
-        grpcStatus: o.grpcStatus,
+        // A gRPC request is counted as gRPC even when no status came ("").
+        grpcStatus: o.grpcStatus ?? (grpc ? "" : undefined),
         start,
         method: req.method,
         path: req.target,
@@ -135,7 +136,8 @@ export function inboundHandler(
           peerAddress: conn.sourceIp,
         },
       });
-    // A refusal as errors.ts answers it, observed; the request body is not read.
+    // A refusal or failure as errors.ts answers it, observed; the request body, if still
+    // ours, is not read.
     const refuse = async (f: Failure, span?: Span): Promise<InboundAnswer> => {
       const a = failureAnswer(f, { grpc });
       done(a.status, { flags: a.flags, span, grpcStatus: a.grpcStatus });
@@ -220,13 +222,8 @@ export function inboundHandler(
         req.signal,
       );
     } catch (err) {
-      if (req.signal?.aborted) return answerFailure({ kind: "downstream_reset" });
-      return answerFailure({ kind: "unreachable", detail: (err as Error).message });
-    }
-    function answerFailure(f: Failure): InboundAnswer {
-      const a = failureAnswer(f, { grpc });
-      done(a.status, { flags: a.flags, span, grpcStatus: a.grpcStatus });
-      return { status: a.status, headers: a.headers, body: a.body };
+      if (req.signal?.aborted) return refuse({ kind: "downstream_reset" }, span);
+      return refuse({ kind: "unreachable", detail: (err as Error).message }, span);
     }
     const up = res.upgrade;
     if (up && upgrade) {

@@ -320,7 +320,7 @@ export class H2EndpointClient implements EndpointClient {
       body: s.body.readable(),
       // Ended with its head (gRPC's trailers-only response): no body, so that it goes on the
       // same way, one HEADERS frame with END_STREAM.
-      ...(s.body.done && s.body.buffered === 0 ? { full: new Uint8Array(0) } : {}),
+      ...(s.body.done ? { full: new Uint8Array(0) } : {}),
       trailers: s.trailers.then((t) => t.map(([k, v]): [string, string] => [k, v]), () => []),
     };
   }
