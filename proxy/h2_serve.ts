@@ -16,10 +16,16 @@
  * - A client reset aborts the request's signal and cancels the response body (the upstream
  *   side is released); a handler that throws answers 500; a body that fails mid-way resets
  *   the stream (INTERNAL_ERROR). Nothing here throws into the event loop.
- * - No upgrades: HTTP/2 forbids `connection`/`upgrade` fields (the codec refuses such a
- *   request as malformed), so no upgrade slot is ever offered and the handler answers as for
- *   any request. CONNECT (which the codec accepts with `:authority` only) answers 501: tunnels
- *   are HTTP/1.1 CONNECT on the outbound listener; extended CONNECT (RFC 8441) isn't done.
+ * - Upgrades are extended CONNECT (RFC 8441), announced with SETTINGS_ENABLE_CONNECT_PROTOCOL
+ *   where `upgrades` is given (HTTP/2 forbids `connection`/`upgrade` fields: the codec refuses
+ *   them as malformed). A CONNECT with `:protocol websocket` reaches the handler as the
+ *   HTTP/1.1 upgrade request it stands for (GET, `connection: upgrade`, `upgrade: websocket`,
+ *   an upgrade slot offered, `upgrade.ts`), so routing, authorization and telemetry see one
+ *   kind of upgrade; when the handler accepts it, the stream answers 200 and becomes the
+ *   client's side of the tunnel (`h2/tunnel.ts`), closed after `upgrades.idleTimeoutMs` of
+ *   quiet. A `:protocol` mesh doesn't carry answers 403, as an HTTP/1.1 one does. A plain
+ *   CONNECT (`:authority` only) answers 501: tunnels are HTTP/1.1 CONNECT on the outbound
+ *   listener.
  *
  * The listener's limits map onto the connection: `maxRequestHeadersBytes` is our
  * SETTINGS_MAX_HEADER_LIST_SIZE (over it the codec answers 431), `maxRequestHeaders` is
@@ -41,8 +47,16 @@ import type { H2Stream } from "./h2/stream.ts";
 import { H2_ERROR } from "./h2/errors.ts";
 import { writeBody } from "./h2/pipe.ts";
 import type { HeaderField } from "./h2/hpack.ts";
+import { h2Tunnel } from "./h2/tunnel.ts";
 import { type TrailerFields, trailersOf, withTrailers } from "./trailers.ts";
 import type { ListenerLimits, ServeHandler } from "./listener.ts";
+import {
+  ALLOWED_UPGRADES,
+  carry,
+  offerUpgrade,
+  upgradeHeaders,
+  type UpgradeSlot,
+} from "./upgrade.ts";
 
 /**
  * What the first bytes of a connection are: `h2` (the whole preface), `h1` (they can't be
@@ -75,6 +89,8 @@ export interface H2ServeOptions {
   onVerified?: (req: Request) => void;
   /** With streams open, no byte either way this long closes the connection (ms; 0: off). */
   streamIdleTimeoutMs?: number;
+  /** Extended CONNECT (WebSocket over HTTP/2) accepted, tunnels closed after this quiet. */
+  upgrades?: { idleTimeoutMs: number };
 }
 
 const STREAM_IDLE_TIMEOUT_MS = 300_000;
@@ -110,7 +126,10 @@ export function serveH2(socket: net.Socket, o: H2ServeOptions): H2Connection {
   const conn = new H2Connection(socket, {
     role: "server",
     ...(o.initialBytes ? { initialBytes: o.initialBytes } : {}),
-    settings: { maxHeaderListSize: o.limits.maxRequestHeadersBytes },
+    settings: {
+      maxHeaderListSize: o.limits.maxRequestHeadersBytes,
+      enableConnectProtocol: o.upgrades !== undefined,
+    },
     timeouts: {
       headersMs: Math.max(0, o.limits.requestHeadersTimeoutMs),
       idleMs: Math.max(0, o.limits.idleTimeoutMs),
@@ -143,8 +162,11 @@ async function serveStream(
   });
   try {
     const built = buildRequest(stream, o, abort.signal);
+    let slot: UpgradeSlot | undefined;
     if (built instanceof Response) res = built;
     else {
+      const type = stream.header(":protocol");
+      if (type !== undefined) slot = offerUpgrade(built, type);
       const info = {
         remoteAddr,
         completed: stream.closed.then(() => {}),
@@ -155,6 +177,10 @@ async function serveStream(
         res = text(500, `proxy error: ${(err as Error)?.message ?? err}`);
       }
     }
+    if (slot && (slot.upstream || slot.handOver) && res.status === 200) {
+      return tunnel(stream, { res, slot, idleTimeoutMs: o.upgrades?.idleTimeoutMs ?? 0 });
+    }
+    if (slot) stream.body.cancel(); // refused or failed: no tunnel, so no bytes to take
     await respond(stream, res);
   } catch {
     // A stream that can't be answered (reset meanwhile, or a response it can't carry).
@@ -187,9 +213,14 @@ function buildRequest(
     if (k === "cookie") cookies.push(v);
     else if (!(o.xfcc !== undefined && k === "x-forwarded-client-cert")) fields.push([k, v]);
   }
-  if (method === "CONNECT") {
+  const protocol = method === "CONNECT" ? stream.header(":protocol") : undefined;
+  if (method === "CONNECT" && protocol === undefined) {
     stream.body.cancel();
     return text(501, "CONNECT over HTTP/2 is not supported");
+  }
+  if (protocol !== undefined && !ALLOWED_UPGRADES.has(protocol)) {
+    stream.body.cancel();
+    return text(403, `upgrade ${protocol} is not allowed`);
   }
   if (count > o.limits.maxRequestHeaders) {
     stream.body.cancel();
@@ -197,16 +228,25 @@ function buildRequest(
   }
   if (cookies.length) fields.push(["cookie", cookies.join("; ")]);
   if (o.xfcc !== undefined) fields.push(["x-forwarded-client-cert", o.xfcc]);
+  // An extended CONNECT is the upgrade request it stands for; its DATA are the tunnel's.
+  if (protocol !== undefined) fields.push(...upgradeHeaders(protocol));
   const where = authority ?? host ?? `localhost:${o.listenerPort ?? 0}`;
   const url = `${o.scheme}://${where}${path === "*" ? "*" : path}`;
   let body: ReadableStream<Uint8Array> | null = null;
-  if (!stream.body.done) {
+  if (protocol !== undefined) {
+    // the tunnel's bytes: read by the tunnel, once accepted
+  } else if (!stream.body.done) {
     if (method === "GET" || method === "HEAD") drain(stream); // a web Request can't carry it
     else body = stream.body.readable();
   }
   let req: Request;
   try {
-    req = new Request(BASE_URL, { method, headers: new Headers(fields), body, signal });
+    req = new Request(BASE_URL, {
+      method: protocol !== undefined ? "GET" : method,
+      headers: new Headers(fields),
+      body,
+      signal,
+    });
   } catch (err) {
     stream.body.cancel();
     return text(400, `bad request: ${(err as Error).message}`);
@@ -216,6 +256,31 @@ function buildRequest(
   withTrailers(req, stream.trailers.then(trailerFields));
   if (o.xfcc !== undefined) o.onVerified?.(req);
   return req;
+}
+
+/**
+ * An accepted upgrade: the handler's 200 (the upstream's switch, its headers) goes out
+ * without END_STREAM and the stream, as a socket, is spliced to the upstream side.
+ */
+function tunnel(
+  stream: H2Stream,
+  o: { res: Response; slot: UpgradeSlot; idleTimeoutMs: number },
+): void {
+  const head: [string, string][] = [[":status", "200"]];
+  o.res.headers.forEach((v, k) => head.push([k, v]));
+  o.res.body?.cancel().catch(() => {});
+  const { upstream, handOver, done } = o.slot;
+  if (stream.state === "closed") {
+    upstream?.socket.destroy();
+    done?.();
+    return;
+  }
+  stream.respond(head);
+  const client = h2Tunnel(stream);
+  const none = new Uint8Array(0);
+  if (upstream) {
+    carry(client, none, upstream, { idleTimeoutMs: o.idleTimeoutMs, done: () => done?.() });
+  } else handOver!(client, none);
 }
 
 /** Reads and drops a body the request can't carry (its window goes back to the client). */

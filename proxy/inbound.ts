@@ -318,6 +318,7 @@ export function startInbound(opts: InboundOptions): Promise<Inbound> {
         handler: inboundServeHandler(handle),
         limits: h2Limits,
         listenerPort: opts.port,
+        upgrades: { idleTimeoutMs: inboundCtx.idleTimeoutMs },
         ...(o.initialBytes ? { initialBytes: o.initialBytes } : {}),
       });
       return;

@@ -31,7 +31,7 @@ import { type Failure, failureAnswer } from "./errors.ts";
 import { observe, type Telemetry } from "./stages/observe.ts";
 import type { EndpointClient, EndpointResponse } from "./stages/endpoint.ts";
 import { type Span, type Tracer, withTraceHeaders } from "./tracing.ts";
-import { carry, switchingHeaders, upgradeHeaders, upgradeOf } from "./upgrade.ts";
+import { carry, switchingHeaders, upgradeHeaders, upgradeOf, upgradeSlotOf } from "./upgrade.ts";
 import { isGrpc } from "./grpc.ts";
 import { cameOverHttp2, pathOf } from "./h2_serve.ts";
 import { withTrailers } from "./trailers.ts";
@@ -126,6 +126,7 @@ export function inboundHandler(
         method: req.method,
         path: req.target,
         authority: h("host"),
+        protocol: conn.http2 ? "HTTP/2" : "HTTP/1.1",
         header: h,
         upstreamHost: appHost,
         upstreamCluster: inboundCluster,
@@ -312,7 +313,9 @@ function appHeaders(
 
 /**
  * The handler as a `Request` → `Response` one, for HTTP/2 streams (`h2_serve.ts`): the
- * stream's `:path` as the target, the app's trailers (gRPC's status) passed on.
+ * stream's `:path` as the target, the app's trailers (gRPC's status) passed on. An upgrade
+ * (an extended CONNECT) the app switched for is handed over through the request's upgrade
+ * slot, answered 200 with the app's headers; the stream then carries the tunnel.
  */
 export function inboundServeHandler(
   handle: (req: InboundRequest) => Promise<InboundAnswer>,
@@ -343,6 +346,14 @@ export function inboundServeHandler(
       signal: request.signal,
       ...(cl !== null && /^\d+$/.test(cl) ? { length: Number(cl) } : {}),
     });
+    if (answer.status === 101) {
+      const slot = upgradeSlotOf(request);
+      if (!slot || !answer.upgrade) {
+        return new Response("upgrade without a tunnel\n", { status: 502 });
+      }
+      slot.handOver = answer.upgrade;
+      return new Response(null, { status: 200, headers: withoutHopHeaders(answer.headers) });
+    }
     // An empty body is none: a response that ended with its head (gRPC's trailers-only) goes on
     // as one HEADERS frame with END_STREAM.
     const b = answer.body;

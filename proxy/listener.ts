@@ -482,6 +482,7 @@ export function serveHttp(opts: ListenerOptions): Promise<HttpListener> {
       handler: opts.handler,
       limits,
       listenerPort: port,
+      upgrades: { idleTimeoutMs: limits.idleTimeoutMs },
       ...(head ? { initialBytes: head } : {}),
       ...(xfcc !== undefined ? { xfcc, onVerified: (req: Request) => verified.add(req) } : {}),
     });

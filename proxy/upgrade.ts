@@ -72,12 +72,18 @@ export interface Upgraded {
   head: Uint8Array;
 }
 
-/** Where the forwarding code leaves the upstream side of an accepted upgrade. */
+/**
+ * Where the forwarding code leaves an accepted upgrade: the routed listeners' the upstream
+ * side (`upstream`, spliced to the client by the listener), the inbound listener's what
+ * takes the client's side over (`handOver`, the app's connection already inside).
+ */
 export interface UpgradeSlot {
   type: string;
   upstream?: Upgraded;
   /** Called once when the tunnel ends (releases the circuit-breaker slot). */
   done?: () => void;
+  /** Takes the client's side (its connection, or an HTTP/2 stream as one) and carries it. */
+  handOver?: (client: net.Socket, rest: Uint8Array) => void;
 }
 
 const slots = new WeakMap<Request, UpgradeSlot>();
@@ -87,6 +93,11 @@ export function offerUpgrade(req: Request, type: string): UpgradeSlot {
   const slot: UpgradeSlot = { type };
   slots.set(req, slot);
   return slot;
+}
+
+/** The slot offered for `req`, or undefined. */
+export function upgradeSlotOf(req: Request): UpgradeSlot | undefined {
+  return slots.get(req);
 }
 
 /** The upgrade type offered for `req` (sent upstream in `Upgrade`), or undefined. */

@@ -9,6 +9,8 @@
 import assert from "node:assert/strict";
 import { eventually, freePort, type Proc, TestMesh } from "./helpers.ts";
 import { runWsClient, wsClient } from "./peers.ts";
+import net from "node:net";
+import { H2Connection } from "../proxy/h2/connection.ts";
 
 /** A WebSocket echo app: greets with its name (not on `/pure`), then echoes every message. */
 function wsApp(name: string) {
@@ -164,7 +166,7 @@ function requests(stats: string, service: string, code: number): number {
   return total;
 }
 
-const CONFIG = (gwPort: number) => ({
+const CONFIG = (gwPort: number, o: { h2?: boolean } = {}) => ({
   "mesh.yaml": `apiVersion: config.mesh.dev/v1alpha1
 kind: MeshConfig
 metadata: {name: mesh, namespace: istio-system}
@@ -186,6 +188,7 @@ kind: DestinationRule
 metadata: {name: ws-app}
 spec:
   host: ws-app
+  ${o.h2 ? "trafficPolicy: {connectionPool: {http: {h2UpgradePolicy: UPGRADE}}}" : ""}
   subsets:
   - {name: v1, labels: {version: v1}}
   - {name: v2, labels: {version: v2}}
@@ -434,5 +437,148 @@ Deno.test("WebSocket through sidecars and the gateway: routed, authorized, splic
     await m.close();
     await v1.close();
     await v2.close();
+  }
+});
+
+Deno.test("WebSocket between the proxies over HTTP/2: extended CONNECT (RFC 8441) on mesh mTLS", async (t) => {
+  const v1 = wsApp("ws-v1");
+  const m = await TestMesh.start(CONFIG(freePort(), { h2: true }));
+  const shims: { close(): void }[] = [];
+  try {
+    const [b1, a] = await Promise.all([
+      m.sidecar({
+        name: "ws-v1",
+        serviceAccount: "ws",
+        labels: "app=ws-app,version=v1",
+        appPort: v1.port,
+      }),
+      m.sidecar({ name: "a", serviceAccount: "a", labels: "app=a" }),
+    ]);
+    const s = hostShim(a.outbound, "ws-app:8080");
+    shims.push(s);
+    await eventually(
+      async () => {
+        const r = await fetch(`http://127.0.0.1:${s.port}/`);
+        return r.ok && (await r.json()).name === "ws-v1";
+      },
+      15_000,
+      "routing to ws-v1",
+    );
+    // The inbound side logs the protocol it was spoken to in: HTTP/2 between the proxies.
+    await b1.proc.waitFor(/"GET \/ HTTP\/2" 200 .*inbound\|/);
+
+    await t.step("messages and a 10 MB one echo through an HTTP/2 stream", async () => {
+      const { ws, next } = await openWs(`ws://127.0.0.1:${s.port}/echo`);
+      assert.equal(await next(), "hello from ws-v1");
+      ws.send("over h2");
+      assert.equal(await next(), "over h2");
+      const big = new Uint8Array(10 * 1024 * 1024);
+      for (let i = 0; i < big.length; i++) big[i] = (i * 13 + (i >> 12)) & 0xff;
+      ws.send(big);
+      const back = new Uint8Array(await next() as ArrayBuffer);
+      assert.equal(back.length, big.length);
+      assert.ok(back.every((b, i) => b === big[i]), "the echoed bytes are the ones sent");
+      await closeWs(ws);
+      // The client's side is HTTP/1.1; the server's side got the upgrade as an HTTP/2 stream.
+      await a.proc.waitFor(/"GET \/echo HTTP\/1\.1" 101 .*outbound\|8080\|v1\|/);
+      await b1.proc.waitFor(/"GET \/echo HTTP\/2" 101 .*inbound\|/);
+    });
+
+    await t.step(
+      "AuthorizationPolicy at the inbound side refuses the extended CONNECT: 403",
+      async () => {
+        const { conn, head } = await rawUpgrade(
+          a.outbound,
+          "http://ws-app:8080/private/x",
+          "ws-app:8080",
+        );
+        conn.close();
+        assert.match(head, /^HTTP\/1\.1 403 /, head);
+        await b1.proc.waitFor(/"GET \/private\/x HTTP\/2" 403 /);
+      },
+    );
+
+    await t.step(
+      "a client vanishing mid-message resets the stream; no descriptor leaks",
+      async () => {
+        const before = { a: fds(a.proc), b: fds(b1.proc), closed: v1.state.closed };
+        const { conn, head } = await rawUpgrade(
+          a.outbound,
+          "http://ws-app:8080/echo",
+          "ws-app:8080",
+        );
+        assert.match(head, /^HTTP\/1\.1 101 /, head);
+        assert.match(head, /\r\nsec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK\+xOo=\r\n/i);
+        const frame = new Uint8Array(2 + 8 + 4 + 1000);
+        frame.set([0x82, 0xff, 0, 0, 0, 0, 0, 0x10, 0, 0, 1, 2, 3, 4]);
+        await conn.write(frame);
+        conn.close();
+        await eventually(() => v1.state.closed > before.closed, 15_000, "the app to see the close");
+        await eventually(
+          () => fds(a.proc) <= before.a && fds(b1.proc) <= before.b,
+          15_000,
+          "the proxies' descriptors back to where they were",
+        );
+      },
+    );
+
+    await t.step(
+      "an HTTP/2 client's extended CONNECT on the outbound listener (h2c) goes through",
+      async () => {
+        const conn = new H2Connection(net.connect(a.outbound, "127.0.0.1"), { role: "client" });
+        try {
+          assert.equal(await conn.ready, true);
+          assert.equal(conn.peerSettings.enableConnectProtocol, true);
+          const st = conn.request([
+            [":method", "CONNECT"],
+            [":protocol", "websocket"],
+            [":scheme", "http"],
+            [":path", "/echo"],
+            [":authority", "ws-app:8080"],
+            ["sec-websocket-version", "13"],
+            ["sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="],
+          ]);
+          const head = await st.response;
+          assert.equal(head[0][1], "200", JSON.stringify(head));
+          // The app's greeting, as an unmasked text frame: 0x81, length, payload.
+          const frame = await st.body.read();
+          assert.ok(frame, "a frame came");
+          assert.equal(frame[0], 0x81);
+          assert.equal(
+            new TextDecoder().decode(frame.subarray(2, 2 + frame[1])),
+            "hello from ws-v1",
+          );
+          st.reset();
+          await b1.proc.waitFor(/"GET \/echo HTTP\/2" 101 .*inbound\|/);
+          await a.proc.waitFor(/"GET \/echo HTTP\/2" 101 .*outbound\|8080\|v1\|/);
+        } finally {
+          conn.destroy();
+        }
+      },
+    );
+
+    const go = await wsClient().catch((err) => ({ path: undefined, skip: String(err) }));
+    await t.step({
+      name: "a Go client (coder/websocket): 20 messages and 10 MB over the HTTP/2 hop",
+      ignore: go.path === undefined,
+      fn: async () => {
+        const r = await runWsClient({
+          url: "ws://ws-app:8080/pure",
+          proxy: `http://127.0.0.1:${a.outbound}`,
+          proxyConnect: false,
+          n: 20,
+          size: 1000,
+          big: 10 * 1024 * 1024,
+          bin: go.path,
+          timeoutS: 60,
+        });
+        assert.ok(r.ok, JSON.stringify(r));
+        assert.equal(r.echoed, 21);
+      },
+    });
+  } finally {
+    for (const x of shims) x.close();
+    await m.close();
+    await v1.close();
   }
 });

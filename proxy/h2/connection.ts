@@ -120,7 +120,7 @@ export class H2Connection extends H2Inbound {
   request(fields: readonly HeaderField[], o?: H2RequestOptions): H2Stream {
     if (this.role !== "client") throw new Error("request() is for client connections");
     const out = outgoingFields(fields);
-    const info = checkRequest(out);
+    const info = checkRequest(out, { extendedConnect: this.peerSettings.enableConnectProtocol });
     if ("error" in info) throw new TypeError(`invalid request: ${info.error}`);
     const s = new H2Stream({ host: this, role: "client", headers: out, method: info.method });
     s._endWithHeaders = o?.endStream ?? false;
@@ -398,6 +398,7 @@ export class H2Connection extends H2Inbound {
       p.reject(err);
     }
     this._pings.clear();
+    this._ready.resolve(false);
     this._sender.close();
     this._socket.removeListener("data", this.#onData);
     this._socket.on("data", () => {}); // drain what still comes, so our FIN isn't turned into a reset

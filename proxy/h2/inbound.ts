@@ -56,6 +56,11 @@ export abstract class H2Inbound implements StreamHost {
   onStream: ((stream: H2Stream) => void | Promise<void>) | undefined;
   /** Resolves once the connection is closed, with the reason. Never rejects. */
   readonly closed: Promise<H2CloseReason>;
+  /**
+   * Resolves true once the peer's first SETTINGS are in (`peerSettings` is then what it
+   * announced), false when the connection closes before. Never rejects.
+   */
+  readonly ready: Promise<boolean>;
   /** The peer's settings as last received. */
   peerSettings: H2Settings = { ...DEFAULT_SETTINGS };
   readonly localSettings: Readonly<H2LocalSettings>;
@@ -69,6 +74,7 @@ export abstract class H2Inbound implements StreamHost {
   protected readonly _encoder: HpackEncoder;
   protected readonly _sender: Sender;
   protected readonly _closed = Promise.withResolvers<H2CloseReason>();
+  protected readonly _ready = Promise.withResolvers<boolean>();
   protected readonly _streams = new Map<number, H2Stream>();
   protected readonly _closedStreams = new ClosedStreams(); // the peer's, for late frames
   protected readonly _waiting: H2Stream[] = []; // client requests waiting for a free stream
@@ -105,6 +111,7 @@ export abstract class H2Inbound implements StreamHost {
     this.role = o.role;
     this.onStream = o.onStream;
     this.closed = this._closed.promise;
+    this.ready = this._ready.promise;
     this._clock = o.clock ?? realClock;
     this._t = { ...H2_TIMEOUTS, ...o.timeouts };
     this._limits = { ...H2_LIMITS, ...o.limits };
@@ -251,6 +258,7 @@ export abstract class H2Inbound implements StreamHost {
     if (!this._gotSettings) {
       this._gotSettings = true;
       if (!this._reader.inHeaderBlock) this._clear("headers");
+      this._ready.resolve(true);
     }
     this._sender.control(encodeFrame({ type: "SETTINGS", ack: true, settings: [] }));
     this._openWaiting();
@@ -377,7 +385,9 @@ export abstract class H2Inbound implements StreamHost {
       if (f.endStream) s431._remoteEnd([]);
       return;
     }
-    const info = checkRequest(fields);
+    const info = checkRequest(fields, {
+      extendedConnect: this.localSettings.enableConnectProtocol,
+    });
     if ("error" in info) return refuse(H2_ERROR.PROTOCOL_ERROR, `malformed request: ${info.error}`);
     const s2 = this._newServerStream(id, fields, info.method);
     s2._expected = info.contentLength;

@@ -33,6 +33,8 @@ export interface RequestInfo {
   method: string;
   path?: string;
   authority?: string;
+  /** Extended CONNECT's `:protocol` (RFC 8441), e.g. `websocket`. */
+  protocol?: string;
   contentLength?: number;
 }
 
@@ -71,13 +73,22 @@ function checkRegular(
   return { contentLength };
 }
 
-/** Checks a request's header fields (§8.3.1). */
-export function checkRequest(fields: readonly HeaderField[]): RequestInfo | { error: string } {
+/**
+ * Checks a request's header fields (§8.3.1). `:protocol` (extended CONNECT, RFC 8441 §4) is
+ * a pseudo-header only where `o.extendedConnect` says the server announced it, and then only
+ * with CONNECT, which then needs `:scheme`, `:path` and `:authority` like any request.
+ */
+export function checkRequest(
+  fields: readonly HeaderField[],
+  o?: { extendedConnect?: boolean },
+): RequestInfo | { error: string } {
   const pseudo = new Map<string, string>();
   let i = 0;
   for (; i < fields.length && fields[i][0].startsWith(":"); i++) {
     const [name, value] = fields[i];
-    if (!REQUEST_PSEUDO.has(name)) return { error: `pseudo-header ${name} in a request` };
+    if (!REQUEST_PSEUDO.has(name) && !(name === ":protocol" && o?.extendedConnect)) {
+      return { error: `pseudo-header ${name} in a request` };
+    }
     if (pseudo.has(name)) return { error: `duplicate ${name}` };
     if (BAD_VALUE.test(value)) return { error: `invalid value of ${name}` };
     pseudo.set(name, value);
@@ -86,7 +97,14 @@ export function checkRequest(fields: readonly HeaderField[]): RequestInfo | { er
   if (!method || !NAME.test(method.toLowerCase())) return { error: "missing or invalid :method" };
   const path = pseudo.get(":path");
   const authority = pseudo.get(":authority");
-  if (method === "CONNECT") {
+  const protocol = pseudo.get(":protocol");
+  if (protocol !== undefined) {
+    if (method !== "CONNECT") return { error: ":protocol without CONNECT" };
+    if (!NAME.test(protocol)) return { error: "invalid :protocol" };
+    if (!pseudo.get(":scheme") || !path?.startsWith("/") || !authority) {
+      return { error: "extended CONNECT without :scheme, :path or :authority" };
+    }
+  } else if (method === "CONNECT") {
     if (pseudo.has(":scheme") || path !== undefined) {
       return { error: "CONNECT with :scheme or :path" };
     }
@@ -105,7 +123,13 @@ export function checkRequest(fields: readonly HeaderField[]): RequestInfo | { er
     const host = fields.find(([n]) => n === "host");
     if (host && host[1] !== authority) return { error: "host differs from :authority" };
   }
-  return { method, path, authority, contentLength: rest.contentLength };
+  return {
+    method,
+    path,
+    authority,
+    ...(protocol !== undefined ? { protocol } : {}),
+    contentLength: rest.contentLength,
+  };
 }
 
 /** Checks a response's header fields (§8.3.2), informational (1xx) ones included. */

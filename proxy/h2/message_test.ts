@@ -96,3 +96,39 @@ Deno.test("message: outgoing fields are lower-cased, pseudo first, connection-sp
     [[":status", "200"], ["content-type", "a"], ["te", "trailers"]],
   );
 });
+
+Deno.test("message: extended CONNECT (RFC 8441 §4) only where announced, with every pseudo-header", () => {
+  const ws: [string, string][] = [
+    [":method", "CONNECT"],
+    [":protocol", "websocket"],
+    [":scheme", "https"],
+    [":path", "/chat"],
+    [":authority", "a.example"],
+    ["sec-websocket-version", "13"],
+  ];
+  assert.ok("error" in checkRequest(ws), "not announced: :protocol is an unknown pseudo-header");
+  const on = { extendedConnect: true };
+  assert.deepEqual(checkRequest(ws, on), {
+    method: "CONNECT",
+    path: "/chat",
+    authority: "a.example",
+    protocol: "websocket",
+    contentLength: undefined,
+  });
+  const without = (name: string) => ws.filter(([n]) => n !== name);
+  const bad: [string, string][][] = [
+    without(":scheme"),
+    without(":path"),
+    without(":authority"),
+    ws.map(([n, v]): [string, string] => n === ":method" ? [n, "GET"] : [n, v]),
+    ws.map(([n, v]): [string, string] => n === ":protocol" ? [n, "Web Socket"] : [n, v]),
+    [...ws.slice(0, 2), [":protocol", "websocket"], ...ws.slice(2)],
+  ];
+  for (const f of bad) assert.ok("error" in checkRequest(f, on), JSON.stringify(f));
+  // Plain CONNECT is unchanged by the setting.
+  assert.equal(
+    (checkRequest([[":method", "CONNECT"], [":authority", "h:443"]], on) as { method: string })
+      .method,
+    "CONNECT",
+  );
+});

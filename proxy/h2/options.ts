@@ -29,6 +29,7 @@ export type H2LocalSettings = Pick<
   | "initialWindowSize"
   | "maxFrameSize"
   | "maxHeaderListSize"
+  | "enableConnectProtocol"
 >;
 
 /** Our default settings. */
@@ -38,6 +39,7 @@ export const H2_LOCAL_SETTINGS: Readonly<H2LocalSettings> = Object.freeze({
   initialWindowSize: 256 * 1024,
   maxFrameSize: 16384,
   maxHeaderListSize: 64 * 1024,
+  enableConnectProtocol: false,
 });
 
 /** Timeouts in milliseconds; 0 turns one off. */

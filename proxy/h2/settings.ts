@@ -20,6 +20,8 @@ export const SETTING = Object.freeze({
   INITIAL_WINDOW_SIZE: 0x4,
   MAX_FRAME_SIZE: 0x5,
   MAX_HEADER_LIST_SIZE: 0x6,
+  /** RFC 8441 §3: the peer accepts extended CONNECT (`:protocol`, WebSocket over HTTP/2). */
+  ENABLE_CONNECT_PROTOCOL: 0x8,
 });
 
 /** One side's settings. Unlimited values are `Infinity`. */
@@ -30,6 +32,8 @@ export interface H2Settings {
   initialWindowSize: number;
   maxFrameSize: number;
   maxHeaderListSize: number;
+  /** Extended CONNECT (RFC 8441) accepted. */
+  enableConnectProtocol: boolean;
 }
 
 /** Largest flow-control window (2^31-1). */
@@ -47,6 +51,7 @@ export const DEFAULT_SETTINGS: Readonly<H2Settings> = Object.freeze({
   initialWindowSize: 65535,
   maxFrameSize: MIN_MAX_FRAME_SIZE,
   maxHeaderListSize: Infinity,
+  enableConnectProtocol: false,
 });
 
 /** A setting as it travels: identifier and 32-bit value. */
@@ -54,8 +59,9 @@ export type SettingEntry = readonly [id: number, value: number];
 
 /**
  * `current` updated by the entries of one SETTINGS frame, in order. Unknown identifiers are
- * ignored (§6.5.2). Invalid values throw {@linkcode H2ConnectionError}: ENABLE_PUSH other
- * than 0/1 and MAX_FRAME_SIZE out of range are PROTOCOL_ERROR, INITIAL_WINDOW_SIZE above
+ * ignored (§6.5.2). Invalid values throw {@linkcode H2ConnectionError}: ENABLE_PUSH or
+ * ENABLE_CONNECT_PROTOCOL other than 0/1, ENABLE_CONNECT_PROTOCOL withdrawn once given (RFC
+ * 8441 §3) and MAX_FRAME_SIZE out of range are PROTOCOL_ERROR, INITIAL_WINDOW_SIZE above
  * 2^31-1 is FLOW_CONTROL_ERROR.
  */
 export function applySettings(
@@ -94,6 +100,21 @@ export function applySettings(
         break;
       case SETTING.MAX_HEADER_LIST_SIZE:
         s.maxHeaderListSize = value;
+        break;
+      case SETTING.ENABLE_CONNECT_PROTOCOL:
+        if (value !== 0 && value !== 1) {
+          throw new H2ConnectionError(
+            H2_ERROR.PROTOCOL_ERROR,
+            `SETTINGS_ENABLE_CONNECT_PROTOCOL ${value}`,
+          );
+        }
+        if (value === 0 && s.enableConnectProtocol) {
+          throw new H2ConnectionError(
+            H2_ERROR.PROTOCOL_ERROR,
+            "SETTINGS_ENABLE_CONNECT_PROTOCOL withdrawn",
+          );
+        }
+        s.enableConnectProtocol = value === 1;
         break;
     }
   }
@@ -137,5 +158,6 @@ export function settingsEntries(local: Readonly<H2Settings>): SettingEntry[] {
   if (Number.isFinite(local.maxHeaderListSize)) {
     out.push([SETTING.MAX_HEADER_LIST_SIZE, u32("maxHeaderListSize", local.maxHeaderListSize)]);
   }
+  if (local.enableConnectProtocol) out.push([SETTING.ENABLE_CONNECT_PROTOCOL, 1]);
   return out;
 }

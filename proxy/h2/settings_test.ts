@@ -21,6 +21,7 @@ Deno.test("settings: applied in order, unknown identifiers ignored", () => {
     initialWindowSize: 0x7fffffff,
     maxFrameSize: 0xffffff,
     maxHeaderListSize: 8192,
+    enableConnectProtocol: false,
   });
   assert.equal(DEFAULT_SETTINGS.initialWindowSize, 65535);
 });
@@ -57,4 +58,23 @@ Deno.test("settings: we announce what differs from the defaults", () => {
     () => settingsEntries({ ...DEFAULT_SETTINGS, initialWindowSize: 2 ** 31 }),
     RangeError,
   );
+});
+
+Deno.test("settings: SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441 §3) is 0 or 1 and can't be withdrawn", () => {
+  const on = applySettings(DEFAULT_SETTINGS, [[SETTING.ENABLE_CONNECT_PROTOCOL, 1]]);
+  assert.equal(DEFAULT_SETTINGS.enableConnectProtocol, false);
+  assert.equal(on.enableConnectProtocol, true);
+  assert.equal(
+    applySettings(on, [[SETTING.ENABLE_CONNECT_PROTOCOL, 1]]).enableConnectProtocol,
+    true,
+  );
+  for (const [from, v] of [[DEFAULT_SETTINGS, 2], [on, 0]] as const) {
+    assert.throws(
+      () => applySettings(from, [[SETTING.ENABLE_CONNECT_PROTOCOL, v]]),
+      (e) => e instanceof H2ConnectionError && e.code === H2_ERROR.PROTOCOL_ERROR,
+    );
+  }
+  assert.deepEqual(settingsEntries({ ...DEFAULT_SETTINGS, enableConnectProtocol: true }), [
+    [SETTING.ENABLE_CONNECT_PROTOCOL, 1],
+  ]);
 });

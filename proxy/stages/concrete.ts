@@ -276,13 +276,12 @@ export function effectiveTimeout(
 
 /**
  * HTTP/2 upstream: the cluster says so (`HTTP2`), or keeps the client's version (`CLIENT`)
- * and the client spoke HTTP/2. An upgrade request (WebSocket) always goes as HTTP/1.1: mesh
- * doesn't do extended CONNECT (RFC 8441), so its tunnel is an HTTP/1.1 connection.
+ * and the client spoke HTTP/2. An upgrade request (WebSocket) then goes as an extended
+ * CONNECT (RFC 8441), or as HTTP/1.1 when the peer doesn't announce it (`h2_endpoint.ts`).
  */
 export function upstreamHttp2(
   cluster: Pick<Cluster, "protocol">,
-  r: Pick<ConcreteRequest, "upgrade" | "downstreamHttp2">,
+  r: Pick<ConcreteRequest, "downstreamHttp2">,
 ): boolean {
-  if (r.upgrade) return false;
   return cluster.protocol === "HTTP2" || (cluster.protocol === "CLIENT" && !!r.downstreamHttp2);
 }

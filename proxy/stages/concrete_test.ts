@@ -239,16 +239,17 @@ Deno.test("concrete: an endpoint outside the mesh on this proxy's own port is a 
   assert.equal(up.sent.length, 0);
 });
 
-Deno.test("concrete: HTTP2 clusters get protocol http2 (upgrades don't); CLIENT ones the client's version", async () => {
+Deno.test("concrete: HTTP2 clusters get protocol http2 (upgrades too: extended CONNECT); CLIENT ones the client's version", async () => {
   const side: Endpoint = { ...ep(3), sidecar: true, mtls: true, identity: "spiffe://x" };
   for (
     const [protocol, endpoint, o, want] of [
       ["HTTP2", ep(1), {}, "http2"],
       ["HTTP2", side, {}, "http2"],
-      ["HTTP2", ep(1), { upgrade: true }, undefined],
+      ["HTTP2", ep(1), { upgrade: true }, "http2"],
       ["CLIENT", side, { downstreamHttp2: true }, "http2"],
       ["CLIENT", side, {}, undefined],
-      ["CLIENT", ep(1), { downstreamHttp2: true, upgrade: true }, undefined],
+      ["CLIENT", ep(1), { downstreamHttp2: true, upgrade: true }, "http2"],
+      ["CLIENT", ep(1), { upgrade: true }, undefined],
     ] as const
   ) {
     const { stage, req, up } = setup(cluster({ protocol, endpoints: [endpoint] }));

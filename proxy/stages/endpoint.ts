@@ -36,7 +36,8 @@ export interface EndpointRequest {
   path: string;
   /**
    * Header pairs, names lowercase, `host` included (HTTP/2's `:authority`); no hop-by-hop or
-   * framing headers, except `connection`/`upgrade` of a WebSocket upgrade (HTTP/1.1 only).
+   * framing headers, except `connection`/`upgrade` of a WebSocket upgrade (over HTTP/2 it
+   * becomes an extended CONNECT with `:protocol`).
    */
   headers: [string, string][];
   /** The body, or null; a stream is sent with `length` as its length, or chunked/streamed. */
@@ -55,7 +56,10 @@ export interface EndpointResponse {
   body: ReadableStream<Uint8Array>;
   /** The whole body, when it had arrived with the head (sent on in one write). */
   full?: Uint8Array;
-  /** A `101` to an upgrade request: the connection, now the caller's (HTTP/1.1 only). */
+  /**
+   * A switch to an upgrade request (HTTP/1.1's `101`, or HTTP/2's `200` to an extended
+   * CONNECT, RFC 8441): the connection or stream, as a socket, now the caller's.
+   */
   upgrade?: H1Response["upgrade"];
   /**
    * The trailers, once the body has been read to its end (HTTP/2; `[]` when none); never
@@ -140,12 +144,28 @@ export interface ProtocolClients {
   http2?: EndpointClient;
 }
 
-/** One {@linkcode EndpointClient} that sends by `target.protocol`. */
+/**
+ * Thrown by an HTTP/2 client before it sent anything, for a request the peer's connection
+ * can't carry but HTTP/1.1 can: an upgrade to a peer that didn't announce extended CONNECT
+ * (SETTINGS_ENABLE_CONNECT_PROTOCOL). {@linkcode byProtocol} then sends it as HTTP/1.1.
+ */
+export class UseHttp1 extends Error {
+  override name = "UseHttp1";
+}
+
+/**
+ * One {@linkcode EndpointClient} that sends by `target.protocol`; an HTTP/2 client's
+ * {@linkcode UseHttp1} sends the request again as HTTP/1.1.
+ */
 export function byProtocol(clients: ProtocolClients): EndpointClient {
+  const { http1, http2 } = clients;
   return {
     send(req, target, signal) {
-      const c = target.protocol === "http2" && clients.http2 ? clients.http2 : clients.http1;
-      return c.send(req, target, signal);
+      if (target.protocol !== "http2" || !http2) return http1.send(req, target, signal);
+      return http2.send(req, target, signal).catch((err) => {
+        if (err instanceof UseHttp1) return http1.send(req, target, signal);
+        throw err;
+      });
     },
   };
 }

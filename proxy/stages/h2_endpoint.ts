@@ -36,11 +36,13 @@ import { H2Connection, type H2ConnectionOptions } from "../h2/connection.ts";
 import { H2_ERROR, H2StreamError } from "../h2/errors.ts";
 import type { HeaderField } from "../h2/hpack.ts";
 import type { H2Stream } from "../h2/stream.ts";
-import type {
-  EndpointClient,
-  EndpointRequest,
-  EndpointResponse,
-  EndpointTarget,
+import { h2Tunnel } from "../h2/tunnel.ts";
+import {
+  type EndpointClient,
+  type EndpointRequest,
+  type EndpointResponse,
+  type EndpointTarget,
+  UseHttp1,
 } from "./endpoint.ts";
 
 /** How endpoints are keyed and dialled (`forward.ts`'s `Upstreams` is one). */
@@ -155,20 +157,37 @@ class H2Pool {
   }
 }
 
-/** Request header fields for HTTP/2: pseudo-headers from the head, `host` as `:authority`. */
-function requestFields(req: EndpointRequest, secure: boolean, length: number | undefined) {
+/**
+ * Request header fields for HTTP/2: pseudo-headers from the head, `host` as `:authority`;
+ * an upgrade (`upgrade` set) as an extended CONNECT with that `:protocol` (RFC 8441 §4).
+ */
+function requestFields(
+  req: EndpointRequest,
+  o: { secure: boolean; length: number | undefined; upgrade?: string },
+) {
   const host = req.headers.find(([k]) => k === "host")?.[1] ?? "";
   const fields: HeaderField[] = [
-    [":method", req.method],
-    [":scheme", secure ? "https" : "http"],
+    [":method", o.upgrade ? "CONNECT" : req.method],
+    ...(o.upgrade ? [[":protocol", o.upgrade] as HeaderField] : []),
+    [":scheme", o.secure ? "https" : "http"],
     [":path", req.path],
     [":authority", host],
   ];
   for (const [k, v] of req.headers) {
     if (k !== "host" && k !== "content-length") fields.push([k, v]);
   }
+  const length = o.length;
   if (length !== undefined) fields.push(["content-length", String(length)]);
   return fields;
+}
+
+/** The protocol an upgrade request asks for (its `upgrade` header), or undefined. */
+function upgradeOf(req: EndpointRequest): string | undefined {
+  if (req.body !== null) return undefined;
+  for (const [k, v] of req.headers) {
+    if (k === "upgrade") return v.split(",")[0].trim().toLowerCase();
+  }
+  return undefined;
 }
 
 /** Sends the request body on `s` with backpressure; never rejects. */
@@ -225,6 +244,8 @@ export class H2EndpointClient implements EndpointClient {
   ): Promise<EndpointResponse> {
     if (signal?.aborted) throw new UpstreamError("request aborted", false);
     const { pool, secure } = this.#pool(target);
+    const upgrade = upgradeOf(req);
+    if (upgrade) return await this.#tunnel(pool, { secure, req, upgrade, signal });
     const replayable = !(req.body instanceof ReadableStream);
     try {
       return await this.#attempt(pool, secure, req, signal, false);
@@ -288,7 +309,7 @@ export class H2EndpointClient implements EndpointClient {
       : req.length;
     let s: H2Stream;
     try {
-      s = c.conn.request(requestFields(req, secure, length), {
+      s = c.conn.request(requestFields(req, { secure, length }), {
         endStream: body === null || (body instanceof Uint8Array && body.length === 0),
       });
     } catch (err) {
@@ -320,6 +341,74 @@ export class H2EndpointClient implements EndpointClient {
       body: s.body.readable(),
       // Ended with its head (gRPC's trailers-only response): no body, so that it goes on the
       // same way, one HEADERS frame with END_STREAM.
+      ...(s.body.done ? { full: new Uint8Array(0) } : {}),
+      trailers: s.trailers.then((t) => t.map(([k, v]): [string, string] => [k, v]), () => []),
+    };
+  }
+
+  /**
+   * An upgrade as an extended CONNECT (RFC 8441) on a pooled connection, once its peer
+   * announced it (else {@linkcode UseHttp1}: the request goes as HTTP/1.1). A `2xx` is the
+   * switch: the stream, as a socket, is the response's `upgrade`, and the response reads as a
+   * `101`; any other answer is an ordinary response (our side of the stream ends).
+   */
+  async #tunnel(
+    pool: H2Pool,
+    o: { secure: boolean; req: EndpointRequest; upgrade: string; signal?: AbortSignal },
+  ): Promise<EndpointResponse> {
+    const c = pool.pick(false);
+    c.inflight++; // held while the SETTINGS come, so that the pool doesn't close it
+    let s: H2Stream;
+    try {
+      if (!(await c.conn.ready)) {
+        throw connectError(c, new Error("connection closed before the peer's SETTINGS"));
+      }
+      if (!c.conn.peerSettings.enableConnectProtocol) throw new UseHttp1("no extended CONNECT");
+      if (o.signal?.aborted) throw new UpstreamError("request aborted", false);
+      try {
+        s = c.conn.request(
+          requestFields(o.req, { secure: o.secure, length: undefined, upgrade: o.upgrade }),
+        );
+      } catch (err) {
+        throw new UpstreamError(`can't send over HTTP/2: ${(err as Error).message}`, false);
+      }
+    } finally {
+      c.inflight--;
+    }
+    c.inflight++;
+    s.closed.then(() => c.inflight--);
+    const onAbort = () => s.reset(H2_ERROR.CANCEL);
+    o.signal?.addEventListener("abort", onAbort, { once: true });
+    let fields: HeaderField[];
+    try {
+      fields = await s.response;
+    } catch (err) {
+      if (o.signal?.aborted) throw new UpstreamError("request aborted", false);
+      throw err instanceof H2StreamError && err.retryable ? err : connectError(c, err);
+    } finally {
+      o.signal?.removeEventListener("abort", onAbort);
+    }
+    const status = Number(fields.find(([k]) => k === ":status")?.[1] ?? 0);
+    const headers = fields.filter(([k]) => !k.startsWith(":")).map(([k, v]): [string, string] => [
+      k,
+      v,
+    ]);
+    if (status >= 200 && status < 300) {
+      // The tunnel: the response has no body of its own (cancelled when the tunnel ends).
+      return {
+        status: 101,
+        statusText: "",
+        headers,
+        body: new ReadableStream(),
+        upgrade: { socket: h2Tunnel(s), head: new Uint8Array(0) },
+      };
+    }
+    s.end().catch(() => {});
+    return {
+      status,
+      statusText: "",
+      headers,
+      body: s.body.readable(),
       ...(s.body.done ? { full: new Uint8Array(0) } : {}),
       trailers: s.trailers.then((t) => t.map(([k, v]): [string, string] => [k, v]), () => []),
     };

@@ -7,7 +7,7 @@ import { H2_ERROR } from "../h2/errors.ts";
 import { h2Listen } from "../h2/testing.ts";
 import type { H2Stream } from "../h2/stream.ts";
 import { trailersOf } from "../trailers.ts";
-import { type EndpointRequest, responseOf } from "./endpoint.ts";
+import { byProtocol, type EndpointRequest, responseOf, UseHttp1 } from "./endpoint.ts";
 import { H2EndpointClient } from "./h2_endpoint.ts";
 
 const dec = new TextDecoder();
@@ -338,5 +338,89 @@ Deno.test({
     ac.abort();
     await server.finished;
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+const upgrade = (path: string): EndpointRequest => ({
+  method: "GET",
+  path,
+  headers: [["host", "svc.example"], ["connection", "upgrade"], ["upgrade", "WebSocket"]],
+  body: null,
+});
+
+Deno.test("h2 endpoint: an upgrade goes as extended CONNECT; 200 hands over the stream as a socket", async () => {
+  const l = await h2Listen({
+    server: { settings: { enableConnectProtocol: true } },
+    onStream: (s) => {
+      if (s.header(":path") === "/refuse") {
+        s.body.cancel();
+        return s.respond([[":status", "403"]], { endStream: true });
+      }
+      s.respond([[":status", "200"], ["x-protocol", s.header(":protocol") ?? ""]]);
+      (async () => {
+        for await (const c of s.body) await s.write(c);
+        await s.end();
+      })().catch(() => {});
+    },
+  });
+  const client = new H2EndpointClient({ dialer: new Upstreams() });
+  try {
+    const res = await client.send(upgrade("/chat"), { endpoint: ep(l.port), protocol: "http2" });
+    assert.equal(res.status, 101);
+    assert.deepEqual(res.headers, [["x-protocol", "websocket"]]);
+    const socket = res.upgrade!.socket;
+    const back = new Promise<string>((r) =>
+      socket.once("data", (c: Uint8Array) => r(dec.decode(c)))
+    );
+    socket.write(new TextEncoder().encode("ping"));
+    assert.equal(await back, "ping");
+    socket.end();
+    await new Promise((r) => socket.once("close", r));
+    // Not switched: an ordinary response.
+    const no = await client.send(upgrade("/refuse"), { endpoint: ep(l.port), protocol: "http2" });
+    assert.equal(no.status, 403);
+    assert.equal(no.upgrade, undefined);
+    assert.equal(l.servers.length, 1);
+  } finally {
+    client.close();
+    await l.close();
+  }
+});
+
+Deno.test("h2 endpoint: an upgrade to a peer without extended CONNECT goes as HTTP/1.1 (byProtocol)", async () => {
+  const l = await h2Listen({ onStream: echo });
+  const client = new H2EndpointClient({ dialer: new Upstreams() });
+  const http1: EndpointRequest[] = [];
+  const both = byProtocol({
+    http2: client,
+    http1: {
+      send: (req) => {
+        http1.push(req);
+        return Promise.resolve({
+          status: 426,
+          statusText: "",
+          headers: [],
+          body: new ReadableStream(),
+        });
+      },
+    },
+  });
+  try {
+    await assert.rejects(
+      client.send(upgrade("/chat"), { endpoint: ep(l.port), protocol: "http2" }),
+      UseHttp1,
+    );
+    const res = await both.send(upgrade("/chat"), { endpoint: ep(l.port), protocol: "http2" });
+    assert.equal(res.status, 426);
+    assert.equal(http1.length, 1);
+    // Ordinary requests still go over HTTP/2.
+    assert.equal(
+      (await both.send(get("/x"), { endpoint: ep(l.port), protocol: "http2" })).status,
+      200,
+    );
+    assert.equal(http1.length, 1);
+  } finally {
+    client.close();
+    await l.close();
   }
 });

@@ -21,6 +21,7 @@ import type { Span } from "../tracing.ts";
 import { answerResponse, type Failure, failureAnswer } from "../errors.ts";
 import { isGrpc } from "../grpc.ts";
 import { trailersOf } from "../trailers.ts";
+import { cameOverHttp2 } from "../h2_serve.ts";
 import { withDelayFlag } from "../route_actions.ts";
 import { type Clock, realClock } from "../../util/clock.ts";
 
@@ -55,6 +56,8 @@ export interface Observation {
   method: string;
   path: string;
   authority?: string;
+  /** The request's HTTP version as Envoy's `%PROTOCOL%` logs it (`HTTP/1.1` when unset). */
+  protocol?: "HTTP/1.1" | "HTTP/2";
   /** A request header by lowercase name. */
   header(name: string): string | undefined;
   /** The request id (the client's, or the one the proxy made up). */
@@ -75,6 +78,7 @@ export function observe(t: Telemetry, o: Observation): void {
       start: Date.now() - durationMs,
       method: o.method,
       path: o.path,
+      protocol: o.protocol,
       status: o.status,
       flags: o.flags,
       bytesReceived: Number(o.header("content-length") ?? 0) || 0,
@@ -161,6 +165,7 @@ export class Exchange {
       method: this.req.method,
       path: this.path,
       authority: this.authority,
+      protocol: cameOverHttp2(this.req) ? "HTTP/2" : "HTTP/1.1",
       header: (n) => h.get(n) ?? undefined,
       requestId: this.requestId,
       upstreamHost: e.ep ? `${e.ep.address}:${e.ep.port}` : undefined,
