@@ -48,6 +48,7 @@ import { H2_ERROR } from "./h2/errors.ts";
 import { writeBody } from "./h2/pipe.ts";
 import type { HeaderField } from "./h2/hpack.ts";
 import { h2Tunnel } from "./h2/tunnel.ts";
+import { wholeBody } from "./whole_body.ts";
 import { type TrailerFields, trailersOf, withTrailers } from "./trailers.ts";
 import type { ListenerLimits, ServeHandler } from "./listener.ts";
 import {
@@ -304,6 +305,15 @@ async function respond(stream: H2Stream, res: Response): Promise<void> {
   // Connection-specific fields HTTP/2 can't carry (§8.2.2) are dropped by the codec.
   res.headers.forEach((v, k) => head.push([k, v]));
   const bodyless = stream.method === "HEAD" || res.status === 204 || res.status === 304;
+  // Bytes that came whole from upstream are written as they are (no stream made or read).
+  const whole = bodyless ? undefined : wholeBody(res);
+  if (whole !== undefined) {
+    if (stream.state === "closed") return;
+    stream.respond(head);
+    await stream.write(whole);
+    await stream.end();
+    return;
+  }
   if (res.body === null || bodyless) {
     await res.body?.cancel().catch(() => {});
     const trailers = bodyless ? [] : await trailersOf(res);

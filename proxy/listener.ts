@@ -43,6 +43,7 @@ import {
 } from "./h1_server.ts";
 import { carry, offerUpgrade, switchingHeaders, upgradeOf, type UpgradeSlot } from "./upgrade.ts";
 import { prefaceMatch, serveH2 } from "./h2_serve.ts";
+import { wholeBody } from "./whole_body.ts";
 import type { H2Connection } from "./h2/connection.ts";
 import { logger } from "../util/log.ts";
 
@@ -455,8 +456,13 @@ export function bridge(
       if (k === "content-length") length = Number(v);
       out.push([k, v]);
     });
-    // A small body of known length is read whole (natively) and goes out with the head in
-    // one write; anything else streams with backpressure.
+    // A body that came whole from upstream goes out as those bytes (no stream made or read);
+    // another small body of known length is read whole (natively) and goes out with the head
+    // in one write; anything else streams with backpressure.
+    const whole = wholeBody(res);
+    if (whole !== undefined && (length === undefined || length === whole.length)) {
+      return { status: res.status, headers: out, body: whole };
+    }
     if (res.body !== null && length !== undefined && length <= SMALL_BODY_BYTES) {
       return { status: res.status, headers: out, body: new Uint8Array(await res.arrayBuffer()) };
     }

@@ -28,6 +28,7 @@ import type { H1Request, H1Response } from "../h1_client.ts";
 import { hopFilter } from "../hop_headers.ts";
 import { NULL_BODY_STATUS } from "../route_actions.ts";
 import { withTrailers } from "../trailers.ts";
+import { withWholeBody } from "../whole_body.ts";
 
 /** A request as an endpoint client sends it. */
 export interface EndpointRequest {
@@ -189,5 +190,7 @@ export async function responseOf(res: EndpointResponse): Promise<Response> {
     statusText: res.statusText,
     headers,
   });
+  // A whole body rides along: the listener writes these bytes without reading `out.body`.
+  if (res.full?.length && !res.trailers) withWholeBody(out, res.full);
   return res.trailers ? withTrailers(out, res.trailers) : out;
 }
