@@ -1,0 +1,352 @@
+/**
+ * A {@linkcode ConfigStore} on the Kubernetes API: Istio's resources as the custom resources
+ * `kubectl apply` writes, read through one informer per kind (`control/kube/informer.ts`:
+ * LIST, then WATCH with bookmarks, relist on 410, backoff), validated with the same rules as
+ * files. A stored resource mesh rejects is reported (the snapshot's diagnostics, with the
+ * object's `kind/namespace/name` as its file) and skipped, never served and never fatal; a
+ * kind whose CRD isn't installed, or that the role may not list, is a diagnostic too, retried
+ * until it works.
+ *
+ * Writes go to the API server (create, or replace at the cached resourceVersion; a conflict
+ * re-reads once) and resolve once the informer has seen them, so a snapshot taken after
+ * `apply` includes the change, as the contract requires. Server-set metadata (uid,
+ * resourceVersion, managedFields, timestamps) is not part of a resource: what is compared and
+ * served is `apiVersion`, `kind`, name, namespace, labels, annotations and `spec`.
+ *
+ * @example
+ * ```ts
+ * const store = await KubeStore.start({ kube: new KubeClient(await loadKubeConfig()) });
+ * store.list("VirtualService");
+ * ```
+ * @module
+ */
+import type { Diagnostic } from "../../api/diagnostic.ts";
+import { type Kind, KIND_INFO, KINDS, MESH } from "../../api/kinds.ts";
+import { type Resource, validateResource } from "../../api/resources.ts";
+import { KubeApiError, type KubeClient, type KubeObject, resourcePath } from "../kube/client.ts";
+import { type Informer, InformerFactory } from "../kube/informer.ts";
+import {
+  deepFreeze,
+  keyOf,
+  keyString,
+  sameContent,
+  SerialQueue,
+  SnapshotStore,
+  validateInputs,
+} from "./common.ts";
+import type {
+  ApplyAction,
+  ApplyResult,
+  ChangeResult,
+  ConfigStore,
+  DeleteAction,
+  DeleteResult,
+  ResourceInput,
+  ResourceKey,
+  StoreInfo,
+} from "./types.ts";
+
+/** What {@linkcode KubeStore.start} takes. */
+export interface KubeStoreOptions {
+  kube: KubeClient;
+  /** The kinds to read (default: every kind with a Kubernetes API group). */
+  kinds?: readonly Kind[];
+  /** How long `start` waits for the first LIST of each kind (default 30 s); late ones follow. */
+  syncTimeoutMs?: number;
+  /** How long a write waits to be seen by the watch before it fails (default 30 s). */
+  writeTimeoutMs?: number;
+}
+
+/** The metadata fields that are a resource's content; the server sets the rest. */
+const CONTENT_METADATA = ["name", "namespace", "labels", "annotations"] as const;
+
+/** The kinds that live in the Kubernetes API (not mesh's own MeshConfig). */
+export function kubeKinds(): Kind[] {
+  return KINDS.filter((k) => KIND_INFO[k].group !== MESH);
+}
+
+interface Parsed {
+  rv: string;
+  resource?: Resource;
+  diagnostics: Diagnostic[];
+}
+
+/** Istio's resources in the Kubernetes API. */
+export class KubeStore extends SnapshotStore implements ConfigStore {
+  readonly backend = "kube";
+  readonly #kube: KubeClient;
+  readonly #factory: InformerFactory;
+  readonly #informers = new Map<Kind, Informer>();
+  readonly #queue = new SerialQueue();
+  readonly #parsed = new Map<string, Parsed>();
+  readonly #writeTimeoutMs: number;
+  #waiters = new Set<() => void>();
+  #closed = false;
+
+  private constructor(o: KubeStoreOptions) {
+    super();
+    this.#kube = o.kube;
+    this.#factory = new InformerFactory(o.kube);
+    this.#writeTimeoutMs = o.writeTimeoutMs ?? 30_000;
+  }
+
+  /** Starts an informer per kind; resolves once each has listed (or `syncTimeoutMs` passed). */
+  static async start(o: KubeStoreOptions): Promise<KubeStore> {
+    const store = new KubeStore(o);
+    for (const kind of o.kinds ?? kubeKinds()) {
+      const info = KIND_INFO[kind];
+      const path = resourcePath({
+        group: info.group,
+        version: info.versions[0],
+        plural: info.plural,
+      });
+      const inf = store.#factory.for(path, kind);
+      store.#informers.set(kind, inf);
+      inf.subscribe(() => store.#changed());
+    }
+    const all = Promise.all([...store.#informers.values()].map((i) => i.synced));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      all,
+      new Promise<void>((r) => timer = setTimeout(r, o.syncTimeoutMs ?? 30_000)),
+    ]);
+    clearTimeout(timer);
+    store.#publish();
+    return store;
+  }
+
+  /** An informer batch arrived: publish a snapshot, wake writers waiting to see theirs. */
+  #changed(): void {
+    if (this.#closed) return;
+    this.#publish();
+    for (const w of [...this.#waiters]) w();
+  }
+
+  /** Rebuilds the snapshot from the caches (objects already validated at their version skip it). */
+  #publish(): void {
+    const resources: Resource[] = [];
+    const diagnostics: Diagnostic[] = [];
+    const seen = new Set<string>();
+    for (const [kind, inf] of this.#informers) {
+      if (inf.error) {
+        diagnostics.push({
+          severity: "warning",
+          file: `kube:${KIND_INFO[kind].plural}`,
+          line: 1,
+          column: 1,
+          kind,
+          path: "",
+          message: `${kind} resources can't be read from the API server: ${inf.error}`,
+        });
+      }
+      for (const obj of inf.items()) {
+        const key = `${kind}/${obj.metadata.namespace ?? ""}/${obj.metadata.name}`;
+        seen.add(key);
+        const p = this.#parse(kind, key, obj);
+        if (p.resource) resources.push(p.resource);
+        diagnostics.push(...p.diagnostics);
+      }
+    }
+    for (const k of this.#parsed.keys()) if (!seen.has(k)) this.#parsed.delete(k);
+    const prev = this.cell.current;
+    const same = prev.resources.length === resources.length &&
+      resources.every((r) => this.cell.get(r.kind, r.metadata.namespace, r.metadata.name) === r);
+    this.cell.publish(same ? undefined : resources, diagnostics);
+  }
+
+  #parse(kind: Kind, key: string, obj: KubeObject): Parsed {
+    const rv = obj.metadata.resourceVersion ?? "";
+    const hit = this.#parsed.get(key);
+    if (hit && hit.rv === rv) return hit;
+    const r = validateResource(contentOf(obj), { file: `kube:${key}`, line: 1 });
+    const resource = r.resources.find((x) => x.kind === kind);
+    const p: Parsed = {
+      rv,
+      ...(resource ? { resource: deepFreeze(resource) } : {}),
+      diagnostics: r.diagnostics,
+    };
+    this.#parsed.set(key, p);
+    return p;
+  }
+
+  /** Waits until `done()` holds after an informer batch, or fails after the write timeout. */
+  #seen(done: () => boolean, what: string): Promise<void> {
+    if (done()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiters.delete(check);
+        reject(
+          new Error(`${what}: written, but not seen by the watch in ${this.#writeTimeoutMs} ms`),
+        );
+      }, this.#writeTimeoutMs);
+      const check = () => {
+        if (!done()) return;
+        clearTimeout(timer);
+        this.#waiters.delete(check);
+        resolve();
+      };
+      this.#waiters.add(check);
+    });
+  }
+
+  apply(inputs: readonly ResourceInput[]): Promise<ApplyResult> {
+    const { resources, diagnostics } = validateInputs(inputs);
+    if (diagnostics.some((d) => d.severity === "error")) {
+      return Promise.resolve({ ok: false, results: [], diagnostics, revision: this.revision });
+    }
+    return this.#queue.run(async () => {
+      const results: ChangeResult<ApplyAction>[] = [];
+      for (const r of resources) {
+        const key = keyOf(r);
+        const old = this.get(key.kind, key.namespace, key.name);
+        if (old && sameContent(old, r)) {
+          results.push({ ...key, apiVersion: r.apiVersion, action: "unchanged" });
+          continue;
+        }
+        const written = await this.#write(r);
+        await this.#seen(
+          () => sameRv(this.#cached(r.kind as Kind, key.namespace, key.name), written.rv),
+          `${keyString(key)}`,
+        );
+        results.push({
+          ...key,
+          apiVersion: r.apiVersion,
+          action: written.created ? "created" : "configured",
+        });
+      }
+      return { ok: true, results, diagnostics, revision: this.revision };
+    });
+  }
+
+  #cached(kind: Kind, namespace: string, name: string): KubeObject | undefined {
+    return this.#informers.get(kind)?.get(namespace, name);
+  }
+
+  /** Creates or replaces `r`; resolves with the resourceVersion the server gave it. */
+  async #write(r: Resource): Promise<{ rv: string; created: boolean }> {
+    const info = KIND_INFO[r.kind as Kind];
+    const [, version] = r.apiVersion.split("/");
+    const ns = r.metadata.namespace;
+    const ref = { group: info.group, version: version ?? info.versions[0], plural: info.plural };
+    // The document's own kind (`Gateway` for the Gateway API's, whose id is KubernetesGateway).
+    const body = { ...contentOf(r as unknown as KubeObject), kind: info.kind };
+    const put = async (rv: string) =>
+      await this.#kube.request<KubeObject>(
+        "PUT",
+        resourcePath({ ...ref, namespace: ns, name: r.metadata.name }),
+        { body: { ...body, metadata: { ...body.metadata, resourceVersion: rv } } },
+      );
+    const cached = this.#cached(r.kind as Kind, ns, r.metadata.name);
+    try {
+      if (cached?.metadata.resourceVersion) {
+        const out = await put(cached.metadata.resourceVersion);
+        return { rv: out.metadata.resourceVersion ?? "", created: false };
+      }
+      const out = await this.#kube.request<KubeObject>(
+        "POST",
+        resourcePath({ ...ref, namespace: ns }),
+        { body },
+      );
+      return { rv: out.metadata.resourceVersion ?? "", created: true };
+    } catch (err) {
+      // The cache was behind (someone else wrote meanwhile): read the object, replace it once.
+      if (!(err instanceof KubeApiError) || err.status !== 409) throw err;
+      const now = await this.#kube.request<KubeObject>(
+        "GET",
+        resourcePath({ ...ref, namespace: ns, name: r.metadata.name }),
+      ).catch(() => undefined);
+      if (!now?.metadata.resourceVersion) throw err;
+      const out = await put(now.metadata.resourceVersion);
+      return { rv: out.metadata.resourceVersion ?? "", created: false };
+    }
+  }
+
+  delete(keys: readonly ResourceKey[]): Promise<DeleteResult> {
+    return this.#queue.run(async () => {
+      const results: ChangeResult<DeleteAction>[] = [];
+      for (const key of keys) {
+        const info = KIND_INFO[key.kind as Kind];
+        const old = this.get(key.kind, key.namespace, key.name);
+        if (!info) {
+          results.push({ ...key, apiVersion: "", action: "notfound" });
+          continue;
+        }
+        let action: DeleteAction = "deleted";
+        try {
+          await this.#kube.request(
+            "DELETE",
+            resourcePath({
+              group: info.group,
+              version: info.versions[0],
+              plural: info.plural,
+              namespace: key.namespace,
+              name: key.name,
+            }),
+          );
+        } catch (err) {
+          if (!(err instanceof KubeApiError) || err.status !== 404) throw err;
+          action = "notfound";
+        }
+        if (action === "deleted") {
+          await this.#seen(
+            () => !this.#cached(key.kind as Kind, key.namespace, key.name),
+            keyString(key),
+          );
+        }
+        results.push({
+          kind: key.kind,
+          namespace: key.namespace,
+          name: key.name,
+          apiVersion: old?.apiVersion ??
+            (action === "deleted" ? `${info.group}/${info.versions[0]}` : ""),
+          action,
+        });
+      }
+      return { results, revision: this.revision };
+    });
+  }
+
+  info(): StoreInfo {
+    const s = this.cell.current;
+    return {
+      backend: this.backend,
+      location: this.#kube.config.server,
+      revision: s.revision,
+      resources: s.resources.length,
+      rejected: [],
+    };
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#queue.idle();
+    await this.#factory.stop();
+    this.cell.close();
+  }
+}
+
+/** Whether a cached object is at (or past) the written resourceVersion. */
+function sameRv(o: KubeObject | undefined, rv: string): boolean {
+  const have = o?.metadata.resourceVersion;
+  if (!have) return false;
+  if (have === rv) return true;
+  // resourceVersions are etcd revisions: a later write of the same object is as good.
+  return /^\d+$/.test(have) && /^\d+$/.test(rv) && BigInt(have) > BigInt(rv);
+}
+
+/** The part of an object that is its content: apiVersion, kind, metadata mesh keeps, spec. */
+function contentOf(o: KubeObject): KubeObject {
+  const metadata: Record<string, unknown> = {};
+  for (const k of CONTENT_METADATA) {
+    const v = o.metadata[k];
+    if (v !== undefined && !(typeof v === "object" && v && Object.keys(v).length === 0)) {
+      metadata[k] = v;
+    }
+  }
+  return {
+    apiVersion: o.apiVersion,
+    kind: o.kind,
+    metadata: metadata as KubeObject["metadata"],
+    ...(o.spec !== undefined ? { spec: o.spec } : {}),
+  };
+}
