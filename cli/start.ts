@@ -12,10 +12,23 @@ import { CA_KEY_TYPES, type CaKeyType } from "../ca/ca_key_types.ts";
 /** Flags of control mode. */
 export const controlFlags: FlagSpecs = {
   mode: { type: "string", values: MODES, help: "what to run", required: true },
+  "config-source": {
+    type: "list",
+    default: ["file"],
+    help: "where config comes from: file (--config-dir), kube (the Kubernetes API), or file,kube",
+  },
   "config-dir": {
     type: "string",
-    required: true,
-    help: "directory of Istio YAML to serve (watched)",
+    help: "directory of Istio YAML to serve (watched); needed by the file source",
+  },
+  kubeconfig: {
+    type: "string",
+    help:
+      "kubeconfig of the kube source (default $KUBECONFIG, the pod's service account, ~/.kube/config)",
+  },
+  context: {
+    type: "string",
+    help: "kubeconfig context of the kube source (default its current one)",
   },
   "data-dir": { type: "string", default: "./mesh-data", help: "where the CA and token keys live" },
   listen: {
@@ -183,8 +196,21 @@ export async function startCommand(argv: string[]): Promise<number> {
     }
     setLogLevel(flags.logLevel as Level);
     const { startControl } = await import("../control/control.ts");
+    const { checkSources, openConfigSources } = await import("../control/store/sources.ts");
+    const sourceOpts = {
+      sources: flags.configSource as string[],
+      configDir: flags.configDir as string | undefined,
+      kubeconfig: flags.kubeconfig as string | undefined,
+      context: flags.context as string | undefined,
+    };
+    try {
+      checkSources(sourceOpts);
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+    const store = await openConfigSources(sourceOpts);
     const control = await startControl({
-      configDir: flags.configDir as string,
+      store,
       dataDir: flags.dataDir as string,
       listen: flags.listen as string,
       adminPort: flags.adminPort as number,
@@ -198,6 +224,7 @@ export async function startCommand(argv: string[]): Promise<number> {
     });
     await waitForSignal();
     await control.close();
+    await store.close();
     return 0;
   }
   const { flags, args } = parseFlags(argv, proxyFlags);

@@ -68,7 +68,7 @@ Deno.test("flags come from MESH_* environment variables too", async () => {
   assert.match(r.stderr, /MESH_ADMIN_PORT "nope": must be a port/);
   const missing = await meshRun(["start"], { env: { MESH_MODE: "control" } });
   assert.equal(missing.code, 2);
-  assert.match(missing.stderr, /missing --config-dir \(or MESH_CONFIG_DIR\)/);
+  assert.match(missing.stderr, /needs --config-dir DIR \(or MESH_CONFIG_DIR\)/);
 });
 
 sampleTest(

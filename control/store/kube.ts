@@ -26,6 +26,7 @@ import { type Resource, validateResource } from "../../api/resources.ts";
 import { KubeApiError, type KubeClient, type KubeObject, resourcePath } from "../kube/client.ts";
 import { type Informer, InformerFactory } from "../kube/informer.ts";
 import {
+  canonical,
   deepFreeze,
   keyOf,
   keyString,
@@ -55,6 +56,8 @@ export interface KubeStoreOptions {
   syncTimeoutMs?: number;
   /** How long a write waits to be seen by the watch before it fails (default 30 s). */
   writeTimeoutMs?: number;
+  /** `close()` closes the client too (default true). */
+  closeClient?: boolean;
 }
 
 /** The metadata fields that are a resource's content; the server sets the rest. */
@@ -80,6 +83,7 @@ export class KubeStore extends SnapshotStore implements ConfigStore {
   readonly #queue = new SerialQueue();
   readonly #parsed = new Map<string, Parsed>();
   readonly #writeTimeoutMs: number;
+  readonly #closeClient: boolean;
   #waiters = new Set<() => void>();
   #closed = false;
 
@@ -88,6 +92,7 @@ export class KubeStore extends SnapshotStore implements ConfigStore {
     this.#kube = o.kube;
     this.#factory = new InformerFactory(o.kube);
     this.#writeTimeoutMs = o.writeTimeoutMs ?? 30_000;
+    this.#closeClient = o.closeClient ?? true;
   }
 
   /** Starts an informer per kind; resolves once each has listed (or `syncTimeoutMs` passed). */
@@ -151,6 +156,7 @@ export class KubeStore extends SnapshotStore implements ConfigStore {
     const prev = this.cell.current;
     const same = prev.resources.length === resources.length &&
       resources.every((r) => this.cell.get(r.kind, r.metadata.namespace, r.metadata.name) === r);
+    if (same && canonical(diagnostics) === canonical(prev.diagnostics)) return;
     this.cell.publish(same ? undefined : resources, diagnostics);
   }
 
@@ -321,6 +327,7 @@ export class KubeStore extends SnapshotStore implements ConfigStore {
     this.#closed = true;
     await this.#queue.idle();
     await this.#factory.stop();
+    if (this.#closeClient) this.#kube.close();
     this.cell.close();
   }
 }
