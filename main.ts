@@ -26,6 +26,7 @@ Usage:
   mesh get KIND [NAME] [-n NS] [-o yaml|json]          read resources
   mesh status                                          config, rejected files and proxies
   mesh ca init|root|issue|status|rotate-root           the embedded CA
+  mesh install crds [--kinds=K,...]                    print Istio's CRDs for Kubernetes
   mesh version                                         print the version
 
 Run 'mesh help COMMAND' or 'mesh COMMAND --help' for a command's flags.
@@ -43,6 +44,8 @@ async function helpFor(cmd: string): Promise<string | undefined> {
       return (await import("./cli/token.ts")).tokenHelp();
     case "ca":
       return (await import("./cli/ca.ts")).caHelp();
+    case "install":
+      return (await import("./cli/install.ts")).installHelp();
     case "version":
       return "mesh version\n\nPrints the version.";
   }
@@ -82,6 +85,8 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import("./cli/token.ts")).tokenCommand(rest);
       case "ca":
         return await (await import("./cli/ca.ts")).caCommand(rest);
+      case "install":
+        return await (await import("./cli/install.ts")).installCommand(rest);
     }
     if (ADMIN_COMMANDS.includes(cmd)) {
       const { adminCommand } = await import("./control/admin_client.ts");
