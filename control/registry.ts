@@ -10,7 +10,8 @@
  * ```
  * @module
  */
-import { rootNamespaceOf, type Snapshot } from "./snapshot.ts";
+import { type RegisteredWorkload, rootNamespaceOf, type Snapshot } from "./snapshot.ts";
+import { KUBE_SELECTOR_ANNOTATION, KUBE_SERVICE_ANNOTATION } from "./kube/services.ts";
 import { labelsMatch } from "./labels.ts";
 import { exportedTo } from "./visibility.ts";
 import { mtlsModeFor } from "./peer_authn.ts";
@@ -66,6 +67,43 @@ export interface WorkloadInstance {
   mtlsMode?: MtlsMode;
 }
 
+/** The instance of an auto-registered sidecar: its inbound port, identity and mTLS mode. */
+function meshInstance(snapshot: Snapshot, w: RegisteredWorkload): WorkloadInstance {
+  return {
+    address: w.address,
+    labels: w.labels,
+    inboundPort: w.inboundPort,
+    identity: spiffeId(snapshot.mesh.trustDomain, w.namespace, w.serviceAccount),
+    mtlsMode: mtlsModeFor(
+      snapshot.peerAuthentications,
+      rootNamespaceOf(snapshot.mesh),
+      w,
+      w.appPort,
+    ),
+  };
+}
+
+/** The connected sidecar of namespace `ns` at `address`, if any. */
+function sidecarAt(
+  snapshot: Snapshot,
+  ns: string,
+  address: string,
+): RegisteredWorkload | undefined {
+  return snapshot.workloads.find((w) => w.namespace === ns && w.address === address);
+}
+
+/** A Kubernetes Service's selector, from its ServiceEntry's annotation. */
+function selectorOf(annotations: Record<string, string> | undefined) {
+  const raw = annotations?.[KUBE_SELECTOR_ANNOTATION];
+  if (!raw) return undefined;
+  try {
+    const v = JSON.parse(raw);
+    return v && typeof v === "object" ? v as Record<string, string> : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Services and endpoints derived from one snapshot. */
 export class ServiceRegistry {
   readonly services = new Map<string, Service>();
@@ -87,10 +125,22 @@ export class ServiceRegistry {
         ...(declaresProtocol(p) ? {} : { auto: true }),
       }));
       const instances: WorkloadInstance[] = [];
+      // A Kubernetes Service's endpoint at the address of a connected mesh proxy is that
+      // proxy (its pod's sidecar): reached on its inbound port over mTLS (control/kube/services.ts).
+      const kube = se.metadata.annotations?.[KUBE_SERVICE_ANNOTATION] !== undefined;
       for (const ep of se.spec.endpoints ?? []) {
         if (!ep.address) continue;
-        instances.push({ address: ep.address, labels: ep.labels ?? {}, ports: ep.ports });
+        const w = kube ? sidecarAt(snapshot, ns, ep.address) : undefined;
+        if (w) {
+          instances.push({
+            ...meshInstance(snapshot, w),
+            labels: { ...(ep.labels ?? {}), ...w.labels },
+            ports: ep.ports,
+          });
+        } else instances.push({ address: ep.address, labels: ep.labels ?? {}, ports: ep.ports });
       }
+      const kubeSelector = kube ? selectorOf(se.metadata.annotations) : undefined;
+      if (kubeSelector) this.#selecting.push({ namespace: ns, selector: kubeSelector, ports });
       const selector = se.spec.workloadSelector?.labels;
       if (selector) {
         this.#selecting.push({ namespace: ns, selector, ports });
@@ -103,18 +153,7 @@ export class ServiceRegistry {
         }
         for (const w of snapshot.workloads) {
           if (w.namespace !== ns || !labelsMatch(selector, w.labels)) continue;
-          instances.push({
-            address: w.address,
-            labels: w.labels,
-            inboundPort: w.inboundPort,
-            identity: spiffeId(snapshot.mesh.trustDomain, w.namespace, w.serviceAccount),
-            mtlsMode: mtlsModeFor(
-              snapshot.peerAuthentications,
-              rootNamespaceOf(snapshot.mesh),
-              w,
-              w.appPort,
-            ),
-          });
+          instances.push(meshInstance(snapshot, w));
         }
       }
       // Without endpoints or a selector, DNS resolution means the host name itself (resolved

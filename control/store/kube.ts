@@ -26,6 +26,12 @@ import { type Resource, validateResource } from "../../api/resources.ts";
 import { KubeApiError, type KubeClient, type KubeObject, resourcePath } from "../kube/client.ts";
 import { type Informer, InformerFactory } from "../kube/informer.ts";
 import {
+  type KubeEndpointSlice,
+  type KubePod,
+  type KubeService,
+  serviceEntriesOf,
+} from "../kube/services.ts";
+import {
   canonical,
   deepFreeze,
   keyOf,
@@ -58,7 +64,19 @@ export interface KubeStoreOptions {
   writeTimeoutMs?: number;
   /** `close()` closes the client too (default true). */
   closeClient?: boolean;
+  /**
+   * Also read Services, EndpointSlices and Pods as the service registry (their ServiceEntries,
+   * `control/kube/services.ts`, join the snapshot); `domain` is the cluster's DNS domain.
+   */
+  registry?: { domain?: string };
 }
+
+/** The collections the service registry reads. */
+const REGISTRY_PATHS = {
+  services: "/api/v1/services",
+  slices: "/apis/discovery.k8s.io/v1/endpointslices",
+  pods: "/api/v1/pods",
+} as const;
 
 /** The metadata fields that are a resource's content; the server sets the rest. */
 const CONTENT_METADATA = ["name", "namespace", "labels", "annotations"] as const;
@@ -86,6 +104,11 @@ export class KubeStore extends SnapshotStore implements ConfigStore {
   readonly #closeClient: boolean;
   #waiters = new Set<() => void>();
   #closed = false;
+  #registry:
+    | { domain: string; informers: Record<keyof typeof REGISTRY_PATHS, Informer> }
+    | undefined;
+  /** Validated ServiceEntries made from Services, by their generated document. */
+  #synthesized = new Map<string, Parsed>();
 
   private constructor(o: KubeStoreOptions) {
     super();
@@ -109,7 +132,21 @@ export class KubeStore extends SnapshotStore implements ConfigStore {
       store.#informers.set(kind, inf);
       inf.subscribe(() => store.#changed());
     }
-    const all = Promise.all([...store.#informers.values()].map((i) => i.synced));
+    if (o.registry) {
+      const f = store.#factory;
+      store.#registry = {
+        domain: o.registry.domain ?? "cluster.local",
+        informers: {
+          services: f.for(REGISTRY_PATHS.services, "Service"),
+          slices: f.for(REGISTRY_PATHS.slices, "EndpointSlice"),
+          pods: f.for(REGISTRY_PATHS.pods, "Pod"),
+        },
+      };
+      for (const inf of Object.values(store.#registry.informers)) {
+        inf.subscribe(() => store.#changed());
+      }
+    }
+    const all = Promise.all(store.#factory.all().map((i) => i.synced));
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
       all,
@@ -153,11 +190,53 @@ export class KubeStore extends SnapshotStore implements ConfigStore {
       }
     }
     for (const k of this.#parsed.keys()) if (!seen.has(k)) this.#parsed.delete(k);
+    if (this.#registry) this.#services(resources, diagnostics);
     const prev = this.cell.current;
     const same = prev.resources.length === resources.length &&
       resources.every((r) => this.cell.get(r.kind, r.metadata.namespace, r.metadata.name) === r);
     if (same && canonical(diagnostics) === canonical(prev.diagnostics)) return;
     this.cell.publish(same ? undefined : resources, diagnostics);
+  }
+
+  /** The ServiceEntries of the Kubernetes Services, validated (each once per version). */
+  #services(resources: Resource[], diagnostics: Diagnostic[]): void {
+    const reg = this.#registry!;
+    for (const inf of Object.values(reg.informers)) {
+      if (!inf.error) continue;
+      diagnostics.push({
+        severity: "warning",
+        file: `kube:${inf.name}`,
+        line: 1,
+        column: 1,
+        path: "",
+        message: `${inf.name}s can't be read from the API server: ${inf.error}`,
+      });
+    }
+    const inputs = serviceEntriesOf({
+      services: reg.informers.services.items() as KubeService[],
+      slices: reg.informers.slices.items() as KubeEndpointSlice[],
+      pods: reg.informers.pods.items() as KubePod[],
+      domain: reg.domain,
+    });
+    const next = new Map<string, Parsed>();
+    for (const input of inputs) {
+      const { source, ...doc } = input;
+      const text = JSON.stringify(doc);
+      let p = this.#synthesized.get(text);
+      if (!p) {
+        const r = validateResource(doc, { file: source?.file ?? "kube:Service", line: 1 });
+        const resource = r.resources[0];
+        p = {
+          rv: "",
+          ...(resource ? { resource: deepFreeze(resource) } : {}),
+          diagnostics: r.diagnostics,
+        };
+      }
+      next.set(text, p);
+      if (p.resource) resources.push(p.resource);
+      diagnostics.push(...p.diagnostics);
+    }
+    this.#synthesized = next;
   }
 
   #parse(kind: Kind, key: string, obj: KubeObject): Parsed {

@@ -73,7 +73,7 @@ export async function openConfigSources(o: SourceOptions): Promise<ConfigStore> 
         const { KubeClient } = await import("../kube/client.ts");
         const { KubeStore } = await import("./kube.ts");
         const cfg = await loadKubeConfig({ kubeconfig: o.kubeconfig, context: o.context });
-        stores.push(await KubeStore.start({ kube: new KubeClient(cfg) }));
+        stores.push(await KubeStore.start({ kube: new KubeClient(cfg), registry: {} }));
       }
     }
   } catch (err) {
