@@ -3,6 +3,11 @@
  *
  * - `mesh install crds [--kinds=K,...]`: the CustomResourceDefinitions of the Istio kinds
  *   mesh knows, as one multi-document YAML stream on stdout (`| kubectl apply -f -`).
+ * - `mesh install webhooks --ca-file ROOT (--url URL | --service NS/NAME[:PORT])`: the
+ *   ValidatingWebhookConfiguration that sends Istio resources to the control plane's
+ *   `/validate`, with the mesh root as its CA bundle.
+ * - `mesh install rbac [--namespace NS] [--service-account SA] [--writable]`: the control
+ *   plane's ServiceAccount, least-privilege ClusterRole and binding.
  * @module
  */
 import { flagHelp, type FlagSpecs, parseFlags, UsageError } from "../util/flags.ts";
@@ -16,6 +21,37 @@ export const installFlags: Record<string, FlagSpecs> = {
       help: "only these kinds, comma-separated (e.g. VirtualService,DestinationRule)",
     },
   },
+  webhooks: {
+    "ca-file": {
+      type: "string",
+      required: true,
+      help:
+        "PEM of the mesh root that signs the control plane's certificate (mesh ca root > root.pem)",
+    },
+    url: {
+      type: "string",
+      help: "where the API server reaches /validate, e.g. https://10.0.0.5:15012/validate",
+    },
+    service: {
+      type: "string",
+      help: "or the control plane's Service: NAMESPACE/NAME[:PORT] (port 15012 by default)",
+    },
+    "failure-policy": {
+      type: "string",
+      values: ["Fail", "Ignore"],
+      default: "Fail",
+      help: "what the API server does when the webhook can't be reached",
+    },
+  },
+  rbac: {
+    namespace: { type: "string", default: "istio-system", help: "the control plane's namespace" },
+    "service-account": { type: "string", default: "mesh-control", help: "its service account" },
+    writable: {
+      type: "bool",
+      default: false,
+      help: "also let it create, update and delete Istio resources (mesh apply through it)",
+    },
+  },
 };
 
 const SUBCOMMANDS = Object.keys(installFlags);
@@ -24,9 +60,11 @@ const SUBCOMMANDS = Object.keys(installFlags);
 export function installHelp(): string {
   return `mesh install ${SUBCOMMANDS.join("|")} [flags]
 
-  crds   print the CustomResourceDefinitions of the Istio kinds mesh knows (apiextensions.k8s.io/v1,
-         schemas from mesh's validation) as YAML; apply them with
-         mesh install crds | kubectl apply -f -
+  crds      print the CustomResourceDefinitions of the Istio kinds mesh knows (apiextensions.k8s.io/v1,
+            schemas from mesh's validation) as YAML; apply them with
+            mesh install crds | kubectl apply -f -
+  webhooks  print the ValidatingWebhookConfiguration for the control plane's /validate
+  rbac      print the control plane's ServiceAccount, ClusterRole and ClusterRoleBinding
 
 ` + Object.entries(installFlags).map(([sub, f]) => `mesh install ${sub}:\n${flagHelp(f)}`)
     .join("\n\n");
@@ -51,8 +89,19 @@ export async function installCommand(argv: string[]): Promise<number> {
   }
   if (args.length > 0) {
     throw new UsageError(
-      `mesh install ${sub} takes no arguments, got "${args[0]}"; ` +
-        "choose kinds with --kinds=VirtualService,DestinationRule",
+      `mesh install ${sub} takes no arguments, got "${args[0]}" (see mesh install --help)`,
+    );
+  }
+  if (sub === "webhooks") return await print(await webhooksYaml(flags));
+  if (sub === "rbac") {
+    const { rbacObjects } = await import("../control/kube/manifests.ts");
+    const { stringifyYaml } = await import("../util/yaml.ts");
+    return await print(
+      rbacObjects({
+        namespace: flags.namespace as string,
+        serviceAccount: flags.serviceAccount as string,
+        writable: flags.writable as boolean,
+      }).map((o) => stringifyYaml(o)).join("---\n"),
     );
   }
   const { crdKindNames, crdsYaml } = await import("../api/crds.ts");
@@ -64,8 +113,59 @@ export async function installCommand(argv: string[]): Promise<number> {
       `--kinds: no CRD for ${unknown.join(", ")}; choose from ${known.join(", ")}`,
     );
   }
-  const out = crdsYaml(kinds.length ? [...new Set(kinds)] : known);
-  const bytes = new TextEncoder().encode(out);
+  return await print(crdsYaml(kinds.length ? [...new Set(kinds)] : known));
+}
+
+/** The webhook configuration from `mesh install webhooks`' flags. */
+async function webhooksYaml(flags: Record<string, unknown>): Promise<string> {
+  const url = flags.url as string | undefined;
+  const service = flags.service as string | undefined;
+  if ((url === undefined) === (service === undefined)) {
+    throw new UsageError(
+      "mesh install webhooks: give either --url URL or --service NS/NAME[:PORT]",
+    );
+  }
+  if (url !== undefined && !/^https:\/\/[^/]+\/validate$/.test(url)) {
+    throw new UsageError(
+      `--url ${url}: must be https://HOST:PORT/validate (the control plane's TLS port)`,
+    );
+  }
+  let target: { url: string } | { service: { namespace: string; name: string; port: number } };
+  if (service !== undefined) {
+    const m = service.match(/^([a-z0-9-]+)\/([a-z0-9-]+)(?::(\d+))?$/);
+    if (!m) {
+      throw new UsageError(`--service ${service}: must be NAMESPACE/NAME or NAMESPACE/NAME:PORT`);
+    }
+    target = { service: { namespace: m[1], name: m[2], port: m[3] ? Number(m[3]) : 15012 } };
+  } else target = { url: url! };
+  const file = flags.caFile as string;
+  let pem: string;
+  try {
+    pem = await Deno.readTextFile(file);
+  } catch (err) {
+    throw new UsageError(
+      `--ca-file ${file}: ${(err as Error).message}; write it with mesh ca root > root.pem`,
+    );
+  }
+  if (!pem.includes("-----BEGIN CERTIFICATE-----")) {
+    throw new UsageError(
+      `--ca-file ${file}: no PEM certificate in it; write it with mesh ca root > root.pem`,
+    );
+  }
+  const { webhookConfiguration } = await import("../control/kube/manifests.ts");
+  const { stringifyYaml } = await import("../util/yaml.ts");
+  return stringifyYaml(
+    webhookConfiguration({
+      caBundlePem: pem,
+      failurePolicy: flags.failurePolicy as "Fail" | "Ignore",
+      ...target,
+    }),
+  );
+}
+
+/** Writes `text` to stdout (a closed pipe, as with `| head`, is not an error). */
+async function print(text: string): Promise<number> {
+  const bytes = new TextEncoder().encode(text);
   try {
     for (let n = 0; n < bytes.length;) n += await Deno.stdout.write(bytes.subarray(n));
   } catch (err) {

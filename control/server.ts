@@ -14,6 +14,7 @@
  * - `GET /v1/root`: the trust bundle (PEM), for bootstrapping with a pinned hash;
  * - `POST /v1/certificates`: `{ "csr": PEM }` with `Authorization: Bearer <token>`
  *   or a valid mesh client certificate (renewal) → `{ certChain, roots, notAfter }`;
+ * - `POST /validate`: the validating admission webhook (`admission.ts`), AdmissionReview v1;
  * - `POST /v1/stream`: the long-lived push stream (`stream.ts`). The proxy (with
  *   its mesh certificate) sends a `hello` line and then acks; the control plane
  *   sends one JSON config per line whenever that proxy's config changes.
@@ -43,6 +44,7 @@ import type { HeaderField } from "../proxy/h2/hpack.ts";
 import type { PushHub } from "./push.ts";
 import { KEEPALIVE_MS, servePushStream } from "./stream.ts";
 import { logger } from "../util/log.ts";
+import { MAX_REVIEW_BYTES, reviewAdmission } from "./admission.ts";
 
 const log = logger("server");
 const audit = logger("ca-audit");
@@ -360,8 +362,24 @@ export function startControlServer(opts: ControlServerOptions): Promise<ControlS
         signal: shutdown.signal,
       });
     }
+    if (req.method === "POST" && path === "/validate") return validate(req);
     return json(404, { error: `no route for ${req.method} ${path}` });
   };
+
+  /** The validating admission webhook (`admission.ts`): the API server's AdmissionReviews. */
+  async function validate(req: H1ServerRequest): Promise<H1ServerResponse> {
+    const body = await readBody(req, MAX_REVIEW_BYTES).catch(() => undefined);
+    if (body === undefined) {
+      return json(413, { error: `AdmissionReview over ${MAX_REVIEW_BYTES} bytes` });
+    }
+    let review: unknown;
+    try {
+      review = JSON.parse(body);
+    } catch {
+      return json(400, { error: "the body is not JSON (an admission.k8s.io/v1 AdmissionReview)" });
+    }
+    return json(200, reviewAdmission(review));
+  }
 
   const server = tls.createServer({
     key: opts.keyPem,
