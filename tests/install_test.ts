@@ -1,10 +1,10 @@
 /**
- * `mesh install crds` as users run it: a process whose stdout is the CRDs as one YAML stream,
+ * `mesh install crds`, `webhooks` and `rbac` as users run them: a process whose stdout is YAML (the CRDs as one stream),
  * `--kinds` to pick some, and one-line usage errors for what it doesn't know.
  */
 import assert from "node:assert/strict";
 import { meshRun } from "./helpers.ts";
-import { parseYamlDocuments } from "../util/yaml.ts";
+import { parseYaml, parseYamlDocuments } from "../util/yaml.ts";
 import { structuralProblems } from "../api/crd_schema.ts";
 
 interface CrdDoc {
@@ -70,8 +70,21 @@ Deno.test("mesh install crds --kinds picks kinds", async () => {
 
 Deno.test("mesh install: usage errors name the fix", async () => {
   const cases: [string[], RegExp][] = [
-    [["install", "webhooks"], /unknown command "install webhooks"; mesh install has: crds/],
-    [["install", "crds", "extra"], /takes no arguments, got "extra"; choose kinds with --kinds=/],
+    [
+      ["install", "bogus"],
+      /unknown command "install bogus"; mesh install has: crds, webhooks, rbac/,
+    ],
+    [["install", "crds", "extra"], /takes no arguments, got "extra"/],
+    [["install", "webhooks"], /missing --ca-file .*mesh ca root > root\.pem/],
+    [["install", "webhooks", "--ca-file=/nope"], /give either --url URL or --service NS\/NAME/],
+    [
+      ["install", "webhooks", "--ca-file=/nope", "--url=http://x/validate"],
+      /--url http:\/\/x\/validate: must be https:\/\/HOST:PORT\/validate/,
+    ],
+    [
+      ["install", "webhooks", "--ca-file=/nope", "--service=istio-system/mesh"],
+      /--ca-file \/nope: .*write it with mesh ca root > root\.pem/,
+    ],
     [["install", "crds", "--kinds=HTTPRoute"], /--kinds: no CRD for HTTPRoute; choose from /],
     [["install", "crds", "--bogus"], /unknown flag --bogus/],
   ];
@@ -81,5 +94,53 @@ Deno.test("mesh install: usage errors name the fix", async () => {
     assert.match(r.stderr, re);
     assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
     assert.equal(r.stdout, "");
+  }
+});
+
+Deno.test("mesh install webhooks and rbac print what the cluster needs", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    await Deno.writeTextFile(`${dir}/root.pem`, pem);
+    const hook = await meshRun([
+      "install",
+      "webhooks",
+      `--ca-file=${dir}/root.pem`,
+      "--service=istio-system/mesh-control",
+    ]);
+    assert.equal(hook.code, 0, hook.stderr);
+    const cfg = parseYaml(hook.stdout) as {
+      kind: string;
+      webhooks: {
+        name: string;
+        clientConfig: Record<string, unknown>;
+        rules: { apiGroups: string[] }[];
+      }[];
+    };
+    assert.equal(cfg.kind, "ValidatingWebhookConfiguration");
+    assert.equal(cfg.webhooks[0].name, "validation.mesh.dev");
+    assert.equal(atob(cfg.webhooks[0].clientConfig.caBundle as string), pem);
+    assert.deepEqual(cfg.webhooks[0].clientConfig.service, {
+      namespace: "istio-system",
+      name: "mesh-control",
+      port: 15012,
+      path: "/validate",
+    });
+    assert.ok(cfg.webhooks[0].rules[0].apiGroups.includes("networking.istio.io"));
+    const rbac = await meshRun(["install", "rbac", "--namespace=mesh", "--service-account=cp"]);
+    assert.equal(rbac.code, 0, rbac.stderr);
+    const docs = rbac.stdout.split(/^---$/m).map((d) => parseYaml(d) as Record<string, unknown>);
+    assert.deepEqual(docs.map((d) => d.kind), [
+      "ServiceAccount",
+      "ClusterRole",
+      "ClusterRoleBinding",
+    ]);
+    const rules = docs[1].rules as { apiGroups: string[]; resources: string[]; verbs: string[] }[];
+    const vs = rules.find((r) => r.resources.includes("virtualservices"))!;
+    assert.deepEqual(vs.verbs, ["get", "list", "watch"], "read-only unless --writable");
+    assert.ok(rules.some((r) => r.resources.includes("virtualservices/status")));
+    assert.ok(rules.some((r) => r.apiGroups.includes("discovery.k8s.io")));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
