@@ -265,7 +265,7 @@ function apiError(method: string, path: string, status: number, text: string): K
   try {
     s = JSON.parse(text) as KubeStatus;
   } catch { /* not a Status */ }
-  const said = s?.message ?? text.slice(0, 300);
+  const said = s?.message ?? (text.trim().slice(0, 300) || "no message");
   let hint = "";
   if (status === 401) hint = "; the credentials were refused: check the token or certificate";
   if (status === 403) {

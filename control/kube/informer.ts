@@ -54,7 +54,13 @@ export class Informer<T extends KubeObject = KubeObject> {
   readonly name: string;
   /** Resolves once the first LIST is in the cache. */
   readonly synced: Promise<void>;
+  /**
+   * Resolves once the first LIST either worked or failed (the CRD missing, a 403): what a
+   * caller waits for before it starts with what there is; the informer keeps retrying.
+   */
+  readonly settled: Promise<void>;
   #synced = Promise.withResolvers<void>();
+  #settled = Promise.withResolvers<void>();
   #cache = new Map<string, T>();
   #subs = new Set<(changes: CacheChange<T>[]) => void>();
   #rv = "";
@@ -75,6 +81,7 @@ export class Informer<T extends KubeObject = KubeObject> {
     this.#o = o;
     this.#backoff = o.backoff ?? new Backoff(200, 30_000);
     this.synced = this.#synced.promise;
+    this.settled = this.#settled.promise;
   }
 
   /** The last failure, while it lasts (undefined once the informer works again). */
@@ -154,6 +161,7 @@ export class Informer<T extends KubeObject = KubeObject> {
           continue;
         }
         this.#fail(err);
+        this.#settled.resolve();
         await this.#backoff.wait(signal);
       }
     }
@@ -178,6 +186,7 @@ export class Informer<T extends KubeObject = KubeObject> {
     this.#rv = list.resourceVersion;
     this.#ok();
     this.#synced.resolve();
+    this.#settled.resolve();
     this.#emit(changes);
   }
 

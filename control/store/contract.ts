@@ -77,17 +77,36 @@ export async function within<T>(p: Promise<T>, ms: number, what: string): Promis
   }
 }
 
+/** How the contract's tests run (a backend on a shared external server needs the last two). */
+export interface ContractOptions {
+  /** Skip every test (the backend's server isn't available). */
+  ignore?: boolean;
+  /** Deno's op and resource sanitizers (default true; off for a server shared by the tests). */
+  sanitize?: boolean;
+}
+
 /** Registers the contract tests for one backend. */
-export function storeContract(backend: string, factory: () => Promise<StoreFixture>): void {
+export function storeContract(
+  backend: string,
+  factory: () => Promise<StoreFixture>,
+  o: ContractOptions = {},
+): void {
+  const sanitize = o.sanitize ?? true;
   const test = (name: string, fn: (store: ConfigStore) => Promise<void>) =>
-    Deno.test(`${backend} store contract: ${name}`, async () => {
-      const { store, cleanup } = await factory();
-      try {
-        await fn(store);
-      } finally {
-        await store.close();
-        await cleanup();
-      }
+    Deno.test({
+      name: `${backend} store contract: ${name}`,
+      ignore: o.ignore ?? false,
+      sanitizeOps: sanitize,
+      sanitizeResources: sanitize,
+      fn: async () => {
+        const { store, cleanup } = await factory();
+        try {
+          await fn(store);
+        } finally {
+          await store.close();
+          await cleanup();
+        }
+      },
     });
 
   test("starts empty, with a revision and frozen snapshot", (store) => {

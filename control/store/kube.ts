@@ -146,7 +146,8 @@ export class KubeStore extends SnapshotStore implements ConfigStore {
         inf.subscribe(() => store.#changed());
       }
     }
-    const all = Promise.all(store.#factory.all().map((i) => i.synced));
+    // Each kind's first LIST worked or failed (a missing CRD is a diagnostic, retried).
+    const all = Promise.all(store.#factory.all().map((i) => i.settled));
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
       all,
