@@ -146,8 +146,8 @@ export interface Guard {
  * Protects a `node:net` server (call it after `createServer(handler)`, before `listen`): its
  * connection listeners run only for connections within `maxConnections` (and the process
  * budget); `error` events are logged (rate-limited), never thrown; and once listening, a
- * loopback probe checks every couple of seconds that connections are still accepted, and
- * listens on the port again when they aren't.
+ * probe (over loopback, or to the listener's own address) checks every couple of seconds that
+ * connections are still accepted, and listens on the port again when they aren't.
  */
 export function guardServer(
   server: net.Server,
@@ -163,7 +163,9 @@ export function guardServer(
   // the probe before the probe learns its own port (the order of the two events varies).
   const acceptedWhileProbing = new Set<number>();
   server.on("connection", (socket: net.Socket) => {
-    if (probing && isLoopback(socket.remoteAddress)) {
+    // The probe comes from loopback, or from the listener's own address when it is bound to
+    // one (a host's interface address): the kernel picks that as the probe's source.
+    if (probing && (isLoopback(socket.remoteAddress) || socket.remoteAddress === probeHost)) {
       const port = socket.remotePort ?? -1;
       if (probes.has(port)) {
         probeAccepted++;
@@ -206,6 +208,7 @@ export function guardServer(
   let timer: ReturnType<typeof setInterval> | undefined;
   let misses = 0;
   let probing = false;
+  let probeHost: string | undefined;
   const probe = () => {
     if (!server.listening) {
       clearInterval(timer);
@@ -217,6 +220,7 @@ export function guardServer(
     if (!a || typeof a !== "object") return;
     probing = true;
     const host = a.address === "0.0.0.0" ? "127.0.0.1" : a.address === "::" ? "::1" : a.address;
+    probeHost = host;
     const before = probeAccepted;
     let port = -1;
     const s = net.connect({ host, port: a.port });
