@@ -271,9 +271,13 @@ function apiError(method: string, path: string, status: number, text: string): K
   if (status === 403) {
     hint = "; grant it in the role mesh runs with (`mesh install rbac` prints the ClusterRole)";
   }
-  if (status === 404 && path.startsWith("/apis/")) {
+  if (status === 404 && path.startsWith("/apis/gateway.networking.k8s.io/")) {
+    hint = "; if the kind itself is unknown, install the Gateway API's CRDs";
+  } else if (status === 404 && path.startsWith("/apis/")) {
     hint =
       "; if the kind itself is unknown, install its CRD (`mesh install crds | kubectl apply -f -`)";
   }
-  return new KubeApiError(status, `${method} ${path}: ${status} ${said}${hint}`, s?.reason);
+  // The server's text often starts with the status itself ("404 page not found").
+  const what = said.startsWith(String(status)) ? said : `${status} ${said}`;
+  return new KubeApiError(status, `${method} ${path}: ${what}${hint}`, s?.reason);
 }

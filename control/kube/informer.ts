@@ -137,7 +137,12 @@ export class Informer<T extends KubeObject = KubeObject> {
     this.#error = msg;
     if (msg !== this.#lastLogged) {
       this.#lastLogged = msg;
-      log.warn("kube watch failing; retrying", { kind: this.name, error: msg });
+      // A kind whose CRD isn't installed (the Gateway API's, often) is normal: noted, retried.
+      const absent = err instanceof KubeApiError && err.status === 404;
+      (absent ? log.info : log.warn)(
+        absent ? "kind not served by the API server; retrying" : "kube watch failing; retrying",
+        { kind: this.name, error: msg },
+      );
     }
   }
 

@@ -20,7 +20,8 @@
  * ```
  * @module
  */
-import type { Diagnostic } from "../../api/diagnostic.ts";
+import { type Diagnostic, formatDiagnostic } from "../../api/diagnostic.ts";
+import { logger } from "../../util/log.ts";
 import { type Kind, KIND_INFO, KINDS, MESH } from "../../api/kinds.ts";
 import { type Resource, validateResource } from "../../api/resources.ts";
 import { KubeApiError, type KubeClient, type KubeObject, resourcePath } from "../kube/client.ts";
@@ -77,6 +78,8 @@ const REGISTRY_PATHS = {
   slices: "/apis/discovery.k8s.io/v1/endpointslices",
   pods: "/api/v1/pods",
 } as const;
+
+const log = logger("kube-store");
 
 /** The metadata fields that are a resource's content; the server sets the rest. */
 const CONTENT_METADATA = ["name", "namespace", "labels", "annotations"] as const;
@@ -252,6 +255,14 @@ export class KubeStore extends SnapshotStore implements ConfigStore {
       diagnostics: r.diagnostics,
     };
     this.#parsed.set(key, p);
+    // Logged once per version of the object: a stored resource mesh rejects is skipped, and
+    // says so (it may predate the admission webhook, or have been written around it).
+    for (const d of r.diagnostics) {
+      (d.severity === "error" ? log.error : log.warn)(formatDiagnostic(d));
+    }
+    if (!resource && r.diagnostics.some((d) => d.severity === "error")) {
+      log.error("stored resource rejected; not served until fixed", { resource: key });
+    }
     return p;
   }
 
