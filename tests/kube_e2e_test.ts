@@ -5,7 +5,9 @@
  * Pods with `spec.nodeName`, patches their status Ready with a podIP on 127.0.0.x, and writes
  * the EndpointSlice. The control plane runs with `--config-source=kube`; mesh proxies started
  * as processes for those pods route as the config says, a VirtualService changed with kubectl
- * reroutes, and a pod taken out of the EndpointSlice gets no more traffic. Everything runs in a
+ * reroutes, a pod taken out of the EndpointSlice gets no more traffic, the proxies keep serving
+ * while the API server restarts, and mesh apply, get and delete work through the control plane
+ * to the API server. Everything runs in a
  * network namespace the test makes (the pod IPs are 10.233.0.x on its `lo`).
  *
  * Needs the peer (skipped with one line naming the build command) and Istio's samples
@@ -13,7 +15,7 @@
  */
 import assert from "node:assert/strict";
 import { crdsYaml } from "../api/crds.ts";
-import { eventually, TestMesh } from "./helpers.ts";
+import { eventually, meshRun, TestMesh } from "./helpers.ts";
 import { kubeBinaries, startKube } from "./k8s_peer.ts";
 import { BOOKINFO, NETWORKING, SAMPLES_MISSING, samplesAvailable } from "./samples.ts";
 import { netnsTest, netnsUnavailable } from "./netns.ts";
@@ -207,6 +209,49 @@ netnsTest({
       const after = new Set(await ask(30));
       assert.ok(!after.has("reviews-v2"), [...after].join(","));
       assert.deepEqual(after, new Set(["reviews-v1", "reviews-v3"]));
+
+      // The API server restarts: the proxies keep serving meanwhile, the watches resume.
+      const during = ask(10);
+      await peer.restartApiserver();
+      const served = await during;
+      assert.ok(served.every((n) => n === "reviews-v1" || n === "reviews-v3"), served.join(","));
+
+      // mesh apply, get and delete go through the control plane to the API server.
+      const admin = await meshRun(["token", "create", "--admin", `--data-dir=${m.dataDir}`]);
+      assert.equal(admin.code, 0, admin.stderr);
+      const tokenFile = `${m.dir}/admin.token`;
+      await Deno.writeTextFile(tokenFile, admin.stdout.trim());
+      const server = [`--server=http://127.0.0.1:${m.adminPort}`, `--token-file=${tokenFile}`];
+      const applied = await meshRun([
+        "apply",
+        "-f",
+        `${NETWORKING}/virtual-service-reviews-v3.yaml`,
+        ...server,
+      ]);
+      assert.equal(applied.code, 0, applied.stderr);
+      assert.match(applied.stdout, /virtualservice\.networking\.istio\.io\/reviews created/i);
+      assert.equal(
+        await kubectl([
+          "get",
+          "vs",
+          "reviews",
+          "-o",
+          "jsonpath={.spec.http[0].route[0].destination.subset}",
+        ]),
+        "v3",
+      );
+      await eventually(
+        async () => (await ask(1))[0] === "reviews-v3",
+        30_000,
+        "mesh apply's route",
+      );
+      const got = await meshRun(["get", "vs", ...server]);
+      assert.match(got.stdout, /reviews/);
+      const deleted = await meshRun(["delete", "vs", "reviews", ...server]);
+      assert.equal(deleted.code, 0, deleted.stderr);
+      const gone = await peer.kubectl(["get", "vs", "reviews"]);
+      assert.notEqual(gone.code, 0);
+      assert.match(gone.stderr, /NotFound|not found/);
     } finally {
       await m?.close();
       await Promise.all(apps.map((a) => a.close()));
