@@ -2,13 +2,15 @@
  * mesh on a real kube-apiserver + etcd (tests/k8s_peer.ts), end to end: kubectl applies mesh's
  * CRDs, Istio's `platform-kube/bookinfo.yaml` and Bookinfo's networking samples, unchanged; the
  * test plays kubelet and the EndpointSlice controller (neither runs): it creates the reviews
- * Pods with `spec.nodeName`, patches their status Ready with a podIP on 127.0.0.x, and writes
- * the EndpointSlice. The control plane runs with `--config-source=kube`; mesh proxies started
- * as processes for those pods route as the config says, a VirtualService changed with kubectl
+ * Pods with `spec.nodeName`, patches their status Ready with a podIP, and writes the
+ * EndpointSlice. The control plane runs with `--config-source=kube`; mesh proxies started as
+ * processes for those pods route as the config says, a VirtualService changed with kubectl
  * reroutes, a pod taken out of the EndpointSlice gets no more traffic, the proxies keep serving
  * while the API server restarts, and mesh apply, get and delete work through the control plane
- * to the API server. Everything runs in a
- * network namespace the test makes (the pod IPs are 10.233.0.x on its `lo`).
+ * to the API server.
+ *
+ * The API server refuses loopback addresses in EndpointSlices, so everything runs in a network
+ * namespace the test makes, with the pod IPs (10.233.0.x) on its `lo` (tests/netns.ts).
  *
  * Needs the peer (skipped with one line naming the build command) and Istio's samples
  * (skipped with one line where they're missing).
