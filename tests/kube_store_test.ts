@@ -14,6 +14,7 @@ import { storeContract, virtualService, within } from "../control/store/contract
 import { kubeKinds, KubeStore } from "../control/store/kube.ts";
 import { KIND_INFO } from "../api/kinds.ts";
 import { kubeBinaries, type KubePeer, startKube } from "./k8s_peer.ts";
+import { CRDS_MISSING, istioCrds, NETWORKING, samplesAvailable } from "./samples.ts";
 
 const bins = await kubeBinaries();
 const skip = "skip" in bins ? bins.skip : undefined;
@@ -165,6 +166,49 @@ spec: {hosts: [after], http: [{route: [{destination: {host: after}}]}]}
       assert.ok(store.get("VirtualService", "default", "before"));
       // One change (the new resource): the reconnect itself changed nothing.
       assert.equal(store.revision, rev + 1);
+    } finally {
+      await store.close();
+    }
+  },
+});
+
+const istio = await istioCrds();
+if (!skip && !istio) console.log(`kube_store_test: Istio's CRDs ${CRDS_MISSING}`);
+
+Deno.test({
+  name: "kube store: Istio's own CRDs (crd-all.gen.yaml) in place of mesh's serve Istio's samples",
+  ignore: skip !== undefined || istio === undefined || !samplesAvailable,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const p = await kube();
+    await empty(p);
+    const file = `${p.dir}/istio-crds.yaml`;
+    await Deno.writeTextFile(file, istio!);
+    const applied = await p.kubectl(["apply", "--server-side", "--force-conflicts", "-f", file]);
+    assert.equal(applied.code, 0, applied.stderr);
+    const ready = await p.kubectl([
+      "wait",
+      "--for=condition=Established",
+      "crd",
+      "--all",
+      "--timeout=120s",
+    ]);
+    assert.equal(ready.code, 0, ready.stderr);
+    for (const f of ["destination-rule-all.yaml", "virtual-service-all-v1.yaml"]) {
+      const r = await p.kubectl(["apply", "-f", `${NETWORKING}/${f}`]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const store = await KubeStore.start({ kube: await client(p) });
+    try {
+      const names = store.list("VirtualService").map((r) => r.metadata.name).sort();
+      assert.deepEqual(names, ["details", "productpage", "ratings", "reviews"]);
+      assert.equal(store.list("DestinationRule").length, 4);
+      const errors = store.snapshot().diagnostics.filter((d) => d.severity === "error");
+      assert.deepEqual(errors, []);
+      // Writes through the store go through Istio's CRDs too.
+      const r = await store.apply([virtualService("extra")]);
+      assert.equal(r.results[0].action, "created");
     } finally {
       await store.close();
     }

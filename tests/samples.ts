@@ -133,3 +133,34 @@ export async function istioTreeSamples(): Promise<string | undefined> {
 /** The line printed when Istio's whole samples tree isn't there. */
 export const TREE_MISSING =
   "skipped: Istio's samples/ tree not found (set MESH_ISTIO_TREE to an istio/istio checkout, or MESH_ISTIO_GIT to a git copy of it)";
+
+/**
+ * Istio's own CRDs (`manifests/charts/base/files/crd-all.gen.yaml`): from `$MESH_ISTIO_TREE`
+ * (a checkout of istio/istio), else from the git copy at `$MESH_ISTIO_GIT`. Undefined when
+ * neither is there.
+ */
+export async function istioCrds(): Promise<string | undefined> {
+  const path = "manifests/charts/base/files/crd-all.gen.yaml";
+  const tree = env("MESH_ISTIO_TREE");
+  if (tree) {
+    try {
+      return await Deno.readTextFile(`${tree}/${path}`);
+    } catch {
+      return undefined;
+    }
+  }
+  try {
+    const out = await new Deno.Command("git", {
+      args: ["-C", GIT_MIRROR, "show", `HEAD:${path}`],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    return out.success ? new TextDecoder().decode(out.stdout) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The line printed when Istio's CRDs aren't there. */
+export const CRDS_MISSING =
+  "skipped: Istio's crd-all.gen.yaml not found (set MESH_ISTIO_TREE to an istio/istio checkout, or MESH_ISTIO_GIT to a git copy of it)";
