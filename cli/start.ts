@@ -30,6 +30,12 @@ export const controlFlags: FlagSpecs = {
     type: "string",
     help: "kubeconfig context of the kube source (default its current one)",
   },
+  "write-status": {
+    type: "bool",
+    default: false,
+    help: "write each Istio resource's status (validation messages, Reconciled) through the " +
+      "Kubernetes API, as istiod's PILOT_ENABLE_STATUS does; needs the kube source",
+  },
   "data-dir": { type: "string", default: "./mesh-data", help: "where the CA and token keys live" },
   listen: {
     type: "string",
@@ -209,6 +215,22 @@ export async function startCommand(argv: string[]): Promise<number> {
       throw new UsageError((err as Error).message);
     }
     const store = await openConfigSources(sourceOpts);
+    // `--write-status`: a client of its own for the status writes (the store keeps its own).
+    let statusKube: import("../control/kube/client.ts").KubeClient | undefined;
+    if (flags.writeStatus === true) {
+      if (!sourceOpts.sources.includes("kube")) {
+        const { logger } = await import("../util/log.ts");
+        logger("control").warn(
+          "--write-status needs --config-source=kube (file resources have no status); ignored",
+        );
+      } else {
+        const { loadKubeConfig } = await import("../control/kube/config.ts");
+        const { KubeClient } = await import("../control/kube/client.ts");
+        statusKube = new KubeClient(
+          await loadKubeConfig({ kubeconfig: sourceOpts.kubeconfig, context: sourceOpts.context }),
+        );
+      }
+    }
     const control = await startControl({
       store,
       dataDir: flags.dataDir as string,
@@ -221,9 +243,11 @@ export async function startCommand(argv: string[]): Promise<number> {
       caKeyType: flags.caKeyType as CaKeyType,
       caPluginDir: flags.caPluginDir as string | undefined,
       signRate: flags.signRate as number,
+      ...(statusKube ? { writeStatus: { kube: statusKube } } : {}),
     });
     await waitForSignal();
     await control.close();
+    statusKube?.close();
     await store.close();
     return 0;
   }

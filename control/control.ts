@@ -33,6 +33,7 @@ import { atomicWrite } from "../util/atomic_write.ts";
 import { JwksCache, NO_KEYS } from "./jwks.ts";
 import { jwksTimeoutOf, jwksUriOf } from "./request_authn.ts";
 import type { Resource } from "../api/resources.ts";
+import type { KubeClient } from "./kube/client.ts";
 
 const log = logger("control");
 
@@ -68,6 +69,12 @@ export interface ControlOptions {
    * reconnects.
    */
   workloadGraceMs?: number;
+  /**
+   * `--write-status`: write each Istio resource's `status` (validation messages, the
+   * Reconciled condition, observedGeneration) through this client, as istiod does with
+   * `PILOT_ENABLE_STATUS` (`control/kube/status.ts`). Only the kube source's resources.
+   */
+  writeStatus?: { kube: Pick<KubeClient, "request">; analyzers?: boolean };
 }
 
 /** A running control plane. */
@@ -90,6 +97,9 @@ export const WORKLOAD_GRACE_MS = 60_000;
 
 /** Debounce between a change and the push it causes. */
 export const PUSH_DEBOUNCE_MS = 50;
+
+/** Debounce between a change and the resource statuses it causes (`writeStatus`). */
+export const STATUS_DEBOUNCE_MS = 200;
 
 function splitListen(listen: string): { host: string; port: number } {
   const i = listen.lastIndexOf(":");
@@ -239,6 +249,28 @@ export async function startControl(opts: ControlOptions): Promise<Control> {
     schedule();
   });
 
+  // Status of the kube source's resources, after each change (diagnostics-only ones too).
+  let statusWriter: import("./kube/status.ts").StatusWriter | undefined;
+  let statusTimer: ReturnType<typeof setTimeout> | undefined;
+  let unsubscribeStatus = () => {};
+  if (opts.writeStatus) {
+    const { StatusWriter, statusMessagesOf } = await import("./kube/status.ts");
+    const writer = statusWriter = new StatusWriter({ kube: opts.writeStatus.kube });
+    const analyzers = opts.writeStatus.analyzers ?? true;
+    const computeStatus = () => {
+      try {
+        writer.update(statusMessagesOf(store.snapshot(), { analyzers }));
+      } catch (err) {
+        log.error("can't compute resource status", { error: err });
+      }
+    };
+    unsubscribeStatus = store.subscribe(() => {
+      clearTimeout(statusTimer);
+      statusTimer = setTimeout(computeStatus, STATUS_DEBOUNCE_MS);
+    });
+    computeStatus();
+  }
+
   const server = await startControlServer({
     host,
     port,
@@ -336,6 +368,9 @@ export async function startControl(opts: ControlOptions): Promise<Control> {
       hub.close();
       unsubscribe();
       clearTimeout(timer);
+      unsubscribeStatus();
+      clearTimeout(statusTimer);
+      await statusWriter?.close();
       await ownStore?.close();
       await server.close();
       await admin?.shutdown();
