@@ -72,6 +72,8 @@ export interface KubePeer {
 export interface StartKubeOptions {
   /** `--authorization-mode RBAC` (default true); false: `AlwaysAllow`. */
   rbac?: boolean;
+  /** More kube-apiserver flags (e.g. `--watch-cache=false`: watches read etcd directly). */
+  apiserverArgs?: string[];
 }
 
 const ETCD_READY_MS = 60_000;
@@ -460,6 +462,7 @@ export async function startKube(o: StartKubeOptions = {}): Promise<KubePeer> {
       "none",
       "--enable-priority-and-fairness=false",
       "--profiling=false",
+      ...(o.apiserverArgs ?? []),
     ];
     client.http = Deno.createHttpClient({ caCerts: [caPem] });
     const http = client.http;

@@ -12,6 +12,8 @@ import { KubeClient } from "../control/kube/client.ts";
 import { loadKubeConfig } from "../control/kube/config.ts";
 import { storeContract, virtualService, within } from "../control/store/contract.ts";
 import { kubeKinds, KubeStore } from "../control/store/kube.ts";
+import { Informer } from "../control/kube/informer.ts";
+import { eventually } from "./helpers.ts";
 import { KIND_INFO } from "../api/kinds.ts";
 import { kubeBinaries, type KubePeer, startKube } from "./k8s_peer.ts";
 import { CRDS_MISSING, istioCrds, NETWORKING, samplesAvailable } from "./samples.ts";
@@ -168,6 +170,72 @@ spec: {hosts: [after], http: [{route: [{destination: {host: after}}]}]}
       assert.equal(store.revision, rev + 1);
     } finally {
       await store.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "informer: a watch whose resourceVersion etcd compacted away (410 Gone) lists again, quietly",
+  ignore: skip !== undefined,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    // Without the watch cache, a watch reads etcd, whose compaction then answers 410 Gone
+    // (the cache would serve the old version from memory).
+    const p = await startKube({ apiserverArgs: ["--watch-cache=false"] });
+    const file = `${p.dir}/crds.yaml`;
+    await Deno.writeTextFile(file, crdsYaml(["VirtualService"]));
+    assert.equal((await p.kubectl(["apply", "--server-side", "-f", file])).code, 0);
+    const ready = await p.kubectl([
+      "wait",
+      "--for=condition=Established",
+      "crd",
+      "--all",
+      "--timeout=120s",
+    ]);
+    assert.equal(ready.code, 0, ready.stderr);
+    const c = await client(p);
+    const path = "/apis/networking.istio.io/v1/virtualservices";
+    // The server ends each watch after a second, so the informer re-watches from its version.
+    const inf = new Informer(c, path, { name: "VirtualService", watchSeconds: () => 1 });
+    const changes: string[] = [];
+    inf.subscribe((batch) =>
+      changes.push(...batch.map((x) => `${x.type} ${x.object.metadata.name}`))
+    );
+    try {
+      const store = await KubeStore.start({
+        kube: c,
+        closeClient: false,
+        kinds: ["VirtualService"],
+      });
+      await store.apply([virtualService("kept")]);
+      await store.close();
+      inf.start();
+      await inf.synced;
+      const seen = changes.length;
+      // Other objects move etcd's revision past the informer's; then history is compacted.
+      for (let i = 0; i < 3; i++) {
+        const r = await p.kubectl(["create", "configmap", `bump-${i}`]);
+        assert.equal(r.code, 0, r.stderr);
+      }
+      const rev = (await c.request<{ metadata: { resourceVersion: string } }>(
+        "GET",
+        "/api/v1/namespaces/default/configmaps/bump-2",
+      )).metadata.resourceVersion;
+      const compacted = await fetch(`http://127.0.0.1:${p.etcdPort}/v3/kv/compaction`, {
+        method: "POST",
+        body: JSON.stringify({ revision: rev, physical: true }),
+      });
+      assert.equal(compacted.status, 200, await compacted.text());
+      await eventually(() => inf.lists >= 2, 30_000, "the informer to list again after 410");
+      assert.deepEqual(inf.items().map((o) => o.metadata.name), ["kept"]);
+      assert.equal(changes.length, seen, "the relist changed nothing: no event for subscribers");
+      assert.equal(inf.error, undefined);
+    } finally {
+      await inf.stop();
+      c.close();
+      await p.stop();
     }
   },
 });
