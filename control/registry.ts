@@ -140,7 +140,17 @@ export class ServiceRegistry {
         } else instances.push({ address: ep.address, labels: ep.labels ?? {}, ports: ep.ports });
       }
       const kubeSelector = kube ? selectorOf(se.metadata.annotations) : undefined;
-      if (kubeSelector) this.#selecting.push({ namespace: ns, selector: kubeSelector, ports });
+      if (kubeSelector) {
+        this.#selecting.push({ namespace: ns, selector: kubeSelector, ports });
+        // A Service selects WorkloadEntries (VMs) by its selector too, as in Istio.
+        for (const we of snapshot.workloadEntries) {
+          if (we.metadata.namespace !== ns || !we.spec.address) continue;
+          const labels = { ...(we.metadata.labels ?? {}), ...(we.spec.labels ?? {}) };
+          if (!labelsMatch(kubeSelector, labels)) continue;
+          if (instances.some((i) => i.address === we.spec.address)) continue;
+          instances.push({ address: we.spec.address, labels, ports: we.spec.ports });
+        }
+      }
       const selector = se.spec.workloadSelector?.labels;
       if (selector) {
         this.#selecting.push({ namespace: ns, selector, ports });

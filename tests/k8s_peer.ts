@@ -515,3 +515,32 @@ export async function startKube(o: StartKubeOptions = {}): Promise<KubePeer> {
     throw e;
   }
 }
+
+/** Runs `kubectl <args> -f FILE` with `text` as the file (written into the peer's dir). */
+export async function kubectlFile(
+  peer: KubePeer,
+  args: string[],
+  text: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const file = await Deno.makeTempFile({ dir: peer.dir, suffix: ".yaml" });
+  await Deno.writeTextFile(file, text);
+  return await peer.kubectl([...args, "-f", file]);
+}
+
+/**
+ * Applies CRDs with kubectl (server-side; mesh's own, `mesh install crds`, unless `yaml` is
+ * given) and waits until every CRD is Established. Throws with kubectl's message on failure.
+ */
+export async function installCrds(peer: KubePeer, yaml?: string): Promise<void> {
+  const text = yaml ?? (await import("../api/crds.ts")).crdsYaml();
+  const applied = await kubectlFile(peer, ["apply", "--server-side", "--force-conflicts"], text);
+  if (applied.code !== 0) throw new Error(`kubectl apply of the CRDs failed: ${applied.stderr}`);
+  const ready = await peer.kubectl([
+    "wait",
+    "--for=condition=Established",
+    "crd",
+    "--all",
+    "--timeout=120s",
+  ]);
+  if (ready.code !== 0) throw new Error(`the CRDs never became Established: ${ready.stderr}`);
+}

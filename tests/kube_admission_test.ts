@@ -10,13 +10,12 @@
  * Skipped with one line when the peer isn't built.
  */
 import assert from "node:assert/strict";
-import { crdsYaml } from "../api/crds.ts";
 import { KubeClient } from "../control/kube/client.ts";
 import { loadKubeConfig } from "../control/kube/config.ts";
 import { virtualService } from "../control/store/contract.ts";
 import { KubeStore } from "../control/store/kube.ts";
 import { eventually, meshRun, TestMesh } from "./helpers.ts";
-import { kubeBinaries, type KubePeer, startKube } from "./k8s_peer.ts";
+import { installCrds, kubeBinaries, kubectlFile, startKube } from "./k8s_peer.ts";
 
 const bins = await kubeBinaries();
 const skip = "skip" in bins ? bins.skip : undefined;
@@ -30,26 +29,6 @@ spec:
   http: [{timeout: 1x, route: [{destination: {host: reviews}}]}]
 `;
 
-/** Runs kubectl with `yaml` as the file; returns the whole result. */
-async function kubectlWith(peer: KubePeer, args: string[], yaml: string) {
-  const file = await Deno.makeTempFile({ dir: peer.dir, suffix: ".yaml" });
-  await Deno.writeTextFile(file, yaml);
-  return await peer.kubectl([...args, "-f", file]);
-}
-
-async function installCrds(peer: KubePeer): Promise<void> {
-  const r = await kubectlWith(peer, ["apply", "--server-side"], crdsYaml());
-  assert.equal(r.code, 0, r.stderr);
-  const ready = await peer.kubectl([
-    "wait",
-    "--for=condition=Established",
-    "crd",
-    "--all",
-    "--timeout=120s",
-  ]);
-  assert.equal(ready.code, 0, ready.stderr);
-}
-
 Deno.test({
   name:
     "admission webhook: the API server asks mesh; kubectl apply of an invalid VirtualService is refused",
@@ -62,7 +41,7 @@ Deno.test({
     try {
       await installCrds(peer);
       // Stored before any webhook: the control plane must report it and skip it.
-      const early = await kubectlWith(peer, ["apply"], INVALID.replace("NAME", "early"));
+      const early = await kubectlFile(peer, ["apply"], INVALID.replace("NAME", "early"));
       assert.equal(early.code, 0, early.stderr);
       m = await TestMesh.start({}, ["--config-source=kube", `--kubeconfig=${peer.kubeconfig}`]);
       await m.control.waitFor(
@@ -90,14 +69,14 @@ Deno.test({
         `--url=https://127.0.0.1:${m.port}/validate`,
       ]);
       assert.equal(hook.code, 0, hook.stderr);
-      const installed = await kubectlWith(peer, ["apply"], hook.stdout);
+      const installed = await kubectlFile(peer, ["apply"], hook.stdout);
       assert.equal(installed.code, 0, installed.stderr);
 
       // The API server may take a moment to load the new configuration: until then it admits.
       let refused = "";
       await eventually(
         async () => {
-          const r = await kubectlWith(peer, ["apply"], INVALID.replace("NAME", "bad"));
+          const r = await kubectlFile(peer, ["apply"], INVALID.replace("NAME", "bad"));
           if (r.code === 0) {
             await peer.kubectl(["delete", "virtualservice", "bad", "--ignore-not-found"]);
             return false;
@@ -111,7 +90,7 @@ Deno.test({
       assert.match(refused, /admission webhook "validation\.mesh\.dev" denied the request/);
       assert.match(refused, /VirtualService default\/bad: spec\.http\[0\]\.timeout/);
       // A valid one is admitted, with mesh's warnings shown by kubectl.
-      const ok = await kubectlWith(
+      const ok = await kubectlFile(
         peer,
         ["apply"],
         `apiVersion: networking.istio.io/v1
@@ -146,9 +125,9 @@ Deno.test({
       assert.equal(ns.code, 0, ns.stderr);
       const rbac = await meshRun(["install", "rbac"]);
       assert.equal(rbac.code, 0, rbac.stderr);
-      const applied = await kubectlWith(peer, ["apply"], rbac.stdout);
+      const applied = await kubectlFile(peer, ["apply"], rbac.stdout);
       assert.equal(applied.code, 0, applied.stderr);
-      const seeded = await kubectlWith(
+      const seeded = await kubectlFile(
         peer,
         ["apply"],
         `apiVersion: networking.istio.io/v1

@@ -16,9 +16,8 @@
  * (skipped with one line where they're missing).
  */
 import assert from "node:assert/strict";
-import { crdsYaml } from "../api/crds.ts";
 import { eventually, meshRun, TestMesh } from "./helpers.ts";
-import { kubeBinaries, startKube } from "./k8s_peer.ts";
+import { installCrds, kubeBinaries, startKube } from "./k8s_peer.ts";
 import { BOOKINFO, NETWORKING, SAMPLES_MISSING, samplesAvailable } from "./samples.ts";
 import { netnsTest, netnsUnavailable } from "./netns.ts";
 
@@ -90,10 +89,7 @@ netnsTest({
         assert.equal(r.code, 0, `kubectl ${args.join(" ")}: ${r.stderr}`);
         return r.stdout;
       };
-      const crds = `${peer.dir}/crds.yaml`;
-      await Deno.writeTextFile(crds, crdsYaml());
-      await kubectl(["apply", "--server-side", "-f", crds]);
-      await kubectl(["wait", "--for=condition=Established", "crd", "--all", "--timeout=120s"]);
+      await installCrds(peer);
       // Istio's files, unchanged.
       await kubectl(["apply", "-f", `${BOOKINFO}/platform-kube/bookinfo.yaml`]);
       await kubectl(["apply", "-f", `${NETWORKING}/destination-rule-all.yaml`]);

@@ -8,8 +8,7 @@
  * Skipped with one line when the peer isn't built (`deno run -A tests/peers/k8s/build.ts`).
  */
 import assert from "node:assert/strict";
-import { crdsYaml } from "../api/crds.ts";
-import { kubeBinaries, startKube } from "./k8s_peer.ts";
+import { installCrds, kubeBinaries, startKube } from "./k8s_peer.ts";
 import { eventually, TestMesh } from "./helpers.ts";
 
 const bins = await kubeBinaries();
@@ -46,15 +45,7 @@ Deno.test({
         const r = await peer.kubectl(["apply", "--server-side", "--force-conflicts", "-f", file]);
         assert.equal(r.code, 0, r.stderr);
       };
-      await apply("crds", crdsYaml());
-      const ready = await peer.kubectl([
-        "wait",
-        "--for=condition=Established",
-        "crd",
-        "--all",
-        "--timeout=120s",
-      ]);
-      assert.equal(ready.code, 0, ready.stderr);
+      await installCrds(peer);
       // A Service for the host the fixed routes go to (the registry makes its ServiceEntry).
       await apply(
         "svc",

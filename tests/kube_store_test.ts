@@ -15,7 +15,7 @@ import { kubeKinds, KubeStore } from "../control/store/kube.ts";
 import { Informer } from "../control/kube/informer.ts";
 import { eventually } from "./helpers.ts";
 import { KIND_INFO } from "../api/kinds.ts";
-import { kubeBinaries, type KubePeer, startKube } from "./k8s_peer.ts";
+import { installCrds, kubeBinaries, kubectlFile, type KubePeer, startKube } from "./k8s_peer.ts";
 import { CRDS_MISSING, istioCrds, NETWORKING, samplesAvailable } from "./samples.ts";
 
 const bins = await kubeBinaries();
@@ -30,23 +30,26 @@ async function kube(): Promise<KubePeer> {
   if (peer) return peer;
   const p = await startKube();
   peer = p;
-  const file = `${p.dir}/crds.yaml`;
-  await Deno.writeTextFile(file, crdsYaml());
-  const applied = await p.kubectl(["apply", "--server-side", "-f", file]);
-  assert.equal(applied.code, 0, applied.stderr);
-  const ready = await p.kubectl([
-    "wait",
-    "--for=condition=Established",
-    "crd",
-    "--all",
-    "--timeout=120s",
-  ]);
-  assert.equal(ready.code, 0, ready.stderr);
+  await installCrds(p);
   for (const ns of NAMESPACES.slice(1)) {
     const r = await p.kubectl(["create", "namespace", ns]);
     assert.equal(r.code, 0, r.stderr);
   }
   return p;
+}
+
+/** Resolves once `ok()` holds for the store's snapshot (bounded: 60 s, to catch a hang). */
+function seen(store: KubeStore, ok: () => boolean, what: string): Promise<void> {
+  let stop = () => {};
+  return within(
+    new Promise<void>((resolve) => {
+      const check = () => ok() && resolve();
+      stop = store.subscribe(check);
+      check();
+    }),
+    60_000,
+    `the store to see ${what}`,
+  ).finally(() => stop());
 }
 
 /** A client of the peer, as the control plane makes one from the kubeconfig. */
@@ -88,10 +91,10 @@ Deno.test({
     await empty(p);
     const store = await KubeStore.start({ kube: await client(p) });
     try {
-      const file = `${p.dir}/bad.yaml`;
       // Structurally fine for the CRD, but mesh refuses the duration "1x".
-      await Deno.writeTextFile(
-        file,
+      const r = await kubectlFile(
+        p,
+        ["apply"],
         `apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: bad, namespace: default}
@@ -105,16 +108,11 @@ metadata: {name: reviews, namespace: prod}
 spec: {host: reviews, subsets: [{name: v1, labels: {version: v1}}]}
 `,
       );
-      const r = await p.kubectl(["apply", "-f", file]);
       assert.equal(r.code, 0, r.stderr);
-      await within(
-        new Promise<void>((resolve) => {
-          const check = () => store.get("DestinationRule", "prod", "reviews") && resolve();
-          store.subscribe(check);
-          check();
-        }),
-        20_000,
-        "the store to see kubectl's DestinationRule",
+      await seen(
+        store,
+        () => !!store.get("DestinationRule", "prod", "reviews"),
+        "kubectl's DestinationRule",
       );
       const dr = store.get("DestinationRule", "prod", "reviews");
       assert.equal(dr?.apiVersion, "networking.istio.io/v1", "read through the storage version");
@@ -145,25 +143,20 @@ Deno.test({
       const rev = store.revision;
       await p.restartApiserver();
       // Written by someone else while the store's watch reconnects.
-      const file = `${p.dir}/after.yaml`;
-      await Deno.writeTextFile(
-        file,
+      const r = await kubectlFile(
+        p,
+        ["apply"],
         `apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: after, namespace: default}
 spec: {hosts: [after], http: [{route: [{destination: {host: after}}]}]}
 `,
       );
-      const r = await p.kubectl(["apply", "-f", file]);
       assert.equal(r.code, 0, r.stderr);
-      await within(
-        new Promise<void>((resolve) => {
-          const check = () => store.get("VirtualService", "default", "after") && resolve();
-          store.subscribe(check);
-          check();
-        }),
-        60_000,
-        "the store to see the resource written after the restart",
+      await seen(
+        store,
+        () => !!store.get("VirtualService", "default", "after"),
+        "the resource written after the restart",
       );
       assert.ok(store.get("VirtualService", "default", "before"));
       // One change (the new resource): the reconnect itself changed nothing.
@@ -184,17 +177,7 @@ Deno.test({
     // Without the watch cache, a watch reads etcd, whose compaction then answers 410 Gone
     // (the cache would serve the old version from memory).
     const p = await startKube({ apiserverArgs: ["--watch-cache=false"] });
-    const file = `${p.dir}/crds.yaml`;
-    await Deno.writeTextFile(file, crdsYaml(["VirtualService"]));
-    assert.equal((await p.kubectl(["apply", "--server-side", "-f", file])).code, 0);
-    const ready = await p.kubectl([
-      "wait",
-      "--for=condition=Established",
-      "crd",
-      "--all",
-      "--timeout=120s",
-    ]);
-    assert.equal(ready.code, 0, ready.stderr);
+    await installCrds(p, crdsYaml(["VirtualService"]));
     const c = await client(p);
     const path = "/apis/networking.istio.io/v1/virtualservices";
     // The server ends each watch after a second, so the informer re-watches from its version.
@@ -251,18 +234,7 @@ Deno.test({
   async fn() {
     const p = await kube();
     await empty(p);
-    const file = `${p.dir}/istio-crds.yaml`;
-    await Deno.writeTextFile(file, istio!);
-    const applied = await p.kubectl(["apply", "--server-side", "--force-conflicts", "-f", file]);
-    assert.equal(applied.code, 0, applied.stderr);
-    const ready = await p.kubectl([
-      "wait",
-      "--for=condition=Established",
-      "crd",
-      "--all",
-      "--timeout=120s",
-    ]);
-    assert.equal(ready.code, 0, ready.stderr);
+    await installCrds(p, istio!);
     for (const f of ["destination-rule-all.yaml", "virtual-service-all-v1.yaml"]) {
       const r = await p.kubectl(["apply", "-f", `${NETWORKING}/${f}`]);
       assert.equal(r.code, 0, r.stderr);

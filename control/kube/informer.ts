@@ -104,7 +104,10 @@ export class Informer<T extends KubeObject = KubeObject> {
     return this.#cache.get(`${namespace}/${name}`);
   }
 
-  /** Hears every batch of changes (a watch event, or what a relist changed). */
+  /**
+   * Hears every batch of changes (a watch event, or what a relist changed), and an empty
+   * batch when {@linkcode error} appears or clears.
+   */
   subscribe(fn: (changes: CacheChange<T>[]) => void): () => void {
     this.#subs.add(fn);
     return () => this.#subs.delete(fn);
@@ -121,8 +124,8 @@ export class Informer<T extends KubeObject = KubeObject> {
     await this.#running;
   }
 
-  #emit(changes: CacheChange<T>[]): void {
-    if (changes.length === 0) return;
+  #emit(changes: CacheChange<T>[], always = false): void {
+    if (changes.length === 0 && !always) return;
     for (const fn of this.#subs) {
       try {
         fn(changes);
@@ -134,7 +137,9 @@ export class Informer<T extends KubeObject = KubeObject> {
 
   #fail(err: unknown): void {
     const msg = (err as Error)?.message ?? String(err);
+    const was = this.#error;
     this.#error = msg;
+    if (was === undefined) this.#emit([], true);
     if (msg !== this.#lastLogged) {
       this.#lastLogged = msg;
       // A kind whose CRD isn't installed (the Gateway API's, often) is normal: noted, retried.
@@ -147,10 +152,14 @@ export class Informer<T extends KubeObject = KubeObject> {
   }
 
   #ok(): void {
-    if (this.#error !== undefined) log.info("kube watch recovered", { kind: this.name });
+    const was = this.#error;
     this.#error = undefined;
     this.#lastLogged = undefined;
     this.#backoff.reset();
+    if (was !== undefined) {
+      log.info("kube watch recovered", { kind: this.name });
+      this.#emit([], true);
+    }
   }
 
   async #run(): Promise<void> {
