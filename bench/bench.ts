@@ -37,6 +37,7 @@ import {
 import {
   addOverheads,
   type Group,
+  kubeTargets,
   markdown,
   type Result,
   round,
@@ -47,6 +48,7 @@ import {
 } from "./report.ts";
 import { ensureTools } from "./tools/install.ts";
 import { proxyStartup, signRate } from "./ca_bench.ts";
+import { type KubeResult, runKubeBench } from "./kube.ts";
 import { firstLine, have, isStopping, killRunning, reapChildren, tail } from "./spawn.ts";
 import {
   findOrBuildFortio,
@@ -475,6 +477,17 @@ async function caSection(quick: boolean): Promise<Result["ca"]> {
   return { signing, proxy_start_ms: await proxyStartup(quick ? 2 : 5) };
 }
 
+/**
+ * The Kubernetes section (issue 11): 1,000 Services with 5 endpoints each (100 with --quick) on a
+ * real kube-apiserver; `supported: false` when its binaries aren't built or it fails.
+ */
+async function kubeSection(opts: Options): Promise<KubeResult> {
+  log(`Kubernetes: ${opts.kubeServices} Services, time to first push, endpoint changes`);
+  const r = await runKubeBench({ services: opts.kubeServices, endpointsPer: 5, log });
+  if (!r.supported) log(`Kubernetes section not measured: ${r.reason}`);
+  return r;
+}
+
 async function main(): Promise<number> {
   const started = Date.now();
   const loadAvgStart = loadAverage();
@@ -795,6 +808,8 @@ async function main(): Promise<number> {
       load_avg_end: loadAverage(),
       versions: await versions(ctx.fortio),
     };
+    const ca = isStopping() ? undefined : await caSection(opts.quick);
+    const kube = opts.kube && !isStopping() ? await kubeSection(opts) : undefined;
     const result: Result = {
       date: new Date().toISOString(),
       quick: opts.quick,
@@ -828,9 +843,10 @@ async function main(): Promise<number> {
         peers: Object.fromEntries(PAIRS.map((n) => [n, peerSettings(pairs[n])])),
       },
       rows,
-      targets: targets(rows),
+      targets: [...targets(rows), ...kubeTargets(kube)],
       notes,
-      ca: isStopping() ? undefined : await caSection(opts.quick),
+      ca,
+      kube,
     };
     if (isStopping()) return 130;
     await Deno.mkdir(`${ROOT}/bench/results`, { recursive: true });

@@ -5,7 +5,8 @@
 
 /** Usage text for `deno task bench --help`. */
 export const USAGE = `usage: deno task bench [--quick] [--rounds=N] [--duration=Ns] [--qps=N]
-                       [--no-extras] [--no-install] [--tool=fortio|wrk] [--[no-]write-results]
+                       [--no-extras] [--no-kube] [--no-install] [--tool=fortio|wrk]
+                       [--[no-]write-results]
 
   --quick             1 round, short runs: the whole suite in well under a minute
   --rounds=N          rounds of the main rows (direct, nginx, haproxy, mesh), 1..20
@@ -14,6 +15,8 @@ export const USAGE = `usage: deno task bench [--quick] [--rounds=N] [--duration=
                       (default 8 s fixed-rate + 5 s max; 3 s + 2 s with --quick)
   --qps=N             the fixed rate for latency percentiles (default 1000)
   --no-extras         skip the HTTP/2, gRPC and TCP rows
+  --no-kube           skip the Kubernetes section (a real kube-apiserver, 1,000 Services;
+                      100 with --quick; skipped by itself when the binaries aren't built)
   --no-install        don't install missing tools (by default, as root, apt-get installs them)
   --tool=wrk          force the wrk fallback (no fixed rate; no gRPC/TCP rows)
   --write-results     write bench/RESULTS.md (default on for full runs, off with --quick)
@@ -34,6 +37,10 @@ export interface Options {
   extraMaxS: number;
   qps: number;
   extras: boolean;
+  /** Run the Kubernetes section (bench/kube.ts). */
+  kube: boolean;
+  /** Services (and EndpointSlices) the Kubernetes section creates. */
+  kubeServices: number;
   tool: "fortio" | "wrk";
   writeResults: boolean;
 }
@@ -53,12 +60,14 @@ export function parseOptions(args: string[]): Options {
   let duration: number | undefined;
   let qps = 1000;
   let extras = true;
+  let kube = true;
   let tool: "fortio" | "wrk" = "fortio";
   let writeResults: boolean | undefined;
   for (const a of args) {
     if (a === "--help" || a === "-h") help = true;
     else if (a === "--quick") quick = true;
     else if (a === "--no-extras") extras = false;
+    else if (a === "--no-kube") kube = false;
     else if (a === "--no-install") continue; // read in bench.ts: don't apt-get missing tools
     else if (a === "--write-results") writeResults = true;
     else if (a === "--no-write-results") writeResults = false;
@@ -87,6 +96,8 @@ export function parseOptions(args: string[]): Options {
     extraMaxS: quick ? 1 : 3,
     qps,
     extras,
+    kube,
+    kubeServices: quick ? 100 : 1000,
     tool,
     writeResults: writeResults ?? !quick,
   };

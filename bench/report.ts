@@ -4,6 +4,7 @@
  * Markdown for stdout and `bench/RESULTS.md`.
  * @module
  */
+import type { KubeResult } from "./kube.ts";
 import type { LoadResult } from "./tools/load.ts";
 
 /** Which traffic a row carries. */
@@ -313,6 +314,81 @@ export function targets(rows: Record<string, Row>): Target[] {
   return out;
 }
 
+/** The limits from issue 11 (Kubernetes). */
+export const KUBE_LIMITS = { services: 1000, firstPushS: 3, endpointChangeMs: 200 };
+
+/**
+ * Issue 11's targets from the Kubernetes section: the first push with 1,000 Services, and an
+ * EndpointSlice change acknowledged by the proxy (the median of the changes). None when the
+ * section didn't run (`--no-kube`).
+ */
+export function kubeTargets(kube: KubeResult | undefined): Target[] {
+  if (!kube) return [];
+  const t1 = `first push with ${KUBE_LIMITS.services.toLocaleString("en")} Services ≤ ` +
+    `${KUBE_LIMITS.firstPushS} s (issue 11)`;
+  const t2 = `EndpointSlice change acknowledged ≤ ${KUBE_LIMITS.endpointChangeMs} ms (issue 11)`;
+  if (!kube.supported) {
+    const none = (target: string): Target => ({
+      target,
+      value: "n/a",
+      ratio: null,
+      met: null,
+      note: kube.reason,
+    });
+    return [none(t1), none(t2)];
+  }
+  const full = kube.services >= KUBE_LIMITS.services;
+  const push = round(kube.first_push_s / KUBE_LIMITS.firstPushS, 2);
+  const change = round(kube.endpoint_change_median_ms / KUBE_LIMITS.endpointChangeMs, 2);
+  return [
+    {
+      target: t1,
+      value: `${kube.first_push_s.toFixed(2)} s with ${kube.services} Services`,
+      ratio: push,
+      met: full ? kube.first_push_s <= KUBE_LIMITS.firstPushS : null,
+      ...(full ? {} : { note: `only ${kube.services} Services in this run (--quick)` }),
+    },
+    {
+      target: t2,
+      value: `median ${kube.endpoint_change_median_ms.toFixed(0)} ms, max ` +
+        `${kube.endpoint_change_max_ms.toFixed(0)} ms`,
+      ratio: change,
+      met: kube.endpoint_change_median_ms <= KUBE_LIMITS.endpointChangeMs,
+      ...(kube.endpoint_change_max_ms > KUBE_LIMITS.endpointChangeMs
+        ? { note: `the slowest of ${kube.endpoint_change_ms.length} changes is over` }
+        : {}),
+    },
+  ];
+}
+
+/** The Kubernetes section's Markdown (issue 11). */
+export function kubeMarkdown(kube: KubeResult): string[] {
+  const out = ["## Kubernetes (issue 11)", ""];
+  if (!kube.supported) return [...out, `Not measured: ${kube.reason}`, ""];
+  return [
+    ...out,
+    "| Services | endpoints | first push s | control-plane RSS MB | KB/Service | " +
+    "endpoint change → ack ms (median / max) |",
+    "| ---: | ---: | ---: | ---: | ---: | ---: |",
+    `| ${kube.services} | ${kube.endpoints} | ${kube.first_push_s.toFixed(2)} | ` +
+    `${kube.control_rss_mb.toFixed(1)} | ${kube.control_kb_per_service.toFixed(1)} | ` +
+    `${kube.endpoint_change_median_ms.toFixed(0)} / ${kube.endpoint_change_max_ms.toFixed(0)} |`,
+    "",
+    `On a real kube-apiserver + etcd (tests/k8s_peer.ts), ${kube.services} Services with one ` +
+    `EndpointSlice of ${kube.endpoints_per_service} ready endpoints each (created in ` +
+    `${kube.create_s.toFixed(1)} s). First push: control plane (\`--config-source=kube\`) ` +
+    `spawned → one proxy acknowledged a config with every Service ` +
+    `(${kube.first_push_from_proxy_start_s.toFixed(2)} s of it from the proxy's spawn; ` +
+    `${kube.first_push_empty_s.toFixed(2)} s with no Services). RSS right after the first push ` +
+    `(${kube.control_rss_mb_end.toFixed(1)} MB after the endpoint changes); KB/Service is over ` +
+    `a control plane with no Services (${kube.control_rss_mb_empty.toFixed(1)} MB). Endpoint ` +
+    `change: a merge patch of one address of one EndpointSlice → the proxy acknowledged ` +
+    `(/debug/syncz) a config with the new address (its /config_dump), ` +
+    `${kube.endpoint_change_ms.length} changes: ${kube.endpoint_change_ms.join(", ")} ms.`,
+    "",
+  ];
+}
+
 // ---------------------------------------------------------------- Markdown
 
 const f = (x: number | null | undefined, d = 2) =>
@@ -402,6 +478,8 @@ export interface Result {
     signing: { key_type: string; certs_per_s: number; signed: number; seconds: number }[];
     proxy_start_ms: number[];
   };
+  /** The Kubernetes section (issue 11): bench/kube.ts. */
+  kube?: KubeResult;
 }
 
 function machineLine(m: Record<string, unknown>): string {
@@ -444,7 +522,7 @@ export function markdown(r: Result): string {
         `${s.extra_max_s} s max.`
       : ""),
     "",
-    "## Targets (issue 3)",
+    r.kube ? "## Targets (issues 3 and 11)" : "## Targets (issue 3)",
     "",
     targetsTable(r.targets),
     "## HTTP/1.1: client → proxy A → mTLS → proxy B → app",
@@ -470,6 +548,7 @@ export function markdown(r: Result): string {
       "",
     );
   }
+  if (r.kube) out.push(...kubeMarkdown(r.kube));
   if (r.notes.length) out.push("## Notes", "", ...r.notes.map((n) => `- ${n}`), "");
   return out.join("\n");
 }
