@@ -49,6 +49,7 @@ import { writeBody } from "./h2/pipe.ts";
 import type { HeaderField } from "./h2/hpack.ts";
 import { h2Tunnel } from "./h2/tunnel.ts";
 import { wholeBody } from "./whole_body.ts";
+import { setClientGone } from "./client_gone.ts";
 import { type TrailerFields, trailersOf, withTrailers } from "./trailers.ts";
 import type { ListenerLimits, ServeHandler } from "./listener.ts";
 import {
@@ -170,7 +171,9 @@ async function serveStream(
       if (type !== undefined) slot = offerUpgrade(built, type);
       const info = {
         remoteAddr,
-        completed: stream.closed.then(() => {}),
+        get completed() {
+          return stream.closed.then(() => {});
+        },
       } as unknown as Deno.ServeHandlerInfo;
       try {
         res = await o.handler(built, info);
@@ -246,7 +249,6 @@ function buildRequest(
       method: protocol !== undefined ? "GET" : method,
       headers: new Headers(fields),
       body,
-      signal,
     });
   } catch (err) {
     stream.body.cancel();
@@ -254,7 +256,9 @@ function buildRequest(
   }
   Object.defineProperty(req, "url", { value: url });
   (req as WithPath)[H2_PATH] = path;
-  withTrailers(req, stream.trailers.then(trailerFields));
+  setClientGone(req, signal);
+  // Trailers can only come with a body still to arrive.
+  if (body !== null) withTrailers(req, stream.trailers.then(trailerFields));
   if (o.xfcc !== undefined) o.onVerified?.(req);
   return req;
 }

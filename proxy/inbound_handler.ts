@@ -35,6 +35,7 @@ import { carry, switchingHeaders, upgradeHeaders, upgradeOf, upgradeSlotOf } fro
 import { isGrpc } from "./grpc.ts";
 import { cameOverHttp2, pathOf } from "./h2_serve.ts";
 import { withTrailers } from "./trailers.ts";
+import { clientGone } from "./client_gone.ts";
 
 /** What every request on one inbound listener shares. */
 export interface InboundContext {
@@ -343,7 +344,7 @@ export function inboundServeHandler(
       target,
       headers,
       body: request.body,
-      signal: request.signal,
+      signal: clientGone(request),
       ...(cl !== null && /^\d+$/.test(cl) ? { length: Number(cl) } : {}),
     });
     if (answer.status === 101) {

@@ -44,6 +44,7 @@ import {
 import { carry, offerUpgrade, switchingHeaders, upgradeOf, type UpgradeSlot } from "./upgrade.ts";
 import { prefaceMatch, serveH2 } from "./h2_serve.ts";
 import { wholeBody } from "./whole_body.ts";
+import { setClientGone } from "./client_gone.ts";
 import type { H2Connection } from "./h2/connection.ts";
 import { logger } from "../util/log.ts";
 
@@ -347,21 +348,7 @@ const SMALL_BODY_BYTES = 16 * 1024;
 const BASE_URL = "http://request.invalid/";
 const ABSOLUTE = /^https?:\/\//i;
 
-/**
- * The HTTP/1.1 requests' connection signals (see {@linkcode clientGone}): a symbol-keyed
- * property rather than a WeakMap, whose entry per request costs the garbage collector
- * ephemeron work on the hot path.
- */
-const CONNECTION_SIGNAL = Symbol("mesh.connectionSignal");
-type WithSignal = Request & { [CONNECTION_SIGNAL]?: AbortSignal };
-
-/**
- * Aborted once the client of `req` went away: its HTTP/1.1 connection closed, or (HTTP/2,
- * the `Request`'s own signal) its stream was reset or its connection closed.
- */
-export function clientGone(req: Request): AbortSignal {
-  return (req as WithSignal)[CONNECTION_SIGNAL] ?? req.signal;
-}
+export { clientGone } from "./client_gone.ts";
 
 /**
  * Bridges mesh's HTTP/1.1 server to a `Deno.serve`-style handler for one connection. The
@@ -423,7 +410,7 @@ export function bridge(
       return { status: 400, headers: [], body: `bad request: ${(err as Error).message}\n` };
     }
     Object.defineProperty(req, "url", { value: url });
-    (req as WithSignal)[CONNECTION_SIGNAL] = gone.signal;
+    setClientGone(req, gone.signal);
     if (xfcc !== undefined) verified.add(req);
     // An upgrade can be carried only once the request is whole (no body still to come).
     const asked = upgradeOf(r.headers);

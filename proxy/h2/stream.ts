@@ -66,10 +66,14 @@ export class H2Stream {
   readonly headers: HeaderField[];
   /** The incoming body (server: the request's, client: the response's). */
   readonly body: H2Body;
-  /** Client: the final response's header fields (1xx are skipped). */
-  readonly response: Promise<HeaderField[]>;
-  /** The incoming trailers ([] when there were none). */
-  readonly trailers: Promise<HeaderField[]>;
+  /** Client: the final response's header fields (1xx are skipped). Made when first read. */
+  get response(): Promise<HeaderField[]> {
+    return this.#settled("response").promise;
+  }
+  /** The incoming trailers ([] when there were none). Made when first read. */
+  get trailers(): Promise<HeaderField[]> {
+    return this.#settled("trailers").promise;
+  }
   /** Resolves when the stream is closed: undefined when it completed, else the error. */
   readonly closed: Promise<Error | undefined>;
 
@@ -105,9 +109,31 @@ export class H2Stream {
   _openedAt = 0;
 
   readonly #host: StreamHost;
-  readonly #response = handled<HeaderField[]>();
-  readonly #trailers = handled<HeaderField[]>();
+  // The response and trailers promises exist only once read (a server stream never reads its
+  // `response`), and an error for them only once one is needed: a stream that completes
+  // makes no Error (its stack trace is the costly part).
+  #promises: {
+    response?: PromiseWithResolvers<HeaderField[]>;
+    trailers?: PromiseWithResolvers<HeaderField[]>;
+  } = {};
+  #values: { response?: HeaderField[]; trailers?: HeaderField[] } = {};
   readonly #closed = Promise.withResolvers<Error | undefined>();
+
+  #settled(which: "response" | "trailers"): PromiseWithResolvers<HeaderField[]> {
+    let p = this.#promises[which];
+    if (p) return p;
+    p = handled<HeaderField[]>();
+    this.#promises[which] = p;
+    const v = this.#values[which];
+    if (v !== undefined) p.resolve(v);
+    else if (this._done) p.reject(this.#failure());
+    return p;
+  }
+
+  /** The error pending promises reject with: the stream's, else a closed-stream one. */
+  #failure(): Error {
+    return this.#error ?? new H2StreamError(H2_ERROR.STREAM_CLOSED, this.id, "stream closed");
+  }
 
   /** @internal Made by the connection. */
   constructor(
@@ -117,8 +143,6 @@ export class H2Stream {
     this.role = o.role;
     this.headers = o.headers;
     this._method = o.method;
-    this.response = this.#response.promise;
-    this.trailers = this.#trailers.promise;
     this.closed = this.#closed.promise;
     this.body = new H2Body({
       onConsume: (n) => this.#host.consumed(this, n),
@@ -251,14 +275,16 @@ export class H2Stream {
   /** @internal Final response headers arrived (client). */
   _gotResponse(fields: HeaderField[]): void {
     this._headersDone = true;
-    this.#response.resolve(fields);
+    this.#values.response = fields;
+    this.#promises.response?.resolve(fields);
   }
 
   /** @internal The incoming side ended, with these trailers. */
   _remoteEnd(trailers: HeaderField[]): void {
     this._remoteEnded = true;
     this.body.end();
-    this.#trailers.resolve(trailers);
+    this.#values.trailers = trailers;
+    this.#promises.trailers?.resolve(trailers);
   }
 
   /** @internal The outgoing data and end are all framed. */
@@ -274,8 +300,10 @@ export class H2Stream {
     if (this._done) return;
     this._done = true;
     this.#error = error;
-    const e = error ?? new H2StreamError(H2_ERROR.STREAM_CLOSED, this.id, "stream closed");
-    for (const w of this._out) w.reject(e);
+    if (this._out.length) {
+      const e = this.#failure();
+      for (const w of this._out) w.reject(e);
+    }
     this._out = [];
     this._outBytes = 0;
     if (this._end) {
@@ -285,8 +313,11 @@ export class H2Stream {
     }
     if (error) this.body.fail(error);
     else this.body.end();
-    this.#response.reject(e);
-    this.#trailers.reject(e);
+    // Promises already read and not settled reject; the others settle when read.
+    for (const which of ["response", "trailers"] as const) {
+      const p = this.#promises[which];
+      if (p && this.#values[which] === undefined) p.reject(this.#failure());
+    }
     this.#closed.resolve(error);
   }
 }

@@ -22,7 +22,7 @@ import { type Tracer, withTraceHeaders } from "../tracing.ts";
 import { sendable } from "../header_ops.ts";
 import { acceptUpgrade, offeredUpgrade } from "../upgrade.ts";
 import { cameOverHttp2 } from "../h2_serve.ts";
-import { clientGone } from "../listener.ts";
+import { clientGone } from "../client_gone.ts";
 import { grpcTimeoutMs } from "../grpc.ts";
 import {
   changeHeaderList,

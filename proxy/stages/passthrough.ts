@@ -11,7 +11,7 @@
  * ```
  * @module
  */
-import { clientGone } from "../listener.ts";
+import { clientGone } from "../client_gone.ts";
 import type { Endpoint } from "../../api/proxy_config.ts";
 import type { Runtime } from "../runtime.ts";
 import { isOwnListener } from "../loop.ts";
