@@ -9,16 +9,12 @@ import { type CrdSchema, schemaValueProblems, structuralProblems } from "./crd_s
 import { KIND_INFO, KINDS, UNREAD_KINDS } from "./kinds.ts";
 import { parseResources } from "./resources.ts";
 import { parseYamlDocuments } from "../util/yaml.ts";
+import { NETWORKING, SAMPLES_MISSING, samplesAvailable } from "../tests/samples.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
-const SAMPLES = `${ROOT}../shared/istio-samples/bookinfo/networking`;
-const samplesThere = (() => {
-  try {
-    return Deno.statSync(SAMPLES).isDirectory;
-  } catch {
-    return false;
-  }
-})();
+// Istio's samples where the test suite finds them ($MESH_ISTIO_SAMPLES or ../shared).
+const SAMPLES = NETWORKING;
+const samplesThere = samplesAvailable;
 
 /** Istio's names, short names and versions (crd-all.gen.yaml), storage version aside. */
 const ISTIO: Record<string, [group: string, plural: string, shortNames: string[]]> = {
@@ -180,7 +176,7 @@ Deno.test({
     assert.ok(checked >= 20, `checked ${checked}`);
   },
 });
-if (!samplesThere) console.log(`crds_test: no ${SAMPLES}; skipping the Istio sample checks`);
+if (!samplesThere) console.log(`crds_test: ${SAMPLES_MISSING}`);
 
 Deno.test("mesh's own example config and test data pass their CRDs' schemas", () => {
   let checked = 0;
