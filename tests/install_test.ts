@@ -134,7 +134,11 @@ Deno.test("mesh install webhooks and rbac print what the cluster needs", async (
       "ServiceAccount",
       "ClusterRole",
       "ClusterRoleBinding",
+      "Role",
+      "RoleBinding",
     ]);
+    assert.deepEqual((docs[3].rules as { resources: string[] }[])[0].resources, ["configmaps"]);
+    assert.equal((docs[3].metadata as { namespace: string }).namespace, "mesh");
     const rules = docs[1].rules as { apiGroups: string[]; resources: string[]; verbs: string[] }[];
     const vs = rules.find((r) => r.resources.includes("virtualservices"))!;
     assert.deepEqual(vs.verbs, ["get", "list", "watch"], "read-only unless --writable");

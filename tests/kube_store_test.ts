@@ -223,6 +223,59 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name:
+    "kube store: MeshConfig from Istio's mesh ConfigMap; its discoverySelectors scope namespaces",
+  ignore: skip !== undefined,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const p = await kube();
+    await empty(p);
+    for (const ns of ["istio-system", "picked", "left"]) {
+      await p.kubectl(["create", "namespace", ns]);
+    }
+    assert.equal(
+      (await p.kubectl(["label", "--overwrite", "namespace", "picked", "mesh=on"])).code,
+      0,
+    );
+    const vs = (ns: string) =>
+      `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: r, namespace: ${ns}}
+spec: {hosts: [r], http: [{route: [{destination: {host: r}}]}]}
+`;
+    const cm = `apiVersion: v1
+kind: ConfigMap
+metadata: {name: istio, namespace: istio-system}
+data:
+  mesh: |
+    accessLogFile: /dev/stdout
+    discoverySelectors:
+    - matchLabels: {mesh: "on"}
+`;
+    for (const text of [vs("picked"), vs("left"), cm]) {
+      const r = await kubectlFile(p, ["apply"], text);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    const store = await KubeStore.start({ kube: await client(p), registry: {} });
+    try {
+      const mesh = store.list("MeshConfig")[0] as { spec: { accessLogFile?: string } } | undefined;
+      assert.equal(mesh?.spec.accessLogFile, "/dev/stdout");
+      assert.deepEqual(store.list("VirtualService").map((r) => r.metadata.namespace), ["picked"]);
+      // Labelled in, the namespace's config is read.
+      assert.equal((await p.kubectl(["label", "namespace", "left", "mesh=on"])).code, 0);
+      await seen(store, () => store.list("VirtualService").length === 2, "the labelled namespace");
+    } finally {
+      await store.close();
+      await p.kubectl(["delete", "configmap", "istio", "-n", "istio-system"]);
+      for (const ns of ["picked", "left"]) {
+        await p.kubectl(["delete", "virtualservice", "r", "-n", ns]);
+      }
+    }
+  },
+});
+
 const istio = await istioCrds();
 if (!skip && !istio) console.log(`kube_store_test: Istio's CRDs ${CRDS_MISSING}`);
 

@@ -7,7 +7,7 @@
  *
  * mesh honours the fields in {@linkcode MESH_CONFIG_SUPPORTED} (trust domain and its aliases,
  * root namespace, outbound policy, access logs, telemetry providers, tracing sampling, default
- * retries and traffic policy, path normalization); every other field is validated and warned
+ * retries and traffic policy, path normalization, discovery selectors); every other field is validated and warned
  * about. `defaultConfig` is in mesh_proxy_config.ts, the providers in
  * mesh_extension_providers.ts, the networking types in mesh_networking.ts and mesh_locality.ts.
  * @module
@@ -75,6 +75,8 @@ export const MESH_CONFIG_SUPPORTED = [
   "defaultTrafficPolicy",
   "pathNormalization",
   "h2UpgradePolicy",
+  // The Kubernetes source's namespaces (control/kube/namespaces.ts).
+  "discoverySelectors",
 ];
 
 const bool = z.boolean();

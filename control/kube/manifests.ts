@@ -5,7 +5,8 @@
  * control plane runs with.
  *
  * The role reads (get, list, watch) what the control plane reads: every Istio kind mesh knows,
- * Services, EndpointSlices, Pods and Namespaces; it writes only resources' `status`
+ * Services, EndpointSlices, Pods and Namespaces, and (a Role in its own namespace) the mesh
+ * ConfigMap; it writes only resources' `status`
  * (`--write-status`). `writable` adds create, update, patch and delete on the Istio kinds, for
  * `mesh apply` and `mesh delete` through the control plane's admin API.
  *
@@ -111,6 +112,20 @@ export function rbacObjects(
       kind: "ClusterRoleBinding",
       metadata: { name, labels: { app: "mesh" } },
       roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name },
+      subjects: [{ kind: "ServiceAccount", name: o.serviceAccount, namespace: o.namespace }],
+    },
+    // Istio's mesh ConfigMap (`istio`, MeshConfig) is read in the control plane's namespace only.
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "Role",
+      metadata: { name: "mesh-control", namespace: o.namespace, labels: { app: "mesh" } },
+      rules: [{ apiGroups: [""], resources: ["configmaps"], verbs: read }],
+    },
+    {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "RoleBinding",
+      metadata: { name: "mesh-control", namespace: o.namespace, labels: { app: "mesh" } },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "mesh-control" },
       subjects: [{ kind: "ServiceAccount", name: o.serviceAccount, namespace: o.namespace }],
     },
   ];

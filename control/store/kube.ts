@@ -26,6 +26,7 @@ import { type Kind, KIND_INFO, KINDS, MESH } from "../../api/kinds.ts";
 import { type Resource, validateResource } from "../../api/resources.ts";
 import { KubeApiError, type KubeClient, type KubeObject, resourcePath } from "../kube/client.ts";
 import { type Informer, InformerFactory } from "../kube/informer.ts";
+import { type LabelSelector, meshConfigOf, selectedNamespaces } from "../kube/namespaces.ts";
 import {
   type KubeEndpointSlice,
   type KubePod,
@@ -69,14 +70,19 @@ export interface KubeStoreOptions {
    * Also read Services, EndpointSlices and Pods as the service registry (their ServiceEntries,
    * `control/kube/services.ts`, join the snapshot); `domain` is the cluster's DNS domain.
    */
-  registry?: { domain?: string };
+  registry?: {
+    domain?: string;
+    /** Istio's mesh ConfigMap (MeshConfig in its `mesh` key; default `istio-system/istio`). */
+    meshConfigMap?: { namespace: string; name: string };
+  };
 }
 
-/** The collections the service registry reads. */
+/** The collections the service registry reads (and the mesh ConfigMap's namespace's). */
 const REGISTRY_PATHS = {
   services: "/api/v1/services",
   slices: "/apis/discovery.k8s.io/v1/endpointslices",
   pods: "/api/v1/pods",
+  namespaces: "/api/v1/namespaces",
 } as const;
 
 const log = logger("kube-store");
@@ -108,8 +114,14 @@ export class KubeStore extends SnapshotStore implements ConfigStore {
   #waiters = new Set<() => void>();
   #closed = false;
   #registry:
-    | { domain: string; informers: Record<keyof typeof REGISTRY_PATHS, Informer> }
+    | {
+      domain: string;
+      informers: Record<keyof typeof REGISTRY_PATHS | "configMaps", Informer>;
+      meshConfigMap: { namespace: string; name: string };
+    }
     | undefined;
+  /** The MeshConfig from the mesh ConfigMap, validated once per version of it. */
+  #meshConfig: { rv: string; parsed: Parsed } | undefined;
   /** Validated ServiceEntries made from Services, by their generated document. */
   #synthesized = new Map<string, Parsed>();
 
@@ -137,13 +149,17 @@ export class KubeStore extends SnapshotStore implements ConfigStore {
     }
     if (o.registry) {
       const f = store.#factory;
+      const cm = o.registry.meshConfigMap ?? { namespace: "istio-system", name: "istio" };
       store.#registry = {
         domain: o.registry.domain ?? "cluster.local",
         informers: {
           services: f.for(REGISTRY_PATHS.services, "Service"),
           slices: f.for(REGISTRY_PATHS.slices, "EndpointSlice"),
           pods: f.for(REGISTRY_PATHS.pods, "Pod"),
+          namespaces: f.for(REGISTRY_PATHS.namespaces, "Namespace"),
+          configMaps: f.for(`/api/v1/namespaces/${cm.namespace}/configmaps`, "ConfigMap"),
         },
+        meshConfigMap: cm,
       };
       for (const inf of Object.values(store.#registry.informers)) {
         inf.subscribe(() => store.#changed());
@@ -194,12 +210,16 @@ export class KubeStore extends SnapshotStore implements ConfigStore {
       }
     }
     for (const k of this.#parsed.keys()) if (!seen.has(k)) this.#parsed.delete(k);
-    if (this.#registry) this.#services(resources, diagnostics);
+    let served = resources;
+    if (this.#registry) {
+      this.#services(resources, diagnostics);
+      served = this.#scoped(resources, diagnostics);
+    }
     const prev = this.cell.current;
-    const same = prev.resources.length === resources.length &&
-      resources.every((r) => this.cell.get(r.kind, r.metadata.namespace, r.metadata.name) === r);
+    const same = prev.resources.length === served.length &&
+      served.every((r) => this.cell.get(r.kind, r.metadata.namespace, r.metadata.name) === r);
     if (same && canonical(diagnostics) === canonical(prev.diagnostics)) return;
-    this.cell.publish(same ? undefined : resources, diagnostics);
+    this.cell.publish(same ? undefined : served, diagnostics);
   }
 
   /** The ServiceEntries of the Kubernetes Services, validated (each once per version). */
@@ -241,6 +261,61 @@ export class KubeStore extends SnapshotStore implements ConfigStore {
       diagnostics.push(...p.diagnostics);
     }
     this.#synthesized = next;
+  }
+
+  /**
+   * The MeshConfig of the mesh ConfigMap joins the resources, and its `discoverySelectors`
+   * keep only what lives in the namespaces they pick (and the root namespace).
+   */
+  #scoped(resources: Resource[], diagnostics: Diagnostic[]): Resource[] {
+    const reg = this.#registry!;
+    const cm = reg.informers.configMaps.get(reg.meshConfigMap.namespace, reg.meshConfigMap.name);
+    const rv = cm?.metadata.resourceVersion ?? "";
+    if (!cm) this.#meshConfig = undefined;
+    else if (this.#meshConfig?.rv !== rv) {
+      const doc = meshConfigOf(cm);
+      let parsed: Parsed;
+      if (doc === undefined) parsed = { rv, diagnostics: [] };
+      else if ("error" in doc) {
+        parsed = {
+          rv,
+          diagnostics: [{
+            severity: "error",
+            file: `kube:ConfigMap/${cm.metadata.namespace}/${cm.metadata.name}`,
+            line: 1,
+            column: 1,
+            kind: "MeshConfig",
+            path: "",
+            message: doc.error,
+          }],
+        };
+      } else {
+        const { source, ...body } = doc;
+        const r = validateResource(body, { file: source?.file ?? "kube:ConfigMap", line: 1 });
+        const resource = r.resources[0];
+        parsed = {
+          rv,
+          ...(resource ? { resource: deepFreeze(resource) } : {}),
+          diagnostics: r.diagnostics,
+        };
+        for (const d of r.diagnostics) {
+          (d.severity === "error" ? log.error : log.warn)(formatDiagnostic(d));
+        }
+      }
+      this.#meshConfig = { rv, parsed };
+    }
+    const mesh = this.#meshConfig?.parsed;
+    if (mesh) diagnostics.push(...mesh.diagnostics);
+    const spec = (mesh?.resource as
+      | { spec?: { discoverySelectors?: LabelSelector[]; rootNamespace?: string } }
+      | undefined)?.spec;
+    const selected = selectedNamespaces(
+      spec?.discoverySelectors,
+      reg.informers.namespaces.items(),
+      [spec?.rootNamespace ?? "istio-system", reg.meshConfigMap.namespace],
+    );
+    const out = selected ? resources.filter((r) => selected.has(r.metadata.namespace)) : resources;
+    return mesh?.resource ? [...out, mesh.resource] : out;
   }
 
   #parse(kind: Kind, key: string, obj: KubeObject): Parsed {
