@@ -154,6 +154,36 @@ function fds(p: Proc): number {
   return [...Deno.readDirSync(`/proc/${p.child.pid}/fd`)].length;
 }
 
+/**
+ * A raw client upgrades through `client`'s outbound listener, sends part of a 1 MiB frame and
+ * vanishes: the app sees the close and neither proxy keeps a descriptor of it.
+ */
+async function vanishMidMessage(o: {
+  client: { proc: Proc; outbound: number };
+  server: { proc: Proc };
+  app: { state: { closed: number } };
+}): Promise<void> {
+  const before = { a: fds(o.client.proc), b: fds(o.server.proc), closed: o.app.state.closed };
+  const { conn, head } = await rawUpgrade(
+    o.client.outbound,
+    "http://ws-app:8080/echo",
+    "ws-app:8080",
+  );
+  assert.match(head, /^HTTP\/1\.1 101 /, head);
+  assert.match(head, /\r\nsec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK\+xOo=\r\n/i);
+  // A masked binary frame that says 1 MiB, and only 1000 bytes of it.
+  const frame = new Uint8Array(2 + 8 + 4 + 1000);
+  frame.set([0x82, 0xff, 0, 0, 0, 0, 0, 0x10, 0, 0, 1, 2, 3, 4]);
+  await conn.write(frame);
+  conn.close();
+  await eventually(() => o.app.state.closed > before.closed, 15_000, "the app to see the close");
+  await eventually(
+    () => fds(o.client.proc) <= before.a && fds(o.server.proc) <= before.b,
+    15_000,
+    "the proxies' descriptors back to where they were",
+  );
+}
+
 /** The value of the source-reported istio_requests_total series for `service` and `code`. */
 function requests(stats: string, service: string, code: number): number {
   let total = 0;
@@ -334,26 +364,8 @@ Deno.test("WebSocket through sidecars and the gateway: routed, authorized, splic
     await t.step(
       "a client vanishing mid-message closes both sides; no descriptor leaks",
       async () => {
-        const before = { a: fds(a.proc), b: fds(b1.proc), closed: v1.state.closed };
-        const { conn, head } = await rawUpgrade(
-          a.outbound,
-          "http://ws-app:8080/echo",
-          "ws-app:8080",
-        );
+        await vanishMidMessage({ client: a, server: b1, app: v1 });
         upgrades++;
-        assert.match(head, /^HTTP\/1\.1 101 /, head);
-        assert.match(head, /\r\nsec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK\+xOo=\r\n/i);
-        // A masked binary frame that says 1 MiB, and only 1000 bytes of it.
-        const frame = new Uint8Array(2 + 8 + 4 + 1000);
-        frame.set([0x82, 0xff, 0, 0, 0, 0, 0, 0x10, 0, 0, 1, 2, 3, 4]);
-        await conn.write(frame);
-        conn.close();
-        await eventually(() => v1.state.closed > before.closed, 15_000, "the app to see the close");
-        await eventually(
-          () => fds(a.proc) <= before.a && fds(b1.proc) <= before.b,
-          15_000,
-          "the proxies' descriptors back to where they were",
-        );
       },
     );
 
@@ -501,24 +513,7 @@ Deno.test("WebSocket between the proxies over HTTP/2: extended CONNECT (RFC 8441
     await t.step(
       "a client vanishing mid-message resets the stream; no descriptor leaks",
       async () => {
-        const before = { a: fds(a.proc), b: fds(b1.proc), closed: v1.state.closed };
-        const { conn, head } = await rawUpgrade(
-          a.outbound,
-          "http://ws-app:8080/echo",
-          "ws-app:8080",
-        );
-        assert.match(head, /^HTTP\/1\.1 101 /, head);
-        assert.match(head, /\r\nsec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK\+xOo=\r\n/i);
-        const frame = new Uint8Array(2 + 8 + 4 + 1000);
-        frame.set([0x82, 0xff, 0, 0, 0, 0, 0, 0x10, 0, 0, 1, 2, 3, 4]);
-        await conn.write(frame);
-        conn.close();
-        await eventually(() => v1.state.closed > before.closed, 15_000, "the app to see the close");
-        await eventually(
-          () => fds(a.proc) <= before.a && fds(b1.proc) <= before.b,
-          15_000,
-          "the proxies' descriptors back to where they were",
-        );
+        await vanishMidMessage({ client: a, server: b1, app: v1 });
       },
     );
 
