@@ -15,7 +15,7 @@ import type { CaKeyType, CertificateAuthority } from "../ca/ca.ts";
 import { TokenIssuer } from "../ca/token.ts";
 import { UsedTokens } from "../ca/used_tokens.ts";
 import { CaManager } from "./ca_manager.ts";
-import { FileStore } from "./store/file.ts";
+import { openConfigSources } from "./store/sources.ts";
 import type { ConfigStore } from "./store/types.ts";
 import { adminApi } from "./admin_api.ts";
 import { PushHub } from "./push.ts";
@@ -39,7 +39,7 @@ const log = logger("control");
 
 /** Settings of the control plane. */
 export interface ControlOptions {
-  /** Directory of Istio YAML, served through a {@linkcode FileStore}. Required unless `store`. */
+  /** Directory of Istio YAML, served through a file store (`store/file.ts`). Required unless `store`. */
   configDir?: string;
   /** A store to serve instead of `configDir` (e.g. a `MemoryStore`); the caller closes it. */
   store?: ConfigStore;
@@ -109,23 +109,14 @@ function splitListen(listen: string): { host: string; port: number } {
 
 /** Starts the control plane. */
 export async function startControl(opts: ControlOptions): Promise<Control> {
-  if (!opts.store) {
-    if (opts.configDir === undefined) throw new Error("startControl needs configDir or store");
-    try {
-      const st = await Deno.stat(opts.configDir);
-      if (!st.isDirectory) throw new Error(`--config-dir ${opts.configDir} is not a directory`);
-    } catch (err) {
-      if (err instanceof Deno.errors.NotFound) {
-        throw new Error(
-          `--config-dir ${opts.configDir} does not exist; create it or point to your Istio YAML`,
-        );
-      }
-      throw err;
-    }
+  if (!opts.store && opts.configDir === undefined) {
+    throw new Error("startControl needs configDir or store");
   }
-  const ownStore = opts.store ? undefined : new FileStore(opts.configDir!);
+  // A config dir alone is the file source, opened (checked and started) as --config-source does.
+  const ownStore = opts.store
+    ? undefined
+    : await openConfigSources({ sources: ["file"], configDir: opts.configDir });
   const store: ConfigStore = opts.store ?? ownStore!;
-  await ownStore?.start();
   // A MeshConfig in the config sets the trust domain; it can't change while the CA runs.
   const meshConfig = store.snapshot().resources.find((r) => r.kind === "MeshConfig") as
     | { spec: { trustDomain?: string } }
