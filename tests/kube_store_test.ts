@@ -266,6 +266,18 @@ data:
       // Labelled in, the namespace's config is read.
       assert.equal((await p.kubectl(["label", "namespace", "left", "mesh=on"])).code, 0);
       await seen(store, () => store.list("VirtualService").length === 2, "the labelled namespace");
+      // MeshConfig is the ConfigMap's: the store says where to change it.
+      const r = await store.apply([{
+        apiVersion: "config.mesh.dev/v1alpha1",
+        kind: "MeshConfig",
+        metadata: { name: "mesh", namespace: "istio-system" },
+        spec: {},
+      }]);
+      assert.equal(r.ok, false);
+      assert.match(
+        r.diagnostics[0].message,
+        /the `mesh` key of Istio's ConfigMap \(istio-system\/istio\)/,
+      );
     } finally {
       await store.close();
       await p.kubectl(["delete", "configmap", "istio", "-n", "istio-system"]);

@@ -363,6 +363,24 @@ export class KubeStore extends SnapshotStore implements ConfigStore {
 
   apply(inputs: readonly ResourceInput[]): Promise<ApplyResult> {
     const { resources, diagnostics } = validateInputs(inputs);
+    // Only the kinds this store watches can be written (MeshConfig lives in Istio's ConfigMap).
+    for (const r of resources) {
+      if (this.#informers.has(r.kind as Kind)) continue;
+      diagnostics.push({
+        severity: "error",
+        file: r.source?.file ?? "<apply>",
+        line: r.source?.line ?? 1,
+        column: 1,
+        kind: r.kind,
+        name: r.metadata.name,
+        path: "",
+        message: r.kind === "MeshConfig"
+          ? "on Kubernetes, MeshConfig is the `mesh` key of Istio's ConfigMap " +
+            `(${this.#registry?.meshConfigMap.namespace ?? "istio-system"}/` +
+            `${this.#registry?.meshConfigMap.name ?? "istio"}); edit it there`
+          : `${r.kind} is not read from the Kubernetes API by this control plane`,
+      });
+    }
     if (diagnostics.some((d) => d.severity === "error")) {
       return Promise.resolve({ ok: false, results: [], diagnostics, revision: this.revision });
     }
