@@ -75,6 +75,20 @@ export const controlFlags: FlagSpecs = {
     help: "run as an intermediate from Istio's plug-in CA files in DIR " +
       "(ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem)",
   },
+  "debounce-after": {
+    type: "duration",
+    default: "50ms",
+    min: 0,
+    max: 60_000,
+    help: "quiet time after a change before pushing (Istio's PILOT_DEBOUNCE_AFTER)",
+  },
+  "debounce-max": {
+    type: "duration",
+    default: "10s",
+    min: 1,
+    max: 600_000,
+    help: "longest wait from a burst's first change to its push (Istio's PILOT_DEBOUNCE_MAX)",
+  },
   "sign-rate": {
     type: "int",
     default: 10,
@@ -243,6 +257,7 @@ export async function startCommand(argv: string[]): Promise<number> {
       caKeyType: flags.caKeyType as CaKeyType,
       caPluginDir: flags.caPluginDir as string | undefined,
       signRate: flags.signRate as number,
+      debounce: debounceOf(flags.debounceAfter as number, flags.debounceMax as number),
       ...(statusKube ? { writeStatus: { kube: statusKube } } : {}),
     });
     await waitForSignal();
@@ -296,4 +311,14 @@ export async function startCommand(argv: string[]): Promise<number> {
   await waitForSignal();
   await proxy.close();
   return 0;
+}
+
+/** `--debounce-after` and `--debounce-max`, checked against each other. */
+function debounceOf(afterMs: number, maxMs: number): { afterMs: number; maxMs: number } {
+  if (maxMs < afterMs) {
+    throw new UsageError(
+      `--debounce-max ${maxMs}ms is shorter than --debounce-after ${afterMs}ms; make it at least as long`,
+    );
+  }
+  return { afterMs, maxMs };
 }

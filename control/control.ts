@@ -16,6 +16,7 @@ import { TokenIssuer } from "../ca/token.ts";
 import { UsedTokens } from "../ca/used_tokens.ts";
 import { CaManager } from "./ca_manager.ts";
 import { openConfigSources } from "./store/sources.ts";
+import { Debouncer } from "../util/debounce.ts";
 import type { ConfigStore } from "./store/types.ts";
 import { adminApi } from "./admin_api.ts";
 import { PushHub } from "./push.ts";
@@ -69,6 +70,8 @@ export interface ControlOptions {
    * reconnects.
    */
   workloadGraceMs?: number;
+  /** Push debounce: quiet time and maximum wait, ms (default 50 ms and 10 s). */
+  debounce?: { afterMs: number; maxMs: number };
   /**
    * `--write-status`: write each Istio resource's `status` (validation messages, the
    * Reconciled condition, observedGeneration) through this client, as istiod does with
@@ -95,8 +98,12 @@ export interface Control {
  */
 export const WORKLOAD_GRACE_MS = 60_000;
 
-/** Debounce between a change and the push it causes. */
+/** Quiet time between a change and the push it causes (`--debounce-after`). */
 export const PUSH_DEBOUNCE_MS = 50;
+/** Longest wait from the first change of a burst to its push (`--debounce-max`, Istio's 10 s). */
+export const PUSH_DEBOUNCE_MAX_MS = 10_000;
+/** Registered workloads are saved at most this often. */
+export const WORKLOADS_SAVE_MS = 1000;
 
 /** Debounce between a change and the resource statuses it causes (`writeStatus`). */
 export const STATUS_DEBOUNCE_MS = 200;
@@ -144,7 +151,6 @@ export async function startControl(opts: ControlOptions): Promise<Control> {
   };
   let revision = 0;
   let current: Snapshot | undefined;
-  let timer: ReturnType<typeof setTimeout> | undefined;
   // The first snapshot revision whose trust bundle carried the pending root.
   let pendingTrustedSince: number | undefined;
   // RequestAuthentication key sets are fetched here and pushed inline, as istiod does.
@@ -193,18 +199,28 @@ export async function startControl(opts: ControlOptions): Promise<Control> {
     else pendingTrustedSince = undefined;
     hub.push(current);
   };
-  const schedule = () => {
-    clearTimeout(timer);
-    timer = setTimeout(rebuild, PUSH_DEBOUNCE_MS);
-  };
+  // Changes are debounced into one rebuild and push: after a quiet time, but never later than
+  // the maximum wait after the first change of a burst, as istiod's PILOT_DEBOUNCE_AFTER/MAX.
+  const debounce = new Debouncer({
+    afterMs: opts.debounce?.afterMs ?? PUSH_DEBOUNCE_MS,
+    maxMs: opts.debounce?.maxMs ?? PUSH_DEBOUNCE_MAX_MS,
+    fn: () => rebuild(),
+  });
+  const schedule = () => debounce.trigger();
   const hub = new PushHub(() => {
     schedule();
-    saveWorkloads();
+    saveSoon.trigger();
   });
   // Auto-registered workloads survive a restart of the control plane for a grace period.
   const workloadsFile = `${opts.dataDir}/workloads.json`;
   let savingWorkloads: Promise<void> = Promise.resolve();
   let closing = false;
+  // Saved at most once a second, the latest list (not once per connect).
+  const saveSoon = new Debouncer({
+    afterMs: WORKLOADS_SAVE_MS,
+    maxMs: WORKLOADS_SAVE_MS,
+    fn: () => saveWorkloads(),
+  });
   const saveWorkloads = () => {
     if (closing) return; // proxies dropping off at shutdown must not erase the list
     savingWorkloads = savingWorkloads
@@ -242,7 +258,7 @@ export async function startControl(opts: ControlOptions): Promise<Control> {
 
   // Status of the kube source's resources, after each change (diagnostics-only ones too).
   let statusWriter: import("./kube/status.ts").StatusWriter | undefined;
-  let statusTimer: ReturnType<typeof setTimeout> | undefined;
+  let statusSoon: Debouncer | undefined;
   let unsubscribeStatus = () => {};
   if (opts.writeStatus) {
     const { StatusWriter, statusMessagesOf } = await import("./kube/status.ts");
@@ -255,10 +271,12 @@ export async function startControl(opts: ControlOptions): Promise<Control> {
         log.error("can't compute resource status", { error: err });
       }
     };
-    unsubscribeStatus = store.subscribe(() => {
-      clearTimeout(statusTimer);
-      statusTimer = setTimeout(computeStatus, STATUS_DEBOUNCE_MS);
+    const soon = statusSoon = new Debouncer({
+      afterMs: STATUS_DEBOUNCE_MS,
+      maxMs: PUSH_DEBOUNCE_MAX_MS,
+      fn: computeStatus,
     });
+    unsubscribeStatus = store.subscribe(() => soon.trigger());
     computeStatus();
   }
 
@@ -353,18 +371,22 @@ export async function startControl(opts: ControlOptions): Promise<Control> {
     store,
     snapshot: () => current,
     async close() {
+      // The list as it was before the proxies drop off; then no more saves.
+      saveSoon.flush();
       closing = true;
+      saveSoon.close();
+      debounce.close();
       clearInterval(caTimer);
       jwksCache.close();
       hub.close();
       unsubscribe();
-      clearTimeout(timer);
       unsubscribeStatus();
-      clearTimeout(statusTimer);
+      statusSoon?.close();
       await statusWriter?.close();
       await ownStore?.close();
       await server.close();
       await admin?.shutdown();
+      await savingWorkloads;
     },
   };
 }

@@ -120,6 +120,7 @@ async function controlFault(signal: "SIGKILL" | "SIGTERM") {
     // 2. The control plane goes away; every proxy notices and keeps serving.
     const lost = proxies.map((p) => count(p.proc.output, /push stream lost/));
     if (signal === "SIGKILL") {
+      await savedWorkloads(m, 1); // saved at most once a second: on disk before the kill
       m.control.child.kill("SIGKILL");
       await m.control.status;
     } else {
@@ -182,6 +183,18 @@ async function controlFault(signal: "SIGKILL" | "SIGTERM") {
   }
 }
 
+/** Waits until the control plane's data dir holds `n` registered workloads (saved coalesced). */
+async function savedWorkloads(m: TestMesh, n: number): Promise<void> {
+  await eventually(
+    async () => {
+      const saved = await Deno.readTextFile(`${m.dataDir}/workloads.json`).catch(() => "[]");
+      return (JSON.parse(saved) as unknown[]).length === n;
+    },
+    10_000,
+    `${n} registered workload(s) saved`,
+  );
+}
+
 Deno.test("control plane kill -9 under load: no failed request, proxies live on and reconnect", async () => {
   await controlFault("SIGKILL");
 });
@@ -206,6 +219,7 @@ Deno.test("a restarted control plane keeps a restored workload's endpoint until 
       seen.push((await endpointsOf(a.admin)).includes(endpoint));
       return seen.at(-1);
     };
+    await savedWorkloads(m, 1);
     m.control.child.kill("SIGKILL");
     await m.control.status;
     // The server's proxy can't reconnect (stopped), so only its restored entry can keep it.
