@@ -47,6 +47,8 @@ import { logger } from "../util/log.ts";
 import { MAX_REVIEW_BYTES, reviewAdmission } from "./admission.ts";
 
 const log = logger("server");
+/** How long `close()` lets closing sockets finish sending before destroying them. */
+const CLOSE_LINGER_MS = 500;
 const audit = logger("ca-audit");
 
 /** What the server needs. */
@@ -437,6 +439,17 @@ export function startControlServer(opts: ControlServerOptions): Promise<ControlS
           ]);
           clearTimeout(timer);
           for (const c of h2conns) c.destroy(new Error("control plane shut down"));
+          // A connection that ended cleanly still has its last frames (GOAWAY, END_STREAM) on
+          // the way out: destroying its socket now could drop them. Give the sockets a moment
+          // to close after their FIN, then destroy what is left.
+          const open = [...sockets].filter((s) => !s.destroyed);
+          if (open.length) {
+            await Promise.race([
+              Promise.all(open.map((s) => new Promise((r) => s.once("close", r)))),
+              new Promise((r) => timer = setTimeout(r, CLOSE_LINGER_MS)),
+            ]);
+            clearTimeout(timer);
+          }
           for (const s of sockets) s.destroy();
           sockets.clear();
           await closing;
@@ -466,7 +479,10 @@ export function serveH2Control(
   });
   conn.closed.then((reason) => {
     if (reason.error) log.debug("control h2 connection closed", { error: reason.error });
-    socket.destroy();
+    // A graceful close has just ended the socket with its last frames (GOAWAY, END_STREAM)
+    // still being written: the codec destroys it after a short linger. Only a failed one is
+    // destroyed now.
+    if (reason.error) socket.destroy();
   });
   return conn;
 }

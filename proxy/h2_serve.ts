@@ -140,7 +140,9 @@ export function serveH2(socket: net.Socket, o: H2ServeOptions): H2Connection {
   });
   const idle = o.streamIdleTimeoutMs ?? STREAM_IDLE_TIMEOUT_MS;
   if (idle > 0) socket.setTimeout(idle, () => conn.destroy(new Error("no traffic")));
-  conn.closed.then(() => socket.destroy());
+  // A graceful close ended the socket with its last frames still on the way (the codec
+  // destroys it after a short linger); a failed one goes at once.
+  conn.closed.then((r) => r.error && socket.destroy());
   return conn;
 }
 
