@@ -544,3 +544,17 @@ export async function installCrds(peer: KubePeer, yaml?: string): Promise<void> 
   ]);
   if (ready.code !== 0) throw new Error(`the CRDs never became Established: ${ready.stderr}`);
 }
+
+/**
+ * A test on the peer: skipped, with `skip` as the reason, when the peer isn't built; without
+ * Deno's op and resource sanitizers, since a peer and its HTTP client may outlive one test.
+ */
+export function kubeTest(name: string, skip: string | undefined, fn: () => Promise<void>): void {
+  Deno.test({
+    name,
+    ignore: skip !== undefined,
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn,
+  });
+}

@@ -15,7 +15,7 @@ import { loadKubeConfig } from "../control/kube/config.ts";
 import { virtualService } from "../control/store/contract.ts";
 import { KubeStore } from "../control/store/kube.ts";
 import { eventually, meshRun, TestMesh } from "./helpers.ts";
-import { installCrds, kubeBinaries, kubectlFile, startKube } from "./k8s_peer.ts";
+import { installCrds, kubeBinaries, kubectlFile, kubeTest, startKube } from "./k8s_peer.ts";
 
 const bins = await kubeBinaries();
 const skip = "skip" in bins ? bins.skip : undefined;
@@ -29,13 +29,10 @@ spec:
   http: [{timeout: 1x, route: [{destination: {host: reviews}}]}]
 `;
 
-Deno.test({
-  name:
-    "admission webhook: the API server asks mesh; kubectl apply of an invalid VirtualService is refused",
-  ignore: skip !== undefined,
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn() {
+kubeTest(
+  "admission webhook: the API server asks mesh; kubectl apply of an invalid VirtualService is refused",
+  skip,
+  async () => {
     const peer = await startKube();
     let m: TestMesh | undefined;
     try {
@@ -108,15 +105,12 @@ spec:
       await peer.stop();
     }
   },
-});
+);
 
-Deno.test({
-  name:
-    "RBAC: the store runs on the ClusterRole mesh install rbac prints; a write outside it names the permission",
-  ignore: skip !== undefined,
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn() {
+kubeTest(
+  "RBAC: the store runs on the ClusterRole mesh install rbac prints; a write outside it names the permission",
+  skip,
+  async () => {
     const peer = await startKube();
     let store: KubeStore | undefined;
     try {
@@ -165,4 +159,4 @@ spec: {host: reviews}
       await peer.stop();
     }
   },
-});
+);

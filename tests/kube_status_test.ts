@@ -8,7 +8,7 @@
  * Skipped with one line when the peer isn't built (`deno run -A tests/peers/k8s/build.ts`).
  */
 import assert from "node:assert/strict";
-import { installCrds, kubeBinaries, startKube } from "./k8s_peer.ts";
+import { installCrds, kubeBinaries, kubectlFile, kubeTest, startKube } from "./k8s_peer.ts";
 import { eventually, TestMesh } from "./helpers.ts";
 
 const bins = await kubeBinaries();
@@ -30,19 +30,15 @@ spec:
 ${body}
 `;
 
-Deno.test({
-  name: "kube status: --write-status writes validation messages and clears them when fixed",
-  ignore: skip !== undefined,
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn() {
+kubeTest(
+  "kube status: --write-status writes validation messages and clears them when fixed",
+  skip,
+  async () => {
     const peer = await startKube();
     let m: TestMesh | undefined;
     try {
-      const apply = async (name: string, text: string) => {
-        const file = `${peer.dir}/${name}.yaml`;
-        await Deno.writeTextFile(file, text);
-        const r = await peer.kubectl(["apply", "--server-side", "--force-conflicts", "-f", file]);
+      const apply = async (_what: string, text: string) => {
+        const r = await kubectlFile(peer, ["apply", "--server-side", "--force-conflicts"], text);
         assert.equal(r.code, 0, r.stderr);
       };
       await installCrds(peer);
@@ -121,4 +117,4 @@ spec: {ports: [{name: http, port: 9080}]}
       await peer.stop();
     }
   },
-});
+);

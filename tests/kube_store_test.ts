@@ -15,7 +15,14 @@ import { kubeKinds, KubeStore } from "../control/store/kube.ts";
 import { Informer } from "../control/kube/informer.ts";
 import { eventually } from "./helpers.ts";
 import { KIND_INFO } from "../api/kinds.ts";
-import { installCrds, kubeBinaries, kubectlFile, type KubePeer, startKube } from "./k8s_peer.ts";
+import {
+  installCrds,
+  kubeBinaries,
+  kubectlFile,
+  type KubePeer,
+  kubeTest,
+  startKube,
+} from "./k8s_peer.ts";
 import { CRDS_MISSING, istioCrds, NETWORKING, samplesAvailable } from "./samples.ts";
 
 const bins = await kubeBinaries();
@@ -80,13 +87,10 @@ storeContract("kube", async () => {
   return { store, cleanup: () => Promise.resolve() };
 }, { ignore: skip !== undefined, sanitize: false });
 
-Deno.test({
-  name:
-    "kube store: a stored resource mesh rejects is reported and skipped; kubectl's writes are seen",
-  ignore: skip !== undefined,
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn() {
+kubeTest(
+  "kube store: a stored resource mesh rejects is reported and skipped; kubectl's writes are seen",
+  skip,
+  async () => {
     const p = await kube();
     await empty(p);
     const store = await KubeStore.start({ kube: await client(p) });
@@ -127,14 +131,12 @@ spec: {host: reviews, subsets: [{name: v1, labels: {version: v1}}]}
       await store.close();
     }
   },
-});
+);
 
-Deno.test({
-  name: "kube store: an API server restart mid-watch loses nothing and changes nothing it needn't",
-  ignore: skip !== undefined,
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn() {
+kubeTest(
+  "kube store: an API server restart mid-watch loses nothing and changes nothing it needn't",
+  skip,
+  async () => {
     const p = await kube();
     await empty(p);
     const store = await KubeStore.start({ kube: await client(p) });
@@ -165,15 +167,12 @@ spec: {hosts: [after], http: [{route: [{destination: {host: after}}]}]}
       await store.close();
     }
   },
-});
+);
 
-Deno.test({
-  name:
-    "informer: a watch whose resourceVersion etcd compacted away (410 Gone) lists again, quietly",
-  ignore: skip !== undefined,
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn() {
+kubeTest(
+  "informer: a watch whose resourceVersion etcd compacted away (410 Gone) lists again, quietly",
+  skip,
+  async () => {
     // Without the watch cache, a watch reads etcd, whose compaction then answers 410 Gone
     // (the cache would serve the old version from memory).
     const p = await startKube({ apiserverArgs: ["--watch-cache=false"] });
@@ -221,15 +220,12 @@ Deno.test({
       await p.stop();
     }
   },
-});
+);
 
-Deno.test({
-  name:
-    "kube store: MeshConfig from Istio's mesh ConfigMap; its discoverySelectors scope namespaces",
-  ignore: skip !== undefined,
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn() {
+kubeTest(
+  "kube store: MeshConfig from Istio's mesh ConfigMap; its discoverySelectors scope namespaces",
+  skip,
+  async () => {
     const p = await kube();
     await empty(p);
     for (const ns of ["istio-system", "picked", "left"]) {
@@ -286,17 +282,17 @@ data:
       }
     }
   },
-});
+);
 
 const istio = await istioCrds();
+const istioSkip = skip ??
+  (istio === undefined ? CRDS_MISSING : samplesAvailable ? undefined : "no samples");
 if (!skip && !istio) console.log(`kube_store_test: Istio's CRDs ${CRDS_MISSING}`);
 
-Deno.test({
-  name: "kube store: Istio's own CRDs (crd-all.gen.yaml) in place of mesh's serve Istio's samples",
-  ignore: skip !== undefined || istio === undefined || !samplesAvailable,
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn() {
+kubeTest(
+  "kube store: Istio's own CRDs (crd-all.gen.yaml) in place of mesh's serve Istio's samples",
+  istioSkip,
+  async () => {
     const p = await kube();
     await empty(p);
     await installCrds(p, istio!);
@@ -318,14 +314,8 @@ Deno.test({
       await store.close();
     }
   },
-});
+);
 
-Deno.test({
-  name: "kube peer: stopped",
-  ignore: skip !== undefined,
-  sanitizeOps: false,
-  sanitizeResources: false,
-  async fn() {
-    await peer?.stop();
-  },
+kubeTest("kube peer: stopped", skip, async () => {
+  await peer?.stop();
 });
