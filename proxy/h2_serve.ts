@@ -169,7 +169,7 @@ async function serveStream(
     let slot: UpgradeSlot | undefined;
     if (built instanceof Response) res = built;
     else {
-      const type = stream.header(":protocol");
+      const type = stream.method === "CONNECT" ? stream.header(":protocol") : undefined;
       if (type !== undefined) slot = offerUpgrade(built, type);
       const info = {
         remoteAddr,
@@ -186,7 +186,13 @@ async function serveStream(
     if (slot && (slot.upstream || slot.handOver) && res.status === 200) {
       return tunnel(stream, { res, slot, idleTimeoutMs: o.upgrades?.idleTimeoutMs ?? 0 });
     }
-    if (slot) stream.body.cancel(); // refused or failed: no tunnel, so no bytes to take
+    if (slot) {
+      // Refused or failed: no tunnel, so no bytes to take, and an upstream side already
+      // accepted (a later stage failing) is let go with its circuit-breaker slot.
+      stream.body.cancel();
+      slot.upstream?.socket.destroy();
+      if (slot.upstream) slot.done?.();
+    }
     await respond(stream, res);
   } catch {
     // A stream that can't be answered (reset meanwhile, or a response it can't carry).
@@ -278,8 +284,11 @@ function tunnel(
   o.res.body?.cancel().catch(() => {});
   const { upstream, handOver, done } = o.slot;
   if (stream.state === "closed") {
+    // The client left meanwhile: the other side goes too (carrying onto a destroyed tunnel
+    // closes the app's connection that `handOver` holds).
     upstream?.socket.destroy();
     done?.();
+    if (handOver) handOver(h2Tunnel(stream), new Uint8Array(0));
     return;
   }
   stream.respond(head);

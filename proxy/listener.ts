@@ -348,8 +348,6 @@ const SMALL_BODY_BYTES = 16 * 1024;
 const BASE_URL = "http://request.invalid/";
 const ABSOLUTE = /^https?:\/\//i;
 
-export { clientGone } from "./client_gone.ts";
-
 /**
  * Bridges mesh's HTTP/1.1 server to a `Deno.serve`-style handler for one connection. The
  * handler sees `Request.url` as `Deno.serve` builds it, unnormalized: an absolute-form target

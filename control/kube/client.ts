@@ -95,7 +95,12 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** Query parameters. */
   query?: Record<string, string | undefined>;
+  /** The whole exchange's bound (default {@linkcode REQUEST_TIMEOUT_MS}). */
+  timeoutMs?: number;
 }
+
+/** How long one API request (a watch: its own timeout and a margin) may take. */
+export const REQUEST_TIMEOUT_MS = 30_000;
 
 /** Options of {@linkcode KubeClient.watch}. */
 export interface WatchOptions {
@@ -162,16 +167,25 @@ export class KubeClient {
       headers["content-type"] = o.contentType ?? "application/json";
       body = typeof o.body === "string" ? o.body : JSON.stringify(o.body);
     }
+    // Bounded: a request the server never answers (a half-open connection) fails in time.
+    const bound = AbortSignal.timeout(o.timeoutMs ?? REQUEST_TIMEOUT_MS);
+    const signal = o.signal ? AbortSignal.any([o.signal, bound]) : bound;
     try {
       return await fetch(url, {
         method,
         headers,
         body,
-        signal: o.signal,
+        signal,
         ...(this.#http ? { client: this.#http } : {}),
       });
     } catch (err) {
       if (o.signal?.aborted) throw err;
+      if (bound.aborted) {
+        throw new KubeApiError(
+          0,
+          `${method} ${path}: no answer from ${this.config.server} in time`,
+        );
+      }
       throw new KubeApiError(
         0,
         `${method} ${path}: can't reach the API server at ${this.config.server} ` +
@@ -225,6 +239,8 @@ export class KubeClient {
   ): AsyncGenerator<WatchEvent<T>> {
     const res = await this.#fetch("GET", path, {
       signal: o.signal,
+      // The server ends the watch at `timeoutSeconds`; past that and a margin, it's stuck.
+      timeoutMs: ((o.timeoutSeconds ?? 1800) + 30) * 1000,
       query: {
         watch: "1",
         resourceVersion: o.resourceVersion,

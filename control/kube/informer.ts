@@ -206,6 +206,7 @@ export class Informer<T extends KubeObject = KubeObject> {
 
   async #watch(signal: AbortSignal): Promise<void> {
     const seconds = this.#o.watchSeconds?.() ?? 300 + Math.floor(Math.random() * 300);
+    let events = 0;
     for await (
       const ev of this.#kube.watch<T>(this.path, {
         resourceVersion: this.#rv,
@@ -213,7 +214,6 @@ export class Informer<T extends KubeObject = KubeObject> {
         timeoutSeconds: seconds,
       })
     ) {
-      this.#ok();
       if (ev.type === "ERROR") {
         const s = ev.object;
         throw new KubeApiError(
@@ -222,6 +222,8 @@ export class Informer<T extends KubeObject = KubeObject> {
           s.reason,
         );
       }
+      this.#ok();
+      events++;
       const o = ev.object;
       if (o.metadata?.resourceVersion) this.#rv = o.metadata.resourceVersion;
       if (ev.type === "BOOKMARK") continue;
@@ -234,6 +236,9 @@ export class Informer<T extends KubeObject = KubeObject> {
       this.#cache.set(k, o);
       this.#emit([{ type: old ? "modified" : "added", object: o }]);
     }
+    // A watch that ended without an event (a server or proxy answering at once) doesn't spin:
+    // the next one waits a backoff step.
+    if (events === 0 && !signal.aborted) await this.#backoff.wait(signal);
   }
 }
 

@@ -17,39 +17,29 @@
  */
 import type { ResourceInput } from "../store/types.ts";
 import { parseYaml } from "../../util/yaml.ts";
+import { selectorMatches as gatewaySelectorMatches } from "../../api/schemas/gateway_api/common.ts";
 import type { KubeObject } from "./client.ts";
 
-/** A Kubernetes label selector. */
+/** A Kubernetes label selector (MeshConfig's `discoverySelectors` entries). */
 export interface LabelSelector {
   matchLabels?: Record<string, string>;
   matchExpressions?: { key?: string; operator?: string; values?: string[] }[];
 }
 
-/** Whether `labels` match `sel` (an empty selector matches everything, as in Kubernetes). */
+/**
+ * Whether `labels` match `sel`, with Kubernetes' semantics (the Gateway API's matcher, which
+ * an invalid selector matches nothing with).
+ */
 export function selectorMatches(sel: LabelSelector, labels: Record<string, string>): boolean {
-  for (const [k, v] of Object.entries(sel.matchLabels ?? {})) if (labels[k] !== v) return false;
-  for (const e of sel.matchExpressions ?? []) {
-    const key = e.key ?? "";
-    const has = Object.hasOwn(labels, key);
-    const values = e.values ?? [];
-    switch (e.operator) {
-      case "In":
-        if (!has || !values.includes(labels[key])) return false;
-        break;
-      case "NotIn":
-        if (has && values.includes(labels[key])) return false;
-        break;
-      case "Exists":
-        if (!has) return false;
-        break;
-      case "DoesNotExist":
-        if (has) return false;
-        break;
-      default:
-        return false; // an operator Kubernetes doesn't have selects nothing
-    }
-  }
-  return true;
+  const expressions = (sel.matchExpressions ?? []).map((e) => ({
+    key: e.key ?? "",
+    operator: e.operator ?? "",
+    ...(e.values ? { values: e.values } : {}),
+  }));
+  return gatewaySelectorMatches(
+    { matchLabels: sel.matchLabels, matchExpressions: expressions },
+    labels,
+  );
 }
 
 /**

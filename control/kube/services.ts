@@ -102,17 +102,20 @@ export function kubePortProtocol(
   p: { name?: string; protocol?: string; appProtocol?: string },
 ): string | undefined {
   if (p.protocol?.toUpperCase() === "UDP") return "UDP";
+  const lookup = (table: Record<string, string>, k: string) =>
+    Object.hasOwn(table, k) ? table[k] : undefined; // `constructor` is a valid port name
   if (p.appProtocol) {
-    const a = APP_PROTOCOLS[p.appProtocol.toLowerCase()];
+    const a = lookup(APP_PROTOCOLS, p.appProtocol.toLowerCase());
     if (a) return a;
   }
   const name = p.name?.toLowerCase() ?? "";
-  if (NAME_PROTOCOLS[name]) return NAME_PROTOCOLS[name];
+  const byName = lookup(NAME_PROTOCOLS, name);
+  if (byName) return byName;
   const dash = name.indexOf("-");
   if (dash > 0) {
     // `grpc-web` is a protocol of its own; `grpc-web-x` too.
     if (name.startsWith("grpc-web")) return "GRPC-Web";
-    return NAME_PROTOCOLS[name.slice(0, dash)];
+    return lookup(NAME_PROTOCOLS, name.slice(0, dash));
   }
   return undefined;
 }

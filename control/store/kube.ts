@@ -97,6 +97,8 @@ export function kubeKinds(): Kind[] {
 
 interface Parsed {
   rv: string;
+  /** The content it was validated from (JSON), when it came from a stored object. */
+  text?: string;
   resource?: Resource;
   diagnostics: Diagnostic[];
 }
@@ -322,10 +324,19 @@ export class KubeStore extends SnapshotStore implements ConfigStore {
     const rv = obj.metadata.resourceVersion ?? "";
     const hit = this.#parsed.get(key);
     if (hit && hit.rv === rv) return hit;
-    const r = validateResource(contentOf(obj), { file: `kube:${key}`, line: 1 });
+    // A new version with the same content (a status write) keeps the validated resource: no
+    // second log line, no new snapshot.
+    const content = contentOf(obj);
+    const text = JSON.stringify(content);
+    if (hit && hit.text === text) {
+      hit.rv = rv;
+      return hit;
+    }
+    const r = validateResource(content, { file: `kube:${key}`, line: 1 });
     const resource = r.resources.find((x) => x.kind === kind);
     const p: Parsed = {
       rv,
+      text,
       ...(resource ? { resource: deepFreeze(resource) } : {}),
       diagnostics: r.diagnostics,
     };
@@ -352,10 +363,11 @@ export class KubeStore extends SnapshotStore implements ConfigStore {
         );
       }, this.#writeTimeoutMs);
       const check = () => {
-        if (!done()) return;
+        if (!done() && !this.#closed) return;
         clearTimeout(timer);
         this.#waiters.delete(check);
-        resolve();
+        if (this.#closed && !done()) reject(new Error(`${what}: the store closed meanwhile`));
+        else resolve();
       };
       this.#waiters.add(check);
     });
@@ -420,13 +432,20 @@ export class KubeStore extends SnapshotStore implements ConfigStore {
     const ref = { group: info.group, version: version ?? info.versions[0], plural: info.plural };
     // The document's own kind (`Gateway` for the Gateway API's, whose id is KubernetesGateway).
     const body = { ...contentOf(r as unknown as KubeObject), kind: info.kind };
-    const put = async (rv: string) =>
+    const cached = this.#cached(r.kind as Kind, ns, r.metadata.name);
+    // A replace keeps the metadata other writers own (finalizers, ownerReferences); the
+    // content (labels, annotations, spec) is ours.
+    const put = async (rv: string, now: KubeObject | undefined = cached) =>
       await this.#kube.request<KubeObject>(
         "PUT",
         resourcePath({ ...ref, namespace: ns, name: r.metadata.name }),
-        { body: { ...body, metadata: { ...body.metadata, resourceVersion: rv } } },
+        {
+          body: {
+            ...body,
+            metadata: { ...ownedElsewhere(now), ...body.metadata, resourceVersion: rv },
+          },
+        },
       );
-    const cached = this.#cached(r.kind as Kind, ns, r.metadata.name);
     try {
       if (cached?.metadata.resourceVersion) {
         const out = await put(cached.metadata.resourceVersion);
@@ -446,7 +465,7 @@ export class KubeStore extends SnapshotStore implements ConfigStore {
         resourcePath({ ...ref, namespace: ns, name: r.metadata.name }),
       ).catch(() => undefined);
       if (!now?.metadata.resourceVersion) throw err;
-      const out = await put(now.metadata.resourceVersion);
+      const out = await put(now.metadata.resourceVersion, now);
       return { rv: out.metadata.resourceVersion ?? "", created: false };
     }
   }
@@ -509,6 +528,7 @@ export class KubeStore extends SnapshotStore implements ConfigStore {
 
   async close(): Promise<void> {
     this.#closed = true;
+    for (const w of [...this.#waiters]) w(); // writes waiting for the watch give up
     await this.#queue.idle();
     await this.#factory.stop();
     if (this.#closeClient) this.#kube.close();
@@ -523,6 +543,15 @@ function sameRv(o: KubeObject | undefined, rv: string): boolean {
   if (have === rv) return true;
   // resourceVersions are etcd revisions: a later write of the same object is as good.
   return /^\d+$/.test(have) && /^\d+$/.test(rv) && BigInt(have) > BigInt(rv);
+}
+
+/** Metadata of a stored object that other writers own and a replace must keep. */
+function ownedElsewhere(o: KubeObject | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of ["finalizers", "ownerReferences"]) {
+    if (o?.metadata[k] !== undefined) out[k] = o.metadata[k];
+  }
+  return out;
 }
 
 /** The part of an object that is its content: apiVersion, kind, metadata mesh keeps, spec. */

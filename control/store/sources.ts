@@ -73,7 +73,15 @@ export async function openConfigSources(o: SourceOptions): Promise<ConfigStore> 
         const { KubeClient } = await import("../kube/client.ts");
         const { KubeStore } = await import("./kube.ts");
         const cfg = await loadKubeConfig({ kubeconfig: o.kubeconfig, context: o.context });
-        stores.push(await KubeStore.start({ kube: new KubeClient(cfg), registry: {} }));
+        // Istio's mesh ConfigMap lives in the control plane's namespace: in a pod, its service
+        // account's (where `mesh install rbac --namespace` grants it); else istio-system.
+        const namespace = cfg.source === "in-cluster" ? cfg.namespace : "istio-system";
+        stores.push(
+          await KubeStore.start({
+            kube: new KubeClient(cfg),
+            registry: { meshConfigMap: { namespace, name: "istio" } },
+          }),
+        );
       }
     }
   } catch (err) {

@@ -44,11 +44,6 @@ export class H2Tunnel extends Duplex {
     });
   }
 
-  /** Bytes waiting to be sent (the stream's, past its windows). */
-  get bufferedOutgoing(): number {
-    return this.#stream.bufferedOutgoing;
-  }
-
   override _read(): void {
     if (this.#pumping) return;
     this.#pumping = true;

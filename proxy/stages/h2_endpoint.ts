@@ -37,6 +37,7 @@ import { H2_ERROR, H2StreamError } from "../h2/errors.ts";
 import type { HeaderField } from "../h2/hpack.ts";
 import type { H2Stream } from "../h2/stream.ts";
 import { h2Tunnel } from "../h2/tunnel.ts";
+import { upgradeOf as requestedUpgrade } from "../upgrade.ts";
 import {
   type EndpointClient,
   type EndpointRequest,
@@ -181,13 +182,11 @@ function requestFields(
   return fields;
 }
 
-/** The protocol an upgrade request asks for (its `upgrade` header), or undefined. */
+/** The upgrade a request asks for (`upgrade.ts`'s rules: an allowed type), or undefined. */
 function upgradeOf(req: EndpointRequest): string | undefined {
   if (req.body !== null) return undefined;
-  for (const [k, v] of req.headers) {
-    if (k === "upgrade") return v.split(",")[0].trim().toLowerCase();
-  }
-  return undefined;
+  const asked = requestedUpgrade(req.headers);
+  return asked && "type" in asked ? asked.type : undefined;
 }
 
 /** Sends the request body on `s` with backpressure; never rejects. */
