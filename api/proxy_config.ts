@@ -576,8 +576,18 @@ export type PushMessage =
   | { type: "config"; config: ProxyConfig }
   | { type: "error"; message: string };
 
-/** A message on the push stream, proxy → control, one JSON object per line. */
+/**
+ * A message on the push stream, proxy → control, one JSON object per line (the hello; acks
+ * and nacks of protocol 2 are in api/push_protocol.ts).
+ */
 export type ProxyMessage =
-  | { type: "hello"; node: NodeInfo }
+  | {
+    type: "hello";
+    node: NodeInfo;
+    /** The push protocol the proxy speaks (2: parts); absent: whole configs. */
+    protocol?: number;
+    /** The part versions the proxy serves (a reconnect). */
+    have?: Record<string, string>;
+  }
   | { type: "ack"; version: string; certRoot?: string }
   | { type: "nack"; version: string; error: string };

@@ -5,6 +5,7 @@
  * @module
  */
 import type { KubeResult } from "./kube.ts";
+import type { PushCase, PushChangeSummary, PushResult } from "./push.ts";
 import type { LoadResult } from "./tools/load.ts";
 
 /** Which traffic a row carries. */
@@ -389,6 +390,207 @@ export function kubeMarkdown(kube: KubeResult): string[] {
   ];
 }
 
+/** The limits from issue 12 (push). */
+export const PUSH_LIMITS = {
+  proxies: 1000,
+  vsChangeMs: 1000,
+  endpointChangeMs: 300,
+  kbPerProxy: 100,
+  /** Endpoint-change bytes per client, 200-service config over Bookinfo-sized: "similar". */
+  endpointBytesRatio: 2,
+  large: 5000,
+  /** CPU per change per proxy at 5,000 over that at 1,000. */
+  cpuPerProxyRatio: 1.5,
+};
+
+const CONFIG_LABEL: Record<string, string> = {
+  bookinfo: "Bookinfo-sized",
+  services200: "200 services",
+};
+
+/**
+ * Issue 12's targets from the push section: convergence of a VirtualService and an endpoint
+ * change with 1,000 proxies, control-plane memory per proxy, endpoint-change bytes independent
+ * of the mesh's size, 5,000 proxies converging, CPU per change growing at most linearly.
+ */
+export function pushTargets(push: PushResult | undefined): Target[] {
+  if (!push) return [];
+  const out: Target[] = [];
+  const cases = push.cases ?? [];
+  const find = (cfg: string, n: number) => cases.find((c) => c.config === cfg && c.n === n);
+  const na = (target: string, note: string): Target => ({
+    target,
+    value: "n/a",
+    ratio: null,
+    met: null,
+    note,
+  });
+  const why = push.supported ? "not run" : push.reason;
+  const P = PUSH_LIMITS.proxies.toLocaleString("en");
+  const configs = [...new Set(cases.map((c) => c.config))];
+  if (!configs.length) configs.push("bookinfo");
+  const converge = (
+    kind: "vs" | "endpoint",
+    limit: number,
+    what: string,
+  ) => {
+    for (const cfg of configs) {
+      const t = `${what} converges (max over ${P} proxies) < ${limit} ms, ` +
+        `${CONFIG_LABEL[cfg] ?? cfg} (issue 12)`;
+      const c = find(cfg, PUSH_LIMITS.proxies);
+      const s: PushChangeSummary | undefined = c?.[kind];
+      if (!c || !s || s.max_ms === null) {
+        out.push(na(t, c ? (c.notes[0] ?? "no change measured") : why));
+        continue;
+      }
+      out.push({
+        target: t,
+        value: `max ${s.max_ms.toFixed(0)} ms, p99 ${f(s.p99_ms, 0)} ms (median of ${s.changes})`,
+        ratio: round(s.max_ms / limit, 2),
+        met: s.converged && s.max_ms < limit,
+        ...(s.converged ? {} : { note: `only ${s.clients_min} of ${c.n} clients got it` }),
+      });
+    }
+  };
+  converge("vs", PUSH_LIMITS.vsChangeMs, "VirtualService change");
+  converge("endpoint", PUSH_LIMITS.endpointChangeMs, "endpoint change");
+  {
+    const t = `control-plane memory < ${PUSH_LIMITS.kbPerProxy} KB per connected proxy (issue 12)`;
+    const measured = cases.filter((c) => c.storm_s !== null);
+    if (!measured.length) out.push(na(t, why));
+    else {
+      const worst = measured.filter((c) => c.n >= PUSH_LIMITS.proxies).sort((a, b) =>
+        b.kb_per_proxy - a.kb_per_proxy
+      )[0] ?? measured[measured.length - 1];
+      out.push({
+        target: t,
+        value: `${worst.kb_per_proxy.toFixed(1)} KB (${worst.n} proxies, ` +
+          `${CONFIG_LABEL[worst.config] ?? worst.config}; the worst case with ≥ ${P})`,
+        ratio: round(worst.kb_per_proxy / PUSH_LIMITS.kbPerProxy, 2),
+        met: worst.kb_per_proxy < PUSH_LIMITS.kbPerProxy,
+      });
+    }
+  }
+  {
+    const t = `endpoint-change bytes per proxy independent of the mesh's size (200-service vs ` +
+      `Bookinfo-sized config, ${P} proxies, ≤ ${PUSH_LIMITS.endpointBytesRatio}×) (issue 12)`;
+    const a = find("bookinfo", PUSH_LIMITS.proxies)?.endpoint.bytes_per_client;
+    const b = find("services200", PUSH_LIMITS.proxies)?.endpoint.bytes_per_client;
+    if (a == null || b == null || !a) {
+      out.push(na(t, push.supported && push.quick ? "--quick: Bookinfo-sized config only" : why));
+    } else {
+      const ratio = round(b / a, 2);
+      out.push({
+        target: t,
+        value: `${b.toFixed(0)} vs ${a.toFixed(0)} B`,
+        ratio,
+        met: ratio <= PUSH_LIMITS.endpointBytesRatio,
+      });
+    }
+  }
+  for (const cfg of configs) {
+    const t = `${PUSH_LIMITS.large.toLocaleString("en")} proxies converge, ` +
+      `${CONFIG_LABEL[cfg] ?? cfg} (issue 12)`;
+    const c = find(cfg, PUSH_LIMITS.large);
+    if (!c) {
+      out.push(na(t, push.supported && push.quick ? "--quick: up to 1,000 proxies" : why));
+      continue;
+    }
+    const ok = c.storm_s !== null && c.vs.converged && c.endpoint.converged;
+    out.push({
+      target: t,
+      value: c.storm_s !== null
+        ? `storm ${c.storm_s.toFixed(1)} s; VS ${c.vs.clients_min}, endpoint ` +
+          `${c.endpoint.clients_min} of ${c.n}`
+        : `${c.storm_acked} of ${c.n} acked in ${c.storm_wait_s} s`,
+      ratio: null,
+      met: ok,
+    });
+  }
+  for (const cfg of configs) {
+    const t = `CPU per change grows ≤ linearly: per proxy at ${PUSH_LIMITS.large.toLocaleString("en")}` +
+      ` ≤ ${PUSH_LIMITS.cpuPerProxyRatio}× that at ${P}, ${CONFIG_LABEL[cfg] ?? cfg} (issue 12)`;
+    const perProxy = (c: PushCase | undefined) => {
+      const xs = [c?.vs.cpu_s_net, c?.endpoint.cpu_s_net].filter((x): x is number =>
+        typeof x === "number"
+      );
+      return c && xs.length ? xs.reduce((s, x) => s + x, 0) / xs.length / c.n : undefined;
+    };
+    const a = perProxy(find(cfg, PUSH_LIMITS.proxies));
+    const b = perProxy(find(cfg, PUSH_LIMITS.large));
+    if (a === undefined || b === undefined || !a) {
+      out.push(na(t, push.supported && push.quick ? "--quick: up to 1,000 proxies" : why));
+      continue;
+    }
+    const ratio = round(b / a, 2);
+    out.push({
+      target: t,
+      value: `${(b * 1e6).toFixed(0)} vs ${(a * 1e6).toFixed(0)} CPU-µs per proxy per change`,
+      ratio,
+      met: ratio <= PUSH_LIMITS.cpuPerProxyRatio,
+    });
+  }
+  return out;
+}
+
+const ms = (s: PushChangeSummary) =>
+  s.p50_ms === null
+    ? "–"
+    : `${f(s.p50_ms, 0)} / ${f(s.p99_ms, 0)} / ${f(s.max_ms, 0)}${s.converged ? "" : " ⚠"}`;
+
+/** The push section's Markdown (issue 12). */
+export function pushMarkdown(push: PushResult): string[] {
+  const out = ["## Push (issue 12)", ""];
+  if (!push.supported && !push.cases?.length) return [...out, `Not measured: ${push.reason}`, ""];
+  const cases = push.cases ?? [];
+  out.push(
+    "| proxies | config | sent as | connect storm s | VS change ms p50 / p99 / max | " +
+      "endpoint change ms p50 / p99 / max | bytes/proxy VS / endpoint | CPU-s per change " +
+      "VS / endpoint | KB/proxy | simulator busy |",
+    "| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+  );
+  for (const c of cases) {
+    const storm = c.storm_s !== null
+      ? c.storm_s.toFixed(2)
+      : `${c.storm_acked}/${c.n} in ${c.storm_wait_s} ⚠`;
+    const busy = Math.max(c.sim_storm_busy, ...c.changes.map((x) => x.sim_busy));
+    out.push(
+      `| ${c.n} | ${CONFIG_LABEL[c.config] ?? c.config} | ${c.protocol} | ${storm} | ` +
+        `${ms(c.vs)} | ${ms(c.endpoint)} | ${f(c.vs.bytes_per_client, 0)} / ` +
+        `${f(c.endpoint.bytes_per_client, 0)} | ${f(c.vs.cpu_s_net, 3)} / ` +
+        `${f(c.endpoint.cpu_s_net, 3)} | ${c.kb_per_proxy.toFixed(1)} | ${busy.toFixed(2)} |`,
+    );
+  }
+  out.push(
+    "",
+    `Simulated sidecars (bench/push_sim.ts: one push stream each, hello as a real sidecar, every ` +
+      `message acked at once, nothing compiled), ${
+        (push.supported ? push.settings.connecting_at_once : 64) ?? 64
+      } connecting at once, over 20 service accounts sharing one certificate each, in the bench ` +
+      `process; a fresh control plane per row. Connect storm: all clients started → every one ` +
+      `acked its first config. Changes (${
+        push.supported ? push.settings.changes_per_kind : "?"
+      } of each kind, medians): one VirtualService's route weights, and one endpoint's address ` +
+      `(a WorkloadEntry for Bookinfo, a ServiceEntry endpoint for 200 services), each a file in ` +
+      `the config dir rewritten atomically; latency from the write to each client receiving ` +
+      `(and acking) a message at ≥ the control plane's new revision; ⚠ = not every client got ` +
+      `it in time. Bytes: mean per client from the change until pushes went quiet. CPU: ` +
+      `control-plane utime+stime over the same time, minus its idle (keepalive) rate. KB/proxy: ` +
+      `(RSS with every client connected − RSS with the config and none) / N. Simulator busy: ` +
+      `its CPU-s per wall-s (1.00 = one core, the JS thread saturated) at its worst.`,
+    "",
+  );
+  for (const c of cases) {
+    for (const n of c.notes) out.push(`- ${c.config} N=${c.n}: ${n}`);
+    if (c.streams_ended) {
+      out.push(`- ${c.config} N=${c.n}: ${c.streams_ended} stream(s) ended (${c.stream_end_sample})`);
+    }
+  }
+  if (cases.some((c) => c.notes.length || c.streams_ended)) out.push("");
+  if (!push.supported) out.push(`Stopped early: ${push.reason}`, "");
+  return out;
+}
+
 // ---------------------------------------------------------------- Markdown
 
 const f = (x: number | null | undefined, d = 2) =>
@@ -480,6 +682,8 @@ export interface Result {
   };
   /** The Kubernetes section (issue 11): bench/kube.ts. */
   kube?: KubeResult;
+  /** The push section (issue 12): bench/push.ts. */
+  push?: PushResult;
 }
 
 function machineLine(m: Record<string, unknown>): string {
@@ -522,7 +726,12 @@ export function markdown(r: Result): string {
         `${s.extra_max_s} s max.`
       : ""),
     "",
-    r.kube ? "## Targets (issues 3 and 11)" : "## Targets (issue 3)",
+    `## Targets (issue${r.kube || r.push ? "s" : ""} ${
+      ["3", r.kube ? "11" : "", r.push ? "12" : ""].filter(Boolean).join(", ").replace(
+        /, ([^,]*)$/,
+        " and $1",
+      )
+    })`,
     "",
     targetsTable(r.targets),
     "## HTTP/1.1: client → proxy A → mTLS → proxy B → app",
@@ -549,6 +758,7 @@ export function markdown(r: Result): string {
     );
   }
   if (r.kube) out.push(...kubeMarkdown(r.kube));
+  if (r.push) out.push(...pushMarkdown(r.push));
   if (r.notes.length) out.push("## Notes", "", ...r.notes.map((n) => `- ${n}`), "");
   return out.join("\n");
 }

@@ -77,7 +77,7 @@ export const controlFlags: FlagSpecs = {
   },
   "debounce-after": {
     type: "duration",
-    default: "50ms",
+    default: "100ms",
     min: 0,
     max: 60_000,
     help: "quiet time after a change before pushing (Istio's PILOT_DEBOUNCE_AFTER)",

@@ -15,6 +15,7 @@ import { clusterName } from "../api/proxy_config.ts";
 import { fqdn } from "../api/host.ts";
 import {
   labelsMatch,
+  type Service,
   type ServicePort,
   type ServiceRegistry,
   type WorkloadInstance,
@@ -204,15 +205,18 @@ export function effectivePolicy(
 }
 
 /**
- * All clusters of the registry, keyed by name, as seen from `clientNamespace` (which
- * DestinationRule applies depends on it: see {@linkcode ServiceRegistry.destinationRule}).
+ * All clusters of the registry (or of the services `include` admits: control/scope.ts), keyed by
+ * name, as seen from `clientNamespace` (which DestinationRule applies depends on it: see
+ * {@linkcode ServiceRegistry.destinationRule}).
  */
 export function buildClusters(
   registry: ServiceRegistry,
   clientNamespace?: string,
+  include?: (svc: Service) => boolean,
 ): Record<string, Cluster> {
   const out: Record<string, Cluster> = {};
   for (const svc of registry.services.values()) {
+    if (include && !include(svc)) continue;
     const dr = registry.destinationRule(svc.host, fqdn, clientNamespace);
     const instances = registry.instances(svc.host);
     for (const port of svc.ports) {

@@ -20,6 +20,7 @@ import { Debouncer } from "../util/debounce.ts";
 import type { ConfigStore } from "./store/types.ts";
 import { adminApi } from "./admin_api.ts";
 import { PushHub } from "./push.ts";
+import { PushRequest } from "./changes.ts";
 import {
   buildSnapshot,
   MESH_DEFAULTS,
@@ -70,7 +71,7 @@ export interface ControlOptions {
    * reconnects.
    */
   workloadGraceMs?: number;
-  /** Push debounce: quiet time and maximum wait, ms (default 50 ms and 10 s). */
+  /** Push debounce: quiet time and maximum wait, ms (default 100 ms and 10 s, as istiod). */
   debounce?: { afterMs: number; maxMs: number };
   /**
    * `--write-status`: write each Istio resource's `status` (validation messages, the
@@ -98,8 +99,8 @@ export interface Control {
  */
 export const WORKLOAD_GRACE_MS = 60_000;
 
-/** Quiet time between a change and the push it causes (`--debounce-after`). */
-export const PUSH_DEBOUNCE_MS = 50;
+/** Quiet time between a change and the push it causes (`--debounce-after`, Istio's 100 ms). */
+export const PUSH_DEBOUNCE_MS = 100;
 /** Longest wait from the first change of a burst to its push (`--debounce-max`, Istio's 10 s). */
 export const PUSH_DEBOUNCE_MAX_MS = 10_000;
 /** Registered workloads are saved at most this often. */
@@ -153,8 +154,16 @@ export async function startControl(opts: ControlOptions): Promise<Control> {
   let current: Snapshot | undefined;
   // The first snapshot revision whose trust bundle carried the pending root.
   let pendingTrustedSince: number | undefined;
+  // What changed since the last push (what the next one can affect).
+  let pending = new PushRequest();
+  let pushedOnce = false;
   // RequestAuthentication key sets are fetched here and pushed inline, as istiod does.
-  const jwksCache = new JwksCache({ onChange: () => schedule() });
+  const jwksCache = new JwksCache({
+    onChange: () => {
+      pending.jwks();
+      schedule();
+    },
+  });
   /** The `jwksUri`s of the RequestAuthentications in `resources`, with their fetch timeouts. */
   const jwksUris = (resources: readonly Resource[]): Map<string, number> => {
     const out = new Map<string, number>();
@@ -197,7 +206,10 @@ export async function startControl(opts: ControlOptions): Promise<Control> {
     });
     if (ca.phase === "pending") pendingTrustedSince ??= current.revision;
     else pendingTrustedSince = undefined;
-    hub.push(current);
+    const request = pending;
+    pending = new PushRequest();
+    hub.push(current, pushedOnce ? request : undefined);
+    pushedOnce = true;
   };
   // Changes are debounced into one rebuild and push: after a quiet time, but never later than
   // the maximum wait after the first change of a burst, as istiod's PILOT_DEBOUNCE_AFTER/MAX.
@@ -208,6 +220,7 @@ export async function startControl(opts: ControlOptions): Promise<Control> {
   });
   const schedule = () => debounce.trigger();
   const hub = new PushHub(() => {
+    pending.endpoints("workloads");
     schedule();
     saveSoon.trigger();
   });
@@ -250,9 +263,12 @@ export async function startControl(opts: ControlOptions): Promise<Control> {
   rebuild();
   // Rebuild when the resources change (a snapshot with only new diagnostics keeps its revision).
   let storeRevision = store.revision;
+  let storeResources = store.snapshot().resources;
   const unsubscribe = store.subscribe((s) => {
     if (s.revision === storeRevision) return;
     storeRevision = s.revision;
+    pending.addResources(storeResources, s.resources);
+    storeResources = s.resources;
     schedule();
   });
 
@@ -304,6 +320,7 @@ export async function startControl(opts: ControlOptions): Promise<Control> {
       changed = (await caMgr.advanceRotation(hub.connections(), pendingTrustedSince)) || changed;
       if (changed) {
         server.updateTls(caMgr.serving.keyPem, caMgr.serving.certPem, caMgr.ca.trustBundlePem);
+        pending.secrets();
         schedule();
       }
     } catch (err) {
@@ -333,8 +350,16 @@ export async function startControl(opts: ControlOptions): Promise<Control> {
           acked: conn.ackedVersion,
           lastNack: conn.lastNack,
           connectedAt: conn.connectedAt.toISOString(),
+          protocol: conn.protocol,
+          instance: hub.instance,
+          revision: current?.revision,
+          parts: conn.status(hub.generator),
         })),
       ));
+    app.get("/metrics", (c) =>
+      c.text(hub.metrics.render(), 200, {
+        "content-type": "text/plain; version=0.0.4; charset=utf-8",
+      }));
     app.get("/debug/configz", (c) => {
       const s = store.snapshot();
       return c.json({

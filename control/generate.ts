@@ -9,7 +9,9 @@
  * ```
  * @module
  */
-import type { NodeInfo, ProxyConfig } from "../api/proxy_config.ts";
+import type { Cluster, NodeInfo, ProxyConfig } from "../api/proxy_config.ts";
+import { PART_NAMES, type PartName } from "../api/push_protocol.ts";
+import { serviceScope } from "./scope.ts";
 import { rootNamespaceOf, type Snapshot } from "./snapshot.ts";
 import { ServiceRegistry } from "./registry.ts";
 import { sidecarVirtualHosts } from "./routes.ts";
@@ -21,62 +23,96 @@ import { buildClusters } from "./clusters.ts";
 import { gatewayListeners } from "./gateways.ts";
 import { egressListeners, sidecarFor, sidecarScope } from "./sidecars.ts";
 
-/** Generates the config of `node` from `snapshot`. Pass `registry` to share it across proxies. */
+/** What generating one proxy's parts needs from a snapshot, shared across proxies. */
+export interface GenContext {
+  snapshot: Snapshot;
+  registry: ServiceRegistry;
+  /** The clusters (with endpoints) of `node`'s scope; defaults to building them. */
+  clusters?: (node: NodeInfo) => Record<string, Cluster>;
+}
+
+/** The clusters of `node`'s scope (control/scope.ts), with endpoints. */
+export function scopedClusters(ctx: GenContext, node: NodeInfo): Record<string, Cluster> {
+  return ctx.clusters?.(node) ??
+    buildClusters(ctx.registry, node.namespace, serviceScope(ctx.snapshot, node));
+}
+
+/**
+ * The fields of one part (api/push_protocol.ts) of `node`'s config. `clusters` and `endpoints`
+ * both give the `clusters` field (the split into items separates them).
+ */
+export function generatePart(part: PartName, ctx: GenContext, node: NodeInfo): Partial<ProxyConfig> {
+  const { snapshot, registry } = ctx;
+  const gateway = node.mode === "gateway";
+  switch (part) {
+    case "secrets":
+      return {
+        trustDomain: snapshot.mesh.trustDomain,
+        ...(snapshot.mesh.trustDomainAliases?.length
+          ? { trustDomainAliases: [...snapshot.mesh.trustDomainAliases] }
+          : {}),
+        roots: snapshot.roots,
+        ...(snapshot.signingRoot !== undefined ? { signingRoot: snapshot.signingRoot } : {}),
+      };
+    case "clusters":
+    case "endpoints":
+      return { clusters: scopedClusters(ctx, node) };
+    case "routes":
+      return {
+        virtualHosts: gateway ? [] : sidecarVirtualHosts(
+          registry,
+          snapshot.virtualServices,
+          node.namespace,
+          node.labels,
+          sidecarScope(snapshot, node),
+        ),
+      };
+    case "policies":
+      return { authz: authzFor(snapshot, node), ...jwtOf(snapshot, node) };
+    case "listeners": {
+      const sidecar = gateway ? undefined : sidecarFor(snapshot, node);
+      return {
+        outboundTrafficPolicy: (gateway ? undefined : sidecar?.spec.outboundTrafficPolicy?.mode) ??
+          snapshot.mesh.outboundTrafficPolicy,
+        // BASE, Istio's default, is what a proxy applies without the field.
+        ...(snapshot.mesh.pathNormalization && snapshot.mesh.pathNormalization !== "BASE"
+          ? { pathNormalization: snapshot.mesh.pathNormalization }
+          : {}),
+        listeners: gateway
+          ? gatewayListeners(
+            snapshot.gateways,
+            snapshot.virtualServices,
+            registry,
+            node.labels,
+            node.namespace,
+          )
+          : [],
+        egressListeners: gateway ? [] : egressListeners(snapshot, registry, node),
+        ...tracingOf(snapshot, node, registry),
+        ...metricsOf(snapshot, node),
+        ...(gateway ? {} : {
+          inboundMtls: mtlsModeFor(
+            snapshot.peerAuthentications,
+            rootNamespaceOf(snapshot.mesh),
+            node,
+            node.appPort,
+          ),
+          ...inboundProtocolOf(registry, node),
+        }),
+        ...accessLogOf(snapshot, node),
+      };
+    }
+  }
+}
+
+/** Generates the config of `node` from `snapshot` (every part). Pass `ctx` to share work across proxies. */
 export function generateProxyConfig(
   snapshot: Snapshot,
   node: NodeInfo,
-  registry: ServiceRegistry = new ServiceRegistry(snapshot),
-  clusters = buildClusters(registry, node.namespace),
+  ctx: GenContext = { snapshot, registry: new ServiceRegistry(snapshot) },
 ): ProxyConfig {
-  const gateway = node.mode === "gateway";
-  const sidecar = gateway ? undefined : sidecarFor(snapshot, node);
-  return {
-    version: String(snapshot.revision),
-    trustDomain: snapshot.mesh.trustDomain,
-    ...(snapshot.mesh.trustDomainAliases?.length
-      ? { trustDomainAliases: [...snapshot.mesh.trustDomainAliases] }
-      : {}),
-    roots: snapshot.roots,
-    signingRoot: snapshot.signingRoot,
-    outboundTrafficPolicy: (gateway ? undefined : sidecar?.spec.outboundTrafficPolicy?.mode) ??
-      snapshot.mesh.outboundTrafficPolicy,
-    // BASE, Istio's default, is what a proxy applies without the field.
-    ...(snapshot.mesh.pathNormalization && snapshot.mesh.pathNormalization !== "BASE"
-      ? { pathNormalization: snapshot.mesh.pathNormalization }
-      : {}),
-    virtualHosts: gateway ? [] : sidecarVirtualHosts(
-      registry,
-      snapshot.virtualServices,
-      node.namespace,
-      node.labels,
-      sidecarScope(snapshot, node),
-    ),
-    listeners: gateway
-      ? gatewayListeners(
-        snapshot.gateways,
-        snapshot.virtualServices,
-        registry,
-        node.labels,
-        node.namespace,
-      )
-      : [],
-    egressListeners: gateway ? [] : egressListeners(snapshot, registry, node),
-    authz: authzFor(snapshot, node),
-    ...jwtOf(snapshot, node),
-    ...tracingOf(snapshot, node, registry),
-    ...metricsOf(snapshot, node),
-    ...(gateway ? {} : {
-      inboundMtls: mtlsModeFor(
-        snapshot.peerAuthentications,
-        rootNamespaceOf(snapshot.mesh),
-        node,
-        node.appPort,
-      ),
-      ...inboundProtocolOf(registry, node),
-    }),
-    ...accessLogOf(snapshot, node),
-    clusters,
-  };
+  const parts = PART_NAMES.filter((p) => p !== "endpoints").map((p) => generatePart(p, ctx, node));
+  return Object.assign({ version: String(snapshot.revision) }, ...parts) as ProxyConfig;
 }
 
 /**

@@ -1,107 +1,74 @@
 /**
- * The push side of the control plane: connected proxies, each with a push
- * queue that only ever holds the latest config (a slow proxy skips versions,
- * never reads stale ones), and the workloads they auto-register.
+ * The push side of the control plane: connected proxies, the parts generated
+ * for them (control/part_gen.ts, shared per class of proxies), the push queue
+ * that sends each proxy what differs (control/proxy_conn.ts), and the
+ * workloads they auto-register.
  *
  * @example
  * ```ts
  * const hub = new PushHub(() => rebuild());
- * const conn = hub.connect(node, identity, (line) => stream.write(line), () => stream.end());
+ * const conn = hub.connect({ node, identity, write: (line) => stream.write(line) });
  * hub.disconnect(conn); // when the stream closes
- * hub.push(snapshot);
+ * hub.push(snapshot, request);
  * ```
  * @module
  */
-import type { NodeInfo, ProxyConfig, PushMessage } from "../api/proxy_config.ts";
+import type { NodeInfo } from "../api/proxy_config.ts";
+import type { PartName } from "../api/push_protocol.ts";
 import type { RegisteredWorkload, Snapshot } from "./snapshot.ts";
-import { generateProxyConfig } from "./generate.ts";
-import { ServiceRegistry } from "./registry.ts";
-import { buildClusters } from "./clusters.ts";
+import { PartGenerator } from "./part_gen.ts";
+import { PartCache } from "./parts.ts";
+import { type LineWriter, ProxyConnection } from "./proxy_conn.ts";
+import { PushQueue } from "./push_queue.ts";
+import { ControlMetrics } from "./metrics.ts";
+import type { PushRequest } from "./changes.ts";
 import { logger } from "../util/log.ts";
 
+export { type LineWriter, ProxyConnection };
+
 const log = logger("push");
-
-/** Writes a line to the proxy; returns false when the transport buffer is full. */
-export type LineWriter = (line: string) => boolean;
-
-/** One connected proxy. */
-export class ProxyConnection {
-  readonly node: NodeInfo;
-  readonly identity: { namespace: string; serviceAccount: string };
-  readonly connectedAt = new Date();
-  sentVersion?: string;
-  ackedVersion?: string;
-  /** SHA-256 of the root the proxy's current certificate chains to (from its acks). */
-  certRoot?: string;
-  lastNack?: string;
-  #lastJson?: string;
-  #pending?: string;
-  #blocked = false;
-  #write: LineWriter;
-  #end?: () => void;
-
-  constructor(
-    node: NodeInfo,
-    identity: { namespace: string; serviceAccount: string },
-    write: LineWriter,
-    end?: () => void,
-  ) {
-    this.node = node;
-    this.identity = identity;
-    this.#write = write;
-    this.#end = end;
-  }
-
-  /** Ends the transport (a newer stream of the same proxy replaced this one). */
-  end(): void {
-    const end = this.#end;
-    this.#end = undefined;
-    try {
-      end?.();
-    } catch (err) {
-      log.debug("ending a replaced stream failed", { node: this.node.id, error: err });
-    }
-  }
-
-  /** Queues `config`, replacing anything not yet written. Returns whether it differed from the last one. */
-  offer(config: ProxyConfig): boolean {
-    const { version: _, ...body } = config;
-    const json = JSON.stringify(body);
-    if (json === this.#lastJson) return false;
-    this.#lastJson = json;
-    const msg: PushMessage = { type: "config", config };
-    this.#pending = JSON.stringify(msg) + "\n";
-    this.sentVersion = config.version;
-    this.#flush();
-    return true;
-  }
-
-  /** Called by the transport when its buffer has room again. */
-  drained(): void {
-    this.#blocked = false;
-    this.#flush();
-  }
-
-  #flush(): void {
-    if (this.#blocked || this.#pending === undefined) return;
-    const line = this.#pending;
-    this.#pending = undefined;
-    if (!this.#write(line)) this.#blocked = true;
-  }
-}
 
 /** All connected proxies, and the workloads they register. */
 export class PushHub {
   #conns = new Set<ProxyConnection>();
   #onMembership: () => void;
-  #snapshot?: Snapshot;
+  #gen?: PartGenerator;
+  readonly #cache = new PartCache();
+  readonly metrics: ControlMetrics;
+  readonly #queue: PushQueue<ProxyConnection>;
+  readonly #deps;
+  /** Identifies this control-plane process (`mesh proxy-status`'s ISTIOD column). */
+  readonly instance: string;
   /** Workloads known from before a restart, kept until their proxy reconnects or `until`. */
   #restored = new Map<string, { workload: RegisteredWorkload; until: number }>();
   #expiry?: ReturnType<typeof setTimeout>;
 
   /** `onMembership` runs when the set of registered workloads changes. */
-  constructor(onMembership: () => void) {
+  constructor(onMembership: () => void, opts: { metrics?: ControlMetrics; instance?: string } = {}) {
     this.#onMembership = onMembership;
+    this.metrics = opts.metrics ?? new ControlMetrics();
+    this.instance = opts.instance ?? `mesh-${Deno.hostname()}-${Deno.pid}`;
+    this.#queue = new PushQueue({
+      send: (c) => {
+        if (this.#gen && this.#conns.has(c)) c.send(this.#gen);
+      },
+    });
+    this.#deps = {
+      cache: this.#cache,
+      metrics: this.metrics,
+      requeue: (c: ProxyConnection) => this.#queue.add(c),
+    };
+    this.metrics.gauge("pilot_xds", "Connected proxies.", () => this.#conns.size);
+  }
+
+  /** The parts generator of the latest snapshot (none before the first push). */
+  get generator(): PartGenerator | undefined {
+    return this.#gen;
+  }
+
+  /** Proxies waiting for their turn in the push queue. */
+  get queued(): number {
+    return this.#queue.size;
   }
 
   /**
@@ -111,13 +78,17 @@ export class PushHub {
    * stale stream is ended and its later close changes nothing, so the
    * workload stays registered throughout. `end` closes this stream's transport.
    */
-  connect(
-    node: NodeInfo,
-    identity: { namespace: string; serviceAccount: string },
-    write: LineWriter,
-    end?: () => void,
-  ): ProxyConnection {
-    const conn = new ProxyConnection(node, identity, write, end);
+  connect(o: {
+    node: NodeInfo;
+    identity: { namespace: string; serviceAccount: string };
+    write: LineWriter;
+    end?: () => void;
+    /** The hello's protocol and the part versions the proxy has (docs/push-protocol.md). */
+    protocol?: number;
+    have?: Partial<Record<PartName, string>>;
+  }): ProxyConnection {
+    const { node, identity } = o;
+    const conn = new ProxyConnection({ ...o, deps: this.#deps });
     let replaced = false;
     for (const old of this.#conns) {
       if (old.node.id !== node.id) continue;
@@ -131,6 +102,7 @@ export class PushHub {
         continue;
       }
       this.#conns.delete(old);
+      this.#queue.delete(old);
       old.end();
       replaced = true;
     }
@@ -139,7 +111,8 @@ export class PushHub {
       node: node.id,
       identity: `${identity.namespace}/${identity.serviceAccount}`,
     });
-    if (this.#snapshot) conn.offer(generateProxyConfig(this.#snapshot, node));
+    // Its first config goes out on its turn in the queue, not in the hello's handler.
+    this.#queue.add(conn);
     const wasRestored = this.#restored.delete(node.id);
     // A restarted proxy that took over a restored workload's address is that workload, back:
     // the restored entry is gone for good.
@@ -161,6 +134,8 @@ export class PushHub {
   /** Forgets a proxy whose stream closed (nothing, when a newer stream replaced it). */
   disconnect(conn: ProxyConnection): void {
     if (!this.#conns.delete(conn)) return;
+    conn.closed();
+    this.#queue.delete(conn);
     log.info("proxy disconnected", { node: conn.node.id });
     if (conn.node.mode === "sidecar" && conn.node.inboundPort) this.#onMembership();
   }
@@ -206,9 +181,10 @@ export class PushHub {
     }, graceMs + 10);
   }
 
-  /** Stops the grace timer. */
+  /** Stops the grace timer and the queue. */
   close(): void {
     clearTimeout(this.#expiry);
+    this.#queue.close();
   }
 
   /** Workloads auto-registered by connected sidecars (and restored ones still in their grace period). */
@@ -231,23 +207,28 @@ export class PushHub {
     return out;
   }
 
-  /** Generates and queues config for every proxy from `snapshot`. */
-  push(snapshot: Snapshot): void {
-    this.#snapshot = snapshot;
-    const registry = new ServiceRegistry(snapshot);
-    // Clusters depend on the client's namespace only (which DestinationRule applies), so
-    // proxies of one namespace share them.
-    const byNamespace = new Map<string, ReturnType<typeof buildClusters>>();
-    const clustersOf = (ns: string) => {
-      let c = byNamespace.get(ns);
-      if (!c) byNamespace.set(ns, c = buildClusters(registry, ns));
-      return c;
-    };
-    let pushed = 0;
+  /**
+   * Makes `snapshot` current and queues every proxy: each gets, on its turn, the parts that
+   * `request` can have changed and that differ for it (nothing, when none does).
+   */
+  push(snapshot: Snapshot, request?: PushRequest): void {
+    const started = performance.now();
+    const live = [...this.#conns].map((c) => c.node);
+    this.#gen = this.#gen && request
+      ? this.#gen.next({ snapshot, affected: request.affected, live })
+      : new PartGenerator({ snapshot, cache: this.#cache });
+    const since = request?.firstAt;
+    if (since !== undefined) this.metrics.debounce.observe(Math.max(0, Date.now() - since) / 1000);
     for (const c of this.#conns) {
-      const cfg = generateProxyConfig(snapshot, c.node, registry, clustersOf(c.node.namespace));
-      if (c.offer(cfg)) pushed++;
+      c.markDue(since);
+      this.#queue.add(c);
     }
-    log.info("push", { revision: snapshot.revision, proxies: this.#conns.size, changed: pushed });
+    log.info("push", {
+      revision: snapshot.revision,
+      proxies: this.#conns.size,
+      changed: request ? [...request.reasons].join(",") : "everything",
+      parts: request ? [...request.affected].join(",") : "all",
+      ms: Math.round(performance.now() - started),
+    });
   }
 }

@@ -27,9 +27,9 @@ Deno.test("a proxy reconnecting while its stale stream looks open replaces it an
   let changes = 0;
   const hub = new PushHub(() => changes++);
   let ended = 0;
-  const old = hub.connect(node("n1"), id, () => true, () => ended++);
+  const old = hub.connect({ node: node("n1"), identity: id, write: () => true, end: () => ended++ });
   assert.equal(changes, 1);
-  const fresh = hub.connect(node("n1"), id, () => true, () => {});
+  const fresh = hub.connect({ node: node("n1"), identity: id, write: () => true, end: () => {} });
   assert.equal(ended, 1, "the stale stream is ended");
   assert.equal(changes, 1, "no membership change: the same workload");
   assert.equal(hub.workloads().length, 1, "registered once, not twice");
@@ -49,12 +49,12 @@ Deno.test("restored workloads stay until their own proxy is back, each on its ow
   hub.restore([workload("n1", 1001), workload("n2", 1002)], 60_000);
   assert.deepEqual(hub.restoredPending().sort(), ["n1", "n2"]);
   assert.equal(hub.workloads().length, 2);
-  hub.connect(node("n1", 1001), id, () => true);
+  hub.connect({ node: node("n1", 1001), identity: id, write: () => true });
   assert.equal(changes, 0, "a restored workload coming back changes nothing");
   assert.deepEqual(hub.restoredPending(), ["n2"]);
   assert.deepEqual(hub.workloads().map((w) => w.nodeId).sort(), ["n1", "n2"]);
   // A new proxy process (new node id) on n2's address and port: n2 is gone for good.
-  hub.connect(node("n2-restarted", 1002), id, () => true);
+  hub.connect({ node: node("n2-restarted", 1002), identity: id, write: () => true });
   assert.deepEqual(hub.restoredPending(), []);
   assert.deepEqual(hub.workloads().map((w) => w.nodeId).sort(), ["n1", "n2-restarted"]);
   assert.equal(changes, 1);
@@ -70,7 +70,7 @@ Deno.test("restored workloads whose proxies never come back are dropped after th
     changed();
   });
   hub.restore([workload("n1", 1001), workload("n2", 1002)], 50);
-  hub.connect(node("n1", 1001), id, () => true);
+  hub.connect({ node: node("n1", 1001), identity: id, write: () => true });
   await dropped;
   assert.equal(changes, 1);
   assert.deepEqual(hub.workloads().map((w) => w.nodeId), ["n1"]);

@@ -224,6 +224,7 @@ export function startControlServer(opts: ControlServerOptions): Promise<ControlS
   };
 
   async function certificates(req: H1ServerRequest): Promise<H1ServerResponse> {
+    opts.hub.metrics.csrs.inc();
     const remote = req.socket.remoteAddress ?? "unknown";
     const body = await readBody(req, MAX_CSR_BYTES + 4096);
     if (body === undefined) {
@@ -302,6 +303,7 @@ export function startControlServer(opts: ControlServerOptions): Promise<ControlS
     try {
       const ca = opts.ca();
       const signed = await ca.signCsr(csr, identity);
+      opts.hub.metrics.csrSigned.inc();
       audit.info("issued", {
         serial: signed.serial,
         identity: signed.spiffeId,

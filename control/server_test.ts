@@ -11,7 +11,7 @@ import { TokenIssuer } from "../ca/token.ts";
 import { UsedTokens } from "../ca/used_tokens.ts";
 import { openPushStream } from "../proxy/push_stream.ts";
 import { H2Connection } from "../proxy/h2/connection.ts";
-import type { ProxyConfig } from "../api/proxy_config.ts";
+import { buildSnapshot, MESH_DEFAULTS } from "./snapshot.ts";
 import { CaManager } from "./ca_manager.ts";
 import { PushHub } from "./push.ts";
 import { RateLimiter, startControlServer } from "./server.ts";
@@ -281,10 +281,13 @@ Deno.test("push stream over h2: a 4 MB config arrives whole and is acked", async
     });
     await until(() => f.hub.connections().length === 1, "the hub to see the proxy");
     const blob = "y".repeat(4 << 20);
-    f.hub.connections()[0].offer({ version: "big-1", blob } as unknown as ProxyConfig);
-    await until(() => f.hub.connections()[0]?.ackedVersion === "big-1", "the big config's ack");
-    assert.equal(configs.length, 1);
-    assert.ok(JSON.parse(configs[0]).config.blob === blob, "the config arrived unchanged");
+    f.hub.push(
+      buildSnapshot({ revision: 9001, resources: [], workloads: [], mesh: MESH_DEFAULTS, roots: blob }),
+    );
+    await until(() => f.hub.connections()[0]?.ackedVersion === "9001", "the big config's ack");
+    const big = configs.map((l) => JSON.parse(l).config).filter((c) => c.version === "9001");
+    assert.equal(big.length, 1);
+    assert.ok(big[0].roots === blob, "the config arrived unchanged");
     s.close();
     await s.done;
   } finally {

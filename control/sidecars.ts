@@ -54,7 +54,7 @@ function excludes(pattern: string, svcHost: string, svcNs: string, workloadNs: s
 }
 
 /** Whether an egress listener's hosts admit a service: one entry does and no exclusion removes it. */
-function hostsAdmit(hosts: readonly string[], svcHost: string, svcNs: string, workloadNs: string) {
+export function sidecarHostsAdmit(hosts: readonly string[], svcHost: string, svcNs: string, workloadNs: string) {
   return !hosts.some((h) => excludes(h, svcHost, svcNs, workloadNs)) &&
     hosts.some((h) => admits(h, svcHost, svcNs, workloadNs));
 }
@@ -82,7 +82,7 @@ export function egressListeners(
         snapshot.virtualServices,
         node.namespace,
         node.labels,
-        (s) => hostsAdmit(eg.hosts, s.host, s.namespace, node.namespace),
+        (s) => sidecarHostsAdmit(eg.hosts, s.host, s.namespace, node.namespace),
       );
     }
     if (protocol === "TCP") {
@@ -90,7 +90,7 @@ export function egressListeners(
         .sort((a, b) => a.host < b.host ? -1 : 1)
         .find((s) =>
           s.ports.some((p) => p.number === number) &&
-          hostsAdmit(eg.hosts, s.host, s.namespace, node.namespace)
+          sidecarHostsAdmit(eg.hosts, s.host, s.namespace, node.namespace)
         );
       if (svc) {
         listener.cluster = clusterName(number, undefined, svc.host);
@@ -121,5 +121,5 @@ export function sidecarScope(
   const sc = sidecarFor(snapshot, node);
   const catchAll = sc?.spec.egress?.find((eg) => eg.port === undefined);
   if (!sc || !catchAll) return undefined;
-  return (svc) => hostsAdmit(catchAll.hosts, svc.host, svc.namespace, node.namespace);
+  return (svc) => sidecarHostsAdmit(catchAll.hosts, svc.host, svc.namespace, node.namespace);
 }

@@ -23,6 +23,7 @@
  */
 import type { H1ServerRequest, H1ServerResponse } from "../proxy/h1_server.ts";
 import type { NodeInfo, ProxyMessage } from "../api/proxy_config.ts";
+import type { PartsAckMessage, PartsNackMessage } from "../api/push_protocol.ts";
 import type { ProxyConnection, PushHub } from "./push.ts";
 import { LineSplitter } from "../util/ndjson.ts";
 import { logger } from "../util/log.ts";
@@ -130,7 +131,7 @@ export function servePushStream(
   }, keepaliveMs);
 
   const onLine = (line: string) => {
-    let msg: ProxyMessage | { type: "keepalive" };
+    let msg: ProxyMessage | PartsAckMessage | PartsNackMessage | { type: "keepalive" };
     try {
       msg = JSON.parse(line);
     } catch {
@@ -153,18 +154,21 @@ export function servePushStream(
         );
         return finish("hello for another identity");
       }
-      conn = hub.connect(node, identity, enqueue, () => finish("replaced", true));
+      const protocol = typeof msg.protocol === "number" ? msg.protocol : undefined;
+      const have = msg.have && typeof msg.have === "object" ? msg.have : undefined;
+      conn = hub.connect({
+        node,
+        identity,
+        write: enqueue,
+        end: () => finish("replaced", true),
+        protocol,
+        have,
+      });
     } else if (msg.type === "ack" && conn) {
-      conn.ackedVersion = msg.version;
-      if (msg.certRoot) conn.certRoot = msg.certRoot;
+      conn.ack(msg);
       opts.onProxyReport?.();
     } else if (msg.type === "nack" && conn) {
-      conn.lastNack = msg.error;
-      log.warn("proxy rejected config", {
-        node: conn.node.id,
-        version: msg.version,
-        error: msg.error,
-      });
+      conn.nack(msg);
     }
   };
 

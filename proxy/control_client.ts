@@ -22,6 +22,13 @@ import { openPushStream, type PushStream } from "./push_stream.ts";
 import { Watched } from "../util/watch.ts";
 import { logger } from "../util/log.ts";
 import type { NodeInfo, ProxyConfig, PushMessage } from "../api/proxy_config.ts";
+import {
+  type PartsAckMessage,
+  type PartsNackMessage,
+  type PartsPushMessage,
+  PUSH_PROTOCOL,
+} from "../api/push_protocol.ts";
+import { PartsState } from "./parts_state.ts";
 
 const log = logger("control-client");
 
@@ -50,8 +57,10 @@ export interface ControlClientOptions {
   namespace: string;
   serviceAccount: string;
   trustDomain: string;
-  /** Checks a pushed config before it is applied; returns an error message to NACK it. */
+  /** Checks a pushed config and serves it; returns an error message to NACK it instead. */
   validate?: (config: ProxyConfig) => string | undefined;
+  /** Checks a config without serving it (to tell which part of a rejected push is at fault). */
+  check?: (config: ProxyConfig) => string | undefined;
 }
 
 /** Thrown for problems that retrying won't fix without the user's help. */
@@ -141,6 +150,8 @@ export class ControlClient {
   /** Push stream attempts since it was last up (for logs and tests). */
   reconnectAttempts = 0;
   #reply?: (line: string) => void;
+  /** The parts served (push protocol 2). */
+  readonly parts = new PartsState();
 
   constructor(opts: ControlClientOptions) {
     this.#opts = opts;
@@ -364,7 +375,12 @@ export class ControlClient {
       servername,
       authority,
       tls: { ca: this.#roots, key: creds.keyPem, cert: creds.certChainPem },
-      first: JSON.stringify({ type: "hello", node }) + "\n",
+      first: JSON.stringify({
+        type: "hello",
+        node,
+        protocol: PUSH_PROTOCOL,
+        have: this.parts.have(),
+      }) + "\n",
       onOpen: () => {
         this.connected = true;
         this.#reply = (l) => void stream.send(l);
@@ -391,7 +407,7 @@ export class ControlClient {
   }
 
   #onMessage(line: string, reply: (line: string) => void): void {
-    let msg: PushMessage;
+    let msg: PushMessage | PartsPushMessage;
     try {
       msg = JSON.parse(line);
     } catch {
@@ -400,6 +416,25 @@ export class ControlClient {
     }
     if (msg.type === "error") {
       log.error("control plane reported an error", { message: msg.message });
+      return;
+    }
+    if (msg.type === "push") {
+      const m = msg;
+      const r = this.parts.apply(m, {
+        install: (config) => this.#opts.validate?.(config),
+        check: this.#opts.check,
+      });
+      if (r.config) {
+        this.#installed(r.config);
+        (r.reply as PartsAckMessage).certRoot = this.credentials.get()?.rootSha256;
+      } else {
+        log.error("rejected pushed config; keeping the current one", {
+          version: m.version,
+          errors: (r.reply as PartsNackMessage).errors,
+          resync: (r.reply as PartsNackMessage).resync,
+        });
+      }
+      reply(JSON.stringify(r.reply) + "\n");
       return;
     }
     if (msg.type !== "config") return;
@@ -412,20 +447,28 @@ export class ControlClient {
       reply(JSON.stringify({ type: "nack", version: msg.config.version, error: err }) + "\n");
       return;
     }
-    this.config.set(msg.config);
-    if (msg.config.roots && msg.config.roots !== this.trust.get()) {
-      this.#roots = msg.config.roots;
-      this.trust.set(msg.config.roots);
+    this.#installed(msg.config);
+    reply(
+      JSON.stringify({
+        type: "ack",
+        version: msg.config.version,
+        certRoot: this.credentials.get()?.rootSha256,
+      }) + "\n",
+    );
+  }
+
+  /** A config now served: trust its roots, renew when it signs under another root. */
+  #installed(config: ProxyConfig): void {
+    this.config.set(config);
+    if (config.roots && config.roots !== this.trust.get()) {
+      this.#roots = config.roots;
+      this.trust.set(config.roots);
     }
     const creds = this.credentials.get();
-    if (msg.config.signingRoot && creds && creds.rootSha256 !== msg.config.signingRoot) {
+    if (config.signingRoot && creds && creds.rootSha256 !== config.signingRoot) {
       log.info("the control plane signs under a new root; renewing now");
       this.renewNow();
     }
-    reply(
-      JSON.stringify({ type: "ack", version: msg.config.version, certRoot: creds?.rootSha256 }) +
-        "\n",
-    );
   }
 
   /** Stops streaming and renewing. */

@@ -243,6 +243,14 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
         return (err as Error).message;
       }
     },
+    check: (config) => {
+      try {
+        Runtime.compile(config);
+        return undefined;
+      } catch (err) {
+        return (err as Error).message;
+      }
+    },
   });
   client.config.subscribe((cfg) => {
     if (cfg) {
