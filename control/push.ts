@@ -66,6 +66,11 @@ export class PushHub {
     return this.#gen;
   }
 
+  /** Resolves when every queued proxy has had its turn. */
+  idle(): Promise<void> {
+    return this.#queue.idle();
+  }
+
   /** Proxies waiting for their turn in the push queue. */
   get queued(): number {
     return this.#queue.size;

@@ -36,6 +36,7 @@ export class PushQueue<T> {
   readonly #o: Required<Omit<PushQueueOptions<T>, "onIdle">> & Pick<PushQueueOptions<T>, "onIdle">;
   #timer?: ReturnType<typeof setTimeout>;
   #closed = false;
+  #waiters: Array<() => void> = [];
 
   constructor(o: PushQueueOptions<T>) {
     this.#o = { batch: PUSH_BATCH, sliceMs: PUSH_SLICE_MS, ...o };
@@ -58,11 +59,24 @@ export class PushQueue<T> {
     this.#due.delete(item);
   }
 
+  /** Resolves when nothing is waiting (at once when nothing is). */
+  idle(): Promise<void> {
+    if (this.#due.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
   /** Stops sending. */
   close(): void {
     this.#closed = true;
     clearTimeout(this.#timer);
     this.#due.clear();
+    this.#wake();
+  }
+
+  #wake(): void {
+    const w = this.#waiters;
+    this.#waiters = [];
+    for (const f of w) f();
   }
 
   #kick(): void {
@@ -84,6 +98,9 @@ export class PushQueue<T> {
       if (++n >= this.#o.batch || performance.now() - started >= this.#o.sliceMs) break;
     }
     if (this.#due.size) this.#kick();
-    else this.#o.onIdle?.();
+    else {
+      this.#o.onIdle?.();
+      this.#wake();
+    }
   }
 }
