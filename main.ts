@@ -25,6 +25,7 @@ Usage:
   mesh delete -f FILE|DIR|- | KIND NAME...             delete resources
   mesh get KIND [NAME] [-n NS] [-o yaml|json]          read resources
   mesh status                                          config, rejected files and proxies
+  mesh proxy-status [NODE]                             each proxy's config sync state, per part
   mesh ca init|root|issue|status|rotate-root           the embedded CA
   mesh install crds [--kinds=K,...]                    print Istio's CRDs for Kubernetes
   mesh version                                         print the version
@@ -46,6 +47,8 @@ async function helpFor(cmd: string): Promise<string | undefined> {
       return (await import("./cli/ca.ts")).caHelp();
     case "install":
       return (await import("./cli/install.ts")).installHelp();
+    case "proxy-status":
+      return (await import("./cli/proxy_status.ts")).proxyStatusHelp();
     case "version":
       return "mesh version\n\nPrints the version.";
   }
@@ -87,6 +90,8 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import("./cli/ca.ts")).caCommand(rest);
       case "install":
         return await (await import("./cli/install.ts")).installCommand(rest);
+      case "proxy-status":
+        return await (await import("./cli/proxy_status.ts")).proxyStatusCommand(rest);
     }
     if (ADMIN_COMMANDS.includes(cmd)) {
       const { adminCommand } = await import("./control/admin_client.ts");

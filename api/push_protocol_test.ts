@@ -43,8 +43,14 @@ Deno.test("a config split into parts and assembled again is the same config, rou
   );
   assert.deepEqual(assembleConfig("3", heldParts), config);
   assert.deepEqual(parts.routes.map(([k]) => k), ["b:80", "a:80"]);
-  assert.deepEqual(parts.endpoints, [["outbound|80||a", config.clusters["outbound|80||a"].endpoints]]);
-  assert.ok(!("endpoints" in (parts.clusters[0][1] as object)), "clusters travel without endpoints");
+  assert.deepEqual(parts.endpoints, [[
+    "outbound|80||a",
+    config.clusters["outbound|80||a"].endpoints,
+  ]]);
+  assert.ok(
+    !("endpoints" in (parts.clusters[0][1] as object)),
+    "clusters travel without endpoints",
+  );
 });
 
 Deno.test("a delta sets changed items, keeps the order without `order`, removes keys not in a new order", () => {
@@ -63,7 +69,10 @@ Deno.test("a delta sets changed items, keeps the order without `order`, removes 
 Deno.test("a delta from a version not held, or listing a key it lacks, is refused", () => {
   const base = held([["a", 1]], "v1");
   assert.throws(() => applyWirePart(base, { version: "v2", base: "v0", set: {} }), BaseMismatch);
-  assert.throws(() => applyWirePart(undefined, { version: "v2", base: "v1", set: {} }), BaseMismatch);
+  assert.throws(
+    () => applyWirePart(undefined, { version: "v2", base: "v1", set: {} }),
+    BaseMismatch,
+  );
   assert.throws(
     () => applyWirePart(base, { version: "v2", base: "v1", set: {}, order: ["a", "zz"] }),
     /lists "zz"/,

@@ -488,10 +488,14 @@ export async function runPushCase(
     );
     // Settle: the auto-registered workloads' pushes done, every client at the latest revision.
     const settle0 = performance.now();
-    const settled = await poll(async () => {
-      const rev = await revision(mesh.adminPort).catch(() => NaN);
-      return f.minVersion() >= rev && performance.now() - f.lastRxAt > 500;
-    }, 60_000, 100);
+    const settled = await poll(
+      async () => {
+        const rev = await revision(mesh.adminPort).catch(() => NaN);
+        return f.minVersion() >= rev && performance.now() - f.lastRxAt > 500;
+      },
+      60_000,
+      100,
+    );
     const settleS = (performance.now() - settle0) / 1000;
     if (!settled) notes.push(`clients not all at the latest revision after the storm (60 s)`);
     log(`push: ${cfg.name} N=${n}: settled in ${settleS.toFixed(1)} s`);

@@ -44,7 +44,12 @@ export async function issueIdentity(opts: {
     const text = await res.text();
     if (res.status !== 200) throw new Error(`certificate request refused (${res.status}): ${text}`);
     const { certChain, roots } = JSON.parse(text);
-    return { serviceAccount: opts.serviceAccount, keyPem, certChainPem: certChain, rootsPem: roots };
+    return {
+      serviceAccount: opts.serviceAccount,
+      keyPem,
+      certChainPem: certChain,
+      rootsPem: roots,
+    };
   } finally {
     client.close();
   }

@@ -459,9 +459,9 @@ export function pushTargets(push: PushResult | undefined): Target[] {
     const measured = cases.filter((c) => c.storm_s !== null);
     if (!measured.length) out.push(na(t, why));
     else {
-      const worst = measured.filter((c) => c.n >= PUSH_LIMITS.proxies).sort((a, b) =>
-        b.kb_per_proxy - a.kb_per_proxy
-      )[0] ?? measured[measured.length - 1];
+      const worst = measured.filter((c) =>
+        c.n >= PUSH_LIMITS.proxies
+      ).sort((a, b) => b.kb_per_proxy - a.kb_per_proxy)[0] ?? measured[measured.length - 1];
       out.push({
         target: t,
         value: `${worst.kb_per_proxy.toFixed(1)} KB (${worst.n} proxies, ` +
@@ -508,7 +508,8 @@ export function pushTargets(push: PushResult | undefined): Target[] {
     });
   }
   for (const cfg of configs) {
-    const t = `CPU per change grows ≤ linearly: per proxy at ${PUSH_LIMITS.large.toLocaleString("en")}` +
+    const t =
+      `CPU per change grows ≤ linearly: per proxy at ${PUSH_LIMITS.large.toLocaleString("en")}` +
       ` ≤ ${PUSH_LIMITS.cpuPerProxyRatio}× that at ${P}, ${CONFIG_LABEL[cfg] ?? cfg} (issue 12)`;
     const perProxy = (c: PushCase | undefined) => {
       const xs = [c?.vs.cpu_s_net, c?.endpoint.cpu_s_net].filter((x): x is number =>
@@ -583,7 +584,9 @@ export function pushMarkdown(push: PushResult): string[] {
   for (const c of cases) {
     for (const n of c.notes) out.push(`- ${c.config} N=${c.n}: ${n}`);
     if (c.streams_ended) {
-      out.push(`- ${c.config} N=${c.n}: ${c.streams_ended} stream(s) ended (${c.stream_end_sample})`);
+      out.push(
+        `- ${c.config} N=${c.n}: ${c.streams_ended} stream(s) ended (${c.stream_end_sample})`,
+      );
     }
   }
   if (cases.some((c) => c.notes.length || c.streams_ended)) out.push("");

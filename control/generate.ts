@@ -41,7 +41,11 @@ export function scopedClusters(ctx: GenContext, node: NodeInfo): Record<string, 
  * The fields of one part (api/push_protocol.ts) of `node`'s config. `clusters` and `endpoints`
  * both give the `clusters` field (the split into items separates them).
  */
-export function generatePart(part: PartName, ctx: GenContext, node: NodeInfo): Partial<ProxyConfig> {
+export function generatePart(
+  part: PartName,
+  ctx: GenContext,
+  node: NodeInfo,
+): Partial<ProxyConfig> {
   const { snapshot, registry } = ctx;
   const gateway = node.mode === "gateway";
   switch (part) {

@@ -80,7 +80,9 @@ export class Histogram {
     out.push(`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`);
     for (const [k, s] of this.#series) {
       const inner = k ? k.slice(1, -1) + "," : "";
-      this.bounds.forEach((b, i) => out.push(`${this.name}_bucket{${inner}le="${b}"} ${s.buckets[i]}`));
+      this.bounds.forEach((b, i) =>
+        out.push(`${this.name}_bucket{${inner}le="${b}"} ${s.buckets[i]}`)
+      );
       out.push(`${this.name}_bucket{${inner}le="+Inf"} ${s.count}`);
       out.push(`${this.name}_sum${k} ${s.sum}`, `${this.name}_count${k} ${s.count}`);
     }

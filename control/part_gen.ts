@@ -16,7 +16,7 @@ import type { Cluster, NodeInfo } from "../api/proxy_config.ts";
 import { PART_NAMES, type PartName, splitItems } from "../api/push_protocol.ts";
 import type { Snapshot } from "./snapshot.ts";
 import { ServiceRegistry } from "./registry.ts";
-import { generatePart, type GenContext } from "./generate.ts";
+import { type GenContext, generatePart } from "./generate.ts";
 import { buildClusters } from "./clusters.ts";
 import { scopeKey, serviceScope } from "./scope.ts";
 import type { Part, PartCache } from "./parts.ts";
@@ -133,7 +133,9 @@ export class PartGenerator {
     let part = memo.get(key);
     if (!part) {
       const fields = generatePart(name, this.#context, node);
-      const items = splitItems({ virtualHosts: [], listeners: [], clusters: {}, ...fields } as never);
+      const items = splitItems(
+        { virtualHosts: [], listeners: [], clusters: {}, ...fields } as never,
+      );
       part = this.#cache.make(name, items[name]);
       memo.set(key, part);
       this.generated++;

@@ -82,7 +82,11 @@ function deltaText(base: Part, p: Part): string {
 }
 
 /** The content version of a part: 16 hex digits of the SHA-256 of its keys and items, in order. */
-export function partVersion(name: PartName, keys: readonly string[], json: ReadonlyMap<string, string>): string {
+export function partVersion(
+  name: PartName,
+  keys: readonly string[],
+  json: ReadonlyMap<string, string>,
+): string {
   const h = createHash("sha256");
   h.update(name);
   for (const k of keys) {

@@ -111,7 +111,9 @@ export class ProxyConnection {
     if (this.protocol >= PUSH_PROTOCOL) {
       for (const p of PART_NAMES) {
         const v = o.have?.[p];
-        if (typeof v === "string" && v) this.#acked.set(p, { version: v, part: o.deps.cache.get(v) });
+        if (typeof v === "string" && v) {
+          this.#acked.set(p, { version: v, part: o.deps.cache.get(v) });
+        }
       }
     }
   }
@@ -173,8 +175,9 @@ export class ProxyConnection {
       return 0;
     }
     const nonce = String(++this.#nonce);
-    const line =
-      `{"type":"push","nonce":"${nonce}","version":"${revision}","parts":{${pieces.join(",")}}}\n`;
+    const line = `{"type":"push","nonce":"${nonce}","version":"${revision}","parts":{${
+      pieces.join(",")
+    }}}\n`;
     this.#inflight = { nonce, version: revision, parts, at: Date.now() };
     this.sentVersion = revision;
     this.#write(line);
@@ -256,7 +259,11 @@ export class ProxyConnection {
   nack(msg: PartsNackMessage): void {
     if (this.protocol < PUSH_PROTOCOL) {
       this.lastNack = msg.error ?? "rejected";
-      log.warn("proxy rejected config", { node: this.node.id, version: msg.version, error: msg.error });
+      log.warn("proxy rejected config", {
+        node: this.node.id,
+        version: msg.version,
+        error: msg.error,
+      });
       return;
     }
     const f = this.#inflight;
@@ -276,7 +283,11 @@ export class ProxyConnection {
     }
     if (errors.length) {
       this.lastNack = errors.map(([p, e]) => `${p}: ${e}`).join("; ");
-      log.warn("proxy rejected config", { node: this.node.id, version: f.version, error: this.lastNack });
+      log.warn("proxy rejected config", {
+        node: this.node.id,
+        version: f.version,
+        error: this.lastNack,
+      });
     }
     this.#deps.requeue(this);
   }
@@ -289,7 +300,7 @@ export class ProxyConnection {
       const version = gen?.part(p, this.node).version;
       const acked = whole
         ? (this.ackedVersion !== undefined && this.ackedVersion === this.sentVersion &&
-            this.#legacyKey?.split(",")[PART_NAMES.indexOf(p)]) || undefined
+          this.#legacyKey?.split(",")[PART_NAMES.indexOf(p)]) || undefined
         : this.#acked.get(p)?.version;
       const rejected = this.#rejected.get(p);
       const state = acked === undefined && !this.#inflight?.parts.has(p)

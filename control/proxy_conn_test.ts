@@ -131,7 +131,12 @@ Deno.test("first push carries every part; acked, every part is SYNCED", async ()
   assert.ok(Object.values(status).every((x) => x.state === "SYNCED"), JSON.stringify(status));
   // What the proxy assembled is what the generator makes for it.
   const { version: _, ...want } = generateProxyConfig(s, node("a"));
-  const { version: __, ...got } = p.state.apply({ type: "push", nonce: "x", version: "1", parts: {} }, {
+  const { version: __, ...got } = p.state.apply({
+    type: "push",
+    nonce: "x",
+    version: "1",
+    parts: {},
+  }, {
     install: () => undefined,
   }).config!;
   assert.deepEqual(got, want);
@@ -155,10 +160,13 @@ Deno.test("an endpoint-only change sends only the changed endpoint lists, on the
   const m = JSON.parse(line) as PartsPushMessage;
   assert.deepEqual(Object.keys(m.parts), ["endpoints"], line);
   // Only the clusters the workload is in: the service's and subset v1's, not v2's.
-  assert.deepEqual(new Set(Object.keys(m.parts.endpoints!.set)), new Set([
-    "outbound|9080||reviews.default.svc.cluster.local",
-    "outbound|9080|v1|reviews.default.svc.cluster.local",
-  ]));
+  assert.deepEqual(
+    new Set(Object.keys(m.parts.endpoints!.set)),
+    new Set([
+      "outbound|9080||reviews.default.svc.cluster.local",
+      "outbound|9080|v1|reviews.default.svc.cluster.local",
+    ]),
+  );
   assert.ok(m.parts.endpoints!.base, "a delta");
   assert.ok(!line.includes("ROOTS") && !line.includes("virtualHosts"));
   p.answer();

@@ -44,7 +44,10 @@ export class PushHub {
   #expiry?: ReturnType<typeof setTimeout>;
 
   /** `onMembership` runs when the set of registered workloads changes. */
-  constructor(onMembership: () => void, opts: { metrics?: ControlMetrics; instance?: string } = {}) {
+  constructor(
+    onMembership: () => void,
+    opts: { metrics?: ControlMetrics; instance?: string } = {},
+  ) {
     this.#onMembership = onMembership;
     this.metrics = opts.metrics ?? new ControlMetrics();
     this.instance = opts.instance ?? `mesh-${Deno.hostname()}-${Deno.pid}`;

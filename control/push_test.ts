@@ -27,7 +27,12 @@ Deno.test("a proxy reconnecting while its stale stream looks open replaces it an
   let changes = 0;
   const hub = new PushHub(() => changes++);
   let ended = 0;
-  const old = hub.connect({ node: node("n1"), identity: id, write: () => true, end: () => ended++ });
+  const old = hub.connect({
+    node: node("n1"),
+    identity: id,
+    write: () => true,
+    end: () => ended++,
+  });
   assert.equal(changes, 1);
   const fresh = hub.connect({ node: node("n1"), identity: id, write: () => true, end: () => {} });
   assert.equal(ended, 1, "the stale stream is ended");

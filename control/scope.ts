@@ -65,7 +65,9 @@ export function serviceScope(snapshot: Snapshot, node: NodeInfo): ServiceFilter 
     if (refs.has(svc.host)) return true;
     if (!exportedTo(svc.exportTo, svc.namespace, node.namespace)) return false;
     if (!sc || egress.length === 0) return true;
-    return egress.some((eg) => sidecarHostsAdmit(eg.hosts, svc.host, svc.namespace, node.namespace));
+    return egress.some((eg) =>
+      sidecarHostsAdmit(eg.hosts, svc.host, svc.namespace, node.namespace)
+    );
   };
 }
 

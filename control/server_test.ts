@@ -282,7 +282,13 @@ Deno.test("push stream over h2: a 4 MB config arrives whole and is acked", async
     await until(() => f.hub.connections().length === 1, "the hub to see the proxy");
     const blob = "y".repeat(4 << 20);
     f.hub.push(
-      buildSnapshot({ revision: 9001, resources: [], workloads: [], mesh: MESH_DEFAULTS, roots: blob }),
+      buildSnapshot({
+        revision: 9001,
+        resources: [],
+        workloads: [],
+        mesh: MESH_DEFAULTS,
+        roots: blob,
+      }),
     );
     await until(() => f.hub.connections()[0]?.ackedVersion === "9001", "the big config's ack");
     const big = configs.map((l) => JSON.parse(l).config).filter((c) => c.version === "9001");

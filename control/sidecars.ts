@@ -54,7 +54,12 @@ function excludes(pattern: string, svcHost: string, svcNs: string, workloadNs: s
 }
 
 /** Whether an egress listener's hosts admit a service: one entry does and no exclusion removes it. */
-export function sidecarHostsAdmit(hosts: readonly string[], svcHost: string, svcNs: string, workloadNs: string) {
+export function sidecarHostsAdmit(
+  hosts: readonly string[],
+  svcHost: string,
+  svcNs: string,
+  workloadNs: string,
+) {
   return !hosts.some((h) => excludes(h, svcHost, svcNs, workloadNs)) &&
     hosts.some((h) => admits(h, svcHost, svcNs, workloadNs));
 }

@@ -118,6 +118,6 @@ export class PartsState {
         if (e !== undefined) errors[p] = e;
       }
     }
-    if (Object.keys(errors).length === 0) for (const p of named) errors[p] = whole;
+    if (Object.keys(errors).length === 0) { for (const p of named) errors[p] = whole; }
   }
 }

@@ -45,7 +45,12 @@ Deno.test("a rejected push names the part at fault and changes nothing", () => {
     nonce: "2",
     version: "2",
     parts: {
-      routes: { version: "r2", base: "r1", set: { bad: { name: "bad", domains: [], routes: [] } }, order: ["bad"] },
+      routes: {
+        version: "r2",
+        base: "r1",
+        set: { bad: { name: "bad", domains: [], routes: [] } },
+        order: ["bad"],
+      },
       secrets: { version: "s2", base: "s1", set: { roots: "R2" } },
     },
   }, { install });
@@ -54,7 +59,11 @@ Deno.test("a rejected push names the part at fault and changes nothing", () => {
   assert.deepEqual(nack.errors, { routes: "virtual host bad: invalid" });
   assert.equal(r.config, undefined);
   assert.deepEqual(s.have().routes, "r1");
-  assert.deepEqual(s.have().secrets, "s1", "the good part of a rejected message isn't applied either");
+  assert.deepEqual(
+    s.have().secrets,
+    "s1",
+    "the good part of a rejected message isn't applied either",
+  );
 });
 
 Deno.test("a delta from a base the proxy doesn't hold asks for a resync", () => {

@@ -12,7 +12,7 @@ import { createCsr } from "../ca/csr.ts";
 import { openPushStream, type PushStream } from "../proxy/push_stream.ts";
 import { PartsState } from "../proxy/parts_state.ts";
 import type { PartsPushMessage } from "../api/push_protocol.ts";
-import { eventually } from "./helpers.ts";
+import { eventually, meshRun } from "./helpers.ts";
 
 const CLIENTS = 300;
 const IDENTITIES = 10;
@@ -35,12 +35,16 @@ const service = (i: number, address: string): ResourceInput[] => [{
   metadata: { name: `svc-${i}`, namespace: "default" },
   spec: {
     hosts: [`svc-${i}.default.svc.cluster.local`],
-    http: [{ timeout: `${1 + i}s`, route: [{ destination: { host: `svc-${i}.default.svc.cluster.local` } }] }],
+    http: [{
+      timeout: `${1 + i}s`,
+      route: [{ destination: { host: `svc-${i}.default.svc.cluster.local` } }],
+    }],
   },
 }];
 
 Deno.test({
-  name: "a connect storm of 300 proxies while config changes leaves every proxy on the latest version",
+  name:
+    "a connect storm of 300 proxies while config changes leaves every proxy on the latest version",
   sanitizeOps: false,
   sanitizeResources: false,
   async fn() {
@@ -59,7 +63,10 @@ Deno.test({
       const roots = control.ca.trustBundlePem;
       const ids = await Promise.all(Array.from({ length: IDENTITIES }, async (_, k) => {
         const { keyPem, csrPem } = await createCsr(`spiffe://cluster.local/ns/default/sa/sa-${k}`);
-        const signed = await control.ca.signCsr(csrPem, { namespace: "default", serviceAccount: `sa-${k}` });
+        const signed = await control.ca.signCsr(csrPem, {
+          namespace: "default",
+          serviceAccount: `sa-${k}`,
+        });
         return { key: keyPem, cert: signed.certChainPem };
       }));
       const states = Array.from({ length: CLIENTS }, () => new PartsState());
@@ -67,11 +74,22 @@ Deno.test({
       const change = async () => {
         const n = ++changes;
         // A route edit, and an endpoint moving.
-        await store.apply([...service(n % 5, `10.9.${n}.1`)].map((r) =>
-          r.kind === "VirtualService"
-            ? { ...r, spec: { ...(r.spec as object), http: [{ timeout: `${100 + n}s`, route: [{ destination: { host: `svc-${n % 5}.default.svc.cluster.local` } }] }] } }
-            : r
-        ));
+        await store.apply(
+          [...service(n % 5, `10.9.${n}.1`)].map((r) =>
+            r.kind === "VirtualService"
+              ? {
+                ...r,
+                spec: {
+                  ...(r.spec as object),
+                  http: [{
+                    timeout: `${100 + n}s`,
+                    route: [{ destination: { host: `svc-${n % 5}.default.svc.cluster.local` } }],
+                  }],
+                },
+              }
+              : r
+          ),
+        );
       };
       const open = (i: number) =>
         new Promise<void>((resolve) => {
@@ -117,12 +135,16 @@ Deno.test({
       await change();
       const admin = `http://127.0.0.1:${control.adminPort}`;
       type Sync = { node: string; parts: Record<string, { state: string; version?: string }> };
-      const synced = await eventually(async () => {
-        const list = await (await fetch(`${admin}/debug/syncz`)).json() as Sync[];
-        const ok = list.length === CLIENTS &&
-          list.every((e) => Object.values(e.parts).every((p) => p.state === "SYNCED"));
-        return ok && list;
-      }, 60_000, "every proxy SYNCED on every part");
+      const synced = await eventually(
+        async () => {
+          const list = await (await fetch(`${admin}/debug/syncz`)).json() as Sync[];
+          const ok = list.length === CLIENTS &&
+            list.every((e) => Object.values(e.parts).every((p) => p.state === "SYNCED"));
+          return ok && list;
+        },
+        60_000,
+        "every proxy SYNCED on every part",
+      );
       // What each client holds is what the control plane says it should have.
       const byNode = new Map(synced.map((e) => [e.node, e]));
       for (let i = 0; i < CLIENTS; i++) {
@@ -131,6 +153,22 @@ Deno.test({
           assert.equal(v, e.parts[part].version, `client ${i} ${part}`);
         }
       }
+      // mesh proxy-status says the same, as istioctl proxy-status would.
+      const ps = await meshRun(["proxy-status", "--server", admin]);
+      assert.equal(ps.code, 0, ps.stderr);
+      const rows = ps.stdout.trim().split("\n");
+      assert.match(rows[0], /^NAME\s+CDS\s+LDS\s+EDS\s+RDS\s+SDS\s+POLICIES\s+ISTIOD\s+VERSION$/);
+      assert.equal(rows.length, CLIENTS + 1);
+      assert.ok(
+        rows.slice(1).every((r) => /^\S+(\s+SYNCED){6}\s+mesh-\S+\s+\d+$/.test(r)),
+        rows[1],
+      );
+      const one = await meshRun(["proxy-status", "--server", admin, "sim-7.default"]);
+      assert.equal(one.code, 0, one.stderr);
+      assert.match(one.stdout, /^routes\s+RDS\s+SYNCED\s+[0-9a-f]{16}\s+[0-9a-f]{16}$/m);
+      const none = await meshRun(["proxy-status", "--server", admin, "no-such-proxy"]);
+      assert.equal(none.code, 1);
+      assert.match(none.stderr, /no connected proxy matches "no-such-proxy"/);
       const metrics = await (await fetch(`${admin}/metrics`)).text();
       assert.match(metrics, new RegExp(`^pilot_xds ${CLIENTS}$`, "m"));
       assert.match(metrics, /^pilot_xds_pushes\{type="eds"\} \d+$/m);
