@@ -39,16 +39,20 @@ import {
   type Group,
   kubeTargets,
   markdown,
+  pushMarkdown,
+  pushTargets,
   type Result,
   round,
   type Row,
   type Run,
   summarize,
   targets,
+  targetsTable,
 } from "./report.ts";
 import { ensureTools } from "./tools/install.ts";
 import { proxyStartup, signRate } from "./ca_bench.ts";
 import { type KubeResult, runKubeBench } from "./kube.ts";
+import { type PushResult, runPushBench } from "./push.ts";
 import { firstLine, have, isStopping, killRunning, reapChildren, tail } from "./spawn.ts";
 import {
   findOrBuildFortio,
@@ -488,6 +492,37 @@ async function kubeSection(opts: Options): Promise<KubeResult> {
   return r;
 }
 
+/**
+ * The push section (issue 12): simulated sidecars on a control plane, 100 / 1,000 / 5,000 of
+ * them, Bookinfo-sized and 200-service configs (Bookinfo-sized, up to 1,000, with --quick).
+ */
+async function pushSection(opts: Options): Promise<PushResult> {
+  log(`push: simulated sidecars, ${opts.quick ? "100 and 1,000" : "100, 1,000 and 5,000"}`);
+  const r = await runPushBench({ quick: opts.quick, log });
+  if (!r.supported) log(`push section stopped: ${r.reason}`);
+  return r;
+}
+
+/** `--only-push`: the push section alone, written to bench/results/push.json. */
+async function onlyPush(opts: Options): Promise<number> {
+  await initClockTicks();
+  const push = await pushSection(opts);
+  await Deno.mkdir(`${ROOT}/bench/results`, { recursive: true });
+  const file = `${ROOT}/bench/results/push.json`;
+  const ts = pushTargets(push);
+  await atomicWrite(
+    file,
+    JSON.stringify({ date: new Date().toISOString(), push, targets: ts }, null, 2) + "\n",
+  );
+  const md = await formatMarkdown(
+    `# Push benchmark (--only-push)\n\n## Targets (issue 12)\n\n${targetsTable(ts)}\n` +
+      pushMarkdown(push).join("\n"),
+  );
+  console.log(`\n${md}`);
+  log(`wrote bench/results/push.json`);
+  return push.supported ? 0 : 1;
+}
+
 async function main(): Promise<number> {
   const started = Date.now();
   const loadAvgStart = loadAverage();
@@ -502,6 +537,7 @@ async function main(): Promise<number> {
     console.log(USAGE);
     return 0;
   }
+  if (opts.onlyPush) return await onlyPush(opts);
   if (!Deno.args.includes("--no-install")) await ensureTools(log, true);
   if (!(await have("curl"))) {
     log("curl not found; install it with: apt-get install -y curl");
@@ -810,6 +846,7 @@ async function main(): Promise<number> {
     };
     const ca = isStopping() ? undefined : await caSection(opts.quick);
     const kube = opts.kube && !isStopping() ? await kubeSection(opts) : undefined;
+    const push = opts.push && !isStopping() ? await pushSection(opts) : undefined;
     const result: Result = {
       date: new Date().toISOString(),
       quick: opts.quick,
@@ -843,10 +880,11 @@ async function main(): Promise<number> {
         peers: Object.fromEntries(PAIRS.map((n) => [n, peerSettings(pairs[n])])),
       },
       rows,
-      targets: [...targets(rows), ...kubeTargets(kube)],
+      targets: [...targets(rows), ...kubeTargets(kube), ...pushTargets(push)],
       notes,
       ca,
       kube,
+      push,
     };
     if (isStopping()) return 130;
     await Deno.mkdir(`${ROOT}/bench/results`, { recursive: true });

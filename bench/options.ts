@@ -5,8 +5,8 @@
 
 /** Usage text for `deno task bench --help`. */
 export const USAGE = `usage: deno task bench [--quick] [--rounds=N] [--duration=Ns] [--qps=N]
-                       [--no-extras] [--no-kube] [--no-install] [--tool=fortio|wrk]
-                       [--[no-]write-results]
+                       [--no-extras] [--no-kube] [--no-push] [--only-push] [--no-install]
+                       [--tool=fortio|wrk] [--[no-]write-results]
 
   --quick             1 round, short runs: the whole suite in well under a minute
   --rounds=N          rounds of the main rows (direct, nginx, haproxy, mesh), 1..20
@@ -17,6 +17,11 @@ export const USAGE = `usage: deno task bench [--quick] [--rounds=N] [--duration=
   --no-extras         skip the HTTP/2, gRPC and TCP rows
   --no-kube           skip the Kubernetes section (a real kube-apiserver, 1,000 Services;
                       100 with --quick; skipped by itself when the binaries aren't built)
+  --no-push           skip the push section (simulated sidecars on one control plane:
+                      100, 1,000 and 5,000 of them, Bookinfo-sized and 200-service configs;
+                      100 and 1,000, Bookinfo-sized only, with --quick)
+  --only-push         run only the push section (results go to bench/results/push.json;
+                      bench/RESULTS.md and latest.json are left alone)
   --no-install        don't install missing tools (by default, as root, apt-get installs them)
   --tool=wrk          force the wrk fallback (no fixed rate; no gRPC/TCP rows)
   --write-results     write bench/RESULTS.md (default on for full runs, off with --quick)
@@ -41,6 +46,10 @@ export interface Options {
   kube: boolean;
   /** Services (and EndpointSlices) the Kubernetes section creates. */
   kubeServices: number;
+  /** Run the push section (bench/push.ts). */
+  push: boolean;
+  /** Run only the push section. */
+  onlyPush: boolean;
   tool: "fortio" | "wrk";
   writeResults: boolean;
 }
@@ -61,6 +70,8 @@ export function parseOptions(args: string[]): Options {
   let qps = 1000;
   let extras = true;
   let kube = true;
+  let push = true;
+  let onlyPush = false;
   let tool: "fortio" | "wrk" = "fortio";
   let writeResults: boolean | undefined;
   for (const a of args) {
@@ -68,6 +79,8 @@ export function parseOptions(args: string[]): Options {
     else if (a === "--quick") quick = true;
     else if (a === "--no-extras") extras = false;
     else if (a === "--no-kube") kube = false;
+    else if (a === "--no-push") push = false;
+    else if (a === "--only-push") onlyPush = true;
     else if (a === "--no-install") continue; // read in bench.ts: don't apt-get missing tools
     else if (a === "--write-results") writeResults = true;
     else if (a === "--no-write-results") writeResults = false;
@@ -98,6 +111,8 @@ export function parseOptions(args: string[]): Options {
     extras,
     kube,
     kubeServices: quick ? 100 : 1000,
+    push: push || onlyPush,
+    onlyPush,
     tool,
     writeResults: writeResults ?? !quick,
   };

@@ -577,7 +577,9 @@ export function pushMarkdown(push: PushResult): string[] {
       `(and acking) a message at ≥ the control plane's new revision; ⚠ = not every client got ` +
       `it in time. Bytes: mean per client from the change until pushes went quiet. CPU: ` +
       `control-plane utime+stime over the same time, minus its idle (keepalive) rate. KB/proxy: ` +
-      `(RSS with every client connected − RSS with the config and none) / N. Simulator busy: ` +
+      `(RSS with every client connected − RSS with the config and none) / N, the lower of two ` +
+      `samples (storm quiet; after the changes), so the storm's uncollected garbage counts ` +
+      `less. Simulator busy: ` +
       `its CPU-s per wall-s (1.00 = one core, the JS thread saturated) at its worst.`,
     "",
   );
