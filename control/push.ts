@@ -31,6 +31,8 @@ const log = logger("push");
 /** All connected proxies, and the workloads they register. */
 export class PushHub {
   #conns = new Set<ProxyConnection>();
+  /** Connections by node id (a connect storm must not scan every connection per hello). */
+  #byId = new Map<string, Set<ProxyConnection>>();
   #onMembership: () => void;
   #gen?: PartGenerator;
   readonly #cache = new PartCache();
@@ -98,8 +100,7 @@ export class PushHub {
     const { node, identity } = o;
     const conn = new ProxyConnection({ ...o, deps: this.#deps });
     let replaced = false;
-    for (const old of this.#conns) {
-      if (old.node.id !== node.id) continue;
+    for (const old of [...(this.#byId.get(node.id) ?? [])]) {
       if (
         old.identity.namespace !== identity.namespace ||
         old.identity.serviceAccount !== identity.serviceAccount
@@ -109,12 +110,14 @@ export class PushHub {
         });
         continue;
       }
-      this.#conns.delete(old);
-      this.#queue.delete(old);
+      this.#forget(old);
       old.end();
       replaced = true;
     }
     this.#conns.add(conn);
+    let same = this.#byId.get(node.id);
+    if (!same) this.#byId.set(node.id, same = new Set());
+    same.add(conn);
     log.info(replaced ? "proxy reconnected; replaced its previous stream" : "proxy connected", {
       node: node.id,
       identity: `${identity.namespace}/${identity.serviceAccount}`,
@@ -141,11 +144,19 @@ export class PushHub {
 
   /** Forgets a proxy whose stream closed (nothing, when a newer stream replaced it). */
   disconnect(conn: ProxyConnection): void {
-    if (!this.#conns.delete(conn)) return;
+    if (!this.#conns.has(conn)) return;
+    this.#forget(conn);
     conn.closed();
-    this.#queue.delete(conn);
     log.info("proxy disconnected", { node: conn.node.id });
     if (conn.node.mode === "sidecar" && conn.node.inboundPort) this.#onMembership();
+  }
+
+  #forget(conn: ProxyConnection): void {
+    this.#conns.delete(conn);
+    this.#queue.delete(conn);
+    const same = this.#byId.get(conn.node.id);
+    same?.delete(conn);
+    if (same?.size === 0) this.#byId.delete(conn.node.id);
   }
 
   /** Node ids of workloads restored from before a restart whose proxies haven't reconnected. */
