@@ -112,6 +112,8 @@ export interface PushCase {
   idle_cpu_per_s: number;
   storm_cpu_s: number;
   sim_storm_busy: number;
+  /** `/debug/syncz` at the end: proxies with every part SYNCED (or NOT SENT), STALE, rejected. */
+  syncz: { proxies: number; synced: number; stale: number; rejected: number } | null;
   vs: PushChangeSummary;
   endpoint: PushChangeSummary;
   changes: PushChange[];
@@ -332,6 +334,26 @@ async function configz(adminPort: number): Promise<{ revision: number; resources
   return { revision: Number(body.revision ?? NaN), resources: body.resources?.length ?? 0 };
 }
 
+/** How many connected proxies `/debug/syncz` reports fully synced, stale, or with a rejection. */
+async function syncState(adminPort: number) {
+  const res = await fetch(`http://127.0.0.1:${adminPort}/debug/syncz`, {
+    signal: AbortSignal.timeout(20_000),
+  });
+  const rows = await res.json() as {
+    lastNack?: unknown;
+    parts?: Record<string, { state?: string; rejected?: unknown }>;
+  }[];
+  let synced = 0, stale = 0, rejected = 0;
+  for (const row of rows) {
+    const parts = Object.values(row.parts ?? {});
+    if (parts.some((p) => p.rejected !== undefined) || row.lastNack) rejected++;
+    if (parts.length && parts.every((p) => p.state === "SYNCED" || p.state === "NOT SENT")) {
+      synced++;
+    } else stale++;
+  }
+  return { proxies: rows.length, synced, stale, rejected };
+}
+
 const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
 
 /** Polls until `f()` is truthy or `ms` pass; returns its last value. */
@@ -545,6 +567,16 @@ export async function runPushCase(
     } else notes.push(`storm did not converge in ${STORM_WAIT_MS / 1000} s: no changes measured`);
     await sleep(500);
     const rssEnd = rssMb(pid);
+    const sync = await syncState(mesh.adminPort).catch((err) => {
+      notes.push(`/debug/syncz unreadable: ${(err as Error).message}`);
+      return undefined;
+    });
+    if (sync && sync.synced < sync.proxies) {
+      notes.push(
+        `after the changes, /debug/syncz has ${sync.synced} of ${sync.proxies} proxies with ` +
+          `every part SYNCED (${sync.stale} stale, ${sync.rejected} with a rejection)`,
+      );
+    }
     const rssProxies = Math.min(rssConnected, rssEnd);
     const ended = f.clients.filter((c) => c.ended);
     const protocol = f.protocol ?? "none";
@@ -569,6 +601,7 @@ export async function runPushCase(
       idle_cpu_per_s: r(idleRate, 3),
       storm_cpu_s: r(stormCpu, 2),
       sim_storm_busy: r(simBusy, 2),
+      syncz: sync ?? null,
       vs: summarizeChanges(measured.filter((c) => c.kind === "vs")),
       endpoint: summarizeChanges(measured.filter((c) => c.kind === "endpoint")),
       changes: measured,
