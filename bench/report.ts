@@ -599,9 +599,10 @@ export function pushMarkdown(push: PushResult): string[] {
       `(and acking) a message at ≥ the control plane's new revision; ⚠ = not every client got ` +
       `it in time. Bytes: mean per client from the change until pushes went quiet. CPU: ` +
       `control-plane utime+stime over the same time, minus its idle (keepalive) rate. KB/proxy: ` +
-      `(RSS with every client connected − RSS with the config and none) / N, the lower of two ` +
-      `samples (storm quiet; after the changes), so the storm's uncollected garbage counts ` +
-      `less. Simulator busy: ` +
+      `(RSS with every client connected − RSS with the config and none) / N, each the lowest ` +
+      `sample (every 250 ms) over a window: up to 10 s after the storm went quiet (V8 collects ` +
+      `the storm's garbage some seconds after it), and 1 s after the changes; the empty one ` +
+      `over 3 s. Simulator busy: ` +
       `its CPU-s per wall-s (1.00 = one core, the JS thread saturated) at its worst.`,
     "",
   );
