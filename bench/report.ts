@@ -472,7 +472,7 @@ export function pushTargets(push: PushResult | undefined): Target[] {
           ? {
             note: `marginal: ${marginalKb(cases, worst.config)!.toFixed(1)} KB per added proxy ` +
               `between the two largest N of that config; the rest is what the first proxies ` +
-              `cost once (generated parts, the storm's not yet collected output)`,
+              `cost once (generated parts) and garbage V8 had not collected yet`,
           }
           : {}),
       });
