@@ -1,8 +1,14 @@
 import assert from "node:assert/strict";
 import { parseResources } from "../api/resources.ts";
-import { bookinfoConfig, services200Config } from "./push.ts";
+import {
+  bookinfoConfig,
+  type PushCase,
+  type PushChangeSummary,
+  type PushResult,
+  services200Config,
+} from "./push.ts";
 import { parseLine } from "./push_sim.ts";
-import { pushTargets } from "./report.ts";
+import { markdown, pushTargets } from "./report.ts";
 
 Deno.test("push sim: acks both message forms, by regex and by the JSON fallback", () => {
   const cfg = parseLine(JSON.stringify({ type: "config", config: { version: "7", x: 1 } }));
@@ -48,4 +54,75 @@ Deno.test("push configs: every generated resource is valid", () => {
 Deno.test("push targets: n/a rows when the section could not run", () => {
   const ts = pushTargets({ supported: false, reason: "boom" });
   assert(ts.length >= 5 && ts.every((t) => t.met === null && t.note === "boom"));
+});
+
+Deno.test("push section: in the full report's Markdown and targets", () => {
+  const summary = (max: number): PushChangeSummary => ({
+    changes: 3,
+    converged: true,
+    clients_min: 1000,
+    p50_ms: max / 2,
+    p99_ms: max,
+    max_ms: max,
+    bytes_per_client: 400,
+    cpu_s: 0.1,
+    cpu_s_net: 0.1,
+  });
+  const one: PushCase = {
+    n: 1000,
+    config: "bookinfo",
+    protocol: "push",
+    services: 4,
+    endpoints: 6,
+    resources: 18,
+    storm_s: 2,
+    storm_acked: 1000,
+    storm_wait_s: 2,
+    storm_bytes_per_client: 9000,
+    streams_ended: 0,
+    rss_mb_empty: 100,
+    rss_mb_connected: 170,
+    rss_mb_after_storm: 170,
+    rss_mb_after_changes: 180,
+    kb_per_proxy: 71.7,
+    idle_cpu_per_s: 0,
+    storm_cpu_s: 1,
+    sim_storm_busy: 0.5,
+    syncz: { proxies: 1000, synced: 1000, stale: 0, rejected: 0 },
+    vs: summary(250),
+    endpoint: summary(200),
+    changes: [],
+    notes: [],
+  };
+  const push: PushResult = {
+    supported: true,
+    quick: true,
+    cases: [one],
+    settings: { connecting_at_once: 64, changes_per_kind: 3 },
+  };
+  const md = markdown({
+    date: "2026-01-01T00:00:00Z",
+    quick: false,
+    wall_s: 1,
+    machine: {},
+    tool: "fortio",
+    settings: {
+      connections: 16,
+      body_bytes: 1024,
+      fixed_qps: 1000,
+      fixed_s: 8,
+      max_s: 5,
+      rounds: 3,
+      main_rows: [],
+      extra_rounds: 0,
+    },
+    rows: {},
+    targets: pushTargets(push),
+    notes: [],
+    push,
+  });
+  assert(md.includes("## Targets (issues 3 and 12)"));
+  assert(md.includes("## Push (issue 12)"));
+  assert(md.includes("| 1000 | Bookinfo-sized | push |"));
+  assert(md.includes("**met**"));
 });
