@@ -70,6 +70,11 @@ export class PartGenerator {
   readonly #scopes = new WeakMap<NodeInfo, string>();
   /** Parts generated (not reused) so far, for metrics and tests. */
   generated = 0;
+  /**
+   * Push lines by what they carry (nonce, revision, each part's base and version): proxies of
+   * a class moving between the same versions share one string (and its encoded bytes).
+   */
+  readonly lines = new Map<string, string>();
 
   constructor(opts: PartGeneratorOptions) {
     this.snapshot = opts.snapshot;

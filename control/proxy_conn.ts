@@ -156,6 +156,7 @@ export class ProxyConnection {
     const started = performance.now();
     const revision = String(gen.snapshot.revision);
     const pieces: string[] = [];
+    let key = "";
     const parts = new Map<PartName, Part>();
     for (const p of PART_NAMES) {
       const target = gen.part(p, this.node);
@@ -166,6 +167,7 @@ export class ProxyConnection {
       }
       if (this.#rejected.get(p)?.version === target.version) continue;
       pieces.push(`"${p}":${target.wire(held?.part)}`);
+      key += `|${p}:${held?.part?.version ?? ""}>${target.version}`;
       parts.set(p, target);
     }
     // The first exchange always happens, so the proxy learns the revision it is in sync with.

@@ -67,6 +67,22 @@ export type PushStreamRequest = Pick<H1ServerRequest, "body" | "socket"> & {
 
 const encoder = new TextEncoder();
 
+/** Large lines sent to many proxies at once (a class's push) are encoded once. */
+const encoded = new Map<string, Uint8Array>();
+const ENCODED_KEPT = 16;
+const ENCODE_SHARED_FROM = 4096;
+
+function encode(line: string): Uint8Array {
+  if (line.length < ENCODE_SHARED_FROM) return encoder.encode(line);
+  let bytes = encoded.get(line);
+  if (!bytes) {
+    bytes = encoder.encode(line);
+    if (encoded.size >= ENCODED_KEPT) encoded.delete(encoded.keys().next().value!);
+    encoded.set(line, bytes);
+  }
+  return bytes;
+}
+
 /** Answers `POST /v1/stream`; the response body stays open until either side ends it. */
 export function servePushStream(
   req: PushStreamRequest,
@@ -86,7 +102,7 @@ export function servePushStream(
   const enqueue = (line: string): boolean => {
     if (closed) return false;
     try {
-      ctrl.enqueue(encoder.encode(line));
+      ctrl.enqueue(encode(line));
       return (ctrl.desiredSize ?? 0) > 0;
     } catch {
       return false;
