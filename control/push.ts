@@ -64,6 +64,26 @@ export class PushHub {
       requeue: (c: ProxyConnection) => this.#queue.add(c),
     };
     this.metrics.gauge("pilot_xds", "Connected proxies.", () => this.#conns.size);
+    this.metrics.gauge(
+      "mesh_control_push_queue",
+      "Proxies waiting for their turn in the push queue.",
+      () => this.#queue.size,
+    );
+    this.metrics.gauge(
+      "process_resident_memory_bytes",
+      "Resident memory of the control plane.",
+      () => Deno.memoryUsage().rss,
+    );
+    this.metrics.gauge(
+      "mesh_control_heap_used_bytes",
+      "JavaScript heap in use (V8).",
+      () => Deno.memoryUsage().heapUsed,
+    );
+    this.metrics.gauge(
+      "mesh_control_external_bytes",
+      "Memory V8 accounts outside its heap (buffers).",
+      () => Deno.memoryUsage().external,
+    );
   }
 
   /** The parts generator of the latest snapshot (none before the first push). */
