@@ -1,7 +1,8 @@
 /**
  * Which services a proxy gets clusters and endpoints for (Istio's SidecarScope):
  * those exported to its namespace (`exportTo`), narrowed by the hosts of its
- * Sidecar's egress listeners when one applies, plus every service a
+ * Sidecar's egress listeners when one applies and has a catch-all (portless)
+ * entry (without one the outbound listener routes every service), plus every service a
  * VirtualService visible to it or a tracing provider names (so no route can
  * point at a cluster the proxy lacks). Gateways get every service.
  *
@@ -60,11 +61,14 @@ export function serviceScope(snapshot: Snapshot, node: NodeInfo): ServiceFilter 
   if (node.mode === "gateway") return undefined;
   const sc = sidecarFor(snapshot, node);
   const egress = sc?.spec.egress ?? [];
+  // Without an egress entry that has no port (the catch-all), the outbound listener routes
+  // every service (control/sidecars.ts sidecarScope), so every exported one is in scope.
+  const narrowed = egress.some((eg) => eg.port === undefined);
   const refs = referencedHosts(snapshot, node.namespace);
   return (svc) => {
     if (refs.has(svc.host)) return true;
     if (!exportedTo(svc.exportTo, svc.namespace, node.namespace)) return false;
-    if (!sc || egress.length === 0) return true;
+    if (!narrowed) return true;
     return egress.some((eg) =>
       sidecarHostsAdmit(eg.hosts, svc.host, svc.namespace, node.namespace)
     );
