@@ -13,7 +13,7 @@
 import { flagHelp, type FlagSpecs, parseFlags, UsageError } from "../util/flags.ts";
 import { PART_NAMES, type PartName } from "../api/push_protocol.ts";
 import { XDS_TYPE } from "../control/metrics.ts";
-import type { PartStatus } from "../control/proxy_conn.ts";
+import { type Syncz, table } from "../control/admin_client.ts";
 
 const flags: FlagSpecs = {
   server: {
@@ -24,19 +24,7 @@ const flags: FlagSpecs = {
   output: { type: "string", default: "table", help: "table or json" },
 };
 
-/** One entry of `/debug/syncz`. */
-export interface SyncEntry {
-  node: string;
-  mode: string;
-  identity: string;
-  sent?: string;
-  acked?: string;
-  lastNack?: string;
-  connectedAt: string;
-  protocol?: number;
-  instance?: string;
-  parts?: Record<PartName, PartStatus>;
-}
+type SyncEntry = Syncz;
 
 /** The help text. */
 export function proxyStatusHelp(): string {
@@ -49,12 +37,6 @@ says it should (SYNCED), something else or a message awaiting its ack (STALE), o
 part and any rejection, with the proxy's error.
 
 ${flagHelp(flags)}`;
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map((r) => r.map((c, i) => i === r.length - 1 ? c : c.padEnd(widths[i] + 3)).join(""))
-    .join("\n");
 }
 
 /** Rows of the overview (exported for tests). */

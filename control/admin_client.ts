@@ -19,6 +19,8 @@ import { keysFromText } from "./admin_api.ts";
 import { bodyOf } from "./store/common.ts";
 import { kindsHelp, qualifiedName, resolveKind, typeName } from "./store/kinds.ts";
 import type { ChangeResult, ResourceKey, StoreInfo } from "./store/types.ts";
+import type { PartName } from "../api/push_protocol.ts";
+import type { PartStatus } from "./proxy_conn.ts";
 
 /** Reads `FILE|DIR|-` arguments into texts (main.ts's reader). */
 export type InputReader = (paths: string[]) => Promise<{ file: string; text: string }[]>;
@@ -320,7 +322,8 @@ function kindAndName(kindArg: string, names: string[]): { kind: string; name?: s
 
 type Item = ReturnType<typeof bodyOf>;
 
-function table(rows: string[][]): string {
+/** Rows as aligned columns (the first row is the header). */
+export function table(rows: string[][]): string {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   return rows.map((r) =>
     r.map((cell, i) => i === r.length - 1 ? cell : cell.padEnd(widths[i] + 3)).join("").trimEnd()
@@ -414,7 +417,8 @@ interface Configz {
   diagnostics: string[];
 }
 
-interface Syncz {
+/** One entry of `/debug/syncz` (also read by `mesh proxy-status`). */
+export interface Syncz {
   node: string;
   mode: string;
   identity: string;
@@ -422,6 +426,10 @@ interface Syncz {
   acked?: string;
   lastNack?: string;
   connectedAt: string;
+  /** The push protocol the proxy speaks; the serving instance; per-part state (protocol 2). */
+  protocol?: number;
+  instance?: string;
+  parts?: Record<PartName, PartStatus>;
 }
 
 /** The sync state of one proxy: SYNCED, STALE (sent, not acked yet), NACKED, NOT SENT. */

@@ -123,10 +123,6 @@ export class ControlMetrics {
     "citadel_server_success_cert_issuance_count",
     "Certificates issued.",
   );
-  readonly generated = new Counter(
-    "mesh_control_parts_generated_total",
-    "Parts generated (once per class of proxies that share one), by xDS type.",
-  );
   readonly bytes = new Counter("mesh_control_push_bytes_total", "Bytes of push messages written.");
   readonly #gauges: Gauge[] = [];
 
@@ -148,7 +144,6 @@ export class ControlMetrics {
         this.debounce,
         this.csrs,
         this.csrSigned,
-        this.generated,
         this.bytes,
       ]
     ) m.render(out);

@@ -37,13 +37,6 @@ export class Part {
     this.version = version;
   }
 
-  /** Bytes of the items' JSON. */
-  get size(): number {
-    let n = 0;
-    for (const s of this.json.values()) n += s.length;
-    return n;
-  }
-
   /** The wire text taking a proxy from `base` (undefined: nothing or unknown) to this part. */
   wire(base: Part | undefined): string {
     const key = base && base.name === this.name ? base.version : "";
@@ -140,10 +133,5 @@ export class PartCache {
   /** The part of a version, while it is held. */
   get(version: string): Part | undefined {
     return this.#byVersion.get(version)?.deref();
-  }
-
-  /** Versions currently findable (for tests and debug pages). */
-  get size(): number {
-    return this.#byVersion.size;
   }
 }

@@ -140,11 +140,6 @@ export class ProxyConnection {
     if (since !== undefined) this.#pendingSince = Math.min(this.#pendingSince ?? since, since);
   }
 
-  /** Whether a message awaits the proxy's ack. */
-  get awaitingAck(): boolean {
-    return this.#inflight !== undefined;
-  }
-
   /** Sends what differs from what the proxy should have under `gen`; returns bytes written. */
   send(gen: PartGenerator): number {
     if (this.#closed) return 0;
@@ -272,9 +267,11 @@ export class ProxyConnection {
     if (!f || msg.nonce !== f.nonce) return;
     this.#inflight = undefined;
     this.#stale = false;
-    const resync = (msg.resync ?? []).filter((p) => f.parts.has(p));
+    // A nack is the proxy's word: anything that isn't a list of parts counts as none.
+    const resync = (Array.isArray(msg.resync) ? msg.resync : []).filter((p) => f.parts.has(p));
     for (const p of resync) this.#acked.delete(p);
-    let errors = Object.entries(msg.errors ?? {}).filter(([p]) => f.parts.has(p as PartName));
+    const named = msg.errors && typeof msg.errors === "object" ? msg.errors : {};
+    let errors = Object.entries(named).filter(([p]) => f.parts.has(p as PartName));
     if (errors.length === 0 && resync.length === 0) {
       errors = [...f.parts.keys()].map((p) => [p, msg.error ?? "rejected"]);
     }

@@ -26,14 +26,12 @@ export interface PushQueueOptions<T> {
   send: (item: T) => void;
   batch?: number;
   sliceMs?: number;
-  /** Runs when the queue has been emptied. */
-  onIdle?: () => void;
 }
 
 /** Items due a send, sent in slices. */
 export class PushQueue<T> {
   readonly #due = new Set<T>();
-  readonly #o: Required<Omit<PushQueueOptions<T>, "onIdle">> & Pick<PushQueueOptions<T>, "onIdle">;
+  readonly #o: Required<PushQueueOptions<T>>;
   #timer?: ReturnType<typeof setTimeout>;
   #closed = false;
   #waiters: Array<() => void> = [];
@@ -98,9 +96,6 @@ export class PushQueue<T> {
       if (++n >= this.#o.batch || performance.now() - started >= this.#o.sliceMs) break;
     }
     if (this.#due.size) this.#kick();
-    else {
-      this.#o.onIdle?.();
-      this.#wake();
-    }
+    else this.#wake();
   }
 }
