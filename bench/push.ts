@@ -111,6 +111,11 @@ export interface PushCase {
   rss_mb_after_storm: number;
   rss_mb_after_changes: number;
   kb_per_proxy: number;
+  /** Of which V8's heap in use and its external (buffer) memory, KB per proxy, from `/metrics`. */
+  heap_kb_per_proxy: number;
+  /** V8's heap committed (used or not), KB per proxy. */
+  heap_total_kb_per_proxy: number;
+  external_kb_per_proxy: number;
   /** Control-plane CPU rate with every client connected and nothing changing (keepalives). */
   idle_cpu_per_s: number;
   storm_cpu_s: number;
@@ -337,6 +342,25 @@ async function configz(adminPort: number): Promise<{ revision: number; resources
   return { revision: Number(body.revision ?? NaN), resources: body.resources?.length ?? 0 };
 }
 
+/** The control plane's V8 heap in use and external (buffer) memory, MB, from its `/metrics`. */
+async function v8Memory(
+  adminPort: number,
+): Promise<{ heap: number; heapTotal: number; external: number }> {
+  const res = await fetch(`http://127.0.0.1:${adminPort}/metrics`, {
+    signal: AbortSignal.timeout(10_000),
+  });
+  const text = await res.text();
+  const read = (name: string) => {
+    const m = new RegExp(`^${name} (\\S+)$`, "m").exec(text);
+    return m ? Number(m[1]) / 1048576 : NaN;
+  };
+  return {
+    heap: read("mesh_control_heap_used_bytes"),
+    heapTotal: read("mesh_control_heap_total_bytes"),
+    external: read("mesh_control_external_bytes"),
+  };
+}
+
 /** How many connected proxies `/debug/syncz` reports fully synced, stale, or with a rejection. */
 async function syncState(adminPort: number) {
   const res = await fetch(`http://127.0.0.1:${adminPort}/debug/syncz`, {
@@ -521,6 +545,11 @@ export async function runPushCase(
         })),
     );
     const rssEmpty = await steadyRss(pid, EMPTY_RSS_WINDOW_MS);
+    const v8Empty = await v8Memory(mesh.adminPort).catch(() => ({
+      heap: NaN,
+      heapTotal: NaN,
+      external: NaN,
+    }));
 
     fleet = new SimFleet({ port: mesh.port, identities, namespace: NS, inFlight: IN_FLIGHT });
     const f = fleet;
@@ -559,6 +588,11 @@ export async function runPushCase(
     await sleep(500);
     // V8 collects the storm's garbage (its output) a few seconds after it: the low point.
     const rssConnected = await steadyRss(pid, CONNECTED_RSS_WINDOW_MS);
+    const v8Connected = await v8Memory(mesh.adminPort).catch(() => ({
+      heap: NaN,
+      heapTotal: NaN,
+      external: NaN,
+    }));
     const idle0 = cpuSeconds(pid);
     await sleep(1000);
     const idleRate = cpuSeconds(pid) - idle0;
@@ -622,6 +656,9 @@ export async function runPushCase(
       rss_mb_after_storm: r(rssConnected),
       rss_mb_after_changes: r(rssEnd),
       kb_per_proxy: r(((rssProxies - rssEmpty) * 1024) / n),
+      heap_kb_per_proxy: r(((v8Connected.heap - v8Empty.heap) * 1024) / n),
+      heap_total_kb_per_proxy: r(((v8Connected.heapTotal - v8Empty.heapTotal) * 1024) / n),
+      external_kb_per_proxy: r(((v8Connected.external - v8Empty.external) * 1024) / n),
       idle_cpu_per_s: r(idleRate, 3),
       storm_cpu_s: r(stormCpu, 2),
       sim_storm_busy: r(simBusy, 2),

@@ -21,6 +21,9 @@ import { buildClusters } from "./clusters.ts";
 import { scopeKey, serviceScope } from "./scope.ts";
 import type { Part, PartCache } from "./parts.ts";
 
+/** Push lines kept per generator (each up to a whole config). */
+const LINES_KEPT = 16;
+
 /** Sorted `k=v` of a label set, cached per object. */
 const labelKeys = new WeakMap<object, string>();
 function labelsKey(labels: Record<string, string>): string {
@@ -72,14 +75,25 @@ export class PartGenerator {
   generated = 0;
   /**
    * Push lines by what they carry (nonce, revision, each part's base and version): proxies of
-   * a class moving between the same versions share one string (and its encoded bytes).
+   * a class moving between the same versions share one string (and so its encoded bytes, and
+   * no proxy's push flattens a string of its own). The most recent {@linkcode LINES_KEPT}.
    */
-  readonly lines = new Map<string, string>();
+  readonly #lines = new Map<string, string>();
 
   constructor(opts: PartGeneratorOptions) {
     this.snapshot = opts.snapshot;
     this.#cache = opts.cache;
     for (const p of PART_NAMES) this.#memo.set(p, new Map());
+  }
+  /** The push line carrying `key` (see `#lines`), built by `build` when not kept. */
+  line(key: string, build: () => string): string {
+    let line = this.#lines.get(key);
+    if (line === undefined) {
+      line = build();
+      if (this.#lines.size >= LINES_KEPT) this.#lines.delete(this.#lines.keys().next().value!);
+      this.#lines.set(key, line);
+    }
+    return line;
   }
 
   /**

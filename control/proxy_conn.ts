@@ -31,6 +31,17 @@ const log = logger("push");
 /** Writes a line to the proxy; returns false when the transport buffer is full. */
 export type LineWriter = (line: string) => boolean;
 
+/** The one message awaiting the proxy's answer. */
+interface Inflight {
+  nonce: string;
+  version: string;
+  parts: Map<PartName, Part>;
+  at: number;
+  /** Resolves {@linkcode ProxyConnection.answered}. */
+  done: () => void;
+  answered: Promise<void>;
+}
+
 /** What a connection needs from its hub. */
 export interface ConnectionDeps {
   cache: PartCache;
@@ -86,7 +97,7 @@ export class ProxyConnection {
   lastNack?: string;
   readonly #acked = new Map<PartName, Held>();
   readonly #rejected = new Map<PartName, { version: string; error: string }>();
-  #inflight?: { nonce: string; version: string; parts: Map<PartName, Part>; at: number };
+  #inflight?: Inflight;
   /** A push came while a message was out: look again at the ack. */
   #stale = false;
   /** The first change not yet delivered (ms since the epoch), for the convergence metric. */
@@ -121,6 +132,7 @@ export class ProxyConnection {
   /** Ends the transport (a newer stream of the same proxy replaced this one). */
   end(): void {
     this.#closed = true;
+    this.#inflight?.done();
     const end = this.#end;
     this.#end = undefined;
     try {
@@ -133,6 +145,16 @@ export class ProxyConnection {
   /** The stream closed: nothing more is sent. */
   closed(): void {
     this.#closed = true;
+    this.#inflight?.done();
+  }
+
+  /**
+   * Resolves when the message sent last is acknowledged or rejected, or the stream closes;
+   * undefined when none is awaiting an answer. The push queue holds a send slot until then
+   * (or its slot time runs out), which bounds the pushes being written at once.
+   */
+  answered(): Promise<void> | undefined {
+    return this.#inflight?.answered;
   }
 
   /** A push is coming for changes made since `since` (ms since the epoch). */
@@ -150,9 +172,9 @@ export class ProxyConnection {
     }
     const started = performance.now();
     const revision = String(gen.snapshot.revision);
-    const pieces: string[] = [];
     let key = "";
     const parts = new Map<PartName, Part>();
+    const bases = new Map<PartName, Part | undefined>();
     for (const p of PART_NAMES) {
       const target = gen.part(p, this.node);
       const held = this.#acked.get(p);
@@ -161,21 +183,25 @@ export class ProxyConnection {
         continue;
       }
       if (this.#rejected.get(p)?.version === target.version) continue;
-      pieces.push(`"${p}":${target.wire(held?.part)}`);
       key += `|${p}:${held?.part?.version ?? ""}>${target.version}`;
       parts.set(p, target);
+      bases.set(p, held?.part);
     }
     // The first exchange always happens, so the proxy learns the revision it is in sync with.
-    if (pieces.length === 0 && this.sentVersion !== undefined) {
+    if (parts.size === 0 && this.sentVersion !== undefined) {
       this.sentVersion = this.ackedVersion = revision;
       this.#converged();
       return 0;
     }
     const nonce = String(++this.#nonce);
-    const line = `{"type":"push","nonce":"${nonce}","version":"${revision}","parts":{${
-      pieces.join(",")
-    }}}\n`;
-    this.#inflight = { nonce, version: revision, parts, at: Date.now() };
+    const line = gen.line(`${nonce}|${revision}${key}`, () => {
+      const pieces = [...parts].map(([p, target]) => `"${p}":${target.wire(bases.get(p))}`);
+      return `{"type":"push","nonce":"${nonce}","version":"${revision}","parts":{${
+        pieces.join(",")
+      }}}\n`;
+    });
+    const { promise: answered, resolve: done } = Promise.withResolvers<void>();
+    this.#inflight = { nonce, version: revision, parts, at: Date.now(), done, answered };
     this.sentVersion = revision;
     this.#write(line);
     const m = this.#deps.metrics;
@@ -200,7 +226,10 @@ export class ProxyConnection {
       return 0;
     }
     this.#legacyKey = key;
-    this.#pending = `{"type":"config","config":${wholeConfigText(revision, parts)}}\n`;
+    this.#pending = gen.line(
+      `whole|${revision}|${key}`,
+      () => `{"type":"config","config":${wholeConfigText(revision, parts)}}\n`,
+    );
     this.sentVersion = revision;
     const n = this.#pending.length;
     this.#deps.metrics.pushes.inc({ type: "full" });
@@ -239,6 +268,7 @@ export class ProxyConnection {
     const f = this.#inflight;
     if (!f || msg.nonce !== f.nonce) return;
     this.#inflight = undefined;
+    f.done();
     for (const [p, part] of f.parts) {
       this.#acked.set(p, { version: part.version, part });
       this.#rejected.delete(p);
@@ -266,6 +296,7 @@ export class ProxyConnection {
     const f = this.#inflight;
     if (!f || msg.nonce !== f.nonce) return;
     this.#inflight = undefined;
+    f.done();
     this.#stale = false;
     // A nack is the proxy's word: anything that isn't a list of parts counts as none.
     const resync = (Array.isArray(msg.resync) ? msg.resync : []).filter((p) => f.parts.has(p));

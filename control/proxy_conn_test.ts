@@ -325,3 +325,19 @@ Deno.test("proxies of one class share their parts: generated once, not per proxy
   assert.equal(new Set(proxies.map((p) => p.lines[0])).size, 1);
   hub.close();
 });
+
+Deno.test("a message awaits its answer: settled by the ack, the nack, or the stream closing", async () => {
+  const hub = new PushHub(() => {});
+  hub.push(snap(resources("10.1.0.1")));
+  const [a, b, c] = ["a", "b", "c"].map((id) => new FakeProxy(hub, node(id)));
+  await hub.idle();
+  const pending = [a, b, c].map((p) => p.conn.answered());
+  assert.ok(pending.every((x) => x instanceof Promise), "each has a message out");
+  a.answer();
+  b.answer(() => ({ routes: "bad route" }));
+  c.conn.closed();
+  await Promise.all(pending); // all three settle
+  assert.equal(a.conn.answered(), undefined);
+  assert.equal(b.conn.answered(), undefined);
+  hub.close();
+});

@@ -55,7 +55,8 @@ export class PushHub {
     this.instance = opts.instance ?? `mesh-${Deno.hostname()}-${Deno.pid}`;
     this.#queue = new PushQueue({
       send: (c) => {
-        if (this.#gen && this.#conns.has(c)) c.send(this.#gen);
+        if (!this.#gen || !this.#conns.has(c)) return;
+        return { bytes: c.send(this.#gen), answered: c.answered() };
       },
     });
     this.#deps = {
@@ -78,6 +79,11 @@ export class PushHub {
       "mesh_control_heap_used_bytes",
       "JavaScript heap in use (V8).",
       () => Deno.memoryUsage().heapUsed,
+    );
+    this.metrics.gauge(
+      "mesh_control_heap_total_bytes",
+      "JavaScript heap committed (V8), in use or not.",
+      () => Deno.memoryUsage().heapTotal,
     );
     this.metrics.gauge(
       "mesh_control_external_bytes",

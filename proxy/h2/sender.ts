@@ -39,8 +39,13 @@ export interface SenderOptions {
   onEndSent: (s: H2Stream) => void;
 }
 
-/** Bytes framed per pump round before flushing. */
-const ROUND = 256 * 1024;
+/**
+ * Bytes framed per pump round before flushing: each round is one socket write. Deno's TLS
+ * encrypts a whole write at once, so larger writes cost memory per connection (and keep it:
+ * 1,000 sockets each sent 490 KB in one write kept 54 KB of RSS each, in 16–64 KB writes
+ * 13–20 KB) without being faster.
+ */
+const ROUND = 64 * 1024;
 
 /** The frames going out on one connection. */
 export class Sender {
