@@ -36,6 +36,20 @@ export async function eventually<T>(
   );
 }
 
+/** How a {@linkcode Proc} (or {@linkcode mesh}) is run. */
+export interface ProcOptions {
+  /**
+   * A network namespace (a name in `ip netns list`) to run in, through `ip netns exec <netns>`
+   * (which execs the command, so signals reach it); see tests/topology.ts.
+   */
+  netns?: string;
+}
+
+/** `cmd` and `args`, wrapped in `ip netns exec <netns>` when `opts.netns` is set. */
+function inNetns(cmd: string, args: string[], opts: ProcOptions): [string, string[]] {
+  return opts.netns ? ["ip", ["netns", "exec", opts.netns, cmd, ...args]] : [cmd, args];
+}
+
 /** A child process with its output captured. */
 export class Proc {
   readonly child: Deno.ChildProcess;
@@ -44,8 +58,15 @@ export class Proc {
   #done: Promise<Deno.CommandStatus>;
   #listeners: Array<() => void> = [];
 
-  constructor(name: string, cmd: string, args: string[], env: Record<string, string> = {}) {
+  constructor(
+    name: string,
+    cmd: string,
+    args: string[],
+    env: Record<string, string> = {},
+    opts: ProcOptions = {},
+  ) {
     this.name = name;
+    [cmd, args] = inNetns(cmd, args, opts);
     this.child = new Deno.Command(cmd, {
       args,
       env: { MESH_LOG_LEVEL: Deno.env.get("MESH_LOG_LEVEL") ?? "info", NO_COLOR: "1", ...env },
@@ -111,18 +132,28 @@ export class Proc {
   }
 }
 
-/** Runs `mesh` (main.ts) as a child process. */
-export function mesh(name: string, args: string[], env: Record<string, string> = {}): Proc {
-  return new Proc(name, Deno.execPath(), [...denoRunArgs(`${ROOT}/main.ts`), ...args], env);
+/** Runs `mesh` (main.ts) as a child process (in `opts.netns` when set). */
+export function mesh(
+  name: string,
+  args: string[],
+  env: Record<string, string> = {},
+  opts: ProcOptions = {},
+): Proc {
+  return new Proc(name, Deno.execPath(), [...denoRunArgs(`${ROOT}/main.ts`), ...args], env, opts);
 }
 
-/** Runs `mesh` to completion; returns exit code and output. */
+/** Runs `mesh` to completion (in `opts.netns` when set); returns exit code and output. */
 export async function meshRun(
   args: string[],
-  opts: { stdin?: string; env?: Record<string, string> } = {},
+  opts: { stdin?: string; env?: Record<string, string> } & ProcOptions = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [...denoRunArgs(`${ROOT}/main.ts`), ...args],
+  const [cmd, cmdArgs] = inNetns(
+    Deno.execPath(),
+    [...denoRunArgs(`${ROOT}/main.ts`), ...args],
+    opts,
+  );
+  const child = new Deno.Command(cmd, {
+    args: cmdArgs,
     env: { NO_COLOR: "1", ...(opts.env ?? {}) },
     stdin: opts.stdin !== undefined ? "piped" : "null",
     stdout: "piped",
