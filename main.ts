@@ -28,6 +28,7 @@ Usage:
   mesh proxy-status [NODE]                             each proxy's config sync state, per part
   mesh ca init|root|issue|status|rotate-root           the embedded CA
   mesh install crds [--kinds=K,...]                    print Istio's CRDs for Kubernetes
+  mesh iptables [--cleanup|--dry-run] [flags]          capture TCP into the sidecar (istio-iptables)
   mesh version                                         print the version
 
 Run 'mesh help COMMAND' or 'mesh COMMAND --help' for a command's flags.
@@ -49,6 +50,8 @@ async function helpFor(cmd: string): Promise<string | undefined> {
       return (await import("./cli/install.ts")).installHelp();
     case "proxy-status":
       return (await import("./cli/proxy_status.ts")).proxyStatusHelp();
+    case "iptables":
+      return (await import("./cli/iptables.ts")).iptablesHelp();
     case "version":
       return "mesh version\n\nPrints the version.";
   }
@@ -92,6 +95,8 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import("./cli/install.ts")).installCommand(rest);
       case "proxy-status":
         return await (await import("./cli/proxy_status.ts")).proxyStatusCommand(rest);
+      case "iptables":
+        return await (await import("./cli/iptables.ts")).iptablesCommand(rest);
     }
     if (ADMIN_COMMANDS.includes(cmd)) {
       const { adminCommand } = await import("./control/admin_client.ts");
