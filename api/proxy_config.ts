@@ -410,6 +410,29 @@ export interface ProxyConfig {
   tracing?: TracingSettings;
   /** Where to write access logs (MeshConfig `accessLogFile`); none when unset. */
   accessLog?: AccessLogSettings;
+  /**
+   * The services in the sidecar's scope by name and address (Istio's name table): what its
+   * DNS proxy answers and how a captured connection's original destination maps to a
+   * service. Sidecars only; absent when there are none.
+   */
+  names?: NameEntry[];
+}
+
+/** One service in a sidecar's name table. */
+export interface NameEntry {
+  /** The service's host (lower case; `*.example.com` for a wildcard, which has no address). */
+  host: string;
+  /** The namespace of the ServiceEntry or Kubernetes Service (short names resolve in it). */
+  namespace: string;
+  /** Its addresses: the ServiceEntry's `addresses`, a Service's cluster IP, or `auto`'s. */
+  addresses: string[];
+  /** The address was allocated by the control plane (240.240.0.0/16), not declared. */
+  auto?: true;
+  /**
+   * Its ports and their protocols (`HTTP`, `TCP`, `GRPC`, ...); `sniff` when the port declares
+   * none (a captured connection's first bytes decide, as Istio's protocol detection).
+   */
+  ports: { port: number; protocol: string; sniff?: true }[];
 }
 
 /**

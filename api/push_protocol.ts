@@ -44,6 +44,7 @@ export const FIELD_PART = {
   tracing: "listeners",
   metrics: "listeners",
   accessLog: "listeners",
+  names: "listeners",
   authz: "policies",
   jwt: "policies",
 } as const satisfies Record<

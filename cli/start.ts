@@ -139,6 +139,17 @@ export const proxyFlags: FlagSpecs = {
     default: 15000,
     help: "admin port on 127.0.0.1 (/ready, /config_dump, /stats/prometheus)",
   },
+  capture: {
+    type: "bool",
+    default: false,
+    help: "transparent capture (with `mesh iptables`): route redirected connections by their " +
+      "original destination and answer DNS for mesh names (sidecar)",
+  },
+  "dns-port": {
+    type: "port",
+    default: 15053,
+    help: "DNS proxy port on 127.0.0.1 with --capture (`mesh iptables --redirect-dns`)",
+  },
   "gateway-address": {
     type: "string",
     default: "0.0.0.0",
@@ -280,6 +291,9 @@ export async function startCommand(argv: string[]): Promise<number> {
     argv.some((a) => a === `--${name}` || a.startsWith(`--${name}=`)) ||
     Deno.env.get(`MESH_${name.toUpperCase().replace(/-/g, "_")}`) !== undefined;
   checkIdentityFlags(flags.namespace as string, flags.serviceAccount as string);
+  if (gateway && flags.capture === true) {
+    throw new UsageError("--capture is for sidecars (--mode=proxy); a gateway has no app to capture");
+  }
   const { startProxy } = await import("../proxy/proxy.ts");
   const proxy = await startProxy({
     mode: gateway ? "gateway" : "sidecar",
@@ -300,6 +314,8 @@ export async function startCommand(argv: string[]): Promise<number> {
     adminPort: flags.adminPort as number,
     gatewayAddress: flags.gatewayAddress as string,
     credentialsDir: flags.credentialsDir as string,
+    capture: flags.capture === true,
+    dnsPort: flags.dnsPort as number,
     limits: {
       maxConnections: flags.maxConnections as number,
       requestHeadersTimeoutMs: flags.requestHeadersTimeout as number,

@@ -9,7 +9,7 @@
  * ```
  * @module
  */
-import type { Cluster, NodeInfo, ProxyConfig } from "../api/proxy_config.ts";
+import type { Cluster, NameEntry, NodeInfo, ProxyConfig } from "../api/proxy_config.ts";
 import { PART_NAMES, type PartName } from "../api/push_protocol.ts";
 import { serviceScope } from "./scope.ts";
 import { rootNamespaceOf, type Snapshot } from "./snapshot.ts";
@@ -22,6 +22,7 @@ import { accessLogFor, metricsFor, tracingFor } from "./telemetry.ts";
 import { buildClusters } from "./clusters.ts";
 import { gatewayListeners } from "./gateways.ts";
 import { egressListeners, sidecarFor, sidecarScope } from "./sidecars.ts";
+import { nameTable } from "./names.ts";
 
 /** What generating one proxy's parts needs from a snapshot, shared across proxies. */
 export interface GenContext {
@@ -104,9 +105,17 @@ export function generatePart(
           ...inboundProtocolOf(registry, node),
         }),
         ...accessLogOf(snapshot, node),
+        ...namesOf(ctx, node),
       };
     }
   }
+}
+
+/** A sidecar's name table (none for a gateway, or when it would be empty). */
+function namesOf(ctx: GenContext, node: NodeInfo): { names?: NameEntry[] } {
+  if (node.mode === "gateway") return {};
+  const names = nameTable(ctx.registry, serviceScope(ctx.snapshot, node));
+  return names.length ? { names } : {};
 }
 
 /** Generates the config of `node` from `snapshot` (every part). Pass `ctx` to share work across proxies. */

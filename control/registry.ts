@@ -52,6 +52,19 @@ export interface Service {
   originalDst?: boolean;
   /** The ServiceEntry's `exportTo` (where the service is visible; everywhere when absent). */
   exportTo?: string[];
+  /** Its IP addresses (a ServiceEntry's `addresses` that are single IPs; a Service's cluster IP). */
+  addresses?: string[];
+}
+
+/** The single IP addresses of a ServiceEntry's `addresses` (`/32` and `/128` count as one). */
+export function singleAddresses(addresses: readonly string[] | undefined): string[] {
+  const out: string[] = [];
+  for (const a of addresses ?? []) {
+    const [ip, bits] = a.split("/");
+    if (bits !== undefined && bits !== (ip.includes(":") ? "128" : "32")) continue;
+    if (/^\d+\.\d+\.\d+\.\d+$/.test(ip) || ip.includes(":")) out.push(ip.toLowerCase());
+  }
+  return out;
 }
 
 /** An endpoint before port resolution: where a workload lives and how to reach it. */
@@ -169,6 +182,7 @@ export class ServiceRegistry {
       // Without endpoints or a selector, DNS resolution means the host name itself (resolved
       // when connecting), and NONE means wherever the request was sent.
       const resolution = se.spec.resolution ?? "NONE";
+      const addresses = singleAddresses(se.spec.addresses);
       const bare = instances.length === 0 && !selector && !se.spec.endpoints?.length;
       for (const host of se.spec.hosts) {
         const h = host.toLowerCase();
@@ -182,6 +196,7 @@ export class ServiceRegistry {
           source: `${ns}/${se.metadata.name}`,
           ...(bare && resolution === "NONE" ? { originalDst: true } : {}),
           ...(se.spec.exportTo?.length ? { exportTo: [...se.spec.exportTo] } : {}),
+          ...(addresses.length ? { addresses } : {}),
         });
         this.#instances.set(h, dns ? [{ address: h, labels: {} }] : instances);
       }

@@ -465,9 +465,53 @@ export function bridge(
  */
 export function serveHttp(opts: ListenerOptions): Promise<HttpListener> {
   const limits = opts.limits ?? DEFAULT_LIMITS;
+  let port = opts.port;
+  const acceptor = httpAcceptor({ ...opts, port: () => port });
+  const server = net.createServer((socket) => acceptor.accept(socket));
+  const guard = guardServer(server, opts.name, limits);
+  return new Promise((resolve, reject) => {
+    const failed = (err: Error) => reject(err);
+    server.prependOnceListener("error", failed);
+    server.listen(opts.port, opts.hostname, () => {
+      server.off("error", failed);
+      const a = server.address();
+      port = typeof a === "object" && a ? a.port : opts.port;
+      resolve({
+        port,
+        guard,
+        shutdown: () =>
+          new Promise<void>((done) => {
+            if (!server.listening) done();
+            else server.close(() => done());
+            acceptor.close();
+          }),
+      });
+    });
+  });
+}
+
+/** What {@linkcode httpAcceptor} serves connections with. */
+export interface HttpAcceptorOptions extends Omit<ListenerOptions, "hostname" | "port"> {
+  /** The port requests count as received on (the listener's, or a captured destination's). */
+  port: () => number;
+}
+
+/** Serves HTTP on connections accepted elsewhere (a listener, or transparent capture). */
+export interface HttpAcceptor {
+  /** Serves `socket` (TLS first when the options have it; HTTP/1.1 or HTTP/2 by sniffing). */
+  accept(socket: net.Socket): void;
+  /** Closes every connection it serves. */
+  close(): void;
+}
+
+/**
+ * The connection side of {@linkcode serveHttp}: everything but the listening socket, so a
+ * connection accepted by another listener (a captured one) is served exactly the same way.
+ */
+export function httpAcceptor(opts: HttpAcceptorOptions): HttpAcceptor {
+  const limits = opts.limits ?? DEFAULT_LIMITS;
   const h1 = h1Options(limits);
   const sockets = new Set<net.Socket>();
-  let port = opts.port;
   const scheme = opts.tls ? "https" : "http";
   const h2 = new Set<H2Connection>();
   /** Hands a connection to HTTP/2 (mesh's codec); it stays counted by the guard. */
@@ -476,7 +520,7 @@ export function serveHttp(opts: ListenerOptions): Promise<HttpListener> {
       scheme,
       handler: opts.handler,
       limits,
-      listenerPort: port,
+      listenerPort: opts.port(),
       upgrades: { idleTimeoutMs: limits.idleTimeoutMs },
       ...(head ? { initialBytes: head } : {}),
       ...(xfcc !== undefined ? { xfcc, onVerified: (req: Request) => verified.add(req) } : {}),
@@ -488,7 +532,7 @@ export function serveHttp(opts: ListenerOptions): Promise<HttpListener> {
     ? tls.createSecureContext({ cert: opts.tls.cert, key: opts.tls.key, ca: opts.tls.ca })
     : undefined;
   const mutual = opts.tls?.ca !== undefined;
-  const server = net.createServer((socket) => {
+  const accept = (socket: net.Socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
     socket.on("error", () => socket.destroy());
@@ -526,12 +570,12 @@ export function serveHttp(opts: ListenerOptions): Promise<HttpListener> {
       if (t.alpnProtocol === "h2") return toH2(t, undefined, xfcc);
       serveH1(
         t,
-        bridge(opts.handler, t, scheme, port, xfcc, limits.idleTimeoutMs),
+        bridge(opts.handler, t, scheme, opts.port(), xfcc, limits.idleTimeoutMs),
         opts.onConnect,
         h1,
       );
     });
-  });
+  };
   /**
    * A plaintext connection's first bytes: the HTTP/2 preface goes to HTTP/2, anything else
    * to HTTP/1.1 as soon as a byte differs from the preface (usually the first). Before a byte
@@ -569,7 +613,7 @@ export function serveHttp(opts: ListenerOptions): Promise<HttpListener> {
       }
       serveH1(
         socket,
-        bridge(opts.handler, socket, scheme, port, undefined, limits.idleTimeoutMs),
+        bridge(opts.handler, socket, scheme, opts.port(), undefined, limits.idleTimeoutMs),
         opts.onConnect,
         o,
       );
@@ -582,27 +626,13 @@ export function serveHttp(opts: ListenerOptions): Promise<HttpListener> {
     }
     socket.once("close", () => clearTimeout(timer));
   };
-  const guard = guardServer(server, opts.name, limits);
-  return new Promise((resolve, reject) => {
-    const failed = (err: Error) => reject(err);
-    server.prependOnceListener("error", failed);
-    server.listen(opts.port, opts.hostname, () => {
-      server.off("error", failed);
-      const a = server.address();
-      port = typeof a === "object" && a ? a.port : opts.port;
-      resolve({
-        port,
-        guard,
-        shutdown: () =>
-          new Promise<void>((done) => {
-            for (const c of [...h2]) c.destroy();
-            if (!server.listening) done();
-            else server.close(() => done());
-            for (const s of sockets) s.destroy();
-          }),
-      });
-    });
-  });
+  return {
+    accept,
+    close() {
+      for (const c of [...h2]) c.destroy();
+      for (const s of sockets) s.destroy();
+    },
+  };
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {

@@ -31,6 +31,9 @@ import { Stats } from "./stats.ts";
 import { fqdn } from "../api/host.ts";
 import type { Endpoint, GatewayListener, GatewayTls, NodeInfo } from "../api/proxy_config.ts";
 import { logger } from "../util/log.ts";
+import { serveCaptured } from "./capture/listener.ts";
+import { DEFAULT_DNS_PORT, type DnsServer, startDnsServer } from "./dns/server.ts";
+import { buildNameTable, type NameTable } from "./dns/names.ts";
 
 const log = logger("proxy");
 
@@ -58,6 +61,14 @@ export interface ProxyOptions {
   credentialsDir?: string;
   /** Connection limits and timeouts of every listener but admin (defaults: Envoy-like). */
   limits?: ListenerLimits;
+  /**
+   * Transparent capture (`mesh iptables` redirects the workload's traffic here): the outbound
+   * listener routes redirected connections by their original destination, and the DNS proxy
+   * answers mesh names on `dnsPort` (127.0.0.1). Sidecars only.
+   */
+  capture?: boolean;
+  /** The DNS proxy's port with `capture` (default 15053; 0: the kernel picks). */
+  dnsPort?: number;
 }
 
 /** A running proxy. */
@@ -313,8 +324,19 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
     tracer: () => tracer,
     ownPorts: () => [outboundPort, inbound?.port, admin.addr.port],
   };
+  // How TCP listeners (gateway TCP servers, Sidecar egress TCP ports, captured TCP) reach upstreams.
+  const tcpCtx: TcpContext = {
+    runtime: () => runtime,
+    tls: () => {
+      const c = client.credentials.get();
+      return c ? { creds: c, roots: client.trust.get() ?? c.rootsPem } : undefined;
+    },
+    stats,
+    outliers: clusters.outliers,
+  };
   const limits = opts.limits ?? DEFAULT_LIMITS;
   const servers: HttpListener[] = [];
+  let dns: DnsServer | undefined;
   let inbound: Inbound | undefined;
   let outboundPort: number | undefined;
   try {
@@ -341,7 +363,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
         });
         node.inboundPort = inbound.port;
       }
-      const outbound = await serveHttp({
+      const outboundOpts = {
         name: "outbound",
         hostname: "127.0.0.1",
         port: opts.outboundPort,
@@ -360,12 +382,32 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
           ownPorts: () => [outboundPort, inbound?.port, admin.addr.port],
           idleTimeoutMs: limits.idleTimeoutMs,
         }),
-      });
+      };
+      const outbound = opts.capture
+        ? await serveCaptured({
+          ...outboundOpts,
+          routed: ctx,
+          tcp: tcpCtx,
+          count: (kind) => stats.captured(kind),
+        })
+        : await serveHttp(outboundOpts);
       servers.push(outbound);
       outboundPort = outbound.port;
+      if (opts.capture) {
+        dns = await startDnsServer({
+          host: "127.0.0.1",
+          port: opts.dnsPort ?? DEFAULT_DNS_PORT,
+          table: () => nameTableOf(runtime, opts.namespace),
+        });
+        log.info("dns proxy listening", {
+          address: `127.0.0.1:${dns.port}`,
+          upstreams: dns.upstreams.join(",") || "(none)",
+        });
+      }
     }
   } catch (err) {
     client.close();
+    await dns?.close();
     await inbound?.close();
     await Promise.all(servers.map((s) => s.shutdown()));
     await admin.shutdown();
@@ -384,16 +426,6 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
   client.credentials.subscribe(applyTls);
   client.trust.subscribe(applyTls);
 
-  // How TCP listeners (gateway TCP servers, Sidecar egress TCP ports) reach upstreams.
-  const tcpCtx: TcpContext = {
-    runtime: () => runtime,
-    tls: () => {
-      const c = client.credentials.get();
-      return c ? { creds: c, roots: client.trust.get() ?? c.rootsPem } : undefined;
-    },
-    stats,
-    outliers: clusters.outliers,
-  };
   // Gateway listeners follow the config: opened and closed as Gateway servers come and go
   // (and reopened when a port's protocol or certificate changes).
   const gatewayServers = new Map<string, { shutdown(): Promise<void> }>();
@@ -568,9 +600,29 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
       await Promise.all([...servers, ...gatewayServers.values()].map((s) => s.shutdown()));
       await Promise.all([...egressServers.values()].map((s) => s.close()));
       await inbound?.close();
+      await dns?.close();
       upstreams.close();
       h2Upstreams.close();
       await admin.shutdown();
     },
   };
+}
+
+const nameTables = new WeakMap<Runtime, NameTable>();
+const NO_NAMES = buildNameTable({ hosts: [], namespace: "default" });
+
+/** The DNS proxy's table for a config (built once per config). */
+function nameTableOf(rt: Runtime | undefined, namespace: string): NameTable {
+  if (!rt) return NO_NAMES;
+  let t = nameTables.get(rt);
+  if (!t) {
+    const hosts = (rt.config.names ?? []).map((e) => ({
+      hostname: e.host,
+      addresses: e.addresses,
+      namespace: e.namespace,
+    }));
+    t = buildNameTable({ hosts, namespace });
+    nameTables.set(rt, t);
+  }
+  return t;
 }

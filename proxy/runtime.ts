@@ -9,7 +9,7 @@
  * ```
  * @module
  */
-import type { Cluster, Endpoint, ProxyConfig } from "../api/proxy_config.ts";
+import type { Cluster, Endpoint, NameEntry, ProxyConfig } from "../api/proxy_config.ts";
 import { RouteTable } from "./route.ts";
 import { Balancer } from "./balancer.ts";
 import { type AuthzDecision, type AuthzRequest, compileAuthz } from "./authz.ts";
@@ -33,6 +33,8 @@ export class Runtime {
   readonly authorize?: (r: AuthzRequest) => AuthzDecision;
   /** Request authentication (RequestAuthentications that select this proxy); none without. */
   readonly jwt?: JwtAuthenticator;
+  /** The name table's services by address (a captured connection's destination). */
+  readonly byAddress: Map<string, NameEntry>;
 
   private constructor(config: ProxyConfig) {
     if (config.authz?.length) this.authorize = logDryRuns(compileAuthz(config.authz));
@@ -44,6 +46,10 @@ export class Runtime {
       (config.egressListeners ?? []).filter((l) => l.virtualHosts)
         .map((l) => [l.port, new RouteTable(l.virtualHosts!)]),
     );
+    this.byAddress = new Map();
+    for (const e of config.names ?? []) {
+      for (const a of e.addresses) if (!this.byAddress.has(a)) this.byAddress.set(a, e);
+    }
     this.balancers = new Map();
     for (const [name, cluster] of Object.entries(config.clusters)) {
       // A random start spreads proxies over endpoints instead of all hitting the first.

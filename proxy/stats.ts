@@ -158,6 +158,14 @@ export class Stats {
     return s;
   }
 
+  /** Connections transparent capture routed, by how (`mesh_captured_connections_total`). */
+  readonly #captured = new Map<string, number>();
+
+  /** Counts a captured connection: served as HTTP, carried as TCP, passed through, or closed. */
+  captured(route: "http" | "tcp" | "passthrough" | "blackhole"): void {
+    this.#captured.set(route, (this.#captured.get(route) ?? 0) + 1);
+  }
+
   /** Counts a TCP connection opened (Istio's `istio_tcp_connections_opened_total`). */
   tcpOpened(reporter: Reporter, l: RequestLabels): void {
     this.#tcpSeries(reporter, l).opened++;
@@ -266,6 +274,15 @@ export class Stats {
         if (labels !== null) sums.set(labels, (sums.get(labels) ?? 0) + s[field]);
       }
       for (const [labels, n] of sums) lines.push(`${metric}{${labels}} ${n}`);
+    }
+    if (this.#captured.size) {
+      lines.push(
+        "# HELP mesh_captured_connections_total Connections transparent capture routed, by how.",
+        "# TYPE mesh_captured_connections_total counter",
+      );
+      for (const [route, n] of this.#captured) {
+        lines.push(`mesh_captured_connections_total{route="${route}"} ${n}`);
+      }
     }
     return lines.join("\n") + "\n";
   }

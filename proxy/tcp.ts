@@ -331,37 +331,8 @@ export function startTcpListener(
     forward(client, rt, rt ? pickCluster(t) : undefined);
   });
 
-  /** Sends `client`'s connection to an endpoint of `cluster`. */
-  const forward = (client: net.Socket, rt: Runtime | undefined, cluster: string | undefined) => {
-    const lb = cluster ? rt?.balancers.get(cluster) : undefined;
-    // The stages' pick: the balancer's, outlier-ejected endpoints skipped (panic threshold).
-    const ep = lb &&
-      pickEndpoint(lb, { tried: [], avoidTried: false, outliers: ctx.outliers ?? NO_EJECTIONS });
-    const service = lb?.cluster.host ?? "unknown";
-    if (!ep) {
-      log.warn("no endpoint for a TCP connection; closing it", { port, cluster });
-      client.destroy();
-      return;
-    }
-    // An endpoint outside the mesh that is this very listener would dial itself forever.
-    if (!ep.mtls && !ep.sidecar && isOwnListener(ep.address, ep.port, [port])) {
-      log.warn("a TCP endpoint is this listener itself; closing the connection", { port });
-      client.destroy();
-      return;
-    }
-    const labels = { service, mtls: ep.mtls };
-    dial(ep, `${service}:${lb!.cluster.port}`, ctx, originationOf(lb!.cluster)).then((up) => {
-      if (client.destroyed) {
-        up.destroy(); // the client left (or the listener closed) while the tunnel opened
-        return;
-      }
-      ctx.stats.tcpOpened("source", labels);
-      splice(client, up, (sent, received) => ctx.stats.tcpClosed("source", labels, sent, received));
-    }, (err) => {
-      log.warn("TCP upstream failed", { to: `${ep.address}:${ep.port}`, error: err });
-      client.destroy();
-    });
-  };
+  const forward = (client: net.Socket, rt: Runtime | undefined, cluster: string | undefined) =>
+    forwardToCluster({ client, rt, cluster, ctx, port });
   // The listener limits (connections at once, accept errors, the accept watchdog).
   guardServer(server, `tcp:${port}`, limits);
   return new Promise((resolve, reject) => {
@@ -376,5 +347,51 @@ export function startTcpListener(
           }),
       });
     });
+  });
+}
+
+/** What {@linkcode forwardToCluster} takes. */
+export interface ForwardOptions {
+  client: net.Socket;
+  rt: Runtime | undefined;
+  cluster: string | undefined;
+  ctx: TcpContext;
+  /** The port the connection came in on (logs, and the loop check). */
+  port: number;
+}
+
+/**
+ * Sends a client connection to an endpoint of `cluster` (over mTLS to a mesh peer, or
+ * straight to one outside), piping bytes both ways; closes the client when there is none.
+ */
+export function forwardToCluster(o: ForwardOptions): void {
+  const { client, rt, cluster, ctx, port } = o;
+  const lb = cluster ? rt?.balancers.get(cluster) : undefined;
+  // The stages' pick: the balancer's, outlier-ejected endpoints skipped (panic threshold).
+  const ep = lb &&
+    pickEndpoint(lb, { tried: [], avoidTried: false, outliers: ctx.outliers ?? NO_EJECTIONS });
+  const service = lb?.cluster.host ?? "unknown";
+  if (!ep) {
+    log.warn("no endpoint for a TCP connection; closing it", { port, cluster });
+    client.destroy();
+    return;
+  }
+  // An endpoint outside the mesh that is this very listener would dial itself forever.
+  if (!ep.mtls && !ep.sidecar && isOwnListener(ep.address, ep.port, [port])) {
+    log.warn("a TCP endpoint is this listener itself; closing the connection", { port });
+    client.destroy();
+    return;
+  }
+  const labels = { service, mtls: ep.mtls };
+  dial(ep, `${service}:${lb!.cluster.port}`, ctx, originationOf(lb!.cluster)).then((up) => {
+    if (client.destroyed) {
+      up.destroy(); // the client left (or the listener closed) while the tunnel opened
+      return;
+    }
+    ctx.stats.tcpOpened("source", labels);
+    splice(client, up, (sent, received) => ctx.stats.tcpClosed("source", labels, sent, received));
+  }, (err) => {
+    log.warn("TCP upstream failed", { to: `${ep.address}:${ep.port}`, error: err });
+    client.destroy();
   });
 }

@@ -183,6 +183,13 @@ function checkAddresses(
           ? `${quote(a)} is not a valid CIDR block, like 10.0.0.0/16`
           : `${quote(a)} is not a valid IP address`,
       );
+    } else if (slashes === 1 && !/\/(32|128)$/.test(a)) {
+      // Single addresses are the service's (DNS answers, captured connections); ranges aren't yet.
+      r.warn(
+        ["spec", "addresses", i],
+        `address ranges are not supported by mesh yet: ${quote(a)} is ignored (single ` +
+          "addresses are used, by DNS and transparent capture)",
+      );
     }
   });
   if (

@@ -59,7 +59,7 @@ export const UNSUPPORTED_SERVER_TLS = [
   "cipherSuites",
   "ecdhCurves",
 ] as const;
-export const UNSUPPORTED_SE = ["subjectAltNames", "addresses"] as const;
+export const UNSUPPORTED_SE = ["subjectAltNames"] as const;
 export const UNSUPPORTED_WE = ["network", "locality", "weight", "serviceAccount"] as const;
 /** Telemetry tracing fields mesh doesn't honour. */
 export const UNSUPPORTED_TELEMETRY_TRACING = [

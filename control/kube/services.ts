@@ -186,10 +186,13 @@ export function serviceEntriesOf(input: KubeInputs): ResourceInput[] {
       continue;
     }
     const endpoints = endpointsOf(slicesOf.get(`${ns}/${name}`) ?? [], pods, ports);
+    // A headless Service ("None") has no cluster IP: its name resolves to its pods.
+    const clusterIP = spec.clusterIP && spec.clusterIP !== "None" ? spec.clusterIP : undefined;
     out.push({
       ...base,
       spec: {
         hosts: [host],
+        ...(clusterIP ? { addresses: [clusterIP] } : {}),
         location: "MESH_INTERNAL",
         resolution: "STATIC",
         ports,
