@@ -175,7 +175,7 @@ const REGISTRY = {
     specRequired: true,
     plural: "workloadgroups",
     shortNames: ["wg"],
-    support: "validated",
+    support: "enforced",
     schema: workloadGroupSpec,
     check: checkWorkloadGroup,
   }),

@@ -411,11 +411,35 @@ export interface ProxyConfig {
   /** Where to write access logs (MeshConfig `accessLogFile`); none when unset. */
   accessLog?: AccessLogSettings;
   /**
+   * The readiness probe of the proxy's WorkloadGroup (`spec.probe`): the proxy runs it against
+   * its app and reports the result, which decides whether its workload takes traffic.
+   * Sidecars registered with `--workload-group` only.
+   */
+  healthProbe?: HealthProbe;
+  /**
    * The services in the sidecar's scope by name and address (Istio's name table): what its
    * DNS proxy answers and how a captured connection's original destination maps to a
    * service. Sidecars only; absent when there are none.
    */
   names?: NameEntry[];
+}
+
+/** A WorkloadGroup readiness probe as a proxy runs it (Istio's defaults filled in). */
+export interface HealthProbe {
+  initialDelaySeconds: number;
+  timeoutSeconds: number;
+  periodSeconds: number;
+  successThreshold: number;
+  failureThreshold: number;
+  httpGet?: {
+    path: string;
+    port: number;
+    host?: string;
+    scheme: "HTTP" | "HTTPS";
+    headers?: { name: string; value: string }[];
+  };
+  tcpSocket?: { host?: string; port: number };
+  exec?: { command: string[] };
 }
 
 /** One service in a sidecar's name table. */
@@ -592,6 +616,12 @@ export interface NodeInfo {
   appPort?: number;
   /** Workload name for auto-registration; defaults to the node id. */
   workloadName?: string;
+  /**
+   * The WorkloadGroup (in `namespace`) this proxy registers its workload under
+   * (`--workload-group`, Istio's auto-registration): the group's template gives the
+   * WorkloadEntry's labels and ports, and its probe decides the entry's health.
+   */
+  workloadGroup?: string;
 }
 
 /** A message on the push stream, control → proxy, one JSON object per line. */
@@ -613,4 +643,6 @@ export type ProxyMessage =
     have?: Record<string, string>;
   }
   | { type: "ack"; version: string; certRoot?: string }
-  | { type: "nack"; version: string; error: string };
+  | { type: "nack"; version: string; error: string }
+  /** The WorkloadGroup probe's result changed (and after each hello, once it has one). */
+  | { type: "health"; healthy: boolean; message?: string };

@@ -45,6 +45,7 @@ export const FIELD_PART = {
   metrics: "listeners",
   accessLog: "listeners",
   names: "listeners",
+  healthProbe: "listeners",
   authz: "policies",
   jwt: "policies",
 } as const satisfies Record<

@@ -252,7 +252,7 @@ export type ServiceEntry = Resource<"ServiceEntry">;
 export type WorkloadEntry = Resource<"WorkloadEntry">;
 /** A validated Sidecar. */
 export type Sidecar = Resource<"Sidecar">;
-/** A validated WorkloadGroup (not enforced). */
+/** A WorkloadGroup: the template of the WorkloadEntries its proxies register (`--workload-group`). */
 export type WorkloadGroup = Resource<"WorkloadGroup">;
 /** A validated PeerAuthentication. */
 export type PeerAuthentication = Resource<"PeerAuthentication">;

@@ -89,6 +89,14 @@ export const controlFlags: FlagSpecs = {
     max: 600_000,
     help: "longest wait from a burst's first change to its push (Istio's PILOT_DEBOUNCE_MAX)",
   },
+  "workload-entry-grace": {
+    type: "duration",
+    default: "10s",
+    min: 0,
+    max: 86_400_000,
+    help: "how long a WorkloadGroup workload stays registered after its proxy is gone " +
+      "(Istio's PILOT_WORKLOAD_ENTRY_GRACE_PERIOD)",
+  },
   "sign-rate": {
     type: "int",
     default: 10,
@@ -117,6 +125,11 @@ export const proxyFlags: FlagSpecs = {
   "workload-name": {
     type: "string",
     help: "name the workload registers under (default app-version)",
+  },
+  "workload-group": {
+    type: "string",
+    help: "WorkloadGroup (in --namespace) to register under: its template's labels apply " +
+      "and its probe decides when the workload takes traffic (sidecar)",
   },
   address: {
     type: "string",
@@ -269,6 +282,7 @@ export async function startCommand(argv: string[]): Promise<number> {
       caPluginDir: flags.caPluginDir as string | undefined,
       signRate: flags.signRate as number,
       debounce: debounceOf(flags.debounceAfter as number, flags.debounceMax as number),
+      groupGraceMs: flags.workloadEntryGrace as number,
       ...(statusKube ? { writeStatus: { kube: statusKube } } : {}),
     });
     await waitForSignal();
@@ -292,7 +306,9 @@ export async function startCommand(argv: string[]): Promise<number> {
     Deno.env.get(`MESH_${name.toUpperCase().replace(/-/g, "_")}`) !== undefined;
   checkIdentityFlags(flags.namespace as string, flags.serviceAccount as string);
   if (gateway && flags.capture === true) {
-    throw new UsageError("--capture is for sidecars (--mode=proxy); a gateway has no app to capture");
+    throw new UsageError(
+      "--capture is for sidecars (--mode=proxy); a gateway has no app to capture",
+    );
   }
   const { startProxy } = await import("../proxy/proxy.ts");
   const proxy = await startProxy({
@@ -308,6 +324,7 @@ export async function startCommand(argv: string[]): Promise<number> {
     labels,
     address: flags.address as string,
     workloadName: flags.workloadName as string | undefined,
+    workloadGroup: flags.workloadGroup as string | undefined,
     appPort: (flags.appPort as number) || undefined,
     inboundPort: flags.inboundPort as number,
     outboundPort: flags.outboundPort as number,

@@ -31,8 +31,9 @@ export const KIND_AFFECTS: Readonly<Record<string, readonly PartName[]>> = {
   VirtualService: ["routes", "listeners", "clusters", "endpoints"],
   DestinationRule: ["clusters", "endpoints", "routes", "listeners"],
   Gateway: ["listeners", "clusters", "endpoints"],
+  // Its template's labels reach its workloads' endpoints; its probe, its proxies' listeners.
+  WorkloadGroup: ["clusters", "endpoints", "listeners"],
   // Validation-only kinds.
-  WorkloadGroup: [],
   ProxyConfig: [],
   WasmPlugin: [],
   EnvoyFilter: [],

@@ -71,6 +71,11 @@ export interface ControlOptions {
    * reconnects.
    */
   workloadGraceMs?: number;
+  /**
+   * How long a WorkloadGroup workload stays registered once its proxy is gone (Istio's
+   * PILOT_WORKLOAD_ENTRY_GRACE_PERIOD, default 10 s).
+   */
+  groupGraceMs?: number;
   /** Push debounce: quiet time and maximum wait, ms (default 100 ms and 10 s, as istiod). */
   debounce?: { afterMs: number; maxMs: number };
   /**
@@ -223,7 +228,7 @@ export async function startControl(opts: ControlOptions): Promise<Control> {
     pending.endpoints("workloads");
     schedule();
     saveSoon.trigger();
-  });
+  }, { groupGraceMs: opts.groupGraceMs });
   // Auto-registered workloads survive a restart of the control plane for a grace period.
   const workloadsFile = `${opts.dataDir}/workloads.json`;
   let savingWorkloads: Promise<void> = Promise.resolve();

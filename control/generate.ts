@@ -9,7 +9,14 @@
  * ```
  * @module
  */
-import type { Cluster, NameEntry, NodeInfo, ProxyConfig } from "../api/proxy_config.ts";
+import type {
+  Cluster,
+  HealthProbe,
+  NameEntry,
+  NodeInfo,
+  ProxyConfig,
+} from "../api/proxy_config.ts";
+import { findGroup, healthProbeOf } from "./workload_groups.ts";
 import { PART_NAMES, type PartName } from "../api/push_protocol.ts";
 import { serviceScope } from "./scope.ts";
 import { rootNamespaceOf, type Snapshot } from "./snapshot.ts";
@@ -106,9 +113,18 @@ export function generatePart(
         }),
         ...accessLogOf(snapshot, node),
         ...namesOf(ctx, node),
+        ...probeOf(ctx, node),
       };
     }
   }
+}
+
+/** The readiness probe of the WorkloadGroup a sidecar registers under, if it has one. */
+function probeOf(ctx: GenContext, node: NodeInfo): { healthProbe?: HealthProbe } {
+  if (node.mode === "gateway" || !node.workloadGroup) return {};
+  const g = findGroup(ctx.snapshot.workloadGroups, node.namespace, node.workloadGroup);
+  const healthProbe = healthProbeOf(g?.spec.probe);
+  return healthProbe ? { healthProbe } : {};
 }
 
 /** A sidecar's name table (none for a gateway, or when it would be empty). */

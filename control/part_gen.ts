@@ -51,7 +51,7 @@ function classKey(part: PartName, node: NodeInfo, scope: string): string {
       // Tracing names the workload after its app label, else its name or service account.
       return `${scope}|${labelsKey(node.labels)}|${node.appPort ?? ""}|${
         node.labels.app ?? node.workloadName ?? node.serviceAccount
-      }`;
+      }|${node.workloadGroup ?? ""}`;
   }
 }
 

@@ -95,6 +95,8 @@ export class ProxyConnection {
   /** SHA-256 of the root the proxy's current certificate chains to (from its acks). */
   certRoot?: string;
   lastNack?: string;
+  /** Its WorkloadGroup probe's last result (as the proxy reports it); none before the first. */
+  healthy?: boolean;
   readonly #acked = new Map<PartName, Held>();
   readonly #rejected = new Map<PartName, { version: string; error: string }>();
   #inflight?: Inflight;

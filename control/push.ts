@@ -28,6 +28,9 @@ export { type LineWriter, ProxyConnection };
 
 const log = logger("push");
 
+/** Istio's PILOT_WORKLOAD_ENTRY_GRACE_PERIOD: a WorkloadGroup entry outlives its proxy this long. */
+export const GROUP_GRACE_MS = 10_000;
+
 /** All connected proxies, and the workloads they register. */
 export class PushHub {
   #conns = new Set<ProxyConnection>();
@@ -45,11 +48,15 @@ export class PushHub {
   #restored = new Map<string, { workload: RegisteredWorkload; until: number }>();
   #expiry?: ReturnType<typeof setTimeout>;
 
+  /** How long a WorkloadGroup workload stays registered after its proxy is gone. */
+  readonly #groupGraceMs: number;
+
   /** `onMembership` runs when the set of registered workloads changes. */
   constructor(
     onMembership: () => void,
-    opts: { metrics?: ControlMetrics; instance?: string } = {},
+    opts: { metrics?: ControlMetrics; instance?: string; groupGraceMs?: number } = {},
   ) {
+    this.#groupGraceMs = opts.groupGraceMs ?? GROUP_GRACE_MS;
     this.#onMembership = onMembership;
     this.metrics = opts.metrics ?? new ControlMetrics();
     this.instance = opts.instance ?? `mesh-${Deno.hostname()}-${Deno.pid}`;
@@ -174,7 +181,18 @@ export class PushHub {
     this.#forget(conn);
     conn.closed();
     log.info("proxy disconnected", { node: conn.node.id });
-    if (conn.node.mode === "sidecar" && conn.node.inboundPort) this.#onMembership();
+    if (conn.node.mode !== "sidecar" || !conn.node.inboundPort) return;
+    // A WorkloadGroup's entry outlives its proxy for the grace period (Istio's
+    // PILOT_WORKLOAD_ENTRY_GRACE_PERIOD): a proxy that reconnects soon keeps it throughout.
+    const w = conn.node.workloadGroup && !this.#byId.has(conn.node.id)
+      ? this.#workloadOf(conn)
+      : undefined;
+    if (w && this.#groupGraceMs > 0) {
+      this.#restored.set(w.nodeId, { workload: w, until: Date.now() + this.#groupGraceMs });
+      this.#scheduleExpiry();
+      return;
+    }
+    this.#onMembership();
   }
 
   #forget(conn: ProxyConnection): void {
@@ -208,8 +226,14 @@ export class PushHub {
     for (const w of workloads) {
       if (!live.has(w.nodeId)) this.#restored.set(w.nodeId, { workload: w, until });
     }
+    this.#scheduleExpiry();
+  }
+
+  /** Drops kept workloads whose time is up, at the earliest `until`. */
+  #scheduleExpiry(): void {
     clearTimeout(this.#expiry);
     if (this.#restored.size === 0) return;
+    const next = Math.min(...[...this.#restored.values()].map((r) => r.until));
     this.#expiry = setTimeout(() => {
       const now = Date.now();
       let dropped = 0;
@@ -220,10 +244,22 @@ export class PushHub {
         }
       }
       if (dropped) {
-        log.info("dropped workloads that did not reconnect after the restart", { dropped });
+        log.info("dropped workloads whose proxies did not come back in time", { dropped });
         this.#onMembership();
       }
-    }, graceMs + 10);
+      this.#scheduleExpiry();
+    }, Math.max(0, next - Date.now()) + 10);
+  }
+
+  /** A proxy's group probe result changed (it reports each change). */
+  reportHealth(conn: ProxyConnection, healthy: boolean): void {
+    if (conn.healthy === healthy) return;
+    conn.healthy = healthy;
+    log.info(healthy ? "workload ready" : "workload not ready: out of load balancing", {
+      node: conn.node.id,
+      group: conn.node.workloadGroup,
+    });
+    if (this.#conns.has(conn) && conn.node.inboundPort) this.#onMembership();
   }
 
   /** Stops the grace timer and the queue. */
@@ -236,20 +272,28 @@ export class PushHub {
   workloads(): RegisteredWorkload[] {
     const out: RegisteredWorkload[] = [...this.#restored.values()].map((r) => r.workload);
     for (const c of this.#conns) {
-      const n = c.node;
-      if (n.mode !== "sidecar" || !n.inboundPort) continue;
-      out.push({
-        name: n.workloadName ?? n.id,
-        namespace: c.identity.namespace,
-        serviceAccount: c.identity.serviceAccount,
-        labels: n.labels,
-        address: n.address,
-        inboundPort: n.inboundPort,
-        ...(n.appPort ? { appPort: n.appPort } : {}),
-        nodeId: n.id,
-      });
+      const w = this.#workloadOf(c);
+      if (w) out.push(w);
     }
     return out;
+  }
+
+  /** The workload a connected sidecar registers (none for gateways and sidecars without inbound). */
+  #workloadOf(c: ProxyConnection): RegisteredWorkload | undefined {
+    const n = c.node;
+    if (n.mode !== "sidecar" || !n.inboundPort) return undefined;
+    return {
+      name: n.workloadName ?? n.id,
+      namespace: c.identity.namespace,
+      serviceAccount: c.identity.serviceAccount,
+      labels: n.labels,
+      address: n.address,
+      inboundPort: n.inboundPort,
+      ...(n.appPort ? { appPort: n.appPort } : {}),
+      nodeId: n.id,
+      ...(n.workloadGroup ? { group: n.workloadGroup } : {}),
+      ...(c.healthy !== undefined ? { healthy: c.healthy } : {}),
+    };
   }
 
   /**

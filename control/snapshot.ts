@@ -19,7 +19,9 @@ import type {
   Telemetry,
   VirtualService,
   WorkloadEntry,
+  WorkloadGroup,
 } from "../api/resources.ts";
+import { groupWorkloads } from "./workload_groups.ts";
 
 /** A workload that registered itself by opening a push stream (Istio's WorkloadGroup auto-registration). */
 export interface RegisteredWorkload {
@@ -34,6 +36,13 @@ export interface RegisteredWorkload {
   appPort?: number;
   /** The node id of the proxy that registered it. */
   nodeId: string;
+  /** The WorkloadGroup it registered under (`--workload-group`); its template applies. */
+  group?: string;
+  /**
+   * Its group's probe result, as its proxy reports it: `false` takes it out of load balancing
+   * (and so does no result yet, when the group has a probe).
+   */
+  healthy?: boolean;
 }
 
 /**
@@ -174,6 +183,7 @@ export interface Snapshot {
   readonly peerAuthentications: readonly PeerAuthentication[];
   readonly requestAuthentications: readonly RequestAuthentication[];
   readonly telemetries: readonly Telemetry[];
+  readonly workloadGroups: readonly WorkloadGroup[];
   /** Key sets fetched from RequestAuthentication `jwksUri`s, by URI (JSON text). */
   readonly jwks: ReadonlyMap<string, string>;
   readonly workloads: readonly RegisteredWorkload[];
@@ -226,8 +236,12 @@ export function buildSnapshot(input: {
     peerAuthentications: of("PeerAuthentication"),
     requestAuthentications: of("RequestAuthentication"),
     telemetries: of("Telemetry"),
+    workloadGroups: of("WorkloadGroup"),
     jwks: input.jwks ?? new Map(),
-    workloads: Object.freeze([...input.workloads].sort((a, b) => a.name < b.name ? -1 : 1)),
+    workloads: Object.freeze(
+      groupWorkloads(input.workloads, of("WorkloadGroup"))
+        .sort((a, b) => a.name < b.name ? -1 : 1),
+    ),
     mesh: input.mesh,
     roots: input.roots,
     signingRoot: input.signingRoot,

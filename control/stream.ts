@@ -147,7 +147,12 @@ export function servePushStream(
   }, keepaliveMs);
 
   const onLine = (line: string) => {
-    let msg: ProxyMessage | PartsAckMessage | PartsNackMessage | { type: "keepalive" };
+    let msg:
+      | ProxyMessage
+      | PartsAckMessage
+      | PartsNackMessage
+      | { type: "keepalive" }
+      | { type: "health"; healthy?: unknown };
     try {
       msg = JSON.parse(line);
     } catch {
@@ -185,6 +190,8 @@ export function servePushStream(
       opts.onProxyReport?.();
     } else if (msg.type === "nack" && conn) {
       conn.nack(msg);
+    } else if (msg.type === "health" && conn) {
+      hub.reportHealth(conn, msg.healthy === true);
     }
   };
 

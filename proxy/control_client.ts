@@ -150,6 +150,15 @@ export class ControlClient {
   /** Push stream attempts since it was last up (for logs and tests). */
   reconnectAttempts = 0;
   #reply?: (line: string) => void;
+  /** The last health report (a WorkloadGroup probe), sent again on every new stream. */
+  #health?: string;
+
+  /** Reports the WorkloadGroup probe's result to the control plane (now, and after reconnects). */
+  reportHealth(healthy: boolean, message?: string): void {
+    this.#health = JSON.stringify({ type: "health", healthy, ...(message ? { message } : {}) }) +
+      "\n";
+    this.#reply?.(this.#health);
+  }
   /** The parts served (push protocol 2). */
   readonly parts = new PartsState();
 
@@ -384,6 +393,7 @@ export class ControlClient {
       onOpen: () => {
         this.connected = true;
         this.#reply = (l) => void stream.send(l);
+        if (this.#health) this.#reply(this.#health);
         onUp();
       },
       onLine: (line) => {

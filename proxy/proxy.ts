@@ -32,6 +32,7 @@ import { fqdn } from "../api/host.ts";
 import type { Endpoint, GatewayListener, GatewayTls, NodeInfo } from "../api/proxy_config.ts";
 import { logger } from "../util/log.ts";
 import { serveCaptured } from "./capture/listener.ts";
+import { HealthProber } from "./health_probe.ts";
 import { DEFAULT_DNS_PORT, type DnsServer, startDnsServer } from "./dns/server.ts";
 import { buildNameTable, type NameTable } from "./dns/names.ts";
 
@@ -51,6 +52,8 @@ export interface ProxyOptions {
   address: string;
   /** Workload name for auto-registration and metrics. */
   workloadName?: string;
+  /** The WorkloadGroup to register under (`--workload-group`); its probe runs here. */
+  workloadGroup?: string;
   appPort?: number;
   inboundPort: number;
   outboundPort: number;
@@ -283,6 +286,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
     address: opts.address,
     appPort: opts.appPort,
     workloadName: workload,
+    ...(opts.workloadGroup ? { workloadGroup: opts.workloadGroup } : {}),
   };
 
   // Admin first, so /ready can say what we're waiting for.
@@ -578,6 +582,14 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
     if (runtime) void reconcileEgress();
   }
 
+  // A WorkloadGroup's readiness probe decides whether this workload takes traffic.
+  const prober = opts.workloadGroup
+    ? new HealthProber({
+      probe: () => runtime?.config.healthProbe,
+      report: (healthy, message) => client.reportHealth(healthy, message),
+    })
+    : undefined;
+  prober?.start();
   const streaming = client.run(() => node);
   log.info("proxy started", {
     mode: opts.mode,
@@ -591,6 +603,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
     ports: { inbound: inbound?.port, outbound: outboundPort, admin: admin.addr.port },
     client,
     async close() {
+      prober?.stop();
       clearInterval(certCheck);
       clearTimeout(retryTimer);
       client.close();

@@ -10,7 +10,6 @@ import { type Case, tableTest } from "./case_table.ts";
 const HEADER = {
   apiVersion: "networking.istio.io/v1",
   kind: "WorkloadGroup",
-  alwaysWarns: /WorkloadGroup is validated but not enforced/,
 };
 
 /** A group with an empty template and this probe (flow YAML). */
