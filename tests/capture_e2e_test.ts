@@ -9,8 +9,12 @@
  * destination, and carried over mTLS (the servers' sidecars report the client's SPIFFE
  * identity). `mesh iptables --cleanup` then leaves the nat table exactly as before.
  *
- * The client's sidecar runs with group 1337 (`setpriv --regid`), the group `mesh iptables`
- * exempts, so its own connections aren't captured; everything else there runs as root.
+ * The web host captures inbound traffic too: its app listens on every address, and before
+ * capture a plaintext client on another host reaches it directly; after, that connection lands
+ * on the sidecar's inbound listener, which refuses plaintext (STRICT).
+ *
+ * The sidecars under capture run with group 1337 (`setpriv --regid`), the group `mesh
+ * iptables` exempts, so their own connections aren't captured; everything else runs as root.
  * Root only (network namespaces, iptables): elsewhere skipped with one line.
  */
 import assert from "node:assert/strict";
@@ -62,9 +66,21 @@ const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
 console.log("echo listening " + l.addr.port);
 for await (const c of l) c.readable.pipeTo(c.writable).catch(() => {});`;
 
+// Bound to every address, as apps on VMs often are: only inbound capture keeps others out.
 const HTTP_APP = `
-Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: (x) => console.log("app listening " + x.port) },
+Deno.serve({ hostname: "0.0.0.0", port: 0, onListen: (x) => console.log("app listening " + x.port) },
   () => new Response("reviews v1"));`;
+
+/** `mesh` in `h` with group 1337 (the group `mesh iptables` exempts), still as root. */
+function asProxyGroup(h: Host, name: string, args: string[]) {
+  return h.spawn(name, "setpriv", [
+    "--regid=1337",
+    "--clear-groups",
+    Deno.execPath(),
+    ...denoRunArgs(`${ROOT}/main.ts`),
+    ...args,
+  ]);
+}
 
 fleetTest({
   name: "capture: unmodified curl and a raw TCP client reach services by name over mTLS",
@@ -139,7 +155,14 @@ fleetTest({
 
     const app = web.spawn("reviews-app", Deno.execPath(), ["eval", HTTP_APP]);
     const appPort = Number((await app.waitFor(/app listening (\d+)/))[1]);
-    const webProxy = web.mesh("sidecar-web", await proxyArgs(web, "reviews", appPort));
+    // Without capture, anyone reaches the app directly, past mTLS and policy.
+    const direct = () =>
+      control.run(["curl", "-s", "--max-time", "3", `http://${web.address}:${appPort}/`]);
+    assert.equal((await direct()).stdout, "reviews v1");
+    // The web host captures inbound too; its sidecar runs with the exempt group.
+    const webIpt = await web.meshRun(["iptables", "--proxy-uid=1337", "--proxy-gid=1337"]);
+    assert.equal(webIpt.code, 0, webIpt.stderr);
+    const webProxy = asProxyGroup(web, "sidecar-web", await proxyArgs(web, "reviews", appPort));
     const echo = db.spawn("tcp-echo", Deno.execPath(), ["eval", ECHO]);
     const echoPort = Number((await echo.waitFor(/echo listening (\d+)/))[1]);
     const dbProxy = db.mesh("sidecar-db", await proxyArgs(db, "tcp-echo", echoPort));
@@ -156,13 +179,11 @@ fleetTest({
       "--dns-servers=*",
     ]);
     assert.equal(ipt.code, 0, ipt.stderr);
-    const sidecar = client.spawn("sidecar-client", "setpriv", [
-      "--regid=1337",
-      "--clear-groups",
-      Deno.execPath(),
-      ...denoRunArgs(`${ROOT}/main.ts`),
-      ...await proxyArgs(client, "client", 0, ["--capture", "--dns-port=15053"]),
-    ]);
+    const sidecar = asProxyGroup(
+      client,
+      "sidecar-client",
+      await proxyArgs(client, "client", 0, ["--capture", "--dns-port=15053"]),
+    );
     await sidecar.waitFor(/dns proxy listening/, 30_000);
     await ready(client, "client sidecar");
 
@@ -189,6 +210,10 @@ fleetTest({
     );
     assert.match(tcp.stdout, /echo:ping/, `${tcp.stdout}\n${sidecar.output.slice(-3000)}`);
 
+    // Inbound capture: a plaintext client going straight to the app port now lands on the
+    // sidecar's inbound listener, which (STRICT, the default) refuses it.
+    const refused = await direct();
+    assert.notEqual(refused.stdout, "reviews v1", "the app is no longer reachable around mTLS");
     // The names resolved to auto-allocated addresses (the ServiceEntries declare none).
     const resolved = await client.run(["getent", "hosts", "reviews.default.svc.cluster.local"]);
     assert.match(resolved.stdout, /^240\.240\.\d+\.\d+\s/);

@@ -180,7 +180,7 @@ function sameSockaddr(got: Uint8Array, want: Uint8Array): boolean {
 export const lookupStats = { lookups: 0, walked: 0 };
 
 let highest = 0;
-/** Where the next walk starts: the lowest descriptor a found connection had, since freed. */
+/** Where the next walk starts: where the last one was found, or a descriptor since freed. */
 let hint = 3;
 
 /** The highest descriptor open now (from /proc/self/fd), remembered for the next walks. */
@@ -197,37 +197,38 @@ function refreshHighest(): number {
 /**
  * The descriptor of the accepted connection, or -1 when none is. Each descriptor costs one
  * `getpeername` compared byte for byte (no allocation), and a `getsockname` when the peer
- * matches. The walk starts at the hint (a new socket takes the lowest free descriptor, most
- * often one a captured connection just freed), then covers the rest.
+ * matches. The walk goes outward from the hint (where the last one was found, or a
+ * descriptor a found connection freed): a new socket takes the lowest free descriptor, and
+ * with connections coming and going that is most often right there.
  */
 function findFd(l: Libc, c: AcceptedConnection): number {
   const wants = sockaddrBytes(c.peer);
   if (wants.length === 0) return -1;
   lookupStats.lookups++;
-  const walk = (from: number, to: number): number => {
-    for (let fd = from; fd <= to; fd++) {
-      lookupStats.walked++;
-      len[0] = addr.length;
-      if (l.getpeername(fd, addr, lenBytes) !== 0) continue;
-      if (!wants.some((w) => sameSockaddr(addr, w))) continue;
-      len[0] = addr.length;
-      if (l.getsockname(fd, addr, lenBytes) !== 0) continue;
-      if (((addr[2] << 8) | addr[3]) !== c.localPort) continue;
-      if (fd > highest) highest = fd;
-      return fd;
-    }
-    return -1;
+  const is = (fd: number): boolean => {
+    lookupStats.walked++;
+    len[0] = addr.length;
+    if (l.getpeername(fd, addr, lenBytes) !== 0) return false;
+    if (!wants.some((w) => sameSockaddr(addr, w))) return false;
+    len[0] = addr.length;
+    if (l.getsockname(fd, addr, lenBytes) !== 0) return false;
+    return ((addr[2] << 8) | addr[3]) === c.localPort;
+  };
+  const found = (fd: number) => {
+    if (fd > highest) highest = fd;
+    hint = fd;
+    return fd;
   };
   const top = Math.min(highest + SLACK, MAX_FDS);
-  const start = Math.min(hint, top);
-  let fd = walk(start, top);
-  if (fd < 0 && start > 3) fd = walk(3, start - 1);
-  if (fd < 0) {
-    // Opened past the slack since the last refresh: look at what is open now.
-    const now = Math.min(refreshHighest(), MAX_FDS);
-    if (now > top) fd = walk(top + 1, now);
+  const start = Math.max(3, Math.min(hint, top));
+  for (let d = 0; start - d >= 3 || start + d <= top; d++) {
+    if (start + d <= top && is(start + d)) return found(start + d);
+    if (d > 0 && start - d >= 3 && is(start - d)) return found(start - d);
   }
-  return fd;
+  // Opened past the slack since the last refresh: look at what is open now.
+  const now = Math.min(refreshHighest(), MAX_FDS);
+  for (let fd = top + 1; fd <= now; fd++) if (is(fd)) return found(fd);
+  return -1;
 }
 
 /**
@@ -235,7 +236,7 @@ function findFd(l: Libc, c: AcceptedConnection): number {
  * accepted socket most likely lands.
  */
 export function releaseDescriptorHint(fd: number): void {
-  if (fd >= 3 && fd < hint) hint = fd;
+  if (fd >= 3) hint = fd;
 }
 
 /**
@@ -249,9 +250,6 @@ export function originalDestination(c: AcceptedConnection): OriginalDestination 
   if (typeof l === "string") return undefined;
   const fd = findFd(l, c);
   if (fd < 0) return undefined;
-  // The next socket can't take this descriptor while this one is open: start past it
-  // (a close hands it back through releaseDescriptorHint).
-  if (fd === hint) hint = fd + 1;
   const v6 = normalize(c.peer.address).includes(":");
   len[0] = addr.length;
   const rc = v6
