@@ -8,6 +8,10 @@
  * `ready: http://127.0.0.1:8080/productpage` once a request has gone through,
  * and stops everything it started on Ctrl-C or SIGTERM.
  *
+ * `--hosts` (root): the same Bookinfo over eight hosts, each a network namespace with its own
+ * address, with transparent capture and the DNS proxy on every workload host
+ * (examples/bookinfo/hosts_demo.ts).
+ *
  * Flags: `--dir DIR` keeps state (config, CA) in DIR instead of a temp dir;
  * `--samples DIR` uses Istio's own bookinfo-gateway.yaml and destination-rule-all.yaml,
  * unchanged, from DIR (Istio's `samples/bookinfo`, or its `networking/` dir) in place of the
@@ -31,6 +35,7 @@ const SAMPLE_FOR: Record<string, string> = {
 };
 
 interface Args {
+  hosts?: boolean;
   dir?: string;
   samples?: string;
   gatewayPort: number;
@@ -39,12 +44,16 @@ interface Args {
 function parseArgs(argv: string[]): Args {
   const out: Args = { gatewayPort: 8080 };
   for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === "--hosts") {
+      out.hosts = true;
+      continue;
+    }
     const [k, v0] = argv[i].split("=", 2);
     const v = v0 ?? argv[++i];
     if (k === "--dir") out.dir = v;
     else if (k === "--samples") out.samples = v;
     else {
-      console.error(`demo: unknown flag ${k}; flags: --dir DIR, --samples DIR`);
+      console.error(`demo: unknown flag ${k}; flags: --hosts, --dir DIR, --samples DIR`);
       Deno.exit(2);
     }
   }
@@ -322,6 +331,10 @@ const stop = async (code: number) => {
   await stopAll();
   Deno.exit(code);
 };
+if (Deno.args.includes("--hosts")) {
+  const { hostsDemo } = await import("./hosts_demo.ts");
+  Deno.exit(await hostsDemo());
+}
 Deno.addSignalListener("SIGINT", () => void stop(0));
 Deno.addSignalListener("SIGTERM", () => void stop(0));
 try {
