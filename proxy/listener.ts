@@ -468,14 +468,38 @@ export function serveHttp(opts: ListenerOptions): Promise<HttpListener> {
   let port = opts.port;
   const acceptor = httpAcceptor({ ...opts, port: () => port });
   const server = net.createServer((socket) => acceptor.accept(socket));
-  const guard = guardServer(server, opts.name, limits);
+  return listenGuarded(
+    server,
+    { ...opts, limits, onPort: (p) => port = p },
+    () => acceptor.close(),
+  );
+}
+
+/**
+ * Guards `server` (the listener limits) and listens on `o.hostname:o.port`; resolves once it
+ * does, with the bound port. Its shutdown stops listening and calls `closeAll` to close the
+ * connections it serves.
+ */
+export function listenGuarded(
+  server: net.Server,
+  o: {
+    name: string;
+    hostname: string;
+    port: number;
+    limits: ListenerLimits;
+    onPort: (p: number) => void;
+  },
+  closeAll: () => void,
+): Promise<HttpListener> {
+  const guard = guardServer(server, o.name, o.limits);
   return new Promise((resolve, reject) => {
     const failed = (err: Error) => reject(err);
     server.prependOnceListener("error", failed);
-    server.listen(opts.port, opts.hostname, () => {
+    server.listen(o.port, o.hostname, () => {
       server.off("error", failed);
       const a = server.address();
-      port = typeof a === "object" && a ? a.port : opts.port;
+      const port = typeof a === "object" && a ? a.port : o.port;
+      o.onPort(port);
       resolve({
         port,
         guard,
@@ -483,7 +507,7 @@ export function serveHttp(opts: ListenerOptions): Promise<HttpListener> {
           new Promise<void>((done) => {
             if (!server.listening) done();
             else server.close(() => done());
-            acceptor.close();
+            closeAll();
           }),
       });
     });

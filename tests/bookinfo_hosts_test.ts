@@ -10,19 +10,10 @@
  * Root only (network namespaces, iptables): elsewhere skipped with one line.
  */
 import assert from "node:assert/strict";
-import { fleetTest, fleetUnavailable, Topology } from "./topology.ts";
+import { captureUnavailable, fleetTest, Topology } from "./topology.ts";
 import { BOOKINFO_HOSTS, sidecarStats, startBookinfoFleet } from "../examples/bookinfo/hosts.ts";
 
-const skip = (await fleetUnavailable()) ??
-  (await new Deno.Command("iptables-restore", {
-    args: ["--version"],
-    stdout: "null",
-    stderr: "null",
-  })
-    .output().then(
-      (r) => r.success ? undefined : "iptables-restore fails",
-      () => "iptables is missing (apt-get install iptables)",
-    ));
+const skip = await captureUnavailable();
 if (skip) console.log(`bookinfo_hosts_test: skipped, ${skip}`);
 
 const REVIEWS_V2 = `apiVersion: networking.istio.io/v1

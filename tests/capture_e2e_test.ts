@@ -19,19 +19,10 @@
  */
 import assert from "node:assert/strict";
 import { eventually, ROOT, serviceEntryYaml } from "./helpers.ts";
-import { fleetTest, fleetUnavailable, type Host, Topology } from "./topology.ts";
+import { captureUnavailable, fleetTest, type Host, Topology } from "./topology.ts";
 import { denoRunArgs } from "../util/v8_flags.ts";
 
-const skip = (await fleetUnavailable()) ??
-  (await new Deno.Command("iptables-restore", {
-    args: ["--version"],
-    stdout: "null",
-    stderr: "null",
-  })
-    .output().then(
-      (r) => r.success ? undefined : "iptables-restore fails",
-      () => "iptables is missing (apt-get install iptables)",
-    ));
+const skip = await captureUnavailable();
 if (skip) console.log(`capture_e2e_test: skipped, ${skip}`);
 
 const TCP_SE = `apiVersion: networking.istio.io/v1
@@ -105,19 +96,8 @@ fleetTest({
     const cpPort = Number(
       (await cp.waitFor(/control plane listening address=\S+:(\d+)/, 20_000))[1],
     );
-    const token = async (sa: string) => {
-      const r = await control.meshRun([
-        "token",
-        "create",
-        `--data-dir=${dir}/data`,
-        "--namespace=default",
-        `--service-account=${sa}`,
-        "--ttl=1h",
-      ]);
-      assert.equal(r.code, 0, r.stderr);
-      await Deno.writeTextFile(`${dir}/${sa}.token`, r.stdout.trim());
-      return `${dir}/${sa}.token`;
-    };
+    const token = (sa: string) =>
+      control.token({ dataDir: `${dir}/data`, namespace: "default", serviceAccount: sa });
     const proxyArgs = async (h: Host, app: string, appPort: number, extra: string[] = []) => [
       "start",
       "--mode=proxy",

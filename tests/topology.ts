@@ -175,6 +175,26 @@ export class Host {
   ): Promise<RunResult> {
     return meshRun(args, { ...opts, netns: this.netns });
   }
+
+  /**
+   * Mints a bootstrap token here (`mesh token create` against the control plane's `dataDir`,
+   * so this is the control plane's host) and writes it to a file (mode 0644: proxies may run
+   * as another user); returns its path.
+   */
+  async token(o: { dataDir: string; namespace: string; serviceAccount: string }): Promise<string> {
+    const r = await this.meshRun([
+      "token",
+      "create",
+      `--data-dir=${o.dataDir}`,
+      `--namespace=${o.namespace}`,
+      `--service-account=${o.serviceAccount}`,
+      "--ttl=24h",
+    ]);
+    if (r.code !== 0) throw new Error(`mesh token create failed: ${r.stderr}`);
+    const path = `${o.dataDir}/token-${o.namespace}-${o.serviceAccount}`;
+    await Deno.writeTextFile(path, r.stdout.trim(), { mode: 0o644 });
+    return path;
+  }
 }
 
 /** Hosts on one bridge in the world namespace; see the module doc. */
@@ -311,6 +331,20 @@ export async function fleetUnavailable(): Promise<string | undefined> {
   return `a private netns with ip netns, a bridge and veths can't be made here (${
     new TextDecoder().decode(r.stderr).trim()
   }; needs root and the bridge and veth drivers)`;
+}
+
+/** Why a fleet with transparent capture can't run here (no fleet, or no iptables), or undefined. */
+export async function captureUnavailable(): Promise<string | undefined> {
+  const why = await fleetUnavailable();
+  if (why) return why;
+  return await new Deno.Command("iptables-restore", {
+    args: ["--version"],
+    stdout: "null",
+    stderr: "null",
+  }).output().then(
+    (r) => r.success ? undefined : "iptables-restore fails here",
+    () => "iptables is missing (apt-get install iptables)",
+  );
 }
 
 /** The machine's network namespaces and links as `ip` lists them (names only), for before/after. */

@@ -84,20 +84,8 @@ export async function startBookinfoFleet(
   const port = Number((await cp.waitFor(/control plane listening address=\S+:(\d+)/, 30_000))[1]);
   const controlUrl = `https://${control.address}:${port}`;
 
-  const token = async (ns: string, sa: string) => {
-    const r = await control.meshRun([
-      "token",
-      "create",
-      `--data-dir=${dataDir}`,
-      `--namespace=${ns}`,
-      `--service-account=${sa}`,
-      "--ttl=24h",
-    ]);
-    if (r.code !== 0) throw new Error(`token create failed: ${r.stderr}`);
-    const path = `${dataDir}/token-${ns}-${sa}`;
-    await Deno.writeTextFile(path, r.stdout.trim(), { mode: 0o644 });
-    return path;
-  };
+  const token = (namespace: string, serviceAccount: string) =>
+    control.token({ dataDir, namespace, serviceAccount });
 
   await Promise.all(WORKLOADS.map(async (w) => {
     const h = t.host(w.host);

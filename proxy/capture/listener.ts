@@ -13,11 +13,11 @@
 import net from "node:net";
 import {
   DEFAULT_LIMITS,
-  guardServer,
   type HttpAcceptor,
   httpAcceptor,
   type HttpListener,
   type ListenerOptions,
+  listenGuarded,
   type ServeHandler,
 } from "../listener.ts";
 import type { RoutedContext } from "../stages/routed.ts";
@@ -83,25 +83,9 @@ export function serveCaptured(o: CapturedListenerOptions): Promise<HttpListener>
     socket.once("close", () => sockets.delete(socket));
     handleOutbound(ctx, socket);
   });
-  const guard = guardServer(server, o.name, limits);
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(o.port, o.hostname, () => {
-      server.off("error", reject);
-      const a = server.address();
-      port = typeof a === "object" && a ? a.port : o.port;
-      resolve({
-        port,
-        guard,
-        shutdown: () =>
-          new Promise<void>((done) => {
-            if (!server.listening) done();
-            else server.close(() => done());
-            direct.close();
-            for (const a of byPort.values()) a.close();
-            for (const s of sockets) s.destroy();
-          }),
-      });
-    });
+  return listenGuarded(server, { ...o, limits, onPort: (p) => port = p }, () => {
+    direct.close();
+    for (const a of byPort.values()) a.close();
+    for (const s of sockets) s.destroy();
   });
 }
