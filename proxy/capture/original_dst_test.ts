@@ -127,8 +127,10 @@ netnsTest({
   }
   const spent = (performance.now() - t1) / 100;
   const walked = (lookupStats.walked - before.walked) / (lookupStats.lookups - before.lookups);
-  console.log(`found lookups: ${walked.toFixed(1)} descriptors walked on average; ` +
-    `${spent.toFixed(2)} ms per connection in all (connect, accept, lookup, close)`);
+  console.log(
+    `found lookups: ${walked.toFixed(1)} descriptors walked on average; ` +
+      `${spent.toFixed(2)} ms per connection in all (connect, accept, lookup, close)`,
+  );
   assert.equal(l.seen.length, targets.length + 100);
   // What a lookup costs with this many descriptors open (for docs/capture.md).
   const probe = net.connect(15001, "10.96.0.99");
