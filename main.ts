@@ -29,6 +29,7 @@ Usage:
   mesh ca init|root|issue|status|rotate-root           the embedded CA
   mesh install crds [--kinds=K,...]                    print Istio's CRDs for Kubernetes
   mesh iptables [--cleanup|--dry-run] [flags]          capture TCP into the sidecar (istio-iptables)
+  mesh vm onboard|install                              join a VM to the mesh in one command
   mesh version                                         print the version
 
 Run 'mesh help COMMAND' or 'mesh COMMAND --help' for a command's flags.
@@ -52,6 +53,8 @@ async function helpFor(cmd: string): Promise<string | undefined> {
       return (await import("./cli/proxy_status.ts")).proxyStatusHelp();
     case "iptables":
       return (await import("./cli/iptables.ts")).iptablesHelp();
+    case "vm":
+      return (await import("./cli/vm.ts")).vmHelp();
     case "version":
       return "mesh version\n\nPrints the version.";
   }
@@ -97,6 +100,8 @@ export async function main(argv: string[]): Promise<number> {
         return await (await import("./cli/proxy_status.ts")).proxyStatusCommand(rest);
       case "iptables":
         return await (await import("./cli/iptables.ts")).iptablesCommand(rest);
+      case "vm":
+        return await (await import("./cli/vm.ts")).vmCommand(rest);
     }
     if (ADMIN_COMMANDS.includes(cmd)) {
       const { adminCommand } = await import("./control/admin_client.ts");

@@ -66,7 +66,11 @@ export function caHelp(): string {
 ` + Object.entries(caFlags).map(([sub, f]) => `mesh ca ${sub}:\n${flagHelp(f)}`).join("\n\n");
 }
 
-async function loadCa(dataDir: string, trustDomain: string, create = false) {
+/**
+ * The CA in `<dataDir>/ca`, as `mesh ca` reads it (`mesh vm onboard` reads its roots here too);
+ * throws saying to run `mesh ca init` or start the control plane when there is none.
+ */
+export async function loadCa(dataDir: string, trustDomain: string, create = false) {
   const { CertificateAuthority } = await import("../ca/ca.ts");
   const dir = `${dataDir}/ca`;
   try {

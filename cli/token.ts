@@ -49,24 +49,57 @@ export async function tokenCommand(argv: string[]): Promise<number> {
     return 0;
   }
   checkIdentityFlags(flags.namespace as string, flags.serviceAccount as string);
-  const dataDir = flags.dataDir as string;
+  console.log(
+    await mintBootstrapToken({
+      dataDir: flags.dataDir as string,
+      namespace: flags.namespace as string,
+      serviceAccount: flags.serviceAccount as string,
+      ttlMs: flags.ttl as number,
+      singleUse: flags.singleUse as boolean,
+    }),
+  );
+  return 0;
+}
+
+/** What {@linkcode mintBootstrapToken} takes. */
+export interface BootstrapTokenOptions {
+  /** The control plane's data dir (its CA root and token key). */
+  dataDir: string;
+  namespace: string;
+  serviceAccount: string;
+  /** Lifetime in milliseconds (rounded to seconds). */
+  ttlMs: number;
+  /** Good for one certificate only. */
+  singleUse?: boolean;
+}
+
+/**
+ * A bootstrap token signed with the token key in `dataDir`, pinning the CA root's SHA-256, as
+ * `mesh token create` prints it (`mesh vm onboard` mints its token here too). Throws when the
+ * data dir has no CA yet, saying to start the control plane (or pass the right data dir).
+ *
+ * @example
+ * ```ts
+ * const token = await mintBootstrapToken({
+ *   dataDir: "/var/lib/mesh", namespace: "default", serviceAccount: "reviews", ttlMs: 3_600_000,
+ * });
+ * ```
+ */
+export async function mintBootstrapToken(o: BootstrapTokenOptions): Promise<string> {
   let rootPem: string;
   try {
-    rootPem = await Deno.readTextFile(`${dataDir}/ca/root-cert.pem`);
+    rootPem = await Deno.readTextFile(`${o.dataDir}/ca/root-cert.pem`);
   } catch {
-    console.error(
-      `mesh: no CA in ${dataDir}/ca: start the control plane with --data-dir ${dataDir} first, or pass the right --data-dir`,
+    throw new Error(
+      `no CA in ${o.dataDir}/ca: start the control plane with --data-dir ${o.dataDir} first, or pass the right --data-dir`,
     );
-    return 1;
   }
-  const issuer = await TokenIssuer.loadOrCreate(dataDir, false);
-  const t = await issuer.create({
-    namespace: flags.namespace as string,
-    serviceAccount: flags.serviceAccount as string,
-    ttlSeconds: Math.round((flags.ttl as number) / 1000),
+  const issuer = await TokenIssuer.loadOrCreate(o.dataDir, false);
+  return await issuer.create({
+    namespace: o.namespace,
+    serviceAccount: o.serviceAccount,
+    ttlSeconds: Math.round(o.ttlMs / 1000),
     rootSha256: await certSha256(rootPem),
-    singleUse: flags.singleUse as boolean,
+    singleUse: o.singleUse ?? false,
   });
-  console.log(t);
-  return 0;
 }
