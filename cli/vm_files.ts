@@ -23,6 +23,8 @@ export const VM_PATHS = {
   env: "/etc/mesh/mesh.env",
   root: "/etc/mesh/root-cert.pem",
   token: "/var/lib/mesh/token",
+  /** The proxy's certificate across restarts (`--cert-dir`): it renews with it, not the token. */
+  certs: "/var/lib/mesh/certs",
   unit: "/etc/systemd/system/mesh-proxy.service",
   bin: "/usr/local/bin/mesh",
   manifest: "/var/lib/mesh/install-manifest.json",
@@ -90,6 +92,7 @@ export function envVars(s: ProxySettings): Array<[string, string]> {
   const vars: Array<[string, string]> = [
     ["MESH_CONTROL", s.control],
     ["MESH_TOKEN_FILE", VM_PATHS.token],
+    ["MESH_CERT_DIR", VM_PATHS.certs],
     ["MESH_ROOT_CERT", VM_PATHS.root],
     ["MESH_NAMESPACE", s.namespace],
     ["MESH_SERVICE_ACCOUNT", s.serviceAccount],

@@ -105,6 +105,7 @@ Deno.test("vm onboard writes token, roots, env, unit and README; modes and conte
     assert.deepEqual(env, {
       MESH_CONTROL: "https://10.0.0.5:15012",
       MESH_TOKEN_FILE: "/var/lib/mesh/token",
+      MESH_CERT_DIR: "/var/lib/mesh/certs",
       MESH_ROOT_CERT: "/etc/mesh/root-cert.pem",
       MESH_NAMESPACE: "shop",
       MESH_SERVICE_ACCOUNT: "web-sa",

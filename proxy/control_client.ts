@@ -11,6 +11,7 @@
  * (denoland/deno#36788).
  * @module
  */
+import { loadCredentials, saveCredentials } from "./saved_credentials.ts";
 import tls from "node:tls";
 import { H1Pool } from "./h1_client.ts";
 import { createCsr } from "../ca/csr.ts";
@@ -61,6 +62,11 @@ export interface ControlClientOptions {
   validate?: (config: ProxyConfig) => string | undefined;
   /** Checks a config without serving it (to tell which part of a rejected push is at fault). */
   check?: (config: ProxyConfig) => string | undefined;
+  /**
+   * Where the certificate is kept across restarts (`--cert-dir`): a restarted proxy renews with
+   * it instead of the bootstrap token (saved_credentials.ts).
+   */
+  certDir?: string;
 }
 
 /** Thrown for problems that retrying won't fix without the user's help. */
@@ -256,9 +262,25 @@ export class ControlClient {
   /** Gets the first certificate, retrying with backoff; resolves when it has one (or on close). */
   async bootstrap(): Promise<void> {
     const backoff = new Backoff(RECONNECT_BASE_MS, RECONNECT_MAX_MS);
+    const dir = this.#opts.certDir;
+    let saved = dir ? await loadCredentials(dir, this.#spiffe) : undefined;
     while (!this.#abort.signal.aborted) {
       try {
-        const creds = await this.#obtain(undefined);
+        let creds: Credentials;
+        if (saved) {
+          // Renew with the certificate kept from before the restart (no token needed).
+          this.#roots ??= saved.rootsPem;
+          try {
+            creds = await this.#obtain(saved);
+            log.info("renewed the saved certificate", { dir });
+          } catch (err) {
+            log.warn("renewing the saved certificate failed; using the token", { error: err });
+            saved = undefined;
+            this.#roots = undefined;
+            creds = await this.#obtain(undefined);
+          }
+        } else creds = await this.#obtain(undefined);
+        if (dir) await saveCredentials(dir, creds);
         if (!this.trust.get()) this.trust.set(creds.rootsPem);
         this.credentials.set(creds);
         log.info("certificate issued", {
@@ -297,6 +319,7 @@ export class ControlClient {
         try {
           const expired = cur.notAfter.getTime() <= Date.now();
           const next = await this.#obtain(expired ? undefined : cur);
+          if (this.#opts.certDir) await saveCredentials(this.#opts.certDir, next);
           this.credentials.set(next);
           backoff.reset();
           log.info("certificate renewed", {
