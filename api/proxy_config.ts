@@ -189,6 +189,11 @@ export interface Endpoint {
   /** The SPIFFE ID the peer must present when `mtls`. */
   identity?: string;
   labels: Record<string, string>;
+  /**
+   * Where the workload runs, `region/zone/subzone` (a WorkloadEntry's or ServiceEntry
+   * endpoint's `locality`, a sidecar's `--locality`); absent when unknown.
+   */
+  locality?: string;
 }
 
 /** A concrete backend: a service port, optionally narrowed to a subset. */
@@ -227,6 +232,27 @@ export interface Cluster {
    * same key go to the same endpoint (a ring of endpoints, as Envoy's ring hash).
    */
   hash?: HashPolicy;
+  /**
+   * Locality load balancing (DestinationRule or MeshConfig `localityLbSetting`), present when it
+   * applies: always with `distribute`, else only with outlier detection (as Istio). Each proxy
+   * orders the endpoints into priority levels from its own locality and labels (docs/locality.md).
+   */
+  locality?: LocalityLbPolicy;
+}
+
+/**
+ * A cluster's locality load balancing as the control plane resolved it. With `distribute`,
+ * the proxy's locality picks the first rule whose `from` matches it and its weights go to the
+ * localities they name (others get no traffic). Without, failover: endpoints by closeness to
+ * the proxy (`failoverPriority` labels, then region/zone/subzone and `failover`), a lower
+ * level taking what the closer one can't (Envoy's priorities, overprovisioning factor 1.4).
+ */
+export interface LocalityLbPolicy {
+  distribute?: { from: string; to: Record<string, number> }[];
+  /** Regions to fail over to: from the proxy's region `from`, region `to` comes next. */
+  failover?: { from: string; to: string }[];
+  /** Label keys (or `key=value`), in order: endpoints matching more of them first. */
+  failoverPriority?: string[];
 }
 
 /** What a consistent-hash cluster hashes: exactly one of these. */
@@ -622,6 +648,11 @@ export interface NodeInfo {
    * WorkloadEntry's labels and ports, and its probe decides the entry's health.
    */
   workloadGroup?: string;
+  /**
+   * Where the proxy runs, `region/zone/subzone` (`--locality`): its registered workload's
+   * locality. The proxy balances by it too (its own copy, not the control plane's).
+   */
+  locality?: string;
 }
 
 /** A message on the push stream, control → proxy, one JSON object per line. */

@@ -126,6 +126,11 @@ export const proxyFlags: FlagSpecs = {
     type: "string",
     help: "name the workload registers under (default app-version)",
   },
+  locality: {
+    type: "string",
+    help: "where the workload runs, region/zone/subzone (zone and subzone optional): its " +
+      "endpoints' locality, and what locality load balancing prefers",
+  },
   "workload-group": {
     type: "string",
     help: "WorkloadGroup (in --namespace) to register under: its template's labels apply " +
@@ -305,6 +310,8 @@ export async function startCommand(argv: string[]): Promise<number> {
     argv.some((a) => a === `--${name}` || a.startsWith(`--${name}=`)) ||
     Deno.env.get(`MESH_${name.toUpperCase().replace(/-/g, "_")}`) !== undefined;
   checkIdentityFlags(flags.namespace as string, flags.serviceAccount as string);
+  const locality = flags.locality as string | undefined;
+  if (locality) checkLocality(locality);
   if (gateway && flags.capture === true) {
     throw new UsageError(
       "--capture is for sidecars (--mode=proxy); a gateway has no app to capture",
@@ -333,6 +340,7 @@ export async function startCommand(argv: string[]): Promise<number> {
     credentialsDir: flags.credentialsDir as string,
     capture: flags.capture === true,
     dnsPort: flags.dnsPort as number,
+    ...(locality ? { locality } : {}),
     limits: {
       maxConnections: flags.maxConnections as number,
       requestHeadersTimeoutMs: flags.requestHeadersTimeout as number,
@@ -344,6 +352,17 @@ export async function startCommand(argv: string[]): Promise<number> {
   await waitForSignal();
   await proxy.close();
   return 0;
+}
+
+/** `--locality`: `region`, `region/zone` or `region/zone/subzone`, no empty part, no `*`. */
+export function checkLocality(locality: string): void {
+  const parts = locality.split("/");
+  if (parts.length > 3 || parts.some((p) => p === "" || /[*\s]/.test(p))) {
+    throw new UsageError(
+      `--locality ${JSON.stringify(locality)}: use region, region/zone or region/zone/subzone ` +
+        "(no empty parts, spaces or '*'), like us-east1/us-east1-b",
+    );
+  }
 }
 
 /** `--debounce-after` and `--debounce-max`, checked against each other. */

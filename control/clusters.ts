@@ -8,6 +8,7 @@ import type {
   ClusterLimits,
   Endpoint,
   HashPolicy,
+  LocalityLbPolicy,
   OutlierPolicy,
   UpstreamTls,
 } from "../api/proxy_config.ts";
@@ -20,7 +21,11 @@ import {
   type ServiceRegistry,
   type WorkloadInstance,
 } from "./registry.ts";
-import type { Subset, TrafficPolicy } from "../api/schemas/networking.ts";
+import type {
+  LocalityLoadBalancerSetting,
+  Subset,
+  TrafficPolicy,
+} from "../api/schemas/networking.ts";
 import { durationMs } from "../api/schemas/common.ts";
 
 function endpointOf(
@@ -41,6 +46,7 @@ function endpointOf(
       sidecar: true,
       ...(mtls ? { identity: inst.identity } : {}),
       labels: inst.labels,
+      ...(inst.locality ? { locality: inst.locality } : {}),
     };
   }
   const target = inst.ports?.[port.name] ?? port.targetPort ?? port.number;
@@ -49,7 +55,36 @@ function endpointOf(
     port: target,
     mtls: tlsMode === "ISTIO_MUTUAL",
     labels: inst.labels,
+    ...(inst.locality ? { locality: inst.locality } : {}),
   };
+}
+
+/**
+ * The locality load balancing of a cluster, resolved as istiod does (GetLocalityLbSetting,
+ * ApplyLocalityLoadBalancer): the DestinationRule's `localityLbSetting` (of the cluster's merged
+ * policy) wins whole, else MeshConfig's, else Istio's default `{enabled: true}`; `enabled: false`
+ * turns it off. `distribute` applies as it is; failover (`failover`, `failoverPriority`, or the
+ * default region/zone/subzone order) only when the cluster has outlier detection, since
+ * without it no endpoint is ever unhealthy and traffic would never move on. The per-proxy part
+ * (which endpoints are close to whom) is the proxy's: see proxy/locality.ts.
+ */
+export function localityLbOf(
+  tp: PortPolicy | undefined,
+  mesh: LocalityLoadBalancerSetting | undefined,
+  hasOutlier: boolean,
+): LocalityLbPolicy | undefined {
+  const s = tp?.loadBalancer?.localityLbSetting ?? mesh ?? { enabled: true };
+  if (s.enabled === false) return undefined;
+  if (s.distribute?.length) {
+    return { distribute: s.distribute.map((d) => ({ from: d.from ?? "", to: { ...d.to } })) };
+  }
+  if (!hasOutlier) return undefined;
+  const out: LocalityLbPolicy = {};
+  if (s.failover?.length) {
+    out.failover = s.failover.map((f) => ({ from: f.from ?? "", to: f.to ?? "" }));
+  }
+  if (s.failoverPriority?.length) out.failoverPriority = [...s.failoverPriority];
+  return out;
 }
 
 function lbOf(tp: PortPolicy | undefined): Cluster["lb"] {
@@ -249,6 +284,8 @@ export function buildClusters(
         if (limits) c.limits = limits;
         const outlier = outlierOf(tp);
         if (outlier) c.outlier = outlier;
+        const locality = localityLbOf(tp, registry.mesh.localityLbSetting, outlier !== undefined);
+        if (locality && !svc.originalDst) c.locality = locality;
         return c;
       };
       const main = make(undefined);

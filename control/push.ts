@@ -291,6 +291,7 @@ export class PushHub {
       inboundPort: n.inboundPort,
       ...(n.appPort ? { appPort: n.appPort } : {}),
       nodeId: n.id,
+      ...(typeof n.locality === "string" && n.locality ? { locality: n.locality } : {}),
       ...(n.workloadGroup ? { group: n.workloadGroup } : {}),
       ...(c.healthy !== undefined ? { healthy: c.healthy } : {}),
     };

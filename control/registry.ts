@@ -78,6 +78,13 @@ export interface WorkloadInstance {
   identity?: string;
   /** The inbound mTLS mode of an auto-registered sidecar (PeerAuthentication). */
   mtlsMode?: MtlsMode;
+  /** Where it runs, `region/zone/subzone` (WorkloadEntry `locality`, a sidecar's `--locality`). */
+  locality?: string;
+}
+
+/** `{ locality }` when there is one (so instances without one stay as they were). */
+function localityOf(locality: string | undefined): { locality?: string } {
+  return locality ? { locality } : {};
 }
 
 /** The instance of an auto-registered sidecar: its inbound port, identity and mTLS mode. */
@@ -93,6 +100,7 @@ function meshInstance(snapshot: Snapshot, w: RegisteredWorkload): WorkloadInstan
       w,
       w.appPort,
     ),
+    ...localityOf(w.locality),
   };
 }
 
@@ -146,11 +154,19 @@ export class ServiceRegistry {
         const w = kube ? sidecarAt(snapshot, ns, ep.address) : undefined;
         if (w) {
           instances.push({
+            ...localityOf(ep.locality),
             ...meshInstance(snapshot, w),
             labels: { ...(ep.labels ?? {}), ...w.labels },
             ports: ep.ports,
           });
-        } else instances.push({ address: ep.address, labels: ep.labels ?? {}, ports: ep.ports });
+        } else {
+          instances.push({
+            address: ep.address,
+            labels: ep.labels ?? {},
+            ports: ep.ports,
+            ...localityOf(ep.locality),
+          });
+        }
       }
       const kubeSelector = kube ? selectorOf(se.metadata.annotations) : undefined;
       if (kubeSelector) {
@@ -161,7 +177,12 @@ export class ServiceRegistry {
           const labels = { ...(we.metadata.labels ?? {}), ...(we.spec.labels ?? {}) };
           if (!labelsMatch(kubeSelector, labels)) continue;
           if (instances.some((i) => i.address === we.spec.address)) continue;
-          instances.push({ address: we.spec.address, labels, ports: we.spec.ports });
+          instances.push({
+            address: we.spec.address,
+            labels,
+            ports: we.spec.ports,
+            ...localityOf(we.spec.locality),
+          });
         }
       }
       const selector = se.spec.workloadSelector?.labels;
@@ -171,7 +192,12 @@ export class ServiceRegistry {
           if (we.metadata.namespace !== ns || !we.spec.address) continue;
           const labels = { ...(we.metadata.labels ?? {}), ...(we.spec.labels ?? {}) };
           if (labelsMatch(selector, labels)) {
-            instances.push({ address: we.spec.address, labels, ports: we.spec.ports });
+            instances.push({
+              address: we.spec.address,
+              labels,
+              ports: we.spec.ports,
+              ...localityOf(we.spec.locality),
+            });
           }
         }
         for (const w of snapshot.workloads) {

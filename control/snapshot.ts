@@ -5,7 +5,11 @@
  * @module
  */
 import type { AccessLogSettings, PathNormalization } from "../api/proxy_config.ts";
-import type { HTTPRetry, TrafficPolicy } from "../api/schemas/networking.ts";
+import type {
+  HTTPRetry,
+  LocalityLoadBalancerSetting,
+  TrafficPolicy,
+} from "../api/schemas/networking.ts";
 import { convertGatewayApi, type GatewayApiResult } from "./gateway_api/convert.ts";
 import type {
   AuthorizationPolicy,
@@ -36,6 +40,8 @@ export interface RegisteredWorkload {
   appPort?: number;
   /** The node id of the proxy that registered it. */
   nodeId: string;
+  /** Where it runs, `region/zone/subzone` (its proxy's `--locality`, or its group template's). */
+  locality?: string;
   /** The WorkloadGroup it registered under (`--workload-group`); its template applies. */
   group?: string;
   /**
@@ -91,6 +97,11 @@ export interface MeshSettings {
   pathNormalization?: PathNormalization;
   /** MeshConfig `h2UpgradePolicy`: HTTP ports go over HTTP/2 unless a DestinationRule says not. */
   h2Upgrade?: boolean;
+  /**
+   * MeshConfig `localityLbSetting`: where a DestinationRule sets none. Absent: Istio's default,
+   * `{enabled: true}` (locality failover wherever outlier detection is set).
+   */
+  localityLbSetting?: LocalityLoadBalancerSetting;
 }
 
 /** A `zipkin` extension provider. */
@@ -126,6 +137,7 @@ export function meshSettingsFrom(
   }
   if (spec.trustDomainAliases?.length) out.trustDomainAliases = [...spec.trustDomainAliases];
   if (spec.h2UpgradePolicy === "UPGRADE") out.h2Upgrade = true;
+  if (spec.localityLbSetting) out.localityLbSetting = spec.localityLbSetting;
   if (spec.accessLogFile) {
     out.accessLog = { path: spec.accessLogFile, encoding: spec.accessLogEncoding ?? "TEXT" };
   }

@@ -72,6 +72,8 @@ export function groupWorkloads(
     out.push({
       ...w,
       labels: { ...(t.labels ?? {}), ...(g.spec.metadata?.labels ?? {}), ...w.labels },
+      // The proxy's own locality first, as istiod takes the bootstrap node's.
+      ...(!w.locality && t.locality ? { locality: t.locality } : {}),
     });
   }
   return out;

@@ -37,6 +37,28 @@ export class OutlierDetector {
     this.#now = now;
   }
 
+  #version = 0;
+  /** The earliest end of an ejection in force (Infinity: none). */
+  #expiry = Infinity;
+
+  /**
+   * A number that changes whenever the set of ejected endpoints may have: an ejection, one
+   * running out, a record forgotten. Balancers recompute their priority levels' health only
+   * when it does (`balancer.ts`), so a request costs no count of the healthy endpoints.
+   */
+  version(): number {
+    const now = this.#now();
+    if (this.#expiry <= now) {
+      this.#version++;
+      let next = Infinity;
+      for (const s of this.#state.values()) {
+        if (s.ejectedUntil > now && s.ejectedUntil < next) next = s.ejectedUntil;
+      }
+      this.#expiry = next;
+    }
+    return this.#version;
+  }
+
   #key(cluster: Cluster, ep: Endpoint): string {
     return `${cluster.name}|${ep.address}:${ep.port}`;
   }
@@ -60,7 +82,12 @@ export class OutlierDetector {
     if (this.#state.size === 0) return;
     const keep = new Set<string>();
     for (const c of clusters) for (const ep of c.endpoints) keep.add(this.#key(c, ep));
-    for (const key of this.#state.keys()) if (!keep.has(key)) this.#state.delete(key);
+    for (const key of this.#state.keys()) {
+      if (!keep.has(key)) {
+        this.#state.delete(key);
+        this.#version++;
+      }
+    }
   }
 
   /** Endpoints with failures or ejections on record. */
@@ -104,5 +131,7 @@ export class OutlierDetector {
         Math.max(MAX_EJECTION_MS, policy.baseEjectionMs),
       );
     s.consecutive5xx = s.consecutiveGateway = 0;
+    this.#version++;
+    if (s.ejectedUntil < this.#expiry) this.#expiry = s.ejectedUntil;
   }
 }

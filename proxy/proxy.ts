@@ -72,6 +72,8 @@ export interface ProxyOptions {
   capture?: boolean;
   /** The DNS proxy's port with `capture` (default 15053; 0: the kernel picks). */
   dnsPort?: number;
+  /** Where this workload runs, `region/zone/subzone` (`--locality`): sent and balanced by. */
+  locality?: string;
 }
 
 /** A running proxy. */
@@ -239,7 +241,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
     trustDomain,
     validate: (config) => {
       try {
-        const next = Runtime.compile(config);
+        const next = Runtime.compile(config, { locality: opts.locality, labels: opts.labels });
         clusters.adopt(next, runtime);
         runtime = next;
         accessLog.configure(config.accessLog);
@@ -259,7 +261,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
     },
     check: (config) => {
       try {
-        Runtime.compile(config);
+        Runtime.compile(config, { locality: opts.locality, labels: opts.labels });
         return undefined;
       } catch (err) {
         return (err as Error).message;
@@ -287,6 +289,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
     appPort: opts.appPort,
     workloadName: workload,
     ...(opts.workloadGroup ? { workloadGroup: opts.workloadGroup } : {}),
+    ...(opts.locality ? { locality: opts.locality } : {}),
   };
 
   // Admin first, so /ready can say what we're waiting for.

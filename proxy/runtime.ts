@@ -12,6 +12,7 @@
 import type { Cluster, Endpoint, NameEntry, ProxyConfig } from "../api/proxy_config.ts";
 import { RouteTable } from "./route.ts";
 import { Balancer } from "./balancer.ts";
+import type { LocalNode } from "./locality.ts";
 import { type AuthzDecision, type AuthzRequest, compileAuthz } from "./authz.ts";
 import { JwtAuthenticator } from "./jwt.ts";
 import { logger } from "../util/log.ts";
@@ -36,7 +37,7 @@ export class Runtime {
   /** The name table's services by address (a captured connection's destination). */
   readonly byAddress: Map<string, NameEntry>;
 
-  private constructor(config: ProxyConfig) {
+  private constructor(config: ProxyConfig, local?: LocalNode) {
     if (config.authz?.length) this.authorize = logDryRuns(compileAuthz(config.authz));
     if (config.jwt?.length) this.jwt = new JwtAuthenticator(config.jwt);
     this.config = config;
@@ -53,7 +54,8 @@ export class Runtime {
     this.balancers = new Map();
     for (const [name, cluster] of Object.entries(config.clusters)) {
       // A random start spreads proxies over endpoints instead of all hitting the first.
-      const b = new Balancer(cluster, Math.floor(Math.random() * 1024));
+      // Locality load balancing orders endpoints from this proxy's locality and labels.
+      const b = new Balancer(cluster, Math.floor(Math.random() * 1024), local);
       // A consistent-hash ring is built here, when config arrives, not by a request.
       if (cluster.hash) b.pickByKey("");
       this.balancers.set(name, b);
@@ -68,9 +70,12 @@ export class Runtime {
     }
   }
 
-  /** Compiles a config; throws with a message naming the bad part. */
-  static compile(config: ProxyConfig): Runtime {
-    return new Runtime(config);
+  /**
+   * Compiles a config; throws with a message naming the bad part. `local` is this proxy's
+   * locality and labels (`--locality`, `--labels`), for locality load balancing.
+   */
+  static compile(config: ProxyConfig, local?: LocalNode): Runtime {
+    return new Runtime(config, local);
   }
 }
 

@@ -75,6 +75,7 @@ export const MESH_CONFIG_SUPPORTED = [
   "defaultTrafficPolicy",
   "pathNormalization",
   "h2UpgradePolicy",
+  "localityLbSetting",
   // The Kubernetes source's namespaces (control/kube/namespaces.ts).
   "discoverySelectors",
 ];

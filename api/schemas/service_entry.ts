@@ -22,7 +22,7 @@ import {
 } from "./common.ts";
 import { type Protocol } from "./gateway.ts";
 import { fqdnProblem, isGoIP, isIstioLabel, wildcardDomainProblem } from "./server_hosts.ts";
-import { UNSUPPORTED_SE } from "./unsupported.ts";
+import { UNSUPPORTED_SE, UNSUPPORTED_WE } from "./unsupported.ts";
 import {
   checkEndpointPorts,
   checkEntryShape,
@@ -310,7 +310,7 @@ function checkDnsResolution(
   }
   endpoints.forEach((ep, i) => {
     const path = [...base, "endpoints", i];
-    warnUnsupported(ep, ["network", "locality", "weight", "serviceAccount"], path, r);
+    warnUnsupported(ep, UNSUPPORTED_WE, path, r);
     const address = ep.address ?? "";
     if (!isGoIP(address) && fqdnProblem(address)) {
       r.error(

@@ -33,7 +33,6 @@ export const UNSUPPORTED_OUTLIER = [
 /** Consistent-hash tuning mesh doesn't take (its ring has 256 points per endpoint). */
 export const UNSUPPORTED_HASH = ["ringHash", "maglev", "minimumRingSize"] as const;
 export const UNSUPPORTED_LB = [
-  "localityLbSetting",
   "zoneAwareLbSetting",
   "warmupDurationSecs",
   "warmup",
@@ -60,7 +59,7 @@ export const UNSUPPORTED_SERVER_TLS = [
   "ecdhCurves",
 ] as const;
 export const UNSUPPORTED_SE = ["subjectAltNames"] as const;
-export const UNSUPPORTED_WE = ["network", "locality", "weight", "serviceAccount"] as const;
+export const UNSUPPORTED_WE = ["network", "weight", "serviceAccount"] as const;
 /** Telemetry tracing fields mesh doesn't honour. */
 export const UNSUPPORTED_TELEMETRY_TRACING = [
   "match",

@@ -12,11 +12,13 @@
  */
 import { hostMatches, splitHostPort } from "../../api/host.ts";
 import type { Cluster, Endpoint, HashPolicy } from "../../api/proxy_config.ts";
-import type { Balancer } from "../balancer.ts";
+import { type Balancer, keyDraw } from "../balancer.ts";
 
 /** What {@linkcode pickEndpoint} reads of outlier detection. */
 export interface Ejections {
   isEjected(cluster: Cluster, ep: Endpoint): boolean;
+  /** Changes whenever ejections may have (`OutlierDetector.version`); absent: at any time. */
+  version?(): number;
 }
 
 /** How to pick. */
@@ -34,6 +36,7 @@ export interface PickOptions {
 
 /** The next endpoint that isn't ejected (undefined: no healthy upstream). */
 export function pickEndpoint(lb: Balancer, o: PickOptions): Endpoint | undefined {
+  if (lb.levels) return pickByLevel(lb, o);
   const cluster = lb.cluster;
   const rand = o.random ?? Math.random;
   const { tried, outliers } = o;
@@ -59,6 +62,37 @@ export function pickEndpoint(lb: Balancer, o: PickOptions): Endpoint | undefined
   if (!o.avoidTried || tried.length === 0) return ep;
   // Envoy's previous_hosts predicate with host_selection_retry_max_attempts 5, as Istio sets.
   for (let i = 0; i < 5 && ep && tried.includes(ep); i++) ep = lb.pick(rand(), skip);
+  return ep && skip?.(ep) ? undefined : ep;
+}
+
+/**
+ * {@linkcode pickEndpoint} over priority levels (locality load balancing): the level by the
+ * levels' health (ejected endpoints unhealthy), then the endpoint within it. A level in panic
+ * (`minHealthPercent`) ignores ejections; a hash key picks its level by its hash and the
+ * endpoint on that level's ring; a retry that avoids tried hosts stays in the level chosen.
+ */
+function pickByLevel(lb: Balancer, o: PickOptions): Endpoint | undefined {
+  const cluster = lb.cluster;
+  const rand = o.random ?? Math.random;
+  const { tried, outliers } = o;
+  const ejected = cluster.outlier ? (e: Endpoint) => outliers.isEjected(cluster, e) : undefined;
+  const version = ejected ? outliers.version?.() : undefined;
+  const hashed = o.hashKey !== undefined;
+  const level = lb.chooseLevel(hashed ? keyDraw(o.hashKey!) : rand(), ejected, version);
+  if (level < 0) return undefined; // no healthy upstream
+  const skip = lb.inPanic(level) ? undefined : ejected;
+  if (hashed) {
+    const ep = lb.pickByKeyIn(
+      level,
+      o.hashKey!,
+      (e) => (skip?.(e) ?? false) || (o.avoidTried && tried.includes(e)),
+    );
+    return ep && skip?.(ep) ? undefined : ep;
+  }
+  let ep = lb.pickIn(level, rand(), skip);
+  if (o.avoidTried && tried.length) {
+    for (let i = 0; i < 5 && ep && tried.includes(ep); i++) ep = lb.pickIn(level, rand(), skip);
+  }
   return ep && skip?.(ep) ? undefined : ep;
 }
 
