@@ -131,6 +131,11 @@ export const proxyFlags: FlagSpecs = {
     help: "where the workload runs, region/zone/subzone (zone and subzone optional): its " +
       "endpoints' locality, and what locality load balancing prefers",
   },
+  "cert-dir": {
+    type: "string",
+    help: "keep the certificate here (0600) so a restart renews with it, not the token " +
+      "(VMs: /var/lib/mesh/certs)",
+  },
   "workload-group": {
     type: "string",
     help: "WorkloadGroup (in --namespace) to register under: its template's labels apply " +
@@ -332,6 +337,7 @@ export async function startCommand(argv: string[]): Promise<number> {
     address: flags.address as string,
     workloadName: flags.workloadName as string | undefined,
     workloadGroup: flags.workloadGroup as string | undefined,
+    certDir: flags.certDir as string | undefined,
     appPort: (flags.appPort as number) || undefined,
     inboundPort: flags.inboundPort as number,
     outboundPort: flags.outboundPort as number,

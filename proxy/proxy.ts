@@ -52,6 +52,8 @@ export interface ProxyOptions {
   address: string;
   /** Workload name for auto-registration and metrics. */
   workloadName?: string;
+  /** Where the certificate is kept across restarts (`--cert-dir`). */
+  certDir?: string;
   /** The WorkloadGroup to register under (`--workload-group`); its probe runs here. */
   workloadGroup?: string;
   appPort?: number;
@@ -235,6 +237,7 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
   const client = new ControlClient({
     url: opts.control,
     tokenFile: opts.tokenFile,
+    ...(opts.certDir ? { certDir: opts.certDir } : {}),
     rootCertFile: opts.rootCertFile,
     namespace: opts.namespace,
     serviceAccount: opts.serviceAccount,
