@@ -13,6 +13,9 @@
  * ```
  * @module
  */
+import type { HealthProbe } from "./health_probe.ts";
+import type { NameEntry } from "./name_table.ts";
+export type { HealthProbe, NameEntry };
 
 /** One of exact, prefix or regex (a full match, as Envoy's safe_regex). */
 export interface StringMatch {
@@ -448,41 +451,6 @@ export interface ProxyConfig {
    * service. Sidecars only; absent when there are none.
    */
   names?: NameEntry[];
-}
-
-/** A WorkloadGroup readiness probe as a proxy runs it (Istio's defaults filled in). */
-export interface HealthProbe {
-  initialDelaySeconds: number;
-  timeoutSeconds: number;
-  periodSeconds: number;
-  successThreshold: number;
-  failureThreshold: number;
-  httpGet?: {
-    path: string;
-    port: number;
-    host?: string;
-    scheme: "HTTP" | "HTTPS";
-    headers?: { name: string; value: string }[];
-  };
-  tcpSocket?: { host?: string; port: number };
-  exec?: { command: string[] };
-}
-
-/** One service in a sidecar's name table. */
-export interface NameEntry {
-  /** The service's host (lower case; `*.example.com` for a wildcard, which has no address). */
-  host: string;
-  /** The namespace of the ServiceEntry or Kubernetes Service (short names resolve in it). */
-  namespace: string;
-  /** Its addresses: the ServiceEntry's `addresses`, a Service's cluster IP, or `auto`'s. */
-  addresses: string[];
-  /** The address was allocated by the control plane (240.240.0.0/16), not declared. */
-  auto?: true;
-  /**
-   * Its ports and their protocols (`HTTP`, `TCP`, `GRPC`, ...); `sniff` when the port declares
-   * none (a captured connection's first bytes decide, as Istio's protocol detection).
-   */
-  ports: { port: number; protocol: string; sniff?: true }[];
 }
 
 /**

@@ -33,8 +33,8 @@ import type { Endpoint, GatewayListener, GatewayTls, NodeInfo } from "../api/pro
 import { logger } from "../util/log.ts";
 import { serveCaptured } from "./capture/listener.ts";
 import { HealthProber } from "./health_probe.ts";
-import { DEFAULT_DNS_PORT, type DnsServer, startDnsServer } from "./dns/server.ts";
-import { buildNameTable, type NameTable } from "./dns/names.ts";
+import type { DnsServer } from "./dns/server.ts";
+import { startProxyDns } from "./dns/proxy_dns.ts";
 
 const log = logger("proxy");
 
@@ -404,14 +404,10 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
       servers.push(outbound);
       outboundPort = outbound.port;
       if (opts.capture) {
-        dns = await startDnsServer({
-          host: "127.0.0.1",
-          port: opts.dnsPort ?? DEFAULT_DNS_PORT,
-          table: () => nameTableOf(runtime, opts.namespace),
-        });
-        log.info("dns proxy listening", {
-          address: `127.0.0.1:${dns.port}`,
-          upstreams: dns.upstreams.join(",") || "(none)",
+        dns = await startProxyDns({
+          config: () => runtime?.config,
+          namespace: opts.namespace,
+          port: opts.dnsPort,
         });
       }
     }
@@ -625,23 +621,4 @@ export async function startProxy(opts: ProxyOptions): Promise<Proxy> {
       await admin.shutdown();
     },
   };
-}
-
-const nameTables = new WeakMap<Runtime, NameTable>();
-const NO_NAMES = buildNameTable({ hosts: [], namespace: "default" });
-
-/** The DNS proxy's table for a config (built once per config). */
-function nameTableOf(rt: Runtime | undefined, namespace: string): NameTable {
-  if (!rt) return NO_NAMES;
-  let t = nameTables.get(rt);
-  if (!t) {
-    const hosts = (rt.config.names ?? []).map((e) => ({
-      hostname: e.host,
-      addresses: e.addresses,
-      namespace: e.namespace,
-    }));
-    t = buildNameTable({ hosts, namespace });
-    nameTables.set(rt, t);
-  }
-  return t;
 }
