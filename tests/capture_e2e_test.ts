@@ -85,17 +85,10 @@ fleetTest({
   const t = await Topology.create({ hosts: ["control", "client", "web", "db"] });
   try {
     const [control, client, web, db] = ["control", "client", "web", "db"].map((n) => t.host(n));
-    const cp = control.mesh("control", [
-      "start",
-      "--mode=control",
-      `--config-dir=${dir}/config`,
-      `--data-dir=${dir}/data`,
-      `--listen=${control.address}:0`,
-      "--admin-port=0",
-    ]);
-    const cpPort = Number(
-      (await cp.waitFor(/control plane listening address=\S+:(\d+)/, 20_000))[1],
-    );
+    const { proc: cp, port: cpPort } = await control.control({
+      configDir: `${dir}/config`,
+      dataDir: `${dir}/data`,
+    });
     const token = (sa: string) =>
       control.token({ dataDir: `${dir}/data`, namespace: "default", serviceAccount: sa });
     const proxyArgs = async (h: Host, app: string, appPort: number, extra: string[] = []) => [

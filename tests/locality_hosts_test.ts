@@ -66,15 +66,10 @@ fleetTest({
   try {
     const control = t.host("control");
     const dataDir = `${dir}/data`;
-    const cp = control.mesh("control", [
-      "start",
-      "--mode=control",
-      `--config-dir=${dir}/config`,
-      `--data-dir=${dataDir}`,
-      `--listen=${control.address}:0`,
-      "--admin-port=0",
-    ]);
-    const port = Number((await cp.waitFor(/control plane listening address=\S+:(\d+)/, 20_000))[1]);
+    const { port } = await control.control({
+      configDir: `${dir}/config`,
+      dataDir: `${dataDir}`,
+    });
     const sidecar = async (h: Host, sa: string, labels: string, appPort: number) => {
       const p = h.mesh(`sidecar-${h.name}`, [
         "start",

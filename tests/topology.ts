@@ -177,6 +177,23 @@ export class Host {
   }
 
   /**
+   * Starts a control plane here (`mesh start --mode=control`) on this host's address, port 0
+   * (read back from its log); resolves with the process and its port once it listens.
+   */
+  async control(o: { configDir: string; dataDir: string }): Promise<{ proc: Proc; port: number }> {
+    const proc = this.mesh("control", [
+      "start",
+      "--mode=control",
+      `--config-dir=${o.configDir}`,
+      `--data-dir=${o.dataDir}`,
+      `--listen=${this.address}:0`,
+      "--admin-port=0",
+    ]);
+    const m = await proc.waitFor(/control plane listening address=\S+:(\d+)/, 30_000);
+    return { proc, port: Number(m[1]) };
+  }
+
+  /**
    * Mints a bootstrap token here (`mesh token create` against the control plane's `dataDir`,
    * so this is the control plane's host) and writes it to a file (mode 0644: proxies may run
    * as another user); returns its path.

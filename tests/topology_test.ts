@@ -123,17 +123,10 @@ fleetTest({
     const [control, a, b] = [t.host("control"), t.host("a"), t.host("b")];
     await Deno.mkdir(`${dir}/config`);
     await Deno.writeTextFile(`${dir}/config/hello.yaml`, serviceEntryYaml("hello"));
-    const cp = control.mesh("control", [
-      "start",
-      "--mode=control",
-      `--config-dir=${dir}/config`,
-      `--data-dir=${dir}/data`,
-      `--listen=${control.address}:0`,
-      "--admin-port=0",
-    ]);
-    const cpPort = Number(
-      (await cp.waitFor(/control plane listening address=10\.77\.0\.10:(\d+)/, 20_000))[1],
-    );
+    const { proc: cp, port: cpPort } = await control.control({
+      configDir: `${dir}/config`,
+      dataDir: `${dir}/data`,
+    });
 
     const token = async (sa: string) => {
       const r = await control.meshRun([

@@ -101,17 +101,10 @@ async function scenario(capture: boolean): Promise<void> {
   const t = await Topology.create({ hosts: ["control", "vm", "client"] });
   try {
     const [control, vm, client] = ["control", "vm", "client"].map((n) => t.host(n));
-    const cp = control.mesh("control", [
-      "start",
-      "--mode=control",
-      `--config-dir=${dir}/config`,
-      `--data-dir=${dir}/data`,
-      `--listen=${control.address}:0`,
-      "--admin-port=0",
-    ]);
-    const cpPort = Number(
-      (await cp.waitFor(/control plane listening address=\S+:(\d+)/, 20_000))[1],
-    );
+    const { proc: cp, port: cpPort } = await control.control({
+      configDir: `${dir}/config`,
+      dataDir: `${dir}/data`,
+    });
     const logs = (...procs: { name: string; output: string }[]) =>
       [cp, ...procs].map((p) => `\n--- ${p.name} ---\n${p.output.slice(-3000)}`).join("");
 

@@ -72,16 +72,8 @@ export async function startBookinfoFleet(
   }
   const procs: Proc[] = [];
   const control = t.host("control");
-  const cp = control.mesh("control", [
-    "start",
-    "--mode=control",
-    `--config-dir=${configDir}`,
-    `--data-dir=${dataDir}`,
-    `--listen=${control.address}:0`,
-    "--admin-port=0",
-  ]);
+  const { proc: cp, port } = await control.control({ configDir, dataDir });
   procs.push(cp);
-  const port = Number((await cp.waitFor(/control plane listening address=\S+:(\d+)/, 30_000))[1]);
   const controlUrl = `https://${control.address}:${port}`;
 
   const token = (namespace: string, serviceAccount: string) =>
