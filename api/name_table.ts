@@ -18,5 +18,18 @@ export interface NameEntry {
    * Its ports and their protocols (`HTTP`, `TCP`, `GRPC`, ...); `sniff` when the port declares
    * none (a captured connection's first bytes decide, as Istio's protocol detection).
    */
-  ports: { port: number; protocol: string; sniff?: true }[];
+  ports: NamePort[];
+}
+
+/** A port of a name-table service. */
+export interface NamePort {
+  port: number;
+  protocol: string;
+  /** No declared protocol: a captured connection's first bytes decide (Istio's detection). */
+  sniff?: true;
+  /**
+   * A TCP port's weighted clusters from a VirtualService `tcp` route visible to the proxy;
+   * absent: the service's own cluster.
+   */
+  destinations?: { cluster: string; weight: number }[];
 }

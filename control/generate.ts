@@ -130,7 +130,12 @@ function probeOf(ctx: GenContext, node: NodeInfo): { healthProbe?: HealthProbe }
 /** A sidecar's name table (none for a gateway, or when it would be empty). */
 function namesOf(ctx: GenContext, node: NodeInfo): { names?: NameEntry[] } {
   if (node.mode === "gateway") return {};
-  const names = nameTable(ctx.registry, serviceScope(ctx.snapshot, node));
+  const names = nameTable({
+    registry: ctx.registry,
+    include: serviceScope(ctx.snapshot, node),
+    virtualServices: ctx.snapshot.virtualServices,
+    node,
+  });
   return names.length ? { names } : {};
 }
 

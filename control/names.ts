@@ -16,9 +16,14 @@
  * ```
  * @module
  */
-import type { NameEntry } from "../api/proxy_config.ts";
-import type { Service, ServiceRegistry } from "./registry.ts";
+import type { NameEntry, NodeInfo } from "../api/proxy_config.ts";
+import type { NamePort } from "../api/name_table.ts";
+import { fqdn, hostMatches } from "../api/host.ts";
+import type { VirtualService } from "../api/resources.ts";
+import type { Service, ServicePort, ServiceRegistry } from "./registry.ts";
 import type { ServiceFilter } from "./scope.ts";
+import { boundToMesh, tcpDestinations } from "./routes.ts";
+import { exportedTo } from "./visibility.ts";
 
 /** The first two octets of auto-allocated addresses (Istio's 240.240.0.0/16). */
 export const AUTO_PREFIX = "240.240";
@@ -61,8 +66,45 @@ export function allocateAddresses(services: Iterable<Service>): Map<string, stri
 /** Auto-allocated addresses per registry (one allocation per snapshot). */
 const allocated = new WeakMap<ServiceRegistry, Map<string, string>>();
 
-/** The name table of a proxy whose scope is `include` (undefined: every service). */
-export function nameTable(registry: ServiceRegistry, include: ServiceFilter): NameEntry[] {
+/** What {@linkcode nameTable} reads. */
+export interface NameTableInput {
+  registry: ServiceRegistry;
+  /** The proxy's scope (undefined: every service). */
+  include: ServiceFilter;
+  /** The VirtualServices whose `tcp` routes apply to captured TCP (none: the services' own). */
+  virtualServices?: readonly VirtualService[];
+  /** The proxy (its namespace and labels pick the VirtualServices and their routes). */
+  node?: Pick<NodeInfo, "namespace" | "labels">;
+}
+
+const TCP_ROUTED = new Set(["HTTP", "HTTP2", "GRPC", "GRPC-WEB"]);
+
+/** The name table of a proxy. */
+export function nameTable(o: NameTableInput): NameEntry[] {
+  const { registry, include, node } = o;
+  const meshVs = node
+    ? (o.virtualServices ?? []).filter((vs) =>
+      vs.spec.tcp?.length && boundToMesh(vs) &&
+      exportedTo(vs.spec.exportTo, vs.metadata.namespace, node.namespace)
+    )
+    : [];
+  const portOf = (svc: Service, p: ServicePort): NamePort => {
+    const base: NamePort = {
+      port: p.number,
+      protocol: p.protocol,
+      ...(p.auto ? { sniff: true as const } : {}),
+    };
+    if (!node || p.auto || TCP_ROUTED.has(p.protocol.toUpperCase())) return base;
+    const vs = meshVs.find((v) =>
+      v.spec.hosts.some((h) => hostMatches(fqdn(h, v.metadata.namespace), svc.host))
+    );
+    const destinations = vs &&
+      tcpDestinations(vs, p.number, registry, svc.host, {
+        namespace: node.namespace,
+        labels: node.labels,
+      });
+    return destinations?.length ? { ...base, destinations } : base;
+  };
   let auto = allocated.get(registry);
   if (!auto) {
     auto = allocateAddresses(registry.services.values());
@@ -78,11 +120,7 @@ export function nameTable(registry: ServiceRegistry, include: ServiceFilter): Na
       namespace: svc.namespace,
       addresses,
       ...(a && !svc.addresses?.length ? { auto: true } : {}),
-      ports: svc.ports.map((p) => ({
-        port: p.number,
-        protocol: p.protocol,
-        ...(p.auto ? { sniff: true as const } : {}),
-      })),
+      ports: svc.ports.map((p) => portOf(svc, p)),
     });
   }
   return out.sort((x, y) => (x.host < y.host ? -1 : x.host > y.host ? 1 : 0));

@@ -43,7 +43,7 @@ const registry = () =>
   }));
 
 Deno.test("name table: declared addresses, auto-allocated ones, ports and protocols", () => {
-  const names = nameTable(registry(), undefined);
+  const names = nameTable({ registry: registry(), include: undefined });
   assert.deepEqual(names.map((n) => n.host), [
     "*.wild.example.com",
     "db.example.com",
@@ -63,8 +63,10 @@ Deno.test("name table: declared addresses, auto-allocated ones, ports and protoc
 });
 
 Deno.test("name table: allocation is stable and collisions move to the next free address", () => {
-  const a = nameTable(registry(), undefined).find((n) => n.auto)!.addresses[0];
-  const b = nameTable(registry(), undefined).find((n) => n.auto)!.addresses[0];
+  const a =
+    nameTable({ registry: registry(), include: undefined }).find((n) => n.auto)!.addresses[0];
+  const b =
+    nameTable({ registry: registry(), include: undefined }).find((n) => n.auto)!.addresses[0];
   assert.equal(a, b, "the same host, the same address, snapshot after snapshot");
   const svc = (host: string): Service => ({ host, namespace: "ns", ports: [], source: "x" });
   const many = Array.from({ length: 3000 }, (_, i) => svc(`s${i}.ns.svc.cluster.local`));
@@ -82,6 +84,51 @@ Deno.test("name table: allocation is stable and collisions move to the next free
 });
 
 Deno.test("name table: a proxy's scope narrows it", () => {
-  const names = nameTable(registry(), (s) => s.host === "db.example.com");
+  const names = nameTable({ registry: registry(), include: (s) => s.host === "db.example.com" });
   assert.deepEqual(names.map((n) => n.host), ["db.example.com"]);
+});
+
+Deno.test("name table: a VirtualService's tcp route gives a TCP port its weighted clusters", () => {
+  const extra = parseResources(
+    `
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: db, namespace: default }
+spec:
+  host: db.example.com
+  subsets: [{ name: a, labels: { v: a } }, { name: b, labels: { v: b } }]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: db, namespace: default }
+spec:
+  hosts: [db.example.com]
+  tcp:
+  - route:
+    - { destination: { host: db.example.com, subset: a }, weight: 80 }
+    - { destination: { host: db.example.com, subset: b }, weight: 20 }
+`,
+    "vs.yaml",
+  ).resources;
+  const snapshot = buildSnapshot({
+    revision: 1,
+    resources: [...parseResources(yaml, "t.yaml").resources, ...extra],
+    workloads: [],
+    mesh: { trustDomain: "cluster.local", outboundTrafficPolicy: "ALLOW_ANY" },
+    roots: "",
+  });
+  const names = nameTable({
+    registry: new ServiceRegistry(snapshot),
+    include: undefined,
+    virtualServices: snapshot.virtualServices,
+    node: { namespace: "default", labels: {} },
+  });
+  const db = names.find((n) => n.host === "db.example.com")!;
+  assert.deepEqual(db.ports.find((p) => p.port === 5432)?.destinations, [
+    { cluster: "outbound|5432|a|db.example.com", weight: 80 },
+    { cluster: "outbound|5432|b|db.example.com", weight: 20 },
+  ]);
+  assert.equal(db.ports.find((p) => p.port === 7000)?.destinations, undefined, "not a TCP port");
+  const reviews = names.find((n) => n.host.startsWith("reviews"))!;
+  assert.equal(reviews.ports[0].destinations, undefined);
 });

@@ -29,7 +29,7 @@ import type { NameEntry } from "../../api/proxy_config.ts";
 import { clusterName } from "../../api/proxy_config.ts";
 import type { HttpAcceptor } from "../listener.ts";
 import type { Runtime } from "../runtime.ts";
-import { forwardToCluster, splice, type TcpContext } from "../tcp.ts";
+import { forwardToCluster, pickCluster, splice, type TcpContext } from "../tcp.ts";
 import { logger } from "../../util/log.ts";
 import { originalDestination, releaseDescriptorHint, type SocketAddress } from "./original_dst.ts";
 
@@ -114,15 +114,21 @@ function route(ctx: CaptureContext, socket: net.Socket, rt: Runtime | undefined,
     case "http":
       ctx.count?.("http");
       return ctx.http(v.port).accept(socket);
-    case "tcp":
+    case "tcp": {
       ctx.count?.("tcp");
+      // A VirtualService's tcp route (weighted clusters), else the service's own cluster.
+      const destinations = v.entry.ports.find((p) => p.port === v.port)?.destinations;
       return forwardToCluster({
         client: socket,
         rt,
-        cluster: clusterName(v.port, undefined, v.entry.host),
+        cluster: pickCluster({
+          cluster: clusterName(v.port, undefined, v.entry.host),
+          ...(destinations ? { destinations } : {}),
+        }),
         ctx: ctx.tcp,
         port: v.port,
       });
+    }
     case "sniff":
       return sniff(
         socket,
