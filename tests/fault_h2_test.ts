@@ -70,6 +70,7 @@ async function settled(value: () => number, polls = 4, max = 150): Promise<numbe
  * - `/bytes/<n>`: n bytes, written in 16 KiB chunks with backpressure (`sent` counts them);
  * - `/hold`: the response waits until `release()` (streams in flight for GOAWAY tests);
  * - `/never`: never answered (until the stream is reset);
+ * - `/delay/<ms>/...`: answered 200 after `ms` (or ended by a reset first);
  * - anything else: reads the body, answers 200 `ok <bytes>`.
  */
 async function h2App() {
@@ -111,6 +112,12 @@ async function h2App() {
         await answer(s, "held");
       } else if (path === "/never") {
         await s.closed;
+      } else if (path.startsWith("/delay/")) {
+        const ms = Number(path.split("/")[2]) || 0;
+        let gone = false;
+        s.closed.then(() => gone = true);
+        await Promise.race([new Promise((r) => setTimeout(r, ms)), s.closed]);
+        if (!gone) await answer(s, "late");
       } else {
         const body = await s.body.bytes();
         await answer(s, `ok ${body.length}`);
@@ -501,7 +508,12 @@ Deno.test("fault h2: rapid reset (HEADERS + RST_STREAM pairs) at the outbound li
   const app = await h2App();
   const edge = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-    () => new Response("edge"),
+    async (req) => {
+      // The attack's path: answered a little later, so each stream is still open when its
+      // reset arrives, however the proxy's reads happen to split the frames.
+      if (new URL(req.url).pathname === "/delay") await new Promise((r) => setTimeout(r, 100));
+      return new Response("edge");
+    },
   );
   const dir = await Deno.makeTempDir({ prefix: "mesh-fault-h2-pki-" });
   await testPki(dir);
@@ -539,10 +551,11 @@ ${edgeRouteYaml(edge.addr.port)}`,
       const streamsBefore = app.stats.streams;
       // Another client is served while the attack runs, on its own connection.
       const other = h2c(a.outbound, "/others");
-      // A path the app answers at once: each stream is reset before its response reaches the
-      // client (a reset the proxy counts). With `/never` the upstream streams would stay open
-      // (the bug in the ignored test below).
-      const out = await rapidReset(a.outbound, false, SVC, PAIRS, `/rr/${round}`);
+      // A path the app answers 100 ms later: each stream is still open when its reset arrives
+      // (a reset the proxy counts; a stream already answered and closed isn't, as in Envoy),
+      // however the proxy's reads split the frames. With `/never` the upstream streams would
+      // stay open (the bug in the ignored test below).
+      const out = await rapidReset(a.outbound, false, SVC, PAIRS, `/delay/100/${round}`);
       assert.equal(out.goaway.code, H2_ERROR.ENHANCE_YOUR_CALM, "GOAWAY ENHANCE_YOUR_CALM");
       const processed = (out.goaway.lastStreamId + 1) / 2;
       assert.ok(processed < PAIRS, `closed before all ${PAIRS} pairs (${processed} processed)`);
@@ -552,7 +565,7 @@ ${edgeRouteYaml(edge.addr.port)}`,
       assert.ok(reached <= processed, `${reached} streams reached the app`);
       assert.equal((await h2c(a.outbound, "/others")).status, 200);
       const otherGw = gwGet();
-      const g = await rapidReset(gwPort, true, "secure.example.com", PAIRS);
+      const g = await rapidReset(gwPort, true, "secure.example.com", PAIRS, "/delay");
       assert.equal(g.goaway.code, H2_ERROR.ENHANCE_YOUR_CALM, "gateway GOAWAY ENHANCE_YOUR_CALM");
       const gProcessed = (g.goaway.lastStreamId + 1) / 2;
       assert.ok(gProcessed < PAIRS, `gateway closed before all ${PAIRS} (${gProcessed})`);
