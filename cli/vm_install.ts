@@ -435,6 +435,14 @@ export async function uninstallVm(o: UninstallOptions = {}): Promise<void> {
     }
   }
   await Deno.remove(rooted(prefix, VM_PATHS.manifest));
+  // What the proxy wrote itself: its certificate (--cert-dir), a credential of this install.
+  const certs = rooted(prefix, VM_PATHS.certs);
+  await Deno.remove(certs, { recursive: true }).then(
+    () => log(`removed ${certs}/`),
+    (err) => {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    },
+  );
   for (const d of [...m.dirs].reverse()) {
     const p = rooted(prefix, d);
     try {

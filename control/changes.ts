@@ -84,11 +84,6 @@ export class PushRequest {
     for (const p of parts) this.affected.add(p);
   }
 
-  /** Everything may have changed (first push, MeshConfig, a new CA). */
-  full(reason: string): void {
-    this.#touch(reason, PART_NAMES);
-  }
-
   /** Auto-registered workloads joined or left. */
   endpoints(reason = "endpoints"): void {
     this.#touch(reason, ENDPOINT_PARTS);
@@ -120,10 +115,5 @@ export class PushRequest {
     for (const r of old.values()) kinds.add(r.kind);
     for (const kind of kinds) this.#touch(kind, KIND_AFFECTS[kind] ?? PART_NAMES);
     if (endpointsOnly) this.endpoints("ServiceEntry endpoints");
-  }
-
-  /** Whether anything is pending. */
-  get empty(): boolean {
-    return this.firstAt === undefined;
   }
 }

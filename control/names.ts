@@ -18,11 +18,10 @@
  */
 import type { NameEntry, NodeInfo } from "../api/proxy_config.ts";
 import type { NamePort } from "../api/name_table.ts";
-import { fqdn, hostMatches } from "../api/host.ts";
 import type { VirtualService } from "../api/resources.ts";
 import type { Service, ServicePort, ServiceRegistry } from "./registry.ts";
 import type { ServiceFilter } from "./scope.ts";
-import { boundToMesh, tcpDestinations } from "./routes.ts";
+import { tcpRouteFor } from "./routes.ts";
 import { exportedTo } from "./visibility.ts";
 
 /** The first two octets of auto-allocated addresses (Istio's 240.240.0.0/16). */
@@ -82,9 +81,9 @@ const TCP_ROUTED = new Set(["HTTP", "HTTP2", "GRPC", "GRPC-WEB"]);
 /** The name table of a proxy. */
 export function nameTable(o: NameTableInput): NameEntry[] {
   const { registry, include, node } = o;
-  const meshVs = node
+  // Only those exported to the proxy's namespace apply to it.
+  const visibleVs = node
     ? (o.virtualServices ?? []).filter((vs) =>
-      vs.spec.tcp?.length && boundToMesh(vs) &&
       exportedTo(vs.spec.exportTo, vs.metadata.namespace, node.namespace)
     )
     : [];
@@ -95,14 +94,13 @@ export function nameTable(o: NameTableInput): NameEntry[] {
       ...(p.auto ? { sniff: true as const } : {}),
     };
     if (!node || p.auto || TCP_ROUTED.has(p.protocol.toUpperCase())) return base;
-    const vs = meshVs.find((v) =>
-      v.spec.hosts.some((h) => hostMatches(fqdn(h, v.metadata.namespace), svc.host))
-    );
-    const destinations = vs &&
-      tcpDestinations(vs, p.number, registry, svc.host, {
-        namespace: node.namespace,
-        labels: node.labels,
-      });
+    const destinations = tcpRouteFor({
+      virtualServices: visibleVs,
+      host: svc.host,
+      port: p.number,
+      registry,
+      client: { namespace: node.namespace, labels: node.labels },
+    });
     return destinations?.length ? { ...base, destinations } : base;
   };
   let auto = allocated.get(registry);

@@ -36,7 +36,6 @@ interface Inflight {
   nonce: string;
   version: string;
   parts: Map<PartName, Part>;
-  at: number;
   /** Resolves {@linkcode ProxyConnection.answered}. */
   done: () => void;
   answered: Promise<void>;
@@ -203,7 +202,7 @@ export class ProxyConnection {
       }}}\n`;
     });
     const { promise: answered, resolve: done } = Promise.withResolvers<void>();
-    this.#inflight = { nonce, version: revision, parts, at: Date.now(), done, answered };
+    this.#inflight = { nonce, version: revision, parts, done, answered };
     this.sentVersion = revision;
     this.#write(line);
     const m = this.#deps.metrics;

@@ -233,7 +233,8 @@ export class PushHub {
   #scheduleExpiry(): void {
     clearTimeout(this.#expiry);
     if (this.#restored.size === 0) return;
-    const next = Math.min(...[...this.#restored.values()].map((r) => r.until));
+    let next = Infinity;
+    for (const r of this.#restored.values()) if (r.until < next) next = r.until;
     this.#expiry = setTimeout(() => {
       const now = Date.now();
       let dropped = 0;
@@ -253,7 +254,9 @@ export class PushHub {
 
   /** A proxy's group probe result changed (it reports each change). */
   reportHealth(conn: ProxyConnection, healthy: boolean): void {
-    if (conn.healthy === healthy) return;
+    // Only a WorkloadGroup's proxy has a probe to report: from any other it means nothing,
+    // and a flapping report would rebuild and push for nothing.
+    if (!conn.node.workloadGroup || conn.healthy === healthy) return;
     conn.healthy = healthy;
     log.info(healthy ? "workload ready" : "workload not ready: out of load balancing", {
       node: conn.node.id,

@@ -430,6 +430,24 @@ export function sidecarVirtualHosts(
 }
 
 /**
+ * The `tcp` route weighted clusters of the first of `virtualServices` (mesh-bound ones) with
+ * `tcp` routes for `host`, for connections to `port` from `client`; undefined without one.
+ */
+export function tcpRouteFor(o: {
+  virtualServices: readonly VirtualService[];
+  host: string;
+  port: number;
+  registry: ServiceRegistry;
+  client: RouteClient;
+}): TcpDestination[] | undefined {
+  const vs = o.virtualServices.find((v) =>
+    v.spec.tcp?.length && boundToMesh(v) &&
+    v.spec.hosts.some((h) => hostMatches(fqdn(h, v.metadata.namespace), o.host))
+  );
+  return vs && tcpDestinations(vs, o.port, o.registry, o.host, o.client);
+}
+
+/**
  * The weighted clusters of the first `tcp` route of `vs` that matches connections to `port`
  * from `client` (its matches' `port`, `sourceLabels`, `sourceNamespace` and `gateways`);
  * undefined when none does.

@@ -8,11 +8,11 @@
  */
 import type { EgressListener, NodeInfo } from "../api/proxy_config.ts";
 import { clusterName } from "../api/proxy_config.ts";
-import { fqdn, hostMatches } from "../api/host.ts";
+import { hostMatches } from "../api/host.ts";
 import type { Sidecar } from "../api/resources.ts";
 import { labelsMatch, type ServiceRegistry } from "./registry.ts";
 import { rootNamespaceOf, type Snapshot } from "./snapshot.ts";
-import { boundToMesh, sidecarVirtualHosts, tcpDestinations } from "./routes.ts";
+import { sidecarVirtualHosts, tcpRouteFor } from "./routes.ts";
 
 /** The Sidecar that applies to `node`: one selecting it, else its namespace's default, else the root namespace's. */
 export function sidecarFor(snapshot: Snapshot, node: NodeInfo): Sidecar | undefined {
@@ -100,12 +100,13 @@ export function egressListeners(
       if (svc) {
         listener.cluster = clusterName(number, undefined, svc.host);
         // A VirtualService's `tcp` route for the service (weighted subsets, other hosts).
-        const vs = snapshot.virtualServices.filter(boundToMesh).find((v) =>
-          v.spec.tcp?.length &&
-          v.spec.hosts.some((h) => hostMatches(fqdn(h, v.metadata.namespace), svc.host))
-        );
-        const client = { namespace: node.namespace, labels: node.labels };
-        const destinations = vs && tcpDestinations(vs, number, registry, svc.host, client);
+        const destinations = tcpRouteFor({
+          virtualServices: snapshot.virtualServices,
+          host: svc.host,
+          port: number,
+          registry,
+          client: { namespace: node.namespace, labels: node.labels },
+        });
         if (destinations) listener.destinations = destinations;
       }
     }

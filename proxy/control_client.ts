@@ -69,6 +69,14 @@ export interface ControlClientOptions {
   certDir?: string;
 }
 
+/** Whether `err` says the control plane couldn't be reached at all (not that it refused). */
+function isUnreachable(err: unknown): boolean {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === "string" &&
+    ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN"]
+      .includes(code);
+}
+
 /** Thrown for problems that retrying won't fix without the user's help. */
 export class BootstrapError extends Error {
   override name = "BootstrapError";
@@ -274,7 +282,11 @@ export class ControlClient {
             creds = await this.#obtain(saved);
             log.info("renewed the saved certificate", { dir });
           } catch (err) {
-            log.warn("renewing the saved certificate failed; using the token", { error: err });
+            // The control plane unreachable: retry with it (it may work where an expired token
+            // no longer would). Anything else (refused, roots that don't verify) means the
+            // saved certificate is no good here: the token.
+            if (isUnreachable(err)) throw err;
+            log.warn("the saved certificate didn't work; using the token", { error: err });
             saved = undefined;
             this.#roots = undefined;
             creds = await this.#obtain(undefined);

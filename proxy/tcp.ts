@@ -33,7 +33,7 @@ export interface TcpContext {
 }
 
 /** No ejections (a context without outlier detection). */
-const NO_EJECTIONS: Ejections = { isEjected: () => false };
+const NO_EJECTIONS: Ejections = { isEjected: () => false, version: () => 0 };
 
 /**
  * Pipes two sockets both ways, counting bytes; calls `done` once when both are closed.

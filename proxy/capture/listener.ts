@@ -23,6 +23,8 @@ import {
 import type { RoutedContext } from "../stages/routed.ts";
 import { outboundHandler } from "../outbound.ts";
 import type { Runtime } from "../runtime.ts";
+import { splitHostPort } from "../../api/host.ts";
+import { clientGone, setClientGone } from "../client_gone.ts";
 import type { TcpContext } from "../tcp.ts";
 import { handleOutbound } from "./outbound.ts";
 import { originalDstUnavailable } from "./original_dst.ts";
@@ -43,14 +45,20 @@ export interface CapturedListenerOptions extends ListenerOptions {
 export function addressAsHost(runtime: () => Runtime | undefined, h: ServeHandler): ServeHandler {
   return (req, info) => {
     const rt = runtime();
-    if (!rt?.byAddress.size) return h(req, info);
-    const url = new URL(req.url);
-    const entry = rt.byAddress.get(url.hostname.replace(/^\[|\]$/g, ""));
+    const host = rt?.byAddress.size ? req.headers.get("host") : null;
+    // Captured requests are origin-form: the Host header is their authority. Only one naming
+    // a service's address is rebuilt; the rest go on as they came.
+    const entry = host === null
+      ? undefined
+      : rt!.byAddress.get(splitHostPort(host).host.replace(/^\[|\]$/g, ""));
     if (!entry) return h(req, info);
+    const url = new URL(req.url);
     url.hostname = entry.host;
     const headers = new Headers(req.headers);
     headers.set("host", url.host);
-    return h(new Request(url, { method: req.method, headers, body: req.body }), info);
+    const next = new Request(url, { method: req.method, headers, body: req.body });
+    setClientGone(next, clientGone(req)); // the client leaving still ends the upstream request
+    return h(next, info);
   };
 }
 

@@ -29,6 +29,7 @@ import type { NameEntry } from "../../api/proxy_config.ts";
 import { clusterName } from "../../api/proxy_config.ts";
 import type { HttpAcceptor } from "../listener.ts";
 import type { Runtime } from "../runtime.ts";
+import { latin1 } from "../h1_codec.ts";
 import { forwardToCluster, pickCluster, splice, type TcpContext } from "../tcp.ts";
 import { logger } from "../../util/log.ts";
 import { originalDestination, releaseDescriptorHint, type SocketAddress } from "./original_dst.ts";
@@ -37,6 +38,9 @@ const log = logger("capture");
 
 /** How long a connection to a port without a declared protocol may stay silent before it counts as TCP. */
 export const SNIFF_MS = 1000;
+
+/** How long a passthrough connection may take to open (Istio's default connect timeout). */
+const PASSTHROUGH_CONNECT_MS = 10_000;
 
 const HTTP_PROTOCOLS = new Set(["HTTP", "HTTP2", "GRPC", "GRPC-WEB"]);
 const METHOD = /^(GET|HEAD|POST|PUT|DELETE|CONNECT|OPTIONS|TRACE|PATCH|PRI) /;
@@ -94,6 +98,8 @@ function isLoopback(a: SocketAddress): boolean {
 /** Serves one connection accepted by the outbound listener. */
 export function handleOutbound(ctx: CaptureContext, socket: net.Socket): void {
   socket.on("error", () => socket.destroy());
+  // Gone already (connected and reset at once): no descriptor to look for.
+  if (socket.destroyed || !socket.remoteAddress) return void socket.destroy();
   const local = { address: socket.localAddress ?? "", port: socket.localPort ?? 0 };
   const found = socket.remoteAddress && socket.remotePort
     ? originalDestination({
@@ -157,7 +163,7 @@ function sniff(socket: net.Socket, then: (http: boolean) => void): void {
     socket.off("data", onData);
     socket.pause();
     if (chunk) socket.unshift(chunk);
-    const head = chunk ? new TextDecoder().decode(chunk.subarray(0, 16)) : "";
+    const head = chunk ? latin1.decode(chunk.subarray(0, 16)) : "";
     then(METHOD.test(head));
     socket.resume();
   };
@@ -171,7 +177,16 @@ function sniff(socket: net.Socket, then: (http: boolean) => void): void {
 function passthrough(client: net.Socket, dst: SocketAddress): void {
   client.pause();
   const up = net.connect({ host: dst.address, port: dst.port });
+  // Istio's default connect timeout; the client leaving first ends the attempt too.
+  up.setTimeout(PASSTHROUGH_CONNECT_MS, () => {
+    up.destroy();
+    client.destroy();
+  });
+  const abandon = () => up.destroy();
+  client.once("close", abandon);
   up.once("connect", () => {
+    up.setTimeout(0);
+    client.off("close", abandon);
     if (client.destroyed) return void up.destroy();
     client.resume();
     splice(client, up, () => {});

@@ -229,7 +229,9 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServer>
         done();
       });
       sock.on("message", (m: Uint8Array, rinfo: dgram.RemoteInfo) => {
-        if (rinfo.port !== u.port || readId(m) !== id || !isResponse(m)) return; // not ours
+        // Not ours: another sender, port or id (an off-path answer must guess all three).
+        if (rinfo.address !== u.host.split("%")[0] || rinfo.port !== u.port) return;
+        if (readId(m) !== id || !isResponse(m)) return;
         done(new Uint8Array(m));
       });
       sock.send(withId(msg, id), u.port, u.host, (e) => e && done());
